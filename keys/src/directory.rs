@@ -1,0 +1,371 @@
+//! The signed corporate directory.
+//!
+//! A [`Directory`] lists the company's sites and employees. The authority signs each version;
+//! versions only go up. Nodes accept a version only if it is newer than the one they hold and
+//! is signed by a trusted authority ([`accept`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::authority::{ChainError, CrossCert, TrustAnchors};
+use crate::key::PublicKey;
+use crate::signed::{Domain, Signed, SignedError, SignedKind};
+
+/// A site's stable id: one lower-case word such as `paris` or `new-york`.
+pub type SiteId = String;
+/// An employee's stable id, from the directory (`uid`).
+pub type EmployeeId = String;
+
+/// The largest signed directory accepted: about 100,000 employees at ~300 bytes each leaves
+/// room for the biggest company we aim at (72,000 employees) while bounding what a decoder of
+/// untrusted bytes may allocate.
+pub const MAX_DIRECTORY_BYTES: usize = 64 * 1024 * 1024;
+
+/// One version of the corporate directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Directory {
+    /// Goes up by one at each publication. Nodes refuse anything not newer than what they hold.
+    pub version: u64,
+    /// When this version was signed, in seconds since the Unix epoch (passed in by the caller).
+    pub issued_at: u64,
+    /// The organisation's name, for display.
+    pub organisation: String,
+    /// Cross-certificates from a trusted root to the authority that signed this version, when
+    /// a subsidiary authority publishes; empty when a root signs.
+    #[serde(default)]
+    pub authority_chain: Vec<Signed<CrossCert>>,
+    /// Sites by id.
+    pub sites: BTreeMap<SiteId, Site>,
+    /// Employees by id, including those who have left (kept so that their past posts still
+    /// have an author, while their keys are no longer valid).
+    pub employees: BTreeMap<EmployeeId, Employee>,
+}
+
+impl SignedKind for Directory {
+    const DOMAIN: Domain = Domain::DIRECTORY;
+    const KIND: u8 = 1;
+    const NAME: &'static str = "directory";
+    const MAX_BODY: usize = MAX_DIRECTORY_BYTES;
+}
+
+/// A signed directory version, as stored and exchanged.
+pub type SignedDirectory = Signed<Directory>;
+
+/// A site: one node of the network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Site {
+    /// Stable id, one word (`paris`).
+    pub id: SiteId,
+    /// Display name (`Paris`).
+    pub name: String,
+    /// Region, for people and for the simulator's latency model (`Europe`).
+    pub region: String,
+    /// The node's public key once the site has enrolled; its libp2p peer id derives from it.
+    /// Nodes talk only to peers whose key is listed here.
+    pub node_key: Option<PublicKey>,
+    /// Where the node may be reached (libp2p multiaddrs), as hints for peers.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+}
+
+/// An employee as the directory knows them. These fields are read-only in the UI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Employee {
+    /// Stable id (`uid`); never reused.
+    pub id: EmployeeId,
+    /// Full name as shown (`Hélène Dupré`).
+    pub display_name: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub email: String,
+    pub phone: String,
+    /// Home site: the node that holds this employee's key.
+    pub site: SiteId,
+    pub title: String,
+    pub department: String,
+    /// The manager's employee id, if any.
+    pub manager: Option<EmployeeId>,
+    pub roles: Vec<Role>,
+    pub status: Status,
+}
+
+/// A role that grants powers beyond an ordinary employee's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// May moderate content in every group and see usage analytics.
+    CommunityManager,
+    /// Runs a site's node (IT).
+    SiteAdmin,
+}
+
+impl Role {
+    /// All roles, for parsing and help texts.
+    pub const ALL: [Role; 2] = [Role::CommunityManager, Role::SiteAdmin];
+
+    /// The role's name as written in LDIF, CSV and JSON.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::CommunityManager => "community_manager",
+            Role::SiteAdmin => "site_admin",
+        }
+    }
+
+    /// Parses a role name; `-`, spaces and case are tolerated (`Community Manager`).
+    pub fn parse(text: &str) -> Option<Role> {
+        let norm: String = text
+            .trim()
+            .chars()
+            .map(|c| match c {
+                '-' | ' ' => '_',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect();
+        Role::ALL.into_iter().find(|r| r.as_str() == norm)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether an employee is still with the company.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    /// Left the company: their key certificates are no longer valid, so nothing new they sign
+    /// is accepted.
+    Left,
+}
+
+/// Why a directory version is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DirectoryError {
+    #[error(transparent)]
+    Signed(#[from] SignedError),
+    #[error("directory signer is not trusted: {0}")]
+    Untrusted(#[from] ChainError),
+    #[error("directory version {offered} is not newer than version {held}, which this node holds")]
+    NotNewer { held: u64, offered: u64 },
+    #[error("directory is inconsistent: {0}")]
+    Invalid(String),
+}
+
+/// A directory whose signature and signer have been checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedDirectory {
+    /// The directory's content.
+    pub directory: Directory,
+    /// The authority that signed it.
+    pub authority: PublicKey,
+    /// The signed form, to store and pass on to peers.
+    pub signed: SignedDirectory,
+}
+
+impl VerifiedDirectory {
+    /// The directory's version.
+    pub fn version(&self) -> u64 {
+        self.directory.version
+    }
+}
+
+/// Verifies a signed directory against the trust anchors: signature, signer chain, and the
+/// directory's own consistency ([`Directory::validate`]).
+pub fn verify(
+    signed: &SignedDirectory,
+    trust: &TrustAnchors,
+) -> Result<VerifiedDirectory, DirectoryError> {
+    let directory = signed.open()?;
+    trust.check(signed.signer(), &directory.authority_chain)?;
+    directory.validate().map_err(DirectoryError::Invalid)?;
+    Ok(VerifiedDirectory {
+        directory,
+        authority: *signed.signer(),
+        signed: signed.clone(),
+    })
+}
+
+/// Accepts `offered` if it verifies and is newer than `held` (the version a node has now).
+pub fn accept(
+    held: Option<&VerifiedDirectory>,
+    offered: &SignedDirectory,
+    trust: &TrustAnchors,
+) -> Result<VerifiedDirectory, DirectoryError> {
+    let verified = verify(offered, trust)?;
+    if let Some(held) = held
+        && verified.version() <= held.version()
+    {
+        return Err(DirectoryError::NotNewer {
+            held: held.version(),
+            offered: verified.version(),
+        });
+    }
+    Ok(verified)
+}
+
+impl Directory {
+    /// Checks the directory's internal consistency: ids match their keys, every employee's
+    /// site exists, site ids are one word, no two sites share a node key, and no two active
+    /// employees share an e-mail address. Managers that are not listed are tolerated (the
+    /// directory export may be partial) and reported by [`Directory::warnings`].
+    pub fn validate(&self) -> Result<(), String> {
+        let mut node_keys = BTreeMap::new();
+        for (id, site) in &self.sites {
+            if id != &site.id {
+                return Err(format!("site listed under {id:?} has id {:?}", site.id));
+            }
+            if !is_site_id(id) {
+                return Err(format!(
+                    "site id {id:?} must be one lower-case word (letters, digits, '-')"
+                ));
+            }
+            if let Some(key) = site.node_key
+                && let Some(other) = node_keys.insert(key, id)
+            {
+                return Err(format!("sites {other} and {id} share a node key"));
+            }
+        }
+        let mut emails = BTreeMap::new();
+        for (id, e) in &self.employees {
+            if id != &e.id {
+                return Err(format!("employee listed under {id:?} has id {:?}", e.id));
+            }
+            if id.is_empty() {
+                return Err("an employee has an empty id".into());
+            }
+            if !self.sites.contains_key(&e.site) {
+                return Err(format!(
+                    "employee {id} is homed at unknown site {:?}",
+                    e.site
+                ));
+            }
+            if e.status == Status::Active
+                && !e.email.is_empty()
+                && let Some(other) = emails.insert(e.email.to_lowercase(), id)
+            {
+                return Err(format!(
+                    "employees {other} and {id} share e-mail {}",
+                    e.email
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Things worth telling the operator that do not make the directory invalid.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in self.employees.values() {
+            if let Some(m) = &e.manager
+                && !self.employees.contains_key(m)
+            {
+                out.push(format!("{}: manager {m} is not in the directory", e.id));
+            }
+        }
+        for s in self.sites.values() {
+            if s.node_key.is_none() {
+                out.push(format!("site {} has not enrolled a node key yet", s.id));
+            }
+        }
+        out
+    }
+
+    /// The site whose node holds `key`, if any.
+    pub fn site_of_node(&self, key: &PublicKey) -> Option<&Site> {
+        self.sites
+            .values()
+            .find(|s| s.node_key.as_ref() == Some(key))
+    }
+
+    /// An employee who is active, or `None`.
+    pub fn active_employee(&self, id: &str) -> Option<&Employee> {
+        self.employees
+            .get(id)
+            .filter(|e| e.status == Status::Active)
+    }
+
+    /// Employees homed at `site`.
+    pub fn employees_at<'a>(&'a self, site: &'a str) -> impl Iterator<Item = &'a Employee> + 'a {
+        self.employees.values().filter(move |e| e.site == site)
+    }
+}
+
+/// Whether `id` is a valid site id: 1-32 characters of `a-z`, `0-9` and `-`, starting with a
+/// letter.
+pub fn is_site_id(id: &str) -> bool {
+    (1..=32).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_lowercase())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Turns a site name into a site id: `New York` → `new-york`, `Île-de-France` →
+/// `ile-de-france`.
+pub fn site_id_from_name(name: &str) -> String {
+    let mut id = String::new();
+    for c in name.chars() {
+        let c = fold_accent(c).to_ascii_lowercase();
+        if c.is_ascii_alphanumeric() {
+            id.push(c);
+        } else if !id.is_empty() && !id.ends_with('-') {
+            id.push('-');
+        }
+    }
+    while id.ends_with('-') {
+        id.pop();
+    }
+    if !id.starts_with(|c: char| c.is_ascii_lowercase()) {
+        id.insert_str(0, "site-");
+    }
+    id.truncate(32);
+    while id.ends_with('-') {
+        id.pop();
+    }
+    id
+}
+
+fn fold_accent(c: char) -> char {
+    match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => 'a',
+        'ç' | 'Ç' => 'c',
+        'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' => 'e',
+        'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' => 'i',
+        'ñ' | 'Ñ' => 'n',
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' => 'o',
+        'ù' | 'ú' | 'û' | 'ü' | 'Ù' | 'Ú' | 'Û' | 'Ü' => 'u',
+        'ý' | 'ÿ' | 'Ý' => 'y',
+        c => c,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn site_ids_from_names() {
+        assert_eq!(site_id_from_name("Paris"), "paris");
+        assert_eq!(site_id_from_name("New York"), "new-york");
+        assert_eq!(site_id_from_name("Île-de-France"), "ile-de-france");
+        assert_eq!(site_id_from_name("  Bangalore (HQ) "), "bangalore-hq");
+        assert_eq!(site_id_from_name("42 Wall St"), "site-42-wall-st");
+        assert!(is_site_id(&site_id_from_name("Ünïcödé City")));
+    }
+
+    #[test]
+    fn roles_parse_leniently() {
+        assert_eq!(
+            Role::parse("Community Manager"),
+            Some(Role::CommunityManager)
+        );
+        assert_eq!(Role::parse("site-admin"), Some(Role::SiteAdmin));
+        assert_eq!(Role::parse("janitor"), None);
+    }
+}

@@ -1,0 +1,97 @@
+//! The `weft` command: run a node, administer the directory, start the demo.
+//!
+//! This is the only place that installs the tracing subscriber, reads the clock for
+//! certificates and draws key seeds from the operating system's random source; the library
+//! crates receive all of these as arguments.
+
+#![allow(clippy::print_stdout)]
+
+mod admin;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Weft: a federated, peer-to-peer enterprise social network.
+///
+/// Every site of a company runs a node; nodes replicate groups, threads and profiles to each
+/// other, and every change is signed by an employee key that the corporate directory vouches
+/// for.
+#[derive(Parser, Debug)]
+#[command(name = "weft", version, propagate_version = true)]
+struct Cli {
+    /// Log format on standard error.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "WEFT_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Manage the company's authority key (held offline by IT).
+    #[command(subcommand)]
+    Authority(admin::AuthorityCmd),
+    /// Import, publish and inspect the signed corporate directory.
+    #[command(subcommand)]
+    Directory(admin::DirectoryCmd),
+    /// Enroll a site's node.
+    #[command(subcommand)]
+    Site(admin::SiteCmd),
+    /// Start a whole company on this machine (not built yet).
+    Demo {
+        /// Where the demo keeps its data.
+        #[arg(long, default_value = "weft-demo")]
+        data_dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let result = match cli.command {
+        Command::Authority(cmd) => admin::authority(cmd),
+        Command::Directory(cmd) => admin::directory(cmd),
+        Command::Site(cmd) => admin::site(cmd),
+        Command::Demo { data_dir: _ } => {
+            eprintln!(
+                "weft demo is not built yet: the node, the web UI and the demo are the next \
+                 issues. Today `weft` administers the authority, the directory and site \
+                 enrollment; see README.md."
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

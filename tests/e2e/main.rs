@@ -1,0 +1,4 @@
+//! End-to-end tests of the `weft` binary: real processes, real files.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
