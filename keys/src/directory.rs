@@ -134,9 +134,10 @@ impl fmt::Display for Role {
 }
 
 /// Whether an employee is still with the company.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    #[default]
     Active,
     /// Left the company: their key certificates are no longer valid, so nothing new they sign
     /// is accepted.

@@ -270,7 +270,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 
 /// Parses hex (either case); `None` if the text is not an even number of hex digits.
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| match c {

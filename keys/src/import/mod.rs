@@ -63,12 +63,6 @@ pub(crate) struct RawPerson {
     pub status: Status,
 }
 
-impl Default for Status {
-    fn default() -> Self {
-        Status::Active
-    }
-}
-
 impl Imported {
     /// Adds a person, creating their site if it is new. Refuses a duplicate id.
     pub(crate) fn add(&mut self, p: RawPerson) -> Result<(), ImportError> {
