@@ -406,7 +406,7 @@ pub(crate) fn directory(cmd: DirectoryCmd) -> Result<()> {
             chain,
         } => {
             let key = load_authority(&authority)?;
-            let mut dir = read_draft(&draft.draft)?;
+            let edited = read_draft(&draft.draft)?;
             let previous = if out.exists() {
                 Some(read_signed(&out)?.open().with_context(|| {
                     format!(
@@ -417,8 +417,7 @@ pub(crate) fn directory(cmd: DirectoryCmd) -> Result<()> {
             } else {
                 None
             };
-            dir.version = previous.as_ref().map_or(1, |p| p.version + 1);
-            dir.issued_at = now();
+            let mut dir = Directory::next_version(previous.as_ref(), &edited, now());
             dir.authority_chain = chain
                 .iter()
                 .map(|p| {

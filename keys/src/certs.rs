@@ -89,6 +89,8 @@ pub enum CertError {
         claimed: String,
         actual: String,
     },
+    #[error("signed under directory version {named}, but this node holds only version {held}")]
+    FutureVersion { named: u64, held: u64 },
     #[error("enrollment request for {site:?} is signed by another key than the one it enrolls")]
     NotSelfSigned { site: String },
 }
@@ -117,35 +119,51 @@ pub fn verify_site_cert(
     Ok(body)
 }
 
-/// Verifies an employee certificate against the directory: the employee is active and homed at
-/// the certificate's site, and that site's listed node key signed it.
+/// Verifies an employee certificate against the directory's current version: the employee is
+/// active and homed at the certificate's site, and that site's node key signed it.
 pub fn verify_employee_cert(
     dir: &Directory,
     cert: &Signed<EmployeeCert>,
 ) -> Result<EmployeeCert, CertError> {
+    verify_employee_cert_at(dir, cert, dir.version)
+}
+
+/// Verifies an employee certificate as of directory `version`, using the history that `dir`
+/// (the same or a later version) carries: the same verdict on every node that holds any
+/// version at least `version`. A node holding an older directory must wait for a newer one
+/// ([`CertError::FutureVersion`]).
+pub fn verify_employee_cert_at(
+    dir: &Directory,
+    cert: &Signed<EmployeeCert>,
+    version: u64,
+) -> Result<EmployeeCert, CertError> {
+    if version > dir.version {
+        return Err(CertError::FutureVersion {
+            named: version,
+            held: dir.version,
+        });
+    }
     let body = cert.open()?;
-    let site = dir
-        .sites
-        .get(&body.site)
-        .ok_or_else(|| CertError::UnknownSite(body.site.clone()))?;
-    if site.node_key.as_ref() != Some(cert.signer()) {
+    if !dir.sites.contains_key(&body.site) {
+        return Err(CertError::UnknownSite(body.site.clone()));
+    }
+    if dir.node_key_at(&body.site, version).as_ref() != Some(cert.signer()) {
         return Err(CertError::NotSiteKey {
             site: body.site.clone(),
             key: cert.signer().short(),
         });
     }
-    let employee = dir
-        .employees
-        .get(&body.employee)
+    let tenure = dir
+        .employee_at(&body.employee, version)
         .ok_or_else(|| CertError::UnknownEmployee(body.employee.clone()))?;
-    if employee.status != Status::Active {
+    if tenure.status != Status::Active {
         return Err(CertError::EmployeeLeft(body.employee.clone()));
     }
-    if employee.site != body.site {
+    if tenure.site != body.site {
         return Err(CertError::NotHomedAt {
             employee: body.employee.clone(),
             claimed: body.site.clone(),
-            actual: employee.site.clone(),
+            actual: tenure.site,
         });
     }
     Ok(body)

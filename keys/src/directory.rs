@@ -68,6 +68,34 @@ pub struct Site {
     /// Where the node may be reached (libp2p multiaddrs), as hints for peers.
     #[serde(default)]
     pub addresses: Vec<String>,
+    /// The site's node keys over directory versions, oldest first (see [`KeyTenure`]). Filled
+    /// in by [`Directory::next_version`].
+    #[serde(default)]
+    pub key_history: Vec<KeyTenure>,
+}
+
+/// From directory version `from_version` on (until the next entry), the site's node key was
+/// `node_key`. Kept so that a node holding the latest directory can still check a certificate
+/// that an earlier key issued while it was the site's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyTenure {
+    pub from_version: u64,
+    pub node_key: Option<PublicKey>,
+}
+
+/// From directory version `from_version` on (until the next entry), the employee was homed at
+/// `site` with `status`.
+///
+/// Why the directory keeps history: a change names the directory version it was signed under,
+/// and every node must reach the same verdict on it whatever directory version it holds now.
+/// With the history in every version, a node holding version 9 can answer "was this employee
+/// active, and homed at that site, in version 7?" exactly as a node still holding version 7
+/// would.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenure {
+    pub from_version: u64,
+    pub site: SiteId,
+    pub status: Status,
 }
 
 /// An employee as the directory knows them. These fields are read-only in the UI.
@@ -89,6 +117,10 @@ pub struct Employee {
     pub manager: Option<EmployeeId>,
     pub roles: Vec<Role>,
     pub status: Status,
+    /// Home site and status over directory versions, oldest first (see [`Tenure`]). Filled in
+    /// by [`Directory::next_version`]; the last entry always matches `site` and `status`.
+    #[serde(default)]
+    pub history: Vec<Tenure>,
 }
 
 /// A role that grants powers beyond an ordinary employee's.
@@ -211,6 +243,97 @@ pub fn accept(
 }
 
 impl Directory {
+    /// Builds the version after `previous` from an edited `draft`: the version number goes up
+    /// by one, and each employee's and site's history gains an entry where their home site,
+    /// status or node key changed. People in `previous` whom the draft no longer lists are
+    /// kept, marked as having left: a directory never forgets an author.
+    pub fn next_version(
+        previous: Option<&Directory>,
+        draft: &Directory,
+        issued_at: u64,
+    ) -> Directory {
+        let version = previous.map_or(1, |p| p.version + 1);
+        let mut next = draft.clone();
+        next.version = version;
+        next.issued_at = issued_at;
+        if let Some(prev) = previous {
+            for (id, old) in &prev.employees {
+                next.employees
+                    .entry(id.clone())
+                    .or_insert_with(|| Employee {
+                        status: Status::Left,
+                        ..old.clone()
+                    });
+            }
+        }
+        for (id, e) in &mut next.employees {
+            e.history = previous
+                .and_then(|p| p.employees.get(id))
+                .map(|old| old.history.clone())
+                .unwrap_or_default();
+            let same = e
+                .history
+                .last()
+                .is_some_and(|t| t.site == e.site && t.status == e.status);
+            if !same {
+                e.history.push(Tenure {
+                    from_version: version,
+                    site: e.site.clone(),
+                    status: e.status,
+                });
+            }
+        }
+        for (id, site) in &mut next.sites {
+            site.key_history = previous
+                .and_then(|p| p.sites.get(id))
+                .map(|old| old.key_history.clone())
+                .unwrap_or_default();
+            let same = site
+                .key_history
+                .last()
+                .is_some_and(|k| k.node_key == site.node_key);
+            if !same {
+                site.key_history.push(KeyTenure {
+                    from_version: version,
+                    node_key: site.node_key,
+                });
+            }
+        }
+        next
+    }
+
+    /// The employee's home site and status as of directory `version`, decided from this
+    /// (possibly later) version's history. `None` if they were not yet listed then. A directory
+    /// built without history (by hand, in tests) answers with its current state.
+    pub fn employee_at(&self, id: &str, version: u64) -> Option<Tenure> {
+        let e = self.employees.get(id)?;
+        if e.history.is_empty() {
+            return Some(Tenure {
+                from_version: 0,
+                site: e.site.clone(),
+                status: e.status,
+            });
+        }
+        e.history
+            .iter()
+            .rev()
+            .find(|t| t.from_version <= version)
+            .cloned()
+    }
+
+    /// The site's node key as of directory `version` (see [`Directory::employee_at`]).
+    pub fn node_key_at(&self, site: &str, version: u64) -> Option<PublicKey> {
+        let s = self.sites.get(site)?;
+        if s.key_history.is_empty() {
+            return s.node_key;
+        }
+        s.key_history
+            .iter()
+            .rev()
+            .find(|k| k.from_version <= version)
+            .and_then(|k| k.node_key)
+    }
+
     /// Checks the directory's internal consistency: ids match their keys, every employee's
     /// site exists, site ids are one word, no two sites share a node key, and no two active
     /// employees share an e-mail address. Managers that are not listed are tolerated (the
@@ -231,6 +354,12 @@ impl Directory {
             {
                 return Err(format!("sites {other} and {id} share a node key"));
             }
+            check_history(
+                &format!("site {id}"),
+                self.version,
+                site.key_history.iter().map(|k| k.from_version),
+                site.key_history.last().map(|k| k.node_key == site.node_key),
+            )?;
         }
         let mut emails = BTreeMap::new();
         for (id, e) in &self.employees {
@@ -246,6 +375,14 @@ impl Directory {
                     e.site
                 ));
             }
+            check_history(
+                &format!("employee {id}"),
+                self.version,
+                e.history.iter().map(|t| t.from_version),
+                e.history
+                    .last()
+                    .map(|t| t.site == e.site && t.status == e.status),
+            )?;
             if e.status == Status::Active
                 && !e.email.is_empty()
                 && let Some(other) = emails.insert(e.email.to_lowercase(), id)
@@ -295,6 +432,27 @@ impl Directory {
     pub fn employees_at<'a>(&'a self, site: &'a str) -> impl Iterator<Item = &'a Employee> + 'a {
         self.employees.values().filter(move |e| e.site == site)
     }
+}
+
+/// A history is valid if its versions strictly increase, none is after the directory's own
+/// version, and its last entry matches the current fields (`last_matches`).
+fn check_history(
+    what: &str,
+    version: u64,
+    versions: impl Iterator<Item = u64>,
+    last_matches: Option<bool>,
+) -> Result<(), String> {
+    let mut prev = None;
+    for v in versions {
+        if prev.is_some_and(|p| p >= v) || v > version {
+            return Err(format!("{what}: history versions out of order"));
+        }
+        prev = Some(v);
+    }
+    if last_matches == Some(false) {
+        return Err(format!("{what}: history does not end in the current state"));
+    }
+    Ok(())
 }
 
 /// Whether `id` is a valid site id: 1-32 characters of `a-z`, `0-9` and `-`, starting with a

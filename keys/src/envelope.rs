@@ -18,7 +18,7 @@
 //! parts, and can be checked against size limits before anything is allocated. The signature
 //! covers the exact bytes that travel, preceded by the domain tag ([`crate::Domain`]).
 
-use crate::certs::{CertError, EmployeeCert, verify_employee_cert};
+use crate::certs::{CertError, EmployeeCert, verify_employee_cert_at};
 use crate::directory::Directory;
 use crate::key::{BadSignature, KeyId, PublicKey, SecretKey, Signature};
 use crate::signed::{Domain, Signed};
@@ -155,7 +155,19 @@ impl Envelope {
         dir: &Directory,
         cert: &Signed<EmployeeCert>,
     ) -> Result<EmployeeCert, EnvelopeError> {
-        let body = verify_employee_cert(dir, cert)?;
+        self.verify_author_at(domain, dir, cert, dir.version)
+    }
+
+    /// Like [`Envelope::verify_author`], as of directory `version` (see
+    /// [`crate::certs::verify_employee_cert_at`]).
+    pub fn verify_author_at(
+        &self,
+        domain: Domain,
+        dir: &Directory,
+        cert: &Signed<EmployeeCert>,
+        version: u64,
+    ) -> Result<EmployeeCert, EnvelopeError> {
+        let body = verify_employee_cert_at(dir, cert, version)?;
         if body.employee != self.author() {
             return Err(EnvelopeError::AuthorMismatch {
                 author: self.author().to_owned(),

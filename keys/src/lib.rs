@@ -52,7 +52,9 @@ mod signed;
 
 pub use authority::{ChainError, CrossCert, TrustAnchors};
 pub use certs::{CertError, EmployeeCert, EnrollRequest, SiteCert};
-pub use directory::{Directory, DirectoryError, Employee, Role, Site, Status, VerifiedDirectory};
+pub use directory::{
+    Directory, DirectoryError, Employee, KeyTenure, Role, Site, Status, Tenure, VerifiedDirectory,
+};
 pub use envelope::{Envelope, EnvelopeError, MAX_AUTHOR_LEN, MAX_PAYLOAD};
 pub use key::{
     BadSignature, KeyId, KeyParseError, PublicKey, SEED_LEN, SecretKey, Signature, from_hex, to_hex,

@@ -41,6 +41,7 @@ fn employee(id: &str, site: &str, status: Status) -> Employee {
             vec![]
         },
         status,
+        history: vec![],
     }
 }
 
@@ -58,6 +59,7 @@ fn world() -> World {
                 region: "Europe".into(),
                 node_key: Some(node.public()),
                 addresses: vec![],
+                key_history: vec![],
             },
         );
     }
@@ -550,3 +552,79 @@ fn huge_declared_lengths_are_refused_before_allocation() {
     let d = Signed::<Directory>::from_bytes(&wire(1, &k, Domain::DIRECTORY, &body)).unwrap();
     assert!(matches!(d.open(), Err(SignedError::Malformed { .. })));
 }
+
+/// A change names the directory version it was signed under; every node must give the same
+/// verdict whatever later version it holds. The history in each version makes that possible.
+#[test]
+fn certificates_are_judged_as_of_the_version_they_name() {
+    let w = world();
+    let v1 = Directory::next_version(None, &w.dir, 10);
+    assert_eq!(v1.version, 1);
+    let alice_key = key(10);
+    let cert = emp_cert(&w.paris_node, "alice", "paris", &alice_key);
+
+    // Version 2: Alice leaves and Paris rotates its node key.
+    let new_paris = key(60);
+    let mut draft = v1.clone();
+    draft.employees.get_mut("alice").unwrap().status = Status::Left;
+    draft.sites.get_mut("paris").unwrap().node_key = Some(new_paris.public());
+    let v2 = Directory::next_version(Some(&v1), &draft, 20);
+    assert!(v2.validate().is_ok());
+    assert_eq!(v2.employees["alice"].history.len(), 2);
+    assert_eq!(v2.employees["bob"].history.len(), 1);
+
+    // Signed under version 1: valid with v1 and with v2 alike.
+    assert!(verify_certificate_at(&v1, &cert, 1).is_ok());
+    assert!(verify_certificate_at(&v2, &cert, 1).is_ok());
+    // Signed under version 2: Alice has left, and the old key no longer speaks for Paris.
+    let renewed = emp_cert(&new_paris, "alice", "paris", &alice_key);
+    assert_eq!(
+        verify_certificate_at(&v2, &renewed, 2).unwrap_err(),
+        CertError::EmployeeLeft("alice".into())
+    );
+    assert!(matches!(
+        verify_certificate_at(&v2, &cert, 2),
+        Err(CertError::NotSiteKey { .. })
+    ));
+    let cm_old_key = emp_cert(&w.paris_node, "cm", "paris", &key(11));
+    assert!(matches!(
+        verify_certificate_at(&v2, &cm_old_key, 2),
+        Err(CertError::NotSiteKey { .. })
+    ));
+    let cm_new_key = emp_cert(&new_paris, "cm", "paris", &key(11));
+    assert!(verify_certificate_at(&v2, &cm_new_key, 2).is_ok());
+    assert!(matches!(
+        verify_certificate_at(&v2, &cm_new_key, 1),
+        Err(CertError::NotSiteKey { .. })
+    ));
+    // A node that holds only version 1 cannot judge a version-2 change yet: it must wait.
+    assert_eq!(
+        verify_certificate_at(&v1, &cm_new_key, 2).unwrap_err(),
+        CertError::FutureVersion { named: 2, held: 1 }
+    );
+
+    // People dropped from the draft are kept as having left.
+    let mut draft3 = v2.clone();
+    draft3.employees.remove("bob");
+    let v3 = Directory::next_version(Some(&v2), &draft3, 30);
+    assert_eq!(v3.employees["bob"].status, Status::Left);
+    assert_eq!(
+        v3.employee_at("bob", 2).map(|t| t.status),
+        Some(Status::Active)
+    );
+    assert_eq!(
+        v3.employee_at("bob", 3).map(|t| t.status),
+        Some(Status::Left)
+    );
+}
+
+#[test]
+fn a_history_that_disagrees_with_the_current_state_is_invalid() {
+    let w = world();
+    let v1 = Directory::next_version(None, &w.dir, 10);
+    let mut bad = v1.clone();
+    bad.employees.get_mut("alice").unwrap().status = Status::Left;
+    assert!(bad.validate().unwrap_err().contains("history"));
+}
+
+use weft_keys::certs::verify_employee_cert_at as verify_certificate_at;

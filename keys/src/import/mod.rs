@@ -100,6 +100,7 @@ impl Imported {
             region: region.clone(),
             node_key: None,
             addresses: Vec::new(),
+            key_history: Vec::new(),
         });
         if site.region.is_empty() {
             site.region = region;
@@ -134,6 +135,7 @@ impl Imported {
                 manager: p.manager.filter(|m| !m.trim().is_empty()),
                 roles,
                 status: p.status,
+                history: Vec::new(),
             },
         );
         Ok(())
