@@ -84,7 +84,7 @@ pub struct KeyTenure {
 }
 
 /// From directory version `from_version` on (until the next entry), the employee was homed at
-/// `site` with `status`.
+/// `site` with `status` and `roles`.
 ///
 /// Why the directory keeps history: a change names the directory version it was signed under,
 /// and every node must reach the same verdict on it whatever directory version it holds now.
@@ -96,6 +96,7 @@ pub struct Tenure {
     pub from_version: u64,
     pub site: SiteId,
     pub status: Status,
+    pub roles: Vec<Role>,
 }
 
 /// An employee as the directory knows them. These fields are read-only in the UI.
@@ -117,8 +118,8 @@ pub struct Employee {
     pub manager: Option<EmployeeId>,
     pub roles: Vec<Role>,
     pub status: Status,
-    /// Home site and status over directory versions, oldest first (see [`Tenure`]). Filled in
-    /// by [`Directory::next_version`]; the last entry always matches `site` and `status`.
+    /// Home site, status and roles over directory versions, oldest first (see [`Tenure`]). Filled in
+    /// by [`Directory::next_version`]; the last entry always matches `site`, `status` and `roles`.
     #[serde(default)]
     pub history: Vec<Tenure>,
 }
@@ -274,12 +275,13 @@ impl Directory {
             let same = e
                 .history
                 .last()
-                .is_some_and(|t| t.site == e.site && t.status == e.status);
+                .is_some_and(|t| t.site == e.site && t.status == e.status && t.roles == e.roles);
             if !same {
                 e.history.push(Tenure {
                     from_version: version,
                     site: e.site.clone(),
                     status: e.status,
+                    roles: e.roles.clone(),
                 });
             }
         }
@@ -302,7 +304,7 @@ impl Directory {
         next
     }
 
-    /// The employee's home site and status as of directory `version`, decided from this
+    /// The employee's home site, status and roles as of directory `version`, decided from this
     /// (possibly later) version's history. `None` if they were not yet listed then. A directory
     /// built without history (by hand, in tests) answers with its current state.
     pub fn employee_at(&self, id: &str, version: u64) -> Option<Tenure> {
@@ -312,6 +314,7 @@ impl Directory {
                 from_version: 0,
                 site: e.site.clone(),
                 status: e.status,
+                roles: e.roles.clone(),
             });
         }
         e.history
@@ -381,7 +384,7 @@ impl Directory {
                 e.history.iter().map(|t| t.from_version),
                 e.history
                     .last()
-                    .map(|t| t.site == e.site && t.status == e.status),
+                    .map(|t| t.site == e.site && t.status == e.status && t.roles == e.roles),
             )?;
             if e.status == Status::Active
                 && !e.email.is_empty()
