@@ -1,14 +1,125 @@
 //! # weft-crdt: documents, signed changes, write rules, sync
 //!
-//! This crate will own Weft's replicated documents (profiles, groups, threads) as Automerge
-//! documents, the signed changes that carry them (every change wrapped in a
-//! [`weft_keys::Envelope`]), the write rules that decide which author may touch which path, and
-//! the sans-IO sync state machine that two nodes run to bring each other up to date.
+//! This crate owns Weft's replicated documents — profiles, groups and threads, each an
+//! Automerge document — the signed changes that carry them, the write rules that decide which
+//! author may touch which path, and the sans-IO sync engine that two nodes run to bring each
+//! other up to date.
 //!
-//! It refuses I/O, clocks and randomness of its own: time and random values are passed in, so
-//! the simulator and the property tests drive it deterministically. It never imports tokio,
-//! libp2p, sled or axum (CI checks this with `cargo tree`).
+//! It refuses I/O, clocks and randomness of its own: time (`now`) and nonces are arguments, so
+//! the simulator and the property tests drive it deterministically. (Automerge draws a random
+//! actor id when a document is created; Weft replaces it at once with the author's key id, so no
+//! result depends on it.) It never imports tokio, libp2p, sled or axum; CI checks this.
 //!
-//! Status: not built yet (issue 3). Only the dependency on `weft-keys` exists.
+//! ## Map of the crate
+//!
+//! * [`ids`]: [`DocId`] and [`DocKind`]; actor ids derived from key ids.
+//! * [`change`]: [`SignedChange`], an Automerge change in a signed envelope, and its bounded
+//!   decoder.
+//! * [`doc`]: [`Doc`], a document with the causal indexes validation needs.
+//! * [`rules`]: the write rules.
+//! * [`replica`]: [`Replica`], the ingest pipeline (accept, reject, or wait).
+//! * [`local`]: the typed API for local authors (`create_group`, `reply`, `react`, …).
+//! * [`views`]: typed read-only views ([`GroupView`], [`ThreadView`], [`ProfileView`]).
+//! * [`sync`]: the sync engine.
+//!
+//! ## The rules, in prose
+//!
+//! **Who wrote it.** A change travels in an envelope signed by its author's key. The key's
+//! certificate, issued by the author's home node, must be valid *as of the directory version
+//! the change names* (the directory carries each employee's history, so every node that holds
+//! that version or a later one decides alike): the author active, homed at the site whose node
+//! key signed the certificate. The change's Automerge actor id must be the key's id, so no
+//! one can mint a change under another author's (actor, seq).
+//!
+//! **Structure.** Decided from the change's causal past only: its seq is exactly one more
+//! than its actor's last seq in that past; its first op counter is exactly one more than the
+//! largest in that past (so op ids never collide); every actor, object and overwritten
+//! operation it references lies in that past; it uses only maps and scalar values (no lists,
+//! text, counters or marks — Weft's schemas do not need them, and each refused feature is a
+//! class of crafted input that never reaches Automerge). A group's or thread's id is derived
+//! from its genesis change's hash, so a document has exactly one genesis; any other change with
+//! no dependencies is refused.
+//!
+//! **Profiles.** Only the employee whose profile it is writes anything in it.
+//!
+//! **Groups.** Decided against the group's state *at the change's own dependencies*:
+//! owners change `name`, `description`, `visibility`, and appoint owners; `kind`,
+//! `created_by`, `created_at`, `home_site`, `nonce` are set once, by the genesis, which must
+//! make the creator the first owner and member. A member is added by an owner, or adds
+//! themself if the group is public or they hold an invitation; anyone removes themself
+//! (leaves). A join request is one's own; owners may decline (delete) any. Owners invite; the
+//! invitee may decline. A thread is listed by its poster (a member, or anyone in a public
+//! group) and removed by its poster or an owner.
+//!
+//! **Threads.** Every thread change names the group heads it was authorised against; the
+//! receiver waits until it holds them and decides membership *at those heads*. Posting,
+//! replying and reacting need membership (or a public group). Each post is a map made by its
+//! author; only that author writes inside it (edit, delete), and no one may replace another's
+//! post. Reactions are keyed `post:kind:employee`, and only that employee writes their key.
+//! Moderation marks (`moderation/<post>`: hidden, by, reason) are written by the group's
+//! owners (at the named heads) and by community managers (as of the named directory version).
+//!
+//! **A member removed concurrently with their post.** The post names the group heads its
+//! author saw. If those heads already contain the removal, the post is refused everywhere. If
+//! not — the removal and the post were concurrent — the post stands everywhere; an owner sees
+//! it and can hide it. This is Matrix's "authorised against the named state" rule rather than
+//! p2panda's strong removal: it needs no rewriting of accepted history, and an honest node
+//! always names its latest heads, so a removed member cannot post once their node knows.
+//! Backdating (naming old heads on purpose) requires a dishonest node, which can already
+//! impersonate its own site's users (DESIGN.md §2 accepts this).
+//!
+//! **An employee who has left** can do nothing new: once the directory version marking them
+//! as left reaches their home node, every change it signs for them names that version, and
+//! every node refuses it. Changes they made before stay (an author never disappears).
+//!
+//! **Deleting a post** removes its body, mentions and topics from the visible state and marks
+//! it deleted. Automerge history still holds the old text: every node keeps the signed changes
+//! (they are the source of truth and what peers sync from). A node can drop the text only by
+//! compacting the document into a new snapshot without that history, which peers that still
+//! hold it would re-send; making this real (per-group keys whose rotation makes old history
+//! unreadable) is future work.
+//!
+//! **Order independence.** Each rule reads only the change, its causal past, the group heads
+//! it names and the directory version it names — all fixed by hashes or version numbers. A
+//! node that lacks any of them *waits* rather than deciding, so every node that decides,
+//! decides alike; the property tests deliver changes in random orders, with duplicates and
+//! losses, and check exactly that. The one exception is equivocation (two different changes
+//! with the same (actor, seq)), which only a compromised node can produce: the second one a
+//! node sees is refused and reported.
+//!
+//! ## Example
+//!
+//! ```
+//! # use weft_crdt::{Replica, Author, NewGroup, Visibility, ThreadView};
+//! # let (mut replica, alice) = weft_crdt::testkit::one_site();
+//! let group = replica
+//!     .create_group(&alice, &NewGroup { name: "Photo club", description: "", visibility: Visibility::Public, home_site: "paris" }, 1_000, 1)
+//!     .unwrap();
+//! let (thread, _listed) = replica
+//!     .create_thread(&alice, group.doc(), "Hello", "First post! #photo", 2_000, 2)
+//!     .unwrap();
+//! let view = ThreadView::of(replica.doc(thread.doc()).unwrap()).unwrap();
+//! assert_eq!(view.posts[0].topics, vec!["photo"]);
+//! ```
 
+pub mod change;
+pub mod doc;
+pub mod ids;
+pub mod local;
+pub mod replica;
+pub mod rules;
+pub mod sync;
+pub mod text;
+pub mod views;
+
+#[doc(hidden)]
+pub mod testkit;
+
+pub use change::{DecodeError, SignedChange};
+pub use doc::Doc;
+pub use ids::{DocId, DocKind};
+pub use local::{Author, GroupSettings, LocalError, MAX_BODY, NewGroup, ProfileUpdate};
+pub use replica::{IngestReport, Rejection, Replica, Waiting};
+pub use rules::Visibility;
+pub use views::{GroupView, PostView, ProfileView, ThreadView};
 pub use weft_keys as keys;

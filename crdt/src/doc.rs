@@ -1,0 +1,588 @@
+//! One replicated document: the Automerge document plus the indexes that validation needs.
+//!
+//! Validation must give the same verdict on every node, so everything it reads is a function of
+//! the change's **causal past** (its dependencies and their ancestors), never of whatever
+//! concurrent changes a node happens to hold. The indexes here make those questions cheap:
+//!
+//! * a vector clock per accepted change (`actor → highest seq` in its past, itself included),
+//!   so "is this op id in the past?" and "is this the author's next change?" are lookups;
+//! * the largest op counter in each change's past, so a change must start exactly after it
+//!   (Automerge's own rule for honest changes; it makes op ids impossible to collide);
+//! * every map object ever made: its parent, its key and who made it, so the path a write
+//!   touches and who owns what are decided from operations, not from anyone's claims.
+
+use std::collections::{BTreeMap, HashMap};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use automerge::legacy::{Key, ObjectId, OpId, OpType};
+use automerge::{Automerge, ChangeHash, ObjType, ReadDoc, ScalarValue};
+use weft_keys::KeyId;
+use weft_keys::directory::EmployeeId;
+
+use crate::change::SignedChange;
+use crate::ids::{DocId, DocKind, key_of_actor};
+
+/// A vector clock: for each actor, the highest seq of its changes in some causal past.
+pub(crate) type Clock = BTreeMap<KeyId, u64>;
+
+/// What the document knows about one accepted change.
+#[derive(Debug, Clone)]
+pub(crate) struct ChangeInfo {
+    pub(crate) actor: KeyId,
+    pub(crate) seq: u64,
+    pub(crate) max_op: u64,
+    /// The largest op counter in this change's past, itself included.
+    pub(crate) past_max_op: u64,
+    /// The clock of this change's past, itself included.
+    pub(crate) clock: Arc<Clock>,
+    /// The signed bytes, as received: the source of truth that is stored and sent on.
+    pub(crate) signed: SignedChange,
+}
+
+/// An object id inside a document: (counter, actor).
+pub(crate) type ObjKey = (u64, KeyId);
+
+/// A map object: where it sits and who made it.
+#[derive(Debug, Clone)]
+pub(crate) struct ObjInfo {
+    pub(crate) parent: Option<ObjKey>,
+    pub(crate) key: String,
+    pub(crate) creator: EmployeeId,
+}
+
+/// One write of a change, as the write rules see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Write {
+    /// Map keys from the root to the written key, inclusive.
+    pub path: Vec<String>,
+    /// Who made each object along the path: `owners[i]` is the creator of the object that
+    /// holds the key `path[i]` (`owners[0]` is the document's creator: the root's owner).
+    pub owners: Vec<EmployeeId>,
+    pub action: WriteAction,
+    /// Authors of the values this write overwrites or deletes.
+    pub pred_authors: Vec<EmployeeId>,
+}
+
+/// What a write does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteAction {
+    /// Sets a scalar value.
+    Put(ScalarValue),
+    /// Makes a new map at the key.
+    MakeMap,
+    /// Deletes the key.
+    Delete,
+}
+
+/// Why a change is structurally unacceptable in this document (before any write rule).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StructureError {
+    #[error("seq {seq} does not follow the author's previous change in its past (seq {past})")]
+    SeqGap { seq: u64, past: u64 },
+    #[error("(actor, seq {0}) is already used by another change (equivocation)")]
+    Equivocation(u64),
+    #[error("start op {start} is not one past the largest op in its past ({past})")]
+    StartOp { start: u64, past: u64 },
+    #[error("references an actor or operation outside the change's causal past")]
+    OutsidePast,
+    #[error("targets something that is not a map object")]
+    NotAMap,
+    #[error("uses {0}, which Weft documents do not use")]
+    Unsupported(&'static str),
+    #[error("a root change that is not the document's genesis")]
+    SecondGenesis,
+    #[error("actor id is not a Weft key id")]
+    BadActor,
+    #[error("automerge refused it: {0}")]
+    Apply(String),
+}
+
+/// A document and its validation indexes.
+#[derive(Clone)]
+pub struct Doc {
+    id: DocId,
+    am: Automerge,
+    changes: HashMap<ChangeHash, ChangeInfo>,
+    /// (actor, seq) → hash.
+    seqs: HashMap<(KeyId, u64), ChangeHash>,
+    /// max_op of each (actor, seq), for "is this op id in the past" checks.
+    actor_ops: HashMap<KeyId, Vec<u64>>,
+    /// Every map object ever made, by op id.
+    objects: HashMap<ObjKey, ObjInfo>,
+    /// Who each actor (key) is.
+    actor_authors: HashMap<KeyId, EmployeeId>,
+    /// The author of the genesis change (the document's creator).
+    creator: Option<EmployeeId>,
+    /// Signed bytes of all accepted changes, in the order they were applied (a topological
+    /// order), for storage and for sending.
+    order: Vec<ChangeHash>,
+}
+
+impl std::fmt::Debug for Doc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Doc({}, {} changes)", self.id, self.changes.len())
+    }
+}
+
+/// The analysis of a change against a document, ready for the write rules and for applying.
+#[derive(Debug)]
+pub(crate) struct Analysis {
+    pub(crate) writes: Vec<Write>,
+    pub(crate) is_genesis: bool,
+    past_max_op: u64,
+    clock: Clock,
+    new_objects: Vec<(ObjKey, ObjInfo)>,
+}
+
+impl Doc {
+    /// An empty document with this id.
+    pub fn new(id: DocId) -> Doc {
+        Doc {
+            id,
+            am: Automerge::new(),
+            changes: HashMap::new(),
+            seqs: HashMap::new(),
+            actor_ops: HashMap::new(),
+            objects: HashMap::new(),
+            actor_authors: HashMap::new(),
+            creator: None,
+            order: Vec::new(),
+        }
+    }
+
+    pub fn id(&self) -> &DocId {
+        &self.id
+    }
+
+    pub fn kind(&self) -> DocKind {
+        self.id.kind()
+    }
+
+    /// The Automerge document (read only).
+    pub fn automerge(&self) -> &Automerge {
+        &self.am
+    }
+
+    /// The Automerge document, for making a local change on it (see [`crate::local`]).
+    pub(crate) fn automerge_mut(&mut self) -> &mut Automerge {
+        &mut self.am
+    }
+
+    /// Replaces the Automerge state of an empty document (a local genesis).
+    pub(crate) fn set_automerge(&mut self, am: Automerge) {
+        self.am = am;
+    }
+
+    /// The current heads.
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.am.get_heads()
+    }
+
+    /// Whether the document holds this change.
+    pub fn has(&self, hash: &ChangeHash) -> bool {
+        self.changes.contains_key(hash)
+    }
+
+    /// How many changes the document holds.
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
+    /// Whether the document holds no change yet.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// The creator (genesis author), once the genesis is held.
+    pub fn creator(&self) -> Option<&str> {
+        self.creator.as_deref()
+    }
+
+    /// All accepted changes in a topological order (dependencies first).
+    pub fn changes(&self) -> impl Iterator<Item = &SignedChange> {
+        self.order
+            .iter()
+            .filter_map(|h| self.changes.get(h).map(|c| &c.signed))
+    }
+
+    /// A held change.
+    pub fn change(&self, hash: &ChangeHash) -> Option<&SignedChange> {
+        self.changes.get(hash).map(|c| &c.signed)
+    }
+
+    /// The merged clock of a set of held heads (unknown hashes are skipped).
+    pub(crate) fn clock_of(&self, heads: &[ChangeHash]) -> Clock {
+        let mut clock = Clock::new();
+        for h in heads {
+            if let Some(info) = self.changes.get(h) {
+                merge(&mut clock, &info.clock);
+            }
+        }
+        clock
+    }
+
+    /// Changes this document holds that are not in the past of `heads` (the other side's
+    /// heads; unknown ones are ignored), in topological order. Cost grows with the answer, not
+    /// with the document's history: each actor's missing changes are a suffix of its seqs.
+    pub fn changes_missing_from(&self, heads: &[ChangeHash]) -> Vec<&SignedChange> {
+        let theirs = self.clock_of(heads);
+        let mut missing: Vec<&ChangeInfo> = Vec::new();
+        for (actor, ops) in &self.actor_ops {
+            let have = theirs.get(actor).copied().unwrap_or(0);
+            for seq in have + 1..=ops.len() as u64 {
+                if let Some(info) = self
+                    .seqs
+                    .get(&(*actor, seq))
+                    .and_then(|h| self.changes.get(h))
+                {
+                    missing.push(info);
+                }
+            }
+        }
+        // A change's past strictly contains its dependencies' pasts, so ordering by the size
+        // of the past (then by hash, for determinism) is a topological order.
+        missing.sort_by_key(|c| (c.clock.values().sum::<u64>(), c.signed.hash()));
+        missing.into_iter().map(|c| &c.signed).collect()
+    }
+
+    /// Whether every dependency of `c` is held.
+    pub(crate) fn missing_deps(&self, c: &SignedChange) -> Vec<ChangeHash> {
+        c.deps()
+            .iter()
+            .filter(|d| !self.changes.contains_key(d))
+            .copied()
+            .collect()
+    }
+
+    /// The author behind an actor, if any change of that actor has been accepted.
+    pub(crate) fn author_of_actor(&self, actor: &KeyId) -> Option<&str> {
+        self.actor_authors.get(actor).map(String::as_str)
+    }
+
+    fn in_past(&self, clock: &Clock, op: &OpId) -> bool {
+        let Some(actor) = key_of_actor(op.actor()) else {
+            return false;
+        };
+        let Some(&seq) = clock.get(&actor) else {
+            return false;
+        };
+        self.actor_ops
+            .get(&actor)
+            .and_then(|ops| ops.get(seq as usize - 1))
+            .is_some_and(|&max_op| op.counter() <= max_op)
+    }
+
+    /// Analyses `c` (all of whose dependencies are held) for structure and extracts its
+    /// writes. `author` is the verified author.
+    pub(crate) fn analyse(
+        &self,
+        c: &SignedChange,
+        author: &str,
+    ) -> Result<Analysis, StructureError> {
+        let change = c.change();
+        let actor = key_of_actor(change.actor_id()).ok_or(StructureError::BadActor)?;
+        let is_genesis = change.deps().is_empty();
+        if is_genesis && self.kind() != DocKind::Profile && !self.id.is_genesis(&change.hash()) {
+            return Err(StructureError::SecondGenesis);
+        }
+        let mut clock = Clock::new();
+        let mut past_max_op = 0;
+        for d in change.deps() {
+            if let Some(info) = self.changes.get(d) {
+                merge(&mut clock, &info.clock);
+                past_max_op = past_max_op.max(info.past_max_op);
+            }
+        }
+        let past_seq = clock.get(&actor).copied().unwrap_or(0);
+        if change.seq() != past_seq + 1 {
+            return Err(StructureError::SeqGap {
+                seq: change.seq(),
+                past: past_seq,
+            });
+        }
+        if self.seqs.contains_key(&(actor, change.seq())) {
+            return Err(StructureError::Equivocation(change.seq()));
+        }
+        let start = change.start_op().get();
+        if start != past_max_op + 1 {
+            return Err(StructureError::StartOp {
+                start,
+                past: past_max_op,
+            });
+        }
+        for other in change.other_actor_ids() {
+            let known = key_of_actor(other).is_some_and(|k| clock.contains_key(&k));
+            if !known {
+                return Err(StructureError::OutsidePast);
+            }
+        }
+        let expanded = catch_unwind(AssertUnwindSafe(|| change.decode()))
+            .map_err(|_| StructureError::Apply("decoder panicked".into()))?;
+        let creator = if is_genesis && self.creator.is_none() {
+            author.to_owned()
+        } else {
+            self.creator.clone().unwrap_or_else(|| author.to_owned())
+        };
+        let mut new_objects: Vec<(ObjKey, ObjInfo)> = Vec::new();
+        let mut writes = Vec::with_capacity(expanded.operations.len());
+        for (i, op) in expanded.operations.iter().enumerate() {
+            let op_ctr = start + i as u64;
+            if op.insert {
+                return Err(StructureError::Unsupported("list insertion"));
+            }
+            let key = match &op.key {
+                Key::Map(k) => k.to_string(),
+                Key::Seq(_) => return Err(StructureError::Unsupported("sequence keys")),
+            };
+            // Resolve the target object to a path of keys and owners.
+            let obj = match &op.obj {
+                ObjectId::Root => None,
+                ObjectId::Id(id) => {
+                    let k = key_of_actor(id.actor()).ok_or(StructureError::BadActor)?;
+                    let made_here = k == actor && id.counter() >= start && id.counter() < op_ctr;
+                    if !made_here && !self.in_past(&clock, id) {
+                        return Err(StructureError::OutsidePast);
+                    }
+                    Some((id.counter(), k))
+                }
+            };
+            let (mut path, mut owners) = self.path_of(obj, &new_objects)?;
+            path.push(key.clone());
+            owners.push(match obj {
+                None => creator.clone(),
+                Some(o) => self
+                    .obj_info(&o, &new_objects)
+                    .map(|i| i.creator.clone())
+                    .unwrap_or_default(),
+            });
+            let mut pred_authors = Vec::with_capacity(op.pred.len());
+            for p in op.pred.iter() {
+                let k = key_of_actor(p.actor()).ok_or(StructureError::BadActor)?;
+                let made_here = k == actor && p.counter() >= start && p.counter() < op_ctr;
+                if made_here {
+                    pred_authors.push(author.to_owned());
+                } else if self.in_past(&clock, p) {
+                    pred_authors.push(self.author_of_actor(&k).unwrap_or_default().to_owned());
+                } else {
+                    return Err(StructureError::OutsidePast);
+                }
+            }
+            let action = match &op.action {
+                OpType::Make(ObjType::Map) => {
+                    new_objects.push((
+                        (op_ctr, actor),
+                        ObjInfo {
+                            parent: obj,
+                            key: key.clone(),
+                            creator: author.to_owned(),
+                        },
+                    ));
+                    WriteAction::MakeMap
+                }
+                OpType::Make(ObjType::List) => return Err(StructureError::Unsupported("lists")),
+                OpType::Make(ObjType::Text) => return Err(StructureError::Unsupported("text")),
+                OpType::Make(ObjType::Table) => return Err(StructureError::Unsupported("tables")),
+                OpType::Put(ScalarValue::Counter(_)) => {
+                    return Err(StructureError::Unsupported("counters"));
+                }
+                OpType::Put(v) => WriteAction::Put(v.clone()),
+                OpType::Delete => WriteAction::Delete,
+                OpType::Increment(_) => return Err(StructureError::Unsupported("counters")),
+                OpType::MarkBegin(_) | OpType::MarkEnd(_) => {
+                    return Err(StructureError::Unsupported("marks"));
+                }
+            };
+            writes.push(Write {
+                path,
+                owners,
+                action,
+                pred_authors,
+            });
+        }
+        clock.insert(actor, change.seq());
+        Ok(Analysis {
+            writes,
+            is_genesis,
+            past_max_op: past_max_op.max(change.max_op()),
+            clock,
+            new_objects,
+        })
+    }
+
+    fn obj_info<'a>(&'a self, o: &ObjKey, local: &'a [(ObjKey, ObjInfo)]) -> Option<&'a ObjInfo> {
+        self.objects
+            .get(o)
+            .or_else(|| local.iter().find(|(k, _)| k == o).map(|(_, i)| i))
+    }
+
+    /// The path (keys) and owners leading to object `obj` (None = root).
+    fn path_of(
+        &self,
+        obj: Option<ObjKey>,
+        local: &[(ObjKey, ObjInfo)],
+    ) -> Result<(Vec<String>, Vec<EmployeeId>), StructureError> {
+        let mut keys = Vec::new();
+        let mut owners = Vec::new();
+        let mut cur = obj;
+        let mut depth = 0;
+        while let Some(o) = cur {
+            let info = self.obj_info(&o, local).ok_or(StructureError::NotAMap)?;
+            keys.push(info.key.clone());
+            let parent_owner = match info.parent {
+                None => self.creator.clone().unwrap_or_else(|| info.creator.clone()),
+                Some(p) => self
+                    .obj_info(&p, local)
+                    .map(|i| i.creator.clone())
+                    .ok_or(StructureError::NotAMap)?,
+            };
+            owners.push(parent_owner);
+            cur = info.parent;
+            depth += 1;
+            if depth > MAX_DEPTH {
+                return Err(StructureError::Unsupported("nesting this deep"));
+            }
+        }
+        keys.reverse();
+        owners.reverse();
+        Ok((keys, owners))
+    }
+
+    /// Applies an analysed change. Automerge runs under `catch_unwind`; should it panic anyway,
+    /// the document is rebuilt from its accepted changes and the change is refused.
+    pub(crate) fn apply(
+        &mut self,
+        c: SignedChange,
+        author: &str,
+        a: Analysis,
+        preapplied: bool,
+    ) -> Result<(), StructureError> {
+        let result = if preapplied {
+            Ok(Ok(()))
+        } else {
+            catch_unwind(AssertUnwindSafe(|| {
+                self.am.apply_changes([c.change().clone()])
+            }))
+        };
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(StructureError::Apply(e.to_string())),
+            Err(_) => {
+                self.rebuild();
+                return Err(StructureError::Apply("automerge panicked".into()));
+            }
+        }
+        let hash = c.hash();
+        let actor = key_of_actor(c.change().actor_id()).ok_or(StructureError::BadActor)?;
+        if a.is_genesis && self.creator.is_none() {
+            self.creator = Some(author.to_owned());
+        }
+        self.actor_authors.insert(actor, author.to_owned());
+        let ops = self.actor_ops.entry(actor).or_default();
+        ops.push(c.change().max_op());
+        self.seqs.insert((actor, c.change().seq()), hash);
+        for (k, info) in a.new_objects {
+            self.objects.insert(k, info);
+        }
+        self.order.push(hash);
+        self.changes.insert(
+            hash,
+            ChangeInfo {
+                actor,
+                seq: c.change().seq(),
+                max_op: c.change().max_op(),
+                past_max_op: a.past_max_op,
+                clock: Arc::new(a.clock),
+                signed: c,
+            },
+        );
+        Ok(())
+    }
+
+    /// Rebuilds the Automerge document from the accepted changes, after a panic left it in an
+    /// unknown state.
+    pub(crate) fn rebuild(&mut self) {
+        let mut am = Automerge::new();
+        let changes: Vec<_> = self
+            .order
+            .iter()
+            .filter_map(|h| self.changes.get(h).map(|c| c.signed.change().clone()))
+            .collect();
+        let _ = catch_unwind(AssertUnwindSafe(|| am.apply_changes(changes)));
+        self.am = am;
+    }
+
+    /// Reads a scalar string at a root key, now.
+    pub fn root_str(&self, key: &str) -> Option<String> {
+        get_str(&self.am, &automerge::ROOT, key, None)
+    }
+
+    /// Whether the map at root key `map` has `key`, at `heads` (None = now). Unknown heads are
+    /// the caller's problem: check [`Doc::has`] first.
+    pub fn map_has(&self, map: &str, key: &str, heads: Option<&[ChangeHash]>) -> bool {
+        let obj = match heads {
+            Some(h) => self.am.get_at(automerge::ROOT, map, h),
+            None => self.am.get(automerge::ROOT, map),
+        };
+        let Ok(Some((automerge::Value::Object(ObjType::Map), id))) = obj else {
+            return false;
+        };
+        match heads {
+            Some(h) => matches!(self.am.get_at(&id, key, h), Ok(Some(_))),
+            None => matches!(self.am.get(&id, key), Ok(Some(_))),
+        }
+    }
+
+    /// A root scalar string at `heads`.
+    pub fn root_str_at(&self, key: &str, heads: &[ChangeHash]) -> Option<String> {
+        get_str(&self.am, &automerge::ROOT, key, Some(heads))
+    }
+
+    /// The changes' signed bytes in topological order: what storage persists.
+    pub fn signed_changes(&self) -> Vec<Arc<[u8]>> {
+        self.changes().map(|c| c.bytes().clone()).collect()
+    }
+
+    /// Informational: (actor, seq) of a held change.
+    pub fn seq_of(&self, hash: &ChangeHash) -> Option<(KeyId, u64)> {
+        self.changes.get(hash).map(|c| (c.actor, c.seq))
+    }
+
+    /// Informational: the largest op counter of a held change.
+    pub fn max_op_of(&self, hash: &ChangeHash) -> Option<u64> {
+        self.changes.get(hash).map(|c| c.max_op)
+    }
+}
+
+/// How deep objects may nest (root → posts → post → mentions is 3).
+pub const MAX_DEPTH: usize = 8;
+
+fn merge(into: &mut Clock, from: &Clock) {
+    for (k, &v) in from {
+        let e = into.entry(*k).or_insert(0);
+        if *e < v {
+            *e = v;
+        }
+    }
+}
+
+/// A scalar string at `obj[key]`, now or at `heads`.
+pub(crate) fn get_str(
+    am: &Automerge,
+    obj: &automerge::ObjId,
+    key: &str,
+    heads: Option<&[ChangeHash]>,
+) -> Option<String> {
+    let v = match heads {
+        Some(h) => am.get_at(obj, key, h),
+        None => am.get(obj, key),
+    };
+    match v {
+        Ok(Some((automerge::Value::Scalar(s), _))) => match s.as_ref() {
+            ScalarValue::Str(s) => Some(s.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }
+}

@@ -1,0 +1,759 @@
+//! Making changes as a local author: the typed API that the node calls.
+//!
+//! Each function makes one Automerge change under the author's actor, signs it, and ingests
+//! it through the very pipeline that judges peers' changes, so a local user can do nothing a
+//! receiving node would refuse. The change is made on the document's own state (no copy); if
+//! the pipeline refuses it, the document is rebuilt from its accepted changes.
+
+use automerge::transaction::{CommitOptions, Transactable, Transaction};
+use automerge::{Automerge, AutomergeError, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue};
+use weft_keys::{EmployeeCert, SecretKey, Signed};
+
+use crate::change::{Context, DecodeError, SignedChange};
+use crate::ids::{DocId, DocKind, actor_of};
+use crate::replica::{Rejection, Replica, ReplicaError, Verdict, Waiting};
+use crate::rules::Visibility;
+use crate::text::mentions_and_topics;
+use crate::views::GroupView;
+
+/// The longest post body accepted, in bytes of Markdown.
+pub const MAX_BODY: usize = 64 * 1024;
+/// The longest title, group name or short field, in bytes.
+pub const MAX_TITLE: usize = 300;
+/// The longest group description or profile text, in bytes.
+pub const MAX_TEXT: usize = 8 * 1024;
+
+/// An employee able to sign: the key their home node holds for them and its certificate.
+#[derive(Clone)]
+pub struct Author {
+    pub employee: String,
+    pub key: SecretKey,
+    pub cert: Signed<EmployeeCert>,
+}
+
+impl std::fmt::Debug for Author {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Author({})", self.employee)
+    }
+}
+
+/// Why a local change could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LocalError {
+    #[error("no directory yet")]
+    NoDirectory,
+    #[error("unknown document {0}")]
+    UnknownDoc(DocId),
+    #[error("not allowed: {0}")]
+    Refused(Rejection),
+    #[error("cannot be judged yet: waiting for {0:?}")]
+    Waiting(Waiting),
+    #[error("invalid: {0}")]
+    Invalid(&'static str),
+    #[error("{field} is too long ({len} bytes, limit {limit})")]
+    TooLong {
+        field: &'static str,
+        len: usize,
+        limit: usize,
+    },
+    #[error("document error: {0}")]
+    Automerge(String),
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+}
+
+impl From<AutomergeError> for LocalError {
+    fn from(e: AutomergeError) -> Self {
+        LocalError::Automerge(e.to_string())
+    }
+}
+
+fn limit(field: &'static str, value: &str, max: usize) -> Result<(), LocalError> {
+    if value.len() > max {
+        return Err(LocalError::TooLong {
+            field,
+            len: value.len(),
+            limit: max,
+        });
+    }
+    Ok(())
+}
+
+/// Where a local change goes.
+enum Target<'a> {
+    /// An existing, non-empty document.
+    Existing(&'a DocId),
+    /// A new document of a kind, with its id fixed (profiles) or derived from the change.
+    New(DocKind, Option<&'a DocId>),
+}
+
+/// A new group's settings.
+#[derive(Debug, Clone)]
+pub struct NewGroup<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub visibility: Visibility,
+    /// The creator's home site.
+    pub home_site: &'a str,
+}
+
+/// Changes to a group's settings; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct GroupSettings<'a> {
+    pub name: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub visibility: Option<Visibility>,
+}
+
+/// Changes to a profile; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileUpdate<'a> {
+    pub about: Option<&'a str>,
+    pub photo: Option<&'a str>,
+    pub career: Option<&'a str>,
+    pub expertise: Option<&'a [String]>,
+    pub interests: Option<&'a [String]>,
+    pub languages: Option<&'a [String]>,
+    pub locale: Option<&'a str>,
+}
+
+fn map_in(
+    tx: &mut Transaction<'_>,
+    obj: &automerge::ObjId,
+    key: &str,
+) -> Result<automerge::ObjId, LocalError> {
+    match tx.get(obj, key)? {
+        Some((automerge::Value::Object(ObjType::Map), id)) => Ok(id),
+        _ => Ok(tx.put_object(obj, key, ObjType::Map)?),
+    }
+}
+
+fn root_map(tx: &mut Transaction<'_>, key: &str) -> Result<automerge::ObjId, LocalError> {
+    match tx.get(ROOT, key)? {
+        Some((automerge::Value::Object(ObjType::Map), id)) => Ok(id),
+        _ => Err(LocalError::Invalid("document lacks a required map")),
+    }
+}
+
+/// Replaces the keys of the set at `obj[key]` with `items` (a map of item → true).
+fn set_items(
+    tx: &mut Transaction<'_>,
+    obj: &automerge::ObjId,
+    key: &str,
+    items: &[String],
+) -> Result<(), LocalError> {
+    let set = map_in(tx, obj, key)?;
+    let existing: Vec<String> = tx.keys(&set).collect();
+    for k in &existing {
+        if !items.contains(k) {
+            tx.delete(&set, k.as_str())?;
+        }
+    }
+    for item in items {
+        let item = item.trim();
+        if !item.is_empty() && !existing.iter().any(|k| k == item) {
+            limit("item", item, MAX_TITLE)?;
+            tx.put(&set, item, true)?;
+        }
+    }
+    Ok(())
+}
+
+/// A post id: unique per author and nonce.
+fn post_id(author: &Author, nonce: u64) -> String {
+    format!(
+        "{}-{nonce:016x}",
+        &author.key.public().id().to_string()[..8]
+    )
+}
+
+impl Replica {
+    /// Makes, signs and ingests one change on `target`. Returns the signed change, ready to
+    /// store and send.
+    fn local_change(
+        &mut self,
+        author: &Author,
+        target: Target<'_>,
+        group: Option<&DocId>,
+        now: i64,
+        edit: impl FnOnce(&mut Transaction<'_>) -> Result<(), LocalError>,
+    ) -> Result<SignedChange, LocalError> {
+        let dir_version = self
+            .directory()
+            .map(|d| d.version())
+            .ok_or(LocalError::NoDirectory)?;
+        self.add_certificate(&author.cert)?;
+        let auth_heads: Vec<ChangeHash> = match group {
+            Some(g) => self
+                .doc(g)
+                .filter(|d| !d.is_empty())
+                .ok_or_else(|| LocalError::UnknownDoc(g.clone()))?
+                .heads(),
+            None => Vec::new(),
+        };
+        let actor = actor_of(author.key.public().id());
+        let context = Context {
+            doc: match target {
+                Target::Existing(id) | Target::New(_, Some(id)) => Some(id.clone()),
+                Target::New(_, None) => None,
+            },
+            kind: match target {
+                Target::Existing(id) => id.kind(),
+                Target::New(kind, _) => kind,
+            },
+            dir_version,
+            auth_heads,
+        };
+        let message = context.to_message();
+        let (doc_id, change) = match target {
+            Target::Existing(id) => {
+                if self.doc(id).is_none_or(|d| d.is_empty()) {
+                    return Err(LocalError::UnknownDoc(id.clone()));
+                }
+                let doc = self.doc_mut_or_new(id);
+                let am = doc.automerge_mut();
+                am.set_actor(actor);
+                let change = commit(am, now, message, edit);
+                if change.is_err() {
+                    doc.rebuild();
+                }
+                (id.clone(), change?)
+            }
+            Target::New(kind, fixed_id) => {
+                let mut am = Automerge::new();
+                am.set_actor(actor);
+                let change = commit(&mut am, now, message, edit)?;
+                let id = match fixed_id {
+                    Some(id) => id.clone(),
+                    None => DocId::from_genesis(kind, &change.hash()),
+                };
+                let doc = self.doc_mut_or_new(&id);
+                if !doc.is_empty() {
+                    return Err(LocalError::Invalid("document already exists"));
+                }
+                doc.set_automerge(am);
+                (id, change)
+            }
+        };
+        let signed = match SignedChange::seal(&author.key, &author.employee, change) {
+            Ok(s) => s,
+            Err(e) => {
+                self.doc_mut_or_new(&doc_id).rebuild();
+                return Err(LocalError::Invalid(
+                    if matches!(e, DecodeError::TooMany { .. }) {
+                        "too large"
+                    } else {
+                        "malformed change"
+                    },
+                ));
+            }
+        };
+        match self.judge_with(&signed, true) {
+            Verdict::Accept => {
+                let _woken = self.wake(&Waiting::Change(signed.hash()));
+                Ok(signed)
+            }
+            Verdict::Reject(r, _) => {
+                self.doc_mut_or_new(&doc_id).rebuild();
+                Err(LocalError::Refused(r))
+            }
+            Verdict::Wait(w) => {
+                self.doc_mut_or_new(&doc_id).rebuild();
+                Err(LocalError::Waiting(w))
+            }
+        }
+    }
+
+    /// Creates a group; the author becomes its first owner and member.
+    pub fn create_group(
+        &mut self,
+        author: &Author,
+        new: &NewGroup<'_>,
+        now: i64,
+        nonce: u64,
+    ) -> Result<SignedChange, LocalError> {
+        let name = new.name.trim();
+        if name.is_empty() {
+            return Err(LocalError::Invalid("a group needs a name"));
+        }
+        limit("name", name, MAX_TITLE)?;
+        limit("description", new.description, MAX_TEXT)?;
+        let me = author.employee.clone();
+        self.local_change(author, Target::New(DocKind::Group, None), None, now, |tx| {
+            tx.put(ROOT, "kind", "group")?;
+            tx.put(ROOT, "name", name)?;
+            tx.put(ROOT, "description", new.description)?;
+            tx.put(ROOT, "visibility", new.visibility.as_str())?;
+            tx.put(ROOT, "created_by", me.as_str())?;
+            tx.put(ROOT, "created_at", ScalarValue::Timestamp(now))?;
+            tx.put(ROOT, "home_site", new.home_site)?;
+            tx.put(ROOT, "nonce", ScalarValue::Uint(nonce))?;
+            let owners = tx.put_object(ROOT, "owners", ObjType::Map)?;
+            tx.put(&owners, me.as_str(), true)?;
+            let members = tx.put_object(ROOT, "members", ObjType::Map)?;
+            tx.put(&members, me.as_str(), true)?;
+            for m in ["requests", "invitations", "threads"] {
+                tx.put_object(ROOT, m, ObjType::Map)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Changes a group's settings (owners only).
+    pub fn update_group(
+        &mut self,
+        author: &Author,
+        group: &DocId,
+        settings: &GroupSettings<'_>,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        if let Some(n) = settings.name {
+            if n.trim().is_empty() {
+                return Err(LocalError::Invalid("a group needs a name"));
+            }
+            limit("name", n, MAX_TITLE)?;
+        }
+        if let Some(d) = settings.description {
+            limit("description", d, MAX_TEXT)?;
+        }
+        self.local_change(author, Target::Existing(group), None, now, |tx| {
+            if let Some(n) = settings.name {
+                tx.put(ROOT, "name", n.trim())?;
+            }
+            if let Some(d) = settings.description {
+                tx.put(ROOT, "description", d)?;
+            }
+            if let Some(v) = settings.visibility {
+                tx.put(ROOT, "visibility", v.as_str())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Sets or removes `employee` in one of the group's maps (`members`, `owners`,
+    /// `invitations`, `requests`), with an optional text value.
+    fn group_entry(
+        &mut self,
+        author: &Author,
+        group: &DocId,
+        map: &'static str,
+        employee: &str,
+        value: Option<&str>,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        if employee.is_empty() {
+            return Err(LocalError::Invalid("no employee given"));
+        }
+        self.local_change(author, Target::Existing(group), None, now, |tx| {
+            let m = root_map(tx, map)?;
+            match value {
+                Some(v) => {
+                    limit("message", v, MAX_TEXT)?;
+                    tx.put(&m, employee, v)?
+                }
+                None => tx.delete(&m, employee)?,
+            }
+            Ok(())
+        })
+    }
+
+    /// Adds a member: an owner adding anyone, or the author joining a public group or
+    /// accepting an invitation (which it then clears).
+    pub fn add_member(
+        &mut self,
+        author: &Author,
+        group: &DocId,
+        employee: &str,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        let invited = self
+            .doc(group)
+            .and_then(GroupView::of)
+            .is_some_and(|g| g.invitations.iter().any(|i| i == employee));
+        let requested = self
+            .doc(group)
+            .and_then(GroupView::of)
+            .is_some_and(|g| g.requests.contains_key(employee));
+        let own = employee == author.employee;
+        self.local_change(author, Target::Existing(group), None, now, |tx| {
+            let m = root_map(tx, "members")?;
+            tx.put(&m, employee, true)?;
+            if invited && own {
+                let i = root_map(tx, "invitations")?;
+                tx.delete(&i, employee)?;
+            }
+            if requested && !own {
+                let r = root_map(tx, "requests")?;
+                tx.delete(&r, employee)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes a member (an owner), or the author leaves.
+    pub fn remove_member(
+        &mut self,
+        author: &Author,
+        group: &DocId,
+        employee: &str,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        self.group_entry(author, group, "members", employee, None, now)
+    }
+
+    /// Makes `employee` an owner (owners only).
+    pub fn add_owner(
+        &mut self,
+        author: &Author,
+        group: &DocId,
+        employee: &str,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        self.group_entry(author, group, "owners", employee, Some("owner"), now)
+    }
+
+    /// Invites `employee` (owners only).
+    pub fn invite(
+        &mut self,
+        author: &Author,
+        group: &DocId,
+        employee: &str,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        self.group_entry(
+            author,
+            group,
+            "invitations",
+            employee,
+            Some(author.employee.as_str()),
+            now,
+        )
+    }
+
+    /// Asks to join a private group.
+    pub fn request_to_join(
+        &mut self,
+        author: &Author,
+        group: &DocId,
+        message: &str,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        let me = author.employee.clone();
+        self.group_entry(author, group, "requests", &me, Some(message), now)
+    }
+
+    /// Withdraws (one's own) or declines (an owner) a join request.
+    pub fn drop_request(
+        &mut self,
+        author: &Author,
+        group: &DocId,
+        employee: &str,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        self.group_entry(author, group, "requests", employee, None, now)
+    }
+
+    /// Starts a thread in a group with its first post. Returns the thread's genesis change and
+    /// the change listing it in the group.
+    pub fn create_thread(
+        &mut self,
+        author: &Author,
+        group: &DocId,
+        title: &str,
+        body: &str,
+        now: i64,
+        nonce: u64,
+    ) -> Result<(SignedChange, SignedChange), LocalError> {
+        let title = title.trim();
+        if title.is_empty() {
+            return Err(LocalError::Invalid("a thread needs a title"));
+        }
+        limit("title", title, MAX_TITLE)?;
+        limit("body", body, MAX_BODY)?;
+        let me = author.employee.clone();
+        let pid = post_id(author, nonce);
+        let (mentions, topics) = mentions_and_topics(body);
+        let genesis = self.local_change(
+            author,
+            Target::New(DocKind::Thread, None),
+            Some(group),
+            now,
+            |tx| {
+                tx.put(ROOT, "kind", "thread")?;
+                tx.put(ROOT, "group", group.as_str())?;
+                tx.put(ROOT, "title", title)?;
+                tx.put(ROOT, "author", me.as_str())?;
+                tx.put(ROOT, "created_at", ScalarValue::Timestamp(now))?;
+                tx.put(ROOT, "nonce", ScalarValue::Uint(nonce))?;
+                tx.put(ROOT, "root_post", pid.as_str())?;
+                let posts = tx.put_object(ROOT, "posts", ObjType::Map)?;
+                tx.put_object(ROOT, "reactions", ObjType::Map)?;
+                tx.put_object(ROOT, "moderation", ObjType::Map)?;
+                write_post(tx, &posts, &pid, &me, body, now, None, &mentions, &topics)
+            },
+        )?;
+        let tid = genesis.doc().clone();
+        let listed = self.local_change(author, Target::Existing(group), None, now, |tx| {
+            let threads = root_map(tx, "threads")?;
+            tx.put(&threads, tid.as_str(), title)?;
+            Ok(())
+        })?;
+        Ok((genesis, listed))
+    }
+
+    fn thread_group(&self, thread: &DocId) -> Result<DocId, LocalError> {
+        self.group_of(thread)
+            .ok_or_else(|| LocalError::UnknownDoc(thread.clone()))
+    }
+
+    /// Replies in a thread (to the thread, or to one post with `reply_to`). Returns the change
+    /// and the new post's id.
+    pub fn reply(
+        &mut self,
+        author: &Author,
+        thread: &DocId,
+        body: &str,
+        reply_to: Option<&str>,
+        now: i64,
+        nonce: u64,
+    ) -> Result<(SignedChange, String), LocalError> {
+        if body.trim().is_empty() {
+            return Err(LocalError::Invalid("a post needs a body"));
+        }
+        limit("body", body, MAX_BODY)?;
+        let group = self.thread_group(thread)?;
+        let me = author.employee.clone();
+        let pid = post_id(author, nonce);
+        let (mentions, topics) = mentions_and_topics(body);
+        let change =
+            self.local_change(author, Target::Existing(thread), Some(&group), now, |tx| {
+                let posts = root_map(tx, "posts")?;
+                if let Some(r) = reply_to
+                    && !matches!(tx.get(&posts, r)?, Some((automerge::Value::Object(_), _)))
+                {
+                    return Err(LocalError::Invalid("reply to an unknown post"));
+                }
+                write_post(
+                    tx, &posts, &pid, &me, body, now, reply_to, &mentions, &topics,
+                )
+            })?;
+        Ok((change, pid))
+    }
+
+    /// Edits one's own post.
+    pub fn edit_post(
+        &mut self,
+        author: &Author,
+        thread: &DocId,
+        post: &str,
+        body: &str,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        if body.trim().is_empty() {
+            return Err(LocalError::Invalid("a post needs a body"));
+        }
+        limit("body", body, MAX_BODY)?;
+        let group = self.thread_group(thread)?;
+        let (mentions, topics) = mentions_and_topics(body);
+        self.local_change(author, Target::Existing(thread), Some(&group), now, |tx| {
+            let posts = root_map(tx, "posts")?;
+            let p = existing_post(tx, &posts, post)?;
+            tx.put(&p, "body", body)?;
+            tx.put(&p, "edited_at", ScalarValue::Timestamp(now))?;
+            set_items(tx, &p, "mentions", &mentions)?;
+            set_items(tx, &p, "topics", &topics)?;
+            Ok(())
+        })
+    }
+
+    /// Deletes one's own post: its body, mentions and topics leave the visible state (see the
+    /// crate docs for what history keeps).
+    pub fn delete_post(
+        &mut self,
+        author: &Author,
+        thread: &DocId,
+        post: &str,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        let group = self.thread_group(thread)?;
+        self.local_change(author, Target::Existing(thread), Some(&group), now, |tx| {
+            let posts = root_map(tx, "posts")?;
+            let p = existing_post(tx, &posts, post)?;
+            tx.put(&p, "deleted", true)?;
+            tx.put(&p, "edited_at", ScalarValue::Timestamp(now))?;
+            for k in ["body", "mentions", "topics"] {
+                if tx.get(&p, k)?.is_some() {
+                    tx.delete(&p, k)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Adds (`on`) or removes one's reaction of `kind` (`like`, …) to a post.
+    pub fn react(
+        &mut self,
+        author: &Author,
+        thread: &DocId,
+        post: &str,
+        kind: &str,
+        on: bool,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        if kind.is_empty() || kind.len() > 32 || kind.contains(':') {
+            return Err(LocalError::Invalid("unknown reaction"));
+        }
+        let group = self.thread_group(thread)?;
+        let key = format!("{post}:{kind}:{}", author.employee);
+        self.local_change(author, Target::Existing(thread), Some(&group), now, |tx| {
+            let posts = root_map(tx, "posts")?;
+            existing_post(tx, &posts, post)?;
+            let r = root_map(tx, "reactions")?;
+            if on {
+                tx.put(&r, key.as_str(), true)?;
+            } else if tx.get(&r, key.as_str())?.is_some() {
+                tx.delete(&r, key.as_str())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Hides or shows a post (group owners and community managers).
+    pub fn moderate(
+        &mut self,
+        author: &Author,
+        thread: &DocId,
+        post: &str,
+        hidden: bool,
+        reason: &str,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        limit("reason", reason, MAX_TEXT)?;
+        let group = self.thread_group(thread)?;
+        let me = author.employee.clone();
+        self.local_change(author, Target::Existing(thread), Some(&group), now, |tx| {
+            let m = root_map(tx, "moderation")?;
+            let mark = map_in(tx, &m, post)?;
+            tx.put(&mark, "hidden", hidden)?;
+            tx.put(&mark, "by", me.as_str())?;
+            tx.put(&mark, "reason", reason)?;
+            tx.put(&mark, "at", ScalarValue::Timestamp(now))?;
+            Ok(())
+        })
+    }
+
+    /// Edits one's profile (creating the profile document on first use).
+    pub fn update_profile(
+        &mut self,
+        author: &Author,
+        update: &ProfileUpdate<'_>,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        for (f, v, max) in [
+            ("about", update.about, MAX_TEXT),
+            ("career", update.career, MAX_TEXT),
+            ("photo", update.photo, MAX_TITLE),
+            ("locale", update.locale, 16),
+        ] {
+            if let Some(v) = v {
+                limit(f, v, max)?;
+            }
+        }
+        let id = DocId::profile(&author.employee);
+        let exists = self.doc(&id).is_some_and(|d| !d.is_empty());
+        let edit = |tx: &mut Transaction<'_>| {
+            if !exists {
+                tx.put(ROOT, "kind", "profile")?;
+            }
+            for (k, v) in [
+                ("about", update.about),
+                ("photo", update.photo),
+                ("career", update.career),
+                ("locale", update.locale),
+            ] {
+                if let Some(v) = v {
+                    tx.put(ROOT, k, v)?;
+                }
+            }
+            for (k, v) in [
+                ("expertise", update.expertise),
+                ("interests", update.interests),
+                ("languages", update.languages),
+            ] {
+                if let Some(items) = v {
+                    set_items(tx, &ROOT, k, items)?;
+                }
+            }
+            Ok(())
+        };
+        let target = if exists {
+            Target::Existing(&id)
+        } else {
+            // A profile's id is the employee's, not derived from its first change.
+            Target::New(DocKind::Profile, Some(&id))
+        };
+        self.local_change(author, target, None, now, edit)
+    }
+}
+
+/// Commits `edit` as one change at time `now` and returns it.
+fn commit(
+    am: &mut Automerge,
+    now: i64,
+    message: String,
+    edit: impl FnOnce(&mut Transaction<'_>) -> Result<(), LocalError>,
+) -> Result<automerge::Change, LocalError> {
+    let mut tx = am.transaction();
+    if let Err(e) = edit(&mut tx) {
+        tx.rollback();
+        return Err(e);
+    }
+    let (hash, _) = tx.commit_with(
+        CommitOptions::default()
+            .with_time(now)
+            .with_message(message),
+    );
+    let hash = hash.ok_or(LocalError::Invalid("nothing to change"))?;
+    am.get_change_by_hash(&hash)
+        .ok_or(LocalError::Invalid("change vanished"))
+}
+
+fn existing_post(
+    tx: &mut Transaction<'_>,
+    posts: &automerge::ObjId,
+    post: &str,
+) -> Result<automerge::ObjId, LocalError> {
+    match tx.get(posts, post)? {
+        Some((automerge::Value::Object(ObjType::Map), id)) => Ok(id),
+        _ => Err(LocalError::Invalid("unknown post")),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_post(
+    tx: &mut Transaction<'_>,
+    posts: &automerge::ObjId,
+    pid: &str,
+    author: &str,
+    body: &str,
+    now: i64,
+    reply_to: Option<&str>,
+    mentions: &[String],
+    topics: &[String],
+) -> Result<(), LocalError> {
+    let p = tx.put_object(posts, pid, ObjType::Map)?;
+    tx.put(&p, "author", author)?;
+    tx.put(&p, "body", body)?;
+    tx.put(&p, "created_at", ScalarValue::Timestamp(now))?;
+    if let Some(r) = reply_to {
+        tx.put(&p, "reply_to", r)?;
+    }
+    if !mentions.is_empty() {
+        set_items(tx, &p, "mentions", mentions)?;
+    }
+    if !topics.is_empty() {
+        set_items(tx, &p, "topics", topics)?;
+    }
+    Ok(())
+}

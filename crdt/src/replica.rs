@@ -1,0 +1,519 @@
+//! A replica: every document a node holds, the directory and certificates it judges authors
+//! by, and the ingest pipeline that decides, for each signed change, *accept*, *reject* or
+//! *wait*.
+//!
+//! The pipeline, for one change (see the crate docs for why each step is order-independent):
+//!
+//! 1. already held or already rejected → nothing to do;
+//! 2. the author's certificate: unknown key → wait for the certificate; directory version
+//!    newer than ours → wait for the directory; certificate invalid as of the named version
+//!    (author left, wrong site, key not the site's) → reject;
+//! 3. the envelope's signature under the certified key → reject if it fails;
+//! 4. dependencies not all held → wait for them (a dependency that was rejected rejects this
+//!    change too);
+//! 5. structure (seq, op counters, actors, objects, no lists/text/counters) → reject if wrong;
+//! 6. for threads, the group heads the change names → wait until the group document holds
+//!    them;
+//! 7. the write rules → reject if any write is forbidden;
+//! 8. apply, then wake whatever was waiting for this change.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use automerge::ChangeHash;
+use weft_keys::directory::{self, DirectoryError, SignedDirectory, VerifiedDirectory};
+use weft_keys::{Domain, EmployeeCert, KeyId, PublicKey, Role, Signed, SignedError, TrustAnchors};
+
+use crate::change::{DecodeError, SignedChange};
+use crate::doc::{Doc, StructureError};
+use crate::ids::{DocId, DocKind};
+use crate::rules::{self, RuleCtx, RuleError, Visibility};
+
+/// At most this many changes wait for something at once; beyond it, new arrivals that would
+/// wait are dropped (and fetched again by the next catch-up), so a peer cannot fill our memory
+/// with changes whose dependencies never come.
+pub const MAX_PENDING: usize = 100_000;
+
+/// Why a change was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    #[error("malformed: {0}")]
+    Malformed(#[from] DecodeError),
+    #[error("author: {0}")]
+    Author(String),
+    #[error("signature does not verify")]
+    Signature,
+    #[error("depends on a rejected change")]
+    RejectedDependency,
+    #[error("structure: {0}")]
+    Structure(#[from] StructureError),
+    #[error("rule: {0}")]
+    Rule(#[from] RuleError),
+    #[error("a thread change must name the group heads it was authorised against")]
+    NoAuthHeads,
+    #[error("thread does not name a valid group")]
+    NoGroup,
+}
+
+impl Rejection {
+    /// A short machine name for metrics (`rejections_total{reason=…}`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::Malformed(_) => "malformed",
+            Rejection::Author(_) => "author",
+            Rejection::Signature => "signature",
+            Rejection::RejectedDependency => "rejected_dependency",
+            Rejection::Structure(_) => "structure",
+            Rejection::Rule(_) => "rule",
+            Rejection::NoAuthHeads | Rejection::NoGroup => "authorisation",
+        }
+    }
+}
+
+/// What a waiting change waits for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Waiting {
+    /// A change (a dependency, or a group head named for authorisation).
+    Change(ChangeHash),
+    /// The certificate of a key.
+    Certificate(KeyId),
+    /// A directory at least this version.
+    Directory(u64),
+}
+
+/// The outcome of ingesting a batch.
+#[derive(Debug, Default)]
+pub struct IngestReport {
+    /// Changes accepted and applied, in order.
+    pub accepted: Vec<(DocId, ChangeHash)>,
+    /// Changes refused, with the reason.
+    pub rejected: Vec<(Option<DocId>, Option<ChangeHash>, Rejection)>,
+    /// Changes now waiting, and for what.
+    pub waiting: Vec<(ChangeHash, Waiting)>,
+    /// Changes already held or already judged.
+    pub duplicates: usize,
+}
+
+impl IngestReport {
+    fn merge(&mut self, other: IngestReport) {
+        self.accepted.extend(other.accepted);
+        self.rejected.extend(other.rejected);
+        self.waiting.extend(other.waiting);
+        self.duplicates += other.duplicates;
+    }
+}
+
+/// A certificate whose signature has been checked once; its validity as of a directory version
+/// is checked per change.
+#[derive(Debug, Clone)]
+struct KnownCert {
+    body: EmployeeCert,
+    signer: PublicKey,
+    signed: Signed<EmployeeCert>,
+}
+
+/// Why a directory or certificate was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplicaError {
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    #[error("certificate: {0}")]
+    Certificate(#[from] SignedError),
+}
+
+/// Every document a node holds, and how it judges changes.
+#[derive(Clone)]
+pub struct Replica {
+    trust: TrustAnchors,
+    directory: Option<VerifiedDirectory>,
+    certs: HashMap<KeyId, KnownCert>,
+    docs: BTreeMap<DocId, Doc>,
+    pending: HashMap<ChangeHash, SignedChange>,
+    waiters: HashMap<Waiting, Vec<ChangeHash>>,
+    rejected: HashSet<ChangeHash>,
+}
+
+impl std::fmt::Debug for Replica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Replica({} docs, {} pending, {} certs)",
+            self.docs.len(),
+            self.pending.len(),
+            self.certs.len()
+        )
+    }
+}
+
+impl Replica {
+    /// An empty replica trusting these authorities.
+    pub fn new(trust: TrustAnchors) -> Replica {
+        Replica {
+            trust,
+            directory: None,
+            certs: HashMap::new(),
+            docs: BTreeMap::new(),
+            pending: HashMap::new(),
+            waiters: HashMap::new(),
+            rejected: HashSet::new(),
+        }
+    }
+
+    /// The directory held, if any.
+    pub fn directory(&self) -> Option<&VerifiedDirectory> {
+        self.directory.as_ref()
+    }
+
+    /// Installs a newer directory version and retries the changes that waited for it.
+    pub fn set_directory(
+        &mut self,
+        signed: &SignedDirectory,
+    ) -> Result<IngestReport, ReplicaError> {
+        let v = directory::accept(self.directory.as_ref(), signed, &self.trust)?;
+        let version = v.version();
+        self.directory = Some(v);
+        let woken: Vec<Waiting> = self
+            .waiters
+            .keys()
+            .filter(|w| matches!(w, Waiting::Directory(n) if *n <= version))
+            .cloned()
+            .collect();
+        let mut report = IngestReport::default();
+        for w in woken {
+            report.merge(self.wake(&w));
+        }
+        Ok(report)
+    }
+
+    /// Learns an employee certificate (its signature is checked now; its validity per change).
+    pub fn add_certificate(
+        &mut self,
+        cert: &Signed<EmployeeCert>,
+    ) -> Result<IngestReport, ReplicaError> {
+        let body = cert.open()?;
+        let id = body.key.id();
+        if self.certs.contains_key(&id) {
+            return Ok(IngestReport::default());
+        }
+        self.certs.insert(
+            id,
+            KnownCert {
+                body,
+                signer: *cert.signer(),
+                signed: cert.clone(),
+            },
+        );
+        Ok(self.wake(&Waiting::Certificate(id)))
+    }
+
+    /// The certificate of a key, to pass on to peers.
+    pub fn certificate(&self, key: &KeyId) -> Option<&Signed<EmployeeCert>> {
+        self.certs.get(key).map(|c| &c.signed)
+    }
+
+    /// A document, if held.
+    pub fn doc(&self, id: &DocId) -> Option<&Doc> {
+        self.docs.get(id)
+    }
+
+    /// Every document held.
+    pub fn docs(&self) -> impl Iterator<Item = &Doc> {
+        self.docs.values().filter(|d| !d.is_empty())
+    }
+
+    /// How many changes wait for something.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// What each waiting change waits for (for diagnostics and for asking peers).
+    pub fn waiting_for(&self) -> Vec<Waiting> {
+        self.waiters.keys().cloned().collect()
+    }
+
+    /// Whether this change was refused before.
+    pub fn is_rejected(&self, hash: &ChangeHash) -> bool {
+        self.rejected.contains(hash)
+    }
+
+    /// Whether a change is held (in any document) or waiting.
+    pub fn knows(&self, doc: &DocId, hash: &ChangeHash) -> bool {
+        self.pending.contains_key(hash)
+            || self.rejected.contains(hash)
+            || self.docs.get(doc).is_some_and(|d| d.has(hash))
+    }
+
+    /// Decodes and ingests changes received as bytes.
+    pub fn ingest_bytes<'a>(&mut self, items: impl IntoIterator<Item = &'a [u8]>) -> IngestReport {
+        let mut report = IngestReport::default();
+        let mut decoded = Vec::new();
+        for bytes in items {
+            match SignedChange::decode(bytes) {
+                Ok(c) => decoded.push(c),
+                Err(e) => report.rejected.push((None, None, Rejection::Malformed(e))),
+            }
+        }
+        report.merge(self.ingest(decoded));
+        report
+    }
+
+    /// Ingests decoded changes: each is accepted, rejected, or kept waiting; accepting one
+    /// retries what waited for it.
+    pub fn ingest(&mut self, changes: impl IntoIterator<Item = SignedChange>) -> IngestReport {
+        let mut report = IngestReport::default();
+        for c in changes {
+            self.ingest_one(c, &mut report);
+        }
+        report
+    }
+
+    pub(crate) fn ingest_one(&mut self, c: SignedChange, report: &mut IngestReport) {
+        let hash = c.hash();
+        let doc_id = c.doc().clone();
+        if self.knows(&doc_id, &hash) {
+            report.duplicates += 1;
+            return;
+        }
+        match self.judge(&c) {
+            Verdict::Accept => {
+                report.accepted.push((doc_id, hash));
+                let woken = self.wake(&Waiting::Change(hash));
+                report.merge(woken);
+            }
+            Verdict::Reject(r, authenticated) => {
+                if authenticated {
+                    self.rejected.insert(hash);
+                    // Whatever waited on this change can never be accepted.
+                    let woken = self.wake(&Waiting::Change(hash));
+                    report.merge(woken);
+                }
+                report.rejected.push((Some(doc_id), Some(hash), r));
+            }
+            Verdict::Wait(w) => {
+                if self.pending.len() < MAX_PENDING {
+                    self.pending.insert(hash, c);
+                    self.waiters.entry(w.clone()).or_default().push(hash);
+                    report.waiting.push((hash, w));
+                }
+            }
+        }
+    }
+
+    /// Retries the changes waiting for `w`.
+    pub(crate) fn wake(&mut self, w: &Waiting) -> IngestReport {
+        let mut report = IngestReport::default();
+        let Some(hashes) = self.waiters.remove(w) else {
+            return report;
+        };
+        for h in hashes {
+            if let Some(c) = self.pending.remove(&h) {
+                self.ingest_one(c, &mut report);
+            }
+        }
+        report
+    }
+
+    /// Decides one change, applying it if accepted.
+    fn judge(&mut self, c: &SignedChange) -> Verdict {
+        self.judge_with(c, false)
+    }
+
+    /// Decides one change. `preapplied`: the change was made locally on the document's own
+    /// Automerge state, which already holds it (see [`crate::local`]).
+    pub(crate) fn judge_with(&mut self, c: &SignedChange, preapplied: bool) -> Verdict {
+        // 2-3: who wrote it.
+        let Some(dir) = self.directory.as_ref() else {
+            return Verdict::Wait(Waiting::Directory(c.dir_version().max(1)));
+        };
+        let Some(cert) = self.certs.get(&c.key_id()) else {
+            return Verdict::Wait(Waiting::Certificate(c.key_id()));
+        };
+        let d = &dir.directory;
+        let v = c.dir_version();
+        if v > d.version {
+            return Verdict::Wait(Waiting::Directory(v));
+        }
+        if let Err(reason) = check_cert_at(d, cert, v, c.author()) {
+            return Verdict::Reject(Rejection::Author(reason), false);
+        }
+        if c.envelope().verify(Domain::CHANGE, &cert.body.key).is_err() {
+            return Verdict::Reject(Rejection::Signature, false);
+        }
+        let community_manager = d
+            .employee_at(c.author(), v)
+            .is_some_and(|t| t.roles.contains(&Role::CommunityManager));
+        // 4: dependencies.
+        let doc_id = c.doc().clone();
+        for dep in c.deps() {
+            if self.rejected.contains(dep) {
+                return Verdict::Reject(Rejection::RejectedDependency, true);
+            }
+        }
+        let doc = self
+            .docs
+            .entry(doc_id.clone())
+            .or_insert_with(|| Doc::new(doc_id.clone()));
+        if let Some(missing) = doc.missing_deps(c).first() {
+            return Verdict::Wait(Waiting::Change(*missing));
+        }
+        // 5: structure.
+        let analysis = match doc.analyse(c, c.author()) {
+            Ok(a) => a,
+            Err(e) => return Verdict::Reject(Rejection::Structure(e), true),
+        };
+        // 6: the group, for threads.
+        let group = if doc_id.kind() == DocKind::Thread {
+            if c.auth_heads().is_empty() {
+                return Verdict::Reject(Rejection::NoAuthHeads, true);
+            }
+            let gid = if analysis.is_genesis {
+                analysis
+                    .writes
+                    .iter()
+                    .find(|w| w.path.len() == 1 && w.path[0] == "group")
+                    .and_then(|w| match &w.action {
+                        crate::doc::WriteAction::Put(automerge::ScalarValue::Str(s)) => {
+                            DocId::parse(s).ok()
+                        }
+                        _ => None,
+                    })
+            } else {
+                doc.root_str("group").and_then(|s| DocId::parse(&s).ok())
+            };
+            let Some(gid) = gid.filter(|g| g.kind() == DocKind::Group) else {
+                return Verdict::Reject(Rejection::NoGroup, true);
+            };
+            let group = self.docs.get(&gid);
+            for h in c.auth_heads() {
+                if !group.is_some_and(|g| g.has(h)) {
+                    return Verdict::Wait(Waiting::Change(*h));
+                }
+            }
+            group
+        } else {
+            None
+        };
+        // 7: rules.
+        let Some(doc) = self.docs.get(&doc_id) else {
+            return Verdict::Reject(Rejection::NoGroup, true);
+        };
+        let ctx = RuleCtx {
+            author: c.author(),
+            doc,
+            change: c,
+            group,
+            community_manager,
+        };
+        if let Err(e) = rules::check(&ctx, &analysis.writes, analysis.is_genesis) {
+            return Verdict::Reject(Rejection::Rule(e), true);
+        }
+        // 8: apply.
+        let author = c.author().to_owned();
+        let Some(doc) = self.docs.get_mut(&doc_id) else {
+            return Verdict::Reject(Rejection::NoGroup, true);
+        };
+        match doc.apply(c.clone(), &author, analysis, preapplied) {
+            Ok(()) => Verdict::Accept,
+            Err(e) => Verdict::Reject(Rejection::Structure(e), true),
+        }
+    }
+
+    /// The group a thread belongs to.
+    pub fn group_of(&self, thread: &DocId) -> Option<DocId> {
+        self.docs
+            .get(thread)?
+            .root_str("group")
+            .and_then(|s| DocId::parse(&s).ok())
+    }
+
+    /// Whether `site` may hold document `id`: public groups, their threads and all profiles go
+    /// to every site; a private or secret group and its threads only to sites that home one of
+    /// its members or invitees (current state). An unknown document is not offered to anyone.
+    pub fn may_hold(&self, site: &str, id: &DocId) -> bool {
+        match id.kind() {
+            DocKind::Profile => true,
+            DocKind::Group => self.group_open_to(site, id),
+            DocKind::Thread => self
+                .group_of(id)
+                .is_some_and(|g| self.group_open_to(site, &g)),
+        }
+    }
+
+    fn group_open_to(&self, site: &str, gid: &DocId) -> bool {
+        let Some(g) = self.docs.get(gid) else {
+            return false;
+        };
+        if g.root_str("visibility").and_then(|v| Visibility::parse(&v)) == Some(Visibility::Public)
+        {
+            return true;
+        }
+        let Some(dir) = self.directory.as_ref() else {
+            return false;
+        };
+        let homed_here = |emp: &String| {
+            dir.directory
+                .employees
+                .get(emp)
+                .is_some_and(|e| e.site == site)
+        };
+        crate::views::map_keys(g, "members").iter().any(homed_here)
+            || crate::views::map_keys(g, "invitations")
+                .iter()
+                .any(homed_here)
+    }
+
+    /// Mutable access for the local authoring helpers.
+    pub(crate) fn doc_mut_or_new(&mut self, id: &DocId) -> &mut Doc {
+        self.docs
+            .entry(id.clone())
+            .or_insert_with(|| Doc::new(id.clone()))
+    }
+
+    /// The trust anchors.
+    pub fn trust(&self) -> &TrustAnchors {
+        &self.trust
+    }
+}
+
+pub(crate) enum Verdict {
+    Accept,
+    /// The rejection, and whether the change was authenticated (valid signature by a
+    /// certified author): only those are remembered, so forgeries cannot fill memory.
+    Reject(Rejection, bool),
+    Wait(Waiting),
+}
+
+/// A certificate's validity as of directory version `v`, with its signature already checked.
+fn check_cert_at(
+    d: &weft_keys::Directory,
+    cert: &KnownCert,
+    v: u64,
+    claimed_author: &str,
+) -> Result<(), String> {
+    let body = &cert.body;
+    if body.employee != claimed_author {
+        return Err(format!(
+            "change claims {claimed_author:?} but its key belongs to {:?}",
+            body.employee
+        ));
+    }
+    if d.node_key_at(&body.site, v) != Some(cert.signer) {
+        return Err(format!(
+            "certificate not issued by site {}'s node key as of directory version {v}",
+            body.site
+        ));
+    }
+    match d.employee_at(&body.employee, v) {
+        None => Err(format!("{} not in directory version {v}", body.employee)),
+        Some(t) if t.status != weft_keys::Status::Active => Err(format!(
+            "{} had left as of directory version {v}",
+            body.employee
+        )),
+        Some(t) if t.site != body.site => Err(format!(
+            "{} was homed at {}, not {}, as of directory version {v}",
+            body.employee, t.site, body.site
+        )),
+        Some(_) => Ok(()),
+    }
+}

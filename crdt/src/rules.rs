@@ -1,0 +1,378 @@
+//! The write rules: who may write which path of which kind of document.
+//!
+//! Every rule here is decided from the change's own operations (the paths they touch, the
+//! authors of what they overwrite) and from document state **at heads the change names**:
+//! its own dependencies for group rules, the group heads in its envelope for thread rules. Those
+//! heads are fixed by hashes, so every node that holds them reaches the same verdict, in any
+//! delivery order. See the crate documentation for the rules in prose.
+
+use automerge::{ChangeHash, ScalarValue};
+
+use crate::change::SignedChange;
+use crate::doc::{Doc, Write, WriteAction};
+use crate::ids::DocKind;
+
+/// A write that the document's rules forbid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("may not write {path}: {reason}")]
+pub struct RuleError {
+    /// The path, `/`-separated.
+    pub path: String,
+    pub reason: &'static str,
+}
+
+fn deny(w: &Write, reason: &'static str) -> RuleError {
+    RuleError {
+        path: w.path.join("/"),
+        reason,
+    }
+}
+
+/// Group visibility.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Anyone reads and joins.
+    Public,
+    /// Listed; content for members only; join on request or invitation.
+    Private,
+    /// Unlisted; invitation only.
+    Secret,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Private => "private",
+            Visibility::Secret => "secret",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Visibility> {
+        match s {
+            "public" => Some(Visibility::Public),
+            "private" => Some(Visibility::Private),
+            "secret" => Some(Visibility::Secret),
+            _ => None,
+        }
+    }
+}
+
+/// Everything a rule may consult.
+pub(crate) struct RuleCtx<'a> {
+    /// The verified author.
+    pub(crate) author: &'a str,
+    pub(crate) doc: &'a Doc,
+    pub(crate) change: &'a SignedChange,
+    /// For a thread change: the group document, holding every head in the change's
+    /// `auth_heads`.
+    pub(crate) group: Option<&'a Doc>,
+    /// Whether the author is a community manager as of the change's directory version.
+    pub(crate) community_manager: bool,
+}
+
+/// Checks every write of a change against its document's rules.
+pub(crate) fn check(
+    ctx: &RuleCtx<'_>,
+    writes: &[Write],
+    is_genesis: bool,
+) -> Result<(), RuleError> {
+    match ctx.doc.kind() {
+        DocKind::Profile => check_profile(ctx, writes),
+        DocKind::Group => check_group(ctx, writes, is_genesis),
+        DocKind::Thread => check_thread(ctx, writes, is_genesis),
+    }
+}
+
+fn str_value(w: &Write) -> Option<&str> {
+    match &w.action {
+        WriteAction::Put(ScalarValue::Str(s)) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+fn is_path(w: &Write, p: &[&str]) -> bool {
+    w.path.len() == p.len() && w.path.iter().zip(p).all(|(a, b)| a == b)
+}
+
+fn root_put<'w>(writes: &'w [Write], key: &str) -> Option<&'w str> {
+    writes
+        .iter()
+        .rev()
+        .find(|w| is_path(w, &[key]))
+        .and_then(str_value)
+}
+
+/// Profile: only the employee it belongs to writes anything.
+fn check_profile(ctx: &RuleCtx<'_>, writes: &[Write]) -> Result<(), RuleError> {
+    let owner = ctx.doc.id().profile_owner().unwrap_or_default();
+    for w in writes {
+        if ctx.author != owner {
+            return Err(deny(w, "a profile is written only by its employee"));
+        }
+    }
+    Ok(())
+}
+
+/// The maps a group's genesis must make.
+const GROUP_MAPS: [&str; 5] = ["owners", "members", "requests", "invitations", "threads"];
+/// Root scalars of a group set once, at genesis.
+const GROUP_FIXED: [&str; 5] = ["kind", "created_at", "created_by", "home_site", "nonce"];
+
+fn check_group(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result<(), RuleError> {
+    if is_genesis {
+        return check_group_genesis(ctx, writes);
+    }
+    let deps = ctx.change.deps();
+    let doc = ctx.doc;
+    let at = |map: &str, key: &str| doc.map_has(map, key, Some(deps));
+    let owner = at("owners", ctx.author);
+    let visibility = doc
+        .root_str_at("visibility", deps)
+        .and_then(|v| Visibility::parse(&v));
+    for w in writes {
+        let own_preds = w.pred_authors.iter().all(|a| a == ctx.author);
+        match (w.path.len(), w.path.first().map(String::as_str)) {
+            (1, Some("name" | "description")) => {
+                if !owner {
+                    return Err(deny(w, "only owners change settings"));
+                }
+                if str_value(w).is_none() {
+                    return Err(deny(w, "must be text"));
+                }
+            }
+            (1, Some("visibility")) => {
+                if !owner {
+                    return Err(deny(w, "only owners change settings"));
+                }
+                if str_value(w).and_then(Visibility::parse).is_none() {
+                    return Err(deny(w, "must be public, private or secret"));
+                }
+            }
+            (2, Some("owners")) => {
+                if !owner {
+                    return Err(deny(w, "only owners appoint owners"));
+                }
+                scalar_or_delete(w)?;
+            }
+            (2, Some("members")) => {
+                scalar_or_delete(w)?;
+                let me = w.path[1] == ctx.author;
+                let allowed = owner
+                    || (me && matches!(w.action, WriteAction::Delete))
+                    || (me
+                        && (visibility == Some(Visibility::Public)
+                            || at("invitations", ctx.author)));
+                if !allowed {
+                    return Err(deny(
+                        w,
+                        "members are added by owners, or join a public group or an invitation",
+                    ));
+                }
+            }
+            (2, Some("requests")) => {
+                scalar_or_delete(w)?;
+                let me = w.path[1] == ctx.author;
+                if !(me || (owner && matches!(w.action, WriteAction::Delete))) {
+                    return Err(deny(w, "a join request is one's own"));
+                }
+            }
+            (2, Some("invitations")) => {
+                scalar_or_delete(w)?;
+                let me = w.path[1] == ctx.author;
+                if !(owner || (me && matches!(w.action, WriteAction::Delete))) {
+                    return Err(deny(w, "only owners invite"));
+                }
+            }
+            (2, Some("threads")) => {
+                scalar_or_delete(w)?;
+                let member = at("members", ctx.author);
+                let poster = member || visibility == Some(Visibility::Public);
+                let allowed = match w.action {
+                    WriteAction::Delete => owner || (own_preds && !w.pred_authors.is_empty()),
+                    _ => poster && own_preds,
+                };
+                if !allowed {
+                    return Err(deny(w, "members list their own threads; owners remove any"));
+                }
+            }
+            _ => return Err(deny(w, "not a writable part of a group")),
+        }
+    }
+    Ok(())
+}
+
+fn scalar_or_delete(w: &Write) -> Result<(), RuleError> {
+    match w.action {
+        WriteAction::MakeMap => Err(deny(w, "must be a value, not a map")),
+        _ => Ok(()),
+    }
+}
+
+fn check_group_genesis(ctx: &RuleCtx<'_>, writes: &[Write]) -> Result<(), RuleError> {
+    let first = writes.first().cloned().unwrap_or(Write {
+        path: vec![],
+        owners: vec![],
+        action: WriteAction::Delete,
+        pred_authors: vec![],
+    });
+    if root_put(writes, "kind") != Some("group") {
+        return Err(deny(&first, "a group's first change sets kind = group"));
+    }
+    if root_put(writes, "created_by") != Some(ctx.author) {
+        return Err(deny(&first, "created_by must be the author"));
+    }
+    if root_put(writes, "visibility")
+        .and_then(Visibility::parse)
+        .is_none()
+    {
+        return Err(deny(&first, "visibility must be public, private or secret"));
+    }
+    for map in GROUP_MAPS {
+        if !writes
+            .iter()
+            .any(|w| is_path(w, &[map]) && w.action == WriteAction::MakeMap)
+        {
+            return Err(deny(&first, "a group's first change makes its maps"));
+        }
+    }
+    let self_owner = writes
+        .iter()
+        .any(|w| is_path(w, &["owners", ctx.author]) && matches!(w.action, WriteAction::Put(_)));
+    let self_member = writes
+        .iter()
+        .any(|w| is_path(w, &["members", ctx.author]) && matches!(w.action, WriteAction::Put(_)));
+    if !self_owner || !self_member {
+        return Err(deny(
+            &first,
+            "the creator is the group's first owner and member",
+        ));
+    }
+    for w in writes {
+        if w.path.len() > 2 {
+            return Err(deny(w, "groups hold no nested maps"));
+        }
+        if w.path.len() == 1
+            && !GROUP_MAPS.contains(&w.path[0].as_str())
+            && !GROUP_FIXED.contains(&w.path[0].as_str())
+            && !["name", "description", "visibility"].contains(&w.path[0].as_str())
+        {
+            return Err(deny(w, "unknown group field"));
+        }
+    }
+    Ok(())
+}
+
+/// Root maps of a thread.
+const THREAD_MAPS: [&str; 3] = ["posts", "reactions", "moderation"];
+
+/// Whether the author may post in the group, at the change's authorisation heads.
+fn may_post(ctx: &RuleCtx<'_>, heads: &[ChangeHash]) -> bool {
+    let Some(group) = ctx.group else {
+        return false;
+    };
+    let public = group.root_str_at("visibility", heads).as_deref() == Some("public");
+    public || group.map_has("members", ctx.author, Some(heads))
+}
+
+fn may_moderate(ctx: &RuleCtx<'_>, heads: &[ChangeHash]) -> bool {
+    ctx.community_manager
+        || ctx
+            .group
+            .is_some_and(|g| g.map_has("owners", ctx.author, Some(heads)))
+}
+
+fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result<(), RuleError> {
+    let heads = ctx.change.auth_heads();
+    let poster = may_post(ctx, heads);
+    let moderator = may_moderate(ctx, heads);
+    let first = writes.first().cloned().unwrap_or(Write {
+        path: vec![],
+        owners: vec![],
+        action: WriteAction::Delete,
+        pred_authors: vec![],
+    });
+    if is_genesis {
+        if root_put(writes, "kind") != Some("thread") {
+            return Err(deny(&first, "a thread's first change sets kind = thread"));
+        }
+        if root_put(writes, "author") != Some(ctx.author) {
+            return Err(deny(&first, "author must be the thread's creator"));
+        }
+        for map in THREAD_MAPS {
+            if !writes
+                .iter()
+                .any(|w| is_path(w, &[map]) && w.action == WriteAction::MakeMap)
+            {
+                return Err(deny(&first, "a thread's first change makes its maps"));
+            }
+        }
+    }
+    let only_moderation = writes
+        .iter()
+        .all(|w| w.path.first().map(String::as_str) == Some("moderation"));
+    if !(poster || (moderator && only_moderation && !is_genesis)) {
+        return Err(deny(
+            &first,
+            "only members of the group (any employee, if it is public) write in its threads",
+        ));
+    }
+    for w in writes {
+        let top = w.path.first().map(String::as_str);
+        match (w.path.len(), top) {
+            (1, Some("kind" | "group" | "author" | "created_at" | "nonce" | "root_post"))
+            | (1, Some("posts" | "reactions" | "moderation")) => {
+                if !is_genesis {
+                    return Err(deny(w, "set once, when the thread is created"));
+                }
+            }
+            (1, Some("title")) => {
+                if ctx.doc.creator().is_some_and(|c| c != ctx.author) {
+                    return Err(deny(w, "only the thread's creator retitles it"));
+                }
+            }
+            (2, Some("posts")) => {
+                // A post entry: made by its author, never replacing someone else's.
+                if !w.pred_authors.iter().all(|a| a == ctx.author) {
+                    return Err(deny(w, "a post is its author's"));
+                }
+                if matches!(w.action, WriteAction::Put(_)) {
+                    return Err(deny(w, "a post is a map"));
+                }
+            }
+            (n, Some("posts")) if n >= 3 => {
+                if w.owners.get(2).map(String::as_str) != Some(ctx.author) {
+                    return Err(deny(w, "only a post's author edits it"));
+                }
+                if is_path_suffix(w, "author") && str_value(w) != Some(ctx.author) {
+                    return Err(deny(w, "a post's author field names its author"));
+                }
+            }
+            (2, Some("reactions")) => {
+                let key = &w.path[1];
+                let emp = key.splitn(3, ':').nth(2);
+                if emp != Some(ctx.author) {
+                    return Err(deny(w, "reactions are one's own"));
+                }
+                match &w.action {
+                    WriteAction::Put(ScalarValue::Boolean(true)) | WriteAction::Delete => {}
+                    _ => return Err(deny(w, "a reaction is true or deleted")),
+                }
+            }
+            (_, Some("moderation")) => {
+                if !moderator {
+                    return Err(deny(w, "only group owners and community managers moderate"));
+                }
+                if w.path.len() > 3 {
+                    return Err(deny(w, "moderation marks are flat"));
+                }
+            }
+            _ => return Err(deny(w, "not a writable part of a thread")),
+        }
+    }
+    Ok(())
+}
+
+fn is_path_suffix(w: &Write, last: &str) -> bool {
+    w.path.len() == 3 && w.path[2] == last
+}

@@ -1,0 +1,3 @@
+//! The sync engine (sans-IO). See `ranges` for set reconciliation.
+
+pub mod ranges;

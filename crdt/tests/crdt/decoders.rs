@@ -1,0 +1,1 @@
+//! Arbitrary bytes never panic a decoder.

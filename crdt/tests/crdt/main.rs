@@ -1,0 +1,7 @@
+//! Integration tests of weft-crdt: the typed API, the write rules as every receiver applies
+//! them, and forged or malformed input.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod convergence;
+mod decoders;
+mod rules;
