@@ -37,7 +37,21 @@ pub const MAX_DOC_ID: usize = 140;
 /// exactly one creating change, and nobody can mint a second "first change" for it); and
 /// `p-<employee id>` for a profile.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct DocId(String);
+
+impl TryFrom<String> for DocId {
+    type Error = BadDocId;
+    fn try_from(s: String) -> Result<DocId, BadDocId> {
+        DocId::parse(&s)
+    }
+}
+
+impl From<DocId> for String {
+    fn from(d: DocId) -> String {
+        d.0
+    }
+}
 
 /// Why a string is not a document id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -251,7 +251,7 @@ impl Replica {
         };
         match self.judge_with(&signed, true) {
             Verdict::Accept => {
-                let _woken = self.wake(&Waiting::Change(signed.hash()));
+                let _woken = self.wake(&Waiting::Change(doc_id.clone(), signed.hash()));
                 Ok(signed)
             }
             Verdict::Reject(r, _) => {

@@ -73,8 +73,8 @@ impl Rejection {
 /// What a waiting change waits for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Waiting {
-    /// A change (a dependency, or a group head named for authorisation).
-    Change(ChangeHash),
+    /// A change of a document (a dependency, or a group head named for authorisation).
+    Change(DocId, ChangeHash),
     /// The certificate of a key.
     Certificate(KeyId),
     /// A directory at least this version.
@@ -232,6 +232,11 @@ impl Replica {
         self.waiters.keys().cloned().collect()
     }
 
+    /// The document of a waiting change.
+    pub fn pending_doc(&self, hash: &ChangeHash) -> Option<DocId> {
+        self.pending.get(hash).map(|c| c.doc().clone())
+    }
+
     /// Whether this change was refused before.
     pub fn is_rejected(&self, hash: &ChangeHash) -> bool {
         self.rejected.contains(hash)
@@ -277,15 +282,15 @@ impl Replica {
         }
         match self.judge(&c) {
             Verdict::Accept => {
-                report.accepted.push((doc_id, hash));
-                let woken = self.wake(&Waiting::Change(hash));
+                report.accepted.push((doc_id.clone(), hash));
+                let woken = self.wake(&Waiting::Change(doc_id.clone(), hash));
                 report.merge(woken);
             }
             Verdict::Reject(r, authenticated) => {
                 if authenticated {
                     self.rejected.insert(hash);
                     // Whatever waited on this change can never be accepted.
-                    let woken = self.wake(&Waiting::Change(hash));
+                    let woken = self.wake(&Waiting::Change(doc_id.clone(), hash));
                     report.merge(woken);
                 }
                 report.rejected.push((Some(doc_id), Some(hash), r));
@@ -355,7 +360,7 @@ impl Replica {
             .entry(doc_id.clone())
             .or_insert_with(|| Doc::new(doc_id.clone()));
         if let Some(missing) = doc.missing_deps(c).first() {
-            return Verdict::Wait(Waiting::Change(*missing));
+            return Verdict::Wait(Waiting::Change(doc_id.clone(), *missing));
         }
         // 5: structure.
         let analysis = match doc.analyse(c, c.author()) {
@@ -386,8 +391,11 @@ impl Replica {
             };
             let group = self.docs.get(&gid);
             for h in c.auth_heads() {
+                if self.rejected.contains(h) {
+                    return Verdict::Reject(Rejection::RejectedDependency, true);
+                }
                 if !group.is_some_and(|g| g.has(h)) {
-                    return Verdict::Wait(Waiting::Change(*h));
+                    return Verdict::Wait(Waiting::Change(gid.clone(), *h));
                 }
             }
             group

@@ -132,9 +132,6 @@ pub fn one_site() -> (Replica, Author) {
     (r, w.authors[0].clone())
 }
 
-/// Keeps `BTreeMap` in the public signature set stable for callers that build directories.
-pub type Sites = BTreeMap<String, Site>;
-
 /// Makes and signs a change on a copy of `doc` **without judging it**: how tests forge
 /// changes that an honest node would never make (someone else's post, a non-owner's rename).
 /// `new_kind` makes a new document of that kind instead (`doc` is then ignored).
@@ -171,4 +168,175 @@ pub fn unchecked_change(
     );
     let change = am.get_change_by_hash(&hash?)?;
     crate::SignedChange::seal(&author.key, &author.employee, change).ok()
+}
+
+/// A tiny deterministic random source for tests and the simulator (xorshift64*).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A value in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 >= 1.0 - p
+    }
+
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = self.below(i + 1);
+            v.swap(i, j);
+        }
+    }
+}
+
+/// Nodes connected by an in-memory network, each a [`crate::sync::Engine`] and a
+/// [`Replica`]: the harness for sync tests and benchmarks.
+pub struct Cluster {
+    pub world: World,
+    pub engines: Vec<crate::sync::Engine>,
+    pub replicas: Vec<Replica>,
+    /// Frames in flight: (from, to, bytes).
+    pub wire: std::collections::VecDeque<(usize, usize, Vec<u8>)>,
+    /// Which pairs are connected.
+    pub links: std::collections::BTreeSet<(usize, usize)>,
+    pub now_ms: u64,
+    /// Events seen, per node.
+    pub events: Vec<Vec<crate::sync::Event>>,
+}
+
+impl Cluster {
+    /// One node per site of `world`, not yet connected.
+    pub fn new(world: World, config: crate::sync::Config) -> Cluster {
+        let n = world.sites.len();
+        let engines = world
+            .sites
+            .iter()
+            .map(|s| crate::sync::Engine::new(s.clone(), config.clone()))
+            .collect();
+        let replicas = (0..n).map(|_| world.replica()).collect();
+        Cluster {
+            world,
+            engines,
+            replicas,
+            wire: Default::default(),
+            links: Default::default(),
+            now_ms: 0,
+            events: vec![Vec::new(); n],
+        }
+    }
+
+    fn index(&self, site: &str) -> Option<usize> {
+        self.world.sites.iter().position(|s| s == site)
+    }
+
+    /// Connects nodes `a` and `b`.
+    pub fn connect(&mut self, a: usize, b: usize) {
+        self.links.insert((a.min(b), a.max(b)));
+        let (sa, sb) = (self.world.sites[a].clone(), self.world.sites[b].clone());
+        self.engines[a].handle_connect(&sb, self.now_ms, &self.replicas[a]);
+        self.engines[b].handle_connect(&sa, self.now_ms, &self.replicas[b]);
+        self.collect();
+    }
+
+    /// Connects every pair.
+    pub fn connect_all(&mut self) {
+        let n = self.engines.len();
+        for a in 0..n {
+            for b in a + 1..n {
+                self.connect(a, b);
+            }
+        }
+    }
+
+    /// Cuts the link between `a` and `b` (frames in flight between them are lost).
+    pub fn disconnect(&mut self, a: usize, b: usize) {
+        self.links.remove(&(a.min(b), a.max(b)));
+        let (sa, sb) = (self.world.sites[a].clone(), self.world.sites[b].clone());
+        self.engines[a].handle_disconnect(&sb);
+        self.engines[b].handle_disconnect(&sa);
+        self.wire
+            .retain(|(f, t, _)| !((*f == a && *t == b) || (*f == b && *t == a)));
+    }
+
+    /// Moves frames from the engines' outboxes onto the wire, and events into `events`.
+    pub fn collect(&mut self) {
+        for i in 0..self.engines.len() {
+            while let Some((to, frame)) = self.engines[i].poll_transmit() {
+                if let Some(j) = self.index(&to)
+                    && self.links.contains(&(i.min(j), i.max(j)))
+                {
+                    self.wire.push_back((i, j, frame));
+                }
+            }
+            while let Some(e) = self.engines[i].poll_event() {
+                self.events[i].push(e);
+            }
+        }
+    }
+
+    /// Delivers one frame; false if none was in flight.
+    pub fn step(&mut self) -> bool {
+        let Some((from, to, frame)) = self.wire.pop_front() else {
+            return false;
+        };
+        let site = self.world.sites[from].clone();
+        self.engines[to].handle_frame(&site, &frame, self.now_ms, &mut self.replicas[to]);
+        self.collect();
+        true
+    }
+
+    /// Delivers frames until none is in flight (bounded, in case of a bug).
+    pub fn run(&mut self) -> usize {
+        let mut n = 0;
+        while n < 1_000_000 && self.step() {
+            n += 1;
+        }
+        n
+    }
+
+    /// Advances time by `ms` and lets due catch-up rounds start.
+    pub fn tick(&mut self, ms: u64) {
+        self.now_ms += ms;
+        for i in 0..self.engines.len() {
+            self.engines[i].handle_tick(self.now_ms, &self.replicas[i]);
+        }
+        self.collect();
+    }
+
+    /// Tells node `i`'s engine about local changes just made on its replica.
+    pub fn announce(&mut self, i: usize, changes: &[crate::SignedChange]) {
+        for c in changes {
+            self.engines[i].handle_local_change(c, &self.replicas[i]);
+        }
+        self.collect();
+    }
+
+    /// A summary of what node `i` holds: document id → sorted heads.
+    pub fn state(&self, i: usize) -> BTreeMap<crate::DocId, Vec<automerge::ChangeHash>> {
+        self.replicas[i]
+            .docs()
+            .map(|d| {
+                let mut h = d.heads();
+                h.sort();
+                (d.id().clone(), h)
+            })
+            .collect()
+    }
 }

@@ -5,3 +5,4 @@
 mod convergence;
 mod decoders;
 mod rules;
+mod sync;

@@ -1,0 +1,641 @@
+//! The sync engine: one state machine per peer, no I/O.
+//!
+//! Inputs are `handle_*` calls (a peer connected, a frame arrived, a local change was made, time
+//! passed); outputs are drained with [`Engine::poll_transmit`] (frames to send) and
+//! [`Engine::poll_event`] (what happened, for logs, metrics and the UI). Time is passed in as
+//! milliseconds. The caller owns the [`Replica`] and lends it to each call.
+//!
+//! A session:
+//!
+//! 1. Both sides send [`Message::Hello`]; the side with the newer directory sends it.
+//! 2. The side with the smaller site id starts **range reconciliation** over the documents
+//!    both may share (see [`super::ranges`]): the cost grows with the number of documents that
+//!    differ times the logarithm of the total, not with the total.
+//! 3. For each document found to differ, the sides exchange heads ([`Message::Heads`]), and
+//!    each sends the changes the other lacks — computed from vector clocks, so the cost grows
+//!    with what is missing, not with the document's history — bundled into few messages.
+//! 4. Afterwards, local changes are pushed at once to every connected peer allowed to hold
+//!    them; catch-up repeats every [`Config::resync_interval_ms`] to repair anything lost.
+//!
+//! Changes whose dependencies are missing wait in the replica, and the engine asks the peer
+//! that sent them for the missing ones ([`Message::Need`]). A peer never receives, and is
+//! refused if it asks for, a document its site may not hold ([`Replica::may_hold`]).
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+
+use automerge::ChangeHash;
+use weft_keys::{EmployeeCert, KeyId, Signed};
+
+use super::message::{DocHeads, FrameError, MAX_FRAME, Message, PROTOCOL};
+use super::ranges::{self, Fingerprint, ItemSet};
+use crate::change::SignedChange;
+use crate::ids::DocId;
+use crate::replica::{IngestReport, Rejection, Replica, Waiting};
+
+/// How long a document fetched from one peer is not asked of another.
+pub const FETCH_TIMEOUT_MS: u64 = 10_000;
+
+/// Tunables.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How often a catch-up round runs with each connected peer.
+    pub resync_interval_ms: u64,
+    /// Largest frame this side sends (the receiver's hard limit is [`MAX_FRAME`]).
+    pub max_frame: usize,
+    /// Whether changes received from one peer are pushed on to the other connected peers.
+    /// Off for a full mesh (every site connects to every site: the originator reaches all);
+    /// on where sites reach each other only through others.
+    pub relay: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            resync_interval_ms: 30_000,
+            max_frame: 1024 * 1024,
+            relay: false,
+        }
+    }
+}
+
+/// Something the driver should know about.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Changes from a peer were judged.
+    Ingested {
+        peer: String,
+        accepted: Vec<(DocId, ChangeHash)>,
+        rejected: Vec<(Option<DocId>, Rejection)>,
+        waiting: usize,
+    },
+    /// A frame could not be decoded; it was dropped.
+    Malformed { peer: String, error: FrameError },
+    /// The peer asked for a document it may not hold; it was refused.
+    Refused { peer: String, doc: DocId },
+    /// The peer refused to share a document with us.
+    RefusedByPeer { peer: String, doc: DocId },
+    /// A newer directory was installed.
+    DirectoryUpdated { version: u64 },
+    /// A directory from the peer was refused.
+    DirectoryRejected { peer: String, error: String },
+    /// Range reconciliation with the peer finished on our side.
+    Reconciled { peer: String, differing: usize },
+}
+
+/// Traffic counters for one peer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    pub frames_sent: u64,
+    pub bytes_sent: u64,
+    pub frames_received: u64,
+    pub bytes_received: u64,
+    /// Bytes of signed changes sent (the payload that had to move).
+    pub change_bytes_sent: u64,
+    pub changes_sent: u64,
+}
+
+#[derive(Debug, Default)]
+struct Peer {
+    /// Whether the peer's Hello arrived.
+    greeted: bool,
+    last_round_ms: u64,
+    /// Certificates already sent in this session.
+    certs_sent: HashSet<KeyId>,
+    /// Changes queued for the next bundle, in order, deduplicated.
+    queued: Vec<SignedChange>,
+    queued_set: HashSet<ChangeHash>,
+    /// Heads to send in the next Heads message.
+    heads_out: Vec<DocHeads>,
+    /// Other frames to send.
+    out: VecDeque<Message>,
+    /// Changes asked for already (missing dependencies).
+    asked: HashSet<ChangeHash>,
+    /// Changes sent to this peer since the current round began: not sent twice in a round,
+    /// even when both sides discover the same difference.
+    sent: HashSet<ChangeHash>,
+    traffic: Traffic,
+    /// Differences found in the current reconciliation round.
+    differing: BTreeSet<String>,
+}
+
+/// The sync engine of one node.
+#[derive(Debug)]
+pub struct Engine {
+    site: String,
+    config: Config,
+    peers: HashMap<String, Peer>,
+    /// Documents being fetched, from which peer, since when.
+    fetching: HashMap<DocId, (String, u64)>,
+    /// Heads exchanges postponed while another peer sends the document.
+    deferred: Vec<(String, DocId)>,
+    outbox: VecDeque<(String, Vec<u8>)>,
+    events: VecDeque<Event>,
+}
+
+impl Engine {
+    /// An engine for the node of `site`.
+    pub fn new(site: impl Into<String>, config: Config) -> Engine {
+        Engine {
+            site: site.into(),
+            config,
+            peers: HashMap::new(),
+            fetching: HashMap::new(),
+            deferred: Vec::new(),
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// This node's site.
+    pub fn site(&self) -> &str {
+        &self.site
+    }
+
+    /// The connected peers.
+    pub fn peers(&self) -> impl Iterator<Item = &str> {
+        self.peers.keys().map(String::as_str)
+    }
+
+    /// Traffic with a peer so far.
+    pub fn traffic(&self, peer: &str) -> Traffic {
+        self.peers.get(peer).map(|p| p.traffic).unwrap_or_default()
+    }
+
+    /// A connection to the node of `peer` (an authenticated site id) is up.
+    pub fn handle_connect(&mut self, peer: &str, now_ms: u64, replica: &Replica) {
+        let p = self.peers.entry(peer.to_owned()).or_default();
+        *p = Peer {
+            last_round_ms: now_ms,
+            ..Peer::default()
+        };
+        p.out.push_back(Message::Hello {
+            protocol: PROTOCOL,
+            site: self.site.clone(),
+            directory_version: replica.directory().map_or(0, |d| d.version()),
+        });
+        self.flush(peer, replica);
+    }
+
+    /// The connection to `peer` is gone.
+    pub fn handle_disconnect(&mut self, peer: &str) {
+        self.peers.remove(peer);
+    }
+
+    /// Time passed: starts catch-up rounds that are due.
+    pub fn handle_tick(&mut self, now_ms: u64, replica: &Replica) {
+        let due: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| {
+                p.greeted && now_ms >= p.last_round_ms + self.config.resync_interval_ms
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for peer in due {
+            self.start_round(&peer, now_ms, replica);
+            self.flush(&peer, replica);
+        }
+        if !self.deferred.is_empty() {
+            self.fetched_from("", now_ms, replica);
+        }
+    }
+
+    /// A change was made locally (and accepted by the replica): push it to every connected
+    /// peer that may hold its document.
+    pub fn handle_local_change(&mut self, change: &SignedChange, replica: &Replica) {
+        self.push(change, None, replica);
+    }
+
+    fn push(&mut self, change: &SignedChange, except: Option<&str>, replica: &Replica) {
+        let peers: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|(k, p)| p.greeted && Some(k.as_str()) != except)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for peer in peers {
+            if replica.may_hold(&peer, change.doc()) {
+                self.queue(&peer, change.clone());
+                self.flush(&peer, replica);
+            }
+        }
+    }
+
+    fn queue(&mut self, peer: &str, change: SignedChange) {
+        if let Some(p) = self.peers.get_mut(peer)
+            && !p.sent.contains(&change.hash())
+            && p.queued_set.insert(change.hash())
+        {
+            p.queued.push(change);
+        }
+    }
+
+    /// Sends our heads of `doc` to `peer`, so that it sends what we lack (and, if `reply`,
+    /// answers with its own). While another peer is already sending us that document, the
+    /// exchange is postponed, so that two peers do not both send a returning site the same
+    /// history.
+    fn send_heads(&mut self, peer: &str, doc: DocId, reply: bool, now_ms: u64, replica: &Replica) {
+        if let Some((other, since)) = self.fetching.get(&doc)
+            && other != peer
+            && now_ms < since + FETCH_TIMEOUT_MS
+        {
+            if !self.deferred.iter().any(|(p, d)| p == peer && *d == doc) {
+                self.deferred.push((peer.to_owned(), doc));
+            }
+            return;
+        }
+        self.fetching.insert(doc.clone(), (peer.to_owned(), now_ms));
+        let heads = replica.doc(&doc).map(|d| d.heads()).unwrap_or_default();
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.heads_out.push(DocHeads {
+                doc,
+                heads: heads.iter().map(|h| h.0).collect(),
+                reply,
+            });
+        }
+    }
+
+    /// A peer we fetched from has sent its changes: resume the exchanges postponed for the
+    /// documents it was sending.
+    fn fetched_from(&mut self, peer: &str, now_ms: u64, replica: &Replica) {
+        let done: Vec<DocId> = self
+            .fetching
+            .iter()
+            .filter(|(_, (p, since))| p == peer || now_ms >= since + FETCH_TIMEOUT_MS)
+            .map(|(d, _)| d.clone())
+            .collect();
+        for d in &done {
+            self.fetching.remove(d);
+        }
+        let resume: Vec<(String, DocId)> = self
+            .deferred
+            .iter()
+            .filter(|(_, d)| !self.fetching.contains_key(d))
+            .cloned()
+            .collect();
+        self.deferred.retain(|(_, d)| self.fetching.contains_key(d));
+        let mut touched = BTreeSet::new();
+        for (p, d) in resume {
+            if self.peers.contains_key(&p) {
+                self.send_heads(&p, d, true, now_ms, replica);
+                touched.insert(p);
+            }
+        }
+        for p in touched {
+            self.flush(&p, replica);
+        }
+    }
+
+    /// A frame arrived from `peer`.
+    pub fn handle_frame(&mut self, peer: &str, frame: &[u8], now_ms: u64, replica: &mut Replica) {
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        p.traffic.frames_received += 1;
+        p.traffic.bytes_received += frame.len() as u64;
+        match Message::decode(frame) {
+            Ok(msg) => self.handle_message(peer, msg, now_ms, replica),
+            Err(error) => self.events.push_back(Event::Malformed {
+                peer: peer.to_owned(),
+                error,
+            }),
+        }
+        self.flush(peer, replica);
+    }
+
+    fn handle_message(&mut self, peer: &str, msg: Message, now_ms: u64, replica: &mut Replica) {
+        match msg {
+            Message::Hello {
+                protocol: _,
+                site: _,
+                directory_version,
+            } => {
+                let ours = replica.directory().map_or(0, |d| d.version());
+                let Some(p) = self.peers.get_mut(peer) else {
+                    return;
+                };
+                p.greeted = true;
+                if ours > directory_version
+                    && let Some(d) = replica.directory()
+                {
+                    p.out.push_back(Message::Directory {
+                        signed: d.signed.to_bytes(),
+                    });
+                }
+                if self.site.as_str() < peer {
+                    self.start_round(peer, now_ms, replica);
+                }
+            }
+            Message::Directory { signed } => {
+                let result = Signed::from_bytes(&signed)
+                    .map_err(|e| e.to_string())
+                    .and_then(|s| replica.set_directory(&s).map_err(|e| e.to_string()));
+                match result {
+                    Ok(report) => {
+                        let version = replica.directory().map_or(0, |d| d.version());
+                        self.events.push_back(Event::DirectoryUpdated { version });
+                        self.after_ingest(peer, report, replica);
+                    }
+                    Err(error) => self.events.push_back(Event::DirectoryRejected {
+                        peer: peer.to_owned(),
+                        error,
+                    }),
+                }
+            }
+            Message::Ranges { ranges } => {
+                let set = item_set(replica, peer);
+                match ranges::respond(&set, &ranges) {
+                    Ok(step) => {
+                        let Some(p) = self.peers.get_mut(peer) else {
+                            return;
+                        };
+                        if !step.reply.is_empty() {
+                            p.out.push_back(Message::Ranges {
+                                ranges: step.reply.clone(),
+                            });
+                        }
+                        let mut new_docs = Vec::new();
+                        for key in step.differing {
+                            if p.differing.insert(key.clone())
+                                && let Ok(doc) = DocId::parse(&key)
+                            {
+                                new_docs.push(doc);
+                            }
+                        }
+                        let finished = step.reply.is_empty().then_some(p.differing.len());
+                        for doc in new_docs {
+                            self.send_heads(peer, doc, true, now_ms, replica);
+                        }
+                        if let Some(differing) = finished {
+                            self.events.push_back(Event::Reconciled {
+                                peer: peer.to_owned(),
+                                differing,
+                            });
+                        }
+                    }
+                    Err(e) => self.events.push_back(Event::Malformed {
+                        peer: peer.to_owned(),
+                        error: FrameError::Limit(e.to_string()),
+                    }),
+                }
+            }
+            Message::Heads { docs } => {
+                for d in docs {
+                    self.handle_heads(peer, d, now_ms, replica);
+                }
+            }
+            Message::Changes { certs, changes } => {
+                let mut report = IngestReport::default();
+                for c in &certs {
+                    if let Ok(cert) = Signed::<EmployeeCert>::from_bytes(c)
+                        && let Ok(r) = replica.add_certificate(&cert)
+                    {
+                        merge_report(&mut report, r);
+                    }
+                }
+                let r = replica.ingest_bytes(changes.iter().map(Vec::as_slice));
+                merge_report(&mut report, r);
+                self.after_ingest(peer, report, replica);
+                self.fetched_from(peer, now_ms, replica);
+            }
+            Message::Need { doc, hashes } => {
+                if !replica.may_hold(peer, &doc) {
+                    self.refuse(peer, doc);
+                    return;
+                }
+                let found: Vec<SignedChange> = replica
+                    .doc(&doc)
+                    .map(|d| {
+                        hashes
+                            .iter()
+                            .filter_map(|h| d.change(&ChangeHash(*h)).cloned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for c in found {
+                    self.queue(peer, c);
+                }
+            }
+            Message::NeedCerts { keys } => {
+                let certs: Vec<Vec<u8>> = keys
+                    .iter()
+                    .filter_map(|k| replica.certificate(&KeyId(*k)).map(|c| c.to_bytes()))
+                    .collect();
+                if let Some(p) = self.peers.get_mut(peer)
+                    && !certs.is_empty()
+                {
+                    p.out.push_back(Message::Changes {
+                        certs,
+                        changes: vec![],
+                    });
+                }
+            }
+            Message::Refused { doc } => self.events.push_back(Event::RefusedByPeer {
+                peer: peer.to_owned(),
+                doc,
+            }),
+        }
+    }
+
+    fn refuse(&mut self, peer: &str, doc: DocId) {
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.out.push_back(Message::Refused { doc: doc.clone() });
+        }
+        self.events.push_back(Event::Refused {
+            peer: peer.to_owned(),
+            doc,
+        });
+    }
+
+    fn handle_heads(&mut self, peer: &str, d: DocHeads, now_ms: u64, replica: &Replica) {
+        if !replica.may_hold(peer, &d.doc) {
+            // Either the peer asks for a document it may not hold (refused), or we do not
+            // hold it at all: then ask for all of it, since the peer offered it.
+            if replica.doc(&d.doc).is_some_and(|x| !x.is_empty()) {
+                self.refuse(peer, d.doc);
+            } else if d.reply {
+                self.send_heads(peer, d.doc, false, now_ms, replica);
+            }
+            return;
+        }
+        let theirs = d.hashes();
+        let Some(doc) = replica.doc(&d.doc) else {
+            return;
+        };
+        let missing: Vec<SignedChange> = doc
+            .changes_missing_from(&theirs)
+            .into_iter()
+            .cloned()
+            .collect();
+        let we_lack = theirs.iter().any(|h| !replica.knows(&d.doc, h));
+        for c in missing {
+            self.queue(peer, c);
+        }
+        if d.reply && we_lack {
+            self.send_heads(peer, d.doc, false, now_ms, replica);
+        }
+    }
+
+    fn after_ingest(&mut self, peer: &str, report: IngestReport, replica: &Replica) {
+        // Ask for what the received changes wait for.
+        let mut need: HashMap<DocId, Vec<[u8; 32]>> = HashMap::new();
+        let mut need_certs = Vec::new();
+        for (hash, w) in &report.waiting {
+            match w {
+                Waiting::Change(doc, h) => {
+                    let _ = hash;
+                    if let Some(p) = self.peers.get_mut(peer)
+                        && p.asked.insert(*h)
+                    {
+                        need.entry(doc.clone()).or_default().push(h.0);
+                    }
+                }
+                Waiting::Certificate(k) => need_certs.push(k.0),
+                Waiting::Directory(_) => {}
+            }
+        }
+        if let Some(p) = self.peers.get_mut(peer) {
+            for (doc, hashes) in need {
+                p.out.push_back(Message::Need { doc, hashes });
+            }
+            if !need_certs.is_empty() {
+                need_certs.sort_unstable();
+                need_certs.dedup();
+                p.out.push_back(Message::NeedCerts { keys: need_certs });
+            }
+        }
+        if self.config.relay {
+            for (doc, hash) in &report.accepted {
+                if let Some(c) = replica.doc(doc).and_then(|d| d.change(hash)).cloned() {
+                    self.push(&c, Some(peer), replica);
+                }
+            }
+        }
+        self.events.push_back(Event::Ingested {
+            peer: peer.to_owned(),
+            accepted: report.accepted,
+            rejected: report
+                .rejected
+                .into_iter()
+                .map(|(d, _, r)| (d, r))
+                .collect(),
+            waiting: report.waiting.len(),
+        });
+    }
+
+    fn start_round(&mut self, peer: &str, now_ms: u64, replica: &Replica) {
+        let set = item_set(replica, peer);
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.last_round_ms = now_ms;
+            p.differing.clear();
+            p.sent.clear();
+            p.out.push_back(Message::Ranges {
+                ranges: ranges::initiate(&set),
+            });
+        }
+    }
+
+    /// Turns what is queued for `peer` into frames.
+    fn flush(&mut self, peer: &str, replica: &Replica) {
+        let max = self.config.max_frame.min(MAX_FRAME);
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        let mut frames: Vec<Vec<u8>> = Vec::new();
+        while let Some(m) = p.out.pop_front() {
+            frames.push(m.encode());
+        }
+        if !p.heads_out.is_empty() {
+            let docs = std::mem::take(&mut p.heads_out);
+            for chunk in docs.chunks(super::message::MAX_DOCS_PER_MESSAGE.min(1024)) {
+                frames.push(
+                    Message::Heads {
+                        docs: chunk.to_vec(),
+                    }
+                    .encode(),
+                );
+            }
+        }
+        if !p.queued.is_empty() {
+            let queued = std::mem::take(&mut p.queued);
+            p.queued_set.clear();
+            let mut certs: Vec<Vec<u8>> = Vec::new();
+            let mut changes: Vec<Vec<u8>> = Vec::new();
+            let mut size = 16;
+            for c in queued {
+                let mut extra = c.bytes().len() + 4;
+                let key = c.key_id();
+                let cert = if p.certs_sent.contains(&key) {
+                    None
+                } else {
+                    replica.certificate(&key).map(|x| x.to_bytes())
+                };
+                if let Some(cb) = &cert {
+                    extra += cb.len() + 4;
+                }
+                if size + extra > max && !changes.is_empty() {
+                    frames.push(
+                        Message::Changes {
+                            certs: std::mem::take(&mut certs),
+                            changes: std::mem::take(&mut changes),
+                        }
+                        .encode(),
+                    );
+                    size = 16;
+                }
+                if let Some(cb) = cert {
+                    p.certs_sent.insert(key);
+                    certs.push(cb);
+                }
+                p.sent.insert(c.hash());
+                p.traffic.change_bytes_sent += c.bytes().len() as u64;
+                p.traffic.changes_sent += 1;
+                changes.push(c.bytes().to_vec());
+                size += extra;
+            }
+            if !changes.is_empty() || !certs.is_empty() {
+                frames.push(Message::Changes { certs, changes }.encode());
+            }
+        }
+        for f in frames {
+            p.traffic.frames_sent += 1;
+            p.traffic.bytes_sent += f.len() as u64;
+            self.outbox.push_back((peer.to_owned(), f));
+        }
+    }
+
+    /// The next frame to send: (peer site, bytes).
+    pub fn poll_transmit(&mut self) -> Option<(String, Vec<u8>)> {
+        self.outbox.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+}
+
+fn merge_report(into: &mut IngestReport, from: IngestReport) {
+    into.accepted.extend(from.accepted);
+    into.rejected.extend(from.rejected);
+    into.waiting.extend(from.waiting);
+    into.duplicates += from.duplicates;
+}
+
+/// The documents `peer` may hold, with fingerprints of their heads.
+fn item_set(replica: &Replica, peer: &str) -> ItemSet {
+    let mut set = ItemSet::new();
+    for doc in replica.docs() {
+        if replica.may_hold(peer, doc.id()) {
+            let mut input = Vec::new();
+            for h in doc.heads() {
+                input.extend_from_slice(&h.0);
+            }
+            set.insert(
+                doc.id().as_str().to_owned(),
+                Fingerprint::of_item(doc.id().as_str(), &input),
+            );
+        }
+    }
+    set
+}

@@ -1,0 +1,283 @@
+//! The sync engine between in-memory nodes: catch-up, live pushes, private documents.
+
+use weft_crdt::sync::{Config, Event, Message};
+use weft_crdt::testkit::{Cluster, World};
+use weft_crdt::{DocKind, GroupView, NewGroup, ThreadView, Visibility};
+
+fn cluster() -> Cluster {
+    Cluster::new(World::new(3, 9), Config::default())
+}
+
+fn group(
+    c: &mut Cluster,
+    node: usize,
+    author: usize,
+    vis: Visibility,
+    nonce: u64,
+) -> weft_crdt::SignedChange {
+    let a = c.world.authors[author].clone();
+    let site = c.world.sites[node].clone();
+    let g = c.replicas[node]
+        .create_group(
+            &a,
+            &NewGroup {
+                name: "IT Transformation",
+                description: "",
+                visibility: vis,
+                home_site: &site,
+            },
+            1_000,
+            nonce,
+        )
+        .unwrap();
+    c.announce(node, std::slice::from_ref(&g));
+    g
+}
+
+#[test]
+fn a_post_reaches_every_site_live() {
+    let mut c = cluster();
+    c.connect_all();
+    c.run();
+    let g = group(&mut c, 0, 0, Visibility::Public, 1);
+    let a = c.world.authors[0].clone();
+    let (t, l) = c.replicas[0]
+        .create_thread(
+            &a,
+            g.doc(),
+            "Cloud migration",
+            "Qui a de l'expérience avec #kubernetes ?",
+            2_000,
+            2,
+        )
+        .unwrap();
+    c.announce(0, &[t.clone(), l]);
+    c.run();
+    for i in 1..3 {
+        let view = ThreadView::of(c.replicas[i].doc(t.doc()).unwrap()).unwrap();
+        assert_eq!(view.title, "Cloud migration");
+    }
+    // A reply at site 2 reaches sites 0 and 1.
+    let b = c.world.authors[2].clone();
+    let (r, _) = c.replicas[2]
+        .reply(&b, t.doc(), "Moi !", None, 3_000, 3)
+        .unwrap();
+    c.announce(2, &[r]);
+    c.run();
+    assert_eq!(c.state(0), c.state(1));
+    assert_eq!(c.state(1), c.state(2));
+    assert_eq!(
+        ThreadView::of(c.replicas[0].doc(t.doc()).unwrap())
+            .unwrap()
+            .posts
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn a_site_that_was_away_catches_up_with_only_what_it_missed() {
+    let mut c = cluster();
+    c.connect_all();
+    let g = group(&mut c, 0, 0, Visibility::Public, 1);
+    c.run();
+    // Site 2 goes away; 0 and 1 write 200 changes.
+    c.disconnect(0, 2);
+    c.disconnect(1, 2);
+    let a = c.world.authors[0].clone();
+    let b = c.world.authors[1].clone();
+    let (t, l) = c.replicas[0]
+        .create_thread(&a, g.doc(), "Weekly", "Point hebdo", 2_000, 2)
+        .unwrap();
+    c.announce(0, &[t.clone(), l]);
+    c.run();
+    for i in 0..199u64 {
+        let (node, who) = if i % 2 == 0 { (0, &a) } else { (1, &b) };
+        let (r, _) = c.replicas[node]
+            .reply(
+                who,
+                t.doc(),
+                &format!("message {i}"),
+                None,
+                3_000 + i as i64,
+                10 + i,
+            )
+            .unwrap();
+        c.announce(node, &[r]);
+        c.run();
+    }
+    let missed: u64 = c.replicas[0]
+        .docs()
+        .flat_map(|d| d.changes().map(|x| x.bytes().len() as u64))
+        .sum::<u64>()
+        - c.replicas[2]
+            .docs()
+            .flat_map(|d| d.changes().map(|x| x.bytes().len() as u64))
+            .sum::<u64>();
+    let before = (
+        c.engines[2].traffic("site0").bytes_received,
+        c.engines[2].traffic("site1").bytes_received,
+    );
+    c.connect(0, 2);
+    c.connect(1, 2);
+    c.run();
+    assert_eq!(c.state(2), c.state(0));
+    assert_eq!(c.state(1), c.state(0));
+    let received = c.engines[2].traffic("site0").bytes_received
+        + c.engines[2].traffic("site1").bytes_received
+        - before.0
+        - before.1;
+    for p in ["site0", "site1"] {
+        eprintln!(
+            "{p}: {:?}",
+            c.engines[if p == "site0" { 0 } else { 1 }].traffic("site2")
+        );
+    }
+    // Only one of the two peers sends the missed history; the rest is summaries and heads.
+    assert!(
+        received < missed + missed / 10 + 4096,
+        "received {received} bytes for {missed} missed"
+    );
+    eprintln!("catch-up: received {received} bytes for {missed} bytes of missed changes");
+}
+
+#[test]
+fn private_groups_never_reach_a_site_without_members() {
+    let mut c = cluster();
+    c.connect_all();
+    // e0 at site0 creates a private group and adds e1 (site1). No member at site2.
+    let g = group(&mut c, 0, 0, Visibility::Private, 1);
+    let a = c.world.authors[0].clone();
+    let add = c.replicas[0].add_member(&a, g.doc(), "e1", 1_500).unwrap();
+    c.announce(0, &[add]);
+    let (t, l) = c.replicas[0]
+        .create_thread(&a, g.doc(), "Salaires", "Confidentiel", 2_000, 2)
+        .unwrap();
+    c.announce(0, &[t.clone(), l]);
+    c.run();
+    c.tick(60_000);
+    c.run();
+    assert!(c.replicas[1].doc(t.doc()).is_some_and(|d| !d.is_empty()));
+    assert!(c.replicas[2].doc(g.doc()).is_none_or(|d| d.is_empty()));
+    assert!(c.replicas[2].doc(t.doc()).is_none_or(|d| d.is_empty()));
+
+    // Site 2 asks for the group and the thread anyway: refused, nothing sent.
+    for doc in [g.doc().clone(), t.doc().clone()] {
+        let ask = Message::Need {
+            doc: doc.clone(),
+            hashes: vec![g.hash().0],
+        }
+        .encode();
+        c.engines[0].handle_frame("site2", &ask, c.now_ms, &mut c.replicas[0]);
+        let heads = Message::Heads {
+            docs: vec![weft_crdt::sync::message::DocHeads {
+                doc,
+                heads: vec![],
+                reply: true,
+            }],
+        }
+        .encode();
+        c.engines[0].handle_frame("site2", &heads, c.now_ms, &mut c.replicas[0]);
+    }
+    c.collect();
+    c.run();
+    assert!(c.replicas[2].doc(g.doc()).is_none_or(|d| d.is_empty()));
+    let refusals = c.events[0]
+        .iter()
+        .filter(|e| matches!(e, Event::Refused { peer, .. } if peer == "site2"))
+        .count();
+    assert_eq!(refusals, 4);
+
+    // Once someone at site 2 is invited, site 2 receives the group.
+    let inv = c.replicas[0].invite(&a, g.doc(), "e2", 3_000).unwrap();
+    c.announce(0, &[inv]);
+    c.run();
+    c.tick(60_000);
+    c.run();
+    let view = GroupView::of(c.replicas[2].doc(g.doc()).unwrap()).unwrap();
+    assert_eq!(view.invitations, vec!["e2"]);
+    assert_eq!(c.state(2).get(t.doc()), c.state(0).get(t.doc()));
+    let _ = DocKind::Thread;
+}
+
+#[test]
+fn malformed_frames_are_dropped_and_the_session_goes_on() {
+    let mut c = cluster();
+    c.connect_all();
+    c.run();
+    for junk in [
+        vec![],
+        vec![0, 1],
+        vec![0, 1, 5, 0xff, 0xff, 0xff, 0xff, 0x0f],
+        vec![0, 1, 99],
+        vec![0, 1, 4, 1, 3, b'x'],
+    ] {
+        c.engines[1].handle_frame("site0", &junk, 0, &mut c.replicas[1]);
+    }
+    c.collect();
+    let malformed = c.events[1]
+        .iter()
+        .filter(|e| matches!(e, Event::Malformed { .. }))
+        .count();
+    assert_eq!(malformed, 5);
+    let g = group(&mut c, 0, 0, Visibility::Public, 1);
+    c.run();
+    assert!(c.replicas[1].doc(g.doc()).is_some());
+}
+
+#[test]
+fn catch_up_cost_grows_with_the_difference_not_the_total() {
+    let mut c = Cluster::new(World::new(2, 4), Config::default());
+    let a = c.world.authors[0].clone();
+    // 300 shared documents.
+    let mut all = Vec::new();
+    for i in 0..300u64 {
+        all.push(
+            c.replicas[0]
+                .create_group(
+                    &a,
+                    &NewGroup {
+                        name: "g",
+                        description: "",
+                        visibility: Visibility::Public,
+                        home_site: "site0",
+                    },
+                    1,
+                    i,
+                )
+                .unwrap(),
+        );
+    }
+    c.replicas[1].ingest(all.iter().cloned());
+    // 3 new ones at site 0 only.
+    let mut fresh = 0;
+    for i in 300..303u64 {
+        let g = c.replicas[0]
+            .create_group(
+                &a,
+                &NewGroup {
+                    name: "g",
+                    description: "",
+                    visibility: Visibility::Public,
+                    home_site: "site0",
+                },
+                1,
+                i,
+            )
+            .unwrap();
+        fresh += g.bytes().len() as u64;
+    }
+    c.connect(0, 1);
+    c.run();
+    assert_eq!(c.state(0), c.state(1));
+    let total =
+        c.engines[1].traffic("site0").bytes_received + c.engines[0].traffic("site1").bytes_received;
+    let everything: u64 = all.iter().map(|g| g.bytes().len() as u64).sum();
+    eprintln!(
+        "300 shared + 3 new documents: {total} bytes exchanged, {fresh} bytes of new changes"
+    );
+    assert!(
+        total < everything / 4,
+        "{total} bytes exchanged; sending everything is {everything}"
+    );
+}
