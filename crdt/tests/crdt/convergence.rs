@@ -1,2 +1,326 @@
 //! Property tests: replicas that see changes in different orders, with duplicates and losses,
 //! end in the same state and accept exactly the same changes.
+
+use automerge::ReadDoc;
+use automerge::transaction::Transactable;
+use proptest::prelude::*;
+use weft_crdt::testkit::{Rng, World, unchecked_change};
+use weft_crdt::{
+    DocId, DocKind, GroupView, NewGroup, Replica, SignedChange, ThreadView, Visibility,
+};
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// Site `site` does action `action` with parameters.
+    Local {
+        site: usize,
+        action: u8,
+        a: u16,
+        b: u16,
+    },
+    /// Delivers `count` random changes from the pool to replica `to` (picks with repetition:
+    /// duplicates; what is not picked is lost until the final resync).
+    Deliver { to: usize, count: u8, seed: u16 },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0..3usize, 0..10u8, any::<u16>(), any::<u16>())
+            .prop_map(|(site, action, a, b)| Op::Local { site, action, a, b }),
+        2 => (0..3usize, 1..12u8, any::<u16>()).prop_map(|(to, count, seed)| Op::Deliver { to, count, seed }),
+    ]
+}
+
+struct Sim {
+    world: World,
+    replicas: Vec<Replica>,
+    pool: Vec<SignedChange>,
+    forged: Vec<SignedChange>,
+    now: i64,
+    nonce: u64,
+    g_public: DocId,
+    g_private: DocId,
+}
+
+impl Sim {
+    fn new() -> Sim {
+        // Sites 0..3; employees e0..e5, e_i and e_{i+3} homed at site i; e0 community manager.
+        let world = World::new(3, 6);
+        let mut r0 = world.replica();
+        let e0 = world.authors[0].clone();
+        let g = |vis, nonce, r: &mut Replica| {
+            r.create_group(
+                &e0,
+                &NewGroup {
+                    name: "G",
+                    description: "",
+                    visibility: vis,
+                    home_site: "site0",
+                },
+                1,
+                nonce,
+            )
+            .unwrap()
+        };
+        let gp = g(Visibility::Public, 1, &mut r0);
+        let gs = g(Visibility::Private, 2, &mut r0);
+        let add = r0.add_member(&e0, gs.doc(), "e1", 2).unwrap();
+        let (t1, l1) = r0
+            .create_thread(&e0, gp.doc(), "Public", "hello #all", 3, 3)
+            .unwrap();
+        let (t2, l2) = r0
+            .create_thread(&e0, gs.doc(), "Private", "secret @e1", 4, 4)
+            .unwrap();
+        let pool = vec![gp.clone(), gs.clone(), add, t1, l1, t2, l2];
+        let mut replicas = vec![r0, world.replica(), world.replica()];
+        for r in &mut replicas[1..] {
+            r.ingest(pool.iter().cloned());
+        }
+        Sim {
+            world,
+            replicas,
+            pool,
+            forged: Vec::new(),
+            now: 10,
+            nonce: 100,
+            g_public: gp.doc().clone(),
+            g_private: gs.doc().clone(),
+        }
+    }
+
+    fn threads(&self, site: usize) -> Vec<DocId> {
+        self.replicas[site]
+            .docs()
+            .filter(|d| d.kind() == DocKind::Thread)
+            .map(|d| d.id().clone())
+            .collect()
+    }
+
+    fn local(&mut self, site: usize, action: u8, a: u16, b: u16) {
+        self.now += 1;
+        self.nonce += 1;
+        let (now, nonce) = (self.now, self.nonce);
+        let author = self.world.authors[site + 3 * (a as usize % 2)].clone();
+        let threads = self.threads(site);
+        let thread = (!threads.is_empty()).then(|| threads[b as usize % threads.len()].clone());
+        let posts: Vec<(String, String)> = thread
+            .as_ref()
+            .and_then(|t| self.replicas[site].doc(t))
+            .and_then(ThreadView::of)
+            .map(|v| v.posts.into_iter().map(|p| (p.id, p.author)).collect())
+            .unwrap_or_default();
+        let post = (!posts.is_empty()).then(|| posts[a as usize % posts.len()].clone());
+        let own_post = posts
+            .iter()
+            .find(|(_, who)| *who == author.employee)
+            .map(|(p, _)| p.clone());
+        let r = &mut self.replicas[site];
+        let mut made: Vec<SignedChange> = Vec::new();
+        match action {
+            0 => {
+                if let Ok((t, l)) = r.create_thread(
+                    &author,
+                    &self.g_public,
+                    "T",
+                    &format!("post {nonce} #x"),
+                    now,
+                    nonce,
+                ) {
+                    made.extend([t, l]);
+                }
+            }
+            1 => {
+                if let Ok((t, l)) =
+                    r.create_thread(&author, &self.g_private, "S", "members only", now, nonce)
+                {
+                    made.extend([t, l]);
+                }
+            }
+            2 => {
+                if let Some(t) = &thread
+                    && let Ok((c, _)) = r.reply(
+                        &author,
+                        t,
+                        &format!("reply {nonce} @e{}", a % 6),
+                        post.as_ref().map(|p| p.0.as_str()),
+                        now,
+                        nonce,
+                    )
+                {
+                    made.push(c);
+                }
+            }
+            3 => {
+                if let (Some(t), Some((p, _))) = (&thread, &post)
+                    && let Ok(c) = r.react(
+                        &author,
+                        t,
+                        p,
+                        if b % 2 == 0 { "like" } else { "bravo" },
+                        a % 3 != 0,
+                        now,
+                    )
+                {
+                    made.push(c);
+                }
+            }
+            4 => {
+                if let (Some(t), Some(p)) = (&thread, &own_post)
+                    && let Ok(c) = r.edit_post(&author, t, p, &format!("edited {nonce}"), now)
+                {
+                    made.push(c);
+                }
+            }
+            5 => {
+                if let (Some(t), Some(p)) = (&thread, &own_post)
+                    && let Ok(c) = r.delete_post(&author, t, p, now)
+                {
+                    made.push(c);
+                }
+            }
+            6 => {
+                let target = format!("e{}", b % 6);
+                let res = if author.employee == "e0" {
+                    if a % 3 == 0 {
+                        r.remove_member(&author, &self.g_private, &target, now)
+                    } else {
+                        r.add_member(&author, &self.g_private, &target, now)
+                    }
+                } else if a % 2 == 0 {
+                    r.add_member(&author, &self.g_public, &author.employee, now)
+                } else {
+                    r.remove_member(&author, &self.g_private, &author.employee, now)
+                };
+                if let Ok(c) = res {
+                    made.push(c);
+                }
+            }
+            7 => {
+                // Forged: write into someone else's post.
+                if let (Some(t), Some((p, who))) = (&thread, &post)
+                    && *who != author.employee
+                {
+                    let g = r.group_of(t).unwrap();
+                    let heads = r.doc(&g).unwrap().heads();
+                    let p = p.clone();
+                    if let Some(c) =
+                        unchecked_change(r, &author, Some(t), DocKind::Thread, heads, now, |tx| {
+                            let posts = tx.get(automerge::ROOT, "posts")?.unwrap().1;
+                            let obj = tx.get(&posts, p.as_str())?.unwrap().1;
+                            tx.put(&obj, "body", "forged")
+                        })
+                    {
+                        self.forged.push(c);
+                    }
+                }
+            }
+            8 => {
+                // Forged: a non-owner renames the public group.
+                if author.employee != "e0"
+                    && let Some(c) = unchecked_change(
+                        r,
+                        &author,
+                        Some(&self.g_public),
+                        DocKind::Group,
+                        vec![],
+                        now,
+                        |tx| tx.put(automerge::ROOT, "name", "taken over"),
+                    )
+                {
+                    self.forged.push(c);
+                }
+            }
+            _ => {
+                // The community manager e0 moderates, from their home site only: an author's
+                // key lives on their home node, so two sites never sign as the same actor.
+                let cm = self.world.authors[0].clone();
+                if site == 0
+                    && let (Some(t), Some((p, _))) = (&thread, &post)
+                    && let Ok(c) = r.moderate(&cm, t, p, a % 2 == 0, "modération", now)
+                {
+                    made.push(c);
+                }
+            }
+        }
+        self.pool.extend(made);
+    }
+
+    fn all(&self) -> Vec<SignedChange> {
+        self.pool.iter().chain(&self.forged).cloned().collect()
+    }
+
+    fn deliver(&mut self, to: usize, count: u8, seed: u16) {
+        let all = self.all();
+        let mut rng = Rng::new(u64::from(seed) + 1);
+        let picks: Vec<SignedChange> = (0..count)
+            .map(|_| all[rng.below(all.len())].clone())
+            .collect();
+        self.replicas[to].ingest(picks);
+    }
+
+    fn resync(&mut self, seed: u64) {
+        let mut rng = Rng::new(seed);
+        for i in 0..3 {
+            let mut all = self.all();
+            all.extend(self.all());
+            rng.shuffle(&mut all);
+            self.replicas[i].ingest(all);
+        }
+    }
+}
+
+fn summary(r: &Replica) -> Vec<(DocId, Vec<automerge::ChangeHash>, String)> {
+    r.docs()
+        .map(|d| {
+            let mut heads = d.heads();
+            heads.sort();
+            let view = match d.kind() {
+                DocKind::Thread => format!("{:?}", ThreadView::of(d)),
+                DocKind::Group => format!("{:?}", GroupView::of(d)),
+                DocKind::Profile => format!("{:?}", d.automerge().get_heads()),
+            };
+            (d.id().clone(), heads, view)
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_delivery_order_converges_and_judges_alike(ops in proptest::collection::vec(op(), 5..60), seed in any::<u64>()) {
+        let mut sim = Sim::new();
+        for op in ops {
+            match op {
+                Op::Local { site, action, a, b } => sim.local(site, action, a, b),
+                Op::Deliver { to, count, seed } => sim.deliver(to, count, seed),
+            }
+        }
+        sim.resync(seed);
+        let first = summary(&sim.replicas[0]);
+        for r in &sim.replicas {
+            prop_assert_eq!(r.pending_len(), 0, "changes still waiting after resync");
+            prop_assert_eq!(&summary(r), &first);
+        }
+        // Every change was judged the same way everywhere: held, or refused.
+        for c in sim.all() {
+            let held: Vec<bool> = sim.replicas.iter().map(|r| r.doc(c.doc()).is_some_and(|d| d.has(&c.hash()))).collect();
+            let refused: Vec<bool> = sim.replicas.iter().map(|r| r.is_rejected(&c.hash())).collect();
+            prop_assert!(held.iter().all(|h| *h == held[0]), "held differs: {:?}", held);
+            prop_assert!(refused.iter().all(|h| *h == refused[0]), "refused differs: {:?}", refused);
+            prop_assert!(held[0] != refused[0], "neither held nor refused");
+        }
+        // Forgeries were refused everywhere.
+        for c in &sim.forged {
+            for r in &sim.replicas {
+                prop_assert!(r.is_rejected(&c.hash()));
+            }
+        }
+        // Honest local changes were accepted everywhere.
+        for c in &sim.pool {
+            for r in &sim.replicas {
+                prop_assert!(r.doc(c.doc()).is_some_and(|d| d.has(&c.hash())));
+            }
+        }
+    }
+}
