@@ -24,7 +24,7 @@ use crate::change::SignedChange;
 use crate::ids::{DocId, DocKind, key_of_actor};
 
 /// A vector clock: for each actor, the highest seq of its changes in some causal past.
-pub(crate) type Clock = BTreeMap<KeyId, u64>;
+pub type Clock = BTreeMap<KeyId, u64>;
 
 /// What the document knows about one accepted change.
 #[derive(Debug, Clone)]
@@ -118,6 +118,17 @@ pub struct Doc {
     /// Signed bytes of all accepted changes, in the order they were applied (a topological
     /// order), for storage and for sending.
     order: Vec<ChangeHash>,
+    /// The current heads, kept from our own index (so they are right even while changes are
+    /// staged).
+    heads: std::collections::BTreeSet<ChangeHash>,
+    /// Accepted changes not yet given to Automerge. Automerge applies a batch far faster than
+    /// the same changes one by one (its op set is columnar), so catch-up stages accepted
+    /// changes and applies them together; anything that reads the Automerge state flushes
+    /// first ([`Doc::flush`]).
+    staged: Vec<automerge::Change>,
+    /// For a thread: its group, fixed by the genesis change (kept here so that it is known
+    /// even while the genesis is staged).
+    group: Option<DocId>,
 }
 
 impl std::fmt::Debug for Doc {
@@ -149,6 +160,9 @@ impl Doc {
             actor_authors: HashMap::new(),
             creator: None,
             order: Vec::new(),
+            heads: Default::default(),
+            staged: Vec::new(),
+            group: None,
         }
     }
 
@@ -175,9 +189,40 @@ impl Doc {
         self.am = am;
     }
 
-    /// The current heads.
+    /// The current heads, sorted.
     pub fn heads(&self) -> Vec<ChangeHash> {
-        self.am.get_heads()
+        self.heads.iter().copied().collect()
+    }
+
+    /// For a thread, the group it belongs to.
+    pub fn group(&self) -> Option<&DocId> {
+        self.group.as_ref()
+    }
+
+    pub(crate) fn set_group(&mut self, group: DocId) {
+        self.group = Some(group);
+    }
+
+    /// Whether accepted changes wait to be given to Automerge.
+    pub(crate) fn is_staged(&self) -> bool {
+        !self.staged.is_empty()
+    }
+
+    /// Gives staged changes to Automerge in one batch. Should Automerge refuse or panic (the
+    /// validator rules out every case we know of), the document is rebuilt from the accepted
+    /// changes one by one, skipping any that Automerge cannot take.
+    pub(crate) fn flush(&mut self) {
+        if self.staged.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.staged);
+        let ok = matches!(
+            catch_unwind(AssertUnwindSafe(|| self.am.apply_changes(batch))),
+            Ok(Ok(()))
+        );
+        if !ok {
+            self.rebuild();
+        }
     }
 
     /// Whether the document holds this change.
@@ -227,7 +272,22 @@ impl Doc {
     /// heads; unknown ones are ignored), in topological order. Cost grows with the answer, not
     /// with the document's history: each actor's missing changes are a suffix of its seqs.
     pub fn changes_missing_from(&self, heads: &[ChangeHash]) -> Vec<&SignedChange> {
-        let theirs = self.clock_of(heads);
+        self.changes_missing_from_clock(&self.clock_of(heads))
+    }
+
+    /// The document's clock: for each actor, how many of its changes are held. Because every
+    /// change's past holds its actor's previous change and a node holds the whole past of what
+    /// it holds, this is an exact summary of what a node holds of the document.
+    pub fn clock(&self) -> Vec<(KeyId, u64)> {
+        self.actor_ops
+            .iter()
+            .map(|(k, ops)| (*k, ops.len() as u64))
+            .collect()
+    }
+
+    /// Changes held here beyond `theirs` (another node's [`Doc::clock`]), in topological
+    /// order: exactly what that node lacks.
+    pub fn changes_missing_from_clock(&self, theirs: &Clock) -> Vec<&SignedChange> {
         let mut missing: Vec<&ChangeInfo> = Vec::new();
         for (actor, ops) in &self.actor_ops {
             let have = theirs.get(actor).copied().unwrap_or(0);
@@ -458,21 +518,13 @@ impl Doc {
         a: Analysis,
         preapplied: bool,
     ) -> Result<(), StructureError> {
-        let result = if preapplied {
-            Ok(Ok(()))
-        } else {
-            catch_unwind(AssertUnwindSafe(|| {
-                self.am.apply_changes([c.change().clone()])
-            }))
-        };
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(StructureError::Apply(e.to_string())),
-            Err(_) => {
-                self.rebuild();
-                return Err(StructureError::Apply("automerge panicked".into()));
-            }
+        if !preapplied {
+            self.staged.push(c.change().clone());
         }
+        for d in c.deps() {
+            self.heads.remove(d);
+        }
+        self.heads.insert(c.hash());
         let hash = c.hash();
         let actor = key_of_actor(c.change().actor_id()).ok_or(StructureError::BadActor)?;
         if a.is_genesis && self.creator.is_none() {
@@ -509,8 +561,18 @@ impl Doc {
             .iter()
             .filter_map(|h| self.changes.get(h).map(|c| c.signed.change().clone()))
             .collect();
-        let _ = catch_unwind(AssertUnwindSafe(|| am.apply_changes(changes)));
+        let all_at_once = changes.clone();
+        if !matches!(
+            catch_unwind(AssertUnwindSafe(|| am.apply_changes(all_at_once))),
+            Ok(Ok(()))
+        ) {
+            am = Automerge::new();
+            for c in changes {
+                let _ = catch_unwind(AssertUnwindSafe(|| am.apply_changes([c])));
+            }
+        }
         self.am = am;
+        self.staged.clear();
     }
 
     /// Reads a scalar string at a root key, now.

@@ -212,6 +212,7 @@ impl Replica {
                     return Err(LocalError::UnknownDoc(id.clone()));
                 }
                 let doc = self.doc_mut_or_new(id);
+                doc.flush();
                 let am = doc.automerge_mut();
                 am.set_actor(actor);
                 let change = commit(am, now, message, edit);

@@ -183,6 +183,7 @@ impl Replica {
         for w in woken {
             report.merge(self.wake(&w));
         }
+        self.flush_all();
         Ok(report)
     }
 
@@ -204,7 +205,9 @@ impl Replica {
                 signed: cert.clone(),
             },
         );
-        Ok(self.wake(&Waiting::Certificate(id)))
+        let report = self.wake(&Waiting::Certificate(id));
+        self.flush_all();
+        Ok(report)
     }
 
     /// The certificate of a key, to pass on to peers.
@@ -270,7 +273,23 @@ impl Replica {
         for c in changes {
             self.ingest_one(c, &mut report);
         }
+        self.flush_all();
         report
+    }
+
+    /// Gives every staged change to Automerge (see [`Doc::flush`]).
+    pub(crate) fn flush_all(&mut self) {
+        for doc in self.docs.values_mut() {
+            if doc.is_staged() {
+                doc.flush();
+            }
+        }
+    }
+
+    fn flush_doc(&mut self, id: &DocId) {
+        if let Some(d) = self.docs.get_mut(id) {
+            d.flush();
+        }
     }
 
     pub(crate) fn ingest_one(&mut self, c: SignedChange, report: &mut IngestReport) {
@@ -368,7 +387,7 @@ impl Replica {
             Err(e) => return Verdict::Reject(Rejection::Structure(e), true),
         };
         // 6: the group, for threads.
-        let group = if doc_id.kind() == DocKind::Thread {
+        let group_id = if doc_id.kind() == DocKind::Thread {
             if c.auth_heads().is_empty() {
                 return Verdict::Reject(Rejection::NoAuthHeads, true);
             }
@@ -384,7 +403,7 @@ impl Replica {
                         _ => None,
                     })
             } else {
-                doc.root_str("group").and_then(|s| DocId::parse(&s).ok())
+                doc.group().cloned()
             };
             let Some(gid) = gid.filter(|g| g.kind() == DocKind::Group) else {
                 return Verdict::Reject(Rejection::NoGroup, true);
@@ -398,11 +417,18 @@ impl Replica {
                     return Verdict::Wait(Waiting::Change(gid.clone(), *h));
                 }
             }
-            group
+            Some(gid)
         } else {
             None
         };
-        // 7: rules.
+        // 7: rules. They read Automerge state, so staged changes go in first.
+        if doc_id.kind() == DocKind::Group {
+            self.flush_doc(&doc_id);
+        }
+        if let Some(g) = group_id.as_ref() {
+            self.flush_doc(g);
+        }
+        let group = group_id.as_ref().and_then(|g| self.docs.get(g));
         let Some(doc) = self.docs.get(&doc_id) else {
             return Verdict::Reject(Rejection::NoGroup, true);
         };
@@ -421,18 +447,21 @@ impl Replica {
         let Some(doc) = self.docs.get_mut(&doc_id) else {
             return Verdict::Reject(Rejection::NoGroup, true);
         };
+        let is_genesis = analysis.is_genesis;
         match doc.apply(c.clone(), &author, analysis, preapplied) {
-            Ok(()) => Verdict::Accept,
+            Ok(()) => {
+                if is_genesis && let Some(g) = group_id {
+                    doc.set_group(g);
+                }
+                Verdict::Accept
+            }
             Err(e) => Verdict::Reject(Rejection::Structure(e), true),
         }
     }
 
     /// The group a thread belongs to.
     pub fn group_of(&self, thread: &DocId) -> Option<DocId> {
-        self.docs
-            .get(thread)?
-            .root_str("group")
-            .and_then(|s| DocId::parse(&s).ok())
+        self.docs.get(thread)?.group().cloned()
     }
 
     /// Whether `site` may hold document `id`: public groups, their threads and all profiles go

@@ -114,6 +114,8 @@ struct Peer {
     /// even when both sides discover the same difference.
     sent: HashSet<ChangeHash>,
     traffic: Traffic,
+    /// Bytes sent, by message kind.
+    bytes_by_kind: std::collections::BTreeMap<&'static str, u64>,
     /// Differences found in the current reconciliation round.
     differing: BTreeSet<String>,
 }
@@ -154,6 +156,14 @@ impl Engine {
     /// The connected peers.
     pub fn peers(&self) -> impl Iterator<Item = &str> {
         self.peers.keys().map(String::as_str)
+    }
+
+    /// Bytes sent to a peer so far, by message kind (`ranges`, `heads`, `changes`, …).
+    pub fn bytes_sent_by_kind(&self, peer: &str) -> Vec<(&'static str, u64)> {
+        self.peers
+            .get(peer)
+            .map(|p| p.bytes_by_kind.iter().map(|(k, v)| (*k, *v)).collect())
+            .unwrap_or_default()
     }
 
     /// Traffic with a peer so far.
@@ -234,7 +244,15 @@ impl Engine {
     /// answers with its own). While another peer is already sending us that document, the
     /// exchange is postponed, so that two peers do not both send a returning site the same
     /// history.
-    fn send_heads(&mut self, peer: &str, doc: DocId, reply: bool, now_ms: u64, replica: &Replica) {
+    fn send_heads(
+        &mut self,
+        peer: &str,
+        doc: DocId,
+        with_clock: bool,
+        reply: bool,
+        now_ms: u64,
+        replica: &Replica,
+    ) {
         if let Some((other, since)) = self.fetching.get(&doc)
             && other != peer
             && now_ms < since + FETCH_TIMEOUT_MS
@@ -245,11 +263,17 @@ impl Engine {
             return;
         }
         self.fetching.insert(doc.clone(), (peer.to_owned(), now_ms));
-        let heads = replica.doc(&doc).map(|d| d.heads()).unwrap_or_default();
+        let held = replica.doc(&doc);
+        let heads = held.map(|d| d.heads()).unwrap_or_default();
+        let clock = with_clock.then(|| {
+            held.map(|d| d.clock().into_iter().map(|(k, n)| (k.0, n)).collect())
+                .unwrap_or_default()
+        });
         if let Some(p) = self.peers.get_mut(peer) {
             p.heads_out.push(DocHeads {
                 doc,
                 heads: heads.iter().map(|h| h.0).collect(),
+                clock,
                 reply,
             });
         }
@@ -277,7 +301,7 @@ impl Engine {
         let mut touched = BTreeSet::new();
         for (p, d) in resume {
             if self.peers.contains_key(&p) {
-                self.send_heads(&p, d, true, now_ms, replica);
+                self.send_heads(&p, d, false, true, now_ms, replica);
                 touched.insert(p);
             }
         }
@@ -354,9 +378,13 @@ impl Engine {
                                 ranges: step.reply.clone(),
                             });
                         }
+                        // Differences found in a final list (one that asked for no reply)
+                        // were also found by the peer when it received our list, and it has
+                        // sent its heads for them: sending ours too would double the work.
                         let mut new_docs = Vec::new();
                         for key in step.differing {
                             if p.differing.insert(key.clone())
+                                && !in_final_list(&ranges, &key)
                                 && let Ok(doc) = DocId::parse(&key)
                             {
                                 new_docs.push(doc);
@@ -364,7 +392,7 @@ impl Engine {
                         }
                         let finished = step.reply.is_empty().then_some(p.differing.len());
                         for doc in new_docs {
-                            self.send_heads(peer, doc, true, now_ms, replica);
+                            self.send_heads(peer, doc, false, true, now_ms, replica);
                         }
                         if let Some(differing) = finished {
                             self.events.push_back(Event::Reconciled {
@@ -447,32 +475,45 @@ impl Engine {
         });
     }
 
+    /// Another node's heads (and perhaps its clock) for a document. Sends exactly what it
+    /// lacks when that can be known — from its clock, or from its heads when we hold them
+    /// all — and, if we lack some of its changes, our clock so it can send exactly those.
+    /// The exchange ends after at most three messages.
     fn handle_heads(&mut self, peer: &str, d: DocHeads, now_ms: u64, replica: &Replica) {
-        if !replica.may_hold(peer, &d.doc) {
-            // Either the peer asks for a document it may not hold (refused), or we do not
-            // hold it at all: then ask for all of it, since the peer offered it.
-            if replica.doc(&d.doc).is_some_and(|x| !x.is_empty()) {
-                self.refuse(peer, d.doc);
-            } else if d.reply {
-                self.send_heads(peer, d.doc, false, now_ms, replica);
-            }
+        let held = replica.doc(&d.doc).filter(|x| !x.is_empty());
+        if held.is_some() && !replica.may_hold(peer, &d.doc) {
+            self.refuse(peer, d.doc);
             return;
         }
-        let theirs = d.hashes();
-        let Some(doc) = replica.doc(&d.doc) else {
+        let Some(doc) = held else {
+            // We hold none of it: ask for all of it.
+            if d.reply {
+                self.send_heads(peer, d.doc, true, d.clock.is_none(), now_ms, replica);
+            }
             return;
         };
-        let missing: Vec<SignedChange> = doc
-            .changes_missing_from(&theirs)
-            .into_iter()
-            .cloned()
-            .collect();
-        let we_lack = theirs.iter().any(|h| !replica.knows(&d.doc, h));
+        let theirs = d.hashes();
+        let missing: Vec<SignedChange> = match &d.clock {
+            Some(clock) => {
+                let clock = clock.iter().map(|(k, n)| (KeyId(*k), *n)).collect();
+                doc.changes_missing_from_clock(&clock)
+                    .into_iter()
+                    .cloned()
+                    .collect()
+            }
+            None if theirs.iter().all(|h| doc.has(h)) => doc
+                .changes_missing_from(&theirs)
+                .into_iter()
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        let we_lack = theirs.iter().any(|h| !doc.has(h));
         for c in missing {
             self.queue(peer, c);
         }
         if d.reply && we_lack {
-            self.send_heads(peer, d.doc, false, now_ms, replica);
+            self.send_heads(peer, d.doc, true, d.clock.is_none(), now_ms, replica);
         }
     }
 
@@ -541,19 +582,18 @@ impl Engine {
         let Some(p) = self.peers.get_mut(peer) else {
             return;
         };
-        let mut frames: Vec<Vec<u8>> = Vec::new();
+        let mut frames: Vec<(&'static str, Vec<u8>)> = Vec::new();
         while let Some(m) = p.out.pop_front() {
-            frames.push(m.encode());
+            frames.push((m.name(), m.encode()));
         }
         if !p.heads_out.is_empty() {
             let docs = std::mem::take(&mut p.heads_out);
             for chunk in docs.chunks(super::message::MAX_DOCS_PER_MESSAGE.min(1024)) {
-                frames.push(
-                    Message::Heads {
-                        docs: chunk.to_vec(),
-                    }
-                    .encode(),
-                );
+                let frame = Message::Heads {
+                    docs: chunk.to_vec(),
+                }
+                .encode();
+                frames.push(("heads", frame));
             }
         }
         if !p.queued.is_empty() {
@@ -574,13 +614,14 @@ impl Engine {
                     extra += cb.len() + 4;
                 }
                 if size + extra > max && !changes.is_empty() {
-                    frames.push(
+                    frames.push((
+                        "changes",
                         Message::Changes {
                             certs: std::mem::take(&mut certs),
                             changes: std::mem::take(&mut changes),
                         }
                         .encode(),
-                    );
+                    ));
                     size = 16;
                 }
                 if let Some(cb) = cert {
@@ -594,10 +635,11 @@ impl Engine {
                 size += extra;
             }
             if !changes.is_empty() || !certs.is_empty() {
-                frames.push(Message::Changes { certs, changes }.encode());
+                frames.push(("changes", Message::Changes { certs, changes }.encode()));
             }
         }
-        for f in frames {
+        for (kind, f) in frames {
+            *p.bytes_by_kind.entry(kind).or_default() += f.len() as u64;
             p.traffic.frames_sent += 1;
             p.traffic.bytes_sent += f.len() as u64;
             self.outbox.push_back((peer.to_owned(), f));
@@ -620,6 +662,17 @@ fn merge_report(into: &mut IngestReport, from: IngestReport) {
     into.rejected.extend(from.rejected);
     into.waiting.extend(from.waiting);
     into.duplicates += from.duplicates;
+}
+
+/// Whether `key` falls in a range of `msg` that lists items and asks for no reply.
+fn in_final_list(msg: &[ranges::Range], key: &str) -> bool {
+    for r in msg {
+        let below = r.upper.as_deref().is_none_or(|u| key < u);
+        if below {
+            return matches!(r.mode, ranges::Mode::Items { reply: false, .. });
+        }
+    }
+    false
 }
 
 /// The documents `peer` may hold, with fingerprints of their heads.

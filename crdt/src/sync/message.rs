@@ -21,6 +21,8 @@ pub const MAX_FRAME: usize = 4 * 1024 * 1024;
 pub const MAX_DOCS_PER_MESSAGE: usize = 4096;
 /// Most heads per document in a message.
 pub const MAX_HEADS: usize = 256;
+/// Most actors in a document clock in a message.
+pub const MAX_CLOCK: usize = 65_536;
 /// Most changes or certificates in one [`Message::Changes`].
 pub const MAX_CHANGES_PER_MESSAGE: usize = 16_384;
 
@@ -29,8 +31,11 @@ pub const MAX_CHANGES_PER_MESSAGE: usize = 16_384;
 pub struct DocHeads {
     pub doc: DocId,
     pub heads: Vec<[u8; 32]>,
-    /// Whether the receiver should answer with its own heads if it lacks some of these (so
-    /// that the sender can send what it lacks); false on answers, so heads never bounce.
+    /// The sender's exact summary of what it holds ([`crate::Doc::clock`]), sent when it
+    /// lacks some of the receiver's changes: the receiver then sends exactly those.
+    pub clock: Option<Vec<([u8; 16], u64)>>,
+    /// Whether the receiver should answer with its own clock if it lacks some of these
+    /// heads; false on the last answer, so summaries never bounce.
     pub reply: bool,
 }
 
@@ -219,7 +224,10 @@ impl Message {
             K_HEADS => {
                 let docs: Vec<DocHeads> = decode("heads", b)?;
                 if docs.len() > MAX_DOCS_PER_MESSAGE
-                    || docs.iter().any(|d| d.heads.len() > MAX_HEADS)
+                    || docs.iter().any(|d| {
+                        d.heads.len() > MAX_HEADS
+                            || d.clock.as_ref().is_some_and(|c| c.len() > MAX_CLOCK)
+                    })
                 {
                     return Err(FrameError::Limit("too many documents or heads".into()));
                 }

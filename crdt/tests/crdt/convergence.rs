@@ -156,8 +156,8 @@ impl Sim {
                         &author,
                         t,
                         p,
-                        if b % 2 == 0 { "like" } else { "bravo" },
-                        a % 3 != 0,
+                        if b.is_multiple_of(2) { "like" } else { "bravo" },
+                        !a.is_multiple_of(3),
                         now,
                     )
                 {
@@ -181,12 +181,12 @@ impl Sim {
             6 => {
                 let target = format!("e{}", b % 6);
                 let res = if author.employee == "e0" {
-                    if a % 3 == 0 {
+                    if a.is_multiple_of(3) {
                         r.remove_member(&author, &self.g_private, &target, now)
                     } else {
                         r.add_member(&author, &self.g_private, &target, now)
                     }
-                } else if a % 2 == 0 {
+                } else if a.is_multiple_of(2) {
                     r.add_member(&author, &self.g_public, &author.employee, now)
                 } else {
                     r.remove_member(&author, &self.g_private, &author.employee, now)
@@ -236,7 +236,7 @@ impl Sim {
                 let cm = self.world.authors[0].clone();
                 if site == 0
                     && let (Some(t), Some((p, _))) = (&thread, &post)
-                    && let Ok(c) = r.moderate(&cm, t, p, a % 2 == 0, "modération", now)
+                    && let Ok(c) = r.moderate(&cm, t, p, a.is_multiple_of(2), "modération", now)
                 {
                     made.push(c);
                 }

@@ -173,6 +173,7 @@ fn private_groups_never_reach_a_site_without_members() {
             docs: vec![weft_crdt::sync::message::DocHeads {
                 doc,
                 heads: vec![],
+                clock: Some(vec![]),
                 reply: true,
             }],
         }
