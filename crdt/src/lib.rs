@@ -87,6 +87,34 @@
 //! with the same (actor, seq)), which only a compromised node can produce: the second one a
 //! node sees is refused and reported.
 //!
+//! ## Sync
+//!
+//! [`sync::Engine`] is a sans-IO state machine per node (one session per peer): `handle_*`
+//! in, `poll_transmit` / `poll_event` out, time passed in. On connect the sides exchange a
+//! hello (and the newer directory), then reconcile the set of documents both may share by
+//! range-based set reconciliation ([`sync::ranges`]), exchange heads for the documents that
+//! differ — and, when a side lacks some of the other's heads, its exact vector clock — and
+//! send exactly the missing signed changes, bundled. New local changes are pushed at once;
+//! catch-up repeats periodically. A document is offered or served only to a peer whose site
+//! may hold it ([`Replica::may_hold`]): public groups, their threads and profiles to every site;
+//! private and secret groups and their threads only to sites that home a member or an invitee.
+//!
+//! ## Measured (2-core machine, `cargo bench -p weft-crdt`, ratios from the same run)
+//!
+//! | what | figure |
+//! |---|---|
+//! | verify + validate + apply, 1,000 signed changes of one thread | 68.6 µs/change against 18.7 µs for raw Automerge decode + `apply_changes`: **3.7×** (of which the ed25519 check is 42.5 µs, decoding 4.5 µs) |
+//! | catch-up, 4,000 documents of which 40 differ | 69.5 KB exchanged: 11.4 KB of changes (the 40 missing: 11.2 KB), 6.3 KB of heads, 51.8 KB of range summaries (which grow with 40 × log₁₆ 4,000); 161 ms |
+//! | catch-up, 2,000 documents with one new change each | 1.12 MB for 558 KB of missing changes (2.0×), 286 ms |
+//! | catch-up, one document with 10,000 new changes | 5.44 MB for 5.42 MB of missing changes (1.004×), 0.80 s |
+//!
+//! Two aims are not met yet: validate + apply is 3.7× the raw apply (aim 3×) because one
+//! ed25519 verification costs twice an Automerge apply; batch verification would close the gap,
+//! but its acceptance rule must match single verification exactly (or two nodes could judge a
+//! crafted signature differently), so it waits for a verifier with consistent rules. And the
+//! 2,000-document catch-up moves 1.12 MB (aim 0.6 MB): the missing changes alone are 558 KB,
+//! because each signed change carries ~90 bytes of envelope and ~50 bytes of context.
+//!
 //! ## Example
 //!
 //! ```

@@ -210,6 +210,11 @@ impl Replica {
         Ok(report)
     }
 
+    /// Every certificate known.
+    pub fn certificates(&self) -> impl Iterator<Item = &Signed<EmployeeCert>> {
+        self.certs.values().map(|c| &c.signed)
+    }
+
     /// The certificate of a key, to pass on to peers.
     pub fn certificate(&self, key: &KeyId) -> Option<&Signed<EmployeeCert>> {
         self.certs.get(key).map(|c| &c.signed)

@@ -36,11 +36,56 @@ fn receiver(w: &World, changes: &[SignedChange]) -> Replica {
     r
 }
 
+/// Checks that `c` is refused by `r` and by two other replicas that learn `r`'s history in
+/// other orders (reversed; and with `c` delivered before that history, so it must wait and
+/// then be refused).
 fn assert_rejected(r: &mut Replica, c: SignedChange, what: &str) -> Rejection {
-    let report = r.ingest([c]);
+    let history: Vec<SignedChange> = r.docs().flat_map(|d| d.changes().cloned().collect::<Vec<_>>()).collect();
+    let report = r.ingest([c.clone()]);
     assert!(report.accepted.is_empty(), "{what}: accepted");
     assert_eq!(report.rejected.len(), 1, "{what}: {report:?}");
-    report.rejected[0].2.clone()
+    let reason = report.rejected[0].2.clone();
+    let mut others = vec![r.clone(), r.clone()];
+    for (i, other) in others.iter_mut().enumerate() {
+        *other = fresh_like(r);
+        let reports = if i == 0 {
+            [
+                other.ingest(history.iter().rev().cloned()),
+                other.ingest([c.clone()]),
+            ]
+        } else {
+            [
+                other.ingest([c.clone()]),
+                other.ingest(history.iter().rev().cloned()),
+            ]
+        };
+        assert!(
+            !other.doc(c.doc()).is_some_and(|d| d.has(&c.hash())),
+            "{what}: accepted by another replica"
+        );
+        // Refused (with the same kind of reason), or still waiting: never applied.
+        let refused = reports
+            .iter()
+            .flat_map(|rep| &rep.rejected)
+            .find(|(_, h, _)| *h == Some(c.hash()));
+        match refused {
+            Some((_, _, why)) => assert_eq!(why.code(), reason.code(), "{what}: {why}"),
+            None => assert!(other.pending_len() > 0, "{what}: neither refused nor waiting"),
+        }
+    }
+    reason
+}
+
+/// An empty replica with the same trust, directory and certificates as `r`.
+fn fresh_like(r: &Replica) -> Replica {
+    let mut fresh = Replica::new(r.trust().clone());
+    if let Some(d) = r.directory() {
+        fresh.set_directory(&d.signed).unwrap();
+    }
+    for cert in r.certificates() {
+        fresh.add_certificate(cert).unwrap();
+    }
+    fresh
 }
 
 #[test]
