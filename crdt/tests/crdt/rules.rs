@@ -40,7 +40,10 @@ fn receiver(w: &World, changes: &[SignedChange]) -> Replica {
 /// other orders (reversed; and with `c` delivered before that history, so it must wait and
 /// then be refused).
 fn assert_rejected(r: &mut Replica, c: SignedChange, what: &str) -> Rejection {
-    let history: Vec<SignedChange> = r.docs().flat_map(|d| d.changes().cloned().collect::<Vec<_>>()).collect();
+    let history: Vec<SignedChange> = r
+        .docs()
+        .flat_map(|d| d.changes().cloned().collect::<Vec<_>>())
+        .collect();
     let report = r.ingest([c.clone()]);
     assert!(report.accepted.is_empty(), "{what}: accepted");
     assert_eq!(report.rejected.len(), 1, "{what}: {report:?}");
@@ -70,7 +73,10 @@ fn assert_rejected(r: &mut Replica, c: SignedChange, what: &str) -> Rejection {
             .find(|(_, h, _)| *h == Some(c.hash()));
         match refused {
             Some((_, _, why)) => assert_eq!(why.code(), reason.code(), "{what}: {why}"),
-            None => assert!(other.pending_len() > 0, "{what}: neither refused nor waiting"),
+            None => assert!(
+                other.pending_len() > 0,
+                "{what}: neither refused nor waiting"
+            ),
         }
     }
     reason
