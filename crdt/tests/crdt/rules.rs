@@ -48,9 +48,8 @@ fn assert_rejected(r: &mut Replica, c: SignedChange, what: &str) -> Rejection {
     assert!(report.accepted.is_empty(), "{what}: accepted");
     assert_eq!(report.rejected.len(), 1, "{what}: {report:?}");
     let reason = report.rejected[0].2.clone();
-    let mut others = vec![r.clone(), r.clone()];
-    for (i, other) in others.iter_mut().enumerate() {
-        *other = fresh_like(r);
+    for i in 0..2 {
+        let mut other = fresh_like(r);
         let reports = if i == 0 {
             [
                 other.ingest(history.iter().rev().cloned()),
