@@ -1,15 +1,31 @@
 //! # weft-node: a site's node
 //!
-//! This crate will own everything a node does with the outside world: sled storage, the
-//! libp2p network, the search index, and the service API (commands and queries) that the web
-//! crate calls. It drives the sans-IO engine of `weft-crdt` and performs what it asks.
+//! This crate owns everything a node does with the outside world: sled storage ([`store`]),
+//! the libp2p network, the search index, and the service API (commands and queries) that the
+//! web crate calls. It drives the sans-IO engine of `weft-crdt` and performs what it asks.
 //!
-//! Today it owns the files a node and its operators handle: key files (written `0600`,
-//! never logged) and atomic writes of directory files ([`files`]).
+//! * [`config`]: the node's settings (TOML plus `WEFT_*` variables).
+//! * [`store`]: the one module that knows sled.
+//! * [`identity`]: the node key and the derived keys of the employees homed at the site.
+//! * [`core`]: identity + replica + store + sync engine, driven by one owner; durable commits.
+//! * [`files`]: key files (`0600`, never logged) and atomic writes.
 //!
-//! Status: storage, networking and the service API are issue 4.
+//! It refuses HTTP (that is `weft-web`) and decisions about validity (those are
+//! `weft-crdt`'s: the node only carries changes to and from the pipeline).
+//!
+//! Status: storage, identity and the core exist; libp2p networking and the `weft run`
+//! runtime are the next increment of issue 4.
 
+pub mod config;
+pub mod core;
+pub mod error;
 pub mod files;
+pub mod identity;
+pub mod store;
 
+pub use config::{Config, ConfigError};
+pub use core::{Core, Outcome};
+pub use error::NodeError;
+pub use store::{Store, StoreError};
 pub use weft_crdt as crdt;
 pub use weft_keys as keys;

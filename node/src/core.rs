@@ -1,0 +1,279 @@
+//! The node's core: identity, replica, store and sync engine, driven by one owner.
+//!
+//! `Core` is synchronous and does no networking itself: the runtime (`run.rs`) owns it inside
+//! one `tokio::select!` loop, feeds it commands from the web layer, frames from libp2p and
+//! timer ticks, and carries out what it asks (frames to send). Every accepted change — local
+//! or from a peer — is appended to the store; a command is answered only after
+//! [`Core::commit`] has flushed the store, so what the UI reports as saved survives a crash.
+
+use std::collections::HashSet;
+
+use automerge::ChangeHash;
+use weft_crdt::sync::{Config as SyncConfig, Engine, Event};
+use weft_crdt::{DocId, Replica, SignedChange};
+use weft_keys::directory::SignedDirectory;
+use weft_keys::{KeyId, SecretKey, Signed, TrustAnchors};
+
+use crate::error::NodeError;
+use crate::identity::Identity;
+use crate::store::Store;
+
+/// What the core reports to the runtime after handling an input.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Changes accepted (local or from peers), for read models, search and live events.
+    pub accepted: Vec<(DocId, ChangeHash)>,
+    /// Sync events, for logs and metrics.
+    pub events: Vec<Event>,
+}
+
+/// The node's state.
+pub struct Core {
+    identity: Identity,
+    replica: Replica,
+    store: Store,
+    engine: Engine,
+    /// Certificates already in the store.
+    stored_certs: HashSet<KeyId>,
+    /// Changes accepted since the last commit, not yet appended to the store.
+    unsaved: Vec<(DocId, ChangeHash)>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Core({:?}, {:?})", self.identity, self.replica)
+    }
+}
+
+impl Core {
+    /// Opens the node: the store, the directory (the newer of the stored one and `initial`),
+    /// the certificates, then every stored change, replayed through the ingest pipeline.
+    pub fn open(
+        site: &str,
+        node_key: SecretKey,
+        trust: TrustAnchors,
+        initial: Option<SignedDirectory>,
+        store: Store,
+        sync: SyncConfig,
+        now_secs: u64,
+    ) -> Result<Core, NodeError> {
+        let mut replica = Replica::new(trust);
+        if let Some(bytes) = store.directory()? {
+            let stored =
+                Signed::from_bytes(&bytes).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+            replica
+                .set_directory(&stored)
+                .map_err(|e| NodeError::Directory(e.to_string()))?;
+        }
+        if let Some(d) = initial {
+            let held = replica.directory().map_or(0, |v| v.version());
+            let offered = d.open().map(|x| x.version).unwrap_or(0);
+            if offered > held {
+                replica
+                    .set_directory(&d)
+                    .map_err(|e| NodeError::Directory(e.to_string()))?;
+                store.put_directory(&d.to_bytes())?;
+            }
+        }
+        let Some(dir) = replica.directory() else {
+            return Err(NodeError::Directory(
+                "no directory: give the node a signed directory file".into(),
+            ));
+        };
+        let listed = dir.directory.sites.get(site).and_then(|s| s.node_key);
+        if listed != Some(node_key.public()) {
+            return Err(NodeError::Directory(format!(
+                "directory version {} does not list this node's key {} for site {site}",
+                dir.version(),
+                node_key.public().short()
+            )));
+        }
+        let mut stored_certs = HashSet::new();
+        for cert in store.certificates() {
+            let bytes = cert?;
+            if let Ok(c) = Signed::from_bytes(&bytes)
+                && replica.add_certificate(&c).is_ok()
+                && let Ok(body) = c.open()
+            {
+                stored_certs.insert(body.key.id());
+            }
+        }
+        let mut identity = Identity::new(site, node_key);
+        let dir = replica
+            .directory()
+            .map(|d| d.directory.clone())
+            .unwrap_or_default();
+        for cert in identity.refresh(&dir, now_secs) {
+            replica
+                .add_certificate(&cert)
+                .map_err(|e| NodeError::Corrupt(e.to_string()))?;
+        }
+        let mut stored: Vec<Vec<u8>> = Vec::new();
+        for item in store.changes() {
+            let (_, bytes) = item?;
+            stored.push(bytes);
+        }
+        let report = replica.ingest_bytes(stored.iter().map(Vec::as_slice));
+        if !report.rejected.is_empty() {
+            tracing::warn!(
+                count = report.rejected.len(),
+                "stored changes refused on replay"
+            );
+        }
+        tracing::info!(
+            site,
+            documents = replica.docs().count(),
+            changes = report.accepted.len(),
+            waiting = replica.pending_len(),
+            "store replayed"
+        );
+        let engine = Engine::new(site, sync);
+        let mut core = Core {
+            identity,
+            replica,
+            store,
+            engine,
+            stored_certs,
+            unsaved: Vec::new(),
+        };
+        core.save_certificates()?;
+        core.store.flush()?;
+        Ok(core)
+    }
+
+    pub fn site(&self) -> &str {
+        self.identity.site()
+    }
+
+    pub fn replica(&self) -> &Replica {
+        &self.replica
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Runs a local command as `employee` (who must be homed here), then pushes the change to
+    /// peers. Not durable until [`Core::commit`].
+    pub fn local<T>(
+        &mut self,
+        employee: &str,
+        f: impl FnOnce(
+            &mut Replica,
+            &weft_crdt::Author,
+        ) -> Result<(T, Vec<SignedChange>), weft_crdt::LocalError>,
+    ) -> Result<T, NodeError> {
+        let author = self
+            .identity
+            .author(employee)
+            .cloned()
+            .ok_or_else(|| NodeError::NotHomedHere(employee.to_owned()))?;
+        let (value, changes) = f(&mut self.replica, &author)?;
+        for c in &changes {
+            self.unsaved.push((c.doc().clone(), c.hash()));
+            self.engine.handle_local_change(c, &self.replica);
+        }
+        Ok(value)
+    }
+
+    /// A peer connected.
+    pub fn connect(&mut self, peer_site: &str, now_ms: u64) {
+        self.engine.handle_connect(peer_site, now_ms, &self.replica);
+    }
+
+    /// A peer disconnected.
+    pub fn disconnect(&mut self, peer_site: &str) {
+        self.engine.handle_disconnect(peer_site);
+    }
+
+    /// A frame from a peer.
+    pub fn frame(&mut self, peer_site: &str, bytes: &[u8], now_ms: u64) -> Outcome {
+        self.engine
+            .handle_frame(peer_site, bytes, now_ms, &mut self.replica);
+        self.drain_events()
+    }
+
+    /// Time passed.
+    pub fn tick(&mut self, now_ms: u64) -> Outcome {
+        self.engine.handle_tick(now_ms, &self.replica);
+        self.drain_events()
+    }
+
+    fn drain_events(&mut self) -> Outcome {
+        let mut out = Outcome::default();
+        while let Some(e) = self.engine.poll_event() {
+            match &e {
+                Event::Ingested { accepted, .. } => {
+                    self.unsaved.extend(accepted.iter().cloned());
+                    out.accepted.extend(accepted.iter().cloned());
+                }
+                Event::DirectoryUpdated { .. } => {
+                    if let Some(d) = self.replica.directory() {
+                        let bytes = d.signed.to_bytes();
+                        let dir = d.directory.clone();
+                        if let Err(err) = self.store.put_directory(&bytes) {
+                            tracing::error!(error = %err, "cannot store the new directory");
+                        }
+                        let now = dir.issued_at;
+                        for cert in self.identity.refresh(&dir, now) {
+                            let _ = self.replica.add_certificate(&cert);
+                        }
+                    }
+                }
+                _ => {}
+            }
+            out.events.push(e);
+        }
+        out
+    }
+
+    /// The next frame to send: (peer site, bytes).
+    pub fn poll_transmit(&mut self) -> Option<(String, Vec<u8>)> {
+        self.engine.poll_transmit()
+    }
+
+    /// Appends every change accepted since the last commit (and new certificates) to the
+    /// store, then flushes it. Returns how many changes were made durable.
+    pub fn commit(&mut self) -> Result<usize, NodeError> {
+        if self.unsaved.is_empty() {
+            return Ok(0);
+        }
+        let unsaved = std::mem::take(&mut self.unsaved);
+        let mut rows: Vec<(DocId, std::sync::Arc<[u8]>)> = Vec::with_capacity(unsaved.len());
+        for (doc, hash) in &unsaved {
+            if let Some(c) = self.replica.doc(doc).and_then(|d| d.change(hash)) {
+                rows.push((doc.clone(), c.bytes().clone()));
+            }
+        }
+        self.store
+            .append_changes(rows.iter().map(|(d, b)| (d, &b[..])))?;
+        self.save_certificates()?;
+        self.store.flush()?;
+        Ok(rows.len())
+    }
+
+    fn save_certificates(&mut self) -> Result<(), NodeError> {
+        let new: Vec<(KeyId, Vec<u8>)> = self
+            .replica
+            .certificates()
+            .filter_map(|c| {
+                let body = c.open().ok()?;
+                let id = body.key.id();
+                (!self.stored_certs.contains(&id)).then(|| (id, c.to_bytes()))
+            })
+            .collect();
+        for (id, bytes) in new {
+            self.store.put_certificate(&id, &bytes)?;
+            self.stored_certs.insert(id);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,114 @@
+//! The keys a node holds: its own, and one per employee homed at its site.
+//!
+//! An employee's signing key is derived from the node's secret key and the employee's id
+//! (SHA-256 over a domain tag, the node seed and the id). The node therefore stores no
+//! per-employee secret, a restored node signs with the same keys, and rotating the node key
+//! (re-enrolling the site) rotates every employee key of the site at once. This gives nothing
+//! away: whoever holds the node key can already sign as the site's employees (DESIGN.md §2).
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+use weft_crdt::Author;
+use weft_keys::{Directory, EmployeeCert, SecretKey, Signed, Status};
+use zeroize::Zeroizing;
+
+/// The node's identity and the authors it signs for.
+pub struct Identity {
+    site: String,
+    node_key: SecretKey,
+    authors: HashMap<String, Author>,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Identity({}, node {}, {} authors)",
+            self.site,
+            self.node_key.public().short(),
+            self.authors.len()
+        )
+    }
+}
+
+impl Identity {
+    pub fn new(site: impl Into<String>, node_key: SecretKey) -> Identity {
+        Identity {
+            site: site.into(),
+            node_key,
+            authors: HashMap::new(),
+        }
+    }
+
+    pub fn site(&self) -> &str {
+        &self.site
+    }
+
+    pub fn node_key(&self) -> &SecretKey {
+        &self.node_key
+    }
+
+    /// The signing key of an employee of this site.
+    fn employee_key(&self, employee: &str) -> SecretKey {
+        let seed = self.node_key.to_seed();
+        let mut h = Sha256::new();
+        h.update(b"weft-employee-key/v1\0");
+        h.update(seed.as_ref());
+        h.update(employee.as_bytes());
+        let digest = Zeroizing::new(<[u8; 32]>::from(h.finalize()));
+        SecretKey::from_seed(&digest)
+    }
+
+    /// Makes (or refreshes) the authors for every active employee the directory homes at this
+    /// site, issuing their certificates. Returns the certificates that are new.
+    pub fn refresh(&mut self, dir: &Directory, now: u64) -> Vec<Signed<EmployeeCert>> {
+        let mut fresh = Vec::new();
+        let here: Vec<String> = dir
+            .employees
+            .values()
+            .filter(|e| e.site == self.site && e.status == Status::Active)
+            .map(|e| e.id.clone())
+            .collect();
+        self.authors.retain(|id, _| here.contains(id));
+        for id in here {
+            if self.authors.contains_key(&id) {
+                continue;
+            }
+            let key = self.employee_key(&id);
+            let cert = Signed::sign(
+                &self.node_key,
+                &EmployeeCert {
+                    employee: id.clone(),
+                    site: self.site.clone(),
+                    key: key.public(),
+                    issued_at: now,
+                },
+            );
+            fresh.push(cert.clone());
+            self.authors.insert(
+                id.clone(),
+                Author {
+                    employee: id,
+                    key,
+                    cert,
+                },
+            );
+        }
+        fresh
+    }
+
+    /// The author for an employee of this site, if active.
+    pub fn author(&self, employee: &str) -> Option<&Author> {
+        self.authors.get(employee)
+    }
+
+    /// How many employees this node signs for.
+    pub fn len(&self) -> usize {
+        self.authors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.authors.is_empty()
+    }
+}

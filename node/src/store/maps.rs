@@ -1,0 +1,25 @@
+//! The catalogue of sled trees: every tree the node uses, in one place, with what its keys
+//! and values are. Nothing outside `store` names a tree.
+
+/// Format version and node-wide settings. Keys are ASCII names.
+pub(super) const META: &str = "meta";
+/// Accepted signed changes, the source of truth. Key: u64 big-endian sequence number (the
+/// order of acceptance, hence a topological order per document). Value: document id (u16
+/// big-endian length, UTF-8) followed by the signed change's bytes.
+pub(super) const CHANGES: &str = "changes";
+/// Which documents hold changes, and how many bytes. Key: document id. Value: u64 BE count,
+/// u64 BE bytes.
+pub(super) const DOCS: &str = "docs";
+/// Employee certificates. Key: key id (16 bytes). Value: signed certificate bytes.
+pub(super) const CERTS: &str = "certs";
+/// The latest accepted signed directory. Key: `current`. Value: signed directory bytes.
+pub(super) const DIRECTORY: &str = "directory";
+/// Read model: thread summaries. Key: thread id. Value: postcard `ThreadSummary`.
+pub(super) const THREADS: &str = "read_threads";
+
+/// Every tree, for opening and for diagnostics.
+pub(super) const ALL: [&str; 6] = [META, CHANGES, DOCS, CERTS, DIRECTORY, THREADS];
+
+/// The on-disk format this build writes. A store with another version is refused with a
+/// clear error rather than misread.
+pub const FORMAT_VERSION: u32 = 1;

@@ -1,0 +1,126 @@
+//! The node core over real sled stores: local commands, sync between two cores, durability
+//! across reopening.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use weft_crdt::sync::Config as SyncConfig;
+use weft_crdt::testkit::World;
+use weft_crdt::{NewGroup, ThreadView, Visibility};
+use weft_keys::TrustAnchors;
+use weft_node::{Core, Store};
+
+fn open(w: &World, site: usize, dir: &Path) -> Core {
+    Core::open(
+        &w.sites[site],
+        w.nodes[site].clone(),
+        TrustAnchors::single(w.authority.public()),
+        Some(w.directory.clone()),
+        Store::open(dir).unwrap(),
+        SyncConfig::default(),
+        1,
+    )
+    .unwrap()
+}
+
+/// Moves frames between two cores until none is left.
+fn pump(a: &mut Core, b: &mut Core) {
+    loop {
+        let mut moved = false;
+        while let Some((to, f)) = a.poll_transmit() {
+            assert_eq!(to, b.site());
+            let from = a.site().to_owned();
+            b.frame(&from, &f, 0);
+            moved = true;
+        }
+        while let Some((to, f)) = b.poll_transmit() {
+            assert_eq!(to, a.site());
+            let from = b.site().to_owned();
+            a.frame(&from, &f, 0);
+            moved = true;
+        }
+        if !moved {
+            break;
+        }
+    }
+}
+
+#[test]
+fn a_post_travels_and_survives_reopening() {
+    let w = World::new(2, 4);
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let thread_id;
+    {
+        let mut a = open(&w, 0, da.path());
+        let mut b = open(&w, 1, db.path());
+        a.connect("site1", 0);
+        b.connect("site0", 0);
+        pump(&mut a, &mut b);
+        // e0 is homed at site0, e1 at site1.
+        let gid = a
+            .local("e0", |r, me| {
+                let g = r.create_group(
+                    me,
+                    &NewGroup {
+                        name: "Photo club",
+                        description: "",
+                        visibility: Visibility::Public,
+                        home_site: "site0",
+                    },
+                    1,
+                    1,
+                )?;
+                Ok((g.doc().clone(), vec![g]))
+            })
+            .unwrap();
+        thread_id = a
+            .local("e0", |r, me| {
+                let (t, l) = r.create_thread(me, &gid, "Sortie photo", "Samedi ?", 2, 2)?;
+                Ok((t.doc().clone(), vec![t, l]))
+            })
+            .unwrap();
+        assert_eq!(a.commit().unwrap(), 3);
+        pump(&mut a, &mut b);
+        assert_eq!(b.commit().unwrap(), 3);
+        // e1 cannot act at site0: their key lives at site1.
+        assert!(a.local("e1", |_, _| Ok(((), vec![]))).is_err());
+        let t = thread_id.clone();
+        b.local("e1", |r, me| {
+            let (c, _) = r.reply(me, &t, "Partant !", None, 3, 3)?;
+            Ok(((), vec![c]))
+        })
+        .unwrap();
+        b.commit().unwrap();
+        pump(&mut a, &mut b);
+        a.commit().unwrap();
+        assert!(b.store().stats().changes >= 4);
+    }
+    // Both reopen from disk alone (no peers) with everything.
+    for dir in [da.path(), db.path()] {
+        let site = if dir == da.path() { 0 } else { 1 };
+        let core = open(&w, site, dir);
+        let view = ThreadView::of(core.replica().doc(&thread_id).unwrap()).unwrap();
+        assert_eq!(view.posts.len(), 2, "site{site}");
+        assert_eq!(view.posts[1].body, "Partant !");
+    }
+}
+
+#[test]
+fn a_node_whose_key_the_directory_does_not_list_refuses_to_start() {
+    let w = World::new(2, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let err = Core::open(
+        "site0",
+        w.nodes[1].clone(),
+        TrustAnchors::single(w.authority.public()),
+        Some(w.directory.clone()),
+        Store::open(dir.path()).unwrap(),
+        SyncConfig::default(),
+        1,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("does not list this node's key"),
+        "{err}"
+    );
+}
