@@ -7,6 +7,7 @@
 #![allow(clippy::print_stdout)]
 
 mod admin;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +52,15 @@ enum Command {
     /// Enroll a site's node.
     #[command(subcommand)]
     Site(admin::SiteCmd),
+    /// Run this site's node: sync with the other sites and serve the web UI and API.
+    ///
+    /// Reads the configuration from FILE (default ./weft.toml; see examples/weft.toml), then
+    /// from WEFT_* environment variables. Stops cleanly on SIGINT or SIGTERM.
+    Run {
+        /// The configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Start a whole company on this machine (not built yet).
     Demo {
         /// Where the demo keeps its data.
@@ -66,6 +76,11 @@ fn main() -> ExitCode {
         Command::Authority(cmd) => admin::authority(cmd),
         Command::Directory(cmd) => admin::directory(cmd),
         Command::Site(cmd) => admin::site(cmd),
+        Command::Run { config } => {
+            let explicit = config.is_some();
+            let path = config.unwrap_or_else(|| PathBuf::from("weft.toml"));
+            serve::load_config(&path, explicit).and_then(serve::run)
+        }
         Command::Demo { data_dir: _ } => {
             eprintln!(
                 "weft demo is not built yet: the node, the web UI and the demo are the next \
@@ -86,7 +101,7 @@ fn main() -> ExitCode {
 
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -18,6 +18,10 @@ pub enum NodeError {
     NotFound,
     #[error(transparent)]
     Local(#[from] weft_crdt::LocalError),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("network: {0}")]
+    Network(String),
     #[error("the node is shutting down")]
     ShuttingDown,
 }

@@ -21,11 +21,15 @@ pub mod core;
 pub mod error;
 pub mod files;
 pub mod identity;
+pub mod metrics;
+pub mod net;
+pub mod run;
 pub mod store;
 
 pub use config::{Config, ConfigError};
 pub use core::{Core, Outcome};
 pub use error::NodeError;
+pub use run::{NodeHandle, Running, start};
 pub use store::{Store, StoreError};
 pub use weft_crdt as crdt;
 pub use weft_keys as keys;

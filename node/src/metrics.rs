@@ -1,0 +1,134 @@
+//! Counters an operator watches, shared between the runtime (which updates them) and the web
+//! layer (which renders them at `/metrics` in the Prometheus text format).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The node's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub peers_connected: AtomicU64,
+    pub changes_in: AtomicU64,
+    pub changes_local: AtomicU64,
+    pub frames_in: AtomicU64,
+    pub frames_out: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub sync_backlog: AtomicU64,
+    pub pending_changes: AtomicU64,
+    pub refused_peers: AtomicU64,
+    pub malformed_frames: AtomicU64,
+    pub documents: AtomicU64,
+    /// Refused changes by reason code.
+    pub rejections: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl Metrics {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn set(counter: &AtomicU64, n: u64) {
+        counter.store(n, Ordering::Relaxed);
+    }
+
+    pub fn reject(&self, code: &'static str) {
+        if let Ok(mut m) = self.rejections.lock() {
+            *m.entry(code).or_default() += 1;
+        }
+    }
+
+    /// The Prometheus text exposition of every counter.
+    pub fn render(&self, site: &str) -> String {
+        let mut s = String::new();
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut line = |name: &str, kind: &str, help: &str, v: u64| {
+            let _ = writeln!(s, "# HELP weft_{name} {help}");
+            let _ = writeln!(s, "# TYPE weft_{name} {kind}");
+            let _ = writeln!(s, "weft_{name}{{site=\"{site}\"}} {v}");
+        };
+        line(
+            "peers_connected",
+            "gauge",
+            "Sites connected now.",
+            g(&self.peers_connected),
+        );
+        line(
+            "changes_received_total",
+            "counter",
+            "Changes accepted from peers.",
+            g(&self.changes_in),
+        );
+        line(
+            "changes_local_total",
+            "counter",
+            "Changes made by this site's users.",
+            g(&self.changes_local),
+        );
+        line(
+            "frames_received_total",
+            "counter",
+            "Sync frames received.",
+            g(&self.frames_in),
+        );
+        line(
+            "frames_sent_total",
+            "counter",
+            "Sync frames sent.",
+            g(&self.frames_out),
+        );
+        line(
+            "bytes_received_total",
+            "counter",
+            "Sync bytes received.",
+            g(&self.bytes_in),
+        );
+        line(
+            "bytes_sent_total",
+            "counter",
+            "Sync bytes sent.",
+            g(&self.bytes_out),
+        );
+        line(
+            "sync_backlog_frames",
+            "gauge",
+            "Frames waiting to be sent.",
+            g(&self.sync_backlog),
+        );
+        line(
+            "pending_changes",
+            "gauge",
+            "Changes waiting for a dependency, certificate or directory.",
+            g(&self.pending_changes),
+        );
+        line(
+            "refused_peers_total",
+            "counter",
+            "Connections refused: peer not a site in the directory.",
+            g(&self.refused_peers),
+        );
+        line(
+            "malformed_frames_total",
+            "counter",
+            "Frames dropped because they could not be decoded.",
+            g(&self.malformed_frames),
+        );
+        line("documents", "gauge", "Documents held.", g(&self.documents));
+        let _ = writeln!(
+            s,
+            "# HELP weft_changes_rejected_total Changes refused, by reason."
+        );
+        let _ = writeln!(s, "# TYPE weft_changes_rejected_total counter");
+        if let Ok(m) = self.rejections.lock() {
+            for (reason, n) in m.iter() {
+                let _ = writeln!(
+                    s,
+                    "weft_changes_rejected_total{{site=\"{site}\",reason=\"{reason}\"}} {n}"
+                );
+            }
+        }
+        s
+    }
+}

@@ -1,0 +1,280 @@
+//! A company on loopback for end-to-end tests: authority, directory, enrolled sites, and real
+//! `weft run` processes with their own ports and sled stores.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub(crate) const WEFT: &str = env!("CARGO_BIN_EXE_weft");
+
+pub(crate) const SITES: [&str; 3] = ["paris", "new-york", "bangalore"];
+
+/// A port nobody listens on right now.
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+pub(crate) fn weft(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(WEFT)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "weft {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// One site's setup.
+pub(crate) struct Site {
+    pub(crate) id: String,
+    pub(crate) http_port: u16,
+    pub(crate) config: PathBuf,
+}
+
+/// An enrolled company with a config per site; nodes are started separately.
+pub(crate) struct Company {
+    /// Kept so the folder lives as long as the company.
+    _root: tempfile::TempDir,
+    pub(crate) sites: Vec<Site>,
+}
+
+impl Company {
+    pub(crate) fn new() -> Company {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        let ldif = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/directory.ldif");
+        weft(r, &["authority", "init", "--out", "authority"]);
+        weft(
+            r,
+            &[
+                "directory",
+                "import",
+                "--ldif",
+                ldif.to_str().unwrap(),
+                "--organisation",
+                "Example Corp",
+            ],
+        );
+        let mut sites = Vec::new();
+        for id in SITES {
+            let dir = r.join("sites").join(id);
+            let p2p_port = free_port();
+            let http_port = free_port();
+            let address = format!("/ip4/127.0.0.1/tcp/{p2p_port}");
+            weft(
+                r,
+                &[
+                    "site",
+                    "enroll",
+                    "--site",
+                    id,
+                    "--out",
+                    dir.to_str().unwrap(),
+                    "--address",
+                    &address,
+                ],
+            );
+            let request = dir.join("enroll-request.txt");
+            weft(
+                r,
+                &[
+                    "authority",
+                    "sign-site",
+                    "--authority",
+                    "authority",
+                    "--request",
+                    request.to_str().unwrap(),
+                ],
+            );
+            let config = dir.join("weft.toml");
+            fs::write(
+                &config,
+                format!(
+                    "site = \"{id}\"\ndata_dir = \"data\"\nnode_key = \"node.key\"\ndirectory = \"../../directory.signed\"\ntrust = [\"../../authority/authority.pub\"]\nhttp_addr = \"127.0.0.1:{http_port}\"\nlisten = [\"{address}\"]\nresync_interval_secs = 2\n"
+                ),
+            )
+            .unwrap();
+            sites.push(Site {
+                id: id.into(),
+                http_port,
+                config,
+            });
+        }
+        weft(r, &["directory", "publish", "--authority", "authority"]);
+        Company { _root: root, sites }
+    }
+
+    pub(crate) fn start(&self, i: usize) -> Node {
+        Node::start(&self.sites[i])
+    }
+}
+
+/// A running `weft run` process, killed when dropped.
+pub(crate) struct Node {
+    pub(crate) child: Child,
+    pub(crate) http_port: u16,
+    pub(crate) log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Node {
+    pub(crate) fn start(site: &Site) -> Node {
+        let mut child = Command::new(WEFT)
+            .args(["run", "--config", site.config.to_str().unwrap()])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        let node = Node {
+            child,
+            http_port: site.http_port,
+            log,
+        };
+        node.wait_until(Duration::from_secs(60), "healthy", |n| {
+            n.get("/healthz").map(|(s, _)| s) == Some(200)
+        });
+        node
+    }
+
+    /// GET on the node's HTTP port: (status, body).
+    pub(crate) fn get(&self, path: &str) -> Option<(u16, String)> {
+        http_get(self.http_port, path)
+    }
+
+    pub(crate) fn wait_until(
+        &self,
+        timeout: Duration,
+        what: &str,
+        mut ok: impl FnMut(&Node) -> bool,
+    ) {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if ok(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "timed out waiting until {what}; log:\n{}",
+            self.log.lock().unwrap().join("\n")
+        );
+    }
+
+    pub(crate) fn json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.get(path).unwrap();
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// A counter from `/metrics`.
+    pub(crate) fn metric(&self, name: &str) -> f64 {
+        let (_, body) = self.get("/metrics").unwrap();
+        body.lines()
+            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    pub(crate) fn connected_peers(&self) -> usize {
+        self.json("/api/v1/node")["peers"]
+            .as_array()
+            .map(|a| a.iter().filter(|p| p["connected"] == true).count())
+            .unwrap_or(0)
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub(crate) fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "node did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 GET over loopback.
+pub(crate) fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    Some((status, body))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
