@@ -8,6 +8,7 @@
 
 mod admin;
 mod serve;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +53,9 @@ enum Command {
     /// Enroll a site's node.
     #[command(subcommand)]
     Site(admin::SiteCmd),
+    /// Manage the local accounts of this site's employees.
+    #[command(subcommand)]
+    User(user::UserCmd),
     /// Run this site's node: sync with the other sites and serve the web UI and API.
     ///
     /// Reads the configuration from FILE (default ./weft.toml; see examples/weft.toml), then
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Command::Authority(cmd) => admin::authority(cmd),
         Command::Directory(cmd) => admin::directory(cmd),
         Command::Site(cmd) => admin::site(cmd),
+        Command::User(cmd) => user::user(cmd),
         Command::Run { config } => {
             let explicit = config.is_some();
             let path = config.unwrap_or_else(|| PathBuf::from("weft.toml"));

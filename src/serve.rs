@@ -65,12 +65,11 @@ pub(crate) fn run(config: Config) -> Result<()> {
             config.site,
             running.handle.peer_id()
         );
-        let app = weft_web::router(running.handle.clone());
-        let web = tokio::spawn(
-            axum::serve(listener, app)
-                .with_graceful_shutdown(wait(stop_rx.clone()))
-                .into_future(),
-        );
+        let web = tokio::spawn(weft_web::serve(
+            listener,
+            running.handle.clone(),
+            wait(stop_rx.clone()),
+        ));
         let mut task = running.task;
         tokio::select! {
             () = signal() => {}

@@ -24,6 +24,7 @@ pub mod identity;
 pub mod metrics;
 pub mod net;
 pub mod run;
+pub mod service;
 pub mod store;
 
 pub use config::{Config, ConfigError};

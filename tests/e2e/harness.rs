@@ -12,6 +12,16 @@ pub(crate) const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 
 pub(crate) const SITES: [&str; 3] = ["paris", "new-york", "bangalore"];
 
+/// Employees with a password, per site (from examples/directory.ldif).
+pub(crate) const USERS: [&[&str]; 3] = [
+    &["hdupre", "cmartin"],
+    &["jsmith", "ejohnson"],
+    &["pkumar", "srao"],
+];
+
+/// The password the tests give every account.
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
+
 /// A port nobody listens on right now.
 pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -112,7 +122,48 @@ impl Company {
             });
         }
         weft(r, &["directory", "publish", "--authority", "authority"]);
-        Company { _root: root, sites }
+        let company = Company { _root: root, sites };
+        for (i, users) in USERS.iter().enumerate() {
+            for u in *users {
+                company.set_password(i, u);
+            }
+        }
+        company
+    }
+
+    /// Sets `user`'s password to [`PASSWORD`] with `weft user set-password`.
+    pub(crate) fn set_password(&self, i: usize, user: &str) {
+        let mut child = Command::new(WEFT)
+            .args([
+                "user",
+                "set-password",
+                "--config",
+                self.sites[i].config.to_str().unwrap(),
+                "--user",
+                user,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{PASSWORD}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The store folder of site `i` (only to be opened while its node is stopped).
+    pub(crate) fn store_dir(&self, i: usize) -> PathBuf {
+        self.sites[i].config.parent().unwrap().join("data/store")
     }
 
     pub(crate) fn start(&self, i: usize) -> Node {
@@ -214,6 +265,57 @@ impl Node {
             .unwrap_or(0)
     }
 
+    /// Logs in and returns the bearer token.
+    pub(crate) fn login(&self, user: &str) -> String {
+        let (status, body) = self
+            .request(
+                "POST",
+                "/api/v1/session",
+                Some(&serde_json::json!({"login": user, "password": PASSWORD})),
+                None,
+            )
+            .unwrap();
+        assert_eq!(status, 200, "login {user}: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    pub(crate) fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        token: Option<&str>,
+    ) -> Option<(u16, String)> {
+        http(self.http_port, method, path, body, token)
+    }
+
+    /// A JSON API call that must answer `expect`; returns the body as JSON.
+    pub(crate) fn api(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+        expect: u16,
+    ) -> serde_json::Value {
+        let (status, text) = self
+            .request(method, path, body.as_ref(), Some(token))
+            .unwrap();
+        assert_eq!(status, expect, "{method} {path}: {text}");
+        if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+        }
+    }
+
+    /// Kills the process at once (SIGKILL).
+    pub(crate) fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and waits for a clean exit.
     pub(crate) fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
@@ -241,11 +343,27 @@ impl Drop for Node {
 
 /// A minimal HTTP/1.1 GET over loopback.
 pub(crate) fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http(port, "GET", path, None, None)
+}
+
+/// A minimal HTTP/1.1 request over loopback: (status, body).
+pub(crate) fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+    token: Option<&str>,
+) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
     .ok()?;
     let mut raw = Vec::new();

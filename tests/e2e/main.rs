@@ -1,6 +1,7 @@
 //! End-to-end tests of the `weft` binary: real processes, real files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api;
 mod cli;
 mod harness;
 mod net;

@@ -1,24 +1,34 @@
 //! # weft-web: the HTML UI and the JSON API
 //!
-//! This crate owns everything HTTP: the axum router, and (next) server-rendered pages, static
-//! assets, the JSON API of `shared/API.md`, sessions and CSRF protection. It is the only crate
-//! that knows HTTP; it calls the node through [`weft_node::NodeHandle`] and never touches
-//! storage or the network directly.
-//!
-//! Today it serves the operations endpoints: `GET /healthz`, `GET /metrics` (Prometheus text)
-//! and `GET /api/v1/node`.
+//! This crate owns everything HTTP: the axum router, the JSON API of `shared/API.md`
+//! ([`api`]), logins and sessions ([`auth`]), and the operations endpoints (`/healthz`,
+//! `/metrics`, `/api/v1/node`). It is the only crate that knows HTTP; it calls the node through
+//! [`weft_node::NodeHandle`] and never touches storage or the network directly. Server-rendered
+//! pages, CSRF-protected forms and live updates are the next increment (issue 5).
+
+pub mod api;
+pub mod auth;
+mod error;
+pub mod state;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
 use weft_node::NodeHandle;
 
+pub use error::AppError;
+pub use state::AppState;
 pub use weft_node as node;
+
+/// JSON bodies larger than this are refused with 413 (uploads will have their own limits).
+pub const MAX_JSON_BODY: usize = 1024 * 1024;
 
 /// One peer site, as `/api/v1/node` lists it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -40,65 +50,42 @@ pub struct NodeInfo {
     pub directory_version: u64,
 }
 
-/// An error answered as `{"error": {"code", "message"}}`. Internal details are logged, not
-/// sent.
-#[derive(Debug)]
-pub struct AppError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
-        (self.status, Json(body)).into_response()
-    }
-}
-
-impl From<weft_node::NodeError> for AppError {
-    fn from(e: weft_node::NodeError) -> Self {
-        tracing::error!(error = %e, "node error");
-        AppError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "unavailable",
-            message: "the node cannot answer right now".into(),
-        }
-    }
-}
-
-/// The router of a node's web server.
+/// The router of a node's web server. Serve it with `into_make_service_with_connect_info`
+/// (as [`serve`] does): login rate limiting needs the client's address.
 pub fn router(node: NodeHandle) -> Router {
+    let state = AppState {
+        node,
+        sessions: Arc::new(auth::Sessions::default()),
+    };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/v1/node", get(node_info))
+        .nest("/api/v1", api::routes())
         .fallback(not_found)
-        .with_state(node)
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .with_state(state)
 }
 
 async fn not_found() -> AppError {
-    AppError {
-        status: StatusCode::NOT_FOUND,
-        code: "not_found",
-        message: "no such page".into(),
-    }
+    AppError::not_found()
 }
 
-async fn healthz(State(node): State<NodeHandle>) -> Result<&'static str, AppError> {
+async fn healthz(State(state): State<AppState>) -> Result<&'static str, AppError> {
     // Up means the node's loop answers, not merely that the HTTP server runs.
-    node.call(|_| ()).await?;
+    state.node.call(|_| ()).await?;
     Ok("ok\n")
 }
 
-async fn metrics(State(node): State<NodeHandle>) -> Response {
-    let text = node.metrics().render(node.site());
+async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.node.metrics().render(state.node.site());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
-async fn node_info(State(node): State<NodeHandle>) -> Result<Json<NodeInfo>, AppError> {
-    let peer_id = node.peer_id().to_string();
-    let info = node
+async fn node_info(State(state): State<AppState>) -> Result<Json<NodeInfo>, AppError> {
+    let peer_id = state.node.peer_id().to_string();
+    let info = state
+        .node
         .call(move |core| {
             let connected: Vec<String> = core.engine().peers().map(str::to_owned).collect();
             let dir = core.replica().directory();
@@ -135,15 +122,17 @@ async fn node_info(State(node): State<NodeHandle>) -> Result<Json<NodeInfo>, App
     Ok(Json(info))
 }
 
-/// Serves the router on `addr` until `shutdown` resolves.
+/// Serves the router on a bound listener until `shutdown` resolves.
 pub async fn serve(
-    addr: SocketAddr,
+    listener: tokio::net::TcpListener,
     node: NodeHandle,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(address = %listener.local_addr()?, "web server listening");
-    axum::serve(listener, router(node))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(node).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

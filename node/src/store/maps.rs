@@ -17,8 +17,12 @@ pub(super) const DIRECTORY: &str = "directory";
 /// Read model: thread summaries. Key: thread id. Value: postcard `ThreadSummary`.
 pub(super) const THREADS: &str = "read_threads";
 
+/// Local accounts: the password hashes of this site's employees. Key: employee id. Value: the
+/// argon2 PHC string. Never replicated.
+pub(super) const ACCOUNTS: &str = "accounts";
+
 /// Every tree, for opening and for diagnostics.
-pub(super) const ALL: [&str; 6] = [META, CHANGES, DOCS, CERTS, DIRECTORY, THREADS];
+pub(super) const ALL: [&str; 7] = [META, CHANGES, DOCS, CERTS, DIRECTORY, THREADS, ACCOUNTS];
 
 /// The on-disk format this build writes. A store with another version is refused with a
 /// clear error rather than misread.

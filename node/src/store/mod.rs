@@ -23,7 +23,7 @@ pub use maps::FORMAT_VERSION;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    #[error("cannot open the store at {path}: {source}")]
+    #[error("cannot open the store at {path} (is a node already running on it?): {source}")]
     Open { path: String, source: sled::Error },
     #[error("the store at {path} has format version {found}; this build reads version {expected}")]
     Version {
@@ -62,6 +62,7 @@ pub struct Store {
     certs: sled::Tree,
     directory: sled::Tree,
     threads: sled::Tree,
+    accounts: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -90,9 +91,10 @@ impl Store {
             certs: tree(maps::CERTS)?,
             directory: tree(maps::DIRECTORY)?,
             threads: tree(maps::THREADS)?,
+            accounts: tree(maps::ACCOUNTS)?,
             db,
         };
-        debug_assert_eq!(maps::ALL.len(), 6);
+        debug_assert_eq!(maps::ALL.len(), 7);
         match store.meta.get("format").map_err(io("reading the format"))? {
             None => {
                 store
@@ -227,6 +229,23 @@ impl Store {
             .insert(thread.as_str(), bytes)
             .map_err(io("storing a thread summary"))?;
         Ok(())
+    }
+
+    /// Sets an employee's password hash (an argon2 PHC string; never the password).
+    pub fn set_password_hash(&self, employee: &str, phc: &str) -> Result<(), StoreError> {
+        self.accounts
+            .insert(employee, phc.as_bytes())
+            .map_err(io("storing an account"))?;
+        Ok(())
+    }
+
+    /// An employee's password hash, if they have an account.
+    pub fn password_hash(&self, employee: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .accounts
+            .get(employee)
+            .map_err(io("reading an account"))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     /// Makes everything written so far durable.

@@ -1,0 +1,306 @@
+//! The JSON API over real HTTP against real, connected nodes: what an employee does at one
+//! site reaches the others; private groups stay with their members' sites; acknowledged posts
+//! survive a crash.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::harness::{Company, Node};
+
+fn all_connected(nodes: &[Node]) {
+    for n in nodes {
+        n.wait_until(Duration::from_secs(60), "all peers are connected", |n| {
+            n.connected_peers() == nodes.len() - 1
+        });
+    }
+}
+
+/// Polls until `path` answers 200 for `token` at `node`, and returns the JSON.
+fn eventually(
+    node: &Node,
+    token: &str,
+    path: &str,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        if let Some((200, body)) = node.request("GET", path, None, Some(token))
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&body)
+            && ok(&v)
+        {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{path} never became as expected at {}",
+            node.http_port
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_post_at_one_site_appears_at_the_others() {
+    let company = Company::new();
+    let nodes: Vec<Node> = (0..3).map(|i| company.start(i)).collect();
+    all_connected(&nodes);
+    let helene = nodes[0].login("hdupre");
+    let john = nodes[1].login("jsmith");
+    let priya = nodes[2].login("pkumar@example.in");
+
+    let me = nodes[0].api(&helene, "GET", "/api/v1/me", None, 200);
+    assert_eq!(me["display_name"], "Hélène Dupré");
+    assert_eq!(me["site"], "paris");
+
+    let g = nodes[0].api(&helene, "POST", "/api/v1/groups", Some(json!({"name": "IT Transformation", "description": "Cloud, outils, méthodes", "visibility": "public"})), 201);
+    let gid = g["id"].as_str().unwrap().to_owned();
+    let t = nodes[0].api(
+        &helene,
+        "POST",
+        &format!("/api/v1/groups/{gid}/threads"),
+        Some(json!({"title": "Migration", "body": "Qui connaît #kubernetes ? @jsmith"})),
+        201,
+    );
+    let tid = t["id"].as_str().unwrap().to_owned();
+    assert_eq!(t["root"]["mentions"], json!(["jsmith"]));
+
+    for (node, token) in [(&nodes[1], &john), (&nodes[2], &priya)] {
+        let v = eventually(node, token, &format!("/api/v1/threads/{tid}"), |_| true);
+        assert_eq!(v["title"], "Migration");
+        assert_eq!(v["root"]["author"], "hdupre");
+    }
+    // A reply from New York reaches Paris and Bangalore; a like from Bangalore reaches Paris.
+    let p = nodes[1].api(
+        &john,
+        "POST",
+        &format!("/api/v1/threads/{tid}/posts"),
+        Some(json!({"body": "Moi ! <script>alert(1)</script>"})),
+        201,
+    );
+    assert_eq!(
+        p["html"],
+        "<p>Moi ! &lt;script&gt;alert(1)&lt;/script&gt;</p>"
+    );
+    let root = t["root"]["id"].as_str().unwrap().to_owned();
+    eventually(&nodes[2], &priya, &format!("/api/v1/threads/{tid}"), |v| {
+        v["reply_count"] == 1
+    });
+    nodes[2].api(
+        &priya,
+        "PUT",
+        &format!("/api/v1/posts/{root}/reactions/like"),
+        None,
+        204,
+    );
+    let v = eventually(&nodes[0], &helene, &format!("/api/v1/threads/{tid}"), |v| {
+        v["reply_count"] == 1 && v["root"]["reactions"]["like"] == 1
+    });
+    assert_eq!(v["replies"][0]["author"], "jsmith");
+
+    // Errors have the API's shape.
+    let (s, body) = nodes[0].request("GET", "/api/v1/me", None, None).unwrap();
+    assert_eq!(s, 401);
+    assert!(body.contains("\"unauthenticated\""));
+    let (s, _) = nodes[0]
+        .request(
+            "GET",
+            &format!("/api/v1/threads/{}", "t-00000000000000000000000000000000"),
+            None,
+            Some(&helene),
+        )
+        .unwrap();
+    assert_eq!(s, 404);
+    nodes[1].api(
+        &john,
+        "PATCH",
+        &format!("/api/v1/posts/{root}"),
+        Some(json!({"body": "hacked"})),
+        403,
+    );
+    nodes[0].api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(json!({"name": "x", "visibility": "open"})),
+        422,
+    );
+    // John may not act at Paris: his account is at New York.
+    let (s, _) = nodes[0]
+        .request(
+            "POST",
+            "/api/v1/session",
+            Some(&json!({"login": "jsmith", "password": crate::harness::PASSWORD})),
+            None,
+        )
+        .unwrap();
+    assert_eq!(s, 401);
+}
+
+#[test]
+fn repeated_failed_logins_are_refused_with_429() {
+    let company = Company::new();
+    let node = company.start(0);
+    for _ in 0..5 {
+        let (s, _) = node
+            .request(
+                "POST",
+                "/api/v1/session",
+                Some(&json!({"login": "hdupre", "password": "wrong"})),
+                None,
+            )
+            .unwrap();
+        assert_eq!(s, 401);
+    }
+    let (s, body) = node
+        .request(
+            "POST",
+            "/api/v1/session",
+            Some(&json!({"login": "hdupre", "password": crate::harness::PASSWORD})),
+            None,
+        )
+        .unwrap();
+    assert_eq!(s, 429, "{body}");
+    assert!(body.contains("rate_limited"));
+}
+
+#[test]
+fn a_private_group_never_reaches_a_site_without_members() {
+    let company = Company::new();
+    let nodes: Vec<Node> = (0..3).map(|i| company.start(i)).collect();
+    all_connected(&nodes);
+    let helene = nodes[0].login("hdupre");
+    let john = nodes[1].login("jsmith");
+    let priya = nodes[2].login("pkumar");
+    let g = nodes[0].api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(json!({"name": "Works council prep", "visibility": "private"})),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap().to_owned();
+    nodes[0].api(
+        &helene,
+        "POST",
+        &format!("/api/v1/groups/{gid}/members"),
+        Some(json!({"user": "jsmith"})),
+        200,
+    );
+    let t = nodes[0].api(
+        &helene,
+        "POST",
+        &format!("/api/v1/groups/{gid}/threads"),
+        Some(json!({"title": "Salaires", "body": "Confidentiel"})),
+        201,
+    );
+    let tid = t["id"].as_str().unwrap().to_owned();
+    eventually(&nodes[1], &john, &format!("/api/v1/threads/{tid}"), |_| {
+        true
+    });
+    // Give Bangalore every chance to receive it: several catch-up rounds (every 2 s here).
+    std::thread::sleep(Duration::from_secs(5));
+    let (s, _) = nodes[2]
+        .request("GET", &format!("/api/v1/groups/{gid}"), None, Some(&priya))
+        .unwrap();
+    assert_eq!(s, 404);
+    let (s, _) = nodes[2]
+        .request("GET", &format!("/api/v1/threads/{tid}"), None, Some(&priya))
+        .unwrap();
+    assert_eq!(s, 404);
+    // Not even in its store.
+    let mut nodes = nodes;
+    let c = nodes.pop().unwrap();
+    assert!(c.stop().success());
+    let store = weft_node::Store::open(&company.store_dir(2)).unwrap();
+    for id in [&gid, &tid] {
+        let doc = weft_node::crdt::DocId::parse(id).unwrap();
+        assert!(!store.holds_doc(&doc).unwrap(), "{id} reached Bangalore");
+    }
+    for item in store.changes() {
+        let (doc, _) = item.unwrap();
+        assert_ne!(doc.as_str(), gid);
+        assert_ne!(doc.as_str(), tid);
+    }
+}
+
+#[test]
+fn every_acknowledged_post_survives_sigkill() {
+    let company = Company::new();
+    let a = company.start(0);
+    let b = company.start(1);
+    let pair = [a, b];
+    all_connected(&pair);
+    let [a, b] = pair;
+    let helene = a.login("hdupre");
+    let g = a.api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(json!({"name": "Crash test", "visibility": "public"})),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap().to_owned();
+    let t = a.api(
+        &helene,
+        "POST",
+        &format!("/api/v1/groups/{gid}/threads"),
+        Some(json!({"title": "Loop", "body": "start"})),
+        201,
+    );
+    let tid = t["id"].as_str().unwrap().to_owned();
+    // Post in a loop from another thread; kill the node while it runs.
+    let port = a.http_port;
+    let token = helene.clone();
+    let path = format!("/api/v1/threads/{tid}/posts");
+    let poster = std::thread::spawn(move || {
+        let mut acknowledged = Vec::new();
+        for i in 0..100_000 {
+            let body = json!({"body": format!("post {i}")});
+            match crate::harness::http(port, "POST", &path, Some(&body), Some(&token)) {
+                Some((201, text)) => {
+                    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    acknowledged.push(v["body"].as_str().unwrap().to_owned());
+                }
+                _ => break,
+            }
+        }
+        acknowledged
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    a.kill();
+    let acknowledged = poster.join().unwrap();
+    assert!(
+        acknowledged.len() > 10,
+        "only {} posts before the kill",
+        acknowledged.len()
+    );
+    // Restarted, A has every acknowledged post; B gets them too.
+    let a = company.start(0);
+    let helene = a.login("hdupre");
+    let john = b.login("jsmith");
+    for (node, token) in [(&a, &helene), (&b, &john)] {
+        let v = eventually(node, token, &format!("/api/v1/threads/{tid}"), |v| {
+            v["replies"]
+                .as_array()
+                .is_some_and(|r| r.len() >= acknowledged.len())
+        });
+        let bodies: Vec<&str> = v["replies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["body"].as_str())
+            .collect();
+        for ack in &acknowledged {
+            assert!(
+                bodies.contains(&ack.as_str()),
+                "{ack} lost at {}",
+                node.http_port
+            );
+        }
+    }
+    eprintln!(
+        "{} acknowledged posts before SIGKILL, all present after restart",
+        acknowledged.len()
+    );
+}

@@ -1,0 +1,703 @@
+//! The JSON API of `shared/API.md` (the parts built so far): sessions, people, groups,
+//! threads, posts, reactions.
+
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router, routing::get, routing::post, routing::put};
+use serde::{Deserialize, Serialize};
+use weft_node::crdt::{DocId, DocKind, GroupView, PostView, ProfileUpdate, ThreadView, Visibility};
+use weft_node::keys::Employee;
+use weft_node::service::{Access, MembershipOutcome, last_activity, parse_post_ref, post_ref};
+
+use crate::AppError;
+use crate::auth::{self, COOKIE, Me};
+use crate::state::AppState;
+
+/// The API routes, under `/api/v1`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/session", post(login).delete(logout))
+        .route("/me", get(me))
+        .route("/me/profile", axum::routing::patch(update_profile))
+        .route("/people/{id}", get(person))
+        .route("/groups", get(list_groups).post(create_group))
+        .route("/groups/{id}", get(group))
+        .route("/groups/{id}/members", post(add_member))
+        .route(
+            "/groups/{id}/members/{user}",
+            axum::routing::delete(remove_member),
+        )
+        .route(
+            "/groups/{id}/threads",
+            get(list_threads).post(create_thread),
+        )
+        .route("/threads/{id}", get(thread))
+        .route("/threads/{id}/posts", post(create_post))
+        .route(
+            "/posts/{id}",
+            axum::routing::patch(edit_post).delete(delete_post),
+        )
+        .route(
+            "/posts/{id}/reactions/{kind}",
+            put(react_on).delete(react_off),
+        )
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn nonce() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    u64::from_le_bytes(b)
+}
+
+/// RFC 3339 (UTC, milliseconds) from milliseconds since the epoch.
+pub fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn doc_id(s: &str, kind: DocKind) -> Result<DocId, AppError> {
+    DocId::parse(s)
+        .ok()
+        .filter(|d| d.kind() == kind)
+        .ok_or_else(AppError::not_found)
+}
+
+/// A person, as the API shows them.
+#[derive(Debug, Serialize)]
+pub struct Person {
+    pub id: String,
+    pub display_name: String,
+    pub site: String,
+    pub email: String,
+    pub phone: String,
+    pub title: String,
+    pub department: String,
+    pub photo_url: Option<String>,
+    pub about: String,
+    pub expertise: Vec<String>,
+    pub interests: Vec<String>,
+    pub languages: Vec<String>,
+}
+
+fn person_of(e: &Employee, p: weft_node::crdt::ProfileView) -> Person {
+    Person {
+        id: e.id.clone(),
+        display_name: e.display_name.clone(),
+        site: e.site.clone(),
+        email: e.email.clone(),
+        phone: e.phone.clone(),
+        title: e.title.clone(),
+        department: e.department.clone(),
+        photo_url: p.photo.map(|h| format!("/api/v1/blobs/{h}")),
+        about: p.about,
+        expertise: p.expertise,
+        interests: p.interests,
+        languages: p.languages,
+    }
+}
+
+async fn load_person(state: &AppState, id: String) -> Result<Person, AppError> {
+    state
+        .node
+        .call(move |core| {
+            let e = core
+                .replica()
+                .directory()?
+                .directory
+                .employees
+                .get(&id)?
+                .clone();
+            Some(person_of(&e, core.profile_of(&id)))
+        })
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    login: String,
+    password: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Json(body): Json<LoginBody>,
+) -> Result<Response, AppError> {
+    let login = body.login.trim().to_lowercase();
+    let keys = vec![format!("login:{login}"), auth::address_key(Some(addr.ip()))];
+    if state.sessions.locked_out(&keys) {
+        return Err(AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many failed logins; try again later",
+        ));
+    }
+    let lookup = login.clone();
+    let found = state
+        .node
+        .call(move |core| {
+            let dir = core.replica().directory()?;
+            let e = dir.directory.employees.values().find(|e| {
+                e.site == core.site()
+                    && e.status == weft_node::keys::Status::Active
+                    && (e.id.to_lowercase() == lookup || e.email == lookup)
+            })?;
+            let hash = core.store().password_hash(&e.id).ok()??;
+            Some((e.id.clone(), hash))
+        })
+        .await?;
+    let password = body.password;
+    let ok = match found.clone() {
+        Some((_, hash)) => {
+            tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+                .await
+                .unwrap_or(false)
+        }
+        None => {
+            // Spend the same effort as a real check, so timing does not reveal accounts.
+            let _ = tokio::task::spawn_blocking(move || auth::hash_password(&password)).await;
+            false
+        }
+    };
+    let Some((employee, _)) = found.filter(|_| ok) else {
+        state.sessions.failed(&keys);
+        tracing::info!(login = %login, "failed login");
+        return Err(AppError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_credentials",
+            "wrong login or password",
+        ));
+    };
+    state.sessions.succeeded(&keys);
+    let token = state.sessions.start(&employee)?;
+    let user = load_person(&state, employee).await?;
+    let cookie = format!(
+        "{COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}",
+        auth::SESSION_TTL.as_secs()
+    );
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Json(serde_json::json!({"token": token, "user": user})),
+    )
+        .into_response())
+}
+
+async fn logout(State(state): State<AppState>, parts: axum::http::request::Parts) -> Response {
+    if let Some(t) = auth::token_of(&parts) {
+        state.sessions.end(&t);
+    }
+    (
+        StatusCode::NO_CONTENT,
+        [(
+            header::SET_COOKIE,
+            format!("{COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0"),
+        )],
+    )
+        .into_response()
+}
+
+async fn me(State(state): State<AppState>, Me(me): Me) -> Result<Json<Person>, AppError> {
+    Ok(Json(load_person(&state, me).await?))
+}
+
+async fn person(
+    State(state): State<AppState>,
+    _me: Me,
+    Path(id): Path<String>,
+) -> Result<Json<Person>, AppError> {
+    Ok(Json(load_person(&state, id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileBody {
+    about: Option<String>,
+    career: Option<String>,
+    expertise: Option<Vec<String>>,
+    interests: Option<Vec<String>>,
+    languages: Option<Vec<String>>,
+    locale: Option<String>,
+}
+
+async fn update_profile(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Json(b): Json<ProfileBody>,
+) -> Result<Json<Person>, AppError> {
+    let who = me.clone();
+    state
+        .node
+        .call(move |core| {
+            core.update_profile(
+                &who,
+                &ProfileUpdate {
+                    about: b.about.as_deref(),
+                    career: b.career.as_deref(),
+                    expertise: b.expertise.as_deref(),
+                    interests: b.interests.as_deref(),
+                    languages: b.languages.as_deref(),
+                    locale: b.locale.as_deref(),
+                    photo: None,
+                },
+                now_ms(),
+            )
+        })
+        .await??;
+    Ok(Json(load_person(&state, me).await?))
+}
+
+/// A group, as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct GroupJson {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub visibility: &'static str,
+    pub owners: Vec<String>,
+    pub member_count: usize,
+    pub is_member: bool,
+    pub created_at: String,
+    pub home_site: String,
+}
+
+fn group_json(g: &GroupView, me: &str, access: Access) -> GroupJson {
+    let full = access == Access::Full;
+    GroupJson {
+        id: g.id.to_string(),
+        name: g.name.clone(),
+        description: g.description.clone(),
+        visibility: g.visibility.as_str(),
+        owners: if full { g.owners.clone() } else { vec![] },
+        member_count: g.members.len(),
+        is_member: g.is_member(me),
+        created_at: rfc3339(g.created_at),
+        home_site: g.home_site.clone(),
+    }
+}
+
+#[derive(Serialize)]
+struct List<T> {
+    items: Vec<T>,
+    next: Option<String>,
+}
+
+async fn list_groups(
+    State(state): State<AppState>,
+    Me(me): Me,
+) -> Result<Json<List<GroupJson>>, AppError> {
+    let items = state
+        .node
+        .call(move |core| {
+            core.groups_for(&me)
+                .iter()
+                .map(|(g, a)| group_json(g, &me, *a))
+                .collect()
+        })
+        .await?;
+    Ok(Json(List { items, next: None }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewGroupBody {
+    name: String,
+    #[serde(default)]
+    description: String,
+    visibility: String,
+}
+
+async fn create_group(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Json(b): Json<NewGroupBody>,
+) -> Result<(StatusCode, Json<GroupJson>), AppError> {
+    let vis = Visibility::parse(&b.visibility)
+        .ok_or_else(|| AppError::invalid("visibility must be public, private or secret"))?;
+    let g = state
+        .node
+        .call(move |core| -> Result<GroupJson, weft_node::NodeError> {
+            let id = core.create_group(&me, &b.name, &b.description, vis, now_ms(), nonce())?;
+            let (g, a) = core
+                .group_for(&me, &id)
+                .ok_or(weft_node::NodeError::NotFound)?;
+            Ok(group_json(&g, &me, a))
+        })
+        .await??;
+    Ok((StatusCode::CREATED, Json(g)))
+}
+
+async fn group(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+) -> Result<Json<GroupJson>, AppError> {
+    let id = doc_id(&id, DocKind::Group)?;
+    let g = state
+        .node
+        .call(move |core| {
+            core.group_for(&me, &id)
+                .map(|(g, a)| group_json(&g, &me, a))
+        })
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    Ok(Json(g))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemberBody {
+    user: String,
+}
+
+async fn add_member(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+    Json(b): Json<MemberBody>,
+) -> Result<Response, AppError> {
+    let id = doc_id(&id, DocKind::Group)?;
+    let outcome = state
+        .node
+        .call(move |core| core.add_member(&me, &id, &b.user, now_ms()))
+        .await??;
+    Ok(match outcome {
+        MembershipOutcome::Added => (
+            StatusCode::OK,
+            Json(serde_json::json!({"status": "member"})),
+        )
+            .into_response(),
+        MembershipOutcome::Requested => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({"status": "requested"})),
+        )
+            .into_response(),
+    })
+}
+
+async fn remove_member(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path((id, user)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let id = doc_id(&id, DocKind::Group)?;
+    state
+        .node
+        .call(move |core| core.remove_member(&me, &id, &user, now_ms()))
+        .await??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A post, as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct PostJson {
+    pub id: String,
+    pub author: String,
+    pub body: String,
+    pub html: String,
+    pub created_at: String,
+    pub edited_at: Option<String>,
+    pub reply_to: Option<String>,
+    pub deleted: bool,
+    pub hidden: bool,
+    pub reactions: std::collections::BTreeMap<String, usize>,
+    pub my_reactions: Vec<String>,
+    pub mentions: Vec<String>,
+    pub topics: Vec<String>,
+}
+
+/// A thread, as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct ThreadJson {
+    pub id: String,
+    pub group: String,
+    pub title: String,
+    pub root: Option<PostJson>,
+    pub replies: Vec<PostJson>,
+    pub reply_count: usize,
+    pub last_activity: String,
+    pub following: bool,
+}
+
+/// Escapes text for HTML. (Markdown rendering comes with the web UI; until then a post's
+/// `html` is its text, escaped, so no markup from a post can ever run.)
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            '\n' => out.push_str("<br>"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn post_json(thread: &DocId, p: &PostView, me: &str) -> PostJson {
+    let visible = !p.hidden && !p.deleted;
+    PostJson {
+        id: post_ref(thread, &p.id),
+        author: p.author.clone(),
+        body: if visible {
+            p.body.clone()
+        } else {
+            String::new()
+        },
+        html: if visible {
+            format!("<p>{}</p>", escape_html(&p.body))
+        } else {
+            String::new()
+        },
+        created_at: rfc3339(p.created_at),
+        edited_at: p.edited_at.map(rfc3339),
+        reply_to: p.reply_to.as_ref().map(|r| post_ref(thread, r)),
+        deleted: p.deleted,
+        hidden: p.hidden,
+        reactions: p
+            .reactions
+            .iter()
+            .map(|(k, v)| (k.clone(), v.len()))
+            .collect(),
+        my_reactions: p
+            .reactions
+            .iter()
+            .filter(|(_, v)| v.iter().any(|e| e == me))
+            .map(|(k, _)| k.clone())
+            .collect(),
+        mentions: p.mentions.clone(),
+        topics: p.topics.clone(),
+    }
+}
+
+fn thread_json(t: &ThreadView, me: &str) -> ThreadJson {
+    let mut posts = t.posts.iter().map(|p| post_json(&t.id, p, me));
+    let root = posts.next();
+    let replies: Vec<PostJson> = posts.collect();
+    ThreadJson {
+        id: t.id.to_string(),
+        group: t.group.to_string(),
+        title: t.title.clone(),
+        reply_count: replies.len(),
+        root,
+        replies,
+        last_activity: rfc3339(last_activity(t)),
+        following: false,
+    }
+}
+
+async fn list_threads(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+) -> Result<Json<List<ThreadJson>>, AppError> {
+    let id = doc_id(&id, DocKind::Group)?;
+    let items = state
+        .node
+        .call(move |core| {
+            core.threads_of(&me, &id)
+                .map(|ts| ts.iter().map(|t| thread_json(t, &me)).collect())
+        })
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    Ok(Json(List { items, next: None }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewThreadBody {
+    title: String,
+    body: String,
+}
+
+async fn create_thread(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+    Json(b): Json<NewThreadBody>,
+) -> Result<(StatusCode, Json<ThreadJson>), AppError> {
+    let id = doc_id(&id, DocKind::Group)?;
+    let t = state
+        .node
+        .call(move |core| -> Result<ThreadJson, weft_node::NodeError> {
+            let tid = core.create_thread(&me, &id, &b.title, &b.body, now_ms(), nonce())?;
+            let t = core
+                .thread_for(&me, &tid)
+                .ok_or(weft_node::NodeError::NotFound)?;
+            Ok(thread_json(&t, &me))
+        })
+        .await??;
+    Ok((StatusCode::CREATED, Json(t)))
+}
+
+async fn thread(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+) -> Result<Json<ThreadJson>, AppError> {
+    let id = doc_id(&id, DocKind::Thread)?;
+    let t = state
+        .node
+        .call(move |core| core.thread_for(&me, &id).map(|t| thread_json(&t, &me)))
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    Ok(Json(t))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPostBody {
+    body: String,
+    reply_to: Option<String>,
+}
+
+async fn create_post(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+    Json(b): Json<NewPostBody>,
+) -> Result<(StatusCode, Json<PostJson>), AppError> {
+    let id = doc_id(&id, DocKind::Thread)?;
+    let reply_to = match &b.reply_to {
+        Some(r) => Some(
+            parse_post_ref(r)
+                .filter(|(t, _)| *t == id)
+                .map(|(_, p)| p)
+                .ok_or_else(|| AppError::invalid("reply_to is not a post of this thread"))?,
+        ),
+        None => None,
+    };
+    let p = state
+        .node
+        .call(move |core| -> Result<PostJson, weft_node::NodeError> {
+            let pid = core.reply(&me, &id, &b.body, reply_to.as_deref(), now_ms(), nonce())?;
+            let t = core
+                .thread_for(&me, &id)
+                .ok_or(weft_node::NodeError::NotFound)?;
+            let p = t
+                .posts
+                .iter()
+                .find(|p| p.id == pid)
+                .ok_or(weft_node::NodeError::NotFound)?;
+            Ok(post_json(&id, p, &me))
+        })
+        .await??;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EditBody {
+    body: String,
+}
+
+fn post_id(s: &str) -> Result<(DocId, String), AppError> {
+    parse_post_ref(s).ok_or_else(AppError::not_found)
+}
+
+async fn edit_post(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+    Json(b): Json<EditBody>,
+) -> Result<Json<PostJson>, AppError> {
+    let (tid, pid) = post_id(&id)?;
+    let p = state
+        .node
+        .call(move |core| -> Result<PostJson, weft_node::NodeError> {
+            core.edit_post(&me, &tid, &pid, &b.body, now_ms())?;
+            let t = core
+                .thread_for(&me, &tid)
+                .ok_or(weft_node::NodeError::NotFound)?;
+            let p = t
+                .posts
+                .iter()
+                .find(|p| p.id == pid)
+                .ok_or(weft_node::NodeError::NotFound)?;
+            Ok(post_json(&tid, p, &me))
+        })
+        .await??;
+    Ok(Json(p))
+}
+
+async fn delete_post(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let (tid, pid) = post_id(&id)?;
+    state
+        .node
+        .call(move |core| core.delete_post(&me, &tid, &pid, now_ms()))
+        .await??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+const REACTIONS: [&str; 6] = ["like", "love", "bravo", "laugh", "insightful", "support"];
+
+async fn react(
+    state: AppState,
+    me: String,
+    id: String,
+    kind: String,
+    on: bool,
+) -> Result<StatusCode, AppError> {
+    if !REACTIONS.contains(&kind.as_str()) {
+        return Err(AppError::invalid(format!(
+            "unknown reaction; use one of {}",
+            REACTIONS.join(", ")
+        )));
+    }
+    let (tid, pid) = post_id(&id)?;
+    state
+        .node
+        .call(move |core| core.react(&me, &tid, &pid, &kind, on, now_ms()))
+        .await??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn react_on(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path((id, kind)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    react(state, me, id, kind, true).await
+}
+
+async fn react_off(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path((id, kind)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    react(state, me, id, kind, false).await
+}

@@ -1,0 +1,94 @@
+//! Errors as the API answers them: `{"error": {"code", "message"}}` with a fitting status.
+//! Internal details are logged once, never sent.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use weft_node::NodeError;
+use weft_node::crdt::LocalError;
+
+/// An error answer.
+#[derive(Debug)]
+pub struct AppError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl AppError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> AppError {
+        AppError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found() -> AppError {
+        AppError::new(StatusCode::NOT_FOUND, "not_found", "not found")
+    }
+
+    pub fn unauthenticated() -> AppError {
+        AppError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "log in first")
+    }
+
+    pub fn internal(what: &str) -> AppError {
+        tracing::error!(what, "internal error");
+        AppError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on the server",
+        )
+    }
+
+    pub fn invalid(message: impl Into<String>) -> AppError {
+        AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<NodeError> for AppError {
+    fn from(e: NodeError) -> Self {
+        match e {
+            NodeError::NotFound => AppError::not_found(),
+            NodeError::NotHomedHere(_) => AppError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "your account is not at this site",
+            ),
+            NodeError::Local(l) => match l {
+                LocalError::Refused(r) => AppError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!("not allowed: {r}"),
+                ),
+                LocalError::TooLong { field, limit, .. } => AppError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!("{field} is longer than {limit} bytes"),
+                ),
+                LocalError::Invalid(why) => AppError::invalid(why),
+                LocalError::UnknownDoc(_) => AppError::not_found(),
+                other => {
+                    tracing::error!(error = %other, "local change failed");
+                    AppError::internal("local change")
+                }
+            },
+            NodeError::ShuttingDown => AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the node is shutting down",
+            ),
+            other => {
+                tracing::error!(error = %other, "node error");
+                AppError::internal("node")
+            }
+        }
+    }
+}
