@@ -304,3 +304,68 @@ fn every_acknowledged_post_survives_sigkill() {
         acknowledged.len()
     );
 }
+
+#[test]
+fn a_site_that_was_down_catches_up_with_what_it_missed() {
+    let company = Company::new();
+    let mut nodes: Vec<Node> = (0..3).map(|i| company.start(i)).collect();
+    all_connected(&nodes);
+    let helene = nodes[0].login("hdupre");
+    let john = nodes[1].login("jsmith");
+    let g = nodes[0].api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(json!({"name": "Veille", "visibility": "public"})),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap().to_owned();
+    let t = nodes[0].api(
+        &helene,
+        "POST",
+        &format!("/api/v1/groups/{gid}/threads"),
+        Some(json!({"title": "Journal", "body": "début"})),
+        201,
+    );
+    let tid = t["id"].as_str().unwrap().to_owned();
+    let priya = nodes[2].login("pkumar");
+    eventually(&nodes[2], &priya, &format!("/api/v1/threads/{tid}"), |_| {
+        true
+    });
+    let before = nodes[2].json("/api/v1/node")["change_bytes"]
+        .as_u64()
+        .unwrap();
+    let c = nodes.pop().unwrap();
+    assert!(c.stop().success());
+
+    for i in 0..200 {
+        let (node, token) = if i % 2 == 0 {
+            (&nodes[0], &helene)
+        } else {
+            (&nodes[1], &john)
+        };
+        node.api(token, "POST", &format!("/api/v1/threads/{tid}/posts"), Some(json!({"body": format!("entrée {i} du journal de bord, pendant que Bangalore est hors ligne")})), 201);
+    }
+    eventually(&nodes[0], &helene, &format!("/api/v1/threads/{tid}"), |v| {
+        v["reply_count"] == 200
+    });
+    let total = nodes[0].json("/api/v1/node")["change_bytes"]
+        .as_u64()
+        .unwrap();
+    let missed = total - before;
+
+    let c = company.start(2);
+    let priya = c.login("pkumar");
+    eventually(&c, &priya, &format!("/api/v1/threads/{tid}"), |v| {
+        v["reply_count"] == 200
+    });
+    let received = c.metric("weft_bytes_received_total");
+    eprintln!(
+        "Bangalore missed {missed} bytes of changes and received {received} bytes to catch up ({:.2}×)",
+        received / missed as f64
+    );
+    assert!(
+        received < 1.5 * missed as f64 + 65_536.0,
+        "received {received} for {missed} missed"
+    );
+}

@@ -4,4 +4,5 @@
 mod api;
 mod cli;
 mod harness;
+mod hostile;
 mod net;

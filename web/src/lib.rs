@@ -46,6 +46,8 @@ pub struct NodeInfo {
     pub peers: Vec<PeerInfo>,
     pub documents: u64,
     pub changes: u64,
+    /// Bytes of signed changes stored.
+    pub change_bytes: u64,
     pub version: String,
     pub directory_version: u64,
 }
@@ -114,6 +116,7 @@ async fn node_info(State(state): State<AppState>) -> Result<Json<NodeInfo>, AppE
                 peers,
                 documents: stats.documents,
                 changes: stats.changes,
+                change_bytes: stats.change_bytes,
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 directory_version: dir.map_or(0, |d| d.version()),
             }
