@@ -184,6 +184,14 @@ impl Core {
         Ok(value)
     }
 
+    /// Ingests signed changes from outside the sync protocol (an import, a benchmark), like
+    /// changes from a peer: judged, then appended at the next commit.
+    pub fn ingest(&mut self, items: &[&[u8]]) -> weft_crdt::IngestReport {
+        let report = self.replica.ingest_bytes(items.iter().copied());
+        self.unsaved.extend(report.accepted.iter().cloned());
+        report
+    }
+
     /// A peer connected.
     pub fn connect(&mut self, peer_site: &str, now_ms: u64) {
         self.engine.handle_connect(peer_site, now_ms, &self.replica);
