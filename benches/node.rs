@@ -5,7 +5,12 @@
 //!   through New York's API, p50 and p99 over 500 posts — against the round trip of a plain
 //!   handler (`/healthz`) measured in the same run;
 //! * the resident memory of an idle node holding a seeded company.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    dead_code
+)]
 
 #[path = "../tests/e2e/harness.rs"]
 mod harness;
@@ -21,7 +26,8 @@ fn percentile(v: &mut [Duration], p: f64) -> Duration {
 }
 
 fn rss_kib(node: &Node) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", node.child.id())).unwrap_or_default();
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", node.child.id())).unwrap_or_default();
     status
         .lines()
         .find(|l| l.starts_with("VmRSS:"))
@@ -35,20 +41,38 @@ fn main() {
     let a = company.start(0);
     let b = company.start(1);
     for n in [&a, &b] {
-        n.wait_until(Duration::from_secs(60), "connected", |n| n.connected_peers() == 1);
+        n.wait_until(Duration::from_secs(60), "connected", |n| {
+            n.connected_peers() == 1
+        });
     }
     let helene = a.login("hdupre");
     let john = b.login("jsmith");
-    let g = a.api(&helene, "POST", "/api/v1/groups", Some(json!({"name": "Bench", "visibility": "public"})), 201);
+    let g = a.api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(json!({"name": "Bench", "visibility": "public"})),
+        201,
+    );
     let gid = g["id"].as_str().unwrap().to_owned();
     let threads: Vec<String> = (0..50)
         .map(|i| {
-            let t = a.api(&helene, "POST", &format!("/api/v1/groups/{gid}/threads"), Some(json!({"title": format!("Thread {i}"), "body": "start"})), 201);
+            let t = a.api(
+                &helene,
+                "POST",
+                &format!("/api/v1/groups/{gid}/threads"),
+                Some(json!({"title": format!("Thread {i}"), "body": "start"})),
+                201,
+            );
             t["id"].as_str().unwrap().to_owned()
         })
         .collect();
     for t in &threads {
-        while b.request("GET", &format!("/api/v1/threads/{t}"), None, Some(&john)).map(|r| r.0) != Some(200) {
+        while b
+            .request("GET", &format!("/api/v1/threads/{t}"), None, Some(&john))
+            .map(|r| r.0)
+            != Some(200)
+        {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -64,11 +88,19 @@ fn main() {
     for i in 0..500 {
         let t = &threads[i % threads.len()];
         let want = i / threads.len() + 1;
-        a.api(&helene, "POST", &format!("/api/v1/threads/{t}/posts"), Some(json!({"body": format!("message {i}")})), 201);
+        a.api(
+            &helene,
+            "POST",
+            &format!("/api/v1/threads/{t}/posts"),
+            Some(json!({"body": format!("message {i}")})),
+            201,
+        );
         let start = Instant::now();
         loop {
-            if let Some((200, body)) = b.request("GET", &format!("/api/v1/threads/{t}"), None, Some(&john))
-                && serde_json::from_str::<serde_json::Value>(&body).unwrap()["reply_count"].as_u64() == Some(want as u64)
+            if let Some((200, body)) =
+                b.request("GET", &format!("/api/v1/threads/{t}"), None, Some(&john))
+                && serde_json::from_str::<serde_json::Value>(&body).unwrap()["reply_count"].as_u64()
+                    == Some(want as u64)
             {
                 break;
             }
@@ -78,7 +110,11 @@ fn main() {
     let (b50, b99) = (percentile(&mut base, 0.5), percentile(&mut base, 0.99));
     let (p50, p99) = (percentile(&mut lat, 0.5), percentile(&mut lat, 0.99));
     println!("\npropagation Paris → New York, 500 posts, until readable through New York's API:");
-    println!("  p50 {:.2} ms, p99 {:.2} ms", p50.as_secs_f64() * 1e3, p99.as_secs_f64() * 1e3);
+    println!(
+        "  p50 {:.2} ms, p99 {:.2} ms",
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3
+    );
     println!(
         "  plain handler round trip at New York: p50 {:.2} ms, p99 {:.2} ms; ratio p50 {:.1}×, p99 {:.1}×",
         b50.as_secs_f64() * 1e3,

@@ -469,6 +469,21 @@ impl Replica {
         self.docs.get(thread)?.group().cloned()
     }
 
+    /// Whether every site may hold document `id` (a profile, a public group or one of its
+    /// threads).
+    pub fn is_public(&self, id: &DocId) -> bool {
+        let group = match id.kind() {
+            DocKind::Profile => return true,
+            DocKind::Group => Some(id.clone()),
+            DocKind::Thread => self.group_of(id),
+        };
+        group
+            .and_then(|g| self.docs.get(&g))
+            .and_then(|g| g.root_str("visibility"))
+            .as_deref()
+            == Some("public")
+    }
+
     /// Whether `site` may hold document `id`: public groups, their threads and all profiles go
     /// to every site; a private or secret group and its threads only to sites that home one of
     /// its members or invitees (current state). An unknown document is not offered to anyone.

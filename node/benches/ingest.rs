@@ -22,13 +22,32 @@ fn main() {
     let mut r = w.replica();
     let a = &w.authors[1];
     let g = r
-        .create_group(a, &NewGroup { name: "Bench", description: "", visibility: Visibility::Public, home_site: "site1" }, 1, 1)
+        .create_group(
+            a,
+            &NewGroup {
+                name: "Bench",
+                description: "",
+                visibility: Visibility::Public,
+                home_site: "site1",
+            },
+            1,
+            1,
+        )
         .unwrap();
     let (t, l) = r.create_thread(a, g.doc(), "Bench", "first", 2, 2).unwrap();
     let mut changes = vec![g, t.clone(), l];
     for i in 0..N {
         let who = &w.authors[i % 10];
-        let (c, _) = r.reply(who, t.doc(), &format!("Reply {i}: a message of ordinary length for the benchmark."), None, 10 + i as i64, 100 + i as u64).unwrap();
+        let (c, _) = r
+            .reply(
+                who,
+                t.doc(),
+                &format!("Reply {i}: a message of ordinary length for the benchmark."),
+                None,
+                10 + i as i64,
+                100 + i as u64,
+            )
+            .unwrap();
         changes.push(c);
     }
     let bytes: Vec<Vec<u8>> = changes.iter().map(|c| c.bytes().to_vec()).collect();
@@ -61,7 +80,8 @@ fn main() {
     let start = Instant::now();
     for (i, chunk) in bytes.chunks(GROUP).enumerate() {
         for (j, b) in chunk.iter().enumerate() {
-            db.insert(((i * GROUP + j) as u64).to_be_bytes(), b.as_slice()).unwrap();
+            db.insert(((i * GROUP + j) as u64).to_be_bytes(), b.as_slice())
+                .unwrap();
         }
         db.flush().unwrap();
     }
@@ -69,25 +89,51 @@ fn main() {
     // For reference: a flush per write.
     let start = Instant::now();
     for (i, b) in bytes.iter().take(500).enumerate() {
-        db.insert(((1_000_000 + i) as u64).to_be_bytes(), b.as_slice()).unwrap();
+        db.insert(((1_000_000 + i) as u64).to_be_bytes(), b.as_slice())
+            .unwrap();
         db.flush().unwrap();
     }
     let sled_each = start.elapsed() / 500;
 
     // Baseline 2: raw Automerge decode + apply of the same changes, in the same groups.
-    let raw: Vec<Vec<u8>> = changes.iter().filter(|c| c.doc() == t.doc()).map(|c| c.change().raw_bytes().to_vec()).collect();
+    let raw: Vec<Vec<u8>> = changes
+        .iter()
+        .filter(|c| c.doc() == t.doc())
+        .map(|c| c.change().raw_bytes().to_vec())
+        .collect();
     let start = Instant::now();
     let mut doc = Automerge::new();
     for chunk in raw.chunks(GROUP) {
-        let cs: Vec<Change> = chunk.iter().map(|b| Change::try_from(b.as_slice()).unwrap()).collect();
+        let cs: Vec<Change> = chunk
+            .iter()
+            .map(|b| Change::try_from(b.as_slice()).unwrap())
+            .collect();
         doc.apply_changes(cs).unwrap();
     }
     let am = start.elapsed();
 
     let rate = |d: std::time::Duration, n: usize| n as f64 / d.as_secs_f64();
-    println!("\ndurable ingest of {} signed changes ({} KiB), flushed every {GROUP}:", bytes.len(), total / 1024);
-    println!("  weft (verify, validate, apply, append, flush): {:.0} changes/s", rate(weft, bytes.len()));
-    println!("  raw sled insert + flush per {GROUP}: {:.0} writes/s (weft is {:.2}× slower)", rate(sled_grouped, bytes.len()), weft.as_secs_f64() / sled_grouped.as_secs_f64());
-    println!("  raw automerge decode + apply: {:.0} changes/s (weft is {:.2}× slower)", rate(am, raw.len()), weft.as_secs_f64() / am.as_secs_f64());
-    println!("  for reference, sled with a flush per write: {:.0} writes/s", 1.0 / sled_each.as_secs_f64());
+    println!(
+        "\ndurable ingest of {} signed changes ({} KiB), flushed every {GROUP}:",
+        bytes.len(),
+        total / 1024
+    );
+    println!(
+        "  weft (verify, validate, apply, append, flush): {:.0} changes/s",
+        rate(weft, bytes.len())
+    );
+    println!(
+        "  raw sled insert + flush per {GROUP}: {:.0} writes/s (weft is {:.2}× slower)",
+        rate(sled_grouped, bytes.len()),
+        weft.as_secs_f64() / sled_grouped.as_secs_f64()
+    );
+    println!(
+        "  raw automerge decode + apply: {:.0} changes/s (weft is {:.2}× slower)",
+        rate(am, raw.len()),
+        weft.as_secs_f64() / am.as_secs_f64()
+    );
+    println!(
+        "  for reference, sled with a flush per write: {:.0} writes/s",
+        1.0 / sled_each.as_secs_f64()
+    );
 }

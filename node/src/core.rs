@@ -37,6 +37,22 @@ pub struct Core {
     stored_certs: HashSet<KeyId>,
     /// Changes accepted since the last commit, not yet appended to the store.
     unsaved: Vec<(DocId, ChangeHash)>,
+    /// Whether public changes are announced over gossipsub (rather than pushed by the
+    /// engine), and the local public changes waiting to be announced.
+    gossip: bool,
+    announce: Vec<SignedChange>,
+}
+
+/// What to tell gossipsub about a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GossipVerdict {
+    /// Every change is valid (or already held): forward it.
+    Accept,
+    /// Something in it is malformed, forged or forbidden: drop it, count it against the
+    /// sender.
+    Reject,
+    /// It cannot be judged yet (a dependency is missing): keep it, do not forward it.
+    Ignore,
 }
 
 impl std::fmt::Debug for Core {
@@ -127,6 +143,7 @@ impl Core {
             waiting = replica.pending_len(),
             "store replayed"
         );
+        let gossip = !sync.push_public;
         let engine = Engine::new(site, sync);
         let mut core = Core {
             identity,
@@ -135,6 +152,8 @@ impl Core {
             engine,
             stored_certs,
             unsaved: Vec::new(),
+            gossip,
+            announce: Vec::new(),
         };
         core.save_certificates()?;
         core.store.flush()?;
@@ -180,8 +199,77 @@ impl Core {
         for c in &changes {
             self.unsaved.push((c.doc().clone(), c.hash()));
             self.engine.handle_local_change(c, &self.replica);
+            if self.gossip && self.replica.is_public(c.doc()) {
+                self.announce.push(c.clone());
+            }
         }
         Ok(value)
+    }
+
+    /// The public changes made since the last call, as one gossip message (a `Changes`
+    /// frame with the authors' certificates), and the changes themselves.
+    pub fn take_announcement(&mut self) -> Option<(Vec<u8>, Vec<SignedChange>)> {
+        if self.announce.is_empty() {
+            return None;
+        }
+        let changes = std::mem::take(&mut self.announce);
+        let mut certs: Vec<Vec<u8>> = Vec::new();
+        let mut keys = HashSet::new();
+        for c in &changes {
+            if keys.insert(c.key_id())
+                && let Some(cert) = self.replica.certificate(&c.key_id())
+            {
+                certs.push(cert.to_bytes());
+            }
+        }
+        let frame = weft_crdt::sync::Message::Changes {
+            certs,
+            changes: changes.iter().map(|c| c.bytes().to_vec()).collect(),
+        }
+        .encode();
+        Some((frame, changes))
+    }
+
+    /// Pushes changes to peers point-to-point (when an announcement could not be published).
+    pub fn push_directly(&mut self, changes: &[SignedChange]) {
+        for c in changes {
+            self.engine.push_change(c, &self.replica);
+        }
+    }
+
+    /// A gossip message from `site`: judged like a sync frame, and the verdict for gossipsub.
+    pub fn gossip_message(
+        &mut self,
+        site: &str,
+        bytes: &[u8],
+    ) -> (GossipVerdict, weft_crdt::IngestReport) {
+        let mut report = weft_crdt::IngestReport::default();
+        let Ok(weft_crdt::sync::Message::Changes { certs, changes }) =
+            weft_crdt::sync::Message::decode(bytes)
+        else {
+            tracing::warn!(peer = %site, "malformed gossip message");
+            return (GossipVerdict::Reject, report);
+        };
+        for c in &certs {
+            match Signed::from_bytes(c).map(|c| self.replica.add_certificate(&c)) {
+                Ok(Ok(r)) => report.accepted.extend(r.accepted),
+                _ => return (GossipVerdict::Reject, report),
+            }
+        }
+        let r = self.replica.ingest_bytes(changes.iter().map(Vec::as_slice));
+        report.accepted.extend(r.accepted);
+        report.rejected.extend(r.rejected);
+        report.waiting.extend(r.waiting);
+        report.duplicates += r.duplicates;
+        self.unsaved.extend(report.accepted.iter().cloned());
+        let verdict = if !report.rejected.is_empty() {
+            GossipVerdict::Reject
+        } else if !report.waiting.is_empty() {
+            GossipVerdict::Ignore
+        } else {
+            GossipVerdict::Accept
+        };
+        (verdict, report)
     }
 
     /// Ingests signed changes from outside the sync protocol (an import, a benchmark), like

@@ -28,7 +28,7 @@ pub mod service;
 pub mod store;
 
 pub use config::{Config, ConfigError};
-pub use core::{Core, Outcome};
+pub use core::{Core, GossipVerdict, Outcome};
 pub use error::NodeError;
 pub use run::{NodeHandle, Running, start};
 pub use store::{Store, StoreError};

@@ -13,6 +13,7 @@ pub struct Metrics {
     pub changes_in: AtomicU64,
     pub changes_local: AtomicU64,
     pub frames_in: AtomicU64,
+    pub gossip_in: AtomicU64,
     pub frames_out: AtomicU64,
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
@@ -78,6 +79,12 @@ impl Metrics {
             "counter",
             "Sync frames sent.",
             g(&self.frames_out),
+        );
+        line(
+            "gossip_received_total",
+            "counter",
+            "Gossip messages of public changes received.",
+            g(&self.gossip_in),
         );
         line(
             "bytes_received_total",

@@ -15,10 +15,18 @@ use libp2p::futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
-use libp2p::{PeerId, StreamProtocol, allow_block_list, identify, identity, mdns};
+use libp2p::{PeerId, StreamProtocol, allow_block_list, gossipsub, identify, identity, mdns};
 use weft_keys::{Directory, PublicKey};
 
 use weft_crdt::sync::message::MAX_FRAME;
+
+/// The gossipsub topic on which public changes are announced. One topic for all public
+/// documents: a topic per document would cost every node a subscription per group.
+pub const PUBLIC_TOPIC: &str = "weft/public-changes/1";
+
+/// The largest gossip message: a bundle of public changes (the frame limit of the sync
+/// protocol would let one node flood the mesh).
+pub const MAX_GOSSIP: usize = 256 * 1024;
 
 /// The sync protocol's libp2p name.
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/weft/sync/1");
@@ -106,6 +114,7 @@ impl request_response::Codec for FrameCodec {
 pub struct Behaviour {
     pub allow: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
     pub identify: identify::Behaviour,
+    pub gossipsub: gossipsub::Behaviour,
     pub sync: request_response::Behaviour<FrameCodec>,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
 }
@@ -121,8 +130,25 @@ impl Behaviour {
         } else {
             None
         };
+        let config = gossipsub::ConfigBuilder::default()
+            .validation_mode(gossipsub::ValidationMode::Strict)
+            .validate_messages()
+            .max_transmit_size(MAX_GOSSIP + 4096)
+            .message_id_fn(|m: &gossipsub::Message| {
+                use sha2::Digest as _;
+                gossipsub::MessageId::from(sha2::Sha256::digest(&m.data)[..16].to_vec())
+            })
+            .build()
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let mut gossip =
+            gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), config)
+                .map_err(io::Error::other)?;
+        gossip
+            .subscribe(&gossipsub::IdentTopic::new(PUBLIC_TOPIC))
+            .map_err(|e| io::Error::other(e.to_string()))?;
         Ok(Behaviour {
             allow: allow_block_list::Behaviour::default(),
+            gossipsub: gossip,
             identify: identify::Behaviour::new(
                 identify::Config::new("/weft/1".into(), key.public())
                     .with_agent_version(format!("weft/{}", env!("CARGO_PKG_VERSION"))),

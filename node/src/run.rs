@@ -128,6 +128,8 @@ pub async fn start(
     let store = Store::open(&config.data_dir.join("store"))?;
     let sync = SyncConfig {
         resync_interval_ms: config.resync_interval_secs * 1000,
+        // Public changes are announced over gossipsub; private ones go point-to-point.
+        push_public: false,
         ..SyncConfig::default()
     };
     let now_secs = now_ms() / 1000;
@@ -196,6 +198,7 @@ pub async fn start(
         last_dial: None,
         listening: listening.clone(),
         connected: HashMap::new(),
+        gossip_rejects: HashMap::new(),
     };
     rt.refresh_allow_list();
     tracing::info!(site = %config.site, peer_id = %peer_id, "node started");
@@ -219,7 +222,13 @@ struct Runtime {
     last_dial: Option<Instant>,
     listening: Arc<std::sync::Mutex<Vec<Multiaddr>>>,
     connected: HashMap<PeerId, u32>,
+    /// Gossip messages refused per sender; past [`MAX_GOSSIP_REJECTS`] the sender's gossip is
+    /// ignored (its changes still arrive, and are still checked, through sync).
+    gossip_rejects: HashMap<PeerId, u32>,
 }
+
+/// Invalid gossip messages tolerated from one peer before its gossip is ignored.
+const MAX_GOSSIP_REJECTS: u32 = 10;
 
 /// How often to try peers that are not connected.
 const REDIAL: Duration = Duration::from_secs(3);
@@ -334,7 +343,83 @@ impl Runtime {
         self.sites.keys().all(|p| self.connected.contains_key(p))
     }
 
+    /// Publishes the public changes made since the last call; if no peer is subscribed yet,
+    /// pushes them point-to-point instead.
+    fn announce(&mut self) {
+        let Some((frame, changes)) = self.core.take_announcement() else {
+            return;
+        };
+        let topic = libp2p::gossipsub::IdentTopic::new(crate::net::PUBLIC_TOPIC);
+        if frame.len() > crate::net::MAX_GOSSIP {
+            self.core.push_directly(&changes);
+            return;
+        }
+        match self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic, frame.clone())
+        {
+            Ok(_) => {
+                Metrics::add(&self.metrics.frames_out, 1);
+                Metrics::add(&self.metrics.bytes_out, frame.len() as u64);
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "gossip not published; pushing directly");
+                self.core.push_directly(&changes);
+            }
+        }
+    }
+
+    fn on_gossip(&mut self, e: libp2p::gossipsub::Event) {
+        use libp2p::gossipsub::{Event as G, MessageAcceptance};
+        let G::Message {
+            propagation_source,
+            message_id,
+            message,
+        } = e
+        else {
+            return;
+        };
+        let site = message.source.and_then(|p| self.sites.get(&p).cloned());
+        let verdict = match site {
+            Some(site) => {
+                Metrics::add(&self.metrics.gossip_in, 1);
+                Metrics::add(&self.metrics.bytes_in, message.data.len() as u64);
+                let (verdict, report) = self.core.gossip_message(&site, &message.data);
+                Metrics::add(&self.metrics.changes_in, report.accepted.len() as u64);
+                for (doc, _, why) in &report.rejected {
+                    self.metrics.reject(why.code());
+                    tracing::warn!(peer = %site, doc = ?doc, reason = %why, "gossiped change rejected");
+                }
+                verdict
+            }
+            None => crate::core::GossipVerdict::Reject,
+        };
+        let acceptance = match verdict {
+            crate::core::GossipVerdict::Accept => MessageAcceptance::Accept,
+            crate::core::GossipVerdict::Ignore => MessageAcceptance::Ignore,
+            crate::core::GossipVerdict::Reject => MessageAcceptance::Reject,
+        };
+        let gs = &mut self.swarm.behaviour_mut().gossipsub;
+        gs.report_message_validation_result(&message_id, &propagation_source, acceptance);
+        if verdict == crate::core::GossipVerdict::Reject {
+            Metrics::add(&self.metrics.malformed_frames, 1);
+            let offender = message.source.unwrap_or(propagation_source);
+            let n = self.gossip_rejects.entry(offender).or_default();
+            *n += 1;
+            if *n == MAX_GOSSIP_REJECTS {
+                tracing::warn!(peer = %offender, "too many invalid gossip messages: ignoring this peer's gossip");
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .blacklist_peer(&offender);
+            }
+        }
+    }
+
     fn send_frames(&mut self) {
+        self.announce();
         while let Some((site, frame)) = self.core.poll_transmit() {
             let Some(peer) = self
                 .sites
@@ -393,6 +478,7 @@ impl Runtime {
     fn on_swarm(&mut self, ev: SwarmEvent<BehaviourEvent>) {
         match ev {
             SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.on_sync(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(e)) => self.on_gossip(e),
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 for (peer, addr) in found {
                     if self.sites.contains_key(&peer) && !self.swarm.is_connected(&peer) {

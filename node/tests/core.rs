@@ -124,3 +124,59 @@ fn a_node_whose_key_the_directory_does_not_list_refuses_to_start() {
         "{err}"
     );
 }
+
+#[test]
+fn public_changes_are_set_aside_for_gossip_private_ones_are_not() {
+    let w = World::new(2, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Core::open(
+        &w.sites[0],
+        w.nodes[0].clone(),
+        TrustAnchors::single(w.authority.public()),
+        Some(w.directory.clone()),
+        Store::open(dir.path()).unwrap(),
+        SyncConfig {
+            push_public: false,
+            ..SyncConfig::default()
+        },
+        1,
+    )
+    .unwrap();
+    a.local("e0", |r, me| {
+        let g = r.create_group(
+            me,
+            &NewGroup {
+                name: "Public",
+                description: "",
+                visibility: Visibility::Public,
+                home_site: "site0",
+            },
+            1,
+            1,
+        )?;
+        Ok(((), vec![g]))
+    })
+    .unwrap();
+    let (frame, changes) = a.take_announcement().expect("a public change to announce");
+    assert_eq!(changes.len(), 1);
+    assert!(matches!(
+        weft_crdt::sync::Message::decode(&frame),
+        Ok(weft_crdt::sync::Message::Changes { .. })
+    ));
+    a.local("e0", |r, me| {
+        let g = r.create_group(
+            me,
+            &NewGroup {
+                name: "Private",
+                description: "",
+                visibility: Visibility::Private,
+                home_site: "site0",
+            },
+            1,
+            2,
+        )?;
+        Ok(((), vec![g]))
+    })
+    .unwrap();
+    assert!(a.take_announcement().is_none());
+}

@@ -97,6 +97,16 @@ fn a_post_at_one_site_appears_at_the_others() {
         v["reply_count"] == 1 && v["root"]["reactions"]["like"] == 1
     });
     assert_eq!(v["replies"][0]["author"], "jsmith");
+    // Public changes travel by gossip (once peers know each other's subscriptions).
+    let gossiped: f64 = nodes
+        .iter()
+        .map(|n| n.metric("weft_gossip_received_total"))
+        .sum();
+    assert!(
+        gossiped >= 1.0,
+        "no public change was gossiped: {}",
+        nodes[0].log.lock().unwrap().join("\n")
+    );
 
     // Errors have the API's shape.
     let (s, body) = nodes[0].request("GET", "/api/v1/me", None, None).unwrap();

@@ -46,6 +46,10 @@ pub struct Config {
     /// Off for a full mesh (every site connects to every site: the originator reaches all);
     /// on where sites reach each other only through others.
     pub relay: bool,
+    /// Whether local changes of public documents are pushed to peers by the engine. A node
+    /// that announces public changes over gossipsub turns this off (private documents are
+    /// always pushed point-to-point, to the sites allowed to hold them).
+    pub push_public: bool,
 }
 
 impl Default for Config {
@@ -54,6 +58,7 @@ impl Default for Config {
             resync_interval_ms: 30_000,
             max_frame: 1024 * 1024,
             relay: false,
+            push_public: true,
         }
     }
 }
@@ -213,6 +218,15 @@ impl Engine {
     /// A change was made locally (and accepted by the replica): push it to every connected
     /// peer that may hold its document.
     pub fn handle_local_change(&mut self, change: &SignedChange, replica: &Replica) {
+        if !self.config.push_public && replica.is_public(change.doc()) {
+            return;
+        }
+        self.push(change, None, replica);
+    }
+
+    /// Pushes a change to every connected peer that may hold it, whatever `push_public` says
+    /// (used when a gossip announcement could not be published).
+    pub fn push_change(&mut self, change: &SignedChange, replica: &Replica) {
         self.push(change, None, replica);
     }
 
