@@ -136,6 +136,22 @@ fn garbage_forged_and_tampered_frames_are_dropped_and_the_node_keeps_serving() {
         201,
     );
     let gid = g["id"].as_str().unwrap().to_owned();
+    // A secret group with members at Paris and New York only.
+    let p = a.api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(serde_json::json!({"name": "Secret", "visibility": "secret"})),
+        201,
+    );
+    let private = p["id"].as_str().unwrap().to_owned();
+    a.api(
+        &helene,
+        "POST",
+        &format!("/api/v1/groups/{private}/members"),
+        Some(serde_json::json!({"user": "jsmith"})),
+        200,
+    );
 
     // Bangalore's node is not running; someone holding its key connects to Paris and sends
     // garbage, a tampered change and a forged one.
@@ -161,11 +177,36 @@ fn garbage_forged_and_tampered_frames_are_dropped_and_the_node_keeps_serving() {
             (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect(),
             weft_node::crdt::sync::Message::Changes { certs: vec![vec![1, 2, 3]], changes: vec![tampered, forged.bytes().to_vec(), vec![9; 100]] }.encode(),
             weft_node::crdt::sync::Message::Need { doc: weft_node::crdt::DocId::parse(&gid).unwrap(), hashes: vec![[0; 32]] }.encode(),
+            // Bangalore asks for the secret group it may not hold.
+            weft_node::crdt::sync::Message::Need { doc: weft_node::crdt::DocId::parse(&private).unwrap(), hashes: vec![[0; 32]] }.encode(),
+            weft_node::crdt::sync::Message::Heads {
+                docs: vec![weft_node::crdt::sync::message::DocHeads { doc: weft_node::crdt::DocId::parse(&private).unwrap(), heads: vec![], clock: Some(vec![]), reply: true }],
+            }
+            .encode(),
         ];
         let n = frames.len();
         for f in frames {
             impostor.behaviour_mut().sync.send_request(&peer, f);
         }
+        // Garbage on the gossip topic too, once Paris's subscription is known.
+        let topic = libp2p::gossipsub::IdentTopic::new(weft_node::net::PUBLIC_TOPIC);
+        let deadline = tokio::time::sleep(Duration::from_secs(10));
+        tokio::pin!(deadline);
+        let mut published = 0;
+        let mut retry = tokio::time::interval(Duration::from_millis(100));
+        let junk = [vec![1u8, 2, 3], vec![0, 1, 5, 9, 9, 9], vec![0, 1, 1]];
+        while published < junk.len() {
+            tokio::select! {
+                _ = impostor.select_next_some() => {}
+                _ = retry.tick() => {
+                    if impostor.behaviour_mut().gossipsub.publish(topic.clone(), junk[published].clone()).is_ok() {
+                        published += 1;
+                    }
+                }
+                () = &mut deadline => break,
+            }
+        }
+        assert_eq!(published, 3, "could not gossip");
         // Wait for the acknowledgements.
         let mut acks = 0;
         let deadline = tokio::time::sleep(Duration::from_secs(10));
@@ -182,7 +223,7 @@ fn garbage_forged_and_tampered_frames_are_dropped_and_the_node_keeps_serving() {
         }
     });
     a.wait_until(Duration::from_secs(10), "the garbage is counted", |n| {
-        n.metric("weft_malformed_frames_total") >= 3.0
+        n.metric("weft_malformed_frames_total") >= 6.0
     });
     a.wait_until(
         Duration::from_secs(10),
@@ -215,5 +256,13 @@ fn garbage_forged_and_tampered_frames_are_dropped_and_the_node_keeps_serving() {
     );
     let log = a.log.lock().unwrap().join("\n");
     assert!(log.contains("malformed frame dropped"), "{log}");
+    assert!(log.contains("malformed gossip message"), "{log}");
+    // The secret group was refused to Bangalore's key, both times it asked.
+    assert!(
+        log.matches("refused a document the peer may not hold")
+            .count()
+            >= 2,
+        "{log}"
+    );
     let _: &Node = &a;
 }
