@@ -7,6 +7,8 @@
 #![allow(clippy::print_stdout)]
 
 mod admin;
+mod demo;
+mod seed;
 mod serve;
 mod user;
 
@@ -65,17 +67,34 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Start a whole company on this machine (not built yet).
+    /// Start a whole company on this machine: three sites (Paris, New York, Bangalore), each
+    /// with its own node and web server on loopback, connected, with seeded groups and threads.
+    ///
+    /// Prints `site <id> <url>` and `login <site> <login> <password>` lines, then `ready`; runs
+    /// until Ctrl-C. A second run starts again from what is on disk.
     Demo {
         /// Where the demo keeps its data.
         #[arg(long, default_value = "weft-demo")]
         data_dir: PathBuf,
+        /// HTTP ports are BASE+1..BASE+3, libp2p ports BASE+11..BASE+13.
+        #[arg(long, default_value_t = 8080)]
+        port_base: u16,
+        /// Start over: delete the demo folder first.
+        #[arg(long)]
+        fresh: bool,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    // A running node reports what it does; the other commands speak for themselves and log
+    // only warnings (RUST_LOG overrides both).
+    let default_level = if matches!(cli.command, Command::Run { .. }) {
+        "info"
+    } else {
+        "warn"
+    };
+    init_logging(cli.log_format, default_level);
     let result = match cli.command {
         Command::Authority(cmd) => admin::authority(cmd),
         Command::Directory(cmd) => admin::directory(cmd),
@@ -86,14 +105,11 @@ fn main() -> ExitCode {
             let path = config.unwrap_or_else(|| PathBuf::from("weft.toml"));
             serve::load_config(&path, explicit).and_then(serve::run)
         }
-        Command::Demo { data_dir: _ } => {
-            eprintln!(
-                "weft demo is not built yet: the node, the web UI and the demo are the next \
-                 issues. Today `weft` administers the authority, the directory and site \
-                 enrollment; see README.md."
-            );
-            return ExitCode::from(2);
-        }
+        Command::Demo {
+            data_dir,
+            port_base,
+            fresh,
+        } => demo::run(data_dir, port_base, fresh),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -104,9 +120,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, default_level: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod demo;
 mod harness;
 mod hostile;
 mod net;

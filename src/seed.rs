@@ -1,0 +1,423 @@
+//! The demo's seed content: groups of every visibility, threads with replies, mentions, topics
+//! and likes, in French and English, from authors at all three sites. Every change is written
+//! through the author's own home node, as a signed change, like anything a user does.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result};
+use weft_node::crdt::DocId;
+use weft_node::{Core, NodeError, NodeHandle};
+
+use crate::demo::visibility;
+
+struct Group {
+    name: &'static str,
+    description: &'static str,
+    visibility: &'static str,
+    owner: &'static str,
+    members: &'static [&'static str],
+    threads: &'static [Thread],
+}
+
+struct Thread {
+    author: &'static str,
+    title: &'static str,
+    body: &'static str,
+    replies: &'static [(&'static str, &'static str)],
+    likes: &'static [&'static str],
+}
+
+const GROUPS: &[Group] = &[
+    Group {
+        name: "All company",
+        description: "Announcements and news for everyone at Example Corp. / Les nouvelles de toute l'entreprise.",
+        visibility: "public",
+        owner: "ydubois",
+        members: &[],
+        threads: &[Thread {
+            author: "ydubois",
+            title: "Bienvenue sur Weft / Welcome to Weft",
+            body: "Notre réseau social d'entreprise fonctionne désormais sur chaque site, même sans lien WAN. Posez vos questions ici ! #weft\n\nOur enterprise social network now runs at every site. Ask away! @hdupre and @ejohnson are your community managers.",
+            replies: &[
+                (
+                    "jsmith",
+                    "Great news from New York. Already found two colleagues working on #kubernetes.",
+                ),
+                ("pkumar", "Bangalore is on board! Thanks @ydubois."),
+                (
+                    "hdupre",
+                    "N'oubliez pas la charte d'utilisation. Bonne découverte à toutes et à tous !",
+                ),
+            ],
+            likes: &["jsmith", "pkumar", "cmartin", "srao", "ejohnson"],
+        }],
+    },
+    Group {
+        name: "IT Transformation",
+        description: "Cloud, outils et méthodes : la transformation numérique, site par site.",
+        visibility: "public",
+        owner: "jlefevre",
+        members: &[],
+        threads: &[
+            Thread {
+                author: "tbernard",
+                title: "Migration vers Kubernetes : retours d'expérience ?",
+                body: "Nous migrons les applications du site de Paris vers #kubernetes au T1. Qui a déjà fait ce chemin ? @rsharma peut-être ?",
+                replies: &[
+                    (
+                        "rsharma",
+                        "Yes, Bangalore moved 40 services last year. Happy to share our #helm charts and runbooks.",
+                    ),
+                    (
+                        "agupta",
+                        "Watch out for persistent volumes; we wrote a guide, I'll post it in the library.",
+                    ),
+                    ("tbernard", "Merci beaucoup ! On organise une visio jeudi ?"),
+                ],
+                likes: &["jlefevre", "cmartin", "rsharma"],
+            },
+            Thread {
+                author: "swilliams",
+                title: "Single sign-on rollout schedule",
+                body: "SSO reaches New York on the 12th, Paris on the 19th and Bangalore on the 26th. #security #sso",
+                replies: &[(
+                    "plambert",
+                    "Le support de Paris sera prêt. Merci pour le planning.",
+                )],
+                likes: &["kthomas", "jwilson"],
+            },
+        ],
+    },
+    Group {
+        name: "Key account sales",
+        description: "Wins, pipeline and tips for our largest customers.",
+        visibility: "public",
+        owner: "jsmith",
+        members: &[],
+        threads: &[Thread {
+            author: "mbrown",
+            title: "Closed: three-year renewal with a major retailer",
+            body: "Team effort across sites — thanks @lmoreau for the European references. #win",
+            replies: &[
+                (
+                    "lmoreau",
+                    "Bravo à toute l'équipe ! Le client français était ravi.",
+                ),
+                ("kpatel", "Great work. APAC would love to reuse the deck."),
+            ],
+            likes: &["jsmith", "agirard", "kpatel", "hchatterjee"],
+        }],
+    },
+    Group {
+        name: "Photo club",
+        description: "Partagez vos plus belles photos — sorties, concours et conseils.",
+        visibility: "public",
+        owner: "ogarnier",
+        members: &[],
+        threads: &[Thread {
+            author: "ogarnier",
+            title: "Sortie photo samedi au jardin des Plantes",
+            body: "Rendez-vous à 10 h devant la grande serre. Tous niveaux bienvenus ! #photo #sortie",
+            replies: &[
+                ("clegrand", "J'y serai avec mon 50 mm."),
+                (
+                    "amartinez",
+                    "Wish I could join from New York! Post the pictures please.",
+                ),
+            ],
+            likes: &["clegrand", "mroux", "amartinez"],
+        }],
+    },
+    Group {
+        name: "Comédiens amateurs",
+        description: "La troupe de théâtre de l'entreprise : répétitions, castings, spectacles.",
+        visibility: "public",
+        owner: "mroux",
+        members: &[],
+        threads: &[Thread {
+            author: "mroux",
+            title: "Casting pour la pièce de printemps",
+            body: "Nous cherchons quatre comédiennes et comédiens pour « Le Dîner de cons ». Aucune expérience requise. #théâtre",
+            replies: &[("bchevalier", "Je suis partant pour le rôle de Pignon !")],
+            likes: &["ogarnier", "bchevalier"],
+        }],
+    },
+    Group {
+        name: "Bangalore engineering",
+        description: "Engineering at the Bangalore site: releases, talks and hiring.",
+        visibility: "public",
+        owner: "pkumar",
+        members: &[],
+        threads: &[Thread {
+            author: "aiyer",
+            title: "Tech talk: property-based testing in Rust",
+            body: "Friday 4 pm IST, room Kaveri and online. I'll show how we test our sync engine. #rust #testing",
+            replies: &[
+                ("vreddy", "QA team will be there."),
+                (
+                    "cmartin",
+                    "Pourriez-vous enregistrer la session pour Paris ? #rust",
+                ),
+            ],
+            likes: &["pkumar", "vreddy", "sbanerjee", "cmartin"],
+        }],
+    },
+    Group {
+        name: "Data & AI",
+        description: "Data science, analytics and machine learning across sites.",
+        visibility: "public",
+        owner: "owhite",
+        members: &[],
+        threads: &[Thread {
+            author: "owhite",
+            title: "Who knows about forecasting models?",
+            body: "Looking for people with #forecasting and #timeseries experience for a sales planning project. @sbanerjee?",
+            replies: &[(
+                "sbanerjee",
+                "Yes! I built the demand model for APAC. Let's talk.",
+            )],
+            likes: &["dmiller"],
+        }],
+    },
+    Group {
+        name: "Running club",
+        description: "Runs, races and training plans. All paces welcome.",
+        visibility: "public",
+        owner: "rsharma",
+        members: &[],
+        threads: &[Thread {
+            author: "rsharma",
+            title: "Global 10k challenge this month",
+            body: "Log a 10k anywhere in the world before the 30th. Bangalore already has 12 runners! #running",
+            replies: &[
+                ("jwilson", "Central Park loop counts, right?"),
+                (
+                    "nfournier",
+                    "Paris relève le défi : on court le long de la Seine dimanche.",
+                ),
+            ],
+            likes: &["jwilson", "nfournier", "dnair"],
+        }],
+    },
+    Group {
+        name: "Onboarding & mentoring",
+        description: "For newcomers and their mentors: questions, tips, buddies.",
+        visibility: "public",
+        owner: "dnair",
+        members: &[],
+        threads: &[Thread {
+            author: "njackson",
+            title: "Buddy programme: mentors wanted",
+            body: "We welcome 25 new hires next month across the three sites. Volunteer as a buddy here! #onboarding",
+            replies: &[("dnair", "Bangalore has 8 volunteers so far.")],
+            likes: &["jgarcia", "dnair"],
+        }],
+    },
+    Group {
+        name: "Works council prep",
+        description: "Préparation des réunions du CSE (membres uniquement).",
+        visibility: "private",
+        owner: "fmercier",
+        members: &["ebonnet", "jgarcia"],
+        threads: &[Thread {
+            author: "fmercier",
+            title: "Ordre du jour de la réunion de mars",
+            body: "Points proposés : accord télétravail, calendrier des congés, budget des activités sociales. @ebonnet merci de compléter.",
+            replies: &[
+                ("ebonnet", "J'ajoute le point sur la mutuelle."),
+                (
+                    "jgarcia",
+                    "For comparison, I'll share how the New York benefits committee handled this.",
+                ),
+            ],
+            likes: &["ebonnet"],
+        }],
+    },
+    Group {
+        name: "Product design guild",
+        description: "Designers and product managers share critiques and research.",
+        visibility: "private",
+        owner: "adavis",
+        members: &["mmenon", "clegrand", "amartinez"],
+        threads: &[Thread {
+            author: "mmenon",
+            title: "Design critique: the new onboarding flow",
+            body: "Figma link in the library. Feedback by Wednesday please. #design",
+            replies: &[("clegrand", "Très clair. Je proposerais un écran de moins.")],
+            likes: &["adavis", "amartinez"],
+        }],
+    },
+    Group {
+        name: "Leadership offsite",
+        description: "Planning the leadership offsite (invitation only).",
+        visibility: "secret",
+        owner: "ydubois",
+        members: &["jsmith", "pkumar"],
+        threads: &[Thread {
+            author: "ydubois",
+            title: "Dates and venue",
+            body: "Proposition : deux jours en juin, près de Lisbonne. Your views?",
+            replies: &[
+                ("pkumar", "June works for Bangalore."),
+                ("jsmith", "Fine with me."),
+            ],
+            likes: &[],
+        }],
+    },
+];
+
+type Handles = BTreeMap<String, (NodeHandle, SocketAddr)>;
+
+fn nonce() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    u64::from_le_bytes(b)
+}
+
+/// Runs `f` as `employee` at their home node.
+async fn at_home<T: Send + 'static>(
+    handles: &Handles,
+    homes: &BTreeMap<String, String>,
+    employee: &str,
+    f: impl FnOnce(&mut Core) -> Result<T, NodeError> + Send + 'static,
+) -> Result<T> {
+    let site = homes
+        .get(employee)
+        .with_context(|| format!("{employee} is not in the directory"))?;
+    let (h, _) = handles
+        .get(site)
+        .with_context(|| format!("no node for {site}"))?;
+    h.call(f)
+        .await?
+        .with_context(|| format!("seeding as {employee}"))
+}
+
+/// Writes the seed content; returns each document and the sites that may hold it.
+pub(crate) async fn seed(handles: &Handles) -> Result<Vec<(DocId, Vec<String>)>> {
+    let (any, _) = handles.values().next().context("no node")?;
+    let homes: BTreeMap<String, String> = any
+        .call(|core| {
+            core.replica()
+                .directory()
+                .map(|d| {
+                    d.directory
+                        .employees
+                        .values()
+                        .map(|e| (e.id.clone(), e.site.clone()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .await?;
+    let base = weft_node::run::now_ms() as i64 - 3 * 24 * 3600 * 1000;
+    let mut clock = 0i64;
+    let mut tick = || {
+        clock += 37 * 60 * 1000;
+        base + clock
+    };
+    let mut docs = Vec::new();
+    for g in GROUPS {
+        let (name, desc, vis, owner) = (g.name, g.description, visibility(g.visibility), g.owner);
+        let t0 = tick();
+        let gid = at_home(handles, &homes, owner, move |c| {
+            c.create_group(owner, name, desc, vis, t0, nonce())
+        })
+        .await?;
+        for m in g.members {
+            let (gid2, m2) = (gid.clone(), m.to_string());
+            let t = tick();
+            at_home(handles, &homes, owner, move |c| {
+                c.add_member(owner, &gid2, &m2, t)
+            })
+            .await?;
+        }
+        let mut group_docs = vec![gid.clone()];
+        for th in g.threads {
+            let (gid2, author, title, body) = (gid.clone(), th.author, th.title, th.body);
+            // Public groups need no membership to post; in private ones authors are members.
+            let t = tick();
+            wait_for(handles, &homes, author, &gid).await?;
+            let tid = at_home(handles, &homes, author, move |c| {
+                c.create_thread(author, &gid2, title, body, t, nonce())
+            })
+            .await?;
+            let root = at_home(handles, &homes, author, {
+                let tid = tid.clone();
+                move |c| {
+                    Ok(c.replica()
+                        .doc(&tid)
+                        .and_then(weft_node::crdt::ThreadView::of)
+                        .and_then(|v| v.posts.first().map(|p| p.id.clone()))
+                        .unwrap_or_default())
+                }
+            })
+            .await?;
+            for (who, text) in th.replies {
+                let (tid2, who2, text2) = (tid.clone(), *who, *text);
+                let t = tick();
+                wait_for(handles, &homes, who2, &tid2).await?;
+                at_home(handles, &homes, who2, move |c| {
+                    c.reply(who2, &tid2, text2, None, t, nonce()).map(|_| ())
+                })
+                .await?;
+            }
+            for who in th.likes {
+                let (tid2, who2, root2) = (tid.clone(), *who, root.clone());
+                let t = tick();
+                wait_for(handles, &homes, who2, &tid2).await?;
+                at_home(handles, &homes, who2, move |c| {
+                    c.react(who2, &tid2, &root2, "like", true, t)
+                })
+                .await?;
+            }
+            group_docs.push(tid);
+        }
+        // Which sites may hold the group's documents, as its home node sees it.
+        for d in group_docs {
+            let (h, _) = handles
+                .get(homes.get(owner).context("owner")?)
+                .context("owner's node")?;
+            let sites: Vec<String> = handles.keys().cloned().collect();
+            let d2 = d.clone();
+            let allowed = h
+                .call(move |c| {
+                    sites
+                        .into_iter()
+                        .filter(|s| s == c.site() || c.replica().may_hold(s, &d2))
+                        .collect::<Vec<_>>()
+                })
+                .await?;
+            docs.push((d, allowed));
+        }
+    }
+    Ok(docs)
+}
+
+/// Waits until `employee`'s home node shows them `doc`, a group or thread written at another
+/// site a moment ago.
+async fn wait_for(
+    handles: &Handles,
+    homes: &BTreeMap<String, String>,
+    employee: &str,
+    doc: &DocId,
+) -> Result<()> {
+    let thread = doc;
+    let site = homes.get(employee).context("unknown employee")?;
+    let (h, _) = handles.get(site).context("no node")?;
+    for _ in 0..600 {
+        let t = thread.clone();
+        let who = employee.to_owned();
+        let visible = h
+            .call(move |c| match t.kind() {
+                weft_node::crdt::DocKind::Thread => c.thread_for(&who, &t).is_some(),
+                _ => c.group_access(&who, &t) == weft_node::service::Access::Full,
+            })
+            .await?;
+        if visible {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("{thread} did not reach {site}")
+}

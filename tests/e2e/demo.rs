@@ -1,0 +1,258 @@
+//! `weft demo` end to end: a company starts, users at two sites talk, a private group stays
+//! private, and everything is there again after a restart.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::harness::{WEFT, http};
+
+const PASSWORD: &str = "weft-demo-password";
+
+/// A port base whose six demo ports are free.
+fn free_base() -> u16 {
+    for _ in 0..50 {
+        let p = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = p.saturating_sub(20).max(20_000);
+        if base > 64_000 {
+            continue;
+        }
+        let ports = [1, 2, 3, 11, 12, 13].map(|o| base + o);
+        if ports
+            .iter()
+            .all(|q| TcpListener::bind(("127.0.0.1", *q)).is_ok())
+        {
+            return base;
+        }
+    }
+    panic!("no free ports");
+}
+
+struct Demo {
+    child: Child,
+    sites: Vec<(String, u16)>,
+}
+
+impl Demo {
+    fn start(dir: &std::path::Path, base: u16) -> Demo {
+        let mut child = Command::new(WEFT)
+            .args([
+                "demo",
+                "--data-dir",
+                dir.to_str().unwrap(),
+                "--port-base",
+                &base.to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut sites = Vec::new();
+        let mut logins = 0;
+        let start = Instant::now();
+        loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(300).saturating_sub(start.elapsed()))
+                .expect("the demo printed `ready` in time");
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["site", id, url] => {
+                    let port = url
+                        .trim_end_matches('/')
+                        .rsplit(':')
+                        .next()
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                    sites.push((id.to_string(), port));
+                }
+                ["login", _, _, pw] => {
+                    assert_eq!(*pw, PASSWORD);
+                    logins += 1;
+                }
+                ["ready"] => break,
+                _ => panic!("unexpected demo output: {line}"),
+            }
+        }
+        assert_eq!(sites.len(), 3);
+        assert!(logins >= 6);
+        Demo { child, sites }
+    }
+
+    fn port(&self, site: &str) -> u16 {
+        self.sites.iter().find(|(s, _)| s == site).unwrap().1
+    }
+
+    fn login(&self, site: &str, user: &str) -> String {
+        let (s, body) = http(
+            self.port(site),
+            "POST",
+            "/api/v1/session",
+            Some(&json!({"login": user, "password": PASSWORD})),
+            None,
+        )
+        .unwrap();
+        assert_eq!(s, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    fn get(&self, site: &str, token: &str, path: &str) -> (u16, serde_json::Value) {
+        let (s, body) = http(self.port(site), "GET", path, None, Some(token)).unwrap();
+        (
+            s,
+            serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    fn group_id(&self, site: &str, token: &str, name: &str) -> String {
+        let (_, groups) = self.get(site, token, "/api/v1/groups");
+        groups["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == name)
+            .unwrap_or_else(|| panic!("no group {name}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// SIGINT, then a clean exit.
+    fn interrupt(mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "{status:?}");
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the demo did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_demo_runs_and_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("weft-demo");
+    let base = free_base();
+    let demo = Demo::start(&data, base);
+    let helene = demo.login("paris", "hdupre");
+    let john = demo.login("new-york", "jsmith");
+    let priya = demo.login("bangalore", "pkumar");
+
+    // Post at Paris; read it at New York within a few seconds.
+    let all = demo.group_id("paris", &helene, "All company");
+    let (_, threads) = demo.get("paris", &helene, &format!("/api/v1/groups/{all}/threads"));
+    let tid = threads["items"][0]["id"].as_str().unwrap().to_owned();
+    let (s, _) = http(
+        demo.port("paris"),
+        "POST",
+        &format!("/api/v1/threads/{tid}/posts"),
+        Some(&json!({"body": "Bonjour de Paris, test de la démo"})),
+        Some(&helene),
+    )
+    .unwrap();
+    assert_eq!(s, 201);
+    let start = Instant::now();
+    loop {
+        let (s, t) = demo.get("new-york", &john, &format!("/api/v1/threads/{tid}"));
+        if s == 200
+            && t["replies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["body"] == "Bonjour de Paris, test de la démo")
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the post did not reach New York"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // The works council's private group has no member at Bangalore: nothing of it is visible.
+    let fmercier = demo.login("paris", "fmercier");
+    let council = demo.group_id("paris", &fmercier, "Works council prep");
+    let (_, threads) = demo.get(
+        "paris",
+        &fmercier,
+        &format!("/api/v1/groups/{council}/threads"),
+    );
+    let secret_thread = threads["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        demo.get(
+            "bangalore",
+            &priya,
+            &format!("/api/v1/threads/{secret_thread}")
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        demo.get("bangalore", &priya, &format!("/api/v1/groups/{council}"))
+            .0,
+        404
+    );
+    // …while New York, which homes a member, has it.
+    let jgarcia = demo.login("new-york", "jgarcia");
+    assert_eq!(
+        demo.get(
+            "new-york",
+            &jgarcia,
+            &format!("/api/v1/threads/{secret_thread}")
+        )
+        .0,
+        200
+    );
+
+    demo.interrupt();
+    // A second run starts from what is on disk.
+    let demo = Demo::start(&data, base);
+    let john = demo.login("new-york", "jsmith");
+    let (s, t) = demo.get("new-york", &john, &format!("/api/v1/threads/{tid}"));
+    assert_eq!(s, 200);
+    assert!(
+        t["replies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["body"] == "Bonjour de Paris, test de la démo")
+    );
+    demo.interrupt();
+}
