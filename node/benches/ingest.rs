@@ -65,6 +65,9 @@ fn main() {
         1,
     )
     .unwrap();
+    for a in &w.authors {
+        core.add_certificate(&a.cert).unwrap();
+    }
     let start = Instant::now();
     for chunk in bytes.chunks(GROUP) {
         let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();

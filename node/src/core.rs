@@ -280,6 +280,19 @@ impl Core {
         report
     }
 
+    /// Learns an employee certificate (as one arriving with changes from a peer would be).
+    pub fn add_certificate(
+        &mut self,
+        cert: &Signed<weft_keys::EmployeeCert>,
+    ) -> Result<(), NodeError> {
+        let report = self
+            .replica
+            .add_certificate(cert)
+            .map_err(|e| NodeError::Corrupt(e.to_string()))?;
+        self.unsaved.extend(report.accepted);
+        Ok(())
+    }
+
     /// A peer connected.
     pub fn connect(&mut self, peer_site: &str, now_ms: u64) {
         self.engine.handle_connect(peer_site, now_ms, &self.replica);

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::net::{Region, RTT_MS};
+use crate::net::{RTT_MS, Region};
 
 /// Per-site counters at the end of a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,9 +164,8 @@ impl Report {
         let slowest_path_ms = f64::from(slowest) / 2.0;
         let days = (i.simulated_ms as f64 / 86_400_000.0).max(1e-9);
         let n = i.per_site.len().max(1) as f64;
-        let mean = |f: &dyn Fn(&SiteStats) -> u64| {
-            i.per_site.iter().map(|s| f(s) as f64).sum::<f64>() / n
-        };
+        let mean =
+            |f: &dyn Fn(&SiteStats) -> u64| i.per_site.iter().map(|s| f(s) as f64).sum::<f64>() / n;
         let max = |f: &dyn Fn(&SiteStats) -> u64| {
             i.per_site.iter().map(|s| f(s) as f64).fold(0.0, f64::max)
         };
@@ -461,12 +460,7 @@ impl Report {
             let len = data.len() as f64;
             for (k, v) in data.iter().enumerate() {
                 let cmd = if k == 0 { 'M' } else { 'L' };
-                let _ = write!(
-                    path,
-                    "{cmd}{:.1},{:.1} ",
-                    x(*v),
-                    y((k + 1) as f64 / len)
-                );
+                let _ = write!(path, "{cmd}{:.1},{:.1} ", x(*v), y((k + 1) as f64 / len));
             }
             let _ = writeln!(
                 s,

@@ -123,7 +123,10 @@ enum Ev {
     Tick(usize),
     Post(usize),
     PrivateSetup,
-    Fault { index: usize, start: bool },
+    Fault {
+        index: usize,
+        start: bool,
+    },
     Progress,
 }
 
@@ -461,8 +464,8 @@ impl Sim {
         if duration <= WARMUP_US {
             return;
         }
-        let count = (self.cfg.posts_per_day as u128 * self.cfg.duration_ms as u128
-            / 86_400_000u128) as usize;
+        let count = (self.cfg.posts_per_day as u128 * self.cfg.duration_ms as u128 / 86_400_000u128)
+            as usize;
         let n = self.n();
         let private_sites: Vec<usize> = self
             .private
@@ -516,19 +519,28 @@ impl Sim {
             };
             match end {
                 Some(end) => {
-                    self.schedule(start * 1000, Ev::Fault {
-                        index: i,
-                        start: true,
-                    });
-                    self.schedule(end * 1000, Ev::Fault {
+                    self.schedule(
+                        start * 1000,
+                        Ev::Fault {
+                            index: i,
+                            start: true,
+                        },
+                    );
+                    self.schedule(
+                        end * 1000,
+                        Ev::Fault {
+                            index: i,
+                            start: false,
+                        },
+                    );
+                }
+                None => self.schedule(
+                    start * 1000,
+                    Ev::Fault {
                         index: i,
                         start: false,
-                    });
-                }
-                None => self.schedule(start * 1000, Ev::Fault {
-                    index: i,
-                    start: false,
-                }),
+                    },
+                ),
             }
         }
     }
@@ -642,12 +654,15 @@ impl Sim {
         let arrival = (start + tx + prop).max(l.last_arrival_us);
         l.last_arrival_us = arrival;
         let epoch = l.epoch;
-        self.schedule(arrival, Ev::Deliver {
-            from,
-            to,
-            epoch,
-            frame,
-        });
+        self.schedule(
+            arrival,
+            Ev::Deliver {
+                from,
+                to,
+                epoch,
+                frame,
+            },
+        );
     }
 
     fn on_event(&mut self, site: usize, e: Event) {
