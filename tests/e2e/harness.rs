@@ -346,6 +346,38 @@ pub(crate) fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     http(port, "GET", path, None, None)
 }
 
+/// A raw HTTP/1.1 request: (status, headers, body). `extra` are whole header lines.
+pub(crate) fn http_raw(
+    port: u16,
+    method: &str,
+    path: &str,
+    extra: &[String],
+    body: &str,
+) -> Option<(u16, String, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for h in extra {
+        head.push_str(h);
+        head.push_str("\r\n");
+    }
+    write!(s, "{head}Content-Length: {}\r\n\r\n{body}", body.len()).ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    Some((status, head.to_owned(), body))
+}
+
 /// A minimal HTTP/1.1 request over loopback: (status, body).
 pub(crate) fn http(
     port: u16,

@@ -7,3 +7,4 @@ mod demo;
 mod harness;
 mod hostile;
 mod net;
+mod ui;

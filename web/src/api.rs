@@ -151,60 +151,11 @@ async fn login(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Json(body): Json<LoginBody>,
 ) -> Result<Response, AppError> {
-    let login = body.login.trim().to_lowercase();
-    let keys = vec![format!("login:{login}"), auth::address_key(Some(addr.ip()))];
-    if state.sessions.locked_out(&keys) {
-        return Err(AppError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many failed logins; try again later",
-        ));
-    }
-    let lookup = login.clone();
-    let found = state
-        .node
-        .call(move |core| {
-            let dir = core.replica().directory()?;
-            let e = dir.directory.employees.values().find(|e| {
-                e.site == core.site()
-                    && e.status == weft_node::keys::Status::Active
-                    && (e.id.to_lowercase() == lookup || e.email == lookup)
-            })?;
-            let hash = core.store().password_hash(&e.id).ok()??;
-            Some((e.id.clone(), hash))
-        })
-        .await?;
-    let password = body.password;
-    let ok = match found.clone() {
-        Some((_, hash)) => {
-            tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-                .await
-                .unwrap_or(false)
-        }
-        None => {
-            // Spend the same effort as a real check, so timing does not reveal accounts.
-            let _ = tokio::task::spawn_blocking(move || auth::hash_password(&password)).await;
-            false
-        }
-    };
-    let Some((employee, _)) = found.filter(|_| ok) else {
-        state.sessions.failed(&keys);
-        tracing::info!(login = %login, "failed login");
-        return Err(AppError::new(
-            StatusCode::UNAUTHORIZED,
-            "bad_credentials",
-            "wrong login or password",
-        ));
-    };
-    state.sessions.succeeded(&keys);
+    let employee = auth::authenticate(&state, &body.login, body.password, Some(addr.ip())).await?;
     let token = state.sessions.start(&employee)?;
     let user = load_person(&state, employee).await?;
-    let cookie = format!(
-        "{COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}",
-        auth::SESSION_TTL.as_secs()
-    );
     Ok((
-        [(header::SET_COOKIE, cookie)],
+        [(header::SET_COOKIE, auth::session_cookie(&token))],
         Json(serde_json::json!({"token": token, "user": user})),
     )
         .into_response())

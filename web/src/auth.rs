@@ -48,6 +48,8 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 struct Session {
     employee: String,
     last_used: Instant,
+    /// The token forms of this session must carry (CSRF protection).
+    csrf: String,
 }
 
 /// Active sessions and recent login failures.
@@ -64,9 +66,8 @@ fn digest(token: &str) -> [u8; 32] {
 impl Sessions {
     /// Starts a session; returns the token to hand to the client.
     pub fn start(&self, employee: &str) -> Result<String, AppError> {
-        let mut raw = [0u8; 32];
-        getrandom::fill(&mut raw).map_err(|_| AppError::internal("no randomness"))?;
-        let token = weft_node::keys::to_hex(&raw);
+        let token = random_token()?;
+        let csrf = random_token()?;
         if let Ok(mut s) = self.sessions.lock() {
             s.retain(|_, v| v.last_used.elapsed() < SESSION_TTL);
             s.insert(
@@ -74,6 +75,7 @@ impl Sessions {
                 Session {
                     employee: employee.to_owned(),
                     last_used: Instant::now(),
+                    csrf,
                 },
             );
         }
@@ -91,6 +93,12 @@ impl Sessions {
         }
         session.last_used = Instant::now();
         Some(session.employee.clone())
+    }
+
+    /// The CSRF token of a live session.
+    pub fn csrf(&self, token: &str) -> Option<String> {
+        let s = self.sessions.lock().ok()?;
+        s.get(&digest(token)).map(|x| x.csrf.clone())
     }
 
     /// Ends a session.
@@ -130,6 +138,79 @@ impl Sessions {
             for k in keys {
                 f.remove(k);
             }
+        }
+    }
+}
+
+/// The `Set-Cookie` value for a session token.
+pub fn session_cookie(token: &str) -> String {
+    format!(
+        "{COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}",
+        SESSION_TTL.as_secs()
+    )
+}
+
+/// 32 random bytes as hex.
+pub fn random_token() -> Result<String, AppError> {
+    let mut raw = [0u8; 32];
+    getrandom::fill(&mut raw).map_err(|_| AppError::internal("no randomness"))?;
+    Ok(weft_node::keys::to_hex(&raw))
+}
+
+/// Checks a login and password, with rate limiting; returns the employee id.
+pub async fn authenticate(
+    state: &AppState,
+    login: &str,
+    password: String,
+    ip: Option<IpAddr>,
+) -> Result<String, AppError> {
+    use axum::http::StatusCode;
+    let login = login.trim().to_lowercase();
+    let keys = vec![format!("login:{login}"), address_key(ip)];
+    if state.sessions.locked_out(&keys) {
+        return Err(AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many failed logins; try again later",
+        ));
+    }
+    let lookup = login.clone();
+    let found = state
+        .node
+        .call(move |core| {
+            let dir = core.replica().directory()?;
+            let e = dir.directory.employees.values().find(|e| {
+                e.site == core.site()
+                    && e.status == weft_node::keys::Status::Active
+                    && (e.id.to_lowercase() == lookup || e.email == lookup)
+            })?;
+            let hash = core.store().password_hash(&e.id).ok()??;
+            Some((e.id.clone(), hash))
+        })
+        .await?;
+    let ok = match found.clone() {
+        Some((_, hash)) => tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+            .await
+            .unwrap_or(false),
+        None => {
+            // Spend the same effort as a real check, so timing does not reveal accounts.
+            let _ = tokio::task::spawn_blocking(move || hash_password(&password)).await;
+            false
+        }
+    };
+    match found.filter(|_| ok) {
+        Some((employee, _)) => {
+            state.sessions.succeeded(&keys);
+            Ok(employee)
+        }
+        None => {
+            state.sessions.failed(&keys);
+            tracing::info!(login = %login, "failed login");
+            Err(AppError::new(
+                StatusCode::UNAUTHORIZED,
+                "bad_credentials",
+                "wrong login or password",
+            ))
         }
     }
 }

@@ -9,7 +9,10 @@
 pub mod api;
 pub mod auth;
 mod error;
+pub mod i18n;
+pub mod markdown;
 pub mod state;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -64,6 +67,7 @@ pub fn router(node: NodeHandle) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/node", get(node_info))
         .nest("/api/v1", api::routes())
+        .merge(ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .with_state(state)

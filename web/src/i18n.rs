@@ -1,0 +1,143 @@
+//! The UI's words in English and French. The language comes from the `weft_lang` cookie (set
+//! from the language links at the bottom of every page), else from the browser's
+//! `Accept-Language`, else English.
+
+use axum::http::HeaderMap;
+use axum::http::header;
+
+/// A UI language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Fr,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Fr => "fr",
+        }
+    }
+
+    /// The language a request asks for.
+    pub fn of(headers: &HeaderMap) -> Lang {
+        for v in headers.get_all(header::COOKIE) {
+            if let Ok(v) = v.to_str() {
+                for pair in v.split(';') {
+                    match pair.trim() {
+                        "weft_lang=fr" => return Lang::Fr,
+                        "weft_lang=en" => return Lang::En,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let accept = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let first = accept
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if first.starts_with("fr") {
+            Lang::Fr
+        } else {
+            Lang::En
+        }
+    }
+
+    /// A UI text.
+    pub fn t(self, key: &str) -> &'static str {
+        let (en, fr) = match key {
+            "feed" => ("Home", "Accueil"),
+            "groups" => ("Groups", "Groupes"),
+            "logout" => ("Log out", "Se déconnecter"),
+            "login" => ("Log in", "Se connecter"),
+            "login_hint" => ("Your directory id or e-mail", "Votre identifiant ou e-mail"),
+            "password" => ("Password", "Mot de passe"),
+            "bad_login" => (
+                "Wrong login or password.",
+                "Identifiant ou mot de passe incorrect.",
+            ),
+            "too_many" => (
+                "Too many failed attempts. Try again later.",
+                "Trop d'échecs. Réessayez plus tard.",
+            ),
+            "welcome" => (
+                "Your network, at every site.",
+                "Votre réseau, sur chaque site.",
+            ),
+            "feed_title" => (
+                "Latest from your groups",
+                "Les dernières nouvelles de vos groupes",
+            ),
+            "feed_empty" => (
+                "Nothing yet: join a group to see its threads here.",
+                "Rien pour l'instant : rejoignez un groupe pour voir ses discussions ici.",
+            ),
+            "replies" => ("replies", "réponses"),
+            "in" => ("in", "dans"),
+            "new_group" => ("Create a group", "Créer un groupe"),
+            "name" => ("Name", "Nom"),
+            "description" => ("Description", "Description"),
+            "visibility" => ("Visibility", "Visibilité"),
+            "public" => (
+                "Public — anyone reads and joins",
+                "Public — tout le monde lit et rejoint",
+            ),
+            "private" => (
+                "Private — listed, members only",
+                "Privé — visible, réservé aux membres",
+            ),
+            "secret" => ("Secret — invitation only", "Secret — sur invitation"),
+            "create" => ("Create", "Créer"),
+            "join" => ("Join", "Rejoindre"),
+            "ask_join" => ("Ask to join", "Demander à rejoindre"),
+            "leave" => ("Leave", "Quitter"),
+            "member" => ("member", "membre"),
+            "members" => ("Members", "Membres"),
+            "sites" => ("Sites", "Sites"),
+            "threads" => ("Threads", "Discussions"),
+            "new_thread" => ("Start a thread", "Nouvelle discussion"),
+            "title" => ("Title", "Titre"),
+            "message" => (
+                "Message (Markdown, @mentions, #topics)",
+                "Message (Markdown, @mentions, #sujets)",
+            ),
+            "post" => ("Post", "Publier"),
+            "reply" => ("Reply", "Répondre"),
+            "like" => ("Like", "J'aime"),
+            "unlike" => ("Unlike", "Je n'aime plus"),
+            "deleted" => ("This post was deleted.", "Ce message a été supprimé."),
+            "hidden" => (
+                "This post was hidden by a moderator.",
+                "Ce message a été masqué par un modérateur.",
+            ),
+            "members_only" => (
+                "The content of this group is for its members.",
+                "Le contenu de ce groupe est réservé à ses membres.",
+            ),
+            "profile" => ("Profile", "Profil"),
+            "about" => ("About", "À propos"),
+            "expertise" => ("Expertise", "Expertises"),
+            "site" => ("Site", "Site"),
+            "department" => ("Department", "Service"),
+            "email" => ("E-mail", "E-mail"),
+            "phone" => ("Phone", "Téléphone"),
+            "not_found" => ("Not found.", "Introuvable."),
+            "requested" => (
+                "Your request was sent to the owners.",
+                "Votre demande a été envoyée aux propriétaires.",
+            ),
+            _ => ("", ""),
+        };
+        match self {
+            Lang::En => en,
+            Lang::Fr => fr,
+        }
+    }
+}
