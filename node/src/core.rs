@@ -41,6 +41,9 @@ pub struct Core {
     /// engine), and the local public changes waiting to be announced.
     gossip: bool,
     announce: Vec<SignedChange>,
+    /// Documents changed by the commits since the last [`Core::take_committed`], for live
+    /// events.
+    committed: Vec<DocId>,
 }
 
 /// What to tell gossipsub about a message.
@@ -154,6 +157,7 @@ impl Core {
             unsaved: Vec::new(),
             gossip,
             announce: Vec::new(),
+            committed: Vec::new(),
         };
         core.save_certificates()?;
         core.store.flush()?;
@@ -364,9 +368,19 @@ impl Core {
         }
         self.store
             .append_changes(rows.iter().map(|(d, b)| (d, &b[..])))?;
+        for (d, _) in &rows {
+            if !self.committed.contains(d) {
+                self.committed.push(d.clone());
+            }
+        }
         self.save_certificates()?;
         self.store.flush()?;
         Ok(rows.len())
+    }
+
+    /// The documents changed by commits since the last call (durable now).
+    pub fn take_committed(&mut self) -> Vec<DocId> {
+        std::mem::take(&mut self.committed)
     }
 
     fn save_certificates(&mut self) -> Result<(), NodeError> {

@@ -16,6 +16,7 @@ use libp2p::request_response;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, identity, mdns, noise, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
+use weft_crdt::DocId;
 use weft_crdt::sync::{Config as SyncConfig, Event};
 use weft_keys::{Signed, TrustAnchors};
 
@@ -34,6 +35,7 @@ type Job = Box<dyn FnOnce(&mut Core) -> Deliver + Send>;
 #[derive(Clone)]
 pub struct NodeHandle {
     jobs: mpsc::Sender<Job>,
+    events: tokio::sync::broadcast::Sender<DocId>,
     metrics: Arc<Metrics>,
     site: String,
     peer_id: PeerId,
@@ -64,6 +66,12 @@ impl NodeHandle {
             .await
             .map_err(|_| NodeError::ShuttingDown)?;
         rx.await.map_err(|_| NodeError::ShuttingDown)
+    }
+
+    /// Documents as they change (durably), local or from peers: for live updates. A slow
+    /// receiver misses events (`Lagged`) rather than slowing the node down.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<DocId> {
+        self.events.subscribe()
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -181,8 +189,10 @@ pub async fn start(
 
     let metrics = Arc::new(Metrics::default());
     let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(1024);
+    let (events, _) = tokio::sync::broadcast::channel(1024);
     let handle = NodeHandle {
         jobs: jobs_tx,
+        events: events.clone(),
         metrics: metrics.clone(),
         site: config.site.clone(),
         peer_id,
@@ -199,6 +209,7 @@ pub async fn start(
         listening: listening.clone(),
         connected: HashMap::new(),
         gossip_rejects: HashMap::new(),
+        events,
     };
     rt.refresh_allow_list();
     tracing::info!(site = %config.site, peer_id = %peer_id, "node started");
@@ -225,6 +236,8 @@ struct Runtime {
     /// Gossip messages refused per sender; past [`MAX_GOSSIP_REJECTS`] the sender's gossip is
     /// ignored (its changes still arrive, and are still checked, through sync).
     gossip_rejects: HashMap<PeerId, u32>,
+    /// Live events for the web layer.
+    events: tokio::sync::broadcast::Sender<DocId>,
 }
 
 /// Invalid gossip messages tolerated from one peer before its gossip is ignored.
@@ -419,6 +432,10 @@ impl Runtime {
     }
 
     fn send_frames(&mut self) {
+        for doc in self.core.take_committed() {
+            // No subscriber is fine: nobody is watching.
+            let _ = self.events.send(doc);
+        }
         self.announce();
         while let Some((site, frame)) = self.core.poll_transmit() {
             let Some(peer) = self

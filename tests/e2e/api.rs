@@ -379,3 +379,69 @@ fn a_site_that_was_down_catches_up_with_what_it_missed() {
         "received {received} for {missed} missed"
     );
 }
+
+#[test]
+fn events_stream_changes_from_other_sites_to_those_who_may_see_them() {
+    use std::io::{BufRead, BufReader, Write};
+    let company = Company::new();
+    let nodes: Vec<Node> = (0..3).map(|i| company.start(i)).collect();
+    all_connected(&nodes);
+    let helene = nodes[0].login("hdupre");
+    let john = nodes[1].login("jsmith");
+    let priya = nodes[2].login("pkumar");
+    // Subscribe at New York and at Bangalore.
+    let subscribe = |port: u16, token: &str| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(s, "GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        BufReader::new(s)
+    };
+    let mut ny = subscribe(nodes[1].http_port, &john);
+    let mut blr = subscribe(nodes[2].http_port, &priya);
+    std::thread::sleep(Duration::from_millis(300));
+    // A private group with a New York member, posted to at Paris.
+    let g = nodes[0].api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(json!({"name": "Live", "visibility": "private"})),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap().to_owned();
+    nodes[0].api(
+        &helene,
+        "POST",
+        &format!("/api/v1/groups/{gid}/members"),
+        Some(json!({"user": "jsmith"})),
+        200,
+    );
+    let t = nodes[0].api(
+        &helene,
+        "POST",
+        &format!("/api/v1/groups/{gid}/threads"),
+        Some(json!({"title": "Direct", "body": "en direct"})),
+        201,
+    );
+    let tid = t["id"].as_str().unwrap().to_owned();
+    let seen = |r: &mut BufReader<std::net::TcpStream>, want: &str, secs: u64| {
+        let start = Instant::now();
+        let mut line = String::new();
+        while start.elapsed() < Duration::from_secs(secs) {
+            line.clear();
+            if r.read_line(&mut line).is_ok() && line.starts_with("data:") && line.contains(want) {
+                return true;
+            }
+        }
+        false
+    };
+    assert!(
+        seen(&mut ny, &tid, 20),
+        "New York never heard of the new thread"
+    );
+    // Bangalore has no member: it hears nothing about that thread.
+    assert!(
+        !seen(&mut blr, &tid, 3),
+        "Bangalore was told about a private thread"
+    );
+}

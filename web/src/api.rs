@@ -45,6 +45,51 @@ pub fn routes() -> Router<AppState> {
             "/posts/{id}/reactions/{kind}",
             put(react_on).delete(react_off),
         )
+        .route("/events", get(events))
+}
+
+/// `GET /api/v1/events`: Server-Sent Events, one `change` event (`{"doc": id, "kind":
+/// "thread"|"group"|"profile"}`) each time a document the caller may see changes, at this
+/// site or at any other.
+async fn events(
+    State(state): State<AppState>,
+    Me(me): Me,
+) -> axum::response::sse::Sse<
+    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    let rx = state.node.subscribe();
+    let stream = futures_util::stream::unfold((rx, state, me), |(mut rx, state, me)| async move {
+        loop {
+            let doc = match rx.recv().await {
+                Ok(doc) => doc,
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            };
+            let (d, m) = (doc.clone(), me.clone());
+            let visible = state
+                .node
+                .call(move |c| match d.kind() {
+                    DocKind::Thread => c.thread_for(&m, &d).is_some(),
+                    DocKind::Group => c.group_access(&m, &d) != Access::None,
+                    DocKind::Profile => true,
+                })
+                .await
+                .unwrap_or(false);
+            if visible {
+                let kind = match doc.kind() {
+                    DocKind::Thread => "thread",
+                    DocKind::Group => "group",
+                    DocKind::Profile => "profile",
+                };
+                let data = serde_json::json!({"doc": doc.as_str(), "kind": kind}).to_string();
+                let ev = Event::default().event("change").data(data);
+                return Some((Ok(ev), (rx, state, me)));
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
 fn now_ms() -> i64 {

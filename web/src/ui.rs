@@ -22,6 +22,8 @@ use crate::markdown;
 use crate::state::AppState;
 
 const CSS: &str = include_str!("weft.css");
+/// The one script: live updates of the page being read (progressive: pages work without it).
+const LIVE_JS: &str = include_str!("live.js");
 const LOGIN_CSRF: &str = "weft_csrf";
 
 /// The UI's routes.
@@ -32,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/lang/{code}", get(set_lang))
         .route("/static/weft.css", get(css))
+        .route("/static/live.js", get(live_js))
         .route("/groups", get(groups_page).post(group_create))
         .route("/groups/{id}", get(group_page))
         .route("/groups/{id}/join", post(group_join))
@@ -89,6 +92,17 @@ fn check_csrf(v: &Viewer, sent: &str) -> Result<(), (StatusCode, &'static str)> 
 }
 
 fn page(lang: Lang, title: &str, v: Option<&Viewer>, body: Markup) -> Response {
+    live_page(lang, title, v, body, None)
+}
+
+/// A page that updates itself when `live` changes: a thread id, or `feed` for any change.
+fn live_page(
+    lang: Lang,
+    title: &str,
+    v: Option<&Viewer>,
+    body: Markup,
+    live: Option<&str>,
+) -> Response {
     let t = |k| lang.t(k);
     let markup = html! {
         (DOCTYPE)
@@ -114,7 +128,8 @@ fn page(lang: Lang, title: &str, v: Option<&Viewer>, body: Markup) -> Response {
                         }
                     }
                 }
-                main id="main" { (body) }
+                main id="main" data-live=[live] { (body) }
+                @if live.is_some() { script src="/static/live.js" defer {} }
                 footer {
                     a href="/lang/en" lang="en" { "English" } " · " a href="/lang/fr" lang="fr" { "Français" }
                 }
@@ -124,6 +139,14 @@ fn page(lang: Lang, title: &str, v: Option<&Viewer>, body: Markup) -> Response {
     (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
         markup.into_string(),
+    )
+        .into_response()
+}
+
+async fn live_js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        LIVE_JS,
     )
         .into_response()
 }
@@ -328,7 +351,7 @@ async fn feed(State(state): State<AppState>, headers: HeaderMap) -> Response {
         .await
         .unwrap_or_default();
     let lang = v.lang;
-    page(
+    live_page(
         lang,
         lang.t("feed"),
         Some(&v),
@@ -337,6 +360,7 @@ async fn feed(State(state): State<AppState>, headers: HeaderMap) -> Response {
             @if threads.is_empty() { p.muted { (lang.t("feed_empty")) } }
             @for (t, g) in &threads { (thread_card(lang, t, Some(g))) }
         },
+        Some("feed"),
     )
 }
 
@@ -673,7 +697,8 @@ async fn thread_page(
         return not_found(lang, &v);
     };
     let tr = |k| lang.t(k);
-    page(
+    let live = t.id.to_string();
+    live_page(
         lang,
         &t.title,
         Some(&v),
@@ -709,6 +734,7 @@ async fn thread_page(
                 }
             }
         },
+        Some(&live),
     )
 }
 

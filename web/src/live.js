@@ -1,0 +1,36 @@
+// Weft's live updates: when the thread being read (or, on the home feed, anything the reader
+// may see) changes at any site, fetch the page again and swap its content in place, keeping
+// the reply being typed. Pages work the same without this script; it only saves a reload.
+(function () {
+  "use strict";
+  var main = document.getElementById("main");
+  var live = main && main.getAttribute("data-live");
+  if (!live || !window.EventSource || !window.fetch) return;
+  var busy = false, again = false;
+  function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    fetch(location.pathname, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("main");
+        if (!fresh) return;
+        var draft = document.getElementById("rbody");
+        var text = draft ? draft.value : "";
+        var focused = draft && document.activeElement === draft;
+        main.innerHTML = fresh.innerHTML;
+        var nd = document.getElementById("rbody");
+        if (nd && text) { nd.value = text; if (focused) nd.focus(); }
+      })
+      .catch(function () {})
+      .then(function () { busy = false; if (again) { again = false; refresh(); } });
+  }
+  var es = new EventSource("/api/v1/events");
+  es.addEventListener("change", function (e) {
+    try {
+      var d = JSON.parse(e.data);
+      if (live === "feed" || d.doc === live) refresh();
+    } catch (err) { /* ignore malformed events */ }
+  });
+})();
