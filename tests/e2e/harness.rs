@@ -356,26 +356,58 @@ pub(crate) fn http_raw(
 ) -> Option<(u16, String, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     for h in extra {
         head.push_str(h);
         head.push_str("\r\n");
     }
     write!(s, "{head}Content-Length: {}\r\n\r\n{body}", body.len()).ok()?;
+    // Read the head, then exactly Content-Length bytes if given (some servers keep the
+    // connection open despite `Connection: close`), else to the end.
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        let n = s.read(&mut buf).ok()?;
+        if n == 0 {
+            break raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
+    let length = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case("content-length")
+            .then(|| v.trim().parse::<usize>().ok())?
+    });
+    let mut body_bytes = raw[head_end + 4..].to_vec();
+    match length {
+        Some(n) => {
+            while body_bytes.len() < n {
+                let k = s.read(&mut buf).ok()?;
+                if k == 0 {
+                    break;
+                }
+                body_bytes.extend_from_slice(&buf[..k]);
+            }
+        }
+        None => {
+            s.read_to_end(&mut body_bytes).ok()?;
+        }
+    }
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    let text = String::from_utf8_lossy(&body_bytes).into_owned();
     let body = if head
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked")
     {
-        dechunk(body)
+        dechunk(&text)
     } else {
-        body.to_owned()
+        text
     };
-    Some((status, head.to_owned(), body))
+    Some((status, head, body))
 }
 
 /// A minimal HTTP/1.1 request over loopback: (status, body).

@@ -129,6 +129,12 @@ impl Lang {
             "email" => ("E-mail", "E-mail"),
             "phone" => ("Phone", "Téléphone"),
             "not_found" => ("Not found.", "Introuvable."),
+            "invite" => ("Invite", "Inviter"),
+            "invite_who" => (
+                "Invite a colleague (directory id)",
+                "Inviter un collègue (identifiant)",
+            ),
+            "invited" => ("Invited", "Invités"),
             "requested" => (
                 "Your request was sent to the owners.",
                 "Votre demande a été envoyée aux propriétaires.",

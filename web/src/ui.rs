@@ -38,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/groups", get(groups_page).post(group_create))
         .route("/groups/{id}", get(group_page))
         .route("/groups/{id}/join", post(group_join))
+        .route("/groups/{id}/invite", post(group_invite))
         .route("/groups/{id}/threads", post(thread_create))
         .route("/threads/{id}", get(thread_page))
         .route("/threads/{id}/reply", post(thread_reply))
@@ -584,6 +585,17 @@ fn group_body(
                             li { a href={ "/people/" (id) } { (name) } " " span.site { (site) } }
                         }
                     }
+                    @if !g.invitations.is_empty() {
+                        p.meta { (t("invited")) ": " (g.invitations.join(", ")) }
+                    }
+                    @if g.is_owner(&v.employee) {
+                        form method="post" action={ "/groups/" (g.id) "/invite" } {
+                            input type="hidden" name="_csrf" value=(v.csrf);
+                            label for="invitee" { (t("invite_who")) }
+                            input id="invitee" name="user" required;
+                            button type="submit" { (t("invite")) }
+                        }
+                    }
                 }
             }
         } @else {
@@ -619,6 +631,46 @@ async fn group_join(
         .await
     {
         Ok(Ok(_)) => Redirect::to(&format!("/groups/{gid}")).into_response(),
+        Ok(Err(e)) => fail(e),
+        Err(e) => fail(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct InviteForm {
+    user: String,
+    #[serde(default)]
+    _csrf: String,
+}
+
+async fn group_invite(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<InviteForm>,
+) -> Response {
+    let v = match require(&state, &headers) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    if let Err(r) = check_csrf(&v, &f._csrf) {
+        return r.into_response();
+    }
+    let Some(gid) = DocId::parse(&id)
+        .ok()
+        .filter(|d| d.kind() == DocKind::Group)
+    else {
+        return not_found(v.lang, &v);
+    };
+    let me = v.employee.clone();
+    let g2 = gid.clone();
+    let user = f.user.trim().to_owned();
+    match state
+        .node
+        .call(move |core| core.invite(&me, &g2, &user, now_ms()))
+        .await
+    {
+        Ok(Ok(())) => Redirect::to(&format!("/groups/{gid}")).into_response(),
         Ok(Err(e)) => fail(e),
         Err(e) => fail(e),
     }
