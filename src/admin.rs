@@ -612,23 +612,9 @@ fn render_directory(dir: &Directory, signer: &PublicKey, how: &str, sites_only: 
 
 /// `YYYY-MM-DD HH:MM UTC` for seconds since the Unix epoch.
 fn format_utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60
-    )
+    // The API's RFC 3339 form, shortened to the minute.
+    let full = weft_web::api::rfc3339((secs as i64).saturating_mul(1000));
+    format!("{} {} UTC", &full[..10], &full[11..16])
 }
 
 #[cfg(test)]

@@ -92,6 +92,13 @@ fn check_csrf(v: &Viewer, sent: &str) -> Result<(), (StatusCode, &'static str)> 
     }
 }
 
+/// The viewer of a form submission: logged in, with the form's token right.
+fn form_viewer(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Viewer, Box<Response>> {
+    let v = require(state, headers).map_err(|r| Box::new(r.into_response()))?;
+    check_csrf(&v, csrf).map_err(|r| Box::new(r.into_response()))?;
+    Ok(v)
+}
+
 fn page(lang: Lang, title: &str, v: Option<&Viewer>, body: Markup) -> Response {
     live_page(lang, title, v, body, None)
 }
@@ -277,12 +284,8 @@ async fn logout(
     headers: HeaderMap,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    let v = match require(&state, &headers) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
-    if let Err(r) = check_csrf(&v, &f._csrf) {
-        return r.into_response();
+    if let Err(r) = form_viewer(&state, &headers, &f._csrf) {
+        return *r;
     }
     let (mut parts, ()) = axum::http::Request::new(()).into_parts();
     parts.headers = headers;
@@ -445,13 +448,10 @@ async fn group_create(
     headers: HeaderMap,
     Form(f): Form<GroupForm>,
 ) -> Response {
-    let v = match require(&state, &headers) {
+    let v = match form_viewer(&state, &headers, &f._csrf) {
         Ok(v) => v,
-        Err(r) => return r.into_response(),
+        Err(r) => return *r,
     };
-    if let Err(r) = check_csrf(&v, &f._csrf) {
-        return r.into_response();
-    }
     let Some(vis) = Visibility::parse(&f.visibility) else {
         return (StatusCode::UNPROCESSABLE_ENTITY, "unknown visibility").into_response();
     };
@@ -462,8 +462,7 @@ async fn group_create(
         .await
     {
         Ok(Ok(id)) => Redirect::to(&format!("/groups/{id}")).into_response(),
-        Ok(Err(e)) => fail(e),
-        Err(e) => fail(e),
+        Ok(Err(e)) | Err(e) => fail(e),
     }
 }
 
@@ -610,13 +609,10 @@ async fn group_join(
     Path(id): Path<String>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    let v = match require(&state, &headers) {
+    let v = match form_viewer(&state, &headers, &f._csrf) {
         Ok(v) => v,
-        Err(r) => return r.into_response(),
+        Err(r) => return *r,
     };
-    if let Err(r) = check_csrf(&v, &f._csrf) {
-        return r.into_response();
-    }
     let Some(gid) = DocId::parse(&id)
         .ok()
         .filter(|d| d.kind() == DocKind::Group)
@@ -631,8 +627,7 @@ async fn group_join(
         .await
     {
         Ok(Ok(_)) => Redirect::to(&format!("/groups/{gid}")).into_response(),
-        Ok(Err(e)) => fail(e),
-        Err(e) => fail(e),
+        Ok(Err(e)) | Err(e) => fail(e),
     }
 }
 
@@ -649,13 +644,10 @@ async fn group_invite(
     Path(id): Path<String>,
     Form(f): Form<InviteForm>,
 ) -> Response {
-    let v = match require(&state, &headers) {
+    let v = match form_viewer(&state, &headers, &f._csrf) {
         Ok(v) => v,
-        Err(r) => return r.into_response(),
+        Err(r) => return *r,
     };
-    if let Err(r) = check_csrf(&v, &f._csrf) {
-        return r.into_response();
-    }
     let Some(gid) = DocId::parse(&id)
         .ok()
         .filter(|d| d.kind() == DocKind::Group)
@@ -671,8 +663,7 @@ async fn group_invite(
         .await
     {
         Ok(Ok(())) => Redirect::to(&format!("/groups/{gid}")).into_response(),
-        Ok(Err(e)) => fail(e),
-        Err(e) => fail(e),
+        Ok(Err(e)) | Err(e) => fail(e),
     }
 }
 
@@ -690,13 +681,10 @@ async fn thread_create(
     Path(id): Path<String>,
     Form(f): Form<ThreadForm>,
 ) -> Response {
-    let v = match require(&state, &headers) {
+    let v = match form_viewer(&state, &headers, &f._csrf) {
         Ok(v) => v,
-        Err(r) => return r.into_response(),
+        Err(r) => return *r,
     };
-    if let Err(r) = check_csrf(&v, &f._csrf) {
-        return r.into_response();
-    }
     let Some(gid) = DocId::parse(&id)
         .ok()
         .filter(|d| d.kind() == DocKind::Group)
@@ -710,8 +698,7 @@ async fn thread_create(
         .await
     {
         Ok(Ok(tid)) => Redirect::to(&format!("/threads/{tid}")).into_response(),
-        Ok(Err(e)) => fail(e),
-        Err(e) => fail(e),
+        Ok(Err(e)) | Err(e) => fail(e),
     }
 }
 
@@ -803,13 +790,10 @@ async fn thread_reply(
     Path(id): Path<String>,
     Form(f): Form<ReplyForm>,
 ) -> Response {
-    let v = match require(&state, &headers) {
+    let v = match form_viewer(&state, &headers, &f._csrf) {
         Ok(v) => v,
-        Err(r) => return r.into_response(),
+        Err(r) => return *r,
     };
-    if let Err(r) = check_csrf(&v, &f._csrf) {
-        return r.into_response();
-    }
     let Some(tid) = DocId::parse(&id)
         .ok()
         .filter(|d| d.kind() == DocKind::Thread)
@@ -824,8 +808,7 @@ async fn thread_reply(
         .await
     {
         Ok(Ok(pid)) => Redirect::to(&format!("/threads/{tid}#p-{pid}")).into_response(),
-        Ok(Err(e)) => fail(e),
-        Err(e) => fail(e),
+        Ok(Err(e)) | Err(e) => fail(e),
     }
 }
 
@@ -835,13 +818,10 @@ async fn post_like(
     Path((id, post)): Path<(String, String)>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    let v = match require(&state, &headers) {
+    let v = match form_viewer(&state, &headers, &f._csrf) {
         Ok(v) => v,
-        Err(r) => return r.into_response(),
+        Err(r) => return *r,
     };
-    if let Err(r) = check_csrf(&v, &f._csrf) {
-        return r.into_response();
-    }
     let Some(tid) = DocId::parse(&id)
         .ok()
         .filter(|d| d.kind() == DocKind::Thread)
@@ -863,8 +843,7 @@ async fn post_like(
         .await;
     match result {
         Ok(Ok(())) => Redirect::to(&format!("/threads/{tid}#p-{post}")).into_response(),
-        Ok(Err(e)) => fail(e),
-        Err(e) => fail(e),
+        Ok(Err(e)) | Err(e) => fail(e),
     }
 }
 
