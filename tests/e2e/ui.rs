@@ -129,4 +129,26 @@ fn log_in_post_and_read_through_the_html_ui() {
     // The feed shows it.
     let (_, _, html) = http_raw(port, "GET", "/", std::slice::from_ref(&me), "").unwrap();
     assert!(html.contains("Premier"), "{html}");
+    // The topic page lists it.
+    let (s, _, html) =
+        http_raw(port, "GET", "/topics/photo", std::slice::from_ref(&me), "").unwrap();
+    assert_eq!(s, 200);
+    assert!(html.contains("Premier"), "{html}");
+    // Profile: edit one's own fields.
+    let (_, _, html) =
+        http_raw(port, "GET", "/people/hdupre", std::slice::from_ref(&me), "").unwrap();
+    let csrf = hidden_csrf(&html);
+    let body = format!(
+        "about={}&expertise={}&_csrf={csrf}",
+        enc("Communication interne"),
+        enc("photographie, théâtre")
+    );
+    let (s, _, _) = http_raw(port, "POST", "/me/profile", &h, &body).unwrap();
+    assert_eq!(s, 303);
+    let (_, _, html) =
+        http_raw(port, "GET", "/people/hdupre", std::slice::from_ref(&me), "").unwrap();
+    assert!(
+        html.contains("Communication interne") && html.contains("théâtre"),
+        "{html}"
+    );
 }

@@ -135,6 +135,16 @@ impl Lang {
                 "Inviter un collègue (identifiant)",
             ),
             "invited" => ("Invited", "Invités"),
+            "edit_profile" => ("Edit your profile", "Modifier votre profil"),
+            "expertise_hint" => (
+                "Expertise (comma-separated)",
+                "Expertises (séparées par des virgules)",
+            ),
+            "save" => ("Save", "Enregistrer"),
+            "topic_empty" => (
+                "No post about this topic that you may read.",
+                "Aucun message sur ce sujet parmi ceux que vous pouvez lire.",
+            ),
             "requested" => (
                 "Your request was sent to the owners.",
                 "Votre demande a été envoyée aux propriétaires.",

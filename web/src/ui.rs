@@ -44,6 +44,8 @@ pub fn routes() -> Router<AppState> {
         .route("/threads/{id}/reply", post(thread_reply))
         .route("/threads/{id}/like/{post}", post(post_like))
         .route("/people/{id}", get(person_page))
+        .route("/me/profile", post(profile_save))
+        .route("/topics/{topic}", get(topic_page))
 }
 
 fn now_ms() -> i64 {
@@ -896,6 +898,114 @@ async fn person_page(
                     ul.tags { @for x in &p.expertise { li { (x) } } }
                 }
             }
+            @if e.id == v.employee {
+                section.card {
+                    h2 { (t("edit_profile")) }
+                    form method="post" action="/me/profile" {
+                        input type="hidden" name="_csrf" value=(v.csrf);
+                        label for="about" { (t("about")) }
+                        textarea id="about" name="about" rows="4" { (p.about) }
+                        label for="expertise" { (t("expertise_hint")) }
+                        input id="expertise" name="expertise" value=(p.expertise.join(", "));
+                        button type="submit" { (t("save")) }
+                    }
+                }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct ProfileForm {
+    #[serde(default)]
+    about: String,
+    #[serde(default)]
+    expertise: String,
+    #[serde(default)]
+    _csrf: String,
+}
+
+async fn profile_save(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<ProfileForm>,
+) -> Response {
+    let v = match form_viewer(&state, &headers, &f._csrf) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let me = v.employee.clone();
+    let expertise: Vec<String> = f
+        .expertise
+        .split(',')
+        .map(|x| x.trim().to_owned())
+        .filter(|x| !x.is_empty())
+        .collect();
+    let result = state
+        .node
+        .call(move |core| {
+            core.update_profile(
+                &me,
+                &weft_node::crdt::ProfileUpdate {
+                    about: Some(&f.about),
+                    expertise: Some(&expertise),
+                    ..Default::default()
+                },
+                now_ms(),
+            )
+        })
+        .await;
+    match result {
+        Ok(Ok(())) => Redirect::to(&format!("/people/{}", v.employee)).into_response(),
+        Ok(Err(e)) | Err(e) => fail(e),
+    }
+}
+
+/// Posts about a topic, in the threads the viewer may read, newest first.
+async fn topic_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(topic): Path<String>,
+) -> Response {
+    let v = match require(&state, &headers) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let lang = v.lang;
+    let me = v.employee.clone();
+    let wanted = topic.to_lowercase();
+    let w2 = wanted.clone();
+    let threads = state
+        .node
+        .call(move |core| {
+            let mut out: Vec<(ThreadView, String)> = Vec::new();
+            for (g, access) in core.groups_for(&me) {
+                if access != Access::Full {
+                    continue;
+                }
+                for t in core.threads_of(&me, &g.id).unwrap_or_default() {
+                    if t.posts
+                        .iter()
+                        .any(|p| !p.deleted && !p.hidden && p.topics.contains(&w2))
+                    {
+                        out.push((t, g.name.clone()));
+                    }
+                }
+            }
+            out.sort_by_key(|(t, _)| std::cmp::Reverse(last_activity(t)));
+            out
+        })
+        .await
+        .unwrap_or_default();
+    let title = format!("#{wanted}");
+    page(
+        lang,
+        &title,
+        Some(&v),
+        html! {
+            h1 { (title) }
+            @if threads.is_empty() { p.muted { (lang.t("topic_empty")) } }
+            @for (t, g) in &threads { (thread_card(lang, t, Some(g))) }
         },
     )
 }
