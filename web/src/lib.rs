@@ -66,11 +66,19 @@ pub fn router(node: NodeHandle) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/v1/node", get(node_info))
+        .route("/api/v1/openapi.json", get(openapi))
         .nest("/api/v1", api::routes())
         .merge(ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .with_state(state)
+}
+
+/// The API's OpenAPI 3.1 description.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
 async fn not_found() -> AppError {
@@ -142,4 +150,27 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every route under `/api/v1` that the router serves is described in the OpenAPI
+    /// document, and the document is valid JSON.
+    #[test]
+    fn openapi_describes_every_api_route() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        let api = include_str!("api.rs");
+        let mut routes: Vec<&str> = api
+            .split(".route(")
+            .skip(1)
+            .filter_map(|r| r.trim_start().strip_prefix('"')?.split('"').next())
+            .collect();
+        routes.push("/node");
+        routes.push("/openapi.json");
+        for r in routes {
+            assert!(paths.contains_key(r), "{r} is not in openapi.json");
+        }
+        assert_eq!(doc["openapi"], "3.1.0");
+    }
 }
