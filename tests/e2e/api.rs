@@ -135,6 +135,46 @@ fn a_post_at_one_site_appears_at_the_others() {
         Some(json!({"name": "x", "visibility": "open"})),
         422,
     );
+    // Bodies: too large (413), not JSON (400), missing field (422) — all in the error shape.
+    let big = json!({"name": "x".repeat(2 * 1024 * 1024), "visibility": "public"});
+    let (s, body) = nodes[0]
+        .request("POST", "/api/v1/groups", Some(&big), Some(&helene))
+        .unwrap();
+    assert_eq!(s, 413);
+    assert!(body.contains("\"too_large\""), "{body}");
+    let (s, head, text) = crate::harness::http_raw(
+        nodes[0].http_port,
+        "POST",
+        "/api/v1/groups",
+        &[
+            "Content-Type: application/json".into(),
+            format!("Authorization: Bearer {helene}"),
+        ],
+        "{not json",
+    )
+    .unwrap();
+    assert_eq!(s, 400, "{head}");
+    assert!(text.contains("\"malformed\""), "{text}");
+    let (s, body) = nodes[0]
+        .request(
+            "POST",
+            "/api/v1/groups",
+            Some(&json!({"visibility": "public"})),
+            Some(&helene),
+        )
+        .unwrap();
+    assert_eq!(s, 422);
+    assert!(body.contains("\"invalid\""), "{body}");
+    // A post too long for a post (64 KiB) but within the body limit: 413 too.
+    let (s, _) = nodes[1]
+        .request(
+            "POST",
+            &format!("/api/v1/threads/{tid}/posts"),
+            Some(&json!({"body": "y".repeat(70_000)})),
+            Some(&john),
+        )
+        .unwrap();
+    assert_eq!(s, 413);
     // John may not act at Paris: his account is at New York.
     let (s, _) = nodes[0]
         .request(

@@ -17,6 +17,35 @@ use crate::AppError;
 use crate::auth::{self, COOKIE, Me};
 use crate::state::AppState;
 
+/// A JSON body, whose rejections are answered in the API's error shape: 413 when larger than
+/// [`crate::MAX_JSON_BODY`], 400 when not JSON, 422 when a field is missing or of the wrong
+/// type.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => {
+                let status = rejection.status();
+                let code = match status {
+                    StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                    StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                    _ => "malformed",
+                };
+                Err(AppError::new(status, code, rejection.body_text()))
+            }
+        }
+    }
+}
+
 /// The API routes, under `/api/v1`.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -194,7 +223,7 @@ struct LoginBody {
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    Json(body): Json<LoginBody>,
+    ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, AppError> {
     let employee = auth::authenticate(&state, &body.login, body.password, Some(addr.ip())).await?;
     let token = state.sessions.start(&employee)?;
@@ -246,7 +275,7 @@ struct ProfileBody {
 async fn update_profile(
     State(state): State<AppState>,
     Me(me): Me,
-    Json(b): Json<ProfileBody>,
+    ApiJson(b): ApiJson<ProfileBody>,
 ) -> Result<Json<Person>, AppError> {
     let who = me.clone();
     state
@@ -333,7 +362,7 @@ struct NewGroupBody {
 async fn create_group(
     State(state): State<AppState>,
     Me(me): Me,
-    Json(b): Json<NewGroupBody>,
+    ApiJson(b): ApiJson<NewGroupBody>,
 ) -> Result<(StatusCode, Json<GroupJson>), AppError> {
     let vis = Visibility::parse(&b.visibility)
         .ok_or_else(|| AppError::invalid("visibility must be public, private or secret"))?;
@@ -377,7 +406,7 @@ async fn add_member(
     State(state): State<AppState>,
     Me(me): Me,
     Path(id): Path<String>,
-    Json(b): Json<MemberBody>,
+    ApiJson(b): ApiJson<MemberBody>,
 ) -> Result<Response, AppError> {
     let id = doc_id(&id, DocKind::Group)?;
     let outcome = state
@@ -540,7 +569,7 @@ async fn create_thread(
     State(state): State<AppState>,
     Me(me): Me,
     Path(id): Path<String>,
-    Json(b): Json<NewThreadBody>,
+    ApiJson(b): ApiJson<NewThreadBody>,
 ) -> Result<(StatusCode, Json<ThreadJson>), AppError> {
     let id = doc_id(&id, DocKind::Group)?;
     let t = state
@@ -581,7 +610,7 @@ async fn create_post(
     State(state): State<AppState>,
     Me(me): Me,
     Path(id): Path<String>,
-    Json(b): Json<NewPostBody>,
+    ApiJson(b): ApiJson<NewPostBody>,
 ) -> Result<(StatusCode, Json<PostJson>), AppError> {
     let id = doc_id(&id, DocKind::Thread)?;
     let reply_to = match &b.reply_to {
@@ -625,7 +654,7 @@ async fn edit_post(
     State(state): State<AppState>,
     Me(me): Me,
     Path(id): Path<String>,
-    Json(b): Json<EditBody>,
+    ApiJson(b): ApiJson<EditBody>,
 ) -> Result<Json<PostJson>, AppError> {
     let (tid, pid) = post_id(&id)?;
     let p = state
