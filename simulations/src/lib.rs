@@ -86,5 +86,5 @@ pub mod scenario;
 pub mod sim;
 
 pub use report::Report;
-pub use sim::{Fault, PrivateGroupSpec, Sim, SimConfig, run};
+pub use sim::{Fault, PrivateGroupSpec, Sim, SimConfig, Topology, run};
 pub use weft_crdt as crdt;

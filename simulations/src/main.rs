@@ -8,11 +8,11 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use weft_simulations::Sim;
 use weft_simulations::scenario::{self, Kind, Params};
+use weft_simulations::{Sim, Topology};
 
 const USAGE: &str = "usage: weft-simulations <steady|partition|crash|private|all> \
-[--sites N] [--seed S] [--days D] [--resync-s S] [--posts-per-day P] [--groups G] [--out DIR]";
+[--sites N] [--seed S] [--days D] [--resync-s S] [--posts-per-day P] [--groups G] [--topology mesh|hubs] [--hours H] [--out DIR]";
 
 fn parse() -> Result<(Vec<Kind>, Params, Option<String>), String> {
     let mut args = std::env::args().skip(1);
@@ -41,6 +41,13 @@ fn parse() -> Result<(Vec<Kind>, Params, Option<String>), String> {
             "--posts-per-day" => p.posts_per_day = num(&value)? as usize,
             "--groups" => p.groups = num(&value)? as usize,
             "--out" => out = Some(value),
+            "--topology" => {
+                p.topology = Some(match value.as_str() {
+                    "mesh" => Topology::FullMesh,
+                    "hubs" => Topology::RegionalHubs,
+                    _ => return Err(format!("--topology: mesh or hubs, not {value}")),
+                })
+            }
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
     }
@@ -60,6 +67,10 @@ fn main() -> ExitCode {
     };
     for kind in kinds {
         let cfg = scenario::config(kind, &params);
+        let topology = match cfg.topology {
+            Topology::FullMesh => "full mesh",
+            Topology::RegionalHubs => "regional hubs",
+        };
         let started = Instant::now();
         let mut sim = Sim::new(cfg);
         eprintln!(
@@ -83,7 +94,7 @@ fn main() -> ExitCode {
         let report = sim.run();
         let wall = started.elapsed().as_secs_f64();
         let title = format!(
-            "{} — {} sites, seed {}, {:.2} simulated days (wall {wall:.1} s)",
+            "{} — {} sites ({topology}), seed {}, {:.2} simulated days (wall {wall:.1} s)",
             kind.name(),
             params.sites,
             params.seed,

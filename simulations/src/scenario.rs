@@ -7,7 +7,7 @@
 //! how many keys and documents each replica holds, not how much moves.
 
 use crate::net::Region;
-use crate::sim::{Fault, PrivateGroupSpec, SimConfig};
+use crate::sim::{Fault, PrivateGroupSpec, SimConfig, Topology};
 
 /// Posts per day company-wide: 400 people posting (the middle of 300–500), 2.5 posts each.
 pub const POSTS_PER_DAY: usize = 1_000;
@@ -68,7 +68,12 @@ pub struct Params {
     pub resync_interval_ms: u64,
     pub posts_per_day: usize,
     pub groups: usize,
+    /// `None`: a full mesh up to [`MESH_MAX_SITES`] sites, regional hubs above.
+    pub topology: Option<Topology>,
 }
+
+/// The largest run that uses a full mesh by default (its catch-up rounds cost N² × documents).
+pub const MESH_MAX_SITES: usize = 50;
 
 impl Default for Params {
     fn default() -> Params {
@@ -79,6 +84,7 @@ impl Default for Params {
             resync_interval_ms: 600_000,
             posts_per_day: POSTS_PER_DAY,
             groups: GROUPS,
+            topology: None,
         }
     }
 }
@@ -96,8 +102,19 @@ pub fn config(kind: Kind, p: &Params) -> SimConfig {
         resync_interval_ms: p.resync_interval_ms,
         groups: p.groups,
         posts_per_day: p.posts_per_day,
+        topology: p.topology.unwrap_or(if sites <= MESH_MAX_SITES {
+            Topology::FullMesh
+        } else {
+            Topology::RegionalHubs
+        }),
         ..SimConfig::default()
     };
+    // A site that is not the first of its region (so not a hub), other than the last site
+    // (which joins late in the crash scenario).
+    let ordinary = (1..sites - 1)
+        .rev()
+        .find(|&i| (0..i).any(|j| Region::of_site(j) == Region::of_site(i)))
+        .unwrap_or(1);
     match kind {
         Kind::Steady => {}
         Kind::Partition => {
@@ -112,7 +129,7 @@ pub fn config(kind: Kind, p: &Params) -> SimConfig {
         }
         Kind::CrashJoin => {
             cfg.faults.push(Fault::Crash {
-                site: 1,
+                site: ordinary,
                 start_ms: d / 4,
                 end_ms: d / 4 + (2 * 3_600_000).min(d / 5),
             });

@@ -56,6 +56,18 @@ pub struct PrivateGroupSpec {
     pub share: f64,
 }
 
+/// Which sites connect to which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    /// Every site connects to every other (engines with `relay: false`): a change goes
+    /// straight from its origin to every site. Costs N² connections and catch-up rounds.
+    FullMesh,
+    /// The first site of each region is its hub; hubs connect to each other and to every
+    /// site of their region; other sites connect only to their region's hub. Engines relay
+    /// (`relay: true`). About 2N connections.
+    RegionalHubs,
+}
+
 /// What to simulate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
@@ -81,6 +93,7 @@ pub struct SimConfig {
     pub body_len: usize,
     pub faults: Vec<Fault>,
     pub private_group: Option<PrivateGroupSpec>,
+    pub topology: Topology,
 }
 
 impl Default for SimConfig {
@@ -99,6 +112,7 @@ impl Default for SimConfig {
             body_len: 280,
             faults: Vec::new(),
             private_group: None,
+            topology: Topology::FullMesh,
         }
     }
 }
@@ -221,6 +235,7 @@ pub struct Sim {
     names: Vec<String>,
     index: HashMap<String, usize>,
     regions: Vec<Region>,
+    is_hub: Vec<bool>,
     sites: Vec<Site>,
     links: Vec<Link>,
     cuts: Vec<Region>,
@@ -259,6 +274,15 @@ impl std::fmt::Debug for Sim {
     }
 }
 
+fn engine_config(cfg: &SimConfig) -> EngineConfig {
+    EngineConfig {
+        resync_interval_ms: cfg.resync_interval_ms,
+        relay: cfg.topology == Topology::RegionalHubs,
+        push_public: true,
+        ..EngineConfig::default()
+    }
+}
+
 /// Builds and runs a simulation, returning its report.
 pub fn run(cfg: &SimConfig) -> Report {
     Sim::new(cfg.clone()).run()
@@ -277,12 +301,14 @@ impl Sim {
             .map(|(i, s)| (s.clone(), i))
             .collect();
         let regions: Vec<Region> = (0..n).map(Region::of_site).collect();
-        let engine_config = EngineConfig {
-            resync_interval_ms: cfg.resync_interval_ms,
-            relay: false,
-            push_public: true,
-            ..EngineConfig::default()
-        };
+        let engine_config = engine_config(&cfg);
+        let mut hubs = Vec::new();
+        for r in Region::ALL {
+            if let Some(h) = regions.iter().position(|x| *x == r) {
+                hubs.push(h);
+            }
+        }
+        let is_hub = (0..n).map(|i| hubs.contains(&i)).collect();
 
         // The groups that exist before the run: made once, then every site starts with a copy.
         let empty = world.replica();
@@ -357,6 +383,7 @@ impl Sim {
             names,
             index,
             regions,
+            is_hub,
             sites,
             links: vec![Link::default(); n * n],
             cuts: Vec::new(),
@@ -549,8 +576,20 @@ impl Sim {
         &self.links[a * self.n() + b]
     }
 
+    /// Whether the topology has a connection between `a` and `b`.
+    fn wants(&self, a: usize, b: usize) -> bool {
+        match self.cfg.topology {
+            Topology::FullMesh => true,
+            Topology::RegionalHubs => {
+                (self.is_hub[a] && self.is_hub[b])
+                    || ((self.is_hub[a] || self.is_hub[b]) && self.regions[a] == self.regions[b])
+            }
+        }
+    }
+
     fn reachable(&self, a: usize, b: usize) -> bool {
-        self.sites[a].alive
+        self.wants(a, b)
+            && self.sites[a].alive
             && self.sites[b].alive
             && !self
                 .cuts
@@ -909,15 +948,7 @@ impl Sim {
                     self.refresh(&[site]);
                     // Whatever the engine knew is lost; the stored replica survives.
                     let s = &mut self.sites[site];
-                    s.engine = Engine::new(
-                        self.names[site].clone(),
-                        EngineConfig {
-                            resync_interval_ms: self.cfg.resync_interval_ms,
-                            relay: false,
-                            push_public: true,
-                            ..EngineConfig::default()
-                        },
-                    );
+                    s.engine = Engine::new(self.names[site].clone(), engine_config(&self.cfg));
                 } else {
                     self.sites[site].alive = true;
                     self.recoveries.push(Recovery {

@@ -13,6 +13,7 @@ fn small(kind: Kind, seed: u64) -> Report {
         resync_interval_ms: 300_000,
         posts_per_day: 600,
         groups: 12,
+        topology: None,
     };
     sim::run(&scenario::config(kind, &p))
 }
@@ -103,4 +104,24 @@ fn plots_are_svg() {
     let bytes = r.bytes_per_site_svg();
     assert!(bytes.contains("<rect"));
     assert!(r.to_markdown("t").contains("convergence p50"));
+}
+
+#[test]
+fn regional_hubs_converge_too() {
+    let p = Params {
+        sites: 8,
+        seed: 4,
+        duration_ms: 2 * 3_600_000,
+        resync_interval_ms: 300_000,
+        posts_per_day: 600,
+        groups: 8,
+        topology: Some(weft_simulations::Topology::RegionalHubs),
+    };
+    let r = sim::run(&scenario::config(Kind::Partition, &p));
+    assert_eq!(r.unconverged, 0);
+    assert_eq!(r.below_bound, 0);
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+    for rec in &r.recoveries {
+        assert!(rec.converged_after_ms.is_some(), "{}", rec.label);
+    }
 }
