@@ -8,13 +8,18 @@
 //! * [`store`]: the one module that knows sled.
 //! * [`identity`]: the node key and the derived keys of the employees homed at the site.
 //! * [`core`]: identity + replica + store + sync engine, driven by one owner; durable commits.
+//! * [`net`]: the libp2p behaviour (allow list, identify, gossipsub, sync over
+//!   request-response, mDNS) and its frame codec.
+//! * [`run`]: the runtime loop and [`NodeHandle`], which the web layer calls.
+//! * [`service`]: what an employee may see and do (visibility decided once, here).
+//! * [`metrics`]: the counters behind `/metrics`.
 //! * [`files`]: key files (`0600`, never logged) and atomic writes.
 //!
 //! It refuses HTTP (that is `weft-web`) and decisions about validity (those are
 //! `weft-crdt`'s: the node only carries changes to and from the pipeline).
 //!
-//! Status: storage, identity and the core exist; libp2p networking and the `weft run`
-//! runtime are the next increment of issue 4.
+//! Still to come (issue 4): document snapshots for fast start-up, read models stored in sled,
+//! and keeping only recently used documents in memory.
 
 pub mod config;
 pub mod core;
