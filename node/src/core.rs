@@ -132,7 +132,8 @@ impl Core {
             let (_, bytes) = item?;
             stored.push(bytes);
         }
-        let report = replica.ingest_bytes(stored.iter().map(Vec::as_slice));
+        let started = std::time::Instant::now();
+        let report = replica.ingest_stored(stored.iter().map(Vec::as_slice));
         if !report.rejected.is_empty() {
             tracing::warn!(
                 count = report.rejected.len(),
@@ -144,6 +145,7 @@ impl Core {
             documents = replica.docs().count(),
             changes = report.accepted.len(),
             waiting = replica.pending_len(),
+            millis = started.elapsed().as_millis() as u64,
             "store replayed"
         );
         let gossip = !sync.push_public;

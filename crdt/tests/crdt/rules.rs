@@ -580,3 +580,30 @@ fn a_second_genesis_is_refused() {
     assert!(matches!(r, Rejection::Rule(_)), "{r}");
     let _ = g;
 }
+
+#[test]
+fn replaying_a_store_skips_signatures_but_not_rules() {
+    let w = world();
+    let mut a = w.replica();
+    let g = new_group(&mut a, &w, 0, Visibility::Public);
+    let forged = unchecked_change(
+        &a,
+        &w.authors[1],
+        Some(g.doc()),
+        DocKind::Group,
+        vec![],
+        3_000,
+        |tx| tx.put(ROOT, "name", "Mine"),
+    )
+    .unwrap();
+    let mut b = w.replica();
+    let report = b.ingest_stored([g.bytes().as_ref(), forged.bytes().as_ref()]);
+    assert_eq!(report.accepted.len(), 1);
+    assert_eq!(report.rejected.len(), 1, "the rules still run on replay");
+    // After the replay, signatures are checked again.
+    let mut tampered = g.bytes().to_vec();
+    let n = tampered.len();
+    tampered[n - 1] ^= 1;
+    let mut c = w.replica();
+    assert!(c.ingest_bytes([tampered.as_slice()]).accepted.is_empty());
+}
