@@ -44,6 +44,8 @@ pub struct Core {
     /// Documents changed by the commits since the last [`Core::take_committed`], for live
     /// events.
     committed: Vec<DocId>,
+    /// The full-text index, kept up to date at each commit.
+    search: crate::search::SearchIndex,
 }
 
 /// What to tell gossipsub about a message.
@@ -160,7 +162,9 @@ impl Core {
             gossip,
             announce: Vec::new(),
             committed: Vec::new(),
+            search: crate::search::SearchIndex::new()?,
         };
+        core.reindex_all()?;
         core.save_certificates()?;
         core.store.flush()?;
         Ok(core)
@@ -370,14 +374,42 @@ impl Core {
         }
         self.store
             .append_changes(rows.iter().map(|(d, b)| (d, &b[..])))?;
+        let mut people = false;
         for (d, _) in &rows {
             if !self.committed.contains(d) {
                 self.committed.push(d.clone());
+                self.search.index_doc(&self.replica, d);
+                people |= d.kind() == weft_crdt::DocKind::Profile;
             }
+        }
+        if people && let Some(dir) = self.replica.directory() {
+            let dir = dir.directory.clone();
+            self.search.index_people(&dir, &self.replica);
+        }
+        if let Err(e) = self.search.commit() {
+            tracing::warn!(error = %e, "search index not updated");
         }
         self.save_certificates()?;
         self.store.flush()?;
         Ok(rows.len())
+    }
+
+    /// Rebuilds the search index from every document and the directory.
+    fn reindex_all(&mut self) -> Result<(), NodeError> {
+        let ids: Vec<DocId> = self.replica.docs().map(|d| d.id().clone()).collect();
+        for id in &ids {
+            self.search.index_doc(&self.replica, id);
+        }
+        if let Some(d) = self.replica.directory() {
+            let dir = d.directory.clone();
+            self.search.index_people(&dir, &self.replica);
+        }
+        self.search.commit()
+    }
+
+    /// The search index.
+    pub fn search_index(&self) -> &crate::search::SearchIndex {
+        &self.search
     }
 
     /// The documents changed by commits since the last call (durable now).

@@ -29,6 +29,7 @@ pub mod identity;
 pub mod metrics;
 pub mod net;
 pub mod run;
+pub mod search;
 pub mod service;
 pub mod store;
 

@@ -327,6 +327,57 @@ impl Core {
     }
 }
 
+/// A search result the searcher may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchResult {
+    pub hit: crate::search::Hit,
+    /// For a post: its thread's title; for a group: the group's name; for a person: their name.
+    pub context: String,
+}
+
+impl Core {
+    /// Searches posts, groups and people, keeping only what `employee` may see.
+    pub fn search(
+        &self,
+        employee: &str,
+        query: &str,
+        kind: Option<crate::search::HitKind>,
+        limit: usize,
+    ) -> Result<Vec<SearchResult>, NodeError> {
+        use crate::search::HitKind;
+        let hits = self.search_index().search(query, kind, limit * 3)?;
+        let mut out = Vec::new();
+        for hit in hits {
+            let context = match hit.kind {
+                HitKind::Post => {
+                    let Ok(t) = DocId::parse(&hit.id) else {
+                        continue;
+                    };
+                    match self.thread_for(employee, &t) {
+                        Some(v) => v.title,
+                        None => continue,
+                    }
+                }
+                HitKind::Group => {
+                    let Ok(g) = DocId::parse(&hit.id) else {
+                        continue;
+                    };
+                    match self.group_for(employee, &g) {
+                        Some((v, _)) => v.name,
+                        None => continue,
+                    }
+                }
+                HitKind::Person => hit.title.clone(),
+            };
+            out.push(SearchResult { hit, context });
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// What asking to join did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MembershipOutcome {

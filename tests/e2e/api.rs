@@ -97,6 +97,33 @@ fn a_post_at_one_site_appears_at_the_others() {
         v["reply_count"] == 1 && v["root"]["reactions"]["like"] == 1
     });
     assert_eq!(v["replies"][0]["author"], "jsmith");
+    // Search at New York finds Paris's thread, through the stemmer ("migrations" → migration),
+    // and people by what they do.
+    let hits = nodes[1].api(&john, "GET", "/api/v1/search?q=migrations", None, 200);
+    assert!(
+        hits["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["thread"] == tid.as_str()),
+        "{hits}"
+    );
+    let hits = nodes[1].api(
+        &john,
+        "GET",
+        "/api/v1/search?q=engineers&kind=person",
+        None,
+        200,
+    );
+    assert!(
+        hits["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["id"] == "swilliams"),
+        "{hits}"
+    );
+    nodes[1].api(&john, "GET", "/api/v1/search?q=x&kind=pets", None, 422);
     // Public changes travel by gossip (once peers know each other's subscriptions).
     let gossiped: f64 = nodes
         .iter()
@@ -258,6 +285,13 @@ fn a_private_group_never_reaches_a_site_without_members() {
         .request("GET", &format!("/api/v1/threads/{tid}"), None, Some(&priya))
         .unwrap();
     assert_eq!(s, 404);
+    // Search: the member finds it at New York; nothing at Bangalore.
+    let hits = eventually(&nodes[1], &john, "/api/v1/search?q=salaire", |v| {
+        !v["items"].as_array().unwrap().is_empty()
+    });
+    assert_eq!(hits["items"][0]["thread"], tid.as_str());
+    let hits = nodes[2].api(&priya, "GET", "/api/v1/search?q=salaire", None, 200);
+    assert!(hits["items"].as_array().unwrap().is_empty(), "{hits}");
     // Not even in its store.
     let mut nodes = nodes;
     let c = nodes.pop().unwrap();

@@ -278,6 +278,17 @@ fn a_private_post_travels_live_to_a_member_site_only() {
         "the page was reloaded"
     );
     ny.screenshot("thread-new-york-live");
+    // Search at New York finds it ("réunions" → réunion), with the payload still inert.
+    ny.go(&format!(
+        "http://127.0.0.1:{}/search?q=r%C3%A9unions",
+        b.http_port
+    ));
+    ny.wait_text("Ordre du jour", 20);
+    assert!(
+        ny.js("return window.__xss === undefined;")
+            .as_bool()
+            .unwrap()
+    );
 
     // Bangalore: no member there, so the group's address is not found.
     blr.login(c, "pkumar");

@@ -129,6 +129,18 @@ fn log_in_post_and_read_through_the_html_ui() {
     // The feed shows it.
     let (_, _, html) = http_raw(port, "GET", "/", std::slice::from_ref(&me), "").unwrap();
     assert!(html.contains("Premier"), "{html}");
+    // The search page finds it; the excerpt shows the script as text.
+    let (s, _, html) = http_raw(
+        port,
+        "GET",
+        "/search?q=hello",
+        std::slice::from_ref(&me),
+        "",
+    )
+    .unwrap();
+    assert_eq!(s, 200);
+    assert!(html.contains("Premier"), "{html}");
+    assert!(!html.contains("<script>alert"), "{html}");
     // The topic page lists it.
     let (s, _, html) =
         http_raw(port, "GET", "/topics/photo", std::slice::from_ref(&me), "").unwrap();

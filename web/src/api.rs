@@ -75,6 +75,66 @@ pub fn routes() -> Router<AppState> {
             put(react_on).delete(react_off),
         )
         .route("/events", get(events))
+        .route("/search", get(search))
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    q: String,
+    kind: Option<String>,
+    limit: Option<usize>,
+}
+
+/// One search result, as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct SearchHit {
+    pub kind: &'static str,
+    /// A post's id (`thread~post`), a group's id, or a person's id.
+    pub id: String,
+    /// For a post, its thread.
+    pub thread: Option<String>,
+    /// The thread's title, the group's name, or the person's name.
+    pub title: String,
+    /// An excerpt with the matched words in `<b>`; the rest is HTML-escaped.
+    pub snippet: String,
+}
+
+/// `GET /api/v1/search?q=&kind=post|group|person`: only what the caller may see.
+async fn search(
+    State(state): State<AppState>,
+    Me(me): Me,
+    axum::extract::Query(q): axum::extract::Query<SearchQuery>,
+) -> Result<Json<List<SearchHit>>, AppError> {
+    use weft_node::search::HitKind;
+    let kind = match q.kind.as_deref() {
+        None | Some("") => None,
+        Some(k) => Some(
+            HitKind::parse(k)
+                .ok_or_else(|| AppError::invalid("kind must be post, group or person"))?,
+        ),
+    };
+    if q.q.trim().is_empty() {
+        return Err(AppError::invalid("q must not be empty"));
+    }
+    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    let results = state
+        .node
+        .call(move |core| core.search(&me, &q.q, kind, limit))
+        .await??;
+    let items = results
+        .into_iter()
+        .map(|r| SearchHit {
+            kind: r.hit.kind.as_str(),
+            id: match (&r.hit.post, DocId::parse(&r.hit.id)) {
+                (Some(p), Ok(t)) => post_ref(&t, p),
+                _ => r.hit.id.clone(),
+            },
+            thread: r.hit.post.as_ref().map(|_| r.hit.id.clone()),
+            title: r.context,
+            snippet: r.hit.snippet_html,
+        })
+        .collect();
+    Ok(Json(List { items, next: None }))
 }
 
 /// `GET /api/v1/events`: Server-Sent Events, one `change` event (`{"doc": id, "kind":

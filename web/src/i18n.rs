@@ -145,6 +145,18 @@ impl Lang {
                 "No post about this topic that you may read.",
                 "Aucun message sur ce sujet parmi ceux que vous pouvez lire.",
             ),
+            "search" => ("Search", "Rechercher"),
+            "search_hint" => (
+                "Search posts, groups, people…",
+                "Chercher messages, groupes, personnes…",
+            ),
+            "no_results" => (
+                "Nothing found that you may see.",
+                "Rien trouvé parmi ce que vous pouvez voir.",
+            ),
+            "post_kind" => ("Post", "Message"),
+            "group_kind" => ("Group", "Groupe"),
+            "person_kind" => ("Person", "Personne"),
             "requested" => (
                 "Your request was sent to the owners.",
                 "Votre demande a été envoyée aux propriétaires.",

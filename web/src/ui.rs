@@ -46,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .route("/people/{id}", get(person_page))
         .route("/me/profile", post(profile_save))
         .route("/topics/{topic}", get(topic_page))
+        .route("/search", get(search_page))
 }
 
 fn now_ms() -> i64 {
@@ -127,6 +128,10 @@ fn live_page(
                 header.top {
                     a.brand href="/" { "Weft" }
                     @if let Some(v) = v {
+                        form.search method="get" action="/search" role="search" {
+                            label.visually-hidden for="q" { (t("search")) }
+                            input id="q" name="q" type="search" placeholder=(t("search_hint"));
+                        }
                         nav aria-label="main" {
                             a href="/" { (t("feed")) }
                             a href="/groups" { (t("groups")) }
@@ -1006,6 +1011,69 @@ async fn topic_page(
             h1 { (title) }
             @if threads.is_empty() { p.muted { (lang.t("topic_empty")) } }
             @for (t, g) in &threads { (thread_card(lang, t, Some(g))) }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct SearchForm {
+    #[serde(default)]
+    q: String,
+}
+
+async fn search_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(f): axum::extract::Query<SearchForm>,
+) -> Response {
+    let v = match require(&state, &headers) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let lang = v.lang;
+    let me = v.employee.clone();
+    let q = f.q.trim().to_owned();
+    let q2 = q.clone();
+    let results = if q.is_empty() {
+        Vec::new()
+    } else {
+        state
+            .node
+            .call(move |core| core.search(&me, &q2, None, 30))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+    };
+    let t = |k| lang.t(k);
+    page(
+        lang,
+        t("search"),
+        Some(&v),
+        html! {
+            h1 { (t("search")) }
+            form.card method="get" action="/search" role="search" {
+                label for="q2" { (t("search_hint")) }
+                input id="q2" name="q" type="search" value=(q);
+                button type="submit" { (t("search")) }
+            }
+            @if !q.is_empty() && results.is_empty() { p.muted { (t("no_results")) } }
+            @for r in &results {
+                @let (href, label) = match r.hit.kind {
+                    weft_node::search::HitKind::Post => (
+                        format!("/threads/{}#p-{}", r.hit.id, r.hit.post.clone().unwrap_or_default()),
+                        t("post_kind"),
+                    ),
+                    weft_node::search::HitKind::Group => (format!("/groups/{}", r.hit.id), t("group_kind")),
+                    weft_node::search::HitKind::Person => (format!("/people/{}", r.hit.id), t("person_kind")),
+                };
+                article.card {
+                    p.meta { (label) }
+                    h3 { a href=(href) { (r.context) } }
+                    // tantivy escapes the excerpt; only its <b> marks are markup.
+                    p { (PreEscaped(&r.hit.snippet_html)) }
+                }
+            }
         },
     )
 }

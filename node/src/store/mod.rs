@@ -75,14 +75,33 @@ impl Store {
     /// Opens (or creates) the store in `dir`. Refuses a store written in another format.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.display().to_string();
-        let db = sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|source| StoreError::Open {
-                path: path.clone(),
-                source,
-            })?;
+        // sled's background flusher can hold the previous handle's file lock for a moment
+        // after that handle is dropped (a restart within one process, as in tests): retry
+        // briefly before reporting the store as busy.
+        let mut attempts = 0;
+        let db = loop {
+            match sled::Config::new()
+                .path(dir)
+                .mode(sled::Mode::HighThroughput)
+                .open()
+            {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if attempts < 60
+                        && (e.kind() == std::io::ErrorKind::WouldBlock
+                            || e.to_string().contains("could not acquire lock")) =>
+                {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(source) => {
+                    return Err(StoreError::Open {
+                        path: path.clone(),
+                        source,
+                    });
+                }
+            }
+        };
         let tree = |name: &'static str| db.open_tree(name).map_err(io("opening a tree"));
         let store = Store {
             meta: tree(maps::META)?,
