@@ -386,9 +386,8 @@ impl Core {
             let dir = dir.directory.clone();
             self.search.index_people(&dir, &self.replica);
         }
-        if let Err(e) = self.search.commit() {
-            tracing::warn!(error = %e, "search index not updated");
-        }
+        // The index itself is committed lazily (before a search, and about once a second):
+        // a tantivy commit per write would slow every write and pile up segments.
         self.save_certificates()?;
         self.store.flush()?;
         Ok(rows.len())
@@ -407,9 +406,17 @@ impl Core {
         self.search.commit()
     }
 
-    /// The search index.
-    pub fn search_index(&self) -> &crate::search::SearchIndex {
+    /// The search index, with every change made so far searchable.
+    pub fn search_index(&mut self) -> &crate::search::SearchIndex {
+        self.refresh_search();
         &self.search
+    }
+
+    /// Makes what was indexed since the last refresh searchable (cheap when nothing was).
+    pub fn refresh_search(&mut self) {
+        if let Err(e) = self.search.commit() {
+            tracing::warn!(error = %e, "search index not updated");
+        }
     }
 
     /// The documents changed by commits since the last call (durable now).

@@ -210,6 +210,7 @@ pub async fn start(
         connected: HashMap::new(),
         gossip_rejects: HashMap::new(),
         events,
+        last_search_refresh: Instant::now(),
     };
     rt.refresh_allow_list();
     tracing::info!(site = %config.site, peer_id = %peer_id, "node started");
@@ -238,6 +239,7 @@ struct Runtime {
     gossip_rejects: HashMap<PeerId, u32>,
     /// Live events for the web layer.
     events: tokio::sync::broadcast::Sender<DocId>,
+    last_search_refresh: Instant,
 }
 
 /// Invalid gossip messages tolerated from one peer before its gossip is ignored.
@@ -284,6 +286,10 @@ impl Runtime {
                     self.redial();
                     self.core.commit()?;
                     self.send_frames();
+                    if self.last_search_refresh.elapsed() >= Duration::from_secs(1) {
+                        self.core.refresh_search();
+                        self.last_search_refresh = Instant::now();
+                    }
                     Metrics::set(&self.metrics.pending_changes, self.core.replica().pending_len() as u64);
                     Metrics::set(&self.metrics.documents, self.core.replica().docs().count() as u64);
                 }

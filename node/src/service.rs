@@ -338,7 +338,7 @@ pub struct SearchResult {
 impl Core {
     /// Searches posts, groups and people, keeping only what `employee` may see.
     pub fn search(
-        &self,
+        &mut self,
         employee: &str,
         query: &str,
         kind: Option<crate::search::HitKind>,
