@@ -76,13 +76,22 @@ struct Fields {
     body_fr: Field,
 }
 
+/// A change to the index, buffered until the next commit.
+enum Op {
+    Delete(Term),
+    Add(TantivyDocument),
+}
+
 /// The node's search index.
+///
+/// Changes are buffered and applied at [`SearchIndex::commit`] by a writer made for the
+/// occasion and dropped after: tantivy's writer reserves at least 15 MB of memory, which an
+/// idle node should not hold.
 pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
-    writer: IndexWriter,
+    pending: Vec<Op>,
     f: Fields,
-    dirty: bool,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -133,22 +142,18 @@ impl SearchIndex {
                     .build(),
             );
         }
-        // One indexing thread, with tantivy's smallest arena: the index is small and the node
-        // shares the machine.
-        let writer = index.writer_with_num_threads(1, 15_000_000).map_err(err)?;
         let reader = index.reader().map_err(err)?;
         Ok(SearchIndex {
             index,
             reader,
-            writer,
+            pending: Vec::new(),
             f,
-            dirty: false,
         })
     }
 
     fn add(&mut self, kind: HitKind, id: &str, post: &str, title: &str, body: &str) {
         let f = self.f;
-        let _ = self.writer.add_document(doc!(
+        self.pending.push(Op::Add(doc!(
             f.kind => kind.as_str(),
             f.id => id,
             f.post => post,
@@ -158,16 +163,14 @@ impl SearchIndex {
             f.body => body,
             f.body_en => body,
             f.body_fr => body,
-        ));
-        self.dirty = true;
+        )));
     }
 
     /// (Re)indexes one document: a group's name and description, or each visible post of a
     /// thread.
     pub fn index_doc(&mut self, replica: &Replica, id: &DocId) {
-        self.writer
-            .delete_term(Term::from_field_text(self.f.id, id.as_str()));
-        self.dirty = true;
+        self.pending
+            .push(Op::Delete(Term::from_field_text(self.f.id, id.as_str())));
         let Some(doc) = replica.doc(id) else { return };
         match id.kind() {
             DocKind::Group => {
@@ -192,8 +195,10 @@ impl SearchIndex {
 
     /// (Re)indexes people: directory fields plus their profile's about and expertise.
     pub fn index_people(&mut self, dir: &Directory, replica: &Replica) {
-        self.writer
-            .delete_term(Term::from_field_text(self.f.kind, HitKind::Person.as_str()));
+        self.pending.push(Op::Delete(Term::from_field_text(
+            self.f.kind,
+            HitKind::Person.as_str(),
+        )));
         for e in dir
             .employees
             .values()
@@ -218,12 +223,29 @@ impl SearchIndex {
 
     /// Makes what was indexed searchable.
     pub fn commit(&mut self) -> Result<(), NodeError> {
-        if !self.dirty {
+        if self.pending.is_empty() {
             return Ok(());
         }
-        self.writer.commit().map_err(err)?;
+        // One indexing thread with tantivy's smallest arena: the index is small and the node
+        // shares the machine.
+        let mut writer: IndexWriter = self
+            .index
+            .writer_with_num_threads(1, 15_000_000)
+            .map_err(err)?;
+        for op in self.pending.drain(..) {
+            match op {
+                Op::Delete(t) => {
+                    writer.delete_term(t);
+                }
+                Op::Add(d) => {
+                    writer.add_document(d).map_err(err)?;
+                }
+            }
+        }
+        writer.commit().map_err(err)?;
+        // Let merges finish before the writer goes, so segments do not pile up.
+        writer.wait_merging_threads().map_err(err)?;
         self.reader.reload().map_err(err)?;
-        self.dirty = false;
         Ok(())
     }
 
