@@ -32,45 +32,25 @@ fn escape(s: &str) -> String {
     out
 }
 
-/// Turns `@id` and `#topic` in plain text into links; everything else escaped.
+/// Turns `@id` and `#topic` in plain text into links (the same words the node extracts as
+/// mentions and topics); everything else escaped.
 fn link_words(text: &str) -> String {
+    use weft_node::crdt::text::{Segment, segments};
     let mut out = String::new();
-    let chars: Vec<char> = text.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let boundary = i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '_');
-        if (c == '@' || c == '#') && boundary {
-            let mut j = i + 1;
-            while j < chars.len()
-                && (chars[j].is_alphanumeric()
-                    || chars[j] == '_'
-                    || chars[j] == '-'
-                    || (c == '@' && chars[j] == '.'))
-            {
-                j += 1;
-            }
-            let mut word: String = chars[i + 1..j].iter().collect();
-            while word.ends_with(['.', '-']) {
-                word.pop();
-                j -= 1;
-            }
-            if !word.is_empty() {
-                let (href, class) = if c == '@' {
-                    (format!("/people/{}", escape(&word)), "mention")
-                } else {
-                    (format!("/topics/{}", escape(&word.to_lowercase())), "topic")
-                };
-                out.push_str(&format!(
-                    "<a class=\"{class}\" href=\"{href}\">{c}{}</a>",
-                    escape(&word)
-                ));
-                i = j;
-                continue;
-            }
+    for seg in segments(text) {
+        match seg {
+            Segment::Text(t) => out.push_str(&escape(t)),
+            Segment::Mention(m) => out.push_str(&format!(
+                "<a class=\"mention\" href=\"/people/{}\">@{}</a>",
+                escape(m),
+                escape(m)
+            )),
+            Segment::Topic(t) => out.push_str(&format!(
+                "<a class=\"topic\" href=\"/topics/{}\">#{}</a>",
+                escape(&t.to_lowercase()),
+                escape(t)
+            )),
         }
-        out.push_str(&escape(&c.to_string()));
-        i += 1;
     }
     out
 }
