@@ -49,6 +49,11 @@ pub fn routes() -> Router<AppState> {
         .route("/search", get(search_page))
 }
 
+/// A document id from a URL, if it is one of that kind.
+fn doc_of(id: &str, kind: DocKind) -> Option<DocId> {
+    DocId::parse(id).ok().filter(|d| d.kind() == kind)
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -494,10 +499,7 @@ async fn group_page(
         Err(r) => return r.into_response(),
     };
     let lang = v.lang;
-    let Some(gid) = DocId::parse(&id)
-        .ok()
-        .filter(|d| d.kind() == DocKind::Group)
-    else {
+    let Some(gid) = doc_of(&id, DocKind::Group) else {
         return not_found(lang, &v);
     };
     let me = v.employee.clone();
@@ -620,10 +622,7 @@ async fn group_join(
         Ok(v) => v,
         Err(r) => return *r,
     };
-    let Some(gid) = DocId::parse(&id)
-        .ok()
-        .filter(|d| d.kind() == DocKind::Group)
-    else {
+    let Some(gid) = doc_of(&id, DocKind::Group) else {
         return not_found(v.lang, &v);
     };
     let me = v.employee.clone();
@@ -655,10 +654,7 @@ async fn group_invite(
         Ok(v) => v,
         Err(r) => return *r,
     };
-    let Some(gid) = DocId::parse(&id)
-        .ok()
-        .filter(|d| d.kind() == DocKind::Group)
-    else {
+    let Some(gid) = doc_of(&id, DocKind::Group) else {
         return not_found(v.lang, &v);
     };
     let me = v.employee.clone();
@@ -692,10 +688,7 @@ async fn thread_create(
         Ok(v) => v,
         Err(r) => return *r,
     };
-    let Some(gid) = DocId::parse(&id)
-        .ok()
-        .filter(|d| d.kind() == DocKind::Group)
-    else {
+    let Some(gid) = doc_of(&id, DocKind::Group) else {
         return not_found(v.lang, &v);
     };
     let me = v.employee.clone();
@@ -719,10 +712,7 @@ async fn thread_page(
         Err(r) => return r.into_response(),
     };
     let lang = v.lang;
-    let Some(tid) = DocId::parse(&id)
-        .ok()
-        .filter(|d| d.kind() == DocKind::Thread)
-    else {
+    let Some(tid) = doc_of(&id, DocKind::Thread) else {
         return not_found(lang, &v);
     };
     let me = v.employee.clone();
@@ -801,10 +791,7 @@ async fn thread_reply(
         Ok(v) => v,
         Err(r) => return *r,
     };
-    let Some(tid) = DocId::parse(&id)
-        .ok()
-        .filter(|d| d.kind() == DocKind::Thread)
-    else {
+    let Some(tid) = doc_of(&id, DocKind::Thread) else {
         return not_found(v.lang, &v);
     };
     let me = v.employee.clone();
@@ -829,10 +816,7 @@ async fn post_like(
         Ok(v) => v,
         Err(r) => return *r,
     };
-    let Some(tid) = DocId::parse(&id)
-        .ok()
-        .filter(|d| d.kind() == DocKind::Thread)
-    else {
+    let Some(tid) = doc_of(&id, DocKind::Thread) else {
         return not_found(v.lang, &v);
     };
     let me = v.employee.clone();
