@@ -17,6 +17,8 @@ use weft_node::{Config, NodeHandle, Store, files};
 
 /// The sample directory, built into the binary so the demo runs from any folder.
 const LDIF: &str = include_str!("../examples/directory.ldif");
+/// The usage charter the demo's employees accept at their first login.
+const DEMO_CHARTER: &str = include_str!("../examples/charter.md");
 /// The demo's password for the logins it prints (demo only!).
 pub(crate) const PASSWORD: &str = "weft-demo-password";
 /// The three sites and the logins printed for each.
@@ -163,6 +165,10 @@ pub(crate) fn run(root: PathBuf, port_base: u16, fresh: bool) -> Result<()> {
             tasks.push(tokio::spawn(weft_web::serve(
                 listener,
                 running.handle.clone(),
+                weft_web::WebOptions {
+                    charter: Some(DEMO_CHARTER.to_owned()),
+                    data_dir: Some(config.data_dir.clone()),
+                },
                 wait(stop_rx.clone()),
             )));
             handles.insert(site.to_string(), (running.handle, config.http_addr));

@@ -53,6 +53,7 @@ pub(crate) fn run(config: Config) -> Result<()> {
         let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
+        let web_options = web_options(&config)?;
         let running = weft_node::start(&config, wait(stop_rx.clone()))
             .await
             .context("cannot start the node")?;
@@ -68,6 +69,7 @@ pub(crate) fn run(config: Config) -> Result<()> {
         let web = tokio::spawn(weft_web::serve(
             listener,
             running.handle.clone(),
+            web_options,
             wait(stop_rx.clone()),
         ));
         let mut task = running.task;
@@ -91,5 +93,20 @@ pub(crate) fn run(config: Config) -> Result<()> {
         let _ = web.await;
         println!("node {} stopped", config.site);
         Ok(())
+    })
+}
+
+/// The web layer's settings from the node's configuration: the usage charter's text (read
+/// now, so a missing file stops the start with its name) and the data directory.
+pub(crate) fn web_options(config: &Config) -> Result<weft_web::WebOptions> {
+    let charter = match &config.charter {
+        Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+            format!("charter: cannot read the usage charter {}", path.display())
+        })?),
+        None => None,
+    };
+    Ok(weft_web::WebOptions {
+        charter,
+        data_dir: Some(config.data_dir.clone()),
     })
 }

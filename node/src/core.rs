@@ -16,6 +16,7 @@ use weft_keys::{KeyId, SecretKey, Signed, TrustAnchors};
 
 use crate::error::NodeError;
 use crate::identity::Identity;
+use crate::readmodel::ReadModel;
 use crate::store::Store;
 
 /// What the core reports to the runtime after handling an input.
@@ -46,6 +47,12 @@ pub struct Core {
     committed: Vec<DocId>,
     /// The full-text index, kept up to date at each commit.
     search: crate::search::SearchIndex,
+    /// Thread and group summaries, kept up to date at each commit.
+    model: ReadModel,
+    /// Employees who got notifications since the last [`Core::take_notified`].
+    notified: Vec<String>,
+    /// What local commands made new, for notifications at the next commit.
+    notices: Vec<crate::readmodel::Notice>,
 }
 
 /// What to tell gossipsub about a message.
@@ -163,7 +170,17 @@ impl Core {
             announce: Vec::new(),
             committed: Vec::new(),
             search: crate::search::SearchIndex::new()?,
+            model: ReadModel::default(),
+            notified: Vec::new(),
+            notices: Vec::new(),
         };
+        let started = std::time::Instant::now();
+        core.model = ReadModel::build(&core.replica);
+        tracing::debug!(
+            threads = core.model.thread_count(),
+            millis = started.elapsed().as_millis() as u64,
+            "read models built"
+        );
         core.reindex_all()?;
         core.save_certificates()?;
         core.store.flush()?;
@@ -206,6 +223,14 @@ impl Core {
             .cloned()
             .ok_or_else(|| NodeError::NotHomedHere(employee.to_owned()))?;
         let (value, changes) = f(&mut self.replica, &author)?;
+        // The read models follow local changes at once, so that the next command in the same
+        // call sees them (peers' changes reach them at commit).
+        let mut docs: Vec<&DocId> = changes.iter().map(|c| c.doc()).collect();
+        docs.dedup();
+        for d in docs {
+            let n = self.model.update(&self.replica, d);
+            self.notices.extend(n);
+        }
         for c in &changes {
             self.unsaved.push((c.doc().clone(), c.hash()));
             self.engine.handle_local_change(c, &self.replica);
@@ -375,13 +400,22 @@ impl Core {
         self.store
             .append_changes(rows.iter().map(|(d, b)| (d, &b[..])))?;
         let mut people = false;
+        let mut changed: Vec<&DocId> = Vec::new();
         for (d, _) in &rows {
-            if !self.committed.contains(d) {
-                self.committed.push(d.clone());
-                self.search.index_doc(&self.replica, d);
-                people |= d.kind() == weft_crdt::DocKind::Profile;
+            if !changed.contains(&d) {
+                changed.push(d);
             }
         }
+        let mut notices = std::mem::take(&mut self.notices);
+        for d in changed {
+            notices.extend(self.model.update(&self.replica, d));
+            self.search.index_doc(&self.replica, d);
+            people |= d.kind() == weft_crdt::DocKind::Profile;
+            if !self.committed.contains(d) {
+                self.committed.push(d.clone());
+            }
+        }
+        self.notify(notices)?;
         if people && let Some(dir) = self.replica.directory() {
             let dir = dir.directory.clone();
             self.search.index_people(&dir, &self.replica);
@@ -419,9 +453,44 @@ impl Core {
         }
     }
 
+    /// Makes notifications of what is new (see [`crate::personal::deliver`]).
+    fn notify(&mut self, notices: Vec<crate::readmodel::Notice>) -> Result<(), NodeError> {
+        if notices.is_empty() {
+            return Ok(());
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let dir = self.replica.directory().map(|d| &d.directory);
+        let who = crate::personal::deliver(
+            &self.store,
+            &self.model,
+            dir,
+            self.identity.site(),
+            notices,
+            now,
+        )?;
+        for w in who {
+            if !self.notified.contains(&w) {
+                self.notified.push(w);
+            }
+        }
+        Ok(())
+    }
+
     /// The documents changed by commits since the last call (durable now).
     pub fn take_committed(&mut self) -> Vec<DocId> {
         std::mem::take(&mut self.committed)
+    }
+
+    /// The employees who got notifications since the last call.
+    pub fn take_notified(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notified)
+    }
+
+    /// The read models.
+    pub fn model(&self) -> &ReadModel {
+        &self.model
     }
 
     fn save_certificates(&mut self) -> Result<(), NodeError> {

@@ -16,6 +16,9 @@ pub enum NodeError {
     NotHomedHere(String),
     #[error("not found")]
     NotFound,
+    /// A request that makes no sense (following oneself, …): the message says why.
+    #[error("{0}")]
+    Invalid(String),
     #[error(transparent)]
     Local(#[from] weft_crdt::LocalError),
     #[error("configuration: {0}")]

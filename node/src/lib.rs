@@ -14,6 +14,10 @@
 //! * [`service`]: what an employee may see and do (visibility decided once, here).
 //! * [`metrics`]: the counters behind `/metrics`.
 //! * [`files`]: key files (`0600`, never logged) and atomic writes.
+//! * [`readmodel`]: thread and group summaries kept up to date at each commit (feeds, group
+//!   pages and access checks read these, not the documents).
+//! * [`personal`]: each employee's own state here: notifications, follows, read markers,
+//!   settings.
 //!
 //! It refuses HTTP (that is `weft-web`) and decisions about validity (those are
 //! `weft-crdt`'s: the node only carries changes to and from the pipeline).
@@ -28,6 +32,8 @@ pub mod files;
 pub mod identity;
 pub mod metrics;
 pub mod net;
+pub mod personal;
+pub mod readmodel;
 pub mod run;
 pub mod search;
 pub mod service;
@@ -36,7 +42,7 @@ pub mod store;
 pub use config::{Config, ConfigError};
 pub use core::{Core, GossipVerdict, Outcome};
 pub use error::NodeError;
-pub use run::{NodeHandle, Running, start};
+pub use run::{Live, NodeHandle, Running, start};
 pub use store::{Store, StoreError};
 pub use weft_crdt as crdt;
 pub use weft_keys as keys;

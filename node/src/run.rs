@@ -35,7 +35,7 @@ type Job = Box<dyn FnOnce(&mut Core) -> Deliver + Send>;
 #[derive(Clone)]
 pub struct NodeHandle {
     jobs: mpsc::Sender<Job>,
-    events: tokio::sync::broadcast::Sender<DocId>,
+    events: tokio::sync::broadcast::Sender<Live>,
     metrics: Arc<Metrics>,
     site: String,
     peer_id: PeerId,
@@ -68,9 +68,10 @@ impl NodeHandle {
         rx.await.map_err(|_| NodeError::ShuttingDown)
     }
 
-    /// Documents as they change (durably), local or from peers: for live updates. A slow
-    /// receiver misses events (`Lagged`) rather than slowing the node down.
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<DocId> {
+    /// Documents as they change (durably), local or from peers, and employees as they get
+    /// notifications: for live updates. A slow receiver misses events (`Lagged`) rather than
+    /// slowing the node down.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Live> {
         self.events.subscribe()
     }
 
@@ -85,6 +86,15 @@ impl NodeHandle {
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
     }
+}
+
+/// A live event, for the web layer's Server-Sent Events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Live {
+    /// A document changed (durably).
+    Changed(DocId),
+    /// An employee homed here got a notification.
+    Notified(String),
 }
 
 /// Milliseconds since the Unix epoch.
@@ -238,7 +248,7 @@ struct Runtime {
     /// ignored (its changes still arrive, and are still checked, through sync).
     gossip_rejects: HashMap<PeerId, u32>,
     /// Live events for the web layer.
-    events: tokio::sync::broadcast::Sender<DocId>,
+    events: tokio::sync::broadcast::Sender<Live>,
     last_search_refresh: Instant,
 }
 
@@ -438,9 +448,12 @@ impl Runtime {
     }
 
     fn send_frames(&mut self) {
+        // No subscriber is fine: nobody is watching.
         for doc in self.core.take_committed() {
-            // No subscriber is fine: nobody is watching.
-            let _ = self.events.send(doc);
+            let _ = self.events.send(Live::Changed(doc));
+        }
+        for who in self.core.take_notified() {
+            let _ = self.events.send(Live::Notified(who));
         }
         self.announce();
         while let Some((site, frame)) = self.core.poll_transmit() {

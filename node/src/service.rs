@@ -11,8 +11,12 @@ use weft_crdt::{
     Visibility,
 };
 
+use std::collections::HashSet;
+
 use crate::core::Core;
 use crate::error::NodeError;
+use crate::personal::{Notification, Settings};
+use crate::readmodel::ThreadSummary;
 
 /// How much of a group someone may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,35 +42,21 @@ pub fn parse_post_ref(s: &str) -> Option<(DocId, String)> {
 }
 
 impl Core {
-    /// What `employee` may see of a group.
+    /// What `employee` may see of a group (from the read model: no document is read).
     pub fn group_access(&self, employee: &str, group: &DocId) -> Access {
-        let Some(g) = self.replica().doc(group).and_then(GroupView::of) else {
-            return Access::None;
-        };
-        if g.visibility == Visibility::Public
-            || g.is_member(employee)
-            || g.invitations.iter().any(|i| i == employee)
-        {
-            Access::Full
-        } else if g.visibility == Visibility::Private {
-            Access::Listing
-        } else {
-            Access::None
-        }
+        self.model().access(employee, group)
     }
 
     /// The groups `employee` may see, by name.
     pub fn groups_for(&self, employee: &str) -> Vec<(GroupView, Access)> {
         let mut out: Vec<(GroupView, Access)> = self
-            .replica()
-            .docs()
-            .filter(|d| d.kind() == DocKind::Group)
-            .filter_map(GroupView::of)
-            .map(|g| {
-                let a = self.group_access(employee, &g.id);
-                (g, a)
+            .model()
+            .groups()
+            .filter_map(|g| {
+                let a = g.access(employee);
+                (a != Access::None).then_some((g.id.clone(), a))
             })
-            .filter(|(_, a)| *a != Access::None)
+            .filter_map(|(id, a)| Some((self.replica().doc(&id).and_then(GroupView::of)?, a)))
             .collect();
         out.sort_by_key(|g| g.0.name.to_lowercase());
         out
@@ -198,6 +188,21 @@ impl Core {
         self.require(employee, group, Access::Full)?;
         self.local(employee, |r, me| {
             let c = r.remove_member(me, group, member, now)?;
+            Ok(((), vec![c]))
+        })
+    }
+
+    /// Declines a join request (an owner), or withdraws one's own.
+    pub fn drop_request(
+        &mut self,
+        employee: &str,
+        group: &DocId,
+        who: &str,
+        now: i64,
+    ) -> Result<(), NodeError> {
+        self.require(employee, group, Access::Listing)?;
+        self.local(employee, |r, me| {
+            let c = r.drop_request(me, group, who, now)?;
             Ok(((), vec![c]))
         })
     }
@@ -393,4 +398,321 @@ pub fn last_activity(t: &ThreadView) -> i64 {
         .map(|p| p.edited_at.unwrap_or(p.created_at).max(p.created_at))
         .max()
         .unwrap_or(t.created_at)
+}
+
+/// A thread in someone's feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedItem {
+    pub thread: ThreadSummary,
+    pub group_name: String,
+    /// Something happened in it, by someone else, since the reader last read it.
+    pub unread: bool,
+    pub following: bool,
+}
+
+/// The group every employee sees in their feed, member or not.
+pub const ALL_COMPANY: &str = "All company";
+
+impl Core {
+    /// `employee`'s home feed: threads of their groups (and of "All company"), threads they
+    /// follow and threads started by people they follow, that they may read; newest activity
+    /// first, older than `before` (ms) if given.
+    pub fn feed_for(
+        &self,
+        employee: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<FeedItem>, NodeError> {
+        let model = self.model();
+        let store = self.store();
+        let mut ids: HashSet<&DocId> = HashSet::new();
+        for g in model.groups_of(employee) {
+            if let Some(g) = model.group(g) {
+                ids.extend(g.threads.iter());
+            }
+        }
+        for g in model.groups().filter(|g| g.name == ALL_COMPANY) {
+            if g.access(employee) == Access::Full {
+                ids.extend(g.threads.iter());
+            }
+        }
+        let followed = store.followed_threads(employee)?;
+        ids.extend(followed.iter());
+        let people = store.followed_people(employee)?;
+        for p in &people {
+            ids.extend(model.threads_by(p));
+        }
+        let mut picked: Vec<&ThreadSummary> = ids
+            .into_iter()
+            .filter_map(|t| model.thread(t))
+            .filter(|t| before.is_none_or(|b| t.last_activity < b))
+            .filter(|t| model.access(employee, &t.group) == Access::Full)
+            .collect();
+        picked.sort_by(|a, b| {
+            b.last_activity
+                .cmp(&a.last_activity)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        picked.truncate(limit);
+        let read_before = store.settings(employee)?.read_before;
+        picked
+            .into_iter()
+            .map(|t| {
+                Ok(FeedItem {
+                    group_name: model
+                        .group(&t.group)
+                        .map(|g| g.name.clone())
+                        .unwrap_or_default(),
+                    unread: self.is_unread(employee, t, read_before)?,
+                    following: followed.contains(&t.id),
+                    thread: t.clone(),
+                })
+            })
+            .collect()
+    }
+
+    fn is_unread(
+        &self,
+        employee: &str,
+        t: &ThreadSummary,
+        read_before: i64,
+    ) -> Result<bool, NodeError> {
+        let marker = self
+            .store()
+            .read_marker(employee, &t.id)?
+            .unwrap_or(i64::MIN);
+        Ok(t.last_author != employee && t.last_activity > marker.max(read_before))
+    }
+
+    /// The summaries of a group's threads that `employee` may read, newest activity first.
+    pub fn thread_summaries_of(
+        &self,
+        employee: &str,
+        group: &DocId,
+        limit: usize,
+    ) -> Result<Option<Vec<(ThreadSummary, bool)>>, NodeError> {
+        let model = self.model();
+        let Some(g) = model.group(group) else {
+            return Ok(None);
+        };
+        if g.access(employee) != Access::Full {
+            return Ok(None);
+        }
+        let mut ts: Vec<&ThreadSummary> =
+            g.threads.iter().filter_map(|t| model.thread(t)).collect();
+        ts.sort_by_key(|t| std::cmp::Reverse(t.last_activity));
+        ts.truncate(limit);
+        let read_before = self.store().settings(employee)?.read_before;
+        let mut out = Vec::with_capacity(ts.len());
+        for t in ts {
+            out.push((t.clone(), self.is_unread(employee, t, read_before)?));
+        }
+        Ok(Some(out))
+    }
+
+    /// Follows (or stops following) a thread `employee` may read.
+    pub fn follow_thread(
+        &mut self,
+        employee: &str,
+        thread: &DocId,
+        on: bool,
+    ) -> Result<(), NodeError> {
+        let group = self
+            .model()
+            .thread(thread)
+            .map(|t| t.group.clone())
+            .ok_or(NodeError::NotFound)?;
+        if self.group_access(employee, &group) != Access::Full {
+            return Err(NodeError::NotFound);
+        }
+        self.store().set_thread_follow(employee, thread, on)?;
+        Ok(())
+    }
+
+    /// Whether `employee` follows `thread`.
+    pub fn follows_thread(&self, employee: &str, thread: &DocId) -> Result<bool, NodeError> {
+        Ok(self.store().thread_follow(employee, thread)? == Some(true))
+    }
+
+    /// Follows (or stops following) a person listed in the directory.
+    pub fn follow_person(
+        &mut self,
+        employee: &str,
+        person: &str,
+        on: bool,
+    ) -> Result<(), NodeError> {
+        let listed = self
+            .replica()
+            .directory()
+            .is_some_and(|d| d.directory.employees.contains_key(person));
+        if !listed {
+            return Err(NodeError::NotFound);
+        }
+        if person == employee {
+            return Err(NodeError::Invalid("one cannot follow oneself".into()));
+        }
+        self.store().set_person_follow(employee, person, on)?;
+        Ok(())
+    }
+
+    /// Whether `employee` follows `person`.
+    pub fn follows_person(&self, employee: &str, person: &str) -> Result<bool, NodeError> {
+        Ok(self
+            .store()
+            .followed_people(employee)?
+            .iter()
+            .any(|p| p == person))
+    }
+
+    /// Records that `employee` has read `thread` as it is now.
+    pub fn mark_thread_read(&mut self, employee: &str, thread: &DocId) -> Result<(), NodeError> {
+        if let Some(t) = self.model().thread(thread) {
+            let at = t.last_activity;
+            self.store().mark_read(employee, thread, at)?;
+        }
+        Ok(())
+    }
+
+    /// Marks everything in `employee`'s feed as read, as of `now` (ms).
+    pub fn mark_all_read(&mut self, employee: &str, now: i64) -> Result<(), NodeError> {
+        let mut s = self.store().settings(employee)?;
+        s.read_before = s.read_before.max(now);
+        self.store().put_settings(employee, &s)?;
+        Ok(())
+    }
+
+    /// Called at each login: the first one starts the employee's settings, counting what
+    /// was posted before as read (a newcomer's feed is not a wall of "new").
+    pub fn on_login(&mut self, employee: &str, now: i64) -> Result<Settings, NodeError> {
+        if !self.store().has_settings(employee)? {
+            let s = Settings {
+                charter: None,
+                read_before: now,
+            };
+            self.store().put_settings(employee, &s)?;
+            return Ok(s);
+        }
+        Ok(self.store().settings(employee)?)
+    }
+
+    /// `employee`'s settings.
+    pub fn settings_of(&self, employee: &str) -> Result<Settings, NodeError> {
+        Ok(self.store().settings(employee)?)
+    }
+
+    /// Records that `employee` accepted the usage charter whose SHA-256 is `hash`.
+    pub fn accept_charter(&mut self, employee: &str, hash: &str) -> Result<(), NodeError> {
+        let mut s = self.store().settings(employee)?;
+        s.charter = Some(hash.to_owned());
+        self.store().put_settings(employee, &s)?;
+        Ok(())
+    }
+
+    /// `employee`'s notifications that are still about something they may see, newest
+    /// first, older than id `before` if given.
+    pub fn notifications_for(
+        &self,
+        employee: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Notification>, NodeError> {
+        let all = self.store().notifications(employee, before, limit)?;
+        Ok(all
+            .into_iter()
+            .filter(|n| {
+                let Ok(doc) = DocId::parse(&n.doc) else {
+                    return false;
+                };
+                match doc.kind() {
+                    DocKind::Thread => self
+                        .model()
+                        .thread(&doc)
+                        .is_some_and(|t| self.group_access(employee, &t.group) == Access::Full),
+                    DocKind::Group => self.group_access(employee, &doc) != Access::None,
+                    DocKind::Profile => true,
+                }
+            })
+            .collect())
+    }
+
+    /// How many notifications `employee` has not read.
+    pub fn unread_notifications(&self, employee: &str) -> Result<usize, NodeError> {
+        Ok(self.store().unread_notifications(employee)?)
+    }
+
+    /// Marks `employee`'s notifications read up to id `up_to` (all if `None`).
+    pub fn mark_notifications_read(
+        &mut self,
+        employee: &str,
+        up_to: Option<u64>,
+    ) -> Result<usize, NodeError> {
+        Ok(self.store().mark_notifications_read(employee, up_to)?)
+    }
+}
+
+/// Lower case without accents, for matching names as people type them ("helene" finds
+/// "Hélène").
+pub fn fold(s: &str) -> String {
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
+            'ç' => 'c',
+            'è' | 'é' | 'ê' | 'ë' => 'e',
+            'ì' | 'í' | 'î' | 'ï' => 'i',
+            'ñ' => 'n',
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => 'o',
+            'ù' | 'ú' | 'û' | 'ü' => 'u',
+            'ý' | 'ÿ' => 'y',
+            c => c,
+        })
+        .collect()
+}
+
+impl Core {
+    /// People still at the company whose id, name, e-mail, site, title, department or
+    /// expertise has a word starting with each word of `query` (so "hel par" finds Hélène
+    /// in Paris, and "@jsm" as typed in a post finds jsmith). By name.
+    pub fn find_people(&self, query: &str, limit: usize) -> Vec<weft_keys::Employee> {
+        let Some(dir) = self.replica().directory() else {
+            return Vec::new();
+        };
+        let wanted: Vec<String> = fold(query)
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .map(|w| w.trim_start_matches('@').to_owned())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let mut out: Vec<weft_keys::Employee> = dir
+            .directory
+            .employees
+            .values()
+            .filter(|e| e.status == weft_keys::Status::Active)
+            .filter(|e| {
+                if wanted.is_empty() {
+                    return true;
+                }
+                let profile = self.profile_of(&e.id);
+                let mut hay = format!(
+                    "{} {} {} {} {} {}",
+                    e.id, e.display_name, e.email, e.site, e.title, e.department
+                );
+                for x in profile.expertise.iter().chain(&profile.languages) {
+                    hay.push(' ');
+                    hay.push_str(x);
+                }
+                let hay = fold(&hay);
+                let words: Vec<&str> = hay
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                wanted.iter().all(|w| {
+                    words.iter().any(|h| h.starts_with(w.as_str())) || hay.contains(w.as_str())
+                })
+            })
+            .cloned()
+            .collect();
+        out.sort_by_key(|e| fold(&e.display_name));
+        out.truncate(limit);
+        out
+    }
 }

@@ -76,6 +76,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/events", get(events))
         .route("/search", get(search))
+        .merge(crate::personal::routes())
 }
 
 #[derive(Deserialize)]
@@ -137,9 +138,10 @@ async fn search(
     Ok(Json(List { items, next: None }))
 }
 
-/// `GET /api/v1/events`: Server-Sent Events, one `change` event (`{"doc": id, "kind":
+/// `GET /api/v1/events`: Server-Sent Events: a `change` event (`{"doc": id, "kind":
 /// "thread"|"group"|"profile"}`) each time a document the caller may see changes, at this
-/// site or at any other.
+/// site or at any other; a `notification` event (`{"unread": n}`) each time the caller gets
+/// a notification.
 async fn events(
     State(state): State<AppState>,
     Me(me): Me,
@@ -148,13 +150,28 @@ async fn events(
 > {
     use axum::response::sse::{Event, KeepAlive, Sse};
     use tokio::sync::broadcast::error::RecvError;
+    use weft_node::Live;
     let rx = state.node.subscribe();
     let stream = futures_util::stream::unfold((rx, state, me), |(mut rx, state, me)| async move {
         loop {
-            let doc = match rx.recv().await {
-                Ok(doc) => doc,
+            let live = match rx.recv().await {
+                Ok(live) => live,
                 Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => return None,
+            };
+            let doc = match live {
+                Live::Changed(doc) => doc,
+                Live::Notified(who) if who == me => {
+                    let m = me.clone();
+                    let Ok(Ok(unread)) = state.node.call(move |c| c.unread_notifications(&m)).await
+                    else {
+                        continue;
+                    };
+                    let data = serde_json::json!({ "unread": unread }).to_string();
+                    let ev = Event::default().event("notification").data(data);
+                    return Some((Ok(ev), (rx, state, me)));
+                }
+                Live::Notified(_) => continue,
             };
             let (d, m) = (doc.clone(), me.clone());
             let visible = state
@@ -181,7 +198,7 @@ async fn events(
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -216,7 +233,7 @@ pub fn rfc3339(ms: i64) -> String {
     )
 }
 
-fn doc_id(s: &str, kind: DocKind) -> Result<DocId, AppError> {
+pub(crate) fn doc_id(s: &str, kind: DocKind) -> Result<DocId, AppError> {
     DocId::parse(s)
         .ok()
         .filter(|d| d.kind() == kind)
@@ -240,7 +257,7 @@ pub struct Person {
     pub languages: Vec<String>,
 }
 
-fn person_of(e: &Employee, p: weft_node::crdt::ProfileView) -> Person {
+pub(crate) fn person_of(e: &Employee, p: weft_node::crdt::ProfileView) -> Person {
     Person {
         id: e.id.clone(),
         display_name: e.display_name.clone(),
@@ -257,7 +274,7 @@ fn person_of(e: &Employee, p: weft_node::crdt::ProfileView) -> Person {
     }
 }
 
-async fn load_person(state: &AppState, id: String) -> Result<Person, AppError> {
+pub(crate) async fn load_person(state: &AppState, id: String) -> Result<Person, AppError> {
     state
         .node
         .call(move |core| {
@@ -309,8 +326,30 @@ async fn logout(State(state): State<AppState>, parts: axum::http::request::Parts
         .into_response()
 }
 
-async fn me(State(state): State<AppState>, Me(me): Me) -> Result<Json<Person>, AppError> {
-    Ok(Json(load_person(&state, me).await?))
+/// `GET /api/v1/me`: the caller, with their notification counters.
+#[derive(Debug, Serialize)]
+pub struct MeJson {
+    #[serde(flatten)]
+    pub person: Person,
+    pub notifications: Counters,
+}
+
+/// Notification counters.
+#[derive(Debug, Serialize)]
+pub struct Counters {
+    pub unread: usize,
+}
+
+async fn me(State(state): State<AppState>, Me(me): Me) -> Result<Json<MeJson>, AppError> {
+    let who = me.clone();
+    let unread = state
+        .node
+        .call(move |c| c.unread_notifications(&who))
+        .await??;
+    Ok(Json(MeJson {
+        person: load_person(&state, me).await?,
+        notifications: Counters { unread },
+    }))
 }
 
 async fn person(
@@ -389,9 +428,9 @@ fn group_json(g: &GroupView, me: &str, access: Access) -> GroupJson {
 }
 
 #[derive(Serialize)]
-struct List<T> {
-    items: Vec<T>,
-    next: Option<String>,
+pub(crate) struct List<T> {
+    pub(crate) items: Vec<T>,
+    pub(crate) next: Option<String>,
 }
 
 async fn list_groups(
@@ -531,24 +570,6 @@ pub struct ThreadJson {
     pub following: bool,
 }
 
-/// Escapes text for HTML. (Markdown rendering comes with the web UI; until then a post's
-/// `html` is its text, escaped, so no markup from a post can ever run.)
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            '\n' => out.push_str("<br>"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn post_json(thread: &DocId, p: &PostView, me: &str) -> PostJson {
     let visible = !p.hidden && !p.deleted;
     PostJson {
@@ -560,7 +581,7 @@ fn post_json(thread: &DocId, p: &PostView, me: &str) -> PostJson {
             String::new()
         },
         html: if visible {
-            format!("<p>{}</p>", escape_html(&p.body))
+            crate::markdown::render(&p.body)
         } else {
             String::new()
         },
@@ -653,9 +674,16 @@ async fn thread(
     let id = doc_id(&id, DocKind::Thread)?;
     let t = state
         .node
-        .call(move |core| core.thread_for(&me, &id).map(|t| thread_json(&t, &me)))
-        .await?
-        .ok_or_else(AppError::not_found)?;
+        .call(move |core| -> Result<ThreadJson, weft_node::NodeError> {
+            let t = core
+                .thread_for(&me, &id)
+                .ok_or(weft_node::NodeError::NotFound)?;
+            core.mark_thread_read(&me, &id)?;
+            let mut j = thread_json(&t, &me);
+            j.following = core.follows_thread(&me, &id)?;
+            Ok(j)
+        })
+        .await??;
     Ok(Json(t))
 }
 

@@ -201,6 +201,9 @@ pub async fn authenticate(
     match found.filter(|_| ok) {
         Some((employee, _)) => {
             state.sessions.succeeded(&keys);
+            let who = employee.clone();
+            let now = crate::api::now_ms();
+            state.node.call(move |c| c.on_login(&who, now)).await??;
             Ok(employee)
         }
         None => {

@@ -57,6 +57,7 @@ impl From<NodeError> for AppError {
     fn from(e: NodeError) -> Self {
         match e {
             NodeError::NotFound => AppError::not_found(),
+            NodeError::Invalid(why) => AppError::invalid(why),
             NodeError::NotHomedHere(_) => AppError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",

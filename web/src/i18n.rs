@@ -161,11 +161,97 @@ impl Lang {
                 "Your request was sent to the owners.",
                 "Votre demande a été envoyée aux propriétaires.",
             ),
+            "notifications" => ("Notifications", "Notifications"),
+            "no_notifications" => (
+                "Nothing yet. Mentions, replies in threads you follow, join requests and invitations will show here.",
+                "Rien pour l'instant. Les mentions, les réponses dans les discussions suivies, les demandes d'adhésion et les invitations apparaîtront ici.",
+            ),
+            "new" => ("new", "nouveau"),
+            "mark_all_read" => ("Mark all as read", "Tout marquer comme lu"),
+            "follow" => ("Follow", "Suivre"),
+            "unfollow" => ("Following ✓", "Suivi ✓"),
+            "edit" => ("Edit", "Modifier"),
+            "edited" => ("edited", "modifié"),
+            "delete" => ("Delete", "Supprimer"),
+            "edit_post" => ("Edit your post", "Modifier votre message"),
+            "cancel" => ("Cancel", "Annuler"),
+            "join_requests" => ("Join requests", "Demandes d'adhésion"),
+            "approve" => ("Approve", "Accepter"),
+            "decline" => ("Decline", "Refuser"),
+            "remove" => ("Remove", "Retirer"),
+            "owner" => ("owner", "propriétaire"),
+            "settings" => ("Group settings", "Paramètres du groupe"),
+            "request_pending" => (
+                "Your request to join is waiting for an owner.",
+                "Votre demande d'adhésion attend un propriétaire.",
+            ),
+            "withdraw" => ("Withdraw", "Retirer la demande"),
+            "no_threads" => ("No threads yet.", "Pas encore de discussion."),
+            "charter" => ("Usage charter", "Charte d'utilisation"),
+            "charter_intro" => (
+                "Before you start, please read and accept the charter set by your company.",
+                "Avant de commencer, lisez et acceptez la charte fixée par votre entreprise.",
+            ),
+            "charter_accept" => ("I accept", "J'accepte"),
+            "setup" => ("Choose your password", "Choisissez votre mot de passe"),
+            "setup_intro" => ("Account:", "Compte :"),
+            "setup_gone" => (
+                "This link has expired or was already used. Ask your IT team for a new one.",
+                "Ce lien a expiré ou a déjà servi. Demandez-en un nouveau à votre équipe informatique.",
+            ),
+            "new_password" => (
+                "New password (at least 10 characters)",
+                "Nouveau mot de passe (10 caractères au moins)",
+            ),
+            "password_again" => ("The same again", "Le même, à nouveau"),
+            "setup_save" => ("Save and log in", "Enregistrer et se connecter"),
+            "password_short" => (
+                "The password must have at least 10 characters.",
+                "Le mot de passe doit avoir au moins 10 caractères.",
+            ),
+            "password_mismatch" => (
+                "The two passwords differ.",
+                "Les deux mots de passe diffèrent.",
+            ),
             _ => ("", ""),
         };
         match self {
             Lang::En => en,
             Lang::Fr => fr,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lang;
+
+    /// Every text the pages ask for exists in both languages (an unknown key would show as
+    /// nothing).
+    #[test]
+    fn every_key_the_pages_use_is_translated() {
+        let sources = [
+            include_str!("ui/mod.rs"),
+            include_str!("ui/account.rs"),
+            include_str!("ui/manage.rs"),
+        ];
+        let mut keys = Vec::new();
+        for src in sources {
+            for opener in ["t(\"", "tr(\"", ".t(\""] {
+                for part in src.split(opener).skip(1) {
+                    if let Some(k) = part.split('"').next()
+                        && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                        && !k.is_empty()
+                    {
+                        keys.push(k.to_owned());
+                    }
+                }
+            }
+        }
+        assert!(keys.len() > 50, "found only {} keys", keys.len());
+        for k in keys {
+            assert!(!Lang::En.t(&k).is_empty(), "{k} has no English text");
+            assert!(!Lang::Fr.t(&k).is_empty(), "{k} has no French text");
         }
     }
 }

@@ -4,13 +4,15 @@
 //! ([`api`]), logins and sessions ([`auth`]), and the operations endpoints (`/healthz`,
 //! `/metrics`, `/api/v1/node`). It is the only crate that knows HTTP; it calls the node through
 //! [`weft_node::NodeHandle`] and never touches storage or the network directly. Server-rendered
-//! pages, CSRF-protected forms and live updates are the next increment (issue 5).
+//! pages with CSRF-protected forms and live updates are in [`ui`].
 
 pub mod api;
 pub mod auth;
 mod error;
 pub mod i18n;
+pub mod invite;
 pub mod markdown;
+pub mod personal;
 pub mod state;
 pub mod ui;
 
@@ -27,7 +29,7 @@ use serde::Serialize;
 use weft_node::NodeHandle;
 
 pub use error::AppError;
-pub use state::AppState;
+pub use state::{AppState, WebOptions};
 pub use weft_node as node;
 
 /// JSON bodies larger than this are refused with 413 (uploads will have their own limits).
@@ -57,10 +59,15 @@ pub struct NodeInfo {
 
 /// The router of a node's web server. Serve it with `into_make_service_with_connect_info`
 /// (as [`serve`] does): login rate limiting needs the client's address.
-pub fn router(node: NodeHandle) -> Router {
+pub fn router(node: NodeHandle, options: WebOptions) -> Router {
     let state = AppState {
         node,
         sessions: Arc::new(auth::Sessions::default()),
+        charter: options
+            .charter
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| Arc::new(state::Charter::new(c))),
+        invites: options.data_dir.map(|d| d.join(invite::DIR)),
     };
     Router::new()
         .route("/healthz", get(healthz))
@@ -141,12 +148,13 @@ async fn node_info(State(state): State<AppState>) -> Result<Json<NodeInfo>, AppE
 pub async fn serve(
     listener: tokio::net::TcpListener,
     node: NodeHandle,
+    options: WebOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(address = %listener.local_addr()?, "web server listening");
     axum::serve(
         listener,
-        router(node).into_make_service_with_connect_info::<SocketAddr>(),
+        router(node, options).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
@@ -160,7 +168,7 @@ mod tests {
     fn openapi_describes_every_api_route() {
         let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
         let paths = doc["paths"].as_object().unwrap();
-        let api = include_str!("api.rs");
+        let api = concat!(include_str!("api.rs"), include_str!("personal.rs"));
         let mut routes: Vec<&str> = api
             .split(".route(")
             .skip(1)

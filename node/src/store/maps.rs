@@ -21,9 +21,23 @@ pub(super) const THREADS: &str = "read_threads";
 /// argon2 PHC string. Never replicated.
 pub(super) const ACCOUNTS: &str = "accounts";
 
-/// Every tree, for opening and for diagnostics.
-pub(super) const ALL: [&str; 7] = [META, CHANGES, DOCS, CERTS, DIRECTORY, THREADS, ACCOUNTS];
+/// Each employee's own state at their home node, never replicated: what they follow, how
+/// far they have read, their notifications and settings. Keys (all ASCII prefixes, `\0`
+/// separating parts; employee and document ids contain no NUL):
+/// * `ft\0<thread>\0<employee>` and `fe\0<employee>\0<thread>`: `1` follows, `0` stopped
+///   following (so being the author does not follow the thread again);
+/// * `fp\0<employee>\0<person>`: follows a person;
+/// * `rd\0<employee>\0<thread>`: i64 BE, the activity time read up to;
+/// * `nt\0<employee>\0<u64 BE id>`: JSON `Notification`;
+/// * `st\0<employee>`: JSON `Settings`.
+pub(super) const PERSONAL: &str = "personal";
 
-/// The on-disk format this build writes. A store with another version is refused with a
+/// Every tree, for opening and for diagnostics.
+pub(super) const ALL: [&str; 8] = [
+    META, CHANGES, DOCS, CERTS, DIRECTORY, THREADS, ACCOUNTS, PERSONAL,
+];
+
+/// The on-disk format this build writes. (Adding a tree keeps the version: sled creates a
+/// missing tree empty, which is what an older store means.) A store with another version is refused with a
 /// clear error rather than misread.
 pub const FORMAT_VERSION: u32 = 1;

@@ -10,6 +10,7 @@
 //! restarts with every flushed change and nothing torn.
 
 mod maps;
+mod personal;
 
 use std::path::Path;
 
@@ -63,6 +64,7 @@ pub struct Store {
     directory: sled::Tree,
     threads: sled::Tree,
     accounts: sled::Tree,
+    personal: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -111,9 +113,10 @@ impl Store {
             directory: tree(maps::DIRECTORY)?,
             threads: tree(maps::THREADS)?,
             accounts: tree(maps::ACCOUNTS)?,
+            personal: tree(maps::PERSONAL)?,
             db,
         };
-        debug_assert_eq!(maps::ALL.len(), 7);
+        debug_assert_eq!(maps::ALL.len(), 8);
         match store.meta.get("format").map_err(io("reading the format"))? {
             None => {
                 store

@@ -12,8 +12,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Deserialize;
-use weft_node::crdt::{DocId, DocKind, GroupView, ThreadView, Visibility};
-use weft_node::service::{Access, last_activity};
+use weft_node::crdt::{DocId, DocKind, GroupView, Visibility};
+use weft_node::readmodel::ThreadSummary;
+use weft_node::service::Access;
 
 use crate::api::rfc3339;
 use crate::auth::{self, token_of};
@@ -21,9 +22,14 @@ use crate::i18n::Lang;
 use crate::markdown;
 use crate::state::AppState;
 
-const CSS: &str = include_str!("weft.css");
+mod account;
+mod manage;
+
+const CSS: &str = include_str!("../weft.css");
 /// The one script: live updates of the page being read (progressive: pages work without it).
-const LIVE_JS: &str = include_str!("live.js");
+const LIVE_JS: &str = include_str!("../live.js");
+/// @mention completion in the post forms (progressive too).
+const COMPOSE_JS: &str = include_str!("../compose.js");
 const LOGIN_CSRF: &str = "weft_csrf";
 
 /// The UI's routes.
@@ -35,14 +41,48 @@ pub fn routes() -> Router<AppState> {
         .route("/lang/{code}", get(set_lang))
         .route("/static/weft.css", get(css))
         .route("/static/live.js", get(live_js))
+        .route("/static/compose.js", get(compose_js))
+        .route(
+            "/charter",
+            get(account::charter_page).post(account::charter_accept),
+        )
+        .route(
+            "/setup/{token}",
+            get(account::setup_page).post(account::setup_submit),
+        )
+        .route("/notifications", get(account::notifications_page))
+        .route("/feed/read", post(account::feed_read))
         .route("/groups", get(groups_page).post(group_create))
         .route("/groups/{id}", get(group_page))
         .route("/groups/{id}/join", post(group_join))
         .route("/groups/{id}/invite", post(group_invite))
+        .route("/groups/{id}/settings", post(manage::group_settings))
+        .route(
+            "/groups/{id}/requests/{user}/approve",
+            post(manage::request_approve),
+        )
+        .route(
+            "/groups/{id}/requests/{user}/decline",
+            post(manage::request_decline),
+        )
+        .route(
+            "/groups/{id}/members/{user}/remove",
+            post(manage::member_remove),
+        )
         .route("/groups/{id}/threads", post(thread_create))
         .route("/threads/{id}", get(thread_page))
         .route("/threads/{id}/reply", post(thread_reply))
         .route("/threads/{id}/like/{post}", post(post_like))
+        .route("/threads/{id}/follow", post(manage::thread_follow))
+        .route(
+            "/threads/{id}/posts/{post}/edit",
+            get(manage::post_edit_page).post(manage::post_edit),
+        )
+        .route(
+            "/threads/{id}/posts/{post}/delete",
+            post(manage::post_delete),
+        )
+        .route("/people/{id}/follow", post(manage::person_follow))
         .route("/people/{id}", get(person_page))
         .route("/me/profile", post(profile_save))
         .route("/topics/{topic}", get(topic_page))
@@ -66,14 +106,16 @@ fn nonce() -> u64 {
     u64::from_le_bytes(b)
 }
 
-/// Who is logged in, and their form token.
+/// Who is logged in, their form token, and how many notifications they have not read.
 struct Viewer {
     employee: String,
     csrf: String,
     lang: Lang,
+    unread: usize,
 }
 
-fn viewer(state: &AppState, headers: &HeaderMap) -> Option<Viewer> {
+/// The session's viewer, without checking the charter (for the charter page itself).
+fn session_viewer(state: &AppState, headers: &HeaderMap) -> Option<Viewer> {
     let (mut parts, ()) = axum::http::Request::new(()).into_parts();
     parts.headers = headers.clone();
     let token = token_of(&parts)?;
@@ -81,12 +123,31 @@ fn viewer(state: &AppState, headers: &HeaderMap) -> Option<Viewer> {
         employee: state.sessions.employee(&token)?,
         csrf: state.sessions.csrf(&token)?,
         lang: Lang::of(headers),
+        unread: 0,
     })
 }
 
-/// The page, or a redirect to the login page.
-fn require(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Redirect> {
-    viewer(state, headers).ok_or_else(|| Redirect::to("/login"))
+/// The page's viewer, or a redirect: to the login page, or to the usage charter until the
+/// employee has accepted its current text.
+async fn require(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Redirect> {
+    let mut v = session_viewer(state, headers).ok_or_else(|| Redirect::to("/login"))?;
+    let me = v.employee.clone();
+    let (unread, accepted) = state
+        .node
+        .call(move |c| {
+            let unread = c.unread_notifications(&me).unwrap_or(0);
+            let accepted = c.settings_of(&me).ok().and_then(|s| s.charter);
+            (unread, accepted)
+        })
+        .await
+        .unwrap_or((0, None));
+    if let Some(charter) = &state.charter
+        && accepted.as_deref() != Some(charter.hash.as_str())
+    {
+        return Err(Redirect::to("/charter"));
+    }
+    v.unread = unread;
+    Ok(v)
 }
 
 fn check_csrf(v: &Viewer, sent: &str) -> Result<(), (StatusCode, &'static str)> {
@@ -100,9 +161,16 @@ fn check_csrf(v: &Viewer, sent: &str) -> Result<(), (StatusCode, &'static str)> 
     }
 }
 
-/// The viewer of a form submission: logged in, with the form's token right.
-fn form_viewer(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Viewer, Box<Response>> {
-    let v = require(state, headers).map_err(|r| Box::new(r.into_response()))?;
+/// The viewer of a form submission: logged in, charter accepted, with the form's token
+/// right.
+async fn form_viewer(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<Viewer, Box<Response>> {
+    let v = require(state, headers)
+        .await
+        .map_err(|r| Box::new(r.into_response()))?;
     check_csrf(&v, csrf).map_err(|r| Box::new(r.into_response()))?;
     Ok(v)
 }
@@ -140,6 +208,10 @@ fn live_page(
                         nav aria-label="main" {
                             a href="/" { (t("feed")) }
                             a href="/groups" { (t("groups")) }
+                            a href="/notifications" id="bell" aria-label=(format!("{} ({})", t("notifications"), v.unread)) {
+                                (t("notifications"))
+                                span.badge id="unread" hidden[v.unread == 0] { (v.unread) }
+                            }
                             a href={ "/people/" (v.employee) } { (t("profile")) }
                             form method="post" action="/logout" {
                                 input type="hidden" name="_csrf" value=(v.csrf);
@@ -149,7 +221,10 @@ fn live_page(
                     }
                 }
                 main id="main" data-live=[live] { (body) }
-                @if live.is_some() { script src="/static/live.js" defer {} }
+                @if v.is_some() {
+                    script src="/static/live.js" defer {}
+                    script src="/static/compose.js" defer {}
+                }
                 footer {
                     a href="/lang/en" lang="en" { "English" } " · " a href="/lang/fr" lang="fr" { "Français" }
                 }
@@ -159,6 +234,14 @@ fn live_page(
     (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
         markup.into_string(),
+    )
+        .into_response()
+}
+
+async fn compose_js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        COMPOSE_JS,
     )
         .into_response()
 }
@@ -296,8 +379,14 @@ async fn logout(
     headers: HeaderMap,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = form_viewer(&state, &headers, &f._csrf) {
-        return *r;
+    // No charter check: leaving is always allowed.
+    match session_viewer(&state, &headers) {
+        Some(v) => {
+            if let Err(r) = check_csrf(&v, &f._csrf) {
+                return r.into_response();
+            }
+        }
+        None => return Redirect::to("/login").into_response(),
     }
     let (mut parts, ()) = axum::http::Request::new(()).into_parts();
     parts.headers = headers;
@@ -323,58 +412,56 @@ fn when(ms: i64) -> String {
     format!("{} {} UTC", &s[..10], &s[11..16])
 }
 
-fn thread_card(lang: Lang, t: &ThreadView, group: Option<&str>) -> Markup {
-    let root = t.posts.first();
-    let excerpt: String = root
-        .map(|p| p.body.chars().take(220).collect())
-        .unwrap_or_default();
+fn thread_card(lang: Lang, t: &ThreadSummary, group: Option<&str>, unread: bool) -> Markup {
     html! {
-        article.card {
-            h3 { a href={ "/threads/" (t.id) } { (t.title) } }
+        article.card.unread[unread] {
+            h3 {
+                a href={ "/threads/" (t.id) } { (t.title) }
+                @if unread { " " span.new { (lang.t("new")) } }
+            }
             p.meta {
                 a href={ "/people/" (t.author) } { "@" (t.author) }
                 @if let Some(g) = group { " " (lang.t("in")) " " a href={ "/groups/" (t.group) } { (g) } }
-                " · " time datetime=(rfc3339(last_activity(t))) { (when(last_activity(t))) }
-                " · " (t.posts.len().saturating_sub(1)) " " (lang.t("replies"))
+                " · " time datetime=(rfc3339(t.last_activity)) { (when(t.last_activity)) }
+                " · " (t.replies) " " (lang.t("replies"))
             }
-            p { (excerpt) }
+            p { (t.excerpt) }
         }
     }
 }
 
 async fn feed(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let v = match require(&state, &headers) {
+    let v = match require(&state, &headers).await {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
     let me = v.employee.clone();
-    let threads = state
+    let items = match state
         .node
-        .call(move |core| {
-            let mut out: Vec<(ThreadView, String)> = Vec::new();
-            for (g, access) in core.groups_for(&me) {
-                if access != Access::Full || !g.is_member(&me) && g.name != "All company" {
-                    continue;
-                }
-                for t in core.threads_of(&me, &g.id).unwrap_or_default() {
-                    out.push((t, g.name.clone()));
-                }
-            }
-            out.sort_by_key(|(t, _)| std::cmp::Reverse(last_activity(t)));
-            out.truncate(50);
-            out
-        })
+        .call(move |core| core.feed_for(&me, None, 50))
         .await
-        .unwrap_or_default();
+    {
+        Ok(Ok(items)) => items,
+        Ok(Err(e)) | Err(e) => return fail(e),
+    };
     let lang = v.lang;
+    let unread = items.iter().filter(|i| i.unread).count();
     live_page(
         lang,
         lang.t("feed"),
         Some(&v),
         html! {
-            h1 { (lang.t("feed_title")) }
-            @if threads.is_empty() { p.muted { (lang.t("feed_empty")) } }
-            @for (t, g) in &threads { (thread_card(lang, t, Some(g))) }
+            div.heading {
+                h1 { (lang.t("feed_title")) }
+                @if unread > 0 {
+                    form method="post" action="/feed/read" {
+                        input type="hidden" name="_csrf" value=(v.csrf);
+                        button.link type="submit" { (lang.t("mark_all_read")) }
+                    }
+                }
+            }
+            @if items.is_empty() { p.muted { (lang.t("feed_empty")) } }
+            @for i in &items { (thread_card(lang, &i.thread, Some(&i.group_name), i.unread)) }
         },
         Some("feed"),
     )
@@ -389,7 +476,7 @@ fn vis_label(lang: Lang, v: Visibility) -> &'static str {
 }
 
 async fn groups_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let v = match require(&state, &headers) {
+    let v = match require(&state, &headers).await {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
@@ -460,7 +547,7 @@ async fn group_create(
     headers: HeaderMap,
     Form(f): Form<GroupForm>,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf) {
+    let v = match form_viewer(&state, &headers, &f._csrf).await {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -489,12 +576,24 @@ fn not_found(lang: Lang, v: &Viewer) -> Response {
     r
 }
 
+/// Someone shown on a group page: id, name, site.
+type PersonRow = (String, String, String);
+
+/// What a group page shows.
+struct GroupPage {
+    group: GroupView,
+    access: Access,
+    threads: Vec<(ThreadSummary, bool)>,
+    members: Vec<PersonRow>,
+    requests: Vec<(PersonRow, String)>,
+}
+
 async fn group_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let v = match require(&state, &headers) {
+    let v = match require(&state, &headers).await {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
@@ -507,102 +606,155 @@ async fn group_page(
         .node
         .call(move |core| {
             let (g, access) = core.group_for(&me, &gid)?;
-            let threads = core.threads_of(&me, &gid).unwrap_or_default();
-            let dir = core
-                .replica()
-                .directory()
-                .map(|d| d.directory.clone())
+            let threads = core
+                .thread_summaries_of(&me, &gid, 200)
+                .ok()
+                .flatten()
                 .unwrap_or_default();
-            let members: Vec<(String, String, String)> = g
-                .members
+            let dir = core.replica().directory().map(|d| &d.directory);
+            let row = |m: &String| {
+                let e = dir.and_then(|d| d.employees.get(m));
+                (
+                    m.clone(),
+                    e.map(|e| e.display_name.clone())
+                        .unwrap_or_else(|| m.clone()),
+                    e.map(|e| e.site.clone()).unwrap_or_default(),
+                )
+            };
+            let members = g.members.iter().map(row).collect();
+            let requests = g
+                .requests
                 .iter()
-                .map(|m| {
-                    let e = dir.employees.get(m);
-                    (
-                        m.clone(),
-                        e.map(|e| e.display_name.clone())
-                            .unwrap_or_else(|| m.clone()),
-                        e.map(|e| e.site.clone()).unwrap_or_default(),
-                    )
-                })
+                .map(|(who, msg)| (row(who), msg.clone()))
                 .collect();
-            Some((g, access, threads, members))
+            Some(GroupPage {
+                group: g,
+                access,
+                threads,
+                members,
+                requests,
+            })
         })
         .await
         .ok()
         .flatten();
-    let Some((g, access, threads, members)) = found else {
+    let Some(gp) = found else {
         return not_found(lang, &v);
     };
-    let mut sites: Vec<&str> = members.iter().map(|m| m.2.as_str()).collect();
-    sites.sort_unstable();
-    sites.dedup();
-    let member = g.is_member(&v.employee);
     page(
         lang,
-        &g.name,
+        &gp.group.name.clone(),
         Some(&v),
-        group_body(lang, &v, &g, access, &threads, &members, &sites, member),
+        group_body(lang, &v, &gp),
     )
 }
 
-#[allow(clippy::too_many_arguments)]
-fn group_body(
-    lang: Lang,
-    v: &Viewer,
-    g: &GroupView,
-    access: Access,
-    threads: &[ThreadView],
-    members: &[(String, String, String)],
-    sites: &[&str],
-    member: bool,
-) -> Markup {
+fn group_body(lang: Lang, v: &Viewer, gp: &GroupPage) -> Markup {
     let t = |k: &str| lang.t(k);
-    html! {
-        h1 { (g.name) }
-        p.meta { (vis_label(lang, g.visibility)) }
-        p { (g.description) }
-        @if !member {
-            form method="post" action={ "/groups/" (g.id) "/join" } {
+    let g = &gp.group;
+    let member = g.is_member(&v.employee);
+    let owner = g.is_owner(&v.employee);
+    let requested = g.requests.contains_key(&v.employee);
+    let mut sites: Vec<&str> = gp.members.iter().map(|m| m.2.as_str()).collect();
+    sites.sort_unstable();
+    sites.dedup();
+    let post_form = |action: String, label: &str, class: &str| {
+        html! {
+            form.inline method="post" action=(action) {
                 input type="hidden" name="_csrf" value=(v.csrf);
-                button type="submit" { @if g.visibility == Visibility::Public { (t("join")) } @else { (t("ask_join")) } }
+                button type="submit" class=(class) { (label) }
             }
         }
-        @if access == Access::Full {
+    };
+    html! {
+        h1 { (g.name) }
+        p.meta { (vis_label(lang, g.visibility)) " · " (gp.members.len()) " " (t("members").to_lowercase()) }
+        p { (g.description) }
+        @if requested && !member {
+            p.notice { (t("request_pending")) " "
+                (post_form(format!("/groups/{}/requests/{}/decline", g.id, v.employee), t("withdraw"), "link"))
+            }
+        } @else if !member {
+            form method="post" action={ "/groups/" (g.id) "/join" } {
+                input type="hidden" name="_csrf" value=(v.csrf);
+                button type="submit" { @if g.visibility == Visibility::Public || g.invitations.contains(&v.employee) { (t("join")) } @else { (t("ask_join")) } }
+            }
+        }
+        @if gp.access == Access::Full {
             div.columns {
                 section {
                     h2 { (t("threads")) }
-                    @for th in threads { (thread_card(lang, th, None)) }
-                    section.card {
-                        h3 { (t("new_thread")) }
-                        form method="post" action={ "/groups/" (g.id) "/threads" } {
-                            input type="hidden" name="_csrf" value=(v.csrf);
-                            label for="ttitle" { (t("title")) }
-                            input id="ttitle" name="title" required maxlength="300";
-                            label for="tbody" { (t("message")) }
-                            textarea id="tbody" name="body" rows="5" required {}
-                            button type="submit" { (t("post")) }
+                    @if gp.threads.is_empty() { p.muted { (t("no_threads")) } }
+                    @for (th, unread) in &gp.threads { (thread_card(lang, th, None, *unread)) }
+                    @if member {
+                        section.card {
+                            h3 { (t("new_thread")) }
+                            form method="post" action={ "/groups/" (g.id) "/threads" } {
+                                input type="hidden" name="_csrf" value=(v.csrf);
+                                label for="ttitle" { (t("title")) }
+                                input id="ttitle" name="title" required maxlength="300";
+                                label for="tbody" { (t("message")) }
+                                textarea id="tbody" name="body" rows="5" required data-mentions {}
+                                button type="submit" { (t("post")) }
+                            }
                         }
                     }
                 }
                 aside {
-                    h2 { (t("members")) " (" (members.len()) ")" }
+                    @if owner && !gp.requests.is_empty() {
+                        section.card {
+                            h2 { (t("join_requests")) " (" (gp.requests.len()) ")" }
+                            ul.people {
+                                @for ((id, name, site), msg) in &gp.requests {
+                                    li {
+                                        a href={ "/people/" (id) } { (name) } " " span.site { (site) }
+                                        @if !msg.is_empty() { br; span.meta { (msg) } }
+                                        br;
+                                        (post_form(format!("/groups/{}/requests/{id}/approve", g.id), t("approve"), ""))
+                                        " "
+                                        (post_form(format!("/groups/{}/requests/{id}/decline", g.id), t("decline"), "secondary"))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    h2 { (t("members")) " (" (gp.members.len()) ")" }
                     p.meta { (t("sites")) ": " (sites.join(", ")) }
                     ul.people {
-                        @for (id, name, site) in members {
-                            li { a href={ "/people/" (id) } { (name) } " " span.site { (site) } }
+                        @for (id, name, site) in &gp.members {
+                            li {
+                                a href={ "/people/" (id) } { (name) } " " span.site { (site) }
+                                @if g.is_owner(id) { " " span.tag { (t("owner")) } }
+                                @if owner && id != &v.employee {
+                                    " " (post_form(format!("/groups/{}/members/{id}/remove", g.id), t("remove"), "link"))
+                                }
+                            }
                         }
                     }
                     @if !g.invitations.is_empty() {
                         p.meta { (t("invited")) ": " (g.invitations.join(", ")) }
                     }
-                    @if g.is_owner(&v.employee) {
+                    @if owner {
                         form method="post" action={ "/groups/" (g.id) "/invite" } {
                             input type="hidden" name="_csrf" value=(v.csrf);
                             label for="invitee" { (t("invite_who")) }
-                            input id="invitee" name="user" required;
+                            input id="invitee" name="user" required data-people;
                             button type="submit" { (t("invite")) }
                         }
+                        details.card {
+                            summary { (t("settings")) }
+                            form method="post" action={ "/groups/" (g.id) "/settings" } {
+                                input type="hidden" name="_csrf" value=(v.csrf);
+                                label for="sname" { (t("name")) }
+                                input id="sname" name="name" required maxlength="300" value=(g.name);
+                                label for="sdesc" { (t("description")) }
+                                textarea id="sdesc" name="description" rows="3" { (g.description) }
+                                button type="submit" { (t("save")) }
+                            }
+                        }
+                    }
+                    @if member {
+                        (post_form(format!("/groups/{}/members/{}/remove", g.id, v.employee), t("leave"), "secondary"))
                     }
                 }
             }
@@ -618,7 +770,7 @@ async fn group_join(
     Path(id): Path<String>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf) {
+    let v = match form_viewer(&state, &headers, &f._csrf).await {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -650,7 +802,7 @@ async fn group_invite(
     Path(id): Path<String>,
     Form(f): Form<InviteForm>,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf) {
+    let v = match form_viewer(&state, &headers, &f._csrf).await {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -684,7 +836,7 @@ async fn thread_create(
     Path(id): Path<String>,
     Form(f): Form<ThreadForm>,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf) {
+    let v = match form_viewer(&state, &headers, &f._csrf).await {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -707,7 +859,7 @@ async fn thread_page(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let v = match require(&state, &headers) {
+    let v = match require(&state, &headers).await {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
@@ -724,12 +876,16 @@ async fn thread_page(
                 .group_for(&me, &t.group)
                 .map(|(g, _)| g.name)
                 .unwrap_or_default();
-            Some((t, g))
+            let following = core.follows_thread(&me, &tid).unwrap_or(false);
+            if let Err(e) = core.mark_thread_read(&me, &tid) {
+                tracing::warn!(error = %e, "read marker not saved");
+            }
+            Some((t, g, following))
         })
         .await
         .ok()
         .flatten();
-    let Some((t, group)) = found else {
+    let Some((t, group, following)) = found else {
         return not_found(lang, &v);
     };
     let tr = |k| lang.t(k);
@@ -740,12 +896,22 @@ async fn thread_page(
         Some(&v),
         html! {
             p.meta { a href={ "/groups/" (t.group) } { (group) } }
-            h1 { (t.title) }
+            div.heading {
+                h1 { (t.title) }
+                form method="post" action={ "/threads/" (t.id) "/follow" } {
+                    input type="hidden" name="_csrf" value=(v.csrf);
+                    input type="hidden" name="on" value=(if following { "0" } else { "1" });
+                    button.secondary type="submit" aria-pressed=(following) {
+                        @if following { (tr("unfollow")) } @else { (tr("follow")) }
+                    }
+                }
+            }
             @for p in &t.posts {
                 article.post id={ "p-" (p.id) } {
                     p.meta {
                         a href={ "/people/" (p.author) } { "@" (p.author) }
                         " · " time datetime=(rfc3339(p.created_at)) { (when(p.created_at)) }
+                        @if p.edited_at.is_some() && !p.deleted { " · " (tr("edited")) }
                     }
                     @if p.deleted { p.muted { (tr("deleted")) } }
                     @else if p.hidden { p.muted { (tr("hidden")) } }
@@ -758,6 +924,14 @@ async fn thread_page(
                             @if mine { (tr("unlike")) } @else { (tr("like")) } " · " (likes)
                         }
                     }
+                    @if p.author == v.employee && !p.deleted {
+                        " · " a href={ "/threads/" (t.id) "/posts/" (p.id) "/edit" } { (tr("edit")) }
+                        " · "
+                        form.inline method="post" action={ "/threads/" (t.id) "/posts/" (p.id) "/delete" } {
+                            input type="hidden" name="_csrf" value=(v.csrf);
+                            button.link type="submit" { (tr("delete")) }
+                        }
+                    }
                 }
             }
             section.card {
@@ -765,7 +939,7 @@ async fn thread_page(
                 form method="post" action={ "/threads/" (t.id) "/reply" } {
                     input type="hidden" name="_csrf" value=(v.csrf);
                     label for="rbody" { (tr("message")) }
-                    textarea id="rbody" name="body" rows="4" required {}
+                    textarea id="rbody" name="body" rows="4" required data-mentions {}
                     button type="submit" { (tr("reply")) }
                 }
             }
@@ -787,7 +961,7 @@ async fn thread_reply(
     Path(id): Path<String>,
     Form(f): Form<ReplyForm>,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf) {
+    let v = match form_viewer(&state, &headers, &f._csrf).await {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -812,7 +986,7 @@ async fn post_like(
     Path((id, post)): Path<(String, String)>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf) {
+    let v = match form_viewer(&state, &headers, &f._csrf).await {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -843,12 +1017,13 @@ async fn person_page(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let v = match require(&state, &headers) {
+    let v = match require(&state, &headers).await {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
     let lang = v.lang;
     let who = id.clone();
+    let me = v.employee.clone();
     let found = state
         .node
         .call(move |core| {
@@ -859,12 +1034,13 @@ async fn person_page(
                 .employees
                 .get(&who)?
                 .clone();
-            Some((e, core.profile_of(&who)))
+            let following = core.follows_person(&me, &who).unwrap_or(false);
+            Some((e, core.profile_of(&who), following))
         })
         .await
         .ok()
         .flatten();
-    let Some((e, p)) = found else {
+    let Some((e, p, following)) = found else {
         return not_found(lang, &v);
     };
     let t = |k| lang.t(k);
@@ -874,7 +1050,18 @@ async fn person_page(
         Some(&v),
         html! {
             section.card {
-                h1 { (e.display_name) }
+                div.heading {
+                    h1 { (e.display_name) }
+                    @if e.id != v.employee {
+                        form method="post" action={ "/people/" (e.id) "/follow" } {
+                            input type="hidden" name="_csrf" value=(v.csrf);
+                            input type="hidden" name="on" value=(if following { "0" } else { "1" });
+                            button.secondary type="submit" aria-pressed=(following) {
+                                @if following { (t("unfollow")) } @else { (t("follow")) }
+                            }
+                        }
+                    }
+                }
                 p.meta { (e.title) " · " (e.department) }
                 dl {
                     dt { (t("site")) } dd { (e.site) }
@@ -919,7 +1106,7 @@ async fn profile_save(
     headers: HeaderMap,
     Form(f): Form<ProfileForm>,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf) {
+    let v = match form_viewer(&state, &headers, &f._csrf).await {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -956,7 +1143,7 @@ async fn topic_page(
     headers: HeaderMap,
     Path(topic): Path<String>,
 ) -> Response {
-    let v = match require(&state, &headers) {
+    let v = match require(&state, &headers).await {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
@@ -967,7 +1154,7 @@ async fn topic_page(
     let threads = state
         .node
         .call(move |core| {
-            let mut out: Vec<(ThreadView, String)> = Vec::new();
+            let mut out: Vec<(ThreadSummary, String)> = Vec::new();
             for (g, access) in core.groups_for(&me) {
                 if access != Access::Full {
                     continue;
@@ -976,12 +1163,13 @@ async fn topic_page(
                     if t.posts
                         .iter()
                         .any(|p| !p.deleted && !p.hidden && p.topics.contains(&w2))
+                        && let Some(s) = core.model().thread(&t.id)
                     {
-                        out.push((t, g.name.clone()));
+                        out.push((s.clone(), g.name.clone()));
                     }
                 }
             }
-            out.sort_by_key(|(t, _)| std::cmp::Reverse(last_activity(t)));
+            out.sort_by_key(|(t, _)| std::cmp::Reverse(t.last_activity));
             out
         })
         .await
@@ -994,7 +1182,7 @@ async fn topic_page(
         html! {
             h1 { (title) }
             @if threads.is_empty() { p.muted { (lang.t("topic_empty")) } }
-            @for (t, g) in &threads { (thread_card(lang, t, Some(g))) }
+            @for (t, g) in &threads { (thread_card(lang, t, Some(g), false)) }
         },
     )
 }
@@ -1010,7 +1198,7 @@ async fn search_page(
     headers: HeaderMap,
     axum::extract::Query(f): axum::extract::Query<SearchForm>,
 ) -> Response {
-    let v = match require(&state, &headers) {
+    let v = match require(&state, &headers).await {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };

@@ -1,0 +1,645 @@
+//! Web load benchmark (issue #5, "Benchmark"; run with `cargo bench --bench web`).
+//!
+//! One real `weft run` process (Paris) is seeded through its JSON API with 10,000 threads over
+//! 20 public groups that every benchmark user belongs to; then this process — a second
+//! process, as the issue asks — drives it with 50 concurrent sessions, each one keep-alive
+//! HTTP/1.1 connection, for a fixed time per endpoint:
+//!
+//! * `GET /healthz`, the baseline;
+//! * `GET /static/weft.css`, a static handler that does not touch the node's loop (context);
+//! * `GET /`, the HTML home feed;
+//! * `GET /api/v1/feed`, the JSON feed, if the node serves it (skipped with a note otherwise);
+//! * `GET /threads/{id}`, the HTML thread page, cycling over a few hundred threads;
+//! * `GET /api/v1/threads/{id}`, the same threads as JSON.
+//!
+//! For each: requests, requests per second, p50 and p99 latency, and each as a ratio to the
+//! baseline (req/s ratio = baseline / endpoint, latency ratios = endpoint / baseline, so
+//! larger is always slower). `/healthz` is the baseline because it is the most trivial
+//! handler the node has — a fixed body, no rendering, no documents — while paying the same
+//! fixed costs as every page: loopback TCP, hyper's HTTP/1.1, axum's routing, and one
+//! (empty) round trip through the node's loop. Measuring it in the same run, on the same
+//! node, with the same client and the same concurrency, factors out the machine and its
+//! load, so the ratios say what the pages themselves cost.
+//!
+//! Environment: `WEB_BENCH_SECS` (seconds per endpoint, default 10), `WEB_BENCH_THREADS`
+//! (threads to seed, default 10,000), `WEB_BENCH_SESSIONS` (default 50). Not `WEFT_…`: the
+//! `weft` processes inherit the environment and refuse unknown `WEFT_` settings.
+//!
+//! Every response must be 200; more than 1% errors on an endpoint fails the benchmark.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    dead_code
+)]
+
+#[path = "../tests/e2e/harness.rs"]
+mod harness;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use harness::{Company, Node};
+use serde_json::{Value, json};
+
+const GROUPS: usize = 20;
+/// Threads whose pages the thread-page runs cycle over.
+const PAGE_THREADS: usize = 300;
+/// Client connections used to seed.
+const SEEDERS: usize = 4;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn rss_kib(node: &Node) -> u64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", node.child.id())).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The employees homed at Paris in the sample directory (`uid` followed by `l: Paris`).
+fn paris_employees() -> Vec<String> {
+    let ldif = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/directory.ldif"),
+    )
+    .unwrap();
+    let mut uid = None;
+    let mut out = Vec::new();
+    for line in ldif.lines() {
+        if line.starts_with("dn:") {
+            uid = None;
+        } else if let Some(u) = line.strip_prefix("uid: ") {
+            uid = Some(u.trim().to_owned());
+        } else if line.trim() == "l: Paris"
+            && let Some(u) = uid.take()
+        {
+            out.push(u);
+        }
+    }
+    out
+}
+
+/// How a request authenticates: the UI's cookie or the API's bearer token.
+#[derive(Clone, Copy)]
+enum Auth {
+    Cookie,
+    Bearer,
+}
+
+/// A tiny keep-alive HTTP/1.1 client over one TCP connection.
+struct Conn {
+    port: u16,
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Conn {
+    fn open(port: u16) -> std::io::Result<Conn> {
+        let s = TcpStream::connect(("127.0.0.1", port))?;
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(Duration::from_secs(600)))?;
+        Ok(Conn {
+            port,
+            reader: BufReader::with_capacity(64 * 1024, s.try_clone()?),
+            writer: s,
+        })
+    }
+
+    /// One request on the connection: (status, body). The connection stays usable unless
+    /// this returns an error (then open a new one).
+    fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<(&str, Auth)>,
+        body: Option<&str>,
+    ) -> std::io::Result<(u16, Vec<u8>)> {
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept-Language: en\r\n",
+            self.port
+        );
+        match token {
+            Some((t, Auth::Cookie)) => head.push_str(&format!("Cookie: weft_session={t}\r\n")),
+            Some((t, Auth::Bearer)) => head.push_str(&format!("Authorization: Bearer {t}\r\n")),
+            None => {}
+        }
+        if let Some(b) = body {
+            head.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                b.len()
+            ));
+        }
+        head.push_str("\r\n");
+        if let Some(b) = body {
+            head.push_str(b);
+        }
+        self.writer.write_all(head.as_bytes())?;
+        self.read_response()
+    }
+
+    fn read_line(&mut self, line: &mut String) -> std::io::Result<()> {
+        line.clear();
+        if self.reader.read_line(line)? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "connection closed",
+            ));
+        }
+        Ok(())
+    }
+
+    fn read_response(&mut self) -> std::io::Result<(u16, Vec<u8>)> {
+        let bad =
+            |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+        let mut line = String::new();
+        self.read_line(&mut line)?;
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad("status line"))?;
+        let mut length = None;
+        let mut chunked = false;
+        let mut close = false;
+        loop {
+            self.read_line(&mut line)?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_ascii_lowercase());
+                match k.as_str() {
+                    "content-length" => length = v.parse::<usize>().ok(),
+                    "transfer-encoding" => chunked = v.contains("chunked"),
+                    "connection" => close = v.contains("close"),
+                    _ => {}
+                }
+            }
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                self.read_line(&mut line)?;
+                let size = line.trim().split(';').next().unwrap_or("");
+                let n = usize::from_str_radix(size.trim(), 16).map_err(|_| bad("chunk size"))?;
+                if n == 0 {
+                    // Trailers, then the empty line.
+                    loop {
+                        self.read_line(&mut line)?;
+                        if line.trim_end().is_empty() {
+                            break;
+                        }
+                    }
+                    break;
+                }
+                let start = body.len();
+                body.resize(start + n, 0);
+                self.reader.read_exact(&mut body[start..])?;
+                self.read_line(&mut line)?;
+            }
+        } else if let Some(n) = length {
+            body.resize(n, 0);
+            self.reader.read_exact(&mut body)?;
+        } else if status != 204 && status != 304 && !(100..200).contains(&status) {
+            self.reader.read_to_end(&mut body)?;
+            close = true;
+        }
+        if close {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                format!("server closed the connection after {status}"),
+            ));
+        }
+        Ok((status, body))
+    }
+}
+
+/// A JSON call on a keep-alive connection that must answer `expect`.
+fn call(conn: &mut Conn, token: &str, method: &str, path: &str, body: Value, expect: u16) -> Value {
+    let (status, text) = conn
+        .request(
+            method,
+            path,
+            Some((token, Auth::Bearer)),
+            Some(&body.to_string()),
+        )
+        .unwrap();
+    let text = String::from_utf8_lossy(&text);
+    assert_eq!(status, expect, "{method} {path}: {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// What one endpoint's run measured.
+struct Run {
+    name: String,
+    requests: usize,
+    errors: usize,
+    first_error: Option<String>,
+    wall: Duration,
+    p50: Duration,
+    p99: Duration,
+    mean_bytes: usize,
+}
+
+impl Run {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.wall.as_secs_f64()
+    }
+}
+
+/// What one session of a run saw.
+struct Session {
+    lat: Vec<Duration>,
+    errors: usize,
+    first_error: Option<String>,
+    bytes: usize,
+    end: Instant,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Drives `path(session, i)` from one connection per session for `secs` seconds. A request
+/// started before the deadline is waited for and counted; the rate is over the time until
+/// the last one finished.
+fn load(
+    port: u16,
+    name: &str,
+    sessions: &[String],
+    auth: Auth,
+    secs: f64,
+    path: &(dyn Fn(usize, usize) -> String + Sync),
+) -> Run {
+    eprintln!(
+        "measuring {name}: {} sessions for {secs} s…",
+        sessions.len()
+    );
+    let barrier = Barrier::new(sessions.len() + 1);
+    let results: Mutex<Vec<Session>> = Mutex::new(Vec::new());
+    let mut start = Instant::now();
+    std::thread::scope(|s| {
+        for (k, token) in sessions.iter().enumerate() {
+            let (barrier, results) = (&barrier, &results);
+            s.spawn(move || {
+                let mut conn = Conn::open(port).unwrap();
+                barrier.wait();
+                let deadline = Instant::now() + Duration::from_secs_f64(secs);
+                let mut lat = Vec::new();
+                let (mut errors, mut first_error, mut bytes) = (0, None, 0);
+                let mut i = 0;
+                while Instant::now() < deadline {
+                    let p = path(k, i);
+                    i += 1;
+                    let t = Instant::now();
+                    let r = conn.request("GET", &p, Some((token, auth)), None);
+                    lat.push(t.elapsed());
+                    match r {
+                        Ok((200, body)) => bytes += body.len(),
+                        Ok((status, body)) => {
+                            errors += 1;
+                            first_error.get_or_insert_with(|| {
+                                format!(
+                                    "GET {p}: {status} {}",
+                                    String::from_utf8_lossy(&body[..body.len().min(200)])
+                                )
+                            });
+                        }
+                        Err(e) => {
+                            errors += 1;
+                            first_error.get_or_insert_with(|| format!("GET {p}: {e}"));
+                            conn = Conn::open(port).unwrap();
+                        }
+                    }
+                }
+                results.lock().unwrap().push(Session {
+                    lat,
+                    errors,
+                    first_error,
+                    bytes,
+                    end: Instant::now(),
+                });
+            });
+        }
+        barrier.wait();
+        start = Instant::now();
+    });
+    let results = results.into_inner().unwrap();
+    let end = results.iter().map(|r| r.end).max().unwrap();
+    let mut lat: Vec<Duration> = results.iter().flat_map(|r| r.lat.iter().copied()).collect();
+    lat.sort();
+    let errors = results.iter().map(|r| r.errors).sum();
+    let ok = lat.len() - errors;
+    Run {
+        name: name.to_owned(),
+        requests: lat.len(),
+        errors,
+        first_error: results.iter().find_map(|r| r.first_error.clone()),
+        wall: end - start,
+        p50: percentile(&lat, 0.5),
+        p99: percentile(&lat, 0.99),
+        mean_bytes: results.iter().map(|r| r.bytes).sum::<usize>() / ok.max(1),
+    }
+}
+
+/// One session alone, one request after another: the latency of a request with no queue.
+fn alone(port: u16, token: &str, auth: Auth, paths: &[String]) -> Duration {
+    let mut conn = Conn::open(port).unwrap();
+    let mut lat = Vec::new();
+    let start = Instant::now();
+    for p in paths.iter().cycle() {
+        let t = Instant::now();
+        let (status, _) = conn.request("GET", p, Some((token, auth)), None).unwrap();
+        lat.push(t.elapsed());
+        assert_eq!(status, 200, "GET {p}");
+        if lat.len() >= 200 || (lat.len() >= 5 && start.elapsed() > Duration::from_secs(3)) {
+            break;
+        }
+    }
+    lat.sort();
+    percentile(&lat, 0.5)
+}
+
+/// The 1-minute load average, to tell whether something else was using the machine.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() {
+    if let Some((k, _)) = std::env::vars().find(|(k, _)| k.starts_with("WEFT_BENCH_")) {
+        panic!("{k}: the weft processes would refuse it as a setting; use WEB_BENCH_… instead");
+    }
+    let secs = env_usize("WEB_BENCH_SECS", 10) as f64;
+    let n_threads = env_usize("WEB_BENCH_THREADS", 10_000);
+    let n_sessions = env_usize("WEB_BENCH_SESSIONS", 50);
+
+    // Every employee homed at Paris gets a password (the harness sets only two), before the
+    // node starts (the command opens the store).
+    let company = Company::new();
+    let mut users = paris_employees();
+    if users.is_empty() {
+        users = harness::USERS[0].iter().map(|u| (*u).to_owned()).collect();
+    }
+    for u in &users {
+        if !harness::USERS[0].contains(&u.as_str()) {
+            company.set_password(0, u);
+        }
+    }
+    let node = company.start(0);
+    let port = node.http_port;
+
+    // Sessions: one login each, spread over the Paris employees.
+    let tokens: Vec<String> = (0..n_sessions)
+        .map(|i| node.login(&users[i % users.len()]))
+        .collect();
+    let employees_used = users.len().min(n_sessions);
+    let owner = &tokens[0];
+
+    // Groups: created by the first employee; every other employee joins them.
+    let mut conn = Conn::open(port).unwrap();
+    let groups: Vec<String> = (0..GROUPS)
+        .map(|i| {
+            let g = call(
+                &mut conn,
+                owner,
+                "POST",
+                "/api/v1/groups",
+                json!({"name": format!("Bench group {i:02}"), "description": "Load benchmark", "visibility": "public"}),
+                201,
+            );
+            g["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    for (k, u) in users.iter().enumerate().take(employees_used).skip(1) {
+        for g in &groups {
+            call(
+                &mut conn,
+                &tokens[k],
+                "POST",
+                &format!("/api/v1/groups/{g}/members"),
+                json!({ "user": u }),
+                200,
+            );
+        }
+    }
+
+    // Threads: SEEDERS connections, authors rotating over the employees.
+    eprintln!("seeding {n_threads} threads over {GROUPS} groups…");
+    let seed_start = Instant::now();
+    let next = AtomicUsize::new(0);
+    let threads: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::with_capacity(n_threads));
+    std::thread::scope(|s| {
+        for _ in 0..SEEDERS {
+            let (next, threads, groups, tokens) = (&next, &threads, &groups, &tokens);
+            s.spawn(move || {
+                let mut conn = Conn::open(port).unwrap();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n_threads {
+                        break;
+                    }
+                    let token = &tokens[i % employees_used];
+                    let g = &groups[i % GROUPS];
+                    let t = call(
+                        &mut conn,
+                        token,
+                        "POST",
+                        &format!("/api/v1/groups/{g}/threads"),
+                        json!({
+                            "title": format!("Bench thread {i}"),
+                            "body": format!("Thread number {i} of the load benchmark, with a little **Markdown** and a #bench topic."),
+                        }),
+                        201,
+                    );
+                    let mut all = threads.lock().unwrap();
+                    all.push((i, t["id"].as_str().unwrap().to_owned()));
+                    if all.len().is_multiple_of(1000) {
+                        eprintln!(
+                            "  {} threads, {:.0} s",
+                            all.len(),
+                            seed_start.elapsed().as_secs_f64()
+                        );
+                    }
+                }
+            });
+        }
+    });
+    let seed_time = seed_start.elapsed();
+    let mut threads = threads.into_inner().unwrap();
+    threads.sort();
+    let threads: Vec<String> = threads.into_iter().map(|(_, t)| t).collect();
+    // Let the node settle (search index commits, store flushes) before measuring.
+    std::thread::sleep(Duration::from_secs(3));
+    let documents = node.json("/api/v1/node")["documents"].clone();
+    let rss_seeded = rss_kib(&node);
+
+    // A few hundred threads spread over the whole set, for the thread pages.
+    let step = (threads.len() / PAGE_THREADS).max(1);
+    let pages: Vec<String> = threads.iter().step_by(step).cloned().collect();
+    let html_pages: Vec<String> = pages.iter().map(|t| format!("/threads/{t}")).collect();
+    let json_pages: Vec<String> = pages
+        .iter()
+        .map(|t| format!("/api/v1/threads/{t}"))
+        .collect();
+    let pick = |list: &[String], k: usize, i: usize| list[(k * 7 + i) % list.len()].clone();
+
+    // The JSON feed may not exist yet.
+    let (feed_status, _) = Conn::open(port)
+        .unwrap()
+        .request("GET", "/api/v1/feed", Some((owner, Auth::Bearer)), None)
+        .unwrap();
+
+    type Endpoint<'a> = (
+        &'a str,
+        Auth,
+        Vec<String>,
+        Box<dyn Fn(usize, usize) -> String + Sync + 'a>,
+    );
+    let mut endpoints: Vec<Endpoint> = vec![
+        (
+            "GET /healthz",
+            Auth::Cookie,
+            vec!["/healthz".into()],
+            Box::new(|_, _| "/healthz".to_owned()),
+        ),
+        (
+            "GET /static/weft.css",
+            Auth::Cookie,
+            vec!["/static/weft.css".into()],
+            Box::new(|_, _| "/static/weft.css".to_owned()),
+        ),
+        (
+            "GET / (HTML feed)",
+            Auth::Cookie,
+            vec!["/".into()],
+            Box::new(|_, _| "/".to_owned()),
+        ),
+    ];
+    if feed_status == 200 {
+        endpoints.push((
+            "GET /api/v1/feed",
+            Auth::Bearer,
+            vec!["/api/v1/feed".into()],
+            Box::new(|_, _| "/api/v1/feed".to_owned()),
+        ));
+    }
+    endpoints.push((
+        "GET /threads/{id} (HTML)",
+        Auth::Cookie,
+        html_pages.clone(),
+        Box::new(|k, i| pick(&html_pages, k, i)),
+    ));
+    endpoints.push((
+        "GET /api/v1/threads/{id}",
+        Auth::Bearer,
+        json_pages.clone(),
+        Box::new(|k, i| pick(&json_pages, k, i)),
+    ));
+
+    let load_before = loadavg();
+    let mut runs = Vec::new();
+    let mut single = Vec::new();
+    for (name, auth, paths, path) in &endpoints {
+        single.push(alone(port, owner, *auth, paths));
+        // A short warm-up (connections, caches), not counted.
+        load(port, name, &tokens, *auth, (secs / 10.0).max(0.5), path);
+        runs.push(load(port, name, &tokens, *auth, secs, path));
+    }
+    let rss_after = rss_kib(&node);
+    let load_after = loadavg();
+
+    println!(
+        "\nweb load: one node (Paris), {} threads in {GROUPS} public groups ({documents} documents), seeded through the API in {:.0} s ({:.0} threads/s, {SEEDERS} connections)",
+        threads.len(),
+        seed_time.as_secs_f64(),
+        threads.len() as f64 / seed_time.as_secs_f64()
+    );
+    println!(
+        "{n_sessions} concurrent sessions, one keep-alive HTTP/1.1 connection each, {} distinct employees homed at Paris ({} sessions each, {} logins); {secs} s per endpoint; thread pages cycle over {} threads",
+        employees_used,
+        if n_sessions.is_multiple_of(employees_used) {
+            format!("{}", n_sessions / employees_used)
+        } else {
+            format!(
+                "{}–{}",
+                n_sessions / employees_used,
+                n_sessions / employees_used + 1
+            )
+        },
+        n_sessions,
+        pages.len()
+    );
+    println!(
+        "node resident memory: {} KiB after seeding, {} KiB after the runs",
+        rss_seeded, rss_after
+    );
+    println!(
+        "machine: {} cores; load average (1 min) {load_before} before the runs, {load_after} after (client and node share the cores)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    if feed_status != 200 {
+        println!("GET /api/v1/feed answers {feed_status}: not measured (no JSON feed yet)");
+    }
+    let base = &runs[0];
+    println!(
+        "\n| endpoint | requests | errors | req/s | p50 ms | p99 ms | alone p50 ms | body bytes | req/s ratio | p50 ratio | p99 ratio |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (r, a) in runs.iter().zip(&single) {
+        println!(
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1}× | {:.1}× | {:.1}× |",
+            r.name,
+            r.requests,
+            r.errors,
+            r.rps(),
+            ms(r.p50),
+            ms(r.p99),
+            ms(*a),
+            r.mean_bytes,
+            base.rps() / r.rps(),
+            r.p50.as_secs_f64() / base.p50.as_secs_f64(),
+            r.p99.as_secs_f64() / base.p99.as_secs_f64()
+        );
+    }
+    println!(
+        "\n(req/s ratio = baseline req/s ÷ endpoint req/s; latency ratios = endpoint ÷ baseline; \"alone\" = one session, sequential requests, before the loaded run)"
+    );
+    for r in &runs {
+        if let Some(e) = &r.first_error {
+            println!("{}: first error: {e}", r.name);
+        }
+    }
+    for r in &runs {
+        assert!(
+            r.errors * 100 <= r.requests,
+            "{}: {} errors in {} requests (more than 1%); first: {:?}",
+            r.name,
+            r.errors,
+            r.requests,
+            r.first_error
+        );
+    }
+}

@@ -1,0 +1,192 @@
+//! Each employee's own state at their home node: notifications, what they follow, how far
+//! they have read, and their settings. It is never replicated (it says nothing other sites
+//! need) and lives in the store's `personal` tree.
+
+use serde::{Deserialize, Serialize};
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// Someone mentioned the employee in a post.
+    Mention,
+    /// Someone posted in a thread the employee follows.
+    Reply,
+    /// Someone asked to join a group the employee owns.
+    JoinRequest,
+    /// The employee was invited to a group.
+    Invitation,
+}
+
+impl NoticeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Mention => "mention",
+            NoticeKind::Reply => "reply",
+            NoticeKind::JoinRequest => "join_request",
+            NoticeKind::Invitation => "invitation",
+        }
+    }
+}
+
+/// One notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Increasing per node; the newest has the largest id.
+    pub id: u64,
+    pub kind: NoticeKind,
+    /// The thread (mention, reply) or group (join request, invitation).
+    pub doc: String,
+    /// The post, for a mention or a reply.
+    pub post: Option<String>,
+    /// Who did it (empty when unknown, as for an invitation, whose author the group does
+    /// not record).
+    pub by: String,
+    /// For a post: the thread's title; for a group: its name.
+    pub title: String,
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    pub read: bool,
+}
+
+/// An employee's settings at their home node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// SHA-256 (hex) of the usage charter the employee accepted, if any: a new charter text
+    /// asks again.
+    #[serde(default)]
+    pub charter: Option<String>,
+    /// Threads whose last activity is at or before this time (ms) count as read. Set at the
+    /// first login and by "mark all as read".
+    #[serde(default)]
+    pub read_before: i64,
+}
+
+/// Posts older than this when they arrive make no notification: a site catching up on
+/// months of history should not bury its people under old mentions.
+pub const NOTICE_HORIZON_MS: i64 = 14 * 24 * 3600 * 1000;
+
+/// Turns what is new in the documents just committed into notifications for the employees
+/// homed at this site, and follows a thread for whoever posts in it here. Returns who was
+/// notified.
+///
+/// Rules: a mention notifies the mentioned person if they may read the thread; a post in a
+/// followed thread notifies the followers (except its author, and anyone already notified of
+/// it as a mention); a join request notifies the group's owners; an invitation notifies the
+/// invitee. Nobody is notified of their own doing.
+pub(crate) fn deliver(
+    store: &crate::Store,
+    model: &crate::readmodel::ReadModel,
+    directory: Option<&weft_keys::Directory>,
+    site: &str,
+    notices: Vec<crate::readmodel::Notice>,
+    now: i64,
+) -> Result<Vec<String>, crate::StoreError> {
+    use crate::readmodel::Notice;
+    use crate::service::Access;
+    let local = |e: &str| {
+        directory
+            .and_then(|d| d.employees.get(e))
+            .is_some_and(|e| e.site == site && e.status == weft_keys::Status::Active)
+    };
+    let mut notified: Vec<String> = Vec::new();
+    let mut add = |who: &str, n: Notification| -> Result<(), crate::StoreError> {
+        store.add_notification(who, n)?;
+        if !notified.iter().any(|w| w == who) {
+            notified.push(who.to_owned());
+        }
+        Ok(())
+    };
+    for notice in notices {
+        match notice {
+            Notice::Post {
+                thread,
+                title,
+                post,
+                author,
+                at,
+                mentions,
+                first: _,
+            } => {
+                if local(&author) && store.thread_follow(&author, &thread)?.is_none() {
+                    store.set_thread_follow(&author, &thread, true)?;
+                }
+                if at < now - NOTICE_HORIZON_MS {
+                    continue;
+                }
+                let Some(group) = model.thread(&thread).map(|t| t.group.clone()) else {
+                    continue;
+                };
+                let note = |kind| Notification {
+                    id: 0,
+                    kind,
+                    doc: thread.as_str().to_owned(),
+                    post: Some(post.clone()),
+                    by: author.clone(),
+                    title: title.clone(),
+                    at,
+                    read: false,
+                };
+                let mut told: Vec<&str> = Vec::new();
+                for m in &mentions {
+                    if m != &author
+                        && local(m)
+                        && model.access(m, &group) == Access::Full
+                        && !told.contains(&m.as_str())
+                    {
+                        add(m, note(NoticeKind::Mention))?;
+                        told.push(m);
+                    }
+                }
+                for f in store.thread_followers(&thread)? {
+                    if f != author
+                        && !told.contains(&f.as_str())
+                        && local(&f)
+                        && model.access(&f, &group) == Access::Full
+                    {
+                        add(&f, note(NoticeKind::Reply))?;
+                    }
+                }
+            }
+            Notice::Requested { group, name, who } => {
+                let owners: Vec<String> = model
+                    .group(&group)
+                    .map(|g| g.owners.iter().cloned().collect())
+                    .unwrap_or_default();
+                for o in owners.iter().filter(|o| **o != who && local(o)) {
+                    add(
+                        o,
+                        Notification {
+                            id: 0,
+                            kind: NoticeKind::JoinRequest,
+                            doc: group.as_str().to_owned(),
+                            post: None,
+                            by: who.clone(),
+                            title: name.clone(),
+                            at: now,
+                            read: false,
+                        },
+                    )?;
+                }
+            }
+            Notice::Invited { group, name, who } => {
+                if local(&who) {
+                    add(
+                        &who,
+                        Notification {
+                            id: 0,
+                            kind: NoticeKind::Invitation,
+                            doc: group.as_str().to_owned(),
+                            post: None,
+                            by: String::new(),
+                            title: name,
+                            at: now,
+                            read: false,
+                        },
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(notified)
+}

@@ -1,0 +1,291 @@
+//! Read models: what the feed, group pages and notifications need, kept up to date at each
+//! commit so that queries never walk every Automerge document.
+//!
+//! * a summary of every thread (group, title, author, last activity, reply count, excerpt);
+//! * a summary of every group (name, visibility, owners, members, invitations, requests,
+//!   threads), which is also where visibility is decided from;
+//! * who is a member of which groups, and who started which threads.
+//!
+//! [`ReadModel::update`] re-reads one changed document and reports what is new in it
+//! ([`Notice`]s: posts, join requests, invitations), from which the core makes
+//! notifications. Built from the replica at start-up (reporting nothing: what was there
+//! before a restart is not news).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use weft_crdt::{DocId, DocKind, GroupView, Replica, ThreadView, Visibility};
+
+use crate::service::Access;
+
+/// How many characters of a thread's first post the feed shows.
+pub const EXCERPT_CHARS: usize = 220;
+
+/// A thread as lists show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadSummary {
+    pub id: DocId,
+    pub group: DocId,
+    pub title: String,
+    pub author: String,
+    pub created_at: i64,
+    /// The time of the latest post or edit (ms).
+    pub last_activity: i64,
+    /// Who wrote or edited last.
+    pub last_author: String,
+    pub replies: usize,
+    /// The start of the first post (Markdown source), empty once deleted or hidden.
+    pub excerpt: String,
+    posts: HashSet<String>,
+}
+
+/// A group as access checks and lists need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSummary {
+    pub id: DocId,
+    pub name: String,
+    pub visibility: Visibility,
+    pub owners: BTreeSet<String>,
+    pub members: BTreeSet<String>,
+    pub invitations: BTreeSet<String>,
+    pub requests: BTreeSet<String>,
+    pub threads: BTreeSet<DocId>,
+}
+
+impl GroupSummary {
+    /// What `employee` may see of this group.
+    pub fn access(&self, employee: &str) -> Access {
+        if self.visibility == Visibility::Public
+            || self.members.contains(employee)
+            || self.invitations.contains(employee)
+        {
+            Access::Full
+        } else if self.visibility == Visibility::Private {
+            Access::Listing
+        } else {
+            Access::None
+        }
+    }
+}
+
+/// Something new in a document, found by [`ReadModel::update`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A post appeared in a thread (the first post too, when the thread is new).
+    Post {
+        thread: DocId,
+        title: String,
+        post: String,
+        author: String,
+        at: i64,
+        mentions: Vec<String>,
+        first: bool,
+    },
+    /// Someone asked to join a group.
+    Requested {
+        group: DocId,
+        name: String,
+        who: String,
+    },
+    /// Someone was invited to a group.
+    Invited {
+        group: DocId,
+        name: String,
+        who: String,
+    },
+}
+
+/// The read models of one node.
+#[derive(Debug, Default)]
+pub struct ReadModel {
+    threads: HashMap<DocId, ThreadSummary>,
+    groups: HashMap<DocId, GroupSummary>,
+    member_of: HashMap<String, BTreeSet<DocId>>,
+    by_author: HashMap<String, BTreeSet<DocId>>,
+    /// Threads seen before their group: attached when the group arrives.
+    orphans: HashMap<DocId, BTreeSet<DocId>>,
+}
+
+impl ReadModel {
+    /// Builds the read models from every document of `replica`.
+    pub fn build(replica: &Replica) -> ReadModel {
+        let mut m = ReadModel::default();
+        let ids: Vec<DocId> = replica.docs().map(|d| d.id().clone()).collect();
+        // Groups first, so threads find their group.
+        for id in ids.iter().filter(|d| d.kind() == DocKind::Group) {
+            m.update(replica, id);
+        }
+        for id in ids.iter().filter(|d| d.kind() == DocKind::Thread) {
+            m.update(replica, id);
+        }
+        m
+    }
+
+    /// Re-reads `doc` and returns what is new in it since the last update.
+    pub fn update(&mut self, replica: &Replica, doc: &DocId) -> Vec<Notice> {
+        let Some(d) = replica.doc(doc) else {
+            return Vec::new();
+        };
+        match doc.kind() {
+            DocKind::Thread => ThreadView::of(d)
+                .map(|v| self.update_thread(v))
+                .unwrap_or_default(),
+            DocKind::Group => GroupView::of(d)
+                .map(|v| self.update_group(v))
+                .unwrap_or_default(),
+            DocKind::Profile => Vec::new(),
+        }
+    }
+
+    fn update_thread(&mut self, v: ThreadView) -> Vec<Notice> {
+        let old_posts = self.threads.get(&v.id).map(|s| &s.posts);
+        let first = old_posts.is_none();
+        let mut notices = Vec::new();
+        for p in &v.posts {
+            if old_posts.is_some_and(|o| o.contains(&p.id)) || p.deleted {
+                continue;
+            }
+            notices.push(Notice::Post {
+                thread: v.id.clone(),
+                title: v.title.clone(),
+                post: p.id.clone(),
+                author: p.author.clone(),
+                at: p.created_at,
+                mentions: p.mentions.clone(),
+                first: first && v.posts.first().map(|r| &r.id) == Some(&p.id),
+            });
+        }
+        let (last_activity, last_author) = v
+            .posts
+            .iter()
+            .map(|p| {
+                (
+                    p.edited_at.unwrap_or(p.created_at).max(p.created_at),
+                    &p.author,
+                )
+            })
+            .max_by_key(|(t, _)| *t)
+            .map_or((v.created_at, v.author.clone()), |(t, a)| (t, a.clone()));
+        let root = v.posts.first();
+        let excerpt = root
+            .filter(|p| !p.deleted && !p.hidden)
+            .map(|p| p.body.chars().take(EXCERPT_CHARS).collect())
+            .unwrap_or_default();
+        let summary = ThreadSummary {
+            replies: v.posts.len().saturating_sub(1),
+            posts: v.posts.iter().map(|p| p.id.clone()).collect(),
+            id: v.id.clone(),
+            group: v.group.clone(),
+            title: v.title,
+            author: v.author,
+            created_at: v.created_at,
+            last_activity,
+            last_author,
+            excerpt,
+        };
+        if first {
+            self.by_author
+                .entry(summary.author.clone())
+                .or_default()
+                .insert(summary.id.clone());
+            match self.groups.get_mut(&summary.group) {
+                Some(g) => {
+                    g.threads.insert(summary.id.clone());
+                }
+                None => {
+                    self.orphans
+                        .entry(summary.group.clone())
+                        .or_default()
+                        .insert(summary.id.clone());
+                }
+            }
+        }
+        self.threads.insert(summary.id.clone(), summary);
+        notices
+    }
+
+    fn update_group(&mut self, v: GroupView) -> Vec<Notice> {
+        let old = self.groups.remove(&v.id);
+        let mut notices = Vec::new();
+        if let Some(old) = &old {
+            for who in v.requests.keys().filter(|w| !old.requests.contains(*w)) {
+                notices.push(Notice::Requested {
+                    group: v.id.clone(),
+                    name: v.name.clone(),
+                    who: who.clone(),
+                });
+            }
+        }
+        for who in &v.invitations {
+            if old.as_ref().is_none_or(|o| !o.invitations.contains(who)) {
+                notices.push(Notice::Invited {
+                    group: v.id.clone(),
+                    name: v.name.clone(),
+                    who: who.clone(),
+                });
+            }
+        }
+        if let Some(old) = &old {
+            for m in &old.members {
+                if let Some(set) = self.member_of.get_mut(m) {
+                    set.remove(&v.id);
+                }
+            }
+        }
+        for m in &v.members {
+            self.member_of
+                .entry(m.clone())
+                .or_default()
+                .insert(v.id.clone());
+        }
+        let mut threads = old.map(|o| o.threads).unwrap_or_default();
+        threads.extend(self.orphans.remove(&v.id).unwrap_or_default());
+        self.groups.insert(
+            v.id.clone(),
+            GroupSummary {
+                id: v.id,
+                name: v.name,
+                visibility: v.visibility,
+                owners: v.owners.into_iter().collect(),
+                members: v.members.into_iter().collect(),
+                invitations: v.invitations.into_iter().collect(),
+                requests: v.requests.into_keys().collect(),
+                threads,
+            },
+        );
+        notices
+    }
+
+    pub fn thread(&self, id: &DocId) -> Option<&ThreadSummary> {
+        self.threads.get(id)
+    }
+
+    pub fn group(&self, id: &DocId) -> Option<&GroupSummary> {
+        self.groups.get(id)
+    }
+
+    pub fn groups(&self) -> impl Iterator<Item = &GroupSummary> {
+        self.groups.values()
+    }
+
+    /// What `employee` may see of `group`.
+    pub fn access(&self, employee: &str, group: &DocId) -> Access {
+        self.groups
+            .get(group)
+            .map_or(Access::None, |g| g.access(employee))
+    }
+
+    /// The groups `employee` is a member of.
+    pub fn groups_of(&self, employee: &str) -> impl Iterator<Item = &DocId> {
+        self.member_of.get(employee).into_iter().flatten()
+    }
+
+    /// The threads `author` started.
+    pub fn threads_by(&self, author: &str) -> impl Iterator<Item = &DocId> {
+        self.by_author.get(author).into_iter().flatten()
+    }
+
+    /// How many threads the model knows.
+    pub fn thread_count(&self) -> usize {
+        self.threads.len()
+    }
+}

@@ -1,0 +1,336 @@
+//! The `personal` tree: follows, read markers, notifications, settings (see `maps.rs` for
+//! the key layout).
+
+use weft_crdt::DocId;
+
+use super::{Store, StoreError, io, maps};
+use crate::personal::{Notification, Settings};
+
+fn key(parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            k.push(0);
+        }
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+fn corrupt(reason: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        tree: maps::PERSONAL,
+        reason: reason.to_string(),
+    }
+}
+
+/// The last part of a key (after the last NUL), as UTF-8.
+fn tail(k: &[u8]) -> Option<&str> {
+    let at = k.iter().rposition(|b| *b == 0)?;
+    std::str::from_utf8(&k[at + 1..]).ok()
+}
+
+impl Store {
+    /// Records that `employee` follows `thread` (`on`) or stopped following it.
+    pub fn set_thread_follow(
+        &self,
+        employee: &str,
+        thread: &DocId,
+        on: bool,
+    ) -> Result<(), StoreError> {
+        let v: &[u8] = if on { b"1" } else { b"0" };
+        let t = thread.as_str().as_bytes();
+        let e = employee.as_bytes();
+        self.personal
+            .insert(key(&[b"ft", t, e]), v)
+            .map_err(io("storing a follow"))?;
+        self.personal
+            .insert(key(&[b"fe", e, t]), v)
+            .map_err(io("storing a follow"))?;
+        Ok(())
+    }
+
+    /// Whether `employee` follows `thread`: `Some(true)`, `Some(false)` if they stopped,
+    /// `None` if they never said.
+    pub fn thread_follow(
+        &self,
+        employee: &str,
+        thread: &DocId,
+    ) -> Result<Option<bool>, StoreError> {
+        Ok(self
+            .personal
+            .get(key(&[
+                b"fe",
+                employee.as_bytes(),
+                thread.as_str().as_bytes(),
+            ]))
+            .map_err(io("reading a follow"))?
+            .map(|v| v.as_ref() == b"1"))
+    }
+
+    /// The employees following `thread`.
+    pub fn thread_followers(&self, thread: &DocId) -> Result<Vec<String>, StoreError> {
+        let prefix = key(&[b"ft", thread.as_str().as_bytes(), b""]);
+        let mut out = Vec::new();
+        for item in self.personal.scan_prefix(&prefix) {
+            let (k, v) = item.map_err(io("reading followers"))?;
+            if v.as_ref() == b"1" {
+                out.push(
+                    tail(&k)
+                        .ok_or_else(|| corrupt("bad follow key"))?
+                        .to_owned(),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// The threads `employee` follows.
+    pub fn followed_threads(&self, employee: &str) -> Result<Vec<DocId>, StoreError> {
+        let prefix = key(&[b"fe", employee.as_bytes(), b""]);
+        let mut out = Vec::new();
+        for item in self.personal.scan_prefix(&prefix) {
+            let (k, v) = item.map_err(io("reading follows"))?;
+            if v.as_ref() == b"1" {
+                let t = tail(&k).ok_or_else(|| corrupt("bad follow key"))?;
+                out.push(DocId::parse(t).map_err(corrupt)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records that `employee` follows `person` (or no longer does).
+    pub fn set_person_follow(
+        &self,
+        employee: &str,
+        person: &str,
+        on: bool,
+    ) -> Result<(), StoreError> {
+        let k = key(&[b"fp", employee.as_bytes(), person.as_bytes()]);
+        if on {
+            self.personal
+                .insert(k, b"1")
+                .map_err(io("storing a follow"))?;
+        } else {
+            self.personal.remove(k).map_err(io("removing a follow"))?;
+        }
+        Ok(())
+    }
+
+    /// The people `employee` follows.
+    pub fn followed_people(&self, employee: &str) -> Result<Vec<String>, StoreError> {
+        let prefix = key(&[b"fp", employee.as_bytes(), b""]);
+        let mut out = Vec::new();
+        for item in self.personal.scan_prefix(&prefix) {
+            let (k, _) = item.map_err(io("reading follows"))?;
+            out.push(
+                tail(&k)
+                    .ok_or_else(|| corrupt("bad follow key"))?
+                    .to_owned(),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Records that `employee` has read `thread` up to activity time `at` (ms); never moves
+    /// the marker back.
+    pub fn mark_read(&self, employee: &str, thread: &DocId, at: i64) -> Result<(), StoreError> {
+        let k = key(&[b"rd", employee.as_bytes(), thread.as_str().as_bytes()]);
+        self.personal
+            .update_and_fetch(k, |old| {
+                let prev = old
+                    .and_then(|v| <[u8; 8]>::try_from(v).ok())
+                    .map_or(i64::MIN, i64::from_be_bytes);
+                Some(prev.max(at).to_be_bytes().to_vec())
+            })
+            .map_err(io("storing a read marker"))?;
+        Ok(())
+    }
+
+    /// How far `employee` has read `thread` (ms), if they ever opened it.
+    pub fn read_marker(&self, employee: &str, thread: &DocId) -> Result<Option<i64>, StoreError> {
+        let k = key(&[b"rd", employee.as_bytes(), thread.as_str().as_bytes()]);
+        self.personal
+            .get(k)
+            .map_err(io("reading a read marker"))?
+            .map(|v| {
+                <[u8; 8]>::try_from(v.as_ref())
+                    .map(i64::from_be_bytes)
+                    .map_err(|_| corrupt("bad read marker"))
+            })
+            .transpose()
+    }
+
+    /// Adds a notification for `employee`, numbering it; returns its id.
+    pub fn add_notification(&self, employee: &str, mut n: Notification) -> Result<u64, StoreError> {
+        let id = self
+            .db
+            .generate_id()
+            .map_err(io("numbering a notification"))?;
+        n.id = id;
+        let v = serde_json::to_vec(&n).map_err(corrupt)?;
+        self.personal
+            .insert(key(&[b"nt", employee.as_bytes(), &id.to_be_bytes()]), v)
+            .map_err(io("storing a notification"))?;
+        Ok(id)
+    }
+
+    /// `employee`'s notifications, newest first, older than `before` (an id) if given.
+    pub fn notifications(
+        &self,
+        employee: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let prefix = key(&[b"nt", employee.as_bytes(), b""]);
+        let mut out = Vec::new();
+        for item in self.personal.scan_prefix(&prefix).rev() {
+            let (_, v) = item.map_err(io("reading notifications"))?;
+            let n: Notification = serde_json::from_slice(&v).map_err(corrupt)?;
+            if before.is_some_and(|b| n.id >= b) {
+                continue;
+            }
+            out.push(n);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many of `employee`'s notifications are unread.
+    pub fn unread_notifications(&self, employee: &str) -> Result<usize, StoreError> {
+        let prefix = key(&[b"nt", employee.as_bytes(), b""]);
+        let mut count = 0;
+        for item in self.personal.scan_prefix(&prefix) {
+            let (_, v) = item.map_err(io("reading notifications"))?;
+            let n: Notification = serde_json::from_slice(&v).map_err(corrupt)?;
+            count += usize::from(!n.read);
+        }
+        Ok(count)
+    }
+
+    /// Marks `employee`'s notifications read, up to and including id `up_to` (all if `None`).
+    /// Returns how many changed.
+    pub fn mark_notifications_read(
+        &self,
+        employee: &str,
+        up_to: Option<u64>,
+    ) -> Result<usize, StoreError> {
+        let prefix = key(&[b"nt", employee.as_bytes(), b""]);
+        let mut changed = 0;
+        for item in self.personal.scan_prefix(&prefix) {
+            let (k, v) = item.map_err(io("reading notifications"))?;
+            let mut n: Notification = serde_json::from_slice(&v).map_err(corrupt)?;
+            if up_to.is_some_and(|u| n.id > u) {
+                break;
+            }
+            if !n.read {
+                n.read = true;
+                let v = serde_json::to_vec(&n).map_err(corrupt)?;
+                self.personal
+                    .insert(k, v)
+                    .map_err(io("storing a notification"))?;
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
+    /// `employee`'s settings (defaults if never set).
+    pub fn settings(&self, employee: &str) -> Result<Settings, StoreError> {
+        match self
+            .personal
+            .get(key(&[b"st", employee.as_bytes()]))
+            .map_err(io("reading settings"))?
+        {
+            Some(v) => serde_json::from_slice(&v).map_err(corrupt),
+            None => Ok(Settings::default()),
+        }
+    }
+
+    /// Whether `employee` has any settings stored (false before their first login).
+    pub fn has_settings(&self, employee: &str) -> Result<bool, StoreError> {
+        self.personal
+            .contains_key(key(&[b"st", employee.as_bytes()]))
+            .map_err(io("reading settings"))
+    }
+
+    /// Stores `employee`'s settings.
+    pub fn put_settings(&self, employee: &str, s: &Settings) -> Result<(), StoreError> {
+        let v = serde_json::to_vec(s).map_err(corrupt)?;
+        self.personal
+            .insert(key(&[b"st", employee.as_bytes()]), v)
+            .map_err(io("storing settings"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::personal::NoticeKind;
+
+    fn notice(title: &str) -> Notification {
+        Notification {
+            id: 0,
+            kind: NoticeKind::Mention,
+            doc: "t".into(),
+            post: None,
+            by: "x".into(),
+            title: title.into(),
+            at: 1,
+            read: false,
+        }
+    }
+
+    #[test]
+    fn follows_markers_notifications_and_settings_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = DocId::parse("t-0123456789abcdef0123456789abcdef").unwrap();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.set_thread_follow("ana", &t, true).unwrap();
+            s.set_thread_follow("bob", &t, false).unwrap();
+            s.set_person_follow("ana", "bob", true).unwrap();
+            s.mark_read("ana", &t, 50).unwrap();
+            s.mark_read("ana", &t, 40).unwrap();
+            for i in 0..3 {
+                s.add_notification("ana", notice(&format!("n{i}"))).unwrap();
+            }
+            s.add_notification("anab", notice("other")).unwrap();
+            s.put_settings(
+                "ana",
+                &Settings {
+                    charter: Some("abc".into()),
+                    read_before: 7,
+                },
+            )
+            .unwrap();
+            s.flush().unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.thread_followers(&t).unwrap(), vec!["ana".to_owned()]);
+        assert_eq!(s.thread_follow("bob", &t).unwrap(), Some(false));
+        assert_eq!(s.thread_follow("cid", &t).unwrap(), None);
+        assert_eq!(s.followed_threads("ana").unwrap(), vec![t.clone()]);
+        assert_eq!(s.followed_people("ana").unwrap(), vec!["bob".to_owned()]);
+        assert_eq!(
+            s.read_marker("ana", &t).unwrap(),
+            Some(50),
+            "never moves back"
+        );
+        let ns = s.notifications("ana", None, 10).unwrap();
+        let titles: Vec<&str> = ns.iter().map(|n| n.title.as_str()).collect();
+        assert_eq!(titles, ["n2", "n1", "n0"], "newest first, only ana's");
+        assert_eq!(s.unread_notifications("ana").unwrap(), 3);
+        assert_eq!(s.mark_notifications_read("ana", Some(ns[1].id)).unwrap(), 2);
+        assert_eq!(s.unread_notifications("ana").unwrap(), 1);
+        let older = s.notifications("ana", Some(ns[0].id), 10).unwrap();
+        assert_eq!(older.len(), 2);
+        assert_eq!(s.settings("ana").unwrap().charter.as_deref(), Some("abc"));
+        assert!(!s.has_settings("bob").unwrap());
+        s.set_person_follow("ana", "bob", false).unwrap();
+        assert!(s.followed_people("ana").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,312 @@
+//! Pages about the employee's own account: the usage charter, one-time setup links,
+//! notifications.
+
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{PreEscaped, html};
+use serde::Deserialize;
+use weft_node::personal::{NoticeKind, Notification};
+
+use super::{
+    CsrfOnly, LOGIN_CSRF, check_csrf, fail, form_viewer, login_cookie, now_ms, page, require,
+    session_viewer, when,
+};
+use crate::api::rfc3339;
+use crate::auth;
+use crate::i18n::Lang;
+use crate::markdown;
+use crate::state::AppState;
+
+/// `GET /charter`: the usage charter, to accept before anything else.
+pub(super) async fn charter_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(v) = session_viewer(&state, &headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    let Some(charter) = state.charter.clone() else {
+        return Redirect::to("/").into_response();
+    };
+    let lang = v.lang;
+    let t = |k| lang.t(k);
+    page(
+        lang,
+        t("charter"),
+        None,
+        html! {
+            section.card.narrow {
+                h1 { (t("charter")) }
+                p.muted { (t("charter_intro")) }
+                div.body.charter { (PreEscaped(markdown::render(&charter.text))) }
+                form method="post" action="/charter" {
+                    input type="hidden" name="_csrf" value=(v.csrf);
+                    input type="hidden" name="hash" value=(charter.hash);
+                    button type="submit" { (t("charter_accept")) }
+                }
+                form method="post" action="/logout" {
+                    input type="hidden" name="_csrf" value=(v.csrf);
+                    button.link type="submit" { (t("logout")) }
+                }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct CharterForm {
+    #[serde(default)]
+    hash: String,
+    #[serde(default)]
+    _csrf: String,
+}
+
+/// `POST /charter`: records the acceptance of the text that was shown.
+pub(super) async fn charter_accept(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<CharterForm>,
+) -> Response {
+    let Some(v) = session_viewer(&state, &headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    if let Err(r) = check_csrf(&v, &f._csrf) {
+        return r.into_response();
+    }
+    let Some(charter) = state.charter.clone() else {
+        return Redirect::to("/").into_response();
+    };
+    if f.hash != charter.hash {
+        // The charter changed while the page was open: show the new text.
+        return Redirect::to("/charter").into_response();
+    }
+    let me = v.employee.clone();
+    let hash = charter.hash.clone();
+    match state.node.call(move |c| c.accept_charter(&me, &hash)).await {
+        Ok(Ok(())) => {
+            tracing::info!(employee = %v.employee, "usage charter accepted");
+            Redirect::to("/").into_response()
+        }
+        Ok(Err(e)) | Err(e) => fail(e),
+    }
+}
+
+fn setup_form(lang: Lang, token: &str, who: &str, error: Option<&str>) -> Response {
+    let csrf = auth::random_token().unwrap_or_default();
+    let t = |k| lang.t(k);
+    let mut r = page(
+        lang,
+        t("setup"),
+        None,
+        html! {
+            section.card.narrow {
+                h1 { (t("setup")) }
+                p.muted { (t("setup_intro")) " " strong { (who) } }
+                @if let Some(e) = error { p.error role="alert" { (e) } }
+                form method="post" action={ "/setup/" (token) } {
+                    input type="hidden" name="_csrf" value=(csrf);
+                    label for="password" { (t("new_password")) }
+                    input id="password" name="password" type="password" autocomplete="new-password" minlength="10" required autofocus;
+                    label for="again" { (t("password_again")) }
+                    input id="again" name="again" type="password" autocomplete="new-password" minlength="10" required;
+                    button type="submit" { (t("setup_save")) }
+                }
+            }
+        },
+    );
+    let cookie = format!("{LOGIN_CSRF}={csrf}; HttpOnly; SameSite=Strict; Path=/setup");
+    if let Ok(v) = cookie.parse() {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+fn link_gone(lang: Lang) -> Response {
+    let mut r = page(
+        lang,
+        lang.t("setup"),
+        None,
+        html! {
+            section.card.narrow {
+                h1 { (lang.t("setup")) }
+                p.error role="alert" { (lang.t("setup_gone")) }
+                a href="/login" { (lang.t("login")) }
+            }
+        },
+    );
+    *r.status_mut() = StatusCode::NOT_FOUND;
+    r
+}
+
+/// `GET /setup/{token}`: a one-time link from `weft user invite`.
+pub(super) async fn setup_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Response {
+    let lang = Lang::of(&headers);
+    let who = state
+        .invites
+        .as_deref()
+        .and_then(|d| crate::invite::check(d, &token, now_ms()));
+    match who {
+        Some(who) => setup_form(lang, &token, &who, None),
+        None => link_gone(lang),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct SetupForm {
+    password: String,
+    again: String,
+    #[serde(default)]
+    _csrf: String,
+}
+
+/// `POST /setup/{token}`: sets the password, uses the link up and logs the employee in.
+pub(super) async fn setup_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(f): Form<SetupForm>,
+) -> Response {
+    let lang = Lang::of(&headers);
+    if login_cookie(&headers).is_none_or(|c| c.is_empty() || c != f._csrf) {
+        return (
+            StatusCode::FORBIDDEN,
+            "invalid form token: reload the page and try again",
+        )
+            .into_response();
+    }
+    let Some(dir) = state.invites.clone() else {
+        return link_gone(lang);
+    };
+    let Some(who) = crate::invite::check(&dir, &token, now_ms()) else {
+        return link_gone(lang);
+    };
+    if f.password.chars().count() < 10 {
+        let mut r = setup_form(lang, &token, &who, Some(lang.t("password_short")));
+        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return r;
+    }
+    if f.password != f.again {
+        let mut r = setup_form(lang, &token, &who, Some(lang.t("password_mismatch")));
+        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return r;
+    }
+    let password = f.password;
+    let hash = match tokio::task::spawn_blocking(move || auth::hash_password(&password)).await {
+        Ok(Ok(h)) => h,
+        _ => return fail(crate::AppError::internal("password hashing")),
+    };
+    let employee = who.clone();
+    let now = now_ms();
+    let saved = state
+        .node
+        .call(move |c| -> Result<(), weft_node::NodeError> {
+            c.store().set_password_hash(&employee, &hash)?;
+            c.store().flush()?;
+            c.on_login(&employee, now)?;
+            Ok(())
+        })
+        .await;
+    if let Err(e) = saved.and_then(|r| r) {
+        return fail(e);
+    }
+    crate::invite::consume(&dir, &token);
+    tracing::info!(employee = %who, "password set through a setup link");
+    match state.sessions.start(&who) {
+        Ok(session) => (
+            [(header::SET_COOKIE, auth::session_cookie(&session))],
+            Redirect::to("/"),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn describe(lang: Lang, n: &Notification) -> String {
+    let by = if n.by.is_empty() { "" } else { n.by.as_str() };
+    match (lang, n.kind) {
+        (Lang::En, NoticeKind::Mention) => format!("@{by} mentioned you in “{}”", n.title),
+        (Lang::Fr, NoticeKind::Mention) => format!("@{by} vous a mentionné dans « {} »", n.title),
+        (Lang::En, NoticeKind::Reply) => format!("@{by} replied in “{}”", n.title),
+        (Lang::Fr, NoticeKind::Reply) => format!("@{by} a répondu dans « {} »", n.title),
+        (Lang::En, NoticeKind::JoinRequest) => format!("@{by} asked to join “{}”", n.title),
+        (Lang::Fr, NoticeKind::JoinRequest) => {
+            format!("@{by} demande à rejoindre « {} »", n.title)
+        }
+        (Lang::En, NoticeKind::Invitation) => format!("You were invited to “{}”", n.title),
+        (Lang::Fr, NoticeKind::Invitation) => format!("Vous êtes invité à « {} »", n.title),
+    }
+}
+
+/// `GET /notifications`: newest first; showing them marks them read.
+pub(super) async fn notifications_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Response {
+    let v = match require(&state, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let me = v.employee.clone();
+    let items = state
+        .node
+        .call(
+            move |c| -> Result<Vec<Notification>, weft_node::NodeError> {
+                let items = c.notifications_for(&me, None, 100)?;
+                c.mark_notifications_read(&me, items.first().map(|n| n.id))?;
+                Ok(items)
+            },
+        )
+        .await;
+    let items = match items {
+        Ok(Ok(i)) => i,
+        Ok(Err(e)) | Err(e) => return fail(e),
+    };
+    let lang = v.lang;
+    let t = |k| lang.t(k);
+    page(
+        lang,
+        t("notifications"),
+        Some(&v),
+        html! {
+            h1 { (t("notifications")) }
+            @if items.is_empty() { p.muted { (t("no_notifications")) } }
+            ul.notices {
+                @for n in &items {
+                    @let href = match &n.post {
+                        Some(p) => format!("/threads/{}#p-{p}", n.doc),
+                        None => format!("/groups/{}", n.doc),
+                    };
+                    li.card.unread[!n.read] {
+                        a href=(href) { (describe(lang, n)) }
+                        " "
+                        time.meta datetime=(rfc3339(n.at)) { (when(n.at)) }
+                        @if !n.read { " " span.new { (t("new")) } }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// `POST /feed/read`: marks the whole feed read.
+pub(super) async fn feed_read(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    let v = match form_viewer(&state, &headers, &f._csrf).await {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let me = v.employee.clone();
+    match state
+        .node
+        .call(move |c| c.mark_all_read(&me, now_ms()))
+        .await
+    {
+        Ok(Ok(())) => Redirect::to("/").into_response(),
+        Ok(Err(e)) | Err(e) => fail(e),
+    }
+}

@@ -1,0 +1,292 @@
+//! Forms that change things: following, editing and deleting one's posts, running a group
+//! (requests, members, settings).
+
+use axum::extract::{Form, Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use serde::Deserialize;
+use weft_node::crdt::{DocKind, GroupSettings};
+
+use super::{CsrfOnly, doc_of, fail, form_viewer, not_found, now_ms, page, require};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub(super) struct FollowForm {
+    /// `1` to follow, anything else to stop.
+    #[serde(default)]
+    on: String,
+    #[serde(default)]
+    _csrf: String,
+}
+
+/// `POST /threads/{id}/follow`.
+pub(super) async fn thread_follow(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<FollowForm>,
+) -> Response {
+    let v = match form_viewer(&state, &headers, &f._csrf).await {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let Some(tid) = doc_of(&id, DocKind::Thread) else {
+        return not_found(v.lang, &v);
+    };
+    let (me, t2, on) = (v.employee.clone(), tid.clone(), f.on == "1");
+    match state
+        .node
+        .call(move |c| c.follow_thread(&me, &t2, on))
+        .await
+    {
+        Ok(Ok(())) => Redirect::to(&format!("/threads/{tid}")).into_response(),
+        Ok(Err(e)) | Err(e) => fail(e),
+    }
+}
+
+/// `POST /people/{id}/follow`.
+pub(super) async fn person_follow(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<FollowForm>,
+) -> Response {
+    let v = match form_viewer(&state, &headers, &f._csrf).await {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let (me, who, on) = (v.employee.clone(), id.clone(), f.on == "1");
+    match state
+        .node
+        .call(move |c| c.follow_person(&me, &who, on))
+        .await
+    {
+        Ok(Ok(())) => Redirect::to(&format!("/people/{id}")).into_response(),
+        Ok(Err(e)) | Err(e) => fail(e),
+    }
+}
+
+/// `GET /threads/{id}/posts/{post}/edit`: the form to edit one's post.
+pub(super) async fn post_edit_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, post)): Path<(String, String)>,
+) -> Response {
+    let v = match require(&state, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let lang = v.lang;
+    let Some(tid) = doc_of(&id, DocKind::Thread) else {
+        return not_found(lang, &v);
+    };
+    let (me, t2, p2) = (v.employee.clone(), tid.clone(), post.clone());
+    let found = state
+        .node
+        .call(move |c| {
+            let t = c.thread_for(&me, &t2)?;
+            let p = t
+                .posts
+                .into_iter()
+                .find(|p| p.id == p2 && p.author == me && !p.deleted)?;
+            Some((t.title, p.body))
+        })
+        .await
+        .ok()
+        .flatten();
+    let Some((title, body)) = found else {
+        return not_found(lang, &v);
+    };
+    let t = |k| lang.t(k);
+    page(
+        lang,
+        t("edit_post"),
+        Some(&v),
+        html! {
+            p.meta { a href={ "/threads/" (tid) } { (title) } }
+            h1 { (t("edit_post")) }
+            form.card method="post" action={ "/threads/" (tid) "/posts/" (post) "/edit" } {
+                input type="hidden" name="_csrf" value=(v.csrf);
+                label for="ebody" { (t("message")) }
+                textarea id="ebody" name="body" rows="8" required data-mentions { (body) }
+                button type="submit" { (t("save")) }
+                " " a href={ "/threads/" (tid) "#p-" (post) } { (t("cancel")) }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct EditForm {
+    body: String,
+    #[serde(default)]
+    _csrf: String,
+}
+
+/// `POST /threads/{id}/posts/{post}/edit`.
+pub(super) async fn post_edit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, post)): Path<(String, String)>,
+    Form(f): Form<EditForm>,
+) -> Response {
+    let v = match form_viewer(&state, &headers, &f._csrf).await {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let Some(tid) = doc_of(&id, DocKind::Thread) else {
+        return not_found(v.lang, &v);
+    };
+    let (me, t2, p2) = (v.employee.clone(), tid.clone(), post.clone());
+    match state
+        .node
+        .call(move |c| c.edit_post(&me, &t2, &p2, &f.body, now_ms()))
+        .await
+    {
+        Ok(Ok(())) => Redirect::to(&format!("/threads/{tid}#p-{post}")).into_response(),
+        Ok(Err(e)) | Err(e) => fail(e),
+    }
+}
+
+/// `POST /threads/{id}/posts/{post}/delete`.
+pub(super) async fn post_delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, post)): Path<(String, String)>,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    let v = match form_viewer(&state, &headers, &f._csrf).await {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let Some(tid) = doc_of(&id, DocKind::Thread) else {
+        return not_found(v.lang, &v);
+    };
+    let (me, t2, p2) = (v.employee.clone(), tid.clone(), post.clone());
+    match state
+        .node
+        .call(move |c| c.delete_post(&me, &t2, &p2, now_ms()))
+        .await
+    {
+        Ok(Ok(())) => Redirect::to(&format!("/threads/{tid}#p-{post}")).into_response(),
+        Ok(Err(e)) | Err(e) => fail(e),
+    }
+}
+
+/// What an owner (or the member themself) does to someone in a group.
+#[derive(Debug, Clone, Copy)]
+enum MemberAction {
+    Approve,
+    Decline,
+    Remove,
+}
+
+async fn member_action(
+    state: AppState,
+    headers: HeaderMap,
+    id: String,
+    user: String,
+    csrf: String,
+    action: MemberAction,
+) -> Response {
+    let v = match form_viewer(&state, &headers, &csrf).await {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let Some(gid) = doc_of(&id, DocKind::Group) else {
+        return not_found(v.lang, &v);
+    };
+    let (me, g2) = (v.employee.clone(), gid.clone());
+    let leaving = user == v.employee;
+    let result = state
+        .node
+        .call(move |c| match action {
+            MemberAction::Approve => c.add_member(&me, &g2, &user, now_ms()).map(drop),
+            MemberAction::Decline => c.drop_request(&me, &g2, &user, now_ms()),
+            MemberAction::Remove => c.remove_member(&me, &g2, &user, now_ms()),
+        })
+        .await;
+    match result {
+        Ok(Ok(())) if leaving && matches!(action, MemberAction::Remove) => {
+            Redirect::to("/groups").into_response()
+        }
+        Ok(Ok(())) => Redirect::to(&format!("/groups/{gid}")).into_response(),
+        Ok(Err(e)) | Err(e) => fail(e),
+    }
+}
+
+/// `POST /groups/{id}/requests/{user}/approve` (owners).
+pub(super) async fn request_approve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, user)): Path<(String, String)>,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    member_action(state, headers, id, user, f._csrf, MemberAction::Approve).await
+}
+
+/// `POST /groups/{id}/requests/{user}/decline` (owners, or the requester withdrawing).
+pub(super) async fn request_decline(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, user)): Path<(String, String)>,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    member_action(state, headers, id, user, f._csrf, MemberAction::Decline).await
+}
+
+/// `POST /groups/{id}/members/{user}/remove` (owners, or the member leaving).
+pub(super) async fn member_remove(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, user)): Path<(String, String)>,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    member_action(state, headers, id, user, f._csrf, MemberAction::Remove).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct SettingsForm {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    _csrf: String,
+}
+
+/// `POST /groups/{id}/settings` (owners): name and description.
+pub(super) async fn group_settings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<SettingsForm>,
+) -> Response {
+    let v = match form_viewer(&state, &headers, &f._csrf).await {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let Some(gid) = doc_of(&id, DocKind::Group) else {
+        return not_found(v.lang, &v);
+    };
+    let (me, g2) = (v.employee.clone(), gid.clone());
+    let result = state
+        .node
+        .call(move |c| {
+            c.update_group(
+                &me,
+                &g2,
+                &GroupSettings {
+                    name: Some(f.name.trim()),
+                    description: Some(&f.description),
+                    visibility: None,
+                },
+                now_ms(),
+            )
+        })
+        .await;
+    match result {
+        Ok(Ok(())) => Redirect::to(&format!("/groups/{gid}")).into_response(),
+        Ok(Err(e)) | Err(e) => fail(e),
+    }
+}
