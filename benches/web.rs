@@ -384,6 +384,15 @@ fn loadavg() -> String {
         .unwrap_or_else(|| "?".into())
 }
 
+/// A figure with as many decimals as it needs (one below 100, none above).
+fn num(x: f64) -> String {
+    if x < 100.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.0}")
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -610,18 +619,18 @@ fn main() {
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (r, a) in runs.iter().zip(&single) {
         println!(
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1}× | {:.1}× | {:.1}× |",
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {}× | {}× | {}× |",
             r.name,
             r.requests,
             r.errors,
-            r.rps(),
+            num(r.rps()),
             ms(r.p50),
             ms(r.p99),
             ms(*a),
             r.mean_bytes,
-            base.rps() / r.rps(),
-            r.p50.as_secs_f64() / base.p50.as_secs_f64(),
-            r.p99.as_secs_f64() / base.p99.as_secs_f64()
+            num(base.rps() / r.rps()),
+            num(r.p50.as_secs_f64() / base.p50.as_secs_f64()),
+            num(r.p99.as_secs_f64() / base.p99.as_secs_f64())
         );
     }
     println!(

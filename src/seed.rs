@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use weft_node::crdt::DocId;
 use weft_node::{Core, NodeError, NodeHandle};
 
@@ -320,10 +320,15 @@ pub(crate) async fn seed(handles: &Handles) -> Result<Vec<(DocId, Vec<String>)>>
     for g in GROUPS {
         let (name, desc, vis, owner) = (g.name, g.description, visibility(g.visibility), g.owner);
         let t0 = tick();
-        let gid = at_home(handles, &homes, owner, move |c| {
-            c.create_group(owner, name, desc, vis, t0, nonce())
-        })
-        .await?;
+        let gid = if name == weft_node::service::ALL_COMPANY {
+            // The first site's node makes this group at its first start: use it.
+            all_company(handles, &homes, owner).await?
+        } else {
+            at_home(handles, &homes, owner, move |c| {
+                c.create_group(owner, name, desc, vis, t0, nonce())
+            })
+            .await?
+        };
         for m in g.members {
             let (gid2, m2) = (gid.clone(), m.to_string());
             let t = tick();
@@ -396,6 +401,24 @@ pub(crate) async fn seed(handles: &Handles) -> Result<Vec<(DocId, Vec<String>)>>
 
 /// Waits until `employee`'s home node shows them `doc`, a group or thread written at another
 /// site a moment ago.
+/// The "All company" group as `employee`'s node knows it, once it has arrived there.
+async fn all_company(
+    handles: &Handles,
+    homes: &BTreeMap<String, String>,
+    employee: &str,
+) -> Result<DocId> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(g) = at_home(handles, homes, employee, |c| Ok(c.all_company())).await? {
+            return Ok(g);
+        }
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            bail!("the All company group never reached {employee}'s site");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 async fn wait_for(
     handles: &Handles,
     homes: &BTreeMap<String, String>,

@@ -151,7 +151,7 @@ pub async fn start(
         ..SyncConfig::default()
     };
     let now_secs = now_ms() / 1000;
-    let core = Core::open(
+    let mut core = Core::open(
         &config.site,
         node_key.clone(),
         trust,
@@ -160,6 +160,8 @@ pub async fn start(
         sync,
         now_secs,
     )?;
+    core.ensure_all_company(now_ms() as i64)?;
+    core.commit()?;
 
     let keypair = identity::Keypair::ed25519_from_bytes(*node_key.to_seed())
         .map_err(|e| NodeError::Config(format!("node key: {e}")))?;

@@ -705,14 +705,67 @@ impl Core {
                     .split(|c: char| !c.is_alphanumeric())
                     .filter(|w| !w.is_empty())
                     .collect();
-                wanted.iter().all(|w| {
-                    words.iter().any(|h| h.starts_with(w.as_str())) || hay.contains(w.as_str())
-                })
+                wanted
+                    .iter()
+                    .all(|w| words.iter().any(|h| h.starts_with(w.as_str())))
             })
             .cloned()
             .collect();
         out.sort_by_key(|e| fold(&e.display_name));
         out.truncate(limit);
         out
+    }
+}
+
+impl Core {
+    /// The "All company" group, if this node knows it.
+    pub fn all_company(&self) -> Option<DocId> {
+        self.model()
+            .groups()
+            .filter(|g| g.name == ALL_COMPANY && g.visibility == Visibility::Public)
+            .map(|g| g.id.clone())
+            .min()
+    }
+
+    /// Makes sure an "All company" group exists: every employee sees its threads in their
+    /// feed. With no central server, one node creates it: the node of the first site of the
+    /// directory (by id), at its first start (when it knows no such group), in the name of
+    /// that site's first community manager (else its first employee). The others receive it
+    /// like any public group. (A first site rebuilt from an empty store before it hears from
+    /// its peers would make a second one; both then show in everyone's feed.)
+    pub fn ensure_all_company(&mut self, now: i64) -> Result<Option<DocId>, NodeError> {
+        if self.all_company().is_some() {
+            return Ok(None);
+        }
+        let Some(dir) = self.replica().directory().map(|d| d.directory.clone()) else {
+            return Ok(None);
+        };
+        if dir.sites.keys().next().map(String::as_str) != Some(self.site()) {
+            return Ok(None);
+        }
+        let active: Vec<&weft_keys::Employee> = dir
+            .employees
+            .values()
+            .filter(|e| e.site == self.site() && e.status == weft_keys::Status::Active)
+            .collect();
+        let author = active
+            .iter()
+            .find(|e| e.roles.contains(&weft_keys::Role::CommunityManager))
+            .or(active.first());
+        let Some(author) = author.map(|e| e.id.clone()) else {
+            return Ok(None);
+        };
+        let org = dir.organisation.clone();
+        let description = format!("Everyone at {org}. / Tout le monde chez {org}.");
+        let id = self.create_group(
+            &author,
+            ALL_COMPANY,
+            &description,
+            Visibility::Public,
+            now,
+            now as u64,
+        )?;
+        tracing::info!(group = %id, author, "created the All company group");
+        Ok(Some(id))
     }
 }

@@ -518,4 +518,155 @@ fn events_stream_changes_from_other_sites_to_those_who_may_see_them() {
         !seen(&mut blr, &tid, 3),
         "Bangalore was told about a private thread"
     );
+    // A mention notifies John live, at his own site.
+    nodes[0].api(
+        &helene,
+        "POST",
+        &format!("/api/v1/threads/{tid}/posts"),
+        Some(json!({"body": "@jsmith, tu peux regarder ?"})),
+        201,
+    );
+    assert!(
+        seen(&mut ny, "\"unread\":1", 20),
+        "New York never told John of his mention"
+    );
+}
+
+#[test]
+fn feed_notifications_and_follows_across_sites() {
+    let company = Company::new();
+    let nodes: Vec<Node> = (0..2).map(|i| company.start(i)).collect();
+    all_connected(&nodes);
+    let helene = nodes[0].login("hdupre");
+    let john = nodes[1].login("jsmith");
+    let g = nodes[0].api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(json!({"name": "Cloud guild", "visibility": "public"})),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap().to_owned();
+    let t = nodes[0].api(
+        &helene,
+        "POST",
+        &format!("/api/v1/groups/{gid}/threads"),
+        Some(json!({"title": "Kubernetes at Paris", "body": "@jsmith how do you run it in New York?"})),
+        201,
+    );
+    let tid = t["id"].as_str().unwrap().to_owned();
+    // John is told at New York, where he is homed.
+    let n = eventually(&nodes[1], &john, "/api/v1/notifications", |v| {
+        v["items"].as_array().is_some_and(|a| !a.is_empty())
+    });
+    let first = &n["items"][0];
+    assert_eq!(first["kind"], "mention");
+    assert_eq!(first["by"], "hdupre");
+    assert_eq!(first["doc"], tid.as_str());
+    assert_eq!(first["read"], false);
+    assert!(first["url"].as_str().unwrap().starts_with("/threads/"));
+    let me = nodes[1].api(&john, "GET", "/api/v1/me", None, 200);
+    assert_eq!(me["notifications"]["unread"], 1);
+    assert_eq!(me["id"], "jsmith");
+    // His feed does not show the thread (not his group) until he joins or follows someone.
+    let feed = nodes[1].api(&john, "GET", "/api/v1/feed", None, 200);
+    assert!(feed["items"].as_array().unwrap().is_empty(), "{feed}");
+    nodes[1].api(&john, "PUT", "/api/v1/people/hdupre/follow", None, 204);
+    let feed = nodes[1].api(&john, "GET", "/api/v1/feed", None, 200);
+    assert_eq!(feed["items"][0]["id"], tid.as_str());
+    assert_eq!(feed["items"][0]["unread"], true);
+    assert_eq!(feed["items"][0]["group_name"], "Cloud guild");
+    // Reading it clears the marker; replying follows it.
+    let read = nodes[1].api(&john, "GET", &format!("/api/v1/threads/{tid}"), None, 200);
+    assert_eq!(read["following"], false);
+    let feed = nodes[1].api(&john, "GET", "/api/v1/feed", None, 200);
+    assert_eq!(feed["items"][0]["unread"], false);
+    nodes[1].api(
+        &john,
+        "POST",
+        &format!("/api/v1/threads/{tid}/posts"),
+        Some(json!({"body": "With Terraform and a lot of coffee"})),
+        201,
+    );
+    let read = nodes[1].api(&john, "GET", &format!("/api/v1/threads/{tid}"), None, 200);
+    assert_eq!(read["following"], true);
+    // Helene follows her thread (she started it), so she hears of John's reply at Paris.
+    let n = eventually(&nodes[0], &helene, "/api/v1/notifications", |v| {
+        v["items"].as_array().is_some_and(|a| !a.is_empty())
+    });
+    assert_eq!(n["items"][0]["kind"], "reply");
+    assert_eq!(n["items"][0]["by"], "jsmith");
+    // Marking read.
+    let r = nodes[1].api(&john, "POST", "/api/v1/notifications/read", None, 200);
+    assert_eq!(r["unread"], 0);
+    let me = nodes[1].api(&john, "GET", "/api/v1/me", None, 200);
+    assert_eq!(me["notifications"]["unread"], 0);
+    // Unfollowing.
+    nodes[1].api(
+        &john,
+        "DELETE",
+        &format!("/api/v1/threads/{tid}/follow"),
+        None,
+        204,
+    );
+    let read = nodes[1].api(&john, "GET", &format!("/api/v1/threads/{tid}"), None, 200);
+    assert_eq!(read["following"], false);
+    nodes[1].api(
+        &john,
+        "PUT",
+        &format!("/api/v1/threads/{tid}/follow"),
+        None,
+        204,
+    );
+    // Finding people for @mentions: by name without accents, by site.
+    let p = nodes[1].api(&john, "GET", "/api/v1/people?q=helene", None, 200);
+    assert_eq!(p["items"][0]["id"], "hdupre");
+    let p = nodes[1].api(&john, "GET", "/api/v1/people?q=dup%20paris", None, 200);
+    assert!(
+        p["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["site"] == "paris")
+    );
+    assert!(!p["items"].as_array().unwrap().is_empty());
+    // Errors, in the API's shape.
+    let code =
+        |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap()["error"]["code"].clone();
+    let (s, b) = nodes[1]
+        .request(
+            "PUT",
+            "/api/v1/threads/t-00000000000000000000000000000000/follow",
+            None,
+            Some(&john),
+        )
+        .unwrap();
+    assert_eq!((s, code(&b)), (404, json!("not_found")));
+    let (s, b) = nodes[1]
+        .request("PUT", "/api/v1/people/jsmith/follow", None, Some(&john))
+        .unwrap();
+    assert_eq!((s, code(&b)), (422, json!("invalid")));
+    let (s, b) = nodes[1]
+        .request("PUT", "/api/v1/people/nobody/follow", None, Some(&john))
+        .unwrap();
+    assert_eq!((s, code(&b)), (404, json!("not_found")));
+    let (s, b) = nodes[1]
+        .request("GET", "/api/v1/feed?before=yesterday", None, Some(&john))
+        .unwrap();
+    assert_eq!((s, code(&b)), (400, json!("malformed")));
+    let (s, b) = nodes[1]
+        .request(
+            "POST",
+            "/api/v1/notifications/read",
+            Some(&json!({"up_to": "soon"})),
+            Some(&john),
+        )
+        .unwrap();
+    assert_eq!((s, code(&b)), (422, json!("invalid")));
+    let (s, _) = nodes[1].request("GET", "/api/v1/feed", None, None).unwrap();
+    assert_eq!(s, 401);
+    let (s, _) = nodes[1]
+        .request("GET", "/api/v1/notifications", None, None)
+        .unwrap();
+    assert_eq!(s, 401);
 }

@@ -1,0 +1,271 @@
+//! Notifications, follows, unread markers and the feed, over two real cores with sled
+//! stores: what each employee is told, at their own site only, once, and still after a
+//! restart.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use weft_crdt::sync::Config as SyncConfig;
+use weft_crdt::testkit::World;
+use weft_crdt::{DocId, Visibility};
+use weft_keys::TrustAnchors;
+use weft_node::personal::NoticeKind;
+use weft_node::{Core, Store};
+
+fn open(w: &World, site: usize, dir: &Path) -> Core {
+    Core::open(
+        &w.sites[site],
+        w.nodes[site].clone(),
+        TrustAnchors::single(w.authority.public()),
+        Some(w.directory.clone()),
+        Store::open(dir).unwrap(),
+        SyncConfig::default(),
+        1,
+    )
+    .unwrap()
+}
+
+fn pump(a: &mut Core, b: &mut Core) {
+    loop {
+        let mut moved = false;
+        while let Some((_, f)) = a.poll_transmit() {
+            let from = a.site().to_owned();
+            b.frame(&from, &f, 0);
+            moved = true;
+        }
+        while let Some((_, f)) = b.poll_transmit() {
+            let from = b.site().to_owned();
+            a.frame(&from, &f, 0);
+            moved = true;
+        }
+        if !moved {
+            break;
+        }
+    }
+    a.commit().unwrap();
+    b.commit().unwrap();
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn kinds(core: &Core, who: &str) -> Vec<(NoticeKind, String)> {
+    core.notifications_for(who, None, 100)
+        .unwrap()
+        .into_iter()
+        .map(|n| (n.kind, n.by))
+        .collect()
+}
+
+/// e0 and e2 are homed at site0 (core a), e1 and e3 at site1 (core b).
+#[test]
+fn people_are_told_of_mentions_replies_requests_and_invitations_once_and_at_home() {
+    let w = World::new(2, 4);
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let t0 = now();
+    let (thread, private) = {
+        let mut a = open(&w, 0, da.path());
+        let mut b = open(&w, 1, db.path());
+        a.connect("site1", 0);
+        b.connect("site0", 0);
+        pump(&mut a, &mut b);
+        for e in ["e0", "e2"] {
+            a.on_login(e, t0 - 1).unwrap();
+        }
+        b.on_login("e1", t0 - 1).unwrap();
+
+        let g = a
+            .create_group("e0", "Bikes", "", Visibility::Public, t0, 1)
+            .unwrap();
+        let thread = a
+            .create_thread(
+                "e0",
+                &g,
+                "Ride on Sunday",
+                "Who comes? @e1 @e2 @e0",
+                t0 + 1,
+                2,
+            )
+            .unwrap();
+        a.commit().unwrap();
+        // Mentioned at home: e2 is told at site0; e0 wrote it and is not told of their own
+        // mention, but now follows the thread.
+        assert_eq!(kinds(&a, "e2"), vec![(NoticeKind::Mention, "e0".into())]);
+        assert!(kinds(&a, "e0").is_empty());
+        assert!(a.follows_thread("e0", &thread).unwrap());
+        assert_eq!(a.unread_notifications("e2").unwrap(), 1);
+        pump(&mut a, &mut b);
+        // e1 is told at site1 (and nothing about e1 is stored at site0).
+        assert_eq!(kinds(&b, "e1"), vec![(NoticeKind::Mention, "e0".into())]);
+        assert!(kinds(&a, "e1").is_empty());
+        assert!(kinds(&b, "e2").is_empty());
+
+        // e1 replies at site1: e0 follows the thread, so e0 is told at site0; e2 does not
+        // follow it and is not.
+        b.reply("e1", &thread, "Count me in", None, t0 + 2, 3)
+            .unwrap();
+        b.commit().unwrap();
+        pump(&mut a, &mut b);
+        assert_eq!(kinds(&a, "e0"), vec![(NoticeKind::Reply, "e1".into())]);
+        assert_eq!(kinds(&a, "e2").len(), 1);
+        // e1 replied, so e1 follows now; e2 follows explicitly; then e0 replies.
+        assert!(b.follows_thread("e1", &thread).unwrap());
+        a.follow_thread("e2", &thread, true).unwrap();
+        a.reply("e0", &thread, "Great, 9am at the station", None, t0 + 3, 4)
+            .unwrap();
+        a.commit().unwrap();
+        pump(&mut a, &mut b);
+        assert_eq!(kinds(&b, "e1")[0], (NoticeKind::Reply, "e0".into()));
+        assert_eq!(kinds(&a, "e2")[0], (NoticeKind::Reply, "e0".into()));
+        assert_eq!(
+            kinds(&a, "e0").len(),
+            1,
+            "nobody is told of their own reply"
+        );
+        // Unfollowing stops the replies, and posting again does not follow again.
+        a.follow_thread("e2", &thread, false).unwrap();
+        a.reply("e2", &thread, "Not me after all", None, t0 + 4, 5)
+            .unwrap();
+        a.commit().unwrap();
+        assert!(!a.follows_thread("e2", &thread).unwrap());
+        b.reply("e1", &thread, "Pity", None, t0 + 5, 6).unwrap();
+        b.commit().unwrap();
+        pump(&mut a, &mut b);
+        assert_eq!(
+            kinds(&a, "e2").len(),
+            2,
+            "no reply notice after unfollowing"
+        );
+
+        // A private group at site0 with e3 (site1) invited, and e2 asking to join.
+        let private = a
+            .create_group("e0", "Works council", "", Visibility::Private, t0 + 6, 7)
+            .unwrap();
+        a.invite("e0", &private, "e3", t0 + 7).unwrap();
+        a.commit().unwrap();
+        a.add_member("e2", &private, "e2", t0 + 8).unwrap();
+        a.commit().unwrap();
+        pump(&mut a, &mut b);
+        assert_eq!(kinds(&a, "e0")[0], (NoticeKind::JoinRequest, "e2".into()));
+        assert_eq!(
+            kinds(&b, "e3"),
+            vec![(NoticeKind::Invitation, String::new())]
+        );
+        assert_eq!(
+            kinds(&a, "e0"),
+            vec![
+                (NoticeKind::JoinRequest, "e2".into()),
+                (NoticeKind::Reply, "e1".into()),
+                (NoticeKind::Reply, "e2".into()),
+                (NoticeKind::Reply, "e1".into()),
+            ]
+        );
+        (thread, private)
+    };
+    // After a restart nothing is lost and nothing is told twice.
+    let a = open(&w, 0, da.path());
+    assert_eq!(kinds(&a, "e0").len(), 4);
+    assert_eq!(kinds(&a, "e2").len(), 2);
+    assert!(a.follows_thread("e0", &thread).unwrap());
+    assert!(a.model().group(&private).unwrap().requests.contains("e2"));
+}
+
+#[test]
+fn the_feed_shows_my_groups_and_whom_i_follow_with_unread_markers() {
+    let w = World::new(2, 4);
+    let da = tempfile::tempdir().unwrap();
+    let mut a = open(&w, 0, da.path());
+    let t0 = now();
+    a.on_login("e2", t0 - 10).unwrap();
+    let mine = a
+        .create_group("e2", "Mine", "", Visibility::Public, t0, 1)
+        .unwrap();
+    let other = a
+        .create_group("e0", "Other", "", Visibility::Public, t0, 2)
+        .unwrap();
+    let secret = a
+        .create_group("e0", "Secret", "", Visibility::Secret, t0, 3)
+        .unwrap();
+    a.add_member("e0", &mine, "e0", t0 + 1).unwrap();
+    let t_mine = a
+        .create_thread("e0", &mine, "In my group", "a", t0 + 2, 5)
+        .unwrap();
+    let t_other = a
+        .create_thread("e0", &other, "Elsewhere", "b", t0 + 3, 6)
+        .unwrap();
+    let t_secret = a
+        .create_thread("e0", &secret, "Hidden", "c", t0 + 4, 7)
+        .unwrap();
+    a.commit().unwrap();
+    let ids = |a: &Core| -> Vec<DocId> {
+        a.feed_for("e2", None, 50)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.thread.id)
+            .collect()
+    };
+    assert_eq!(ids(&a), vec![t_mine.clone()], "only my group's thread");
+    // Following e0 brings their threads that e2 may read — never the secret one.
+    a.follow_person("e2", "e0", true).unwrap();
+    assert_eq!(ids(&a), vec![t_other.clone(), t_mine.clone()]);
+    assert!(!ids(&a).contains(&t_secret));
+    let feed = a.feed_for("e2", None, 50).unwrap();
+    assert!(feed.iter().all(|i| i.unread), "new since e2's first login");
+    // Reading one clears its marker until someone else posts again.
+    a.mark_thread_read("e2", &t_mine).unwrap();
+    let unread = |a: &Core, t: &DocId| {
+        a.feed_for("e2", None, 50)
+            .unwrap()
+            .into_iter()
+            .find(|i| &i.thread.id == t)
+            .unwrap()
+            .unread
+    };
+    assert!(!unread(&a, &t_mine));
+    assert!(unread(&a, &t_other));
+    a.reply("e0", &t_mine, "more", None, t0 + 10, 8).unwrap();
+    a.commit().unwrap();
+    assert!(unread(&a, &t_mine));
+    // My own reply does not make it unread for me.
+    a.mark_thread_read("e2", &t_mine).unwrap();
+    a.reply("e2", &t_mine, "mine", None, t0 + 11, 9).unwrap();
+    a.commit().unwrap();
+    assert!(!unread(&a, &t_mine));
+    // Following the thread shows in the feed; the cursor pages by activity.
+    a.follow_thread("e2", &t_other, true).unwrap();
+    let first = a.feed_for("e2", None, 1).unwrap();
+    assert_eq!(first[0].thread.id, t_mine);
+    let next = a
+        .feed_for("e2", Some(first[0].thread.last_activity), 10)
+        .unwrap();
+    assert_eq!(next.len(), 1);
+    assert!(next[0].following);
+    // "Mark all as read".
+    a.mark_all_read("e2", t0 + 1_000).unwrap();
+    assert!(
+        a.feed_for("e2", None, 50)
+            .unwrap()
+            .iter()
+            .all(|i| !i.unread)
+    );
+    // Following oneself or a stranger is refused.
+    assert!(a.follow_person("e2", "e2", true).is_err());
+    assert!(a.follow_person("e2", "nobody", true).is_err());
+}
+
+#[test]
+fn people_are_found_by_prefix_of_name_id_and_site() {
+    let w = World::new(2, 4);
+    let da = tempfile::tempdir().unwrap();
+    let a = open(&w, 0, da.path());
+    let ids = |q: &str| -> Vec<String> { a.find_people(q, 10).into_iter().map(|e| e.id).collect() };
+    assert_eq!(ids("@e1"), vec!["e1"]);
+    assert_eq!(ids("employee 3"), vec!["e3"]);
+    assert_eq!(ids("site1").len(), 2);
+    assert!(ids("zzz").is_empty());
+    assert_eq!(weft_node::service::fold("Hélène Dupré"), "helene dupre");
+}
