@@ -58,7 +58,7 @@ const GROUPS: &[Group] = &[
         description: "Cloud, outils et méthodes : la transformation numérique, site par site.",
         visibility: "public",
         owner: "jlefevre",
-        members: &[],
+        members: &["hdupre", "jsmith", "pkumar", "tbernard", "rsharma"],
         threads: &[
             Thread {
                 author: "tbernard",
@@ -94,7 +94,7 @@ const GROUPS: &[Group] = &[
         description: "Wins, pipeline and tips for our largest customers.",
         visibility: "public",
         owner: "jsmith",
-        members: &[],
+        members: &["ejohnson"],
         threads: &[Thread {
             author: "mbrown",
             title: "Closed: three-year renewal with a major retailer",
@@ -114,7 +114,7 @@ const GROUPS: &[Group] = &[
         description: "Partagez vos plus belles photos — sorties, concours et conseils.",
         visibility: "public",
         owner: "ogarnier",
-        members: &[],
+        members: &["hdupre", "cmartin"],
         threads: &[Thread {
             author: "ogarnier",
             title: "Sortie photo samedi au jardin des Plantes",
@@ -134,7 +134,7 @@ const GROUPS: &[Group] = &[
         description: "La troupe de théâtre de l'entreprise : répétitions, castings, spectacles.",
         visibility: "public",
         owner: "mroux",
-        members: &[],
+        members: &["hdupre"],
         threads: &[Thread {
             author: "mroux",
             title: "Casting pour la pièce de printemps",
@@ -148,7 +148,7 @@ const GROUPS: &[Group] = &[
         description: "Engineering at the Bangalore site: releases, talks and hiring.",
         visibility: "public",
         owner: "pkumar",
-        members: &[],
+        members: &["srao"],
         threads: &[Thread {
             author: "aiyer",
             title: "Tech talk: property-based testing in Rust",
@@ -168,7 +168,7 @@ const GROUPS: &[Group] = &[
         description: "Data science, analytics and machine learning across sites.",
         visibility: "public",
         owner: "owhite",
-        members: &[],
+        members: &["hdupre", "jsmith", "pkumar"],
         threads: &[Thread {
             author: "owhite",
             title: "Who knows about forecasting models?",
@@ -185,7 +185,7 @@ const GROUPS: &[Group] = &[
         description: "Runs, races and training plans. All paces welcome.",
         visibility: "public",
         owner: "rsharma",
-        members: &[],
+        members: &["jsmith", "pkumar"],
         threads: &[Thread {
             author: "rsharma",
             title: "Global 10k challenge this month",
@@ -205,7 +205,7 @@ const GROUPS: &[Group] = &[
         description: "For newcomers and their mentors: questions, tips, buddies.",
         visibility: "public",
         owner: "dnair",
-        members: &[],
+        members: &["hdupre", "ejohnson"],
         threads: &[Thread {
             author: "njackson",
             title: "Buddy programme: mentors wanted",

@@ -384,6 +384,11 @@ impl Core {
         self.engine.poll_transmit()
     }
 
+    /// Whether changes were accepted since the last commit (they are not durable yet).
+    pub fn has_unsaved(&self) -> bool {
+        !self.unsaved.is_empty()
+    }
+
     /// Appends every change accepted since the last commit (and new certificates) to the
     /// store, then flushes it. Returns how many changes were made durable.
     pub fn commit(&mut self) -> Result<usize, NodeError> {

@@ -2,8 +2,9 @@
 //!
 //! Inputs: jobs from the web layer (closures run on the core), swarm events, a timer. After
 //! each batch of jobs the loop commits — appends and flushes the store — and only then
-//! answers the jobs, so a command is acknowledged only once it is durable; jobs that queued
-//! up meanwhile share one flush (group commit).
+//! answers the jobs that wrote, so a command is acknowledged only once it is durable; jobs
+//! that queued up meanwhile share one flush (group commit). Queries that run while nothing
+//! is waiting for a flush are answered at once, so reads do not wait for a batch of writes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -273,11 +274,22 @@ impl Runtime {
                 () = &mut shutdown => break,
                 job = jobs.recv() => {
                     let Some(job) = job else { break };
-                    let mut delivers = vec![job(&mut self.core)];
-                    while delivers.len() < 512 {
-                        match jobs.try_recv() {
-                            Ok(j) => delivers.push(j(&mut self.core)),
-                            Err(_) => break,
+                    // A job that leaves nothing waiting to be made durable (a query, while no
+                    // command of this batch has written yet) is answered at once; the others
+                    // after the commit that covers them.
+                    let mut delivers = Vec::new();
+                    let mut next = Some(job);
+                    let mut ran = 0;
+                    while let Some(j) = next.take() {
+                        let d = j(&mut self.core);
+                        if self.core.has_unsaved() {
+                            delivers.push(d);
+                        } else {
+                            d();
+                        }
+                        ran += 1;
+                        if ran < 512 {
+                            next = jobs.try_recv().ok();
                         }
                     }
                     let local = self.core.commit()?;

@@ -448,11 +448,17 @@ impl Core {
             .filter(|t| before.is_none_or(|b| t.last_activity < b))
             .filter(|t| model.access(employee, &t.group) == Access::Full)
             .collect();
-        picked.sort_by(|a, b| {
+        let newest_first = |a: &&ThreadSummary, b: &&ThreadSummary| {
             b.last_activity
                 .cmp(&a.last_activity)
                 .then_with(|| a.id.cmp(&b.id))
-        });
+        };
+        // Only the first `limit` need sorting (a big company's feed draws on thousands).
+        if picked.len() > limit && limit > 0 {
+            picked.select_nth_unstable_by(limit - 1, newest_first);
+            picked.truncate(limit);
+        }
+        picked.sort_by(newest_first);
         picked.truncate(limit);
         let read_before = store.settings(employee)?.read_before;
         picked
@@ -500,8 +506,13 @@ impl Core {
         }
         let mut ts: Vec<&ThreadSummary> =
             g.threads.iter().filter_map(|t| model.thread(t)).collect();
-        ts.sort_by_key(|t| std::cmp::Reverse(t.last_activity));
-        ts.truncate(limit);
+        let newest_first =
+            |a: &&ThreadSummary, b: &&ThreadSummary| b.last_activity.cmp(&a.last_activity);
+        if ts.len() > limit && limit > 0 {
+            ts.select_nth_unstable_by(limit - 1, newest_first);
+            ts.truncate(limit);
+        }
+        ts.sort_by(newest_first);
         let read_before = self.store().settings(employee)?.read_before;
         let mut out = Vec::with_capacity(ts.len());
         for t in ts {

@@ -61,13 +61,17 @@ impl Driver {
     }
 
     fn browser(&self, profile: &std::path::Path) -> Browser<'_> {
+        self.browser_sized(profile, "1200,900")
+    }
+
+    fn browser_sized(&self, profile: &std::path::Path, size: &str) -> Browser<'_> {
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                          "--disable-quic", "--no-first-run", "--disable-background-networking",
-                         "--disable-component-update", "--disable-sync", "--window-size=1200,900",
+                         "--disable-component-update", "--disable-sync", format!("--window-size={size}"),
                          format!("--user-data-dir={}", profile.display())]
             }
         }}});
@@ -170,16 +174,51 @@ impl Browser<'_> {
         self.wait_text("Home", 10);
     }
 
+    /// Saves a PNG of the window in the target folder's `screenshots/`; with
+    /// `WEFT_UPDATE_SCREENSHOTS=1`, also in `docs/screenshots/` (how the README's pictures are
+    /// made).
     fn screenshot(&self, name: &str) {
+        use base64::Engine;
         let png = self.d.call(
             "GET",
             &format!("/session/{}/screenshot", self.id),
             Value::Null,
         );
-        let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-        let _ = std::fs::create_dir_all(&dir);
-        if let Some(b64) = png.as_str() {
-            let _ = std::fs::write(dir.join(format!("{name}.png.b64")), b64);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().expect("a screenshot"))
+            .unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
+        let mut dirs =
+            vec![std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots")];
+        if std::env::var_os("WEFT_UPDATE_SCREENSHOTS").is_some() {
+            dirs.push(
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots"),
+            );
+        }
+        for dir in dirs {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("{name}.png")), &bytes).unwrap();
+        }
+    }
+
+    fn count(&self, css: &str) -> usize {
+        let v = self.d.call(
+            "POST",
+            &format!("/session/{}/elements", self.id),
+            json!({"using": "css selector", "value": css}),
+        );
+        v.as_array().map_or(0, Vec::len)
+    }
+
+    fn wait_for(&self, css: &str, secs: u64) {
+        let start = Instant::now();
+        while self.count(css) == 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "never saw {css} in:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 }
@@ -269,9 +308,25 @@ fn a_private_post_travels_live_to_a_member_site_only() {
     );
     // A reply at Paris appears in New York's open page without a reload.
     ny.js("window.__still_here = 42; return null;");
-    paris.type_into("#rbody", "Nouveau point ajouté en direct");
+    let badge = |b: &Browser| -> i64 {
+        b.js("return Number(document.getElementById('unread').textContent);")
+            .as_i64()
+            .unwrap()
+    };
+    let before = badge(&ny);
+    assert!(before >= 1, "John was told of his invitation");
+    paris.type_into("#rbody", "Nouveau point ajouté en direct, @jsmith");
     paris.click("form[action$='/reply'] button");
     ny.wait_text("Nouveau point ajouté en direct", 20);
+    // The mention raises John's notification count on the open page, without a reload.
+    let start = Instant::now();
+    while badge(&ny) != before + 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the badge never counted the mention"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(
         ny.js("return window.__still_here;").as_i64(),
         Some(42),
@@ -296,4 +351,78 @@ fn a_private_post_travels_live_to_a_member_site_only() {
     blr.wait_text("Not found", 10);
     blr.go(&format!("http://127.0.0.1:{}{thread_path}", c.http_port));
     blr.wait_text("Not found", 10);
+}
+
+/// The demo's main pages in a real browser, with the pictures the README shows: login, the
+/// charter at first login, feed, group, thread (with @mention completion), profile, search,
+/// notifications, and a thread on a phone-sized screen.
+#[test]
+fn the_demo_pages_in_a_browser_with_screenshots() {
+    use crate::demo::{Demo, free_base};
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Demo::start(&dir.path().join("weft-demo"), free_base());
+    let port = demo.port("paris");
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    let token = demo.login("paris", "hdupre");
+    let group = demo.group_id("paris", &token, "IT Transformation");
+    let (_, threads) = demo.get("paris", &token, &format!("/api/v1/groups/{group}/threads"));
+    let thread = threads["items"][0]["id"].as_str().unwrap().to_owned();
+
+    let driver = Driver::start();
+    let profiles = tempfile::tempdir().unwrap();
+    let b = driver.browser(&profiles.path().join("desktop"));
+    b.go(&url("/login"));
+    b.wait_for("#password", 10);
+    b.screenshot("login");
+    b.type_into("#login", "hdupre");
+    b.type_into("#password", crate::demo::PASSWORD);
+    b.click("form[action='/login'] button");
+    // First login: the usage charter, then the feed.
+    b.wait_text("Usage charter", 10);
+    b.click("form[action='/charter'] button");
+    b.wait_text("Home", 10);
+    assert!(b.count("main article.card") >= 3, "{}", b.text());
+    b.screenshot("feed");
+    b.go(&url(&format!("/groups/{group}")));
+    b.wait_text("IT Transformation", 10);
+    assert!(b.count("ul.people li") >= 2);
+    b.screenshot("group");
+    b.go(&url(&format!("/threads/{thread}")));
+    b.wait_for("article.post", 10);
+    // @mention completion from the directory: "@jsm" offers John Smith; Enter takes him.
+    b.type_into("#rbody", "Merci @jsm");
+    b.wait_for(".suggest li", 10);
+    assert!(b.text().contains("John Smith"), "{}", b.text());
+    b.screenshot("thread");
+    b.type_into("#rbody", "\u{E007}");
+    let typed = b.js("return document.getElementById('rbody').value;");
+    assert_eq!(typed.as_str(), Some("Merci @jsmith "));
+    b.go(&url("/people/hdupre"));
+    b.wait_text("Hélène Dupré", 10);
+    b.screenshot("profile");
+    b.go(&url("/search?q=kubernetes"));
+    b.wait_for("main article.card", 10);
+    assert!(b.count("main article.card b") >= 1, "highlighted words");
+    b.screenshot("search");
+    b.go(&url("/notifications"));
+    b.wait_text("mentioned you", 10);
+    b.screenshot("notifications");
+    // A phone.
+    let phone = driver.browser_sized(&profiles.path().join("phone"), "390,844");
+    phone.go(&url("/login"));
+    phone.type_into("#login", "hdupre");
+    phone.type_into("#password", crate::demo::PASSWORD);
+    phone.click("form[action='/login'] button");
+    phone.wait_text("Home", 10);
+    phone.go(&url(&format!("/threads/{thread}")));
+    phone.wait_for("article.post", 10);
+    let b = phone;
+    // Nothing wider than the phone's screen.
+    let wide = b.js("return document.documentElement.scrollWidth <= window.innerWidth + 1;");
+    assert_eq!(
+        wide.as_bool(),
+        Some(true),
+        "the page scrolls sideways on a phone"
+    );
+    b.screenshot("thread-phone");
 }

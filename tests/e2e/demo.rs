@@ -11,10 +11,10 @@ use serde_json::json;
 
 use crate::harness::{WEFT, http};
 
-const PASSWORD: &str = "weft-demo-password";
+pub(crate) const PASSWORD: &str = "weft-demo-password";
 
 /// A port base whose six demo ports are free.
-fn free_base() -> u16 {
+pub(crate) fn free_base() -> u16 {
     for _ in 0..50 {
         let p = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -36,13 +36,13 @@ fn free_base() -> u16 {
     panic!("no free ports");
 }
 
-struct Demo {
+pub(crate) struct Demo {
     child: Child,
     sites: Vec<(String, u16)>,
 }
 
 impl Demo {
-    fn start(dir: &std::path::Path, base: u16) -> Demo {
+    pub(crate) fn start(dir: &std::path::Path, base: u16) -> Demo {
         let mut child = Command::new(WEFT)
             .args([
                 "demo",
@@ -96,11 +96,11 @@ impl Demo {
         Demo { child, sites }
     }
 
-    fn port(&self, site: &str) -> u16 {
+    pub(crate) fn port(&self, site: &str) -> u16 {
         self.sites.iter().find(|(s, _)| s == site).unwrap().1
     }
 
-    fn login(&self, site: &str, user: &str) -> String {
+    pub(crate) fn login(&self, site: &str, user: &str) -> String {
         let (s, body) = http(
             self.port(site),
             "POST",
@@ -116,7 +116,7 @@ impl Demo {
             .to_owned()
     }
 
-    fn get(&self, site: &str, token: &str, path: &str) -> (u16, serde_json::Value) {
+    pub(crate) fn get(&self, site: &str, token: &str, path: &str) -> (u16, serde_json::Value) {
         let (s, body) = http(self.port(site), "GET", path, None, Some(token)).unwrap();
         (
             s,
@@ -124,7 +124,7 @@ impl Demo {
         )
     }
 
-    fn group_id(&self, site: &str, token: &str, name: &str) -> String {
+    pub(crate) fn group_id(&self, site: &str, token: &str, name: &str) -> String {
         let (_, groups) = self.get(site, token, "/api/v1/groups");
         groups["items"]
             .as_array()

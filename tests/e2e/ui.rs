@@ -164,3 +164,281 @@ fn log_in_post_and_read_through_the_html_ui() {
         "{html}"
     );
 }
+
+/// The location a redirect points to.
+fn location(head: &str) -> String {
+    head.lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("location:"))
+        .map(|l| l.split_once(':').unwrap().1.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Logs in through the login form; returns the session cookie header.
+fn ui_login(port: u16, user: &str) -> String {
+    let (_, head, _) = http_raw(port, "GET", "/login", &[], "").unwrap();
+    let csrf = cookie_value(&head, "weft_csrf").unwrap();
+    let h = [
+        "Content-Type: application/x-www-form-urlencoded".to_string(),
+        format!("Cookie: weft_csrf={csrf}"),
+    ];
+    let body = format!("login={user}&password={}&_csrf={csrf}", enc(PASSWORD));
+    let (s, head, _) = http_raw(port, "POST", "/login", &h, &body).unwrap();
+    assert_eq!(s, 303, "{head}");
+    format!(
+        "Cookie: weft_session={}",
+        cookie_value(&head, "weft_session").unwrap()
+    )
+}
+
+/// A form POST as `who`, with the form token of the page at `from`.
+fn post_form(port: u16, who: &str, from: &str, action: &str, fields: &str) -> (u16, String) {
+    let (s, _, html) = http_raw(port, "GET", from, &[who.to_owned()], "").unwrap();
+    assert_eq!(s, 200, "{from}: {html}");
+    let csrf = hidden_csrf(&html);
+    let h = [
+        "Content-Type: application/x-www-form-urlencoded".to_string(),
+        who.to_owned(),
+    ];
+    let body = if fields.is_empty() {
+        format!("_csrf={csrf}")
+    } else {
+        format!("{fields}&_csrf={csrf}")
+    };
+    let (s, head, _) = http_raw(port, "POST", action, &h, &body).unwrap();
+    (s, location(&head))
+}
+
+fn page(port: u16, who: &str, path: &str) -> String {
+    let (s, _, html) = http_raw(port, "GET", path, &[who.to_owned()], "").unwrap();
+    assert_eq!(s, 200, "{path}: {html}");
+    html
+}
+
+#[test]
+fn setup_link_charter_notifications_and_running_a_group() {
+    let company = Company::new();
+    // The operator sets a usage charter.
+    let site = &company.sites[0];
+    let dir = site.config.parent().unwrap();
+    std::fs::write(dir.join("charter.md"), "Be **kind** to each other.").unwrap();
+    let mut cfg = std::fs::read_to_string(&site.config).unwrap();
+    cfg.push_str("charter = \"charter.md\"\n");
+    std::fs::write(&site.config, cfg).unwrap();
+    // A setup link for someone homed elsewhere is refused; for cmartin it is printed.
+    let cfg_path = site.config.to_str().unwrap();
+    let out = std::process::Command::new(crate::harness::WEFT)
+        .args(["user", "invite", "--config", cfg_path, "--user", "jsmith"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("homed at new-york"));
+    let link = crate::harness::weft(
+        dir,
+        &["user", "invite", "--config", cfg_path, "--user", "fmercier"],
+    );
+    let node = company.start(0);
+    let port = node.http_port;
+    let path = link
+        .trim()
+        .split_once(&format!("127.0.0.1:{port}"))
+        .unwrap()
+        .1
+        .to_owned();
+    assert!(path.starts_with("/setup/"), "{link}");
+
+    // The link: a form; too short or mismatched passwords are refused; then logged in.
+    let (s, head, html) = http_raw(port, "GET", &path, &[], "").unwrap();
+    assert_eq!(s, 200, "{html}");
+    assert!(html.contains("fmercier"));
+    let csrf = cookie_value(&head, "weft_csrf").unwrap();
+    let h = [
+        "Content-Type: application/x-www-form-urlencoded".to_string(),
+        format!("Cookie: weft_csrf={csrf}"),
+    ];
+    let (s, _, _) = http_raw(
+        port,
+        "POST",
+        &path,
+        &h,
+        &format!("password=short&again=short&_csrf={csrf}"),
+    )
+    .unwrap();
+    assert_eq!(s, 422);
+    let (s, _, _) = http_raw(
+        port,
+        "POST",
+        &path,
+        &h,
+        &format!("password=long+enough+1&again=long+enough+2&_csrf={csrf}"),
+    )
+    .unwrap();
+    assert_eq!(s, 422);
+    let (s, _, _) = http_raw(
+        port,
+        "POST",
+        &path,
+        &h[..1],
+        &format!("password=long+enough+1&again=long+enough+1&_csrf={csrf}"),
+    )
+    .unwrap();
+    assert_eq!(s, 403, "no form cookie");
+    let (s, head, _) = http_raw(
+        port,
+        "POST",
+        &path,
+        &h,
+        &format!("password=long+enough+1&again=long+enough+1&_csrf={csrf}"),
+    )
+    .unwrap();
+    assert_eq!(s, 303, "{head}");
+    let fm = format!(
+        "Cookie: weft_session={}",
+        cookie_value(&head, "weft_session").unwrap()
+    );
+    // The link works once.
+    let (s, _, _) = http_raw(port, "GET", &path, &[], "").unwrap();
+    assert_eq!(s, 404);
+    // The new password works at the login form too.
+    let (_, head, _) = http_raw(port, "GET", "/login", &[], "").unwrap();
+    let lc = cookie_value(&head, "weft_csrf").unwrap();
+    let (s, _, _) = http_raw(
+        port,
+        "POST",
+        "/login",
+        &[
+            "Content-Type: application/x-www-form-urlencoded".to_string(),
+            format!("Cookie: weft_csrf={lc}"),
+        ],
+        &format!("login=fmercier&password=long+enough+1&_csrf={lc}"),
+    )
+    .unwrap();
+    assert_eq!(s, 303);
+
+    // The charter comes first, then the feed.
+    let (s, head, _) = http_raw(port, "GET", "/", std::slice::from_ref(&fm), "").unwrap();
+    assert_eq!((s, location(&head).as_str()), (303, "/charter"));
+    let html = page(port, &fm, "/charter");
+    assert!(html.contains("<strong>kind</strong>"), "{html}");
+    let (s, to) = post_form(port, &fm, "/charter", "/charter", "hash=stale");
+    assert_eq!(
+        (s, to.as_str()),
+        (303, "/charter"),
+        "a stale charter is shown again"
+    );
+    let hash = html.split("name=\"hash\" value=\"").nth(1).unwrap()[..64].to_owned();
+    let (s, to) = post_form(port, &fm, "/charter", "/charter", &format!("hash={hash}"));
+    assert_eq!((s, to.as_str()), (303, "/"));
+    page(port, &fm, "/");
+
+    // Hélène (also accepting the charter) makes a private group; Francis asks to join.
+    let he = ui_login(port, "hdupre");
+    let html = page(port, &he, "/charter");
+    let hash = html.split("name=\"hash\" value=\"").nth(1).unwrap()[..64].to_owned();
+    post_form(port, &he, "/charter", "/charter", &format!("hash={hash}"));
+    let (s, group) = post_form(
+        port,
+        &he,
+        "/groups",
+        "/groups",
+        "name=Comit%C3%A9&description=&visibility=private",
+    );
+    assert_eq!(s, 303);
+    let (s, _) = post_form(port, &fm, &group, &format!("{group}/join"), "");
+    assert_eq!(s, 303);
+    assert!(page(port, &fm, &group).contains("waiting for an owner"));
+    // Hélène sees it in her notifications (with the count in the header) and approves.
+    let html = page(port, &he, "/");
+    assert!(html.contains("id=\"unread\">1<"), "{html}");
+    let html = page(port, &he, "/notifications");
+    assert!(html.contains("@fmercier asked to join"), "{html}");
+    assert!(
+        page(port, &he, "/").contains("id=\"unread\" hidden"),
+        "seen now"
+    );
+    let html = page(port, &he, &group);
+    assert!(html.contains("Join requests"), "{html}");
+    let (s, _) = post_form(
+        port,
+        &he,
+        &group,
+        &format!("{group}/requests/fmercier/approve"),
+        "",
+    );
+    assert_eq!(s, 303);
+    let html = page(port, &fm, &group);
+    assert!(html.contains("Start a thread"), "a member may post: {html}");
+    // Francis posts, mentioning Hélène; she is told; her feed marks it new.
+    let (s, thread) = post_form(
+        port,
+        &fm,
+        &group,
+        &format!("{group}/threads"),
+        "title=Ordre+du+jour&body=%40hdupre+on+commence+%C3%A0+9h",
+    );
+    assert_eq!(s, 303);
+    assert!(page(port, &he, "/notifications").contains("@fmercier mentioned you"));
+    let html = page(port, &he, "/");
+    assert!(
+        html.contains("Ordre du jour") && html.contains("class=\"new\""),
+        "{html}"
+    );
+    page(port, &he, &thread);
+    let html = page(port, &he, "/");
+    assert!(!html.contains("class=\"new\""), "read now: {html}");
+    // Francis edits then deletes his post; the thread shows both.
+    let post = page(port, &fm, &thread)
+        .split("/posts/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let edit = format!("{thread}/posts/{post}/edit");
+    let (s, _) = post_form(port, &fm, &edit, &edit, "body=On+commence+%C3%A0+10h");
+    assert_eq!(s, 303);
+    let html = page(port, &he, &thread);
+    assert!(
+        html.contains("On commence à 10h") && html.contains("edited"),
+        "{html}"
+    );
+    // Hélène cannot edit Francis's post.
+    let (s, _, _) = http_raw(port, "GET", &edit, std::slice::from_ref(&he), "").unwrap();
+    assert_eq!(s, 404);
+    let (s, _) = post_form(
+        port,
+        &fm,
+        &thread,
+        &format!("{thread}/posts/{post}/delete"),
+        "",
+    );
+    assert_eq!(s, 303);
+    assert!(!page(port, &he, &thread).contains("10h"));
+    // Following: Hélène stops following; Francis follows Hélène.
+    let (s, _) = post_form(port, &fm, "/people/hdupre", "/people/hdupre/follow", "on=1");
+    assert_eq!(s, 303);
+    assert!(page(port, &fm, "/people/hdupre").contains("aria-pressed=\"true\""));
+    // Hélène removes Francis; he no longer sees the threads.
+    let (s, _) = post_form(
+        port,
+        &he,
+        &group,
+        &format!("{group}/members/fmercier/remove"),
+        "",
+    );
+    assert_eq!(s, 303);
+    let html = page(port, &fm, &group);
+    assert!(!html.contains("Ordre du jour"), "{html}");
+    let (s, _, _) = http_raw(port, "GET", &thread, std::slice::from_ref(&fm), "").unwrap();
+    assert_eq!(s, 404);
+    // Owners rename the group.
+    let (s, _) = post_form(
+        port,
+        &he,
+        &group,
+        &format!("{group}/settings"),
+        "name=Comit%C3%A9+social&description=CSE",
+    );
+    assert_eq!(s, 303);
+    assert!(page(port, &he, &group).contains("Comité social"));
+}

@@ -135,6 +135,10 @@ impl Store {
     /// Records that `employee` has read `thread` up to activity time `at` (ms); never moves
     /// the marker back.
     pub fn mark_read(&self, employee: &str, thread: &DocId, at: i64) -> Result<(), StoreError> {
+        if self.read_marker(employee, thread)?.is_some_and(|m| m >= at) {
+            // Reading again what was read: no write.
+            return Ok(());
+        }
         let k = key(&[b"rd", employee.as_bytes(), thread.as_str().as_bytes()]);
         self.personal
             .update_and_fetch(k, |old| {

@@ -873,8 +873,9 @@ async fn thread_page(
         .call(move |core| {
             let t = core.thread_for(&me, &tid)?;
             let g = core
-                .group_for(&me, &t.group)
-                .map(|(g, _)| g.name)
+                .model()
+                .group(&t.group)
+                .map(|g| g.name.clone())
                 .unwrap_or_default();
             let following = core.follows_thread(&me, &tid).unwrap_or(false);
             if let Err(e) = core.mark_thread_read(&me, &tid) {
