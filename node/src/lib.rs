@@ -22,8 +22,9 @@
 //! It refuses HTTP (that is `weft-web`) and decisions about validity (those are
 //! `weft-crdt`'s: the node only carries changes to and from the pipeline).
 //!
-//! Still to come (issue 4): document snapshots for fast start-up, read models stored in sled,
-//! and keeping only recently used documents in memory.
+//! Still to come (issue 4): document snapshots for fast start-up, read models stored in sled
+//! (they are rebuilt from the documents at start-up today), and keeping only recently used
+//! documents in memory.
 
 pub mod config;
 pub mod core;

@@ -48,7 +48,19 @@ pub struct GroupSummary {
     pub members: BTreeSet<String>,
     pub invitations: BTreeSet<String>,
     pub requests: BTreeSet<String>,
-    pub threads: BTreeSet<DocId>,
+    /// The group's threads as (last activity, id): the newest last.
+    pub threads: BTreeSet<(i64, DocId)>,
+}
+
+impl GroupSummary {
+    /// The group's threads, newest activity first, older than `before` (ms) if given.
+    pub fn newest(&self, before: Option<i64>) -> impl Iterator<Item = &DocId> {
+        self.threads
+            .iter()
+            .rev()
+            .skip_while(move |(t, _)| before.is_some_and(|b| *t >= b))
+            .map(|(_, id)| id)
+    }
 }
 
 impl GroupSummary {
@@ -137,6 +149,7 @@ impl ReadModel {
     }
 
     fn update_thread(&mut self, v: ThreadView) -> Vec<Notice> {
+        let old_activity = self.threads.get(&v.id).map(|s| s.last_activity);
         let old_posts = self.threads.get(&v.id).map(|s| &s.posts);
         let first = old_posts.is_none();
         let mut notices = Vec::new();
@@ -187,16 +200,20 @@ impl ReadModel {
                 .entry(summary.author.clone())
                 .or_default()
                 .insert(summary.id.clone());
-            match self.groups.get_mut(&summary.group) {
-                Some(g) => {
-                    g.threads.insert(summary.id.clone());
+        }
+        match self.groups.get_mut(&summary.group) {
+            Some(g) => {
+                if let Some(old) = old_activity {
+                    g.threads.remove(&(old, summary.id.clone()));
                 }
-                None => {
-                    self.orphans
-                        .entry(summary.group.clone())
-                        .or_default()
-                        .insert(summary.id.clone());
-                }
+                g.threads
+                    .insert((summary.last_activity, summary.id.clone()));
+            }
+            None => {
+                self.orphans
+                    .entry(summary.group.clone())
+                    .or_default()
+                    .insert(summary.id.clone());
             }
         }
         self.threads.insert(summary.id.clone(), summary);
@@ -238,7 +255,11 @@ impl ReadModel {
                 .insert(v.id.clone());
         }
         let mut threads = old.map(|o| o.threads).unwrap_or_default();
-        threads.extend(self.orphans.remove(&v.id).unwrap_or_default());
+        for t in self.orphans.remove(&v.id).unwrap_or_default() {
+            if let Some(s) = self.threads.get(&t) {
+                threads.insert((s.last_activity, t));
+            }
+        }
         self.groups.insert(
             v.id.clone(),
             GroupSummary {

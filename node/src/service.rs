@@ -425,16 +425,20 @@ impl Core {
     ) -> Result<Vec<FeedItem>, NodeError> {
         let model = self.model();
         let store = self.store();
+        // Each group keeps its threads by activity: at most `limit` from each can be in the
+        // feed, so a company's thousands of threads are never all looked at.
         let mut ids: HashSet<&DocId> = HashSet::new();
-        for g in model.groups_of(employee) {
-            if let Some(g) = model.group(g) {
-                ids.extend(g.threads.iter());
-            }
-        }
-        for g in model.groups().filter(|g| g.name == ALL_COMPANY) {
-            if g.access(employee) == Access::Full {
-                ids.extend(g.threads.iter());
-            }
+        let mut groups: Vec<&crate::readmodel::GroupSummary> = model
+            .groups_of(employee)
+            .filter_map(|g| model.group(g))
+            .collect();
+        groups.extend(
+            model
+                .groups()
+                .filter(|g| g.name == ALL_COMPANY && g.access(employee) == Access::Full),
+        );
+        for g in groups {
+            ids.extend(g.newest(before).take(limit));
         }
         let followed = store.followed_threads(employee)?;
         ids.extend(followed.iter());
@@ -453,7 +457,6 @@ impl Core {
                 .cmp(&a.last_activity)
                 .then_with(|| a.id.cmp(&b.id))
         };
-        // Only the first `limit` need sorting (a big company's feed draws on thousands).
         if picked.len() > limit && limit > 0 {
             picked.select_nth_unstable_by(limit - 1, newest_first);
             picked.truncate(limit);
@@ -504,15 +507,11 @@ impl Core {
         if g.access(employee) != Access::Full {
             return Ok(None);
         }
-        let mut ts: Vec<&ThreadSummary> =
-            g.threads.iter().filter_map(|t| model.thread(t)).collect();
-        let newest_first =
-            |a: &&ThreadSummary, b: &&ThreadSummary| b.last_activity.cmp(&a.last_activity);
-        if ts.len() > limit && limit > 0 {
-            ts.select_nth_unstable_by(limit - 1, newest_first);
-            ts.truncate(limit);
-        }
-        ts.sort_by(newest_first);
+        let ts: Vec<&ThreadSummary> = g
+            .newest(None)
+            .take(limit)
+            .filter_map(|t| model.thread(t))
+            .collect();
         let read_before = self.store().settings(employee)?.read_before;
         let mut out = Vec::with_capacity(ts.len());
         for t in ts {

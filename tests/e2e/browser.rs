@@ -393,6 +393,7 @@ fn the_demo_pages_in_a_browser_with_screenshots() {
     b.type_into("#rbody", "Merci @jsm");
     b.wait_for(".suggest li", 10);
     assert!(b.text().contains("John Smith"), "{}", b.text());
+    b.js("document.querySelector('.suggest').scrollIntoView({block: 'end'}); return null;");
     b.screenshot("thread");
     b.type_into("#rbody", "\u{E007}");
     let typed = b.js("return document.getElementById('rbody').value;");
