@@ -146,7 +146,9 @@ pub mod testkit;
 pub use change::{DecodeError, SignedChange};
 pub use doc::Doc;
 pub use ids::{DocId, DocKind};
-pub use local::{Author, GroupSettings, LocalError, MAX_BODY, NewGroup, ProfileUpdate};
+pub use local::{
+    Author, GroupSettings, LocalError, MAX_BODY, MAX_PICTURE, NewGroup, ProfileUpdate,
+};
 pub use replica::{IngestReport, Rejection, Replica, Waiting};
 pub use rules::Visibility;
 pub use views::{GroupView, PostView, ProfileView, ThreadView};

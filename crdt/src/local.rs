@@ -22,6 +22,9 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub const MAX_TITLE: usize = 300;
 /// The longest group description or profile text, in bytes.
 pub const MAX_TEXT: usize = 8 * 1024;
+/// A profile picture's size limit (small enough that keeping every version in the profile's
+/// history costs little: the web UI sends a 256-pixel JPEG).
+pub const MAX_PICTURE: usize = 64 * 1024;
 
 /// An employee able to sign: the key their home node holds for them and its certificate.
 #[derive(Clone)]
@@ -110,7 +113,11 @@ pub struct GroupSettings<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct ProfileUpdate<'a> {
     pub about: Option<&'a str>,
+    /// A short id of the picture (for caches: its digest), set with `picture`.
     pub photo: Option<&'a str>,
+    /// The picture's bytes (at most [`MAX_PICTURE`]); empty removes it. The caller checks it
+    /// is an image; it replicates with the profile, signed like any other field.
+    pub picture: Option<&'a [u8]>,
     pub career: Option<&'a str>,
     pub expertise: Option<&'a [String]>,
     pub interests: Option<&'a [String]>,
@@ -661,11 +668,23 @@ impl Replica {
                 limit(f, v, max)?;
             }
         }
+        if let Some(p) = update.picture
+            && p.len() > MAX_PICTURE
+        {
+            return Err(LocalError::TooLong {
+                field: "picture",
+                len: p.len(),
+                limit: MAX_PICTURE,
+            });
+        }
         let id = DocId::profile(&author.employee);
         let exists = self.doc(&id).is_some_and(|d| !d.is_empty());
         let edit = |tx: &mut Transaction<'_>| {
             if !exists {
                 tx.put(ROOT, "kind", "profile")?;
+            }
+            if let Some(p) = update.picture {
+                tx.put(ROOT, "picture", ScalarValue::Bytes(p.to_vec()))?;
             }
             for (k, v) in [
                 ("about", update.about),

@@ -283,6 +283,18 @@ pub struct ProfileView {
 }
 
 impl ProfileView {
+    /// The profile picture's bytes, if any (read apart from the view: views are built
+    /// often, pictures are wanted rarely).
+    pub fn picture_of(doc: &Doc) -> Option<Vec<u8>> {
+        match doc.automerge().get(automerge::ROOT, "picture") {
+            Ok(Some((Value::Scalar(v), _))) => match v.as_ref() {
+                ScalarValue::Bytes(b) if !b.is_empty() => Some(b.clone()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     pub fn of(doc: &Doc) -> ProfileView {
         let root = automerge::ROOT;
         ProfileView {

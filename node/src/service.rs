@@ -100,6 +100,13 @@ impl Core {
             .unwrap_or_default()
     }
 
+    /// An employee's profile picture.
+    pub fn picture_of(&self, employee: &str) -> Option<Vec<u8>> {
+        self.replica()
+            .doc(&DocId::profile(employee))
+            .and_then(ProfileView::picture_of)
+    }
+
     /// Creates a group as `employee`.
     pub fn create_group(
         &mut self,

@@ -671,3 +671,84 @@ fn feed_notifications_and_follows_across_sites() {
         .unwrap();
     assert_eq!(s, 401);
 }
+
+#[test]
+fn a_profile_picture_travels_with_the_profile_and_is_served_as_an_image() {
+    use crate::harness::http_raw;
+    let company = Company::new();
+    let nodes: Vec<Node> = (0..2).map(|i| company.start(i)).collect();
+    all_connected(&nodes);
+    let helene = nodes[0].login("hdupre");
+    let john = nodes[1].login("jsmith");
+    let put = |body: &str| {
+        http_raw(
+            nodes[0].http_port,
+            "PUT",
+            "/api/v1/me/photo",
+            &[
+                format!("Authorization: Bearer {helene}"),
+                "Content-Type: image/webp".to_string(),
+            ],
+            body,
+        )
+        .unwrap()
+    };
+    // Not an image: 422; too large: 413; both in the API's error shape.
+    let (s, _, b) = put("<svg onload=alert(1)>");
+    assert_eq!(s, 422, "{b}");
+    assert!(b.contains("\"invalid\""), "{b}");
+    let (s, _, b) = put(&format!("RIFF0000WEBP{}", "x".repeat(70_000)));
+    assert_eq!(s, 413, "{b}");
+    assert!(b.contains("\"too_large\""), "{b}");
+    // A (tiny, WebP-headed) picture: stored, signed into the profile, replicated.
+    let picture = "RIFF0000WEBPVP8 a tiny test picture";
+    let (s, _, b) = put(picture);
+    assert_eq!(s, 204, "{b}");
+    let p = eventually(&nodes[1], &john, "/api/v1/people/hdupre", |v| {
+        v["photo_url"].is_string()
+    });
+    let url = p["photo_url"].as_str().unwrap().to_owned();
+    let (s, head, body) = http_raw(
+        nodes[1].http_port,
+        "GET",
+        &url,
+        &[format!("Authorization: Bearer {john}")],
+        "",
+    )
+    .unwrap();
+    assert_eq!(s, 200);
+    assert_eq!(body, picture);
+    let head = head.to_ascii_lowercase();
+    assert!(head.contains("content-type: image/webp"), "{head}");
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+    // Only for people logged in; unknown people have none.
+    let (s, _, _) = http_raw(nodes[1].http_port, "GET", &url, &[], "").unwrap();
+    assert_eq!(s, 401);
+    let (s, _) = nodes[1]
+        .request("GET", "/api/v1/people/jsmith/photo", None, Some(&john))
+        .unwrap();
+    assert_eq!(s, 404);
+    // Removed, everywhere.
+    nodes[0].api(&helene, "DELETE", "/api/v1/me/photo", None, 204);
+    eventually(&nodes[1], &john, "/api/v1/people/hdupre", |v| {
+        v["photo_url"].is_null()
+    });
+    // Groups can be filtered by words of their name or description.
+    nodes[0].api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(json!({"name": "Théâtre amateur", "description": "Répétitions le jeudi", "visibility": "public"})),
+        201,
+    );
+    let g = nodes[0].api(
+        &helene,
+        "GET",
+        "/api/v1/groups?q=theatre%20jeudi",
+        None,
+        200,
+    );
+    assert_eq!(g["items"].as_array().unwrap().len(), 1, "{g}");
+    let g = nodes[0].api(&helene, "GET", "/api/v1/groups?q=opera", None, 200);
+    assert!(g["items"].as_array().unwrap().is_empty());
+}

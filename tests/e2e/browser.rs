@@ -400,6 +400,31 @@ fn the_demo_pages_in_a_browser_with_screenshots() {
     assert_eq!(typed.as_str(), Some("Merci @jsmith "));
     b.go(&url("/people/hdupre"));
     b.wait_text("Hélène Dupré", 10);
+    // A photo chosen in the file field is cropped and scaled to 256 pixels, then sent.
+    b.js(
+        "var c = document.createElement('canvas'); c.width = 400; c.height = 300;\
+         var g = c.getContext('2d'); var gr = g.createLinearGradient(0, 0, 400, 300);\
+         gr.addColorStop(0, '#1f5fbf'); gr.addColorStop(1, '#f0a020'); g.fillStyle = gr;\
+         g.fillRect(0, 0, 400, 300); g.fillStyle = '#fff'; g.font = 'bold 110px sans-serif';\
+         g.fillText('HD', 125, 190);\
+         c.toBlob(function (b) { var dt = new DataTransfer();\
+           dt.items.add(new File([b], 'me.png', {type: 'image/png'}));\
+           var i = document.getElementById('photo'); i.files = dt.files;\
+           i.dispatchEvent(new Event('change')); }, 'image/png'); return null;",
+    );
+    b.wait_for("img.avatar", 20);
+    let start = Instant::now();
+    while b
+        .js("var i = document.querySelector('img.avatar'); return i.complete ? i.naturalWidth : 0;")
+        .as_i64()
+        != Some(256)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the photo did not load at 256 px"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     b.screenshot("profile");
     b.go(&url("/search?q=kubernetes"));
     b.wait_for("main article.card", 10);

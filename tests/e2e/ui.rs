@@ -431,6 +431,30 @@ fn setup_link_charter_notifications_and_running_a_group() {
     assert!(!html.contains("Ordre du jour"), "{html}");
     let (s, _, _) = http_raw(port, "GET", &thread, std::slice::from_ref(&fm), "").unwrap();
     assert_eq!(s, 404);
+    // Francis fills in his profile and picks French: the pages follow his profile.
+    let (s, _) = post_form(
+        port,
+        &fm,
+        "/people/fmercier",
+        "/me/profile",
+        "about=Juriste&expertise=droit+social&interests=v%C3%A9lo%2C+jazz&languages=fran%C3%A7ais%2C+anglais&locale=fr",
+    );
+    assert_eq!(s, 303);
+    let html = page(port, &fm, "/people/fmercier");
+    assert!(
+        html.contains("lang=\"fr\"") && html.contains("Centres d'intérêt"),
+        "{html}"
+    );
+    assert!(html.contains("jazz") && html.contains("anglais"), "{html}");
+    // The directory's fields are shown, read only: the manager links to their page.
+    let html = page(port, &he, "/people/fmercier");
+    assert!(html.contains("lang=\"en\""), "Hélène keeps her language");
+    assert!(html.contains("Manager"), "{html}");
+    // Groups can be found by name.
+    let html = page(port, &he, "/groups?q=comit");
+    assert!(html.contains("Comité"), "{html}");
+    let html = page(port, &he, "/groups?q=zzz");
+    assert!(!html.contains("Comité"), "{html}");
     // Owners rename the group.
     let (s, _) = post_form(
         port,

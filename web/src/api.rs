@@ -266,7 +266,10 @@ pub(crate) fn person_of(e: &Employee, p: weft_node::crdt::ProfileView) -> Person
         phone: e.phone.clone(),
         title: e.title.clone(),
         department: e.department.clone(),
-        photo_url: p.photo.map(|h| format!("/api/v1/blobs/{h}")),
+        photo_url: p
+            .photo
+            .filter(|h| !h.is_empty())
+            .map(|h| format!("/api/v1/people/{}/photo?v={h}", e.id)),
         about: p.about,
         expertise: p.expertise,
         interests: p.interests,
@@ -390,6 +393,7 @@ async fn update_profile(
                     languages: b.languages.as_deref(),
                     locale: b.locale.as_deref(),
                     photo: None,
+                    picture: None,
                 },
                 now_ms(),
             )
@@ -433,15 +437,31 @@ pub(crate) struct List<T> {
     pub(crate) next: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct GroupQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// Whether a group's name or description has every word of `query` (case and accents
+/// ignored).
+pub(crate) fn group_matches(g: &GroupView, query: &str) -> bool {
+    use weft_node::service::fold;
+    let hay = fold(&format!("{} {}", g.name, g.description));
+    fold(query).split_whitespace().all(|w| hay.contains(w))
+}
+
 async fn list_groups(
     State(state): State<AppState>,
     Me(me): Me,
+    axum::extract::Query(q): axum::extract::Query<GroupQuery>,
 ) -> Result<Json<List<GroupJson>>, AppError> {
     let items = state
         .node
         .call(move |core| {
             core.groups_for(&me)
                 .iter()
+                .filter(|(g, _)| group_matches(g, &q.q))
                 .map(|(g, a)| group_json(g, &me, *a))
                 .collect()
         })

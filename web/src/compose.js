@@ -95,3 +95,37 @@
 
   document.addEventListener("focusout", function (e) { if (e.target === field) setTimeout(close, 150); });
 })();
+
+// Profile photo: crop the chosen picture to a square, scale it to 256 pixels and send it as
+// a JPEG (the node keeps pictures small: they travel with the profile to every site).
+(function () {
+  "use strict";
+  var input = document.querySelector("input[data-photo]");
+  if (!input || !window.fetch || !window.URL) return;
+  var error = document.getElementById("photo-error");
+  function fail(msg) { if (error) { error.textContent = msg; error.hidden = false; } }
+  input.addEventListener("change", function () {
+    var file = input.files && input.files[0];
+    if (!file) return;
+    var img = new Image();
+    img.onload = function () {
+      var side = Math.min(img.naturalWidth, img.naturalHeight);
+      var size = Math.min(256, side);
+      var canvas = document.createElement("canvas");
+      canvas.width = size; canvas.height = size;
+      canvas.getContext("2d").drawImage(img, (img.naturalWidth - side) / 2, (img.naturalHeight - side) / 2, side, side, 0, 0, size, size);
+      URL.revokeObjectURL(img.src);
+      canvas.toBlob(function (blob) {
+        if (!blob) return fail("?");
+        fetch("/api/v1/me/photo", { method: "PUT", credentials: "same-origin", headers: { "Content-Type": "image/jpeg" }, body: blob })
+          .then(function (r) {
+            if (r.ok) { location.reload(); return; }
+            return r.json().then(function (e) { fail(e.error && e.error.message || r.status); });
+          })
+          .catch(function (e) { fail(String(e)); });
+      }, "image/jpeg", 0.85);
+    };
+    img.onerror = function () { fail(input.getAttribute("data-bad") || "Not an image"); };
+    img.src = URL.createObjectURL(file);
+  });
+})();

@@ -20,6 +20,31 @@ impl Lang {
         }
     }
 
+    /// `en` or `fr`.
+    pub fn parse(code: &str) -> Option<Lang> {
+        match code {
+            "en" => Some(Lang::En),
+            "fr" => Some(Lang::Fr),
+            _ => None,
+        }
+    }
+
+    /// The language chosen with the links at the bottom of the pages, if any.
+    pub fn chosen(headers: &HeaderMap) -> Option<Lang> {
+        for v in headers.get_all(header::COOKIE) {
+            if let Ok(v) = v.to_str() {
+                for pair in v.split(';') {
+                    if let Some(code) = pair.trim().strip_prefix("weft_lang=")
+                        && let Some(l) = Lang::parse(code)
+                    {
+                        return Some(l);
+                    }
+                }
+            }
+        }
+        None
+    }
+
     /// The language a request asks for.
     pub fn of(headers: &HeaderMap) -> Lang {
         for v in headers.get_all(header::COOKIE) {
@@ -213,6 +238,34 @@ impl Lang {
                 "The two passwords differ.",
                 "Les deux mots de passe diffèrent.",
             ),
+            "photo" => ("Photo", "Photo"),
+            "find_group" => ("Find a group", "Trouver un groupe"),
+            "manager" => ("Manager", "Responsable"),
+            "interests" => ("Interests", "Centres d'intérêt"),
+            "languages" => ("Languages", "Langues"),
+            "interests_hint" => (
+                "Interests (separated by commas)",
+                "Centres d'intérêt (séparés par des virgules)",
+            ),
+            "languages_hint" => (
+                "Languages you speak (separated by commas)",
+                "Langues parlées (séparées par des virgules)",
+            ),
+            "ui_language" => ("Language of Weft", "Langue de Weft"),
+            "browser_language" => ("As my browser", "Comme mon navigateur"),
+            "directory_fields" => (
+                "Your name, site, e-mail, phone, title, department and manager come from the company directory.",
+                "Vos nom, site, e-mail, téléphone, fonction, service et responsable viennent de l'annuaire de l'entreprise.",
+            ),
+            "photo_hint" => (
+                "JPEG, PNG or WebP; it is cropped to a square and scaled down before it is sent.",
+                "JPEG, PNG ou WebP ; elle est recadrée en carré et réduite avant l'envoi.",
+            ),
+            "choose_photo" => ("Choose a photo", "Choisir une photo"),
+            "photo_needs_js" => (
+                "Changing the photo needs JavaScript.",
+                "Changer de photo demande JavaScript.",
+            ),
             _ => ("", ""),
         };
         match self {
@@ -234,6 +287,7 @@ mod tests {
             include_str!("ui/mod.rs"),
             include_str!("ui/account.rs"),
             include_str!("ui/manage.rs"),
+            include_str!("ui/profile.rs"),
         ];
         let mut keys = Vec::new();
         for src in sources {

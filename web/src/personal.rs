@@ -30,6 +30,8 @@ pub(crate) fn routes() -> Router<AppState> {
             "/people/{id}/follow",
             put(follow_person).delete(unfollow_person),
         )
+        .route("/people/{id}/photo", get(photo))
+        .route("/me/photo", put(set_photo).delete(remove_photo))
 }
 
 #[derive(Deserialize)]
@@ -302,4 +304,112 @@ async fn people(
         })
         .await?;
     Ok(Json(List { items, next: None }))
+}
+
+/// The image type of a picture, from its first bytes: only JPEG, PNG and WebP are taken.
+pub(crate) fn image_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
+    }
+}
+
+/// `GET /api/v1/people/{id}/photo`: the picture, as the image it is (never as anything a
+/// browser would run).
+async fn photo(
+    State(state): State<AppState>,
+    _me: Me,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, AppError> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let bytes = state
+        .node
+        .call(move |c| c.picture_of(&id))
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let kind = image_type(&bytes).ok_or_else(AppError::not_found)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CONTENT_SECURITY_POLICY, "default-src 'none'"),
+            (header::CACHE_CONTROL, "private, max-age=86400"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// `PUT /api/v1/me/photo`: the body is the picture (JPEG, PNG or WebP, at most 64 KiB; the web
+/// UI scales it down to 256 pixels first).
+async fn set_photo(
+    State(state): State<AppState>,
+    Me(me): Me,
+    request: axum::extract::Request,
+) -> Result<StatusCode, AppError> {
+    use sha2::{Digest, Sha256};
+    let max = weft_node::crdt::MAX_PICTURE;
+    let too_large = || {
+        AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("a picture is at most {max} bytes; scale it down"),
+        )
+    };
+    // Read at most one byte more than allowed: a huge upload is refused without being read.
+    let body = axum::body::to_bytes(request.into_body(), max + 1)
+        .await
+        .map_err(|_| too_large())?;
+    if body.len() > max {
+        return Err(too_large());
+    }
+    if image_type(&body).is_none() {
+        return Err(AppError::invalid(
+            "the picture must be a JPEG, PNG or WebP image",
+        ));
+    }
+    let digest: String = Sha256::digest(&body)[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    state
+        .node
+        .call(move |c| {
+            c.update_profile(
+                &me,
+                &weft_node::crdt::ProfileUpdate {
+                    photo: Some(&digest),
+                    picture: Some(&body),
+                    ..Default::default()
+                },
+                now_ms(),
+            )
+        })
+        .await??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/me/photo`.
+async fn remove_photo(State(state): State<AppState>, Me(me): Me) -> Result<StatusCode, AppError> {
+    state
+        .node
+        .call(move |c| {
+            c.update_profile(
+                &me,
+                &weft_node::crdt::ProfileUpdate {
+                    photo: Some(""),
+                    picture: Some(&[]),
+                    ..Default::default()
+                },
+                now_ms(),
+            )
+        })
+        .await??;
+    Ok(StatusCode::NO_CONTENT)
 }

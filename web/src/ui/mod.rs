@@ -24,6 +24,7 @@ use crate::state::AppState;
 
 mod account;
 mod manage;
+mod profile;
 
 const CSS: &str = include_str!("../weft.css");
 /// The one script: live updates of the page being read (progressive: pages work without it).
@@ -83,8 +84,8 @@ pub fn routes() -> Router<AppState> {
             post(manage::post_delete),
         )
         .route("/people/{id}/follow", post(manage::person_follow))
-        .route("/people/{id}", get(person_page))
-        .route("/me/profile", post(profile_save))
+        .route("/people/{id}", get(profile::person_page))
+        .route("/me/profile", post(profile::profile_save))
         .route("/topics/{topic}", get(topic_page))
         .route("/search", get(search_page))
 }
@@ -132,15 +133,22 @@ fn session_viewer(state: &AppState, headers: &HeaderMap) -> Option<Viewer> {
 async fn require(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Redirect> {
     let mut v = session_viewer(state, headers).ok_or_else(|| Redirect::to("/login"))?;
     let me = v.employee.clone();
-    let (unread, accepted) = state
+    let (unread, accepted, locale) = state
         .node
         .call(move |c| {
             let unread = c.unread_notifications(&me).unwrap_or(0);
             let accepted = c.settings_of(&me).ok().and_then(|s| s.charter);
-            (unread, accepted)
+            (unread, accepted, c.profile_of(&me).locale)
         })
         .await
-        .unwrap_or((0, None));
+        .unwrap_or((0, None, None));
+    // The language: the one picked at the bottom of the page, else the profile's, else the
+    // browser's.
+    if Lang::chosen(headers).is_none()
+        && let Some(l) = locale.as_deref().and_then(Lang::parse)
+    {
+        v.lang = l;
+    }
     if let Some(charter) = &state.charter
         && accepted.as_deref() != Some(charter.hash.as_str())
     {
@@ -475,7 +483,11 @@ fn vis_label(lang: Lang, v: Visibility) -> &'static str {
     }
 }
 
-async fn groups_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn groups_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(f): axum::extract::Query<SearchForm>,
+) -> Response {
     let v = match require(&state, &headers).await {
         Ok(v) => v,
         Err(r) => return r.into_response(),
@@ -486,6 +498,11 @@ async fn groups_page(State(state): State<AppState>, headers: HeaderMap) -> Respo
         .call(move |core| core.groups_for(&me))
         .await
         .unwrap_or_default();
+    let query = f.q.trim().to_owned();
+    let groups: Vec<_> = groups
+        .into_iter()
+        .filter(|(g, _)| crate::api::group_matches(g, &query))
+        .collect();
     let lang = v.lang;
     let t = |k| lang.t(k);
     page(
@@ -494,6 +511,12 @@ async fn groups_page(State(state): State<AppState>, headers: HeaderMap) -> Respo
         Some(&v),
         html! {
             h1 { (t("groups")) }
+            form.filter method="get" action="/groups" role="search" {
+                label for="gq" { (t("find_group")) }
+                input id="gq" name="q" type="search" value=(query);
+                button.secondary type="submit" { (t("search")) }
+            }
+            @if groups.is_empty() { p.muted { (t("no_results")) } }
             ul.grid {
                 @for (g, _) in &groups {
                     li.card {
@@ -1009,131 +1032,6 @@ async fn post_like(
         .await;
     match result {
         Ok(Ok(())) => Redirect::to(&format!("/threads/{tid}#p-{post}")).into_response(),
-        Ok(Err(e)) | Err(e) => fail(e),
-    }
-}
-
-async fn person_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let v = match require(&state, &headers).await {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
-    let lang = v.lang;
-    let who = id.clone();
-    let me = v.employee.clone();
-    let found = state
-        .node
-        .call(move |core| {
-            let e = core
-                .replica()
-                .directory()?
-                .directory
-                .employees
-                .get(&who)?
-                .clone();
-            let following = core.follows_person(&me, &who).unwrap_or(false);
-            Some((e, core.profile_of(&who), following))
-        })
-        .await
-        .ok()
-        .flatten();
-    let Some((e, p, following)) = found else {
-        return not_found(lang, &v);
-    };
-    let t = |k| lang.t(k);
-    page(
-        lang,
-        &e.display_name,
-        Some(&v),
-        html! {
-            section.card {
-                div.heading {
-                    h1 { (e.display_name) }
-                    @if e.id != v.employee {
-                        form method="post" action={ "/people/" (e.id) "/follow" } {
-                            input type="hidden" name="_csrf" value=(v.csrf);
-                            input type="hidden" name="on" value=(if following { "0" } else { "1" });
-                            button.secondary type="submit" aria-pressed=(following) {
-                                @if following { (t("unfollow")) } @else { (t("follow")) }
-                            }
-                        }
-                    }
-                }
-                p.meta { (e.title) " · " (e.department) }
-                dl {
-                    dt { (t("site")) } dd { (e.site) }
-                    dt { (t("email")) } dd { a href={ "mailto:" (e.email) } { (e.email) } }
-                    @if !e.phone.is_empty() { dt { (t("phone")) } dd { (e.phone) } }
-                }
-                @if !p.about.is_empty() { h2 { (t("about")) } div.body { (PreEscaped(markdown::render(&p.about))) } }
-                @if !p.expertise.is_empty() {
-                    h2 { (t("expertise")) }
-                    ul.tags { @for x in &p.expertise { li { (x) } } }
-                }
-            }
-            @if e.id == v.employee {
-                section.card {
-                    h2 { (t("edit_profile")) }
-                    form method="post" action="/me/profile" {
-                        input type="hidden" name="_csrf" value=(v.csrf);
-                        label for="about" { (t("about")) }
-                        textarea id="about" name="about" rows="4" { (p.about) }
-                        label for="expertise" { (t("expertise_hint")) }
-                        input id="expertise" name="expertise" value=(p.expertise.join(", "));
-                        button type="submit" { (t("save")) }
-                    }
-                }
-            }
-        },
-    )
-}
-
-#[derive(Deserialize)]
-struct ProfileForm {
-    #[serde(default)]
-    about: String,
-    #[serde(default)]
-    expertise: String,
-    #[serde(default)]
-    _csrf: String,
-}
-
-async fn profile_save(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(f): Form<ProfileForm>,
-) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let me = v.employee.clone();
-    let expertise: Vec<String> = f
-        .expertise
-        .split(',')
-        .map(|x| x.trim().to_owned())
-        .filter(|x| !x.is_empty())
-        .collect();
-    let result = state
-        .node
-        .call(move |core| {
-            core.update_profile(
-                &me,
-                &weft_node::crdt::ProfileUpdate {
-                    about: Some(&f.about),
-                    expertise: Some(&expertise),
-                    ..Default::default()
-                },
-                now_ms(),
-            )
-        })
-        .await;
-    match result {
-        Ok(Ok(())) => Redirect::to(&format!("/people/{}", v.employee)).into_response(),
         Ok(Err(e)) | Err(e) => fail(e),
     }
 }
