@@ -256,7 +256,7 @@ fn a_private_post_travels_live_to_a_member_site_only() {
     paris.go(&format!("http://127.0.0.1:{}/groups", a.http_port));
     paris.type_into("#gname", "Comité de pilotage");
     paris.click("input[value='private']");
-    paris.click("form[action='/groups'] button");
+    paris.click("form[action='/groups'][method='post'] button");
     paris.wait_text("Comité de pilotage", 10);
     let group_path = paris
         .url()

@@ -8,7 +8,7 @@ use maud::html;
 use serde::Deserialize;
 use weft_node::crdt::{DocKind, GroupSettings};
 
-use super::{CsrfOnly, doc_of, fail, form_viewer, not_found, now_ms, page, require};
+use super::{CsrfOnly, doc_form, doc_of, fail, form_viewer, not_found, now_ms, page, require};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -27,22 +27,16 @@ pub(super) async fn thread_follow(
     Path(id): Path<String>,
     Form(f): Form<FollowForm>,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let Some(tid) = doc_of(&id, DocKind::Thread) else {
-        return not_found(v.lang, &v);
-    };
-    let (me, t2, on) = (v.employee.clone(), tid.clone(), f.on == "1");
-    match state
-        .node
-        .call(move |c| c.follow_thread(&me, &t2, on))
-        .await
-    {
-        Ok(Ok(())) => Redirect::to(&format!("/threads/{tid}")).into_response(),
-        Ok(Err(e)) | Err(e) => fail(e),
-    }
+    let on = f.on == "1";
+    doc_form(
+        &state,
+        &headers,
+        &f._csrf,
+        (&id, DocKind::Thread),
+        move |c, me, t| c.follow_thread(me, t, on),
+        |t, ()| format!("/threads/{t}"),
+    )
+    .await
 }
 
 /// `POST /people/{id}/follow`.
@@ -131,22 +125,16 @@ pub(super) async fn post_edit(
     Path((id, post)): Path<(String, String)>,
     Form(f): Form<EditForm>,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let Some(tid) = doc_of(&id, DocKind::Thread) else {
-        return not_found(v.lang, &v);
-    };
-    let (me, t2, p2) = (v.employee.clone(), tid.clone(), post.clone());
-    match state
-        .node
-        .call(move |c| c.edit_post(&me, &t2, &p2, &f.body, now_ms()))
-        .await
-    {
-        Ok(Ok(())) => Redirect::to(&format!("/threads/{tid}#p-{post}")).into_response(),
-        Ok(Err(e)) | Err(e) => fail(e),
-    }
+    let p2 = post.clone();
+    doc_form(
+        &state,
+        &headers,
+        &f._csrf.clone(),
+        (&id, DocKind::Thread),
+        move |c, me, t| c.edit_post(me, t, &p2, &f.body, now_ms()),
+        |t, ()| format!("/threads/{t}#p-{post}"),
+    )
+    .await
 }
 
 /// `POST /threads/{id}/posts/{post}/delete`.
@@ -156,22 +144,16 @@ pub(super) async fn post_delete(
     Path((id, post)): Path<(String, String)>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let Some(tid) = doc_of(&id, DocKind::Thread) else {
-        return not_found(v.lang, &v);
-    };
-    let (me, t2, p2) = (v.employee.clone(), tid.clone(), post.clone());
-    match state
-        .node
-        .call(move |c| c.delete_post(&me, &t2, &p2, now_ms()))
-        .await
-    {
-        Ok(Ok(())) => Redirect::to(&format!("/threads/{tid}#p-{post}")).into_response(),
-        Ok(Err(e)) | Err(e) => fail(e),
-    }
+    let p2 = post.clone();
+    doc_form(
+        &state,
+        &headers,
+        &f._csrf,
+        (&id, DocKind::Thread),
+        move |c, me, t| c.delete_post(me, t, &p2, now_ms()),
+        |t, ()| format!("/threads/{t}#p-{post}"),
+    )
+    .await
 }
 
 /// What an owner (or the member themself) does to someone in a group.
@@ -190,30 +172,27 @@ async fn member_action(
     csrf: String,
     action: MemberAction,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &csrf).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let Some(gid) = doc_of(&id, DocKind::Group) else {
-        return not_found(v.lang, &v);
-    };
-    let (me, g2) = (v.employee.clone(), gid.clone());
-    let leaving = user == v.employee;
-    let result = state
-        .node
-        .call(move |c| match action {
-            MemberAction::Approve => c.add_member(&me, &g2, &user, now_ms()).map(drop),
-            MemberAction::Decline => c.drop_request(&me, &g2, &user, now_ms()),
-            MemberAction::Remove => c.remove_member(&me, &g2, &user, now_ms()),
-        })
-        .await;
-    match result {
-        Ok(Ok(())) if leaving && matches!(action, MemberAction::Remove) => {
-            Redirect::to("/groups").into_response()
-        }
-        Ok(Ok(())) => Redirect::to(&format!("/groups/{gid}")).into_response(),
-        Ok(Err(e)) | Err(e) => fail(e),
-    }
+    let leaving = matches!(action, MemberAction::Remove)
+        && super::session_viewer(&state, &headers).is_some_and(|v| v.employee == user);
+    doc_form(
+        &state,
+        &headers,
+        &csrf,
+        (&id, DocKind::Group),
+        move |c, me, g| match action {
+            MemberAction::Approve => c.add_member(me, g, &user, now_ms()).map(drop),
+            MemberAction::Decline => c.drop_request(me, g, &user, now_ms()),
+            MemberAction::Remove => c.remove_member(me, g, &user, now_ms()),
+        },
+        move |g, ()| {
+            if leaving {
+                "/groups".to_owned()
+            } else {
+                format!("/groups/{g}")
+            }
+        },
+    )
+    .await
 }
 
 /// `POST /groups/{id}/requests/{user}/approve` (owners).
@@ -262,31 +241,20 @@ pub(super) async fn group_settings(
     Path(id): Path<String>,
     Form(f): Form<SettingsForm>,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let Some(gid) = doc_of(&id, DocKind::Group) else {
-        return not_found(v.lang, &v);
-    };
-    let (me, g2) = (v.employee.clone(), gid.clone());
-    let result = state
-        .node
-        .call(move |c| {
-            c.update_group(
-                &me,
-                &g2,
-                &GroupSettings {
-                    name: Some(f.name.trim()),
-                    description: Some(&f.description),
-                    visibility: None,
-                },
-                now_ms(),
-            )
-        })
-        .await;
-    match result {
-        Ok(Ok(())) => Redirect::to(&format!("/groups/{gid}")).into_response(),
-        Ok(Err(e)) | Err(e) => fail(e),
-    }
+    doc_form(
+        &state,
+        &headers,
+        &f._csrf.clone(),
+        (&id, DocKind::Group),
+        move |c, me, g| {
+            let settings = GroupSettings {
+                name: Some(f.name.trim()),
+                description: Some(&f.description),
+                visibility: None,
+            };
+            c.update_group(me, g, &settings, now_ms())
+        },
+        |g, ()| format!("/groups/{g}"),
+    )
+    .await
 }

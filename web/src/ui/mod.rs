@@ -15,6 +15,7 @@ use serde::Deserialize;
 use weft_node::crdt::{DocId, DocKind, GroupView, Visibility};
 use weft_node::readmodel::ThreadSummary;
 use weft_node::service::Access;
+use weft_node::{Core, NodeError};
 
 use crate::api::rfc3339;
 use crate::auth::{self, token_of};
@@ -181,6 +182,31 @@ async fn form_viewer(
         .map_err(|r| Box::new(r.into_response()))?;
     check_csrf(&v, csrf).map_err(|r| Box::new(r.into_response()))?;
     Ok(v)
+}
+
+/// A form that runs one command on a document: the viewer and the form token are checked,
+/// the id is parsed (a bad one is "not found"), `command` runs on the node as the viewer, and
+/// the answer is a redirect to where `then` says, or the error.
+async fn doc_form<T: Send + 'static>(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: &str,
+    (id, kind): (&str, DocKind),
+    command: impl FnOnce(&mut Core, &str, &DocId) -> Result<T, NodeError> + Send + 'static,
+    then: impl FnOnce(&DocId, T) -> String,
+) -> Response {
+    let v = match form_viewer(state, headers, csrf).await {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let Some(doc) = doc_of(id, kind) else {
+        return not_found(v.lang, &v);
+    };
+    let (me, d2) = (v.employee.clone(), doc.clone());
+    match state.node.call(move |core| command(core, &me, &d2)).await {
+        Ok(Ok(x)) => Redirect::to(&then(&doc, x)).into_response(),
+        Ok(Err(e)) | Err(e) => fail(e),
+    }
 }
 
 fn page(lang: Lang, title: &str, v: Option<&Viewer>, body: Markup) -> Response {
@@ -793,23 +819,15 @@ async fn group_join(
     Path(id): Path<String>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let Some(gid) = doc_of(&id, DocKind::Group) else {
-        return not_found(v.lang, &v);
-    };
-    let me = v.employee.clone();
-    let g2 = gid.clone();
-    match state
-        .node
-        .call(move |core| core.add_member(&me, &g2, &me, now_ms()))
-        .await
-    {
-        Ok(Ok(_)) => Redirect::to(&format!("/groups/{gid}")).into_response(),
-        Ok(Err(e)) | Err(e) => fail(e),
-    }
+    doc_form(
+        &state,
+        &headers,
+        &f._csrf,
+        (&id, DocKind::Group),
+        |c, me, g| c.add_member(me, g, me, now_ms()),
+        |g, _| format!("/groups/{g}"),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -825,24 +843,16 @@ async fn group_invite(
     Path(id): Path<String>,
     Form(f): Form<InviteForm>,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let Some(gid) = doc_of(&id, DocKind::Group) else {
-        return not_found(v.lang, &v);
-    };
-    let me = v.employee.clone();
-    let g2 = gid.clone();
     let user = f.user.trim().to_owned();
-    match state
-        .node
-        .call(move |core| core.invite(&me, &g2, &user, now_ms()))
-        .await
-    {
-        Ok(Ok(())) => Redirect::to(&format!("/groups/{gid}")).into_response(),
-        Ok(Err(e)) | Err(e) => fail(e),
-    }
+    doc_form(
+        &state,
+        &headers,
+        &f._csrf,
+        (&id, DocKind::Group),
+        move |c, me, g| c.invite(me, g, &user, now_ms()),
+        |g, ()| format!("/groups/{g}"),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -859,22 +869,15 @@ async fn thread_create(
     Path(id): Path<String>,
     Form(f): Form<ThreadForm>,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let Some(gid) = doc_of(&id, DocKind::Group) else {
-        return not_found(v.lang, &v);
-    };
-    let me = v.employee.clone();
-    match state
-        .node
-        .call(move |core| core.create_thread(&me, &gid, &f.title, &f.body, now_ms(), nonce()))
-        .await
-    {
-        Ok(Ok(tid)) => Redirect::to(&format!("/threads/{tid}")).into_response(),
-        Ok(Err(e)) | Err(e) => fail(e),
-    }
+    doc_form(
+        &state,
+        &headers,
+        &f._csrf.clone(),
+        (&id, DocKind::Group),
+        move |c, me, g| c.create_thread(me, g, &f.title, &f.body, now_ms(), nonce()),
+        |_, t| format!("/threads/{t}"),
+    )
+    .await
 }
 
 async fn thread_page(
@@ -985,23 +988,15 @@ async fn thread_reply(
     Path(id): Path<String>,
     Form(f): Form<ReplyForm>,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let Some(tid) = doc_of(&id, DocKind::Thread) else {
-        return not_found(v.lang, &v);
-    };
-    let me = v.employee.clone();
-    let t2 = tid.clone();
-    match state
-        .node
-        .call(move |core| core.reply(&me, &t2, &f.body, None, now_ms(), nonce()))
-        .await
-    {
-        Ok(Ok(pid)) => Redirect::to(&format!("/threads/{tid}#p-{pid}")).into_response(),
-        Ok(Err(e)) | Err(e) => fail(e),
-    }
+    doc_form(
+        &state,
+        &headers,
+        &f._csrf.clone(),
+        (&id, DocKind::Thread),
+        move |c, me, t| c.reply(me, t, &f.body, None, now_ms(), nonce()),
+        |t, p| format!("/threads/{t}#p-{p}"),
+    )
+    .await
 }
 
 async fn post_like(
@@ -1010,30 +1005,23 @@ async fn post_like(
     Path((id, post)): Path<(String, String)>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let Some(tid) = doc_of(&id, DocKind::Thread) else {
-        return not_found(v.lang, &v);
-    };
-    let me = v.employee.clone();
-    let (t2, p2) = (tid.clone(), post.clone());
-    let result = state
-        .node
-        .call(move |core| {
-            let on = !core
-                .thread_for(&me, &t2)
+    let p2 = post.clone();
+    doc_form(
+        &state,
+        &headers,
+        &f._csrf,
+        (&id, DocKind::Thread),
+        move |c, me, t| {
+            let on = !c
+                .thread_for(me, t)
                 .and_then(|t| t.posts.into_iter().find(|p| p.id == p2))
-                .and_then(|p| p.reactions.get("like").map(|l| l.contains(&me)))
+                .and_then(|p| p.reactions.get("like").map(|l| l.iter().any(|e| e == me)))
                 .unwrap_or(false);
-            core.react(&me, &t2, &p2, "like", on, now_ms())
-        })
-        .await;
-    match result {
-        Ok(Ok(())) => Redirect::to(&format!("/threads/{tid}#p-{post}")).into_response(),
-        Ok(Err(e)) | Err(e) => fail(e),
-    }
+            c.react(me, t, &p2, "like", on, now_ms())
+        },
+        |t, ()| format!("/threads/{t}#p-{post}"),
+    )
+    .await
 }
 
 /// Posts about a topic, in the threads the viewer may read, newest first.
