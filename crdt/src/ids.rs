@@ -76,7 +76,8 @@ impl DocId {
             return Err(bad());
         }
         let id = DocId(s.to_owned());
-        match &s[..2] {
+        // `get`, not slicing: the first two bytes may not end a character ("kʎ…").
+        match s.get(..2).unwrap_or("") {
             "g-" | "t-" => {
                 let hex = &s[2..];
                 if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -140,4 +141,17 @@ pub fn actor_of(key: KeyId) -> automerge::ActorId {
 pub fn key_of_actor(actor: &automerge::ActorId) -> Option<KeyId> {
     let bytes: [u8; 16] = actor.to_bytes().try_into().ok()?;
     Some(KeyId(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_that_do_not_start_with_ascii_are_refused_not_a_panic() {
+        for s in ["kʎx", "ʎʎʎ", "é-0123", "p\u{0301}-x", "g-ʎ"] {
+            assert!(DocId::parse(s).is_err(), "{s}");
+        }
+        assert_eq!(DocId::parse("p-hdupre").unwrap().kind(), DocKind::Profile);
+    }
 }
