@@ -25,15 +25,20 @@ fn percentile(v: &mut [Duration], p: f64) -> Duration {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn rss_kib(node: &Node) -> u64 {
+/// A line of `/proc/<pid>/status`, in KiB.
+fn status_kib(node: &Node, field: &str) -> u64 {
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", node.child.id())).unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+fn rss_kib(node: &Node) -> u64 {
+    status_kib(node, "VmRSS:")
 }
 
 fn main() {
@@ -128,5 +133,12 @@ fn main() {
         a.json("/api/v1/node")["documents"],
         rss_kib(&a),
         rss_kib(&b)
+    );
+    // Heap and stacks (anonymous) apart from the pages of the program itself (file): only the
+    // first grows with what the node holds.
+    println!(
+        "  of which Paris: anonymous {} KiB, program and files {} KiB",
+        status_kib(&a, "RssAnon:"),
+        status_kib(&a, "RssFile:")
     );
 }

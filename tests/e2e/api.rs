@@ -619,6 +619,26 @@ fn feed_notifications_and_follows_across_sites() {
         None,
         204,
     );
+    // "Mark all as read" clears the feed's markers; unfollowing drops the thread and the
+    // person's threads from the feed.
+    nodes[0].api(
+        &helene,
+        "POST",
+        &format!("/api/v1/threads/{tid}/posts"),
+        Some(json!({"body": "Merci John !"})),
+        201,
+    );
+    eventually(&nodes[1], &john, "/api/v1/feed", |v| {
+        v["items"][0]["unread"] == true
+    });
+    nodes[1].api(&john, "POST", "/api/v1/feed/read", None, 204);
+    let feed = nodes[1].api(&john, "GET", "/api/v1/feed", None, 200);
+    assert_eq!(feed["items"][0]["unread"], false);
+    let path = format!("/api/v1/threads/{tid}/follow");
+    nodes[1].api(&john, "DELETE", &path, None, 204);
+    nodes[1].api(&john, "DELETE", "/api/v1/people/hdupre/follow", None, 204);
+    let feed = nodes[1].api(&john, "GET", "/api/v1/feed", None, 200);
+    assert!(feed["items"].as_array().unwrap().is_empty(), "{feed}");
     // Finding people for @mentions: by name without accents, by site.
     let p = nodes[1].api(&john, "GET", "/api/v1/people?q=helene", None, 200);
     assert_eq!(p["items"][0]["id"], "hdupre");
