@@ -65,6 +65,14 @@ fn log_in_post_and_read_through_the_html_ui() {
     assert_eq!(s, 303, "{head}");
     let session = cookie_value(&head, "weft_session").unwrap();
     assert!(head.to_ascii_lowercase().contains("httponly"));
+    // Defence in depth: no inline script may run, no framing.
+    let (_, head, _) = http_raw(port, "GET", "/login", &[], "").unwrap();
+    let head = head.to_ascii_lowercase();
+    assert!(
+        head.contains("content-security-policy: default-src 'self'"),
+        "{head}"
+    );
+    assert!(head.contains("x-frame-options: deny"), "{head}");
     let me = format!("Cookie: weft_session={session}");
 
     // Create a group and a thread whose body tries to run script.
