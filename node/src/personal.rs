@@ -62,6 +62,10 @@ pub struct Settings {
     pub read_before: i64,
 }
 
+/// How many of a post's mentions notify (a post listing the whole company is not a way to
+/// page everyone).
+pub const MAX_MENTIONS_NOTIFIED: usize = 50;
+
 /// Posts older than this when they arrive make no notification: a site catching up on
 /// months of history should not bury its people under old mentions.
 pub const NOTICE_HORIZON_MS: i64 = 14 * 24 * 3600 * 1000;
@@ -128,7 +132,8 @@ pub(crate) fn deliver(
                     read: false,
                 };
                 let mut told: Vec<&str> = Vec::new();
-                for m in &mentions {
+                // A post naming hundreds of people notifies the first few dozen only.
+                for m in mentions.iter().take(MAX_MENTIONS_NOTIFIED) {
                     if m != &author
                         && local(m)
                         && model.access(m, &group) == Access::Full

@@ -115,6 +115,8 @@ pub struct ReadModel {
     by_author: HashMap<String, BTreeSet<DocId>>,
     /// Threads seen before their group: attached when the group arrives.
     orphans: HashMap<DocId, BTreeSet<DocId>>,
+    /// Each employee's expertise, interests and languages, folded (for finding people).
+    profile_words: HashMap<String, String>,
 }
 
 impl ReadModel {
@@ -126,7 +128,7 @@ impl ReadModel {
         for id in ids.iter().filter(|d| d.kind() == DocKind::Group) {
             m.update(replica, id);
         }
-        for id in ids.iter().filter(|d| d.kind() == DocKind::Thread) {
+        for id in ids.iter().filter(|d| d.kind() != DocKind::Group) {
             m.update(replica, id);
         }
         m
@@ -144,7 +146,21 @@ impl ReadModel {
             DocKind::Group => GroupView::of(d)
                 .map(|v| self.update_group(v))
                 .unwrap_or_default(),
-            DocKind::Profile => Vec::new(),
+            DocKind::Profile => {
+                if let Some(owner) = doc.profile_owner() {
+                    let p = weft_crdt::ProfileView::of(d);
+                    let words: Vec<&str> = p
+                        .expertise
+                        .iter()
+                        .chain(&p.interests)
+                        .chain(&p.languages)
+                        .map(String::as_str)
+                        .collect();
+                    self.profile_words
+                        .insert(owner.to_owned(), crate::service::fold(&words.join(" ")));
+                }
+                Vec::new()
+            }
         }
     }
 
@@ -303,6 +319,11 @@ impl ReadModel {
     /// The threads `author` started.
     pub fn threads_by(&self, author: &str) -> impl Iterator<Item = &DocId> {
         self.by_author.get(author).into_iter().flatten()
+    }
+
+    /// An employee's expertise, interests and languages, in lower case without accents.
+    pub fn profile_words(&self, employee: &str) -> &str {
+        self.profile_words.get(employee).map_or("", String::as_str)
     }
 
     /// How many threads the model knows.

@@ -687,8 +687,8 @@ pub fn fold(s: &str) -> String {
 }
 
 impl Core {
-    /// People still at the company whose id, name, e-mail, site, title, department or
-    /// expertise has a word starting with each word of `query` (so "hel par" finds Hélène
+    /// People still at the company whose id, name, e-mail, site, title, department,
+    /// expertise, interests or languages has a word starting with each word of `query` (so "hel par" finds Hélène
     /// in Paris, and "@jsm" as typed in a post finds jsmith). By name.
     pub fn find_people(&self, query: &str, limit: usize) -> Vec<weft_keys::Employee> {
         let Some(dir) = self.replica().directory() else {
@@ -708,16 +708,12 @@ impl Core {
                 if wanted.is_empty() {
                     return true;
                 }
-                let profile = self.profile_of(&e.id);
-                let mut hay = format!(
+                // The employee's own words come from the read model: no document is read.
+                let hay = fold(&format!(
                     "{} {} {} {} {} {}",
                     e.id, e.display_name, e.email, e.site, e.title, e.department
-                );
-                for x in profile.expertise.iter().chain(&profile.languages) {
-                    hay.push(' ');
-                    hay.push_str(x);
-                }
-                let hay = fold(&hay);
+                )) + " "
+                    + self.model().profile_words(&e.id);
                 let words: Vec<&str> = hay
                     .split(|c: char| !c.is_alphanumeric())
                     .filter(|w| !w.is_empty())

@@ -261,8 +261,21 @@ fn the_feed_shows_my_groups_and_whom_i_follow_with_unread_markers() {
 fn people_are_found_by_prefix_of_name_id_and_site() {
     let w = World::new(2, 4);
     let da = tempfile::tempdir().unwrap();
-    let a = open(&w, 0, da.path());
+    let mut a = open(&w, 0, da.path());
+    let skills = ["Kubernetes".to_owned(), "Théâtre".to_owned()];
+    a.update_profile(
+        "e2",
+        &weft_crdt::ProfileUpdate {
+            expertise: Some(&skills),
+            ..Default::default()
+        },
+        now(),
+    )
+    .unwrap();
+    a.commit().unwrap();
     let ids = |q: &str| -> Vec<String> { a.find_people(q, 10).into_iter().map(|e| e.id).collect() };
+    assert_eq!(ids("kube"), vec!["e2"], "by expertise, from the read model");
+    assert_eq!(ids("theatre"), vec!["e2"], "accents ignored");
     assert_eq!(ids("@e1"), vec!["e1"]);
     assert_eq!(ids("employee 3"), vec!["e3"]);
     assert_eq!(ids("site1").len(), 2);
