@@ -580,6 +580,22 @@ fn main() {
     let rss_after = rss_kib(&node);
     let load_after = loadavg();
 
+    // Start-up: the seeded node stopped and started again (replay of the store, read models,
+    // search index) against the start of a node with an empty store (New York) in the same run.
+    let status = node.stop();
+    assert!(
+        status.success(),
+        "the node did not stop cleanly: {status:?}"
+    );
+    let t = Instant::now();
+    let empty = company.start(1);
+    let empty_start = t.elapsed();
+    drop(empty);
+    let t = Instant::now();
+    let node = company.start(0);
+    let restart = t.elapsed();
+    let rss_restarted = rss_kib(&node);
+
     println!(
         "\nweb load: one node (Paris), {} threads in {GROUPS} public groups ({documents} documents), seeded through the API in {:.0} s ({:.0} threads/s, {SEEDERS} connections)",
         threads.len(),
@@ -602,9 +618,23 @@ fn main() {
         pages.len()
     );
     println!(
-        "node resident memory: {} KiB after seeding, {} KiB after the runs",
-        rss_seeded, rss_after
+        "node resident memory: {} KiB after seeding, {} KiB after the runs, {} KiB after a restart",
+        rss_seeded, rss_after, rss_restarted
     );
+    println!(
+        "start-up until /healthz answers: {:.2} s with {documents} documents, {:.2} s with an empty store ({:.1}×)",
+        restart.as_secs_f64(),
+        empty_start.as_secs_f64(),
+        restart.as_secs_f64() / empty_start.as_secs_f64().max(1e-3)
+    );
+    for line in node.log.lock().unwrap().iter() {
+        if ["store replayed", "read models built", "search index built"]
+            .iter()
+            .any(|w| line.contains(w))
+        {
+            println!("  {}", strip_ansi(line.trim()));
+        }
+    }
     println!(
         "machine: {} cores; load average (1 min) {load_before} before the runs, {load_after} after (client and node share the cores)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
@@ -651,4 +681,23 @@ fn main() {
             r.first_error
         );
     }
+}
+
+/// A log line without its terminal colours.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // Skip to the end of the escape sequence (a letter).
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

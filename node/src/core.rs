@@ -176,12 +176,17 @@ impl Core {
         };
         let started = std::time::Instant::now();
         core.model = ReadModel::build(&core.replica);
-        tracing::debug!(
+        tracing::info!(
             threads = core.model.thread_count(),
             millis = started.elapsed().as_millis() as u64,
             "read models built"
         );
+        let started = std::time::Instant::now();
         core.reindex_all()?;
+        tracing::info!(
+            millis = started.elapsed().as_millis() as u64,
+            "search index built"
+        );
         core.save_certificates()?;
         core.store.flush()?;
         Ok(core)
