@@ -500,11 +500,13 @@ impl Core {
         Ok(t.last_author != employee && t.last_activity > marker.max(read_before))
     }
 
-    /// The summaries of a group's threads that `employee` may read, newest activity first.
+    /// The summaries of a group's threads that `employee` may read, newest activity first,
+    /// older than `before` (ms) if given.
     pub fn thread_summaries_of(
         &self,
         employee: &str,
         group: &DocId,
+        before: Option<i64>,
         limit: usize,
     ) -> Result<Option<Vec<(ThreadSummary, bool)>>, NodeError> {
         let model = self.model();
@@ -515,7 +517,7 @@ impl Core {
             return Ok(None);
         }
         let ts: Vec<&ThreadSummary> = g
-            .newest(None)
+            .newest(before)
             .take(limit)
             .filter_map(|t| model.thread(t))
             .collect();

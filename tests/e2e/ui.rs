@@ -474,3 +474,54 @@ fn setup_link_charter_notifications_and_running_a_group() {
     assert_eq!(s, 303);
     assert!(page(port, &he, &group).contains("Comité social"));
 }
+
+#[test]
+fn the_feed_and_group_pages_page_through_older_threads() {
+    use serde_json::json;
+    let company = Company::new();
+    let node = company.start(0);
+    let token = node.login("hdupre");
+    let g = node.api(
+        &token,
+        "POST",
+        "/api/v1/groups",
+        Some(json!({"name": "Archives", "visibility": "public"})),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap().to_owned();
+    for i in 0..55 {
+        node.api(
+            &token,
+            "POST",
+            &format!("/api/v1/groups/{gid}/threads"),
+            Some(json!({"title": format!("Fil numéro {i:02}"), "body": "."})),
+            201,
+        );
+    }
+    // The API's session token is also the UI's session cookie.
+    let me = format!("Cookie: weft_session={token}");
+    for path in ["/".to_owned(), format!("/groups/{gid}")] {
+        let html = page(node.http_port, &me, &path);
+        assert!(html.contains("Fil numéro 54"), "newest first");
+        assert!(
+            !html.contains("Fil numéro 00"),
+            "the oldest are on the next page"
+        );
+        let next = html
+            .split("rel=\"next\"")
+            .next()
+            .unwrap()
+            .rsplit("href=\"")
+            .next()
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        assert!(next.contains("?before="), "{next}");
+        let html = page(node.http_port, &me, &next);
+        assert!(html.contains("Fil numéro 00"), "{path}: {html}");
+        assert!(!html.contains("Fil numéro 54"));
+        assert!(!html.contains("rel=\"next\""), "no third page");
+    }
+}

@@ -239,6 +239,7 @@ impl Lang {
                 "Les deux mots de passe diffèrent.",
             ),
             "photo" => ("Photo", "Photo"),
+            "older" => ("Older threads", "Discussions plus anciennes"),
             "find_group" => ("Find a group", "Trouver un groupe"),
             "manager" => ("Manager", "Responsable"),
             "interests" => ("Interests", "Centres d'intérêt"),

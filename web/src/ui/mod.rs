@@ -464,15 +464,38 @@ fn thread_card(lang: Lang, t: &ThreadSummary, group: Option<&str>, unread: bool)
     }
 }
 
-async fn feed(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// Threads per page of the feed and of a group.
+const PAGE: usize = 50;
+
+/// `?before=<ms>`: the page of older threads.
+#[derive(Deserialize)]
+struct Older {
+    before: Option<i64>,
+}
+
+/// The link to the next page of older threads, when this page is full.
+fn older_link(lang: Lang, path: &str, shown: usize, last: Option<i64>) -> Markup {
+    html! {
+        @if let (true, Some(t)) = (shown >= PAGE, last) {
+            p.more { a href={ (path) "?before=" (t) } rel="next" { (lang.t("older")) " →" } }
+        }
+    }
+}
+
+async fn feed(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(older): axum::extract::Query<Older>,
+) -> Response {
     let v = match require(&state, &headers).await {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
     let me = v.employee.clone();
+    let before = older.before;
     let items = match state
         .node
-        .call(move |core| core.feed_for(&me, None, 50))
+        .call(move |core| core.feed_for(&me, before, PAGE))
         .await
     {
         Ok(Ok(items)) => items,
@@ -496,8 +519,10 @@ async fn feed(State(state): State<AppState>, headers: HeaderMap) -> Response {
             }
             @if items.is_empty() { p.muted { (lang.t("feed_empty")) } }
             @for i in &items { (thread_card(lang, &i.thread, Some(&i.group_name), i.unread)) }
+            (older_link(lang, "/", items.len(), items.last().map(|i| i.thread.last_activity)))
         },
-        Some("feed"),
+        // Older pages stay as they are; the first one follows what happens.
+        before.is_none().then_some("feed"),
     )
 }
 
@@ -641,6 +666,7 @@ async fn group_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    axum::extract::Query(older): axum::extract::Query<Older>,
 ) -> Response {
     let v = match require(&state, &headers).await {
         Ok(v) => v,
@@ -656,7 +682,7 @@ async fn group_page(
         .call(move |core| {
             let (g, access) = core.group_for(&me, &gid)?;
             let threads = core
-                .thread_summaries_of(&me, &gid, 200)
+                .thread_summaries_of(&me, &gid, older.before, PAGE)
                 .ok()
                 .flatten()
                 .unwrap_or_default();
@@ -735,6 +761,7 @@ fn group_body(lang: Lang, v: &Viewer, gp: &GroupPage) -> Markup {
                     h2 { (t("threads")) }
                     @if gp.threads.is_empty() { p.muted { (t("no_threads")) } }
                     @for (th, unread) in &gp.threads { (thread_card(lang, th, None, *unread)) }
+                    (older_link(lang, &format!("/groups/{}", g.id), gp.threads.len(), gp.threads.last().map(|t| t.0.last_activity)))
                     @if member {
                         section.card {
                             h3 { (t("new_thread")) }
