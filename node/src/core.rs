@@ -53,6 +53,8 @@ pub struct Core {
     notified: Vec<String>,
     /// What local commands made new, for notifications at the next commit.
     notices: Vec<crate::readmodel::Notice>,
+    /// Whether the read models were read from the store at start-up (not rebuilt).
+    models_stored: bool,
 }
 
 /// What to tell gossipsub about a message.
@@ -173,12 +175,15 @@ impl Core {
             model: ReadModel::default(),
             notified: Vec::new(),
             notices: Vec::new(),
+            models_stored: false,
         };
         let started = std::time::Instant::now();
-        core.model = ReadModel::build(&core.replica);
+        let stored = core.load_read_models()?;
+        core.models_stored = stored;
         tracing::info!(
             threads = core.model.thread_count(),
             millis = started.elapsed().as_millis() as u64,
+            from = if stored { "store" } else { "documents" },
             "read models built"
         );
         let started = std::time::Instant::now();
@@ -407,7 +412,8 @@ impl Core {
                 rows.push((doc.clone(), c.bytes().clone()));
             }
         }
-        self.store
+        let last = self
+            .store
             .append_changes(rows.iter().map(|(d, b)| (d, &b[..])))?;
         let mut people = false;
         let mut changed: Vec<&DocId> = Vec::new();
@@ -426,6 +432,15 @@ impl Core {
             }
         }
         self.notify(notices)?;
+        // The summaries changed by these changes, and the mark that says the stored ones
+        // cover them, go in the same flush.
+        for t in self.model.take_dirty() {
+            let bytes = serde_json::to_vec(t).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+            self.store.put_thread_summary(&t.id, &bytes)?;
+        }
+        if let Some(seq) = last {
+            self.store.set_read_models_at(seq)?;
+        }
         if people && let Some(dir) = self.replica.directory() {
             let dir = dir.directory.clone();
             self.search.index_people(&dir, &self.replica);
@@ -461,6 +476,43 @@ impl Core {
         if let Err(e) = self.search.commit() {
             tracing::warn!(error = %e, "search index not updated");
         }
+    }
+
+    /// The read models: from the store when it holds them for every stored change (a crash
+    /// between a commit's changes and its summaries leaves the mark behind, and they are
+    /// rebuilt), else from the documents, and then stored. Returns whether they came from
+    /// the store.
+    fn load_read_models(&mut self) -> Result<bool, NodeError> {
+        let last = self.store.last_change_seq()?;
+        if last.is_some() && self.store.read_models_at()? == last {
+            let mut threads = Vec::new();
+            let mut readable = true;
+            for item in self.store.thread_summaries() {
+                match serde_json::from_slice::<crate::readmodel::ThreadSummary>(&item?) {
+                    Ok(t) => threads.push(t),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a stored thread summary is unreadable: rebuilding them all");
+                        readable = false;
+                        break;
+                    }
+                }
+            }
+            if readable {
+                self.model = ReadModel::load(&self.replica, threads);
+                // Nothing to store again.
+                let _ = self.model.take_dirty();
+                return Ok(true);
+            }
+        }
+        self.model = ReadModel::build(&self.replica);
+        for t in self.model.take_dirty() {
+            let bytes = serde_json::to_vec(t).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+            self.store.put_thread_summary(&t.id, &bytes)?;
+        }
+        if let Some(seq) = last {
+            self.store.set_read_models_at(seq)?;
+        }
+        Ok(false)
     }
 
     /// Makes notifications of what is new (see [`crate::personal::deliver`]).
@@ -501,6 +553,11 @@ impl Core {
     /// The read models.
     pub fn model(&self) -> &ReadModel {
         &self.model
+    }
+
+    /// Whether start-up read the read models from the store rather than rebuilding them.
+    pub fn read_models_were_stored(&self) -> bool {
+        self.models_stored
     }
 
     fn save_certificates(&mut self) -> Result<(), NodeError> {

@@ -20,8 +20,8 @@ use crate::service::Access;
 /// How many characters of a thread's first post the feed shows.
 pub const EXCERPT_CHARS: usize = 220;
 
-/// A thread as lists show it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A thread as lists show it. Stored in sled (JSON) so start-up need not rebuild it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ThreadSummary {
     pub id: DocId,
     pub group: DocId,
@@ -117,6 +117,8 @@ pub struct ReadModel {
     orphans: HashMap<DocId, BTreeSet<DocId>>,
     /// Each employee's expertise, interests and languages, folded (for finding people).
     profile_words: HashMap<String, String>,
+    /// Threads whose summary changed since the last [`ReadModel::take_dirty`].
+    dirty: HashSet<DocId>,
 }
 
 impl ReadModel {
@@ -132,6 +134,65 @@ impl ReadModel {
             m.update(replica, id);
         }
         m
+    }
+
+    /// Builds the read models from stored thread summaries (which must be current) and the
+    /// group and profile documents of `replica`: no thread document is read.
+    pub fn load(replica: &Replica, threads: Vec<ThreadSummary>) -> ReadModel {
+        let mut m = ReadModel::default();
+        let ids: Vec<DocId> = replica
+            .docs()
+            .map(|d| d.id().clone())
+            .filter(|d| d.kind() != DocKind::Thread)
+            .collect();
+        for id in ids.iter().filter(|d| d.kind() == DocKind::Group) {
+            m.update(replica, id);
+        }
+        for id in ids.iter().filter(|d| d.kind() == DocKind::Profile) {
+            m.update(replica, id);
+        }
+        for t in threads {
+            m.index_thread(&t, None);
+            m.threads.insert(t.id.clone(), t);
+        }
+        m
+    }
+
+    /// The threads whose summaries changed since the last call (to store them).
+    pub fn take_dirty(&mut self) -> Vec<&ThreadSummary> {
+        let dirty = std::mem::take(&mut self.dirty);
+        dirty.iter().filter_map(|t| self.threads.get(t)).collect()
+    }
+
+    /// Every thread summary (to store them all).
+    pub fn thread_summaries(&self) -> impl Iterator<Item = &ThreadSummary> {
+        self.threads.values()
+    }
+
+    /// Files a thread under its author and its group (moving it in the group's activity
+    /// order if it was there at `old_activity`).
+    fn index_thread(&mut self, summary: &ThreadSummary, old_activity: Option<i64>) {
+        if old_activity.is_none() {
+            self.by_author
+                .entry(summary.author.clone())
+                .or_default()
+                .insert(summary.id.clone());
+        }
+        match self.groups.get_mut(&summary.group) {
+            Some(g) => {
+                if let Some(old) = old_activity {
+                    g.threads.remove(&(old, summary.id.clone()));
+                }
+                g.threads
+                    .insert((summary.last_activity, summary.id.clone()));
+            }
+            None => {
+                self.orphans
+                    .entry(summary.group.clone())
+                    .or_default()
+                    .insert(summary.id.clone());
+            }
+        }
     }
 
     /// Re-reads `doc` and returns what is new in it since the last update.
@@ -211,27 +272,8 @@ impl ReadModel {
             last_author,
             excerpt,
         };
-        if first {
-            self.by_author
-                .entry(summary.author.clone())
-                .or_default()
-                .insert(summary.id.clone());
-        }
-        match self.groups.get_mut(&summary.group) {
-            Some(g) => {
-                if let Some(old) = old_activity {
-                    g.threads.remove(&(old, summary.id.clone()));
-                }
-                g.threads
-                    .insert((summary.last_activity, summary.id.clone()));
-            }
-            None => {
-                self.orphans
-                    .entry(summary.group.clone())
-                    .or_default()
-                    .insert(summary.id.clone());
-            }
-        }
+        self.index_thread(&summary, old_activity);
+        self.dirty.insert(summary.id.clone());
         self.threads.insert(summary.id.clone(), summary);
         notices
     }

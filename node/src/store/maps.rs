@@ -14,7 +14,9 @@ pub(super) const DOCS: &str = "docs";
 pub(super) const CERTS: &str = "certs";
 /// The latest accepted signed directory. Key: `current`. Value: signed directory bytes.
 pub(super) const DIRECTORY: &str = "directory";
-/// Read model: thread summaries. Key: thread id. Value: postcard `ThreadSummary`.
+/// Read model: thread summaries. Key: thread id. Value: JSON `ThreadSummary`. Valid when
+/// `meta`'s `read_models_at` equals the sequence number of the last stored change (else the
+/// node rebuilds them from the documents at start-up).
 pub(super) const THREADS: &str = "read_threads";
 
 /// Local accounts: the password hashes of this site's employees. Key: employee id. Value: the

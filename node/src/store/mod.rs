@@ -142,14 +142,17 @@ impl Store {
     }
 
     /// Appends accepted changes (in acceptance order). Not durable until [`Store::flush`].
+    /// Returns the sequence number of the last one appended, if any.
     pub fn append_changes<'a>(
         &self,
         changes: impl IntoIterator<Item = (&'a DocId, &'a [u8])>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
+        let mut last = None;
         let mut batch = sled::Batch::default();
         let mut per_doc: std::collections::BTreeMap<&DocId, (u64, u64)> = Default::default();
         for (doc, bytes) in changes {
             let seq = self.db.generate_id().map_err(io("numbering a change"))?;
+            last = Some(seq);
             let id = doc.as_str().as_bytes();
             let mut value = Vec::with_capacity(2 + id.len() + bytes.len());
             value.extend_from_slice(&(id.len() as u16).to_be_bytes());
@@ -171,7 +174,17 @@ impl Store {
                 })
                 .map_err(io("counting changes"))?;
         }
-        Ok(())
+        Ok(last)
+    }
+
+    /// The sequence number of the last stored change.
+    pub fn last_change_seq(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .changes
+            .last()
+            .map_err(io("reading changes"))?
+            .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok())
+            .map(u64::from_be_bytes))
     }
 
     /// Every stored change, in acceptance order: (document, signed bytes).
@@ -251,6 +264,32 @@ impl Store {
             .insert(thread.as_str(), bytes)
             .map_err(io("storing a thread summary"))?;
         Ok(())
+    }
+
+    /// Every stored thread summary.
+    pub fn thread_summaries(&self) -> impl Iterator<Item = Result<Vec<u8>, StoreError>> + '_ {
+        self.threads.iter().map(|r| {
+            r.map(|(_, v)| v.to_vec())
+                .map_err(io("reading thread summaries"))
+        })
+    }
+
+    /// Records that the stored read models cover every change up to `seq`.
+    pub fn set_read_models_at(&self, seq: u64) -> Result<(), StoreError> {
+        self.meta
+            .insert("read_models_at", &seq.to_be_bytes())
+            .map_err(io("storing the read models' mark"))?;
+        Ok(())
+    }
+
+    /// Up to which change the stored read models are valid, if they are.
+    pub fn read_models_at(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .meta
+            .get("read_models_at")
+            .map_err(io("reading the read models' mark"))?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(u64::from_be_bytes))
     }
 
     /// Sets an employee's password hash (an argon2 PHC string; never the password).
