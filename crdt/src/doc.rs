@@ -189,6 +189,55 @@ impl Doc {
         self.am = am;
     }
 
+    /// The heads of the Automerge state (what views read).
+    pub fn applied_heads(&self) -> Vec<ChangeHash> {
+        self.am.get_heads()
+    }
+
+    /// For a thread: the posts that changes since `since` (heads of the Automerge state)
+    /// added or touched, from Automerge's diff (work in proportion to the changes, not to
+    /// the thread). Reactions are left out. `None` when something else changed (the title…)
+    /// or `since` is unknown: read the whole thread then.
+    pub fn touched_posts(
+        &self,
+        since: &[ChangeHash],
+    ) -> Option<std::collections::BTreeSet<String>> {
+        use automerge::{PatchAction, Prop};
+        if since
+            .iter()
+            .any(|h| self.am.get_change_by_hash(h).is_none())
+        {
+            return None;
+        }
+        let now = self.am.get_heads();
+        let patches = catch_unwind(AssertUnwindSafe(|| self.am.diff(since, &now))).ok()?;
+        let mut touched = std::collections::BTreeSet::new();
+        for p in patches {
+            let mut keys: Vec<String> = p
+                .path
+                .iter()
+                .map(|(_, prop)| match prop {
+                    Prop::Map(k) => k.clone(),
+                    Prop::Seq(i) => i.to_string(),
+                })
+                .collect();
+            match &p.action {
+                PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => {
+                    keys.push(key.clone());
+                }
+                _ => {}
+            }
+            match keys.first().map(String::as_str) {
+                Some("reactions") => {}
+                Some("posts" | "moderation") if keys.len() >= 2 => {
+                    touched.insert(keys[1].clone());
+                }
+                _ => return None,
+            }
+        }
+        Some(touched)
+    }
+
     /// The current heads, sorted.
     pub fn heads(&self) -> Vec<ChangeHash> {
         self.heads.iter().copied().collect()

@@ -220,32 +220,10 @@ impl ThreadView {
         let mut posts = Vec::new();
         if let Some(p) = child_map(doc, &root, "posts") {
             for pid in keys_of(doc, &p) {
-                let Some(post) = child_map(doc, &p, &pid) else {
-                    continue;
-                };
-                let hidden = moderation
-                    .as_ref()
-                    .and_then(|m| child_map(doc, m, &pid))
-                    .and_then(|m| obj_bool(doc, &m, "hidden"))
-                    .unwrap_or(false);
-                let set = |k: &str| {
-                    child_map(doc, &post, k)
-                        .map(|m| keys_of(doc, &m))
-                        .unwrap_or_default()
-                };
-                posts.push(PostView {
-                    author: obj_str(doc, &post, "author").unwrap_or_default(),
-                    body: obj_str(doc, &post, "body").unwrap_or_default(),
-                    created_at: obj_i64(doc, &post, "created_at").unwrap_or_default(),
-                    edited_at: obj_i64(doc, &post, "edited_at"),
-                    reply_to: obj_str(doc, &post, "reply_to"),
-                    deleted: obj_bool(doc, &post, "deleted").unwrap_or(false),
-                    hidden,
-                    mentions: set("mentions"),
-                    topics: set("topics"),
-                    reactions: reactions.remove(&pid).unwrap_or_default(),
-                    id: pid,
-                });
+                if let Some(mut post) = read_post(doc, &p, moderation.as_ref(), &pid) {
+                    post.reactions = reactions.remove(&pid).unwrap_or_default();
+                    posts.push(post);
+                }
             }
         }
         let root_post = doc.root_str("root_post");
@@ -265,6 +243,54 @@ impl ThreadView {
             created_at: obj_i64(doc, &root, "created_at").unwrap_or_default(),
             posts,
         })
+    }
+}
+
+/// One post of a thread (without its reactions).
+fn read_post(
+    doc: &Doc,
+    posts: &automerge::ObjId,
+    moderation: Option<&automerge::ObjId>,
+    pid: &str,
+) -> Option<PostView> {
+    let post = child_map(doc, posts, pid)?;
+    let hidden = moderation
+        .and_then(|m| child_map(doc, m, pid))
+        .and_then(|m| obj_bool(doc, &m, "hidden"))
+        .unwrap_or(false);
+    let set = |k: &str| {
+        child_map(doc, &post, k)
+            .map(|m| keys_of(doc, &m))
+            .unwrap_or_default()
+    };
+    Some(PostView {
+        author: obj_str(doc, &post, "author").unwrap_or_default(),
+        body: obj_str(doc, &post, "body").unwrap_or_default(),
+        created_at: obj_i64(doc, &post, "created_at").unwrap_or_default(),
+        edited_at: obj_i64(doc, &post, "edited_at"),
+        reply_to: obj_str(doc, &post, "reply_to"),
+        deleted: obj_bool(doc, &post, "deleted").unwrap_or(false),
+        hidden,
+        mentions: set("mentions"),
+        topics: set("topics"),
+        reactions: BTreeMap::new(),
+        id: pid.to_owned(),
+    })
+}
+
+impl PostView {
+    /// One post of a thread document, without its reactions (cheaper than the whole
+    /// [`ThreadView`] when only a few posts changed).
+    pub fn of(doc: &Doc, pid: &str) -> Option<PostView> {
+        let root = automerge::ROOT;
+        let posts = child_map(doc, &root, "posts")?;
+        let moderation = child_map(doc, &root, "moderation");
+        read_post(doc, &posts, moderation.as_ref(), pid)
+    }
+
+    /// The root post's id of a thread document.
+    pub fn root_id(doc: &Doc) -> Option<String> {
+        doc.root_str("root_post")
     }
 }
 

@@ -119,6 +119,8 @@ pub struct ReadModel {
     profile_words: HashMap<String, String>,
     /// Threads whose summary changed since the last [`ReadModel::take_dirty`].
     dirty: HashSet<DocId>,
+    /// Each thread's Automerge heads at its last update.
+    seen: HashMap<DocId, Vec<automerge::ChangeHash>>,
 }
 
 impl ReadModel {
@@ -201,9 +203,19 @@ impl ReadModel {
             return Vec::new();
         };
         match doc.kind() {
-            DocKind::Thread => ThreadView::of(d)
-                .map(|v| self.update_thread(v))
-                .unwrap_or_default(),
+            DocKind::Thread => {
+                // Seen before: only the posts the new changes touched (a busy thread is not
+                // read whole at every commit).
+                let touched = self.seen.get(doc).and_then(|h| d.touched_posts(h));
+                let notices = match touched {
+                    Some(t) if self.threads.contains_key(doc) => self.update_posts(d, t),
+                    _ => ThreadView::of(d)
+                        .map(|v| self.update_thread(v))
+                        .unwrap_or_default(),
+                };
+                self.seen.insert(doc.clone(), d.applied_heads());
+                notices
+            }
             DocKind::Group => GroupView::of(d)
                 .map(|v| self.update_group(v))
                 .unwrap_or_default(),
@@ -275,6 +287,49 @@ impl ReadModel {
         self.index_thread(&summary, old_activity);
         self.dirty.insert(summary.id.clone());
         self.threads.insert(summary.id.clone(), summary);
+        notices
+    }
+
+    /// Updates a known thread's summary from the posts that changed.
+    fn update_posts(&mut self, d: &weft_crdt::Doc, touched: BTreeSet<String>) -> Vec<Notice> {
+        let Some(mut s) = self.threads.get(d.id()).cloned() else {
+            return Vec::new();
+        };
+        let old_activity = s.last_activity;
+        let root = weft_crdt::PostView::root_id(d);
+        let mut notices = Vec::new();
+        for pid in touched {
+            let Some(p) = weft_crdt::PostView::of(d, &pid) else {
+                continue;
+            };
+            if s.posts.insert(pid.clone()) && !p.deleted {
+                notices.push(Notice::Post {
+                    thread: s.id.clone(),
+                    title: s.title.clone(),
+                    post: pid.clone(),
+                    author: p.author.clone(),
+                    at: p.created_at,
+                    mentions: p.mentions.clone(),
+                    first: false,
+                });
+            }
+            let at = p.edited_at.unwrap_or(p.created_at).max(p.created_at);
+            if at >= s.last_activity {
+                s.last_activity = at;
+                s.last_author = p.author.clone();
+            }
+            if root.as_deref() == Some(pid.as_str()) {
+                s.excerpt = if p.deleted || p.hidden {
+                    String::new()
+                } else {
+                    p.body.chars().take(EXCERPT_CHARS).collect()
+                };
+            }
+        }
+        s.replies = s.posts.len().saturating_sub(1);
+        self.index_thread(&s, Some(old_activity));
+        self.dirty.insert(s.id.clone());
+        self.threads.insert(s.id.clone(), s);
         notices
     }
 

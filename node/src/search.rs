@@ -68,6 +68,8 @@ struct Fields {
     kind: Field,
     id: Field,
     post: Field,
+    /// `thread~post`, to replace one post.
+    key: Field,
     title: Field,
     title_en: Field,
     title_fr: Field,
@@ -92,6 +94,8 @@ pub struct SearchIndex {
     reader: IndexReader,
     pending: Vec<Op>,
     f: Fields,
+    /// Each thread's Automerge heads when it was last indexed.
+    seen: std::collections::HashMap<DocId, Vec<automerge::ChangeHash>>,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -120,6 +124,7 @@ impl SearchIndex {
             kind: b.add_text_field("kind", STRING | STORED),
             id: b.add_text_field("id", STRING | STORED),
             post: b.add_text_field("post", STRING | STORED),
+            key: b.add_text_field("key", STRING),
             title: b.add_text_field("title", STORED),
             title_en: b.add_text_field("title_en", text("weft_en")),
             title_fr: b.add_text_field("title_fr", text("weft_fr")),
@@ -148,6 +153,7 @@ impl SearchIndex {
             reader,
             pending: Vec::new(),
             f,
+            seen: Default::default(),
         })
     }
 
@@ -157,6 +163,7 @@ impl SearchIndex {
             f.kind => kind.as_str(),
             f.id => id,
             f.post => post,
+            f.key => format!("{id}~{post}"),
             f.title => title,
             f.title_en => title,
             f.title_fr => title,
@@ -169,9 +176,42 @@ impl SearchIndex {
     /// (Re)indexes one document: a group's name and description, or each visible post of a
     /// thread.
     pub fn index_doc(&mut self, replica: &Replica, id: &DocId) {
+        let Some(doc) = replica.doc(id) else {
+            self.pending
+                .push(Op::Delete(Term::from_field_text(self.f.id, id.as_str())));
+            return;
+        };
+        // A thread seen before: only the posts its new changes touched.
+        if id.kind() == DocKind::Thread
+            && let Some(touched) = self.seen.get(id).and_then(|h| doc.touched_posts(h))
+        {
+            let root = weft_crdt::PostView::root_id(doc);
+            let title = doc.root_str("title").unwrap_or_default();
+            for pid in touched {
+                self.pending.push(Op::Delete(Term::from_field_text(
+                    self.f.key,
+                    &format!("{id}~{pid}"),
+                )));
+                if let Some(p) = weft_crdt::PostView::of(doc, &pid)
+                    && !p.deleted
+                    && !p.hidden
+                {
+                    let t = if root.as_deref() == Some(pid.as_str()) {
+                        title.as_str()
+                    } else {
+                        ""
+                    };
+                    self.add(HitKind::Post, id.as_str(), &pid, t, &p.body);
+                }
+            }
+            self.seen.insert(id.clone(), doc.applied_heads());
+            return;
+        }
         self.pending
             .push(Op::Delete(Term::from_field_text(self.f.id, id.as_str())));
-        let Some(doc) = replica.doc(id) else { return };
+        if id.kind() == DocKind::Thread {
+            self.seen.insert(id.clone(), doc.applied_heads());
+        }
         match id.kind() {
             DocKind::Group => {
                 if let Some(g) = GroupView::of(doc) {

@@ -344,3 +344,54 @@ fn stored_read_models_match_a_rebuild_after_a_restart() {
         "only the new post notifies"
     );
 }
+
+/// A thread seen before is updated from the posts its new changes touched: the summary and
+/// the search index agree with reading the whole thread again, through replies, edits and
+/// deletions.
+#[test]
+fn incremental_updates_of_a_thread_match_reading_it_whole() {
+    use weft_node::readmodel::ReadModel;
+    let w = World::new(2, 4);
+    let da = tempfile::tempdir().unwrap();
+    let mut a = open(&w, 0, da.path());
+    let t0 = now();
+    let g = a
+        .create_group("e0", "Zoo", "", Visibility::Public, t0, 1)
+        .unwrap();
+    let t = a
+        .create_thread("e0", &g, "Animals", "first post", t0 + 1, 2)
+        .unwrap();
+    a.commit().unwrap();
+    let found = |a: &mut Core, word: &str| a.search("e2", word, None, 10).unwrap().len();
+    let check = |a: &Core| {
+        assert_eq!(
+            a.model().thread(&t),
+            ReadModel::build(a.replica()).thread(&t)
+        );
+    };
+    let p = a
+        .reply("e2", &t, "a zebra went by", None, t0 + 2, 3)
+        .unwrap();
+    a.commit().unwrap();
+    check(&a);
+    assert_eq!(found(&mut a, "zebra"), 1);
+    a.edit_post("e2", &t, &p, "a giraffe went by", t0 + 3)
+        .unwrap();
+    a.commit().unwrap();
+    check(&a);
+    assert_eq!(found(&mut a, "zebra"), 0, "the old text is gone");
+    assert_eq!(found(&mut a, "giraffe"), 1);
+    assert_eq!(a.model().thread(&t).unwrap().last_author, "e2");
+    a.react("e0", &t, &p, "like", true, t0 + 4).unwrap();
+    a.commit().unwrap();
+    check(&a);
+    a.delete_post("e2", &t, &p, t0 + 5).unwrap();
+    a.commit().unwrap();
+    check(&a);
+    assert_eq!(found(&mut a, "giraffe"), 0, "a deleted post is not found");
+    assert_eq!(
+        found(&mut a, "animals"),
+        1,
+        "the title stays with the first post"
+    );
+}
