@@ -179,7 +179,59 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// Starts `weft run` for `site` and waits until it answers. If another process took its
+    /// HTTP port meanwhile (ports are picked free, then released, and tests run in
+    /// parallel), the site gets another port and the node is started again.
     pub(crate) fn start(site: &Site) -> Node {
+        let mut attempt = 0;
+        loop {
+            let config = fs::read_to_string(&site.config).unwrap();
+            let port: u16 = config
+                .lines()
+                .find_map(|l| l.strip_prefix("http_addr = \"127.0.0.1:"))
+                .and_then(|rest| rest.trim_end_matches('"').parse().ok())
+                .unwrap_or(site.http_port);
+            let mut node = Node::spawn(site, port);
+            let start = Instant::now();
+            // Ask only once this node says it listens there: the port may be someone else's.
+            let listening = format!("127.0.0.1:{port}");
+            loop {
+                if let Ok(Some(_)) = node.child.try_wait() {
+                    break;
+                }
+                let ours = node
+                    .log
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|l| l.contains("web server listening") && l.contains(&listening));
+                if ours && node.get("/healthz").map(|(s, _)| s) == Some(200) {
+                    return node;
+                }
+                if start.elapsed() > Duration::from_secs(60) {
+                    panic!(
+                        "timed out waiting until healthy; log:\n{}",
+                        node.log.lock().unwrap().join("\n")
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            // The process ended: give up unless it was the HTTP port being taken.
+            std::thread::sleep(Duration::from_millis(100));
+            let log = node.log.lock().unwrap().join("\n");
+            let taken = log.contains(&format!("cannot listen on 127.0.0.1:{port}"));
+            attempt += 1;
+            assert!(taken && attempt < 5, "the node stopped; log:\n{log}");
+            let fresh = free_port();
+            let config = config.replace(
+                &format!("http_addr = \"127.0.0.1:{port}\""),
+                &format!("http_addr = \"127.0.0.1:{fresh}\""),
+            );
+            fs::write(&site.config, config).unwrap();
+        }
+    }
+
+    fn spawn(site: &Site, http_port: u16) -> Node {
         let mut child = Command::new(WEFT)
             .args(["run", "--config", site.config.to_str().unwrap()])
             .env("RUST_LOG", "info")
@@ -208,15 +260,11 @@ impl Node {
                 }
             });
         }
-        let node = Node {
+        Node {
             child,
-            http_port: site.http_port,
+            http_port,
             log,
-        };
-        node.wait_until(Duration::from_secs(60), "healthy", |n| {
-            n.get("/healthz").map(|(s, _)| s) == Some(200)
-        });
-        node
+        }
     }
 
     /// GET on the node's HTTP port: (status, body).

@@ -55,3 +55,25 @@ fn a_broken_config_names_the_bad_setting() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/weft.toml"));
     let _ = free_port();
 }
+
+/// A node whose HTTP address is taken stops with a message naming it (and the test harness,
+/// which picks ports while other tests run, then moves it to another port).
+#[test]
+fn a_taken_http_port_is_named_and_the_node_starts_elsewhere() {
+    let company = Company::new();
+    let site = &company.sites[0];
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", site.http_port)).unwrap();
+    let node = company.start(0);
+    assert_ne!(node.http_port, site.http_port, "moved to another port");
+    assert!(
+        node.log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("node started")),
+        "the log of the node that runs"
+    );
+    let cfg = std::fs::read_to_string(&site.config).unwrap();
+    assert!(cfg.contains(&format!("127.0.0.1:{}", node.http_port)));
+    drop(squatter);
+}
