@@ -3,45 +3,17 @@
 //! restart.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+mod common;
 
-use weft_crdt::sync::Config as SyncConfig;
+use common::open;
 use weft_crdt::testkit::World;
 use weft_crdt::{DocId, Visibility};
-use weft_keys::TrustAnchors;
+use weft_node::Core;
 use weft_node::personal::NoticeKind;
-use weft_node::{Core, Store};
 
-fn open(w: &World, site: usize, dir: &Path) -> Core {
-    Core::open(
-        &w.sites[site],
-        w.nodes[site].clone(),
-        TrustAnchors::single(w.authority.public()),
-        Some(w.directory.clone()),
-        Store::open(dir).unwrap(),
-        SyncConfig::default(),
-        1,
-    )
-    .unwrap()
-}
-
+/// Moves frames until none is left, then commits both.
 fn pump(a: &mut Core, b: &mut Core) {
-    loop {
-        let mut moved = false;
-        while let Some((_, f)) = a.poll_transmit() {
-            let from = a.site().to_owned();
-            b.frame(&from, &f, 0);
-            moved = true;
-        }
-        while let Some((_, f)) = b.poll_transmit() {
-            let from = b.site().to_owned();
-            a.frame(&from, &f, 0);
-            moved = true;
-        }
-        if !moved {
-            break;
-        }
-    }
+    common::pump(a, b);
     a.commit().unwrap();
     b.commit().unwrap();
 }
