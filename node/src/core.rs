@@ -434,13 +434,7 @@ impl Core {
         self.notify(notices)?;
         // The summaries changed by these changes, and the mark that says the stored ones
         // cover them, go in the same flush.
-        for t in self.model.take_dirty() {
-            let bytes = serde_json::to_vec(t).map_err(|e| NodeError::Corrupt(e.to_string()))?;
-            self.store.put_thread_summary(&t.id, &bytes)?;
-        }
-        if let Some(seq) = last {
-            self.store.set_read_models_at(seq)?;
-        }
+        self.store_read_models(last)?;
         if people && let Some(dir) = self.replica.directory() {
             let dir = dir.directory.clone();
             self.search.index_people(&dir, &self.replica);
@@ -505,6 +499,13 @@ impl Core {
             }
         }
         self.model = ReadModel::build(&self.replica);
+        self.store_read_models(last)?;
+        Ok(false)
+    }
+
+    /// Stores the thread summaries changed since the last call, and marks the stored read
+    /// models as covering every change up to `last`.
+    fn store_read_models(&mut self, last: Option<u64>) -> Result<(), NodeError> {
         for t in self.model.take_dirty() {
             let bytes = serde_json::to_vec(t).map_err(|e| NodeError::Corrupt(e.to_string()))?;
             self.store.put_thread_summary(&t.id, &bytes)?;
@@ -512,7 +513,7 @@ impl Core {
         if let Some(seq) = last {
             self.store.set_read_models_at(seq)?;
         }
-        Ok(false)
+        Ok(())
     }
 
     /// Makes notifications of what is new (see [`crate::personal::deliver`]).

@@ -143,10 +143,7 @@ impl Core {
         now: i64,
     ) -> Result<(), NodeError> {
         self.require(employee, group, Access::Full)?;
-        self.local(employee, |r, me| {
-            let c = r.update_group(me, group, settings, now)?;
-            Ok(((), vec![c]))
-        })
+        self.local_one(employee, |r, me| r.update_group(me, group, settings, now))
     }
 
     /// Adds a member (an owner adding anyone; or the employee joining a public group or
@@ -171,16 +168,10 @@ impl Core {
         let own = member == employee;
         let invited = view.invitations.iter().any(|i| i == employee);
         if own && !view.is_owner(employee) && view.visibility != Visibility::Public && !invited {
-            self.local(employee, |r, me| {
-                let c = r.request_to_join(me, group, "", now)?;
-                Ok(((), vec![c]))
-            })?;
+            self.local_one(employee, |r, me| r.request_to_join(me, group, "", now))?;
             return Ok(MembershipOutcome::Requested);
         }
-        self.local(employee, |r, me| {
-            let c = r.add_member(me, group, member, now)?;
-            Ok(((), vec![c]))
-        })?;
+        self.local_one(employee, |r, me| r.add_member(me, group, member, now))?;
         Ok(MembershipOutcome::Added)
     }
 
@@ -193,10 +184,7 @@ impl Core {
         now: i64,
     ) -> Result<(), NodeError> {
         self.require(employee, group, Access::Full)?;
-        self.local(employee, |r, me| {
-            let c = r.remove_member(me, group, member, now)?;
-            Ok(((), vec![c]))
-        })
+        self.local_one(employee, |r, me| r.remove_member(me, group, member, now))
     }
 
     /// Declines a join request (an owner), or withdraws one's own.
@@ -208,10 +196,7 @@ impl Core {
         now: i64,
     ) -> Result<(), NodeError> {
         self.require(employee, group, Access::Listing)?;
-        self.local(employee, |r, me| {
-            let c = r.drop_request(me, group, who, now)?;
-            Ok(((), vec![c]))
-        })
+        self.local_one(employee, |r, me| r.drop_request(me, group, who, now))
     }
 
     /// Invites someone (owners).
@@ -223,10 +208,7 @@ impl Core {
         now: i64,
     ) -> Result<(), NodeError> {
         self.require(employee, group, Access::Full)?;
-        self.local(employee, |r, me| {
-            let c = r.invite(me, group, who, now)?;
-            Ok(((), vec![c]))
-        })
+        self.local_one(employee, |r, me| r.invite(me, group, who, now))
     }
 
     /// Starts a thread.
@@ -275,10 +257,7 @@ impl Core {
     ) -> Result<(), NodeError> {
         self.thread_for(employee, thread)
             .ok_or(NodeError::NotFound)?;
-        self.local(employee, |r, me| {
-            let c = r.edit_post(me, thread, post, body, now)?;
-            Ok(((), vec![c]))
-        })
+        self.local_one(employee, |r, me| r.edit_post(me, thread, post, body, now))
     }
 
     /// Deletes one's post.
@@ -291,10 +270,7 @@ impl Core {
     ) -> Result<(), NodeError> {
         self.thread_for(employee, thread)
             .ok_or(NodeError::NotFound)?;
-        self.local(employee, |r, me| {
-            let c = r.delete_post(me, thread, post, now)?;
-            Ok(((), vec![c]))
-        })
+        self.local_one(employee, |r, me| r.delete_post(me, thread, post, now))
     }
 
     /// Adds or removes a reaction.
@@ -309,10 +285,7 @@ impl Core {
     ) -> Result<(), NodeError> {
         self.thread_for(employee, thread)
             .ok_or(NodeError::NotFound)?;
-        self.local(employee, |r, me| {
-            let c = r.react(me, thread, post, kind, on, now)?;
-            Ok(((), vec![c]))
-        })
+        self.local_one(employee, |r, me| r.react(me, thread, post, kind, on, now))
     }
 
     /// Edits one's profile.
@@ -322,10 +295,19 @@ impl Core {
         update: &ProfileUpdate<'_>,
         now: i64,
     ) -> Result<(), NodeError> {
-        self.local(employee, |r, me| {
-            let c = r.update_profile(me, update, now)?;
-            Ok(((), vec![c]))
-        })
+        self.local_one(employee, |r, me| r.update_profile(me, update, now))
+    }
+
+    /// A local command that makes one change.
+    fn local_one(
+        &mut self,
+        employee: &str,
+        f: impl FnOnce(
+            &mut weft_crdt::Replica,
+            &weft_crdt::Author,
+        ) -> Result<weft_crdt::SignedChange, weft_crdt::LocalError>,
+    ) -> Result<(), NodeError> {
+        self.local(employee, |r, me| Ok(((), vec![f(r, me)?])))
     }
 
     fn require(&self, employee: &str, group: &DocId, at_least: Access) -> Result<(), NodeError> {
