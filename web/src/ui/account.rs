@@ -9,8 +9,8 @@ use serde::Deserialize;
 use weft_node::personal::{NoticeKind, Notification};
 
 use super::{
-    CsrfOnly, LOGIN_CSRF, check_csrf, fail, form_viewer, login_cookie, now_ms, page, require,
-    session_viewer, when,
+    CsrfOnly, check_csrf, check_form_cookie, fail, form_viewer, now_ms, page, require,
+    session_viewer, set_form_cookie, when,
 };
 use crate::api::rfc3339;
 use crate::auth;
@@ -112,10 +112,7 @@ fn setup_form(lang: Lang, token: &str, who: &str, error: Option<&str>) -> Respon
             }
         },
     );
-    let cookie = format!("{LOGIN_CSRF}={csrf}; HttpOnly; SameSite=Strict; Path=/setup");
-    if let Ok(v) = cookie.parse() {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
+    set_form_cookie(&mut r, &csrf, "/setup");
     r
 }
 
@@ -169,12 +166,8 @@ pub(super) async fn setup_submit(
     Form(f): Form<SetupForm>,
 ) -> Response {
     let lang = Lang::of(&headers);
-    if login_cookie(&headers).is_none_or(|c| c.is_empty() || c != f._csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            "invalid form token: reload the page and try again",
-        )
-            .into_response();
+    if let Some(refused) = check_form_cookie(&headers, &f._csrf) {
+        return refused;
     }
     let Some(dir) = state.invites.clone() else {
         return link_gone(lang);

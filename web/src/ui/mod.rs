@@ -356,10 +356,30 @@ fn login_form(lang: Lang, error: Option<&str>) -> Response {
             }
         },
     );
-    if let Ok(v) = format!("{LOGIN_CSRF}={csrf}; HttpOnly; SameSite=Strict; Path=/login").parse() {
+    set_form_cookie(&mut r, &csrf, "/login");
+    r
+}
+
+/// Forms shown before any session (login, setup links) carry their token twice: in the form
+/// and in a cookie for `path` only (double submit).
+fn set_form_cookie(r: &mut Response, csrf: &str, path: &str) {
+    if let Ok(v) = format!("{LOGIN_CSRF}={csrf}; HttpOnly; SameSite=Strict; Path={path}").parse() {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
-    r
+}
+
+/// Checks a form made by [`set_form_cookie`]: the token sent must be the cookie's. Returns
+/// the refusal (403) if it is not.
+fn check_form_cookie(headers: &HeaderMap, sent: &str) -> Option<Response> {
+    login_cookie(headers)
+        .is_none_or(|c| c.is_empty() || c != sent)
+        .then(|| {
+            (
+                StatusCode::FORBIDDEN,
+                "invalid form token: reload the page and try again",
+            )
+                .into_response()
+        })
 }
 
 async fn login_page(headers: HeaderMap) -> Response {
@@ -373,12 +393,8 @@ async fn login_submit(
     Form(f): Form<LoginForm>,
 ) -> Response {
     let lang = Lang::of(&headers);
-    if login_cookie(&headers).is_none_or(|c| c.is_empty() || c != f._csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            "invalid form token: reload the page and try again",
-        )
-            .into_response();
+    if let Some(refused) = check_form_cookie(&headers, &f._csrf) {
+        return refused;
     }
     match auth::authenticate(&state, &f.login, f.password, Some(addr.ip())).await {
         Ok(employee) => match state.sessions.start(&employee) {
