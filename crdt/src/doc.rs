@@ -129,6 +129,8 @@ pub struct Doc {
     /// For a thread: its group, fixed by the genesis change (kept here so that it is known
     /// even while the genesis is staged).
     group: Option<DocId>,
+    /// When the replica last used it (its own counter), for eviction.
+    pub(crate) used: u64,
 }
 
 impl std::fmt::Debug for Doc {
@@ -163,6 +165,7 @@ impl Doc {
             heads: Default::default(),
             staged: Vec::new(),
             group: None,
+            used: 0,
         }
     }
 

@@ -149,7 +149,7 @@ pub use ids::{DocId, DocKind};
 pub use local::{
     Author, GroupSettings, LocalError, MAX_BODY, MAX_PICTURE, NewGroup, ProfileUpdate,
 };
-pub use replica::{IngestReport, Rejection, Replica, Waiting};
+pub use replica::{DocSource, DocSummary, IngestReport, Rejection, Replica, Waiting};
 pub use rules::Visibility;
 pub use views::{GroupView, PostView, ProfileView, ThreadView};
 pub use weft_keys as keys;

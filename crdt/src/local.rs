@@ -191,6 +191,13 @@ impl Replica {
             .map(|d| d.version())
             .ok_or(LocalError::NoDirectory)?;
         self.add_certificate(&author.cert)?;
+        // Documents put away are read back first.
+        if let Target::Existing(id) = target {
+            self.load(id);
+        }
+        if let Some(g) = group {
+            self.load(g);
+        }
         let auth_heads: Vec<ChangeHash> = match group {
             Some(g) => self
                 .doc(g)
@@ -678,7 +685,7 @@ impl Replica {
             });
         }
         let id = DocId::profile(&author.employee);
-        let exists = self.doc(&id).is_some_and(|d| !d.is_empty());
+        let exists = self.load(&id);
         let edit = |tx: &mut Transaction<'_>| {
             if !exists {
                 tx.put(ROOT, "kind", "profile")?;

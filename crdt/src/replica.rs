@@ -18,6 +18,7 @@
 //! 8. apply, then wake whatever was waiting for this change.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use automerge::ChangeHash;
 use weft_keys::directory::{self, DirectoryError, SignedDirectory, VerifiedDirectory};
@@ -53,6 +54,10 @@ pub enum Rejection {
     NoAuthHeads,
     #[error("thread does not name a valid group")]
     NoGroup,
+    /// The change's document could not be read back from the node's storage: nothing was
+    /// decided, and the change may be offered again.
+    #[error("document unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl Rejection {
@@ -66,6 +71,7 @@ impl Rejection {
             Rejection::Structure(_) => "structure",
             Rejection::Rule(_) => "rule",
             Rejection::NoAuthHeads | Rejection::NoGroup => "authorisation",
+            Rejection::Unavailable(_) => "unavailable",
         }
     }
 }
@@ -122,13 +128,66 @@ pub enum ReplicaError {
     Certificate(#[from] SignedError),
 }
 
+/// Where a replica reads back the documents it let go of (see [`Replica::evict`]): the
+/// node's store. Implementations do the I/O; the replica only calls them.
+pub trait DocSource: Send + Sync {
+    /// The stored signed changes of `doc`, in the order they were accepted (dependencies
+    /// first). An unknown document has none.
+    fn changes_of(&self, doc: &DocId) -> Result<Vec<Vec<u8>>, String>;
+}
+
+/// What a replica keeps of a document that is not in memory: enough for range
+/// reconciliation (heads), for exact catch-up requests (clock), for access decisions (a
+/// thread's group) and for counting. The document itself is read back from the
+/// [`DocSource`] the first time something needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocSummary {
+    /// The heads, sorted.
+    pub heads: Vec<ChangeHash>,
+    /// For each author key, how many of its changes are held; sorted by key.
+    pub clock: Vec<(KeyId, u64)>,
+    /// For a thread, its group.
+    pub group: Option<DocId>,
+    /// How many changes the document holds.
+    pub changes: u64,
+}
+
+impl DocSummary {
+    /// The summary of a document in memory.
+    pub fn of(doc: &Doc) -> DocSummary {
+        let mut clock = doc.clock();
+        clock.sort_unstable();
+        DocSummary {
+            heads: doc.heads(),
+            clock,
+            group: doc.group().cloned(),
+            changes: doc.len() as u64,
+        }
+    }
+}
+
 /// Every document a node holds, and how it judges changes.
+///
+/// Documents are either **in memory** ([`Doc`], with everything validation needs) or **put
+/// away** ([`DocSummary`] only), once a [`DocSource`] is set: [`Replica::evict`] puts away
+/// the least recently used ones, and anything that needs one again — a change for it, a
+/// peer's heads or request, a local command, [`Replica::load`] — reads it back from the
+/// source first, replaying its stored changes through the same pipeline (signatures, which
+/// were checked when the changes were first accepted, are not checked again). Groups are
+/// never put away: every access decision reads them.
 #[derive(Clone)]
 pub struct Replica {
     trust: TrustAnchors,
     directory: Option<VerifiedDirectory>,
     certs: HashMap<KeyId, KnownCert>,
     docs: BTreeMap<DocId, Doc>,
+    /// Documents put away: their summaries.
+    cold: BTreeMap<DocId, DocSummary>,
+    source: Option<Arc<dyn DocSource>>,
+    /// A counter that orders uses of documents (for eviction).
+    tick: u64,
+    /// How many documents were read back from the source so far.
+    loads: u64,
     pending: HashMap<ChangeHash, SignedChange>,
     waiters: HashMap<Waiting, Vec<ChangeHash>>,
     rejected: HashSet<ChangeHash>,
@@ -141,8 +200,9 @@ impl std::fmt::Debug for Replica {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "Replica({} docs, {} pending, {} certs)",
+            "Replica({} docs in memory, {} put away, {} pending, {} certs)",
             self.docs.len(),
+            self.cold.len(),
             self.pending.len(),
             self.certs.len()
         )
@@ -157,6 +217,10 @@ impl Replica {
             directory: None,
             certs: HashMap::new(),
             docs: BTreeMap::new(),
+            cold: BTreeMap::new(),
+            source: None,
+            tick: 0,
+            loads: 0,
             pending: HashMap::new(),
             waiters: HashMap::new(),
             rejected: HashSet::new(),
@@ -224,14 +288,165 @@ impl Replica {
         self.certs.get(key).map(|c| &c.signed)
     }
 
-    /// A document, if held.
+    /// A document, if held **in memory** (a document put away is `None` until
+    /// [`Replica::load`] reads it back).
     pub fn doc(&self, id: &DocId) -> Option<&Doc> {
         self.docs.get(id)
     }
 
-    /// Every document held.
+    /// Every document held in memory (see [`Replica::doc_ids`] for all of them).
     pub fn docs(&self) -> impl Iterator<Item = &Doc> {
         self.docs.values().filter(|d| !d.is_empty())
+    }
+
+    /// The ids of every document held, in memory or put away.
+    pub fn doc_ids(&self) -> impl Iterator<Item = &DocId> {
+        self.docs
+            .iter()
+            .filter(|(_, d)| !d.is_empty())
+            .map(|(id, _)| id)
+            .chain(self.cold.keys())
+    }
+
+    /// How many documents are held, in memory or put away.
+    pub fn doc_count(&self) -> usize {
+        self.docs.values().filter(|d| !d.is_empty()).count() + self.cold.len()
+    }
+
+    /// How many documents are in memory.
+    pub fn loaded_count(&self) -> usize {
+        self.docs.values().filter(|d| !d.is_empty()).count()
+    }
+
+    /// How many times a document was read back from the source.
+    pub fn loads(&self) -> u64 {
+        self.loads
+    }
+
+    /// Whether document `id` is held (in memory or put away).
+    pub fn holds(&self, id: &DocId) -> bool {
+        self.cold.contains_key(id) || self.docs.get(id).is_some_and(|d| !d.is_empty())
+    }
+
+    /// Whether document `id` is in memory.
+    pub fn is_loaded(&self, id: &DocId) -> bool {
+        self.docs.get(id).is_some_and(|d| !d.is_empty())
+    }
+
+    /// The heads and clock of a held document, in memory or not.
+    pub fn summary(&self, id: &DocId) -> Option<DocSummary> {
+        match self.docs.get(id) {
+            Some(d) if !d.is_empty() => Some(DocSummary::of(d)),
+            _ => self.cold.get(id).cloned(),
+        }
+    }
+
+    /// The heads of a held document (sorted), in memory or not.
+    pub fn heads_of(&self, id: &DocId) -> Option<Vec<ChangeHash>> {
+        match self.docs.get(id) {
+            Some(d) if !d.is_empty() => Some(d.heads()),
+            _ => self.cold.get(id).map(|s| s.heads.clone()),
+        }
+    }
+
+    /// Sets where documents put away are read back from. Without a source, nothing is ever
+    /// put away.
+    pub fn set_source(&mut self, source: Arc<dyn DocSource>) {
+        self.source = Some(source);
+    }
+
+    /// Records a stored document by its summary, without reading it (a node's start-up). A
+    /// document already in memory is left as it is.
+    pub fn add_summary(&mut self, id: DocId, summary: DocSummary) {
+        if !self.is_loaded(&id) {
+            self.docs.remove(&id);
+            self.cold.insert(id, summary);
+        }
+    }
+
+    /// Makes sure document `id` is in memory, reading it back from the source if it was put
+    /// away, and counts it as used. Returns whether it is held (and now in memory).
+    pub fn load(&mut self, id: &DocId) -> bool {
+        if self.ensure(id).is_err() {
+            return false;
+        }
+        self.tick += 1;
+        let tick = self.tick;
+        match self.docs.get_mut(id) {
+            Some(d) if !d.is_empty() => {
+                d.used = tick;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Puts away the least recently used documents beyond the `keep` most recent ones
+    /// (groups excepted, and only with a source). The caller must have stored every change
+    /// it accepted: what is put away is read back from the source. Returns how many were
+    /// put away.
+    pub fn evict(&mut self, keep: usize) -> usize {
+        if self.source.is_none() {
+            return 0;
+        }
+        let mut candidates: Vec<(u64, DocId)> = self
+            .docs
+            .iter()
+            .filter(|(id, d)| id.kind() != DocKind::Group && !d.is_empty())
+            .map(|(id, d)| (d.used, id.clone()))
+            .collect();
+        if candidates.len() <= keep {
+            return 0;
+        }
+        candidates.sort_unstable();
+        let n = candidates.len() - keep;
+        for (_, id) in candidates.into_iter().take(n) {
+            if let Some(d) = self.docs.remove(&id) {
+                self.cold.insert(id, DocSummary::of(&d));
+            }
+        }
+        n
+    }
+
+    /// Reads a put-away document back from the source, if it is put away.
+    fn ensure(&mut self, id: &DocId) -> Result<(), String> {
+        if !self.cold.contains_key(id) {
+            return Ok(());
+        }
+        let Some(source) = self.source.clone() else {
+            return Err("no storage to read it from".into());
+        };
+        let stored = source.changes_of(id)?;
+        let Some(summary) = self.cold.remove(id) else {
+            return Ok(());
+        };
+        self.loads += 1;
+        // Nothing waits for a change of a document put away (what waited was woken when the
+        // change was accepted, before the document was stored), so replaying it wakes
+        // nothing; the waiters are set aside so that it cannot.
+        let waiters = std::mem::take(&mut self.waiters);
+        let replaying = std::mem::replace(&mut self.replaying, true);
+        let mut report = IngestReport::default();
+        for bytes in &stored {
+            match SignedChange::decode(bytes) {
+                Ok(c) if c.doc() == id => self.ingest_one(c, &mut report),
+                _ => {}
+            }
+        }
+        self.replaying = replaying;
+        let during = std::mem::replace(&mut self.waiters, waiters);
+        for (w, hashes) in during {
+            self.waiters.entry(w).or_default().extend(hashes);
+        }
+        self.flush_doc(id);
+        let held = self.docs.get(id).is_some_and(|d| !d.is_empty());
+        if !held {
+            // The source lost it: keep what we knew rather than forget the document.
+            self.docs.remove(id);
+            self.cold.insert(id.clone(), summary);
+            return Err(format!("no stored change of {id} could be read back"));
+        }
+        Ok(())
     }
 
     /// How many changes wait for something.
@@ -316,12 +531,22 @@ impl Replica {
     pub(crate) fn ingest_one(&mut self, c: SignedChange, report: &mut IngestReport) {
         let hash = c.hash();
         let doc_id = c.doc().clone();
+        if let Err(e) = self.ensure(&doc_id) {
+            report
+                .rejected
+                .push((Some(doc_id), Some(hash), Rejection::Unavailable(e)));
+            return;
+        }
         if self.knows(&doc_id, &hash) {
             report.duplicates += 1;
             return;
         }
         match self.judge(&c) {
             Verdict::Accept => {
+                self.tick += 1;
+                if let Some(d) = self.docs.get_mut(&doc_id) {
+                    d.used = self.tick;
+                }
                 report.accepted.push((doc_id.clone(), hash));
                 let woken = self.wake(&Waiting::Change(doc_id.clone(), hash));
                 report.merge(woken);
@@ -429,6 +654,9 @@ impl Replica {
             let Some(gid) = gid.filter(|g| g.kind() == DocKind::Group) else {
                 return Verdict::Reject(Rejection::NoGroup, true);
             };
+            if let Err(e) = self.ensure(&gid) {
+                return Verdict::Reject(Rejection::Unavailable(e), false);
+            }
             let group = self.docs.get(&gid);
             for h in c.auth_heads() {
                 if self.rejected.contains(h) {
@@ -480,9 +708,12 @@ impl Replica {
         }
     }
 
-    /// The group a thread belongs to.
+    /// The group a thread belongs to (in memory or put away).
     pub fn group_of(&self, thread: &DocId) -> Option<DocId> {
-        self.docs.get(thread)?.group().cloned()
+        match self.docs.get(thread) {
+            Some(d) if !d.is_empty() => d.group().cloned(),
+            _ => self.cold.get(thread)?.group.clone(),
+        }
     }
 
     /// Whether every site may hold document `id` (a profile, a public group or one of its

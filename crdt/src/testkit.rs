@@ -328,15 +328,37 @@ impl Cluster {
         self.collect();
     }
 
-    /// A summary of what node `i` holds: document id → sorted heads.
+    /// A summary of what node `i` holds (in memory or put away): document id → sorted
+    /// heads.
     pub fn state(&self, i: usize) -> BTreeMap<crate::DocId, Vec<automerge::ChangeHash>> {
-        self.replicas[i]
-            .docs()
-            .map(|d| {
-                let mut h = d.heads();
-                h.sort();
-                (d.id().clone(), h)
-            })
+        let r = &self.replicas[i];
+        r.doc_ids()
+            .map(|id| (id.clone(), r.heads_of(id).unwrap_or_default()))
             .collect()
+    }
+}
+
+/// A [`crate::DocSource`] in memory: what a node's store would hold of each document after
+/// a commit. [`MemSource::save`] copies in every document a replica holds in memory.
+#[derive(Debug, Default)]
+pub struct MemSource(std::sync::Mutex<BTreeMap<crate::DocId, Vec<Vec<u8>>>>);
+
+impl MemSource {
+    /// Stores every document `replica` holds in memory (as a node does at each commit).
+    pub fn save(&self, replica: &Replica) {
+        let mut docs = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for d in replica.docs() {
+            docs.insert(
+                d.id().clone(),
+                d.changes().map(|c| c.bytes().to_vec()).collect(),
+            );
+        }
+    }
+}
+
+impl crate::DocSource for MemSource {
+    fn changes_of(&self, doc: &crate::DocId) -> Result<Vec<Vec<u8>>, String> {
+        let docs = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(docs.get(doc).cloned().unwrap_or_default())
     }
 }

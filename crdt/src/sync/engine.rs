@@ -277,10 +277,10 @@ impl Engine {
             return;
         }
         self.fetching.insert(doc.clone(), (peer.to_owned(), now_ms));
-        let held = replica.doc(&doc);
-        let heads = held.map(|d| d.heads()).unwrap_or_default();
+        let held = replica.summary(&doc);
+        let heads = held.as_ref().map(|d| d.heads.clone()).unwrap_or_default();
         let clock = with_clock.then(|| {
-            held.map(|d| d.clock().into_iter().map(|(k, n)| (k.0, n)).collect())
+            held.map(|d| d.clock.into_iter().map(|(k, n)| (k.0, n)).collect())
                 .unwrap_or_default()
         });
         if let Some(p) = self.peers.get_mut(peer) {
@@ -445,6 +445,7 @@ impl Engine {
                     self.refuse(peer, doc);
                     return;
                 }
+                replica.load(&doc);
                 let found: Vec<SignedChange> = replica
                     .doc(&doc)
                     .map(|d| {
@@ -493,12 +494,14 @@ impl Engine {
     /// lacks when that can be known — from its clock, or from its heads when we hold them
     /// all — and, if we lack some of its changes, our clock so it can send exactly those.
     /// The exchange ends after at most three messages.
-    fn handle_heads(&mut self, peer: &str, d: DocHeads, now_ms: u64, replica: &Replica) {
-        let held = replica.doc(&d.doc).filter(|x| !x.is_empty());
-        if held.is_some() && !replica.may_hold(peer, &d.doc) {
+    fn handle_heads(&mut self, peer: &str, d: DocHeads, now_ms: u64, replica: &mut Replica) {
+        if replica.holds(&d.doc) && !replica.may_hold(peer, &d.doc) {
             self.refuse(peer, d.doc);
             return;
         }
+        replica.load(&d.doc);
+        let replica = &*replica;
+        let held = replica.doc(&d.doc).filter(|x| !x.is_empty());
         let Some(doc) = held else {
             // We hold none of it: ask for all of it.
             if d.reply {
@@ -692,15 +695,15 @@ fn in_final_list(msg: &[ranges::Range], key: &str) -> bool {
 /// The documents `peer` may hold, with fingerprints of their heads.
 fn item_set(replica: &Replica, peer: &str) -> ItemSet {
     let mut set = ItemSet::new();
-    for doc in replica.docs() {
-        if replica.may_hold(peer, doc.id()) {
+    for id in replica.doc_ids() {
+        if replica.may_hold(peer, id) {
             let mut input = Vec::new();
-            for h in doc.heads() {
+            for h in replica.heads_of(id).unwrap_or_default() {
                 input.extend_from_slice(&h.0);
             }
             set.insert(
-                doc.id().as_str().to_owned(),
-                Fingerprint::of_item(doc.id().as_str(), &input),
+                id.as_str().to_owned(),
+                Fingerprint::of_item(id.as_str(), &input),
             );
         }
     }

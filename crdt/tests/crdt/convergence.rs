@@ -3,8 +3,10 @@
 
 use automerge::ReadDoc;
 use automerge::transaction::Transactable;
+use std::sync::Arc;
+
 use proptest::prelude::*;
-use weft_crdt::testkit::{Rng, World, unchecked_change};
+use weft_crdt::testkit::{MemSource, Rng, World, unchecked_change};
 use weft_crdt::{
     DocId, DocKind, GroupView, NewGroup, Replica, SignedChange, ThreadView, Visibility,
 };
@@ -40,10 +42,14 @@ struct Sim {
     nonce: u64,
     g_public: DocId,
     g_private: DocId,
+    /// Replica 2 keeps at most this many documents in memory (groups aside) and reads the
+    /// others back from `store` when it needs them.
+    keep: usize,
+    store: Arc<MemSource>,
 }
 
 impl Sim {
-    fn new() -> Sim {
+    fn new(keep: usize) -> Sim {
         // Sites 0..3; employees e0..e5, e_i and e_{i+3} homed at site i; e0 community manager.
         let world = World::new(3, 6);
         let mut r0 = world.replica();
@@ -76,6 +82,8 @@ impl Sim {
         for r in &mut replicas[1..] {
             r.ingest(pool.iter().cloned());
         }
+        let store = Arc::new(MemSource::default());
+        replicas[2].set_source(store.clone());
         Sim {
             world,
             replicas,
@@ -85,15 +93,34 @@ impl Sim {
             nonce: 100,
             g_public: gp.doc().clone(),
             g_private: gs.doc().clone(),
+            keep,
+            store,
         }
     }
 
     fn threads(&self, site: usize) -> Vec<DocId> {
         self.replicas[site]
-            .docs()
+            .doc_ids()
             .filter(|d| d.kind() == DocKind::Thread)
-            .map(|d| d.id().clone())
+            .cloned()
             .collect()
+    }
+
+    /// What a node does at each commit: store what replica 2 accepted, then put away all but
+    /// its `keep` most recently used documents.
+    fn store_and_evict(&mut self) {
+        self.store.save(&self.replicas[2]);
+        self.replicas[2].evict(self.keep);
+    }
+
+    /// Reads every document back into memory, for comparing.
+    fn load_all(&mut self) {
+        for r in &mut self.replicas {
+            let ids: Vec<DocId> = r.doc_ids().cloned().collect();
+            for id in ids {
+                assert!(r.load(&id), "{id} could not be read back");
+            }
+        }
     }
 
     fn local(&mut self, site: usize, action: u8, a: u16, b: u16) {
@@ -103,6 +130,9 @@ impl Sim {
         let author = self.world.authors[site + 3 * (a as usize % 2)].clone();
         let threads = self.threads(site);
         let thread = (!threads.is_empty()).then(|| threads[b as usize % threads.len()].clone());
+        if let Some(t) = &thread {
+            self.replicas[site].load(t);
+        }
         let posts: Vec<(String, String)> = thread
             .as_ref()
             .and_then(|t| self.replicas[site].doc(t))
@@ -288,15 +318,22 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
-    fn any_delivery_order_converges_and_judges_alike(ops in proptest::collection::vec(op(), 5..60), seed in any::<u64>()) {
-        let mut sim = Sim::new();
+    fn any_delivery_order_converges_and_judges_alike(ops in proptest::collection::vec(op(), 5..60), seed in any::<u64>(), keep in 0..3usize) {
+        let mut sim = Sim::new(keep);
         for op in ops {
             match op {
                 Op::Local { site, action, a, b } => sim.local(site, action, a, b),
                 Op::Deliver { to, count, seed } => sim.deliver(to, count, seed),
             }
+            sim.store_and_evict();
         }
         sim.resync(seed);
+        sim.store_and_evict();
+        prop_assert!(sim.replicas[2].loaded_count() <= keep + 2, "replica 2 kept {} documents in memory", sim.replicas[2].loaded_count());
+        if keep == 0 {
+            prop_assert!(sim.replicas[2].loads() > 0, "nothing was ever read back");
+        }
+        sim.load_all();
         let first = summary(&sim.replicas[0]);
         for r in &sim.replicas {
             prop_assert_eq!(r.pending_len(), 0, "changes still waiting after resync");

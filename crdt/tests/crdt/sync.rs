@@ -282,3 +282,106 @@ fn catch_up_cost_grows_with_the_difference_not_the_total() {
         "{total} bytes exchanged; sending everything is {everything}"
     );
 }
+
+#[test]
+fn documents_put_away_are_served_and_refused_like_documents_in_memory() {
+    use std::sync::Arc;
+    use weft_crdt::testkit::MemSource;
+    let mut c = cluster();
+    let source = Arc::new(MemSource::default());
+    c.replicas[0].set_source(source.clone());
+    // Site 0 alone writes a public group with 30 threads and a private group (members at
+    // site 0 and 1) with a thread.
+    let public = group(&mut c, 0, 0, Visibility::Public, 1);
+    let private = group(&mut c, 0, 0, Visibility::Private, 2);
+    let a = c.world.authors[0].clone();
+    c.replicas[0]
+        .add_member(&a, private.doc(), "e1", 1_500)
+        .unwrap();
+    let mut threads = Vec::new();
+    for i in 0..30u64 {
+        let (t, _) = c.replicas[0]
+            .create_thread(
+                &a,
+                public.doc(),
+                "Topic",
+                &format!("post {i}"),
+                2_000,
+                10 + i,
+            )
+            .unwrap();
+        threads.push(t.doc().clone());
+    }
+    let (secret, _) = c.replicas[0]
+        .create_thread(&a, private.doc(), "Salaires", "Confidentiel", 2_000, 99)
+        .unwrap();
+    // Everything is stored, then every thread is put away.
+    source.save(&c.replicas[0]);
+    assert_eq!(c.replicas[0].evict(0), 31);
+    assert_eq!(c.replicas[0].loaded_count(), 2);
+    assert_eq!(c.replicas[0].doc_count(), 33);
+    assert!(c.replicas[0].doc(&threads[0]).is_none());
+    assert!(c.replicas[0].holds(&threads[0]));
+
+    // Catch-up: site 1 (a member site) gets everything, site 2 everything but the private
+    // group, from summaries and documents read back on demand.
+    c.connect_all();
+    c.run();
+    assert_eq!(c.state(1), c.state(0));
+    let mut expected = c.state(0);
+    expected.remove(private.doc());
+    expected.remove(secret.doc());
+    assert_eq!(c.state(2), expected);
+    assert!(
+        c.replicas[0].loads() >= 30,
+        "{} loads",
+        c.replicas[0].loads()
+    );
+
+    // Put away again: a peer asking for the private thread is still refused.
+    source.save(&c.replicas[0]);
+    c.replicas[0].evict(0);
+    assert!(!c.replicas[0].is_loaded(secret.doc()));
+    let ask = Message::Need {
+        doc: secret.doc().clone(),
+        hashes: vec![secret.hash().0],
+    }
+    .encode();
+    c.engines[0].handle_frame("site2", &ask, c.now_ms, &mut c.replicas[0]);
+    c.collect();
+    c.run();
+    assert!(!c.replicas[2].holds(secret.doc()));
+    assert!(c.events[0].iter().any(
+        |e| matches!(e, Event::Refused { peer, doc } if peer == "site2" && doc == secret.doc())
+    ));
+
+    // A reply to a thread put away, made at site 1, reaches site 0, which reads the thread
+    // back to judge it.
+    let b = c.world.authors[1].clone();
+    let (r, _) = c.replicas[1]
+        .reply(&b, &threads[5], "re", None, 3_000, 500)
+        .unwrap();
+    assert!(!c.replicas[0].is_loaded(&threads[5]));
+    c.announce(1, &[r.clone()]);
+    c.run();
+    assert!(
+        c.replicas[0]
+            .doc(&threads[5])
+            .is_some_and(|d| d.has(&r.hash()))
+    );
+    // A local reply at site 0 to a thread put away reads it back too.
+    source.save(&c.replicas[0]);
+    c.replicas[0].evict(0);
+    let (mine, _) = c.replicas[0]
+        .reply(&a, &threads[7], "moi aussi", None, 3_100, 501)
+        .unwrap();
+    c.announce(0, &[mine.clone()]);
+    c.run();
+    assert!(
+        c.replicas[2]
+            .doc(&threads[7])
+            .is_some_and(|d| d.has(&mine.hash()))
+    );
+    let view = ThreadView::of(c.replicas[0].doc(&threads[7]).unwrap()).unwrap();
+    assert_eq!(view.posts.len(), 2);
+}
