@@ -362,7 +362,7 @@ fn documents_put_away_are_served_and_refused_like_documents_in_memory() {
         .reply(&b, &threads[5], "re", None, 3_000, 500)
         .unwrap();
     assert!(!c.replicas[0].is_loaded(&threads[5]));
-    c.announce(1, &[r.clone()]);
+    c.announce(1, std::slice::from_ref(&r));
     c.run();
     assert!(
         c.replicas[0]
@@ -375,7 +375,7 @@ fn documents_put_away_are_served_and_refused_like_documents_in_memory() {
     let (mine, _) = c.replicas[0]
         .reply(&a, &threads[7], "moi aussi", None, 3_100, 501)
         .unwrap();
-    c.announce(0, &[mine.clone()]);
+    c.announce(0, std::slice::from_ref(&mine));
     c.run();
     assert!(
         c.replicas[2]
