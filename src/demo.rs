@@ -59,6 +59,7 @@ fn config_for(root: &Path, i: usize, site: &str, port_base: u16) -> Config {
         peers: Vec::new(),
         mdns: false,
         resync_interval_secs: 5,
+        cache_documents: weft_node::DEFAULT_CACHE_DOCUMENTS,
         charter: None,
     }
 }
@@ -258,10 +259,7 @@ async fn wait_replicated(
                     continue;
                 };
                 let d = doc.clone();
-                if !h
-                    .call(move |core| core.replica().doc(&d).is_some_and(|x| !x.is_empty()))
-                    .await?
-                {
+                if !h.call(move |core| core.replica().holds(&d)).await? {
                     missing += 1;
                 }
             }

@@ -350,6 +350,7 @@ pub(crate) async fn seed(handles: &Handles) -> Result<Vec<(DocId, Vec<String>)>>
             let root = at_home(handles, &homes, author, {
                 let tid = tid.clone();
                 move |c| {
+                    c.load(&tid);
                     Ok(c.replica()
                         .doc(&tid)
                         .and_then(weft_node::crdt::ThreadView::of)

@@ -32,6 +32,9 @@ pub struct Config {
     pub mdns: bool,
     /// Seconds between catch-up rounds with each peer.
     pub resync_interval_secs: u64,
+    /// How many documents (threads, profiles) stay in memory; the least recently used others
+    /// are read back from the store when someone needs them. Groups always stay.
+    pub cache_documents: usize,
     /// The usage charter shown at first login (Markdown), if any.
     pub charter: Option<PathBuf>,
 }
@@ -52,6 +55,7 @@ impl Default for Config {
             peers: Vec::new(),
             mdns: false,
             resync_interval_secs: 30,
+            cache_documents: crate::core::DEFAULT_CACHE_DOCUMENTS,
             charter: None,
         }
     }
@@ -131,6 +135,11 @@ impl Config {
                     self.resync_interval_secs = v
                         .parse()
                         .map_err(|_| bad(format!("{v:?} is not a number of seconds")))?
+                }
+                "CACHE_DOCUMENTS" => {
+                    self.cache_documents = v
+                        .parse()
+                        .map_err(|_| bad(format!("{v:?} is not a number of documents")))?
                 }
                 "CHARTER" => self.charter = Some(v.into()),
                 "LOG_FORMAT" => {}

@@ -55,7 +55,14 @@ pub struct Core {
     notices: Vec<crate::readmodel::Notice>,
     /// Whether the read models were read from the store at start-up (not rebuilt).
     models_stored: bool,
+    /// How many documents (groups aside) stay in memory; the least recently used others are
+    /// put away after each commit and read back from the store when needed.
+    cache: usize,
 }
+
+/// How many documents a node keeps in memory unless configured otherwise (about 30 KB each
+/// for a typical thread: some 60 MB).
+pub const DEFAULT_CACHE_DOCUMENTS: usize = 2_000;
 
 /// What to tell gossipsub about a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +95,7 @@ impl Core {
         now_secs: u64,
     ) -> Result<Core, NodeError> {
         let mut replica = Replica::new(trust);
+        replica.set_source(store.source());
         if let Some(bytes) = store.directory()? {
             let stored =
                 Signed::from_bytes(&bytes).map_err(|e| NodeError::Corrupt(e.to_string()))?;
@@ -153,7 +161,7 @@ impl Core {
         }
         tracing::info!(
             site,
-            documents = replica.docs().count(),
+            documents = replica.doc_count(),
             changes = report.accepted.len(),
             waiting = replica.pending_len(),
             millis = started.elapsed().as_millis() as u64,
@@ -176,6 +184,7 @@ impl Core {
             notified: Vec::new(),
             notices: Vec::new(),
             models_stored: false,
+            cache: DEFAULT_CACHE_DOCUMENTS,
         };
         let started = std::time::Instant::now();
         let stored = core.load_read_models()?;
@@ -194,7 +203,29 @@ impl Core {
         );
         core.save_certificates()?;
         core.store.flush()?;
+        core.trim_cache();
         Ok(core)
+    }
+
+    /// Sets how many documents (groups aside) stay in memory, and puts away the rest now.
+    pub fn set_cache_documents(&mut self, n: usize) {
+        self.cache = n;
+        self.trim_cache();
+    }
+
+    /// Puts away the least recently used documents once more than the cache's size are in
+    /// memory (down to nine tenths of it, so that this is not done at every commit). Only
+    /// called when every accepted change is in the store.
+    fn trim_cache(&mut self) {
+        if self.unsaved.is_empty() && self.replica.loaded_count() > self.cache {
+            let n = self.replica.evict(self.cache - self.cache / 10);
+            tracing::debug!(documents = n, "documents put away");
+        }
+    }
+
+    /// Brings a document back into memory if it was put away; whether it is held.
+    pub fn load(&mut self, id: &DocId) -> bool {
+        self.replica.load(id)
     }
 
     pub fn site(&self) -> &str {
@@ -437,12 +468,13 @@ impl Core {
         self.store_read_models(last)?;
         if people && let Some(dir) = self.replica.directory() {
             let dir = dir.directory.clone();
-            self.search.index_people(&dir, &self.replica);
+            self.search.index_people(&dir, &self.model);
         }
         // The index itself is committed lazily (before a search, and about once a second):
         // a tantivy commit per write would slow every write and pile up segments.
         self.save_certificates()?;
         self.store.flush()?;
+        self.trim_cache();
         Ok(rows.len())
     }
 
@@ -454,7 +486,7 @@ impl Core {
         }
         if let Some(d) = self.replica.directory() {
             let dir = d.directory.clone();
-            self.search.index_people(&dir, &self.replica);
+            self.search.index_people(&dir, &self.model);
         }
         self.search.commit()
     }

@@ -41,7 +41,7 @@ pub mod service;
 pub mod store;
 
 pub use config::{Config, ConfigError};
-pub use core::{Core, GossipVerdict, Outcome};
+pub use core::{Core, DEFAULT_CACHE_DOCUMENTS, GossipVerdict, Outcome};
 pub use error::NodeError;
 pub use run::{Live, NodeHandle, Running, start};
 pub use store::{Store, StoreError};

@@ -22,6 +22,8 @@ pub struct Metrics {
     pub refused_peers: AtomicU64,
     pub malformed_frames: AtomicU64,
     pub documents: AtomicU64,
+    pub documents_in_memory: AtomicU64,
+    pub document_loads: AtomicU64,
     /// Refused changes by reason code.
     pub rejections: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -123,6 +125,18 @@ impl Metrics {
             g(&self.malformed_frames),
         );
         line("documents", "gauge", "Documents held.", g(&self.documents));
+        line(
+            "documents_in_memory",
+            "gauge",
+            "Documents held in memory (the others are read back from the store when needed).",
+            g(&self.documents_in_memory),
+        );
+        line(
+            "document_loads_total",
+            "counter",
+            "Documents read back from the store into memory.",
+            g(&self.document_loads),
+        );
         let _ = writeln!(
             s,
             "# HELP weft_changes_rejected_total Changes refused, by reason."

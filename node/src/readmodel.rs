@@ -106,6 +106,16 @@ pub enum Notice {
     },
 }
 
+/// What an employee's profile says, for finding people (so that no profile document is read
+/// to search or list people).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProfileWords {
+    /// Expertise, interests and languages, folded (lower case, no accents).
+    pub words: String,
+    /// Expertise, interests and the about text, as written.
+    pub text: String,
+}
+
 /// The read models of one node.
 #[derive(Debug, Default)]
 pub struct ReadModel {
@@ -115,8 +125,8 @@ pub struct ReadModel {
     by_author: HashMap<String, BTreeSet<DocId>>,
     /// Threads seen before their group: attached when the group arrives.
     orphans: HashMap<DocId, BTreeSet<DocId>>,
-    /// Each employee's expertise, interests and languages, folded (for finding people).
-    profile_words: HashMap<String, String>,
+    /// What each employee's profile says, for finding people.
+    profiles: HashMap<String, ProfileWords>,
     /// Threads whose summary changed since the last [`ReadModel::take_dirty`].
     dirty: HashSet<DocId>,
     /// Each thread's Automerge heads at its last update.
@@ -229,8 +239,19 @@ impl ReadModel {
                         .chain(&p.languages)
                         .map(String::as_str)
                         .collect();
-                    self.profile_words
-                        .insert(owner.to_owned(), crate::service::fold(&words.join(" ")));
+                    let text = format!(
+                        "{} {} {}",
+                        p.expertise.join(" "),
+                        p.interests.join(" "),
+                        p.about
+                    );
+                    self.profiles.insert(
+                        owner.to_owned(),
+                        ProfileWords {
+                            words: crate::service::fold(&words.join(" ")),
+                            text,
+                        },
+                    );
                 }
                 Vec::new()
             }
@@ -420,7 +441,12 @@ impl ReadModel {
 
     /// An employee's expertise, interests and languages, in lower case without accents.
     pub fn profile_words(&self, employee: &str) -> &str {
-        self.profile_words.get(employee).map_or("", String::as_str)
+        self.profiles.get(employee).map_or("", |p| p.words.as_str())
+    }
+
+    /// An employee's expertise, interests and about text, for the search index.
+    pub fn profile_text(&self, employee: &str) -> &str {
+        self.profiles.get(employee).map_or("", |p| p.text.as_str())
     }
 
     /// How many threads the model knows.

@@ -163,6 +163,7 @@ pub async fn start(
     )?;
     core.ensure_all_company(now_ms() as i64)?;
     core.commit()?;
+    core.set_cache_documents(config.cache_documents);
 
     let keypair = identity::Keypair::ed25519_from_bytes(*node_key.to_seed())
         .map_err(|e| NodeError::Config(format!("node key: {e}")))?;
@@ -315,7 +316,10 @@ impl Runtime {
                         self.last_search_refresh = Instant::now();
                     }
                     Metrics::set(&self.metrics.pending_changes, self.core.replica().pending_len() as u64);
-                    Metrics::set(&self.metrics.documents, self.core.replica().docs().count() as u64);
+                    let r = self.core.replica();
+                    Metrics::set(&self.metrics.documents, r.doc_count() as u64);
+                    Metrics::set(&self.metrics.documents_in_memory, r.loaded_count() as u64);
+                    Metrics::set(&self.metrics.document_loads, r.loads());
                 }
             }
         }

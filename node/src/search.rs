@@ -233,8 +233,9 @@ impl SearchIndex {
         }
     }
 
-    /// (Re)indexes people: directory fields plus their profile's about and expertise.
-    pub fn index_people(&mut self, dir: &Directory, replica: &Replica) {
+    /// (Re)indexes people: directory fields plus their profile's about and expertise (from
+    /// the read model: no profile document is read).
+    pub fn index_people(&mut self, dir: &Directory, model: &crate::readmodel::ReadModel) {
         self.pending.push(Op::Delete(Term::from_field_text(
             self.f.kind,
             HitKind::Person.as_str(),
@@ -244,18 +245,12 @@ impl SearchIndex {
             .values()
             .filter(|e| e.status == Status::Active)
         {
-            let profile = replica
-                .doc(&DocId::profile(&e.id))
-                .map(weft_crdt::ProfileView::of)
-                .unwrap_or_default();
             let body = format!(
-                "{} {} {} {} {} {}",
+                "{} {} {} {}",
                 e.title,
                 e.department,
                 e.site,
-                profile.expertise.join(" "),
-                profile.interests.join(" "),
-                profile.about
+                model.profile_text(&e.id)
             );
             self.add(HitKind::Person, &e.id, "", &e.display_name, &body);
         }

@@ -72,17 +72,25 @@ impl Core {
     }
 
     /// A thread, if `employee` may read it.
-    pub fn thread_for(&self, employee: &str, thread: &DocId) -> Option<ThreadView> {
+    pub fn thread_for(&mut self, employee: &str, thread: &DocId) -> Option<ThreadView> {
+        let group = self.replica().group_of(thread)?;
+        if self.group_access(employee, &group) != Access::Full {
+            return None;
+        }
+        self.load(thread);
         let view = self.replica().doc(thread).and_then(ThreadView::of)?;
         (self.group_access(employee, &view.group) == Access::Full).then_some(view)
     }
 
     /// The threads of a group that `employee` may read, newest activity first.
-    pub fn threads_of(&self, employee: &str, group: &DocId) -> Option<Vec<ThreadView>> {
+    pub fn threads_of(&mut self, employee: &str, group: &DocId) -> Option<Vec<ThreadView>> {
         if self.group_access(employee, group) != Access::Full {
             return None;
         }
         let g = self.replica().doc(group).and_then(GroupView::of)?;
+        for t in g.threads.keys() {
+            self.load(t);
+        }
         let mut threads: Vec<ThreadView> = g
             .threads
             .keys()
@@ -93,7 +101,8 @@ impl Core {
     }
 
     /// An employee's own profile fields.
-    pub fn profile_of(&self, employee: &str) -> ProfileView {
+    pub fn profile_of(&mut self, employee: &str) -> ProfileView {
+        self.load(&DocId::profile(employee));
         self.replica()
             .doc(&DocId::profile(employee))
             .map(ProfileView::of)
@@ -101,7 +110,8 @@ impl Core {
     }
 
     /// An employee's profile picture.
-    pub fn picture_of(&self, employee: &str) -> Option<Vec<u8>> {
+    pub fn picture_of(&mut self, employee: &str) -> Option<Vec<u8>> {
+        self.load(&DocId::profile(employee));
         self.replica()
             .doc(&DocId::profile(employee))
             .and_then(ProfileView::picture_of)

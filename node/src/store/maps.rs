@@ -7,6 +7,10 @@ pub(super) const META: &str = "meta";
 /// order of acceptance, hence a topological order per document). Value: document id (u16
 /// big-endian length, UTF-8) followed by the signed change's bytes.
 pub(super) const CHANGES: &str = "changes";
+/// Each document's changes, in order: key = document id (u16 big-endian length, UTF-8)
+/// followed by the change's u64 big-endian sequence number in `changes`; value empty. Written
+/// with the changes, in the same flush; read to bring one document back into memory.
+pub(super) const DOC_CHANGES: &str = "doc_changes";
 /// Which documents hold changes, and how many bytes. Key: document id. Value: u64 BE count,
 /// u64 BE bytes.
 pub(super) const DOCS: &str = "docs";
@@ -35,11 +39,24 @@ pub(super) const ACCOUNTS: &str = "accounts";
 pub(super) const PERSONAL: &str = "personal";
 
 /// Every tree, for opening and for diagnostics.
-pub(super) const ALL: [&str; 8] = [
-    META, CHANGES, DOCS, CERTS, DIRECTORY, THREADS, ACCOUNTS, PERSONAL,
+pub(super) const ALL: [&str; 9] = [
+    META,
+    CHANGES,
+    DOC_CHANGES,
+    DOCS,
+    CERTS,
+    DIRECTORY,
+    THREADS,
+    ACCOUNTS,
+    PERSONAL,
 ];
 
-/// The on-disk format this build writes. (Adding a tree keeps the version: sled creates a
-/// missing tree empty, which is what an older store means.) A store with another version is refused with a
-/// clear error rather than misread.
-pub const FORMAT_VERSION: u32 = 1;
+/// The on-disk format this build writes. (Adding a tree keeps the version when sled's
+/// creating it empty is what an older store means.) A store with another version is refused
+/// with a clear error rather than misread.
+///
+/// * 1: the first format.
+/// * 2: adds `doc_changes`, the per-document index of `changes`. A version-1 store is
+///   upgraded in place when opened: the index is built from `changes`, then the version is
+///   written (a crash in between upgrades again on the next start).
+pub const FORMAT_VERSION: u32 = 2;

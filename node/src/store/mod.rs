@@ -59,6 +59,7 @@ pub struct Store {
     db: sled::Db,
     meta: sled::Tree,
     changes: sled::Tree,
+    doc_changes: sled::Tree,
     docs: sled::Tree,
     certs: sled::Tree,
     directory: sled::Tree,
@@ -108,6 +109,7 @@ impl Store {
         let store = Store {
             meta: tree(maps::META)?,
             changes: tree(maps::CHANGES)?,
+            doc_changes: tree(maps::DOC_CHANGES)?,
             docs: tree(maps::DOCS)?,
             certs: tree(maps::CERTS)?,
             directory: tree(maps::DIRECTORY)?,
@@ -116,20 +118,18 @@ impl Store {
             personal: tree(maps::PERSONAL)?,
             db,
         };
-        debug_assert_eq!(maps::ALL.len(), 8);
+        debug_assert_eq!(maps::ALL.len(), 9);
         match store.meta.get("format").map_err(io("reading the format"))? {
             None => {
-                store
-                    .meta
-                    .insert("format", &FORMAT_VERSION.to_be_bytes())
-                    .map_err(io("writing the format"))?;
-                store.flush()?;
+                store.write_format()?;
             }
             Some(v) => {
                 let found = <[u8; 4]>::try_from(v.as_ref())
                     .map(u32::from_be_bytes)
                     .unwrap_or(u32::MAX);
-                if found != FORMAT_VERSION {
+                if found == 1 {
+                    store.upgrade_from_1()?;
+                } else if found != FORMAT_VERSION {
                     return Err(StoreError::Version {
                         path,
                         found,
@@ -141,6 +141,75 @@ impl Store {
         Ok(store)
     }
 
+    fn write_format(&self) -> Result<(), StoreError> {
+        self.meta
+            .insert("format", &FORMAT_VERSION.to_be_bytes())
+            .map_err(io("writing the format"))?;
+        self.flush()
+    }
+
+    /// Format 1 → 2: builds the per-document index from the change log.
+    fn upgrade_from_1(&self) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        let mut batch = sled::Batch::default();
+        let mut n = 0u64;
+        for item in self.changes.iter() {
+            let (k, v) = item.map_err(io("reading changes"))?;
+            let seq = <[u8; 8]>::try_from(k.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt {
+                    tree: maps::CHANGES,
+                    reason: "key is not a sequence number".into(),
+                })?;
+            let (doc, _) = split_record(&v)?;
+            batch.insert(doc_change_key(&doc, seq), &[][..]);
+            n += 1;
+        }
+        self.doc_changes
+            .apply_batch(batch)
+            .map_err(io("indexing changes by document"))?;
+        self.write_format()?;
+        tracing::info!(
+            changes = n,
+            millis = started.elapsed().as_millis() as u64,
+            "store upgraded from format 1 to 2 (changes indexed by document)"
+        );
+        Ok(())
+    }
+
+    /// The stored changes of one document, in the order they were accepted.
+    pub fn changes_of(&self, doc: &DocId) -> Result<Vec<Vec<u8>>, StoreError> {
+        let prefix = doc_prefix(doc);
+        let mut out = Vec::new();
+        for item in self.doc_changes.scan_prefix(&prefix) {
+            let (k, _) = item.map_err(io("reading a document's changes"))?;
+            let seq = k
+                .get(prefix.len()..)
+                .and_then(|s| <[u8; 8]>::try_from(s).ok())
+                .ok_or_else(|| StoreError::Corrupt {
+                    tree: maps::DOC_CHANGES,
+                    reason: "key is not a document id and a sequence number".into(),
+                })?;
+            let Some(v) = self.changes.get(seq).map_err(io("reading a change"))? else {
+                return Err(StoreError::Corrupt {
+                    tree: maps::DOC_CHANGES,
+                    reason: format!(
+                        "change {} of {doc} is indexed but not stored",
+                        u64::from_be_bytes(seq)
+                    ),
+                });
+            };
+            let (_, bytes) = split_record(&v)?;
+            out.push(bytes.to_vec());
+        }
+        Ok(out)
+    }
+
+    /// What the replica reads documents back from.
+    pub fn source(&self) -> std::sync::Arc<dyn weft_crdt::DocSource> {
+        std::sync::Arc::new(Source(self.clone()))
+    }
+
     /// Appends accepted changes (in acceptance order). Not durable until [`Store::flush`].
     /// Returns the sequence number of the last one appended, if any.
     pub fn append_changes<'a>(
@@ -149,9 +218,11 @@ impl Store {
     ) -> Result<Option<u64>, StoreError> {
         let mut last = None;
         let mut batch = sled::Batch::default();
+        let mut index = sled::Batch::default();
         let mut per_doc: std::collections::BTreeMap<&DocId, (u64, u64)> = Default::default();
         for (doc, bytes) in changes {
             let seq = self.db.generate_id().map_err(io("numbering a change"))?;
+            index.insert(doc_change_key(doc, seq), &[][..]);
             last = Some(seq);
             let id = doc.as_str().as_bytes();
             let mut value = Vec::with_capacity(2 + id.len() + bytes.len());
@@ -166,6 +237,9 @@ impl Store {
         self.changes
             .apply_batch(batch)
             .map_err(io("storing changes"))?;
+        self.doc_changes
+            .apply_batch(index)
+            .map_err(io("indexing changes by document"))?;
         for (doc, (n, b)) in per_doc {
             self.docs
                 .update_and_fetch(doc.as_str(), |old| {
@@ -191,18 +265,8 @@ impl Store {
     pub fn changes(&self) -> impl Iterator<Item = Result<(DocId, Vec<u8>), StoreError>> + '_ {
         self.changes.iter().map(|r| {
             let (_, v) = r.map_err(io("reading changes"))?;
-            let corrupt = |reason: &str| StoreError::Corrupt {
-                tree: maps::CHANGES,
-                reason: reason.to_owned(),
-            };
-            if v.len() < 2 {
-                return Err(corrupt("record too short"));
-            }
-            let n = u16::from_be_bytes([v[0], v[1]]) as usize;
-            let id = v.get(2..2 + n).ok_or_else(|| corrupt("truncated id"))?;
-            let id = std::str::from_utf8(id).map_err(|_| corrupt("id not UTF-8"))?;
-            let doc = DocId::parse(id).map_err(|e| corrupt(&e.to_string()))?;
-            Ok((doc, v[2 + n..].to_vec()))
+            let (doc, bytes) = split_record(&v)?;
+            Ok((doc, bytes.to_vec()))
         })
     }
 
@@ -326,6 +390,48 @@ impl Store {
     pub fn _hash_is_derived(_: ChangeHash) {}
 }
 
+/// The replica's view of the store: a document's changes, to read it back into memory.
+struct Source(Store);
+
+impl weft_crdt::DocSource for Source {
+    fn changes_of(&self, doc: &DocId) -> Result<Vec<Vec<u8>>, String> {
+        self.0.changes_of(doc).map_err(|e| {
+            tracing::error!(%doc, error = %e, "cannot read a document back from the store");
+            e.to_string()
+        })
+    }
+}
+
+/// A record of `changes`: the document id, then the signed change.
+fn split_record(v: &[u8]) -> Result<(DocId, &[u8]), StoreError> {
+    let corrupt = |reason: &str| StoreError::Corrupt {
+        tree: maps::CHANGES,
+        reason: reason.to_owned(),
+    };
+    if v.len() < 2 {
+        return Err(corrupt("record too short"));
+    }
+    let n = u16::from_be_bytes([v[0], v[1]]) as usize;
+    let id = v.get(2..2 + n).ok_or_else(|| corrupt("truncated id"))?;
+    let id = std::str::from_utf8(id).map_err(|_| corrupt("id not UTF-8"))?;
+    let doc = DocId::parse(id).map_err(|e| corrupt(&e.to_string()))?;
+    Ok((doc, &v[2 + n..]))
+}
+
+fn doc_prefix(doc: &DocId) -> Vec<u8> {
+    let id = doc.as_str().as_bytes();
+    let mut k = Vec::with_capacity(2 + id.len() + 8);
+    k.extend_from_slice(&(id.len() as u16).to_be_bytes());
+    k.extend_from_slice(id);
+    k
+}
+
+fn doc_change_key(doc: &DocId, seq: u64) -> Vec<u8> {
+    let mut k = doc_prefix(doc);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
 fn encode_counts(c: u64, b: u64) -> [u8; 16] {
     let mut out = [0u8; 16];
     out[..8].copy_from_slice(&c.to_be_bytes());
@@ -370,11 +476,42 @@ mod tests {
             ]
         );
         assert!(s.holds_doc(&a).unwrap());
+        assert_eq!(
+            s.changes_of(&a).unwrap(),
+            vec![b"one".to_vec(), b"three".to_vec()]
+        );
+        assert_eq!(s.changes_of(&b).unwrap(), vec![b"two".to_vec()]);
+        assert!(s.changes_of(&DocId::profile("nobody")).unwrap().is_empty());
         let stats = s.stats();
         assert_eq!(
             (stats.documents, stats.changes, stats.change_bytes),
             (2, 3, 11)
         );
+    }
+
+    #[test]
+    fn a_format_1_store_is_upgraded_with_its_index_built() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = DocId::parse("g-0123456789abcdef0123456789abcdef").unwrap();
+        let b = DocId::profile("hdupre");
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.append_changes([(&a, &b"one"[..]), (&b, &b"two"[..]), (&a, &b"three"[..])])
+                .unwrap();
+            // What a version-1 store looked like: no per-document index.
+            s.doc_changes.clear().unwrap();
+            s.meta.insert("format", &1u32.to_be_bytes()).unwrap();
+            s.flush().unwrap();
+            assert!(s.changes_of(&a).unwrap().is_empty());
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            s.changes_of(&a).unwrap(),
+            vec![b"one".to_vec(), b"three".to_vec()]
+        );
+        assert_eq!(s.changes_of(&b).unwrap(), vec![b"two".to_vec()]);
+        let format = s.meta.get("format").unwrap().unwrap();
+        assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
     }
 
     #[test]
