@@ -146,3 +146,75 @@ fn public_changes_are_set_aside_for_gossip_private_ones_are_not() {
     .unwrap();
     assert!(a.take_announcement().is_none());
 }
+
+#[test]
+fn with_room_for_one_document_threads_are_put_away_and_read_back_on_demand() {
+    let w = World::new(2, 4);
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut threads = Vec::new();
+    {
+        let mut a = open(&w, 0, da.path());
+        let mut b = open(&w, 1, db.path());
+        a.set_cache_documents(1);
+        b.set_cache_documents(1);
+        a.connect("site1", 0);
+        b.connect("site0", 0);
+        pump(&mut a, &mut b);
+        let g = a
+            .create_group("e0", "Photo club", "", Visibility::Public, 1, 1)
+            .unwrap();
+        for i in 0..6 {
+            let t = a
+                .create_thread(
+                    "e0",
+                    &g,
+                    &format!("Sortie {i}"),
+                    "Qui vient ?",
+                    2 + i,
+                    10 + i as u64,
+                )
+                .unwrap();
+            a.commit().unwrap();
+            threads.push(t);
+        }
+        // The group stays; of the six threads at most one is in memory.
+        assert!(a.replica().is_loaded(&g));
+        let loaded = threads.iter().filter(|t| a.replica().is_loaded(t)).count();
+        assert!(loaded <= 1, "{loaded} threads in memory");
+        assert_eq!(a.replica().doc_count(), 7);
+        // Sync serves the threads that were put away.
+        pump(&mut a, &mut b);
+        b.commit().unwrap();
+        for (i, t) in threads.iter().enumerate() {
+            assert!(b.replica().holds(t), "thread {i} reached b");
+            b.reply("e1", t, "Partant !", None, 20 + i as i64, 30 + i as u64)
+                .unwrap();
+            b.commit().unwrap();
+        }
+        pump(&mut a, &mut b);
+        a.commit().unwrap();
+        let before = a.replica().loads();
+        for t in &threads {
+            let view = a.thread_for("e0", t).expect("e0 reads the thread");
+            assert_eq!(view.posts.len(), 2);
+            assert_eq!(view.posts[1].body, "Partant !");
+        }
+        assert!(
+            a.replica().loads() > before,
+            "threads were read back from the store"
+        );
+        // Summaries come from the read model, with no document loaded.
+        let summaries = a.thread_summaries_of("e0", &g, None, 50).unwrap().unwrap();
+        assert_eq!(summaries.len(), 6);
+    }
+    // Reopened with room for one document, both sites still have every reply.
+    for (site, dir) in [(0, da.path()), (1, db.path())] {
+        let mut core = open(&w, site, dir);
+        core.set_cache_documents(1);
+        let who = format!("e{site}");
+        for t in &threads {
+            let view = core.thread_for(&who, t).expect("readable after reopening");
+            assert_eq!(view.posts.len(), 2, "site{site}");
+        }
+    }
+}
