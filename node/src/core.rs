@@ -146,29 +146,9 @@ impl Core {
                 .add_certificate(&cert)
                 .map_err(|e| NodeError::Corrupt(e.to_string()))?;
         }
-        let mut stored: Vec<Vec<u8>> = Vec::new();
-        for item in store.changes() {
-            let (_, bytes) = item?;
-            stored.push(bytes);
-        }
-        let started = std::time::Instant::now();
-        let report = replica.ingest_stored(stored.iter().map(Vec::as_slice));
-        if !report.rejected.is_empty() {
-            tracing::warn!(
-                count = report.rejected.len(),
-                "stored changes refused on replay"
-            );
-        }
-        tracing::info!(
-            site,
-            documents = replica.doc_count(),
-            changes = report.accepted.len(),
-            waiting = replica.pending_len(),
-            millis = started.elapsed().as_millis() as u64,
-            "store replayed"
-        );
         let gossip = !sync.push_public;
         let engine = Engine::new(site, sync);
+        let search = crate::search::SearchIndex::open(&store.search_dir())?;
         let mut core = Core {
             identity,
             replica,
@@ -179,32 +159,234 @@ impl Core {
             gossip,
             announce: Vec::new(),
             committed: Vec::new(),
-            search: crate::search::SearchIndex::new()?,
+            search,
             model: ReadModel::default(),
             notified: Vec::new(),
             notices: Vec::new(),
             models_stored: false,
             cache: DEFAULT_CACHE_DOCUMENTS,
         };
-        let started = std::time::Instant::now();
-        let stored = core.load_read_models()?;
-        core.models_stored = stored;
-        tracing::info!(
-            threads = core.model.thread_count(),
-            millis = started.elapsed().as_millis() as u64,
-            from = if stored { "store" } else { "documents" },
-            "read models built"
-        );
-        let started = std::time::Instant::now();
-        core.reindex_all()?;
-        tracing::info!(
-            millis = started.elapsed().as_millis() as u64,
-            "search index built"
-        );
+        core.restore()?;
         core.save_certificates()?;
         core.store.flush()?;
         core.trim_cache();
         Ok(core)
+    }
+
+    /// Start-up: brings back every stored document, the read models and the search index.
+    ///
+    /// Threads and profiles whose stored summary is current (written at the commit of their
+    /// last change, and covered by the `read_models_at` mark) are recorded by that summary
+    /// and stay on disk; everything else — the groups, which always stay in memory, and
+    /// whatever changed after the mark (a crash between a commit's changes and its mark) or
+    /// was never summarised (a store from an older build) — is replayed from its changes,
+    /// groups first, the others a cache-full at a time, derived, summarised and put away. The
+    /// search index reindexes the documents changed since its own last commit.
+    fn restore(&mut self) -> Result<(), NodeError> {
+        let started = std::time::Instant::now();
+        let last = self.store.last_change_seq()?;
+        let snapshot = match (last, self.store.read_models_at()?) {
+            (Some(_), Some(mark)) => self.read_snapshot(mark)?,
+            _ => None,
+        };
+        let (summaries, threads, profiles) = snapshot.unwrap_or_default();
+        let cold: HashSet<DocId> = summaries.iter().map(|(id, _)| id.clone()).collect();
+        let mut groups = Vec::new();
+        let mut others = Vec::new();
+        for id in self.store.doc_ids() {
+            let id = id?;
+            if id.kind() == weft_crdt::DocKind::Group {
+                groups.push(id);
+            } else if !cold.contains(&id) {
+                others.push(id);
+            }
+        }
+        let reindex: Option<HashSet<DocId>> = match (self.search.covered(), last) {
+            (Some(seq), Some(l)) if seq <= l => Some(self.store.docs_changed_after(seq)?),
+            (_, None) => Some(HashSet::new()),
+            _ => None,
+        };
+        let must_index = |id: &DocId| reindex.as_ref().is_none_or(|r| r.contains(id));
+        let mut replayed = 0usize;
+        let mut refused = 0usize;
+        let mut bytes: Vec<Vec<u8>> = Vec::new();
+        for id in &groups {
+            bytes.extend(self.store.changes_of(id)?);
+        }
+        let report = self.replica.ingest_stored(bytes.iter().map(Vec::as_slice));
+        replayed += report.accepted.len();
+        refused += report.rejected.len();
+        drop(bytes);
+        self.model = ReadModel::load(&self.replica, threads, profiles);
+        for id in &groups {
+            if must_index(id) {
+                self.search.index_doc(&self.replica, id);
+            }
+        }
+        for (id, s) in summaries {
+            self.replica.add_summary(id, s);
+        }
+        // The rest a cache-full at a time, so that start-up never holds more in memory than
+        // the node will.
+        let chunk = self.cache.max(1);
+        for ids in others.chunks(chunk) {
+            let mut bytes: Vec<Vec<u8>> = Vec::new();
+            for id in ids {
+                bytes.extend(self.store.changes_of(id)?);
+            }
+            let report = self.replica.ingest_stored(bytes.iter().map(Vec::as_slice));
+            replayed += report.accepted.len();
+            refused += report.rejected.len();
+            for id in ids {
+                let _ = self.model.update(&self.replica, id);
+                if must_index(id) {
+                    self.search.index_doc(&self.replica, id);
+                }
+                self.store_summary(id)?;
+            }
+            self.replica.evict(chunk - chunk / 10);
+        }
+        if refused > 0 {
+            tracing::warn!(count = refused, "stored changes refused on replay");
+        }
+        self.models_stored = others.is_empty();
+        tracing::info!(
+            site = self.identity.site(),
+            documents = self.replica.doc_count(),
+            replayed_documents = groups.len() + others.len(),
+            changes = replayed,
+            waiting = self.replica.pending_len(),
+            millis = started.elapsed().as_millis() as u64,
+            "store replayed"
+        );
+        self.store_read_models(last)?;
+        tracing::info!(
+            threads = self.model.thread_count(),
+            rebuilt = others.len(),
+            "read models built"
+        );
+        // Documents the index missed that were not replayed above: read them back one by one.
+        let started = std::time::Instant::now();
+        let missed: Vec<DocId> = match &reindex {
+            Some(r) => r
+                .iter()
+                .filter(|id| cold.contains(*id) && self.replica.holds(id))
+                .cloned()
+                .collect(),
+            None => cold.iter().cloned().collect(),
+        };
+        for (i, id) in missed.iter().enumerate() {
+            if self.replica.load(id) {
+                self.search.index_doc(&self.replica, id);
+            }
+            if i % chunk == chunk - 1 {
+                self.replica.evict(chunk - chunk / 10);
+            }
+        }
+        if let Some(d) = self.replica.directory() {
+            let dir = d.directory.clone();
+            self.search.index_people(&dir, &self.model);
+        }
+        if let Some(l) = last {
+            self.search.set_covered(l);
+        }
+        self.search.commit()?;
+        tracing::info!(
+            reindexed = match &reindex {
+                Some(r) => r.len(),
+                None => groups.len() + others.len() + cold.len(),
+            },
+            from_scratch = reindex.is_none(),
+            millis = started.elapsed().as_millis() as u64,
+            "search index built"
+        );
+        Ok(())
+    }
+
+    /// The stored summaries, thread summaries and profile words that are current: those of
+    /// documents with no change after the `mark`. `None` (with a warning) if one is
+    /// unreadable: everything is then replayed.
+    #[allow(clippy::type_complexity)]
+    fn read_snapshot(
+        &self,
+        mark: u64,
+    ) -> Result<
+        Option<(
+            Vec<(DocId, weft_crdt::DocSummary)>,
+            Vec<crate::readmodel::ThreadSummary>,
+            Vec<(String, crate::readmodel::ProfileWords)>,
+        )>,
+        NodeError,
+    > {
+        let stale = self.store.docs_changed_after(mark)?;
+        let unreadable = |what: &str, e: &dyn std::fmt::Display| {
+            tracing::warn!(error = %e, "a stored {what} is unreadable: replaying every document");
+        };
+        let mut summaries = Vec::new();
+        for item in self.store.doc_summaries() {
+            match item {
+                Ok((id, s)) => {
+                    if id.kind() != weft_crdt::DocKind::Group && !stale.contains(&id) {
+                        summaries.push((id, s));
+                    }
+                }
+                Err(e) => {
+                    unreadable("document summary", &e);
+                    return Ok(None);
+                }
+            }
+        }
+        let cold: HashSet<&DocId> = summaries.iter().map(|(id, _)| id).collect();
+        let mut threads = Vec::new();
+        for item in self.store.thread_summaries() {
+            match serde_json::from_slice::<crate::readmodel::ThreadSummary>(&item?) {
+                Ok(t) => {
+                    if cold.contains(&t.id) {
+                        threads.push(t);
+                    }
+                }
+                Err(e) => {
+                    unreadable("thread summary", &e);
+                    return Ok(None);
+                }
+            }
+        }
+        let mut profiles = Vec::new();
+        for item in self.store.profile_words() {
+            let (who, bytes) = item?;
+            match serde_json::from_slice::<crate::readmodel::ProfileWords>(&bytes) {
+                Ok(p) => {
+                    if cold.contains(&DocId::profile(&who)) {
+                        profiles.push((who, p));
+                    }
+                }
+                Err(e) => {
+                    unreadable("profile record", &e);
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some((summaries, threads, profiles)))
+    }
+
+    /// Stores the summary of a document in memory (threads and profiles; groups always
+    /// replay), and a profile's words.
+    fn store_summary(&self, id: &DocId) -> Result<(), NodeError> {
+        if id.kind() == weft_crdt::DocKind::Group {
+            return Ok(());
+        }
+        let Some(doc) = self.replica.doc(id) else {
+            return Ok(());
+        };
+        self.store
+            .put_doc_summary(id, &weft_crdt::DocSummary::of(doc))?;
+        if let Some(owner) = id.profile_owner()
+            && let Some(p) = self.model.profile_record(owner)
+        {
+            let bytes = serde_json::to_vec(p).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+            self.store.put_profile_words(owner, &bytes)?;
+        }
+        Ok(())
     }
 
     /// Sets how many documents (groups aside) stay in memory, and puts away the rest now.
@@ -457,6 +639,7 @@ impl Core {
         for d in changed {
             notices.extend(self.model.update(&self.replica, d));
             self.search.index_doc(&self.replica, d);
+            self.store_summary(d)?;
             people |= d.kind() == weft_crdt::DocKind::Profile;
             if !self.committed.contains(d) {
                 self.committed.push(d.clone());
@@ -470,25 +653,15 @@ impl Core {
             let dir = dir.directory.clone();
             self.search.index_people(&dir, &self.model);
         }
+        if let Some(seq) = last {
+            self.search.set_covered(seq);
+        }
         // The index itself is committed lazily (before a search, and about once a second):
         // a tantivy commit per write would slow every write and pile up segments.
         self.save_certificates()?;
         self.store.flush()?;
         self.trim_cache();
         Ok(rows.len())
-    }
-
-    /// Rebuilds the search index from every document and the directory.
-    fn reindex_all(&mut self) -> Result<(), NodeError> {
-        let ids: Vec<DocId> = self.replica.docs().map(|d| d.id().clone()).collect();
-        for id in &ids {
-            self.search.index_doc(&self.replica, id);
-        }
-        if let Some(d) = self.replica.directory() {
-            let dir = d.directory.clone();
-            self.search.index_people(&dir, &self.model);
-        }
-        self.search.commit()
     }
 
     /// The search index, with every change made so far searchable.
@@ -502,37 +675,6 @@ impl Core {
         if let Err(e) = self.search.commit() {
             tracing::warn!(error = %e, "search index not updated");
         }
-    }
-
-    /// The read models: from the store when it holds them for every stored change (a crash
-    /// between a commit's changes and its summaries leaves the mark behind, and they are
-    /// rebuilt), else from the documents, and then stored. Returns whether they came from
-    /// the store.
-    fn load_read_models(&mut self) -> Result<bool, NodeError> {
-        let last = self.store.last_change_seq()?;
-        if last.is_some() && self.store.read_models_at()? == last {
-            let mut threads = Vec::new();
-            let mut readable = true;
-            for item in self.store.thread_summaries() {
-                match serde_json::from_slice::<crate::readmodel::ThreadSummary>(&item?) {
-                    Ok(t) => threads.push(t),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "a stored thread summary is unreadable: rebuilding them all");
-                        readable = false;
-                        break;
-                    }
-                }
-            }
-            if readable {
-                self.model = ReadModel::load(&self.replica, threads);
-                // Nothing to store again.
-                let _ = self.model.take_dirty();
-                return Ok(true);
-            }
-        }
-        self.model = ReadModel::build(&self.replica);
-        self.store_read_models(last)?;
-        Ok(false)
     }
 
     /// Stores the thread summaries changed since the last call, and marks the stored read

@@ -148,26 +148,35 @@ impl ReadModel {
         m
     }
 
-    /// Builds the read models from stored thread summaries (which must be current) and the
-    /// group and profile documents of `replica`: no thread document is read.
-    pub fn load(replica: &Replica, threads: Vec<ThreadSummary>) -> ReadModel {
+    /// Builds the read models from the group documents of `replica` and stored thread
+    /// summaries and profile words (which must be current): no thread or profile document is
+    /// read. Documents replayed at start-up are then brought up to date with
+    /// [`ReadModel::update`].
+    pub fn load(
+        replica: &Replica,
+        threads: Vec<ThreadSummary>,
+        profiles: Vec<(String, ProfileWords)>,
+    ) -> ReadModel {
         let mut m = ReadModel::default();
-        let ids: Vec<DocId> = replica
+        let groups: Vec<DocId> = replica
             .docs()
             .map(|d| d.id().clone())
-            .filter(|d| d.kind() != DocKind::Thread)
+            .filter(|d| d.kind() == DocKind::Group)
             .collect();
-        for id in ids.iter().filter(|d| d.kind() == DocKind::Group) {
+        for id in &groups {
             m.update(replica, id);
         }
-        for id in ids.iter().filter(|d| d.kind() == DocKind::Profile) {
-            m.update(replica, id);
-        }
+        m.profiles.extend(profiles);
         for t in threads {
             m.index_thread(&t, None);
             m.threads.insert(t.id.clone(), t);
         }
         m
+    }
+
+    /// What `employee`'s profile says, if it was read (to store it).
+    pub fn profile_record(&self, employee: &str) -> Option<&ProfileWords> {
+        self.profiles.get(employee)
     }
 
     /// The threads whose summaries changed since the last call (to store them).

@@ -324,6 +324,8 @@ impl Runtime {
             }
         }
         self.core.commit()?;
+        // The search index's last commit records what it covers: a restart reindexes nothing.
+        self.core.refresh_search();
         tracing::info!(site = %self.core.site(), "node stopped cleanly");
         Ok(())
     }

@@ -2,10 +2,11 @@
 //!
 //! Each text is indexed twice, once with an English and once with a French stemmer, and queries
 //! search both, so "réunions" finds "réunion" and "meetings" finds "meeting" whatever the
-//! language of the post. The index lives in memory and is rebuilt from the documents at
-//! start-up and kept up to date as documents change, so it never disagrees with them. What a
-//! searcher may see is decided at query time by the node's visibility rules, never by the
-//! index.
+//! language of the post. The index is kept on disk, in the store's directory, and updated
+//! as documents change; each commit records (as tantivy's commit payload) the last stored
+//! change it covers, so a restart reindexes only the documents changed since — or everything,
+//! if the index is missing, unreadable or of another version. What a searcher may see is
+//! decided at query time by the node's visibility rules, never by the index.
 
 use tantivy::collector::TopDocs;
 use tantivy::query::QueryParser;
@@ -96,6 +97,20 @@ pub struct SearchIndex {
     f: Fields,
     /// Each thread's Automerge heads when it was last indexed.
     seen: std::collections::HashMap<DocId, Vec<automerge::ChangeHash>>,
+    /// The last stored change that what was indexed covers, and the one the last commit
+    /// recorded.
+    covered: Option<u64>,
+    committed: Option<u64>,
+}
+
+/// The index's layout version, kept in every commit's payload: an index written with another
+/// one is rebuilt.
+const LAYOUT: u32 = 1;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Payload {
+    layout: u32,
+    seq: Option<u64>,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -112,27 +127,76 @@ fn text(tokenizer: &str) -> TextOptions {
     )
 }
 
+/// The index's fields.
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let f = Fields {
+        kind: b.add_text_field("kind", STRING | STORED),
+        id: b.add_text_field("id", STRING | STORED),
+        post: b.add_text_field("post", STRING | STORED),
+        key: b.add_text_field("key", STRING),
+        title: b.add_text_field("title", STORED),
+        title_en: b.add_text_field("title_en", text("weft_en")),
+        title_fr: b.add_text_field("title_fr", text("weft_fr")),
+        body: b.add_text_field("body", STORED),
+        body_en: b.add_text_field("body_en", text("weft_en").set_stored()),
+        body_fr: b.add_text_field("body_fr", text("weft_fr")),
+    };
+    (b.build(), f)
+}
+
 fn err(e: tantivy::TantivyError) -> NodeError {
     NodeError::Corrupt(format!("search index: {e}"))
 }
 
 impl SearchIndex {
-    /// An empty index.
+    /// An empty index in memory (for tests and tools that keep nothing).
     pub fn new() -> Result<SearchIndex, NodeError> {
-        let mut b = Schema::builder();
-        let f = Fields {
-            kind: b.add_text_field("kind", STRING | STORED),
-            id: b.add_text_field("id", STRING | STORED),
-            post: b.add_text_field("post", STRING | STORED),
-            key: b.add_text_field("key", STRING),
-            title: b.add_text_field("title", STORED),
-            title_en: b.add_text_field("title_en", text("weft_en")),
-            title_fr: b.add_text_field("title_fr", text("weft_fr")),
-            body: b.add_text_field("body", STORED),
-            body_en: b.add_text_field("body_en", text("weft_en").set_stored()),
-            body_fr: b.add_text_field("body_fr", text("weft_fr")),
-        };
-        let index = Index::create_in_ram(b.build());
+        let (schema, f) = schema();
+        SearchIndex::with(Index::create_in_ram(schema), f, None)
+    }
+
+    /// The index kept in `dir`. An index that is missing, unreadable or of another layout is
+    /// replaced by an empty one (and [`SearchIndex::covered`] is then `None`: everything must
+    /// be indexed again).
+    pub fn open(dir: &std::path::Path) -> Result<SearchIndex, NodeError> {
+        let (schema, f) = schema();
+        match Self::open_existing(dir, &schema) {
+            Ok(Some((index, seq))) => return SearchIndex::with(index, f, seq),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "search index unreadable: rebuilding it"),
+        }
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)
+                .map_err(|e| NodeError::Corrupt(format!("cannot clear {}: {e}", dir.display())))?;
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| NodeError::Corrupt(format!("cannot create {}: {e}", dir.display())))?;
+        let index = Index::create_in_dir(dir, schema).map_err(err)?;
+        SearchIndex::with(index, f, None)
+    }
+
+    /// The index in `dir` and the change it covers, if it is there and of this layout.
+    fn open_existing(
+        dir: &std::path::Path,
+        schema: &Schema,
+    ) -> Result<Option<(Index, Option<u64>)>, tantivy::TantivyError> {
+        if !dir.join("meta.json").exists() {
+            return Ok(None);
+        }
+        let index = Index::open_in_dir(dir)?;
+        let metas = index.load_metas()?;
+        let payload: Option<Payload> = metas
+            .payload
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok());
+        match payload {
+            Some(p) if p.layout == LAYOUT && index.schema() == *schema => Ok(Some((index, p.seq))),
+            _ => Ok(None),
+        }
+    }
+
+    fn with(index: Index, f: Fields, covered: Option<u64>) -> Result<SearchIndex, NodeError> {
         for (name, lang) in [
             ("weft_en", Language::English),
             ("weft_fr", Language::French),
@@ -147,14 +211,32 @@ impl SearchIndex {
                     .build(),
             );
         }
-        let reader = index.reader().map_err(err)?;
+        // Reloaded by hand after each commit: no thread watching the files.
+        let reader = index
+            .reader_builder()
+            .reload_policy(tantivy::ReloadPolicy::Manual)
+            .try_into()
+            .map_err(err)?;
         Ok(SearchIndex {
             index,
             reader,
             pending: Vec::new(),
             f,
             seen: Default::default(),
+            covered,
+            committed: covered,
         })
+    }
+
+    /// The last stored change the index covers; `None` if it must be built from scratch.
+    pub fn covered(&self) -> Option<u64> {
+        self.covered
+    }
+
+    /// Records that every change up to `seq` has been given to the index (it is written with
+    /// the next commit).
+    pub fn set_covered(&mut self, seq: u64) {
+        self.covered = Some(seq);
     }
 
     fn add(&mut self, kind: HitKind, id: &str, post: &str, title: &str, body: &str) {
@@ -256,9 +338,9 @@ impl SearchIndex {
         }
     }
 
-    /// Makes what was indexed searchable.
+    /// Makes what was indexed searchable, and durable with the change it covers.
     pub fn commit(&mut self) -> Result<(), NodeError> {
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && self.covered == self.committed {
             return Ok(());
         }
         // One indexing thread with tantivy's smallest arena: the index is small and the node
@@ -277,7 +359,15 @@ impl SearchIndex {
                 }
             }
         }
-        writer.commit().map_err(err)?;
+        let payload = serde_json::to_string(&Payload {
+            layout: LAYOUT,
+            seq: self.covered,
+        })
+        .map_err(|e| NodeError::Corrupt(e.to_string()))?;
+        let mut prepared = writer.prepare_commit().map_err(err)?;
+        prepared.set_payload(&payload);
+        prepared.commit().map_err(err)?;
+        self.committed = self.covered;
         // Let merges finish before the writer goes, so segments do not pile up.
         writer.wait_merging_threads().map_err(err)?;
         self.reader.reload().map_err(err)?;

@@ -218,3 +218,74 @@ fn with_room_for_one_document_threads_are_put_away_and_read_back_on_demand() {
         }
     }
 }
+
+/// A restart records threads by their stored summaries without reading them; changes a crash
+/// left uncovered (by the read models' mark or by the search index's last commit) are
+/// replayed and reindexed.
+#[test]
+fn a_restart_reads_no_thread_and_catches_up_what_a_crash_left_uncovered() {
+    let w = World::new(1, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let (g, threads) = {
+        let mut a = open(&w, 0, dir.path());
+        let g = a
+            .create_group("e0", "Randonnée", "", Visibility::Public, 1, 1)
+            .unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|i| {
+                let t = a
+                    .create_thread(
+                        "e0",
+                        &g,
+                        &format!("Sortie {i}"),
+                        "Le Vercors",
+                        2 + i,
+                        10 + i as u64,
+                    )
+                    .unwrap();
+                a.commit().unwrap();
+                t
+            })
+            .collect();
+        // As at a clean stop: the search index's commit records what it covers.
+        a.refresh_search();
+        (g, threads)
+    };
+    {
+        let mut a = open(&w, 0, dir.path());
+        assert!(a.read_models_were_stored());
+        assert!(a.replica().is_loaded(&g), "groups stay in memory");
+        for t in &threads {
+            assert!(!a.replica().is_loaded(t), "{t} was read at start-up");
+        }
+        assert_eq!(a.replica().loads(), 0);
+        assert_eq!(a.replica().doc_count(), 5);
+        assert_eq!(a.model().thread(&threads[2]).unwrap().title, "Sortie 2");
+        assert_eq!(a.search("e0", "vercors", None, 10).unwrap().len(), 4);
+        // A reply is committed, but the search index is not (a crash before its commit)...
+        a.reply("e0", &threads[0], "Avec crampons et piolet", None, 50, 99)
+            .unwrap();
+        a.commit().unwrap();
+        // ... and the read models' mark is set back, as a crash between a commit's changes
+        // and its mark would leave it.
+        let mark = a.store().read_models_at().unwrap().unwrap();
+        a.store().set_read_models_at(mark - 1).unwrap();
+        a.store().flush().unwrap();
+    }
+    let mut a = open(&w, 0, dir.path());
+    assert!(
+        !a.read_models_were_stored(),
+        "the thread changed after the mark is replayed"
+    );
+    assert_eq!(a.model().thread(&threads[0]).unwrap().replies, 1);
+    for t in &threads[1..] {
+        assert!(
+            !a.replica().is_loaded(t),
+            "only the changed thread is replayed"
+        );
+    }
+    let hits = a.search("e0", "piolet", None, 10).unwrap();
+    assert_eq!(hits.len(), 1, "the reply the index missed was reindexed");
+    assert_eq!(hits[0].hit.id, threads[0].as_str());
+    assert_eq!(a.thread_for("e0", &threads[3]).unwrap().posts.len(), 1);
+}

@@ -22,6 +22,13 @@ pub(super) const DIRECTORY: &str = "directory";
 /// `meta`'s `read_models_at` equals the sequence number of the last stored change (else the
 /// node rebuilds them from the documents at start-up).
 pub(super) const THREADS: &str = "read_threads";
+/// Each thread's and profile's summary (groups always replay): key = document id; value =
+/// the binary `DocSummary` of `snapshot.rs`. Valid, like `read_threads`, up to `meta`'s
+/// `read_models_at`: start-up records these documents without reading them.
+pub(super) const SUMMARIES: &str = "doc_summaries";
+/// Read model: what each profile says, for finding people. Key: employee id. Value: JSON
+/// `ProfileWords`. Valid up to `read_models_at`.
+pub(super) const PROFILES: &str = "read_profiles";
 
 /// Local accounts: the password hashes of this site's employees. Key: employee id. Value: the
 /// argon2 PHC string. Never replicated.
@@ -39,7 +46,7 @@ pub(super) const ACCOUNTS: &str = "accounts";
 pub(super) const PERSONAL: &str = "personal";
 
 /// Every tree, for opening and for diagnostics.
-pub(super) const ALL: [&str; 9] = [
+pub(super) const ALL: [&str; 11] = [
     META,
     CHANGES,
     DOC_CHANGES,
@@ -47,9 +54,15 @@ pub(super) const ALL: [&str; 9] = [
     CERTS,
     DIRECTORY,
     THREADS,
+    SUMMARIES,
+    PROFILES,
     ACCOUNTS,
     PERSONAL,
 ];
+
+/// Not a tree: the search index (tantivy's files) lives in this subdirectory of the store's
+/// directory, beside sled's files. It is derived data: deleted and rebuilt if unreadable.
+pub(super) const SEARCH_DIR: &str = "search-index";
 
 /// The on-disk format this build writes. (Adding a tree keeps the version when sled's
 /// creating it empty is what an older store means.) A store with another version is refused

@@ -11,6 +11,7 @@
 
 mod maps;
 mod personal;
+mod snapshot;
 
 use std::path::Path;
 
@@ -57,6 +58,7 @@ pub struct StoreStats {
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    path: std::path::PathBuf,
     meta: sled::Tree,
     changes: sled::Tree,
     doc_changes: sled::Tree,
@@ -64,6 +66,8 @@ pub struct Store {
     certs: sled::Tree,
     directory: sled::Tree,
     threads: sled::Tree,
+    summaries: sled::Tree,
+    profiles: sled::Tree,
     accounts: sled::Tree,
     personal: sled::Tree,
 }
@@ -114,11 +118,14 @@ impl Store {
             certs: tree(maps::CERTS)?,
             directory: tree(maps::DIRECTORY)?,
             threads: tree(maps::THREADS)?,
+            summaries: tree(maps::SUMMARIES)?,
+            profiles: tree(maps::PROFILES)?,
             accounts: tree(maps::ACCOUNTS)?,
             personal: tree(maps::PERSONAL)?,
             db,
+            path: dir.to_owned(),
         };
-        debug_assert_eq!(maps::ALL.len(), 9);
+        debug_assert_eq!(maps::ALL.len(), 11);
         match store.meta.get("format").map_err(io("reading the format"))? {
             None => {
                 store.write_format()?;
@@ -377,6 +384,11 @@ impl Store {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(io("flushing"))?;
         Ok(())
+    }
+
+    /// Where the search index keeps its files (inside the store's directory).
+    pub fn search_dir(&self) -> std::path::PathBuf {
+        self.path.join(maps::SEARCH_DIR)
     }
 
     /// Bytes on disk, approximately.

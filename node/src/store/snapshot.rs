@@ -1,0 +1,231 @@
+//! What makes start-up fast: each document's summary (heads, clock, group, count) and each
+//! profile's searchable words, kept with the changes, so that a restart replays only the
+//! group documents and what changed after the last mark instead of every change.
+//!
+//! Both are valid up to `meta`'s `read_models_at` mark, like the thread summaries: they are
+//! written in the same flush as the changes they cover, the mark last.
+
+use weft_crdt::{DocId, DocSummary};
+use weft_keys::KeyId;
+
+use super::{Store, StoreError, io, maps, split_record};
+
+/// The encoding's version (its first byte).
+const SUMMARY_V1: u8 = 1;
+
+impl Store {
+    /// Stores a document's summary.
+    pub fn put_doc_summary(&self, doc: &DocId, s: &DocSummary) -> Result<(), StoreError> {
+        self.summaries
+            .insert(doc.as_str(), encode_summary(s))
+            .map_err(io("storing a document summary"))?;
+        Ok(())
+    }
+
+    /// Every stored document summary. An unreadable one is an error naming the document.
+    pub fn doc_summaries(
+        &self,
+    ) -> impl Iterator<Item = Result<(DocId, DocSummary), StoreError>> + '_ {
+        self.summaries.iter().map(|r| {
+            let (k, v) = r.map_err(io("reading document summaries"))?;
+            let corrupt = |reason: String| StoreError::Corrupt {
+                tree: maps::SUMMARIES,
+                reason,
+            };
+            let id = std::str::from_utf8(&k)
+                .ok()
+                .and_then(|s| DocId::parse(s).ok())
+                .ok_or_else(|| corrupt("key is not a document id".into()))?;
+            let s = decode_summary(&v).ok_or_else(|| corrupt(format!("summary of {id}")))?;
+            Ok((id, s))
+        })
+    }
+
+    /// Stores what an employee's profile says (JSON, from the read model).
+    pub fn put_profile_words(&self, employee: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.profiles
+            .insert(employee, bytes)
+            .map_err(io("storing profile words"))?;
+        Ok(())
+    }
+
+    /// Every stored profile record: (employee, JSON).
+    pub fn profile_words(
+        &self,
+    ) -> impl Iterator<Item = Result<(String, Vec<u8>), StoreError>> + '_ {
+        self.profiles.iter().map(|r| {
+            let (k, v) = r.map_err(io("reading profile words"))?;
+            let who = String::from_utf8(k.to_vec()).map_err(|_| StoreError::Corrupt {
+                tree: maps::PROFILES,
+                reason: "key is not UTF-8".into(),
+            })?;
+            Ok((who, v.to_vec()))
+        })
+    }
+
+    /// Every document that holds changes.
+    pub fn doc_ids(&self) -> impl Iterator<Item = Result<DocId, StoreError>> + '_ {
+        self.docs.iter().map(|r| {
+            let (k, _) = r.map_err(io("reading documents"))?;
+            std::str::from_utf8(&k)
+                .ok()
+                .and_then(|s| DocId::parse(s).ok())
+                .ok_or_else(|| StoreError::Corrupt {
+                    tree: maps::DOCS,
+                    reason: "key is not a document id".into(),
+                })
+        })
+    }
+
+    /// The documents that hold a change stored after change `seq`.
+    pub fn docs_changed_after(
+        &self,
+        seq: u64,
+    ) -> Result<std::collections::HashSet<DocId>, StoreError> {
+        let mut out = std::collections::HashSet::new();
+        let from = seq.saturating_add(1).to_be_bytes();
+        for r in self.changes.range(from..) {
+            let (_, v) = r.map_err(io("reading changes"))?;
+            out.insert(split_record(&v)?.0);
+        }
+        Ok(out)
+    }
+}
+
+/// `v1`, u16 head count, heads (32 bytes each), u16 author count, (key id 16 bytes, u64
+/// count) each, u16 group id length (0: none) and id, u64 change count; integers big-endian.
+fn encode_summary(s: &DocSummary) -> Vec<u8> {
+    let group = s.group.as_ref().map_or("", |g| g.as_str());
+    let mut out = Vec::with_capacity(
+        1 + 2 + 32 * s.heads.len() + 2 + 24 * s.clock.len() + 2 + group.len() + 8,
+    );
+    out.push(SUMMARY_V1);
+    out.extend_from_slice(&(s.heads.len() as u16).to_be_bytes());
+    for h in &s.heads {
+        out.extend_from_slice(&h.0);
+    }
+    out.extend_from_slice(&(s.clock.len() as u16).to_be_bytes());
+    for (k, n) in &s.clock {
+        out.extend_from_slice(&k.0);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+    out.extend_from_slice(&(group.len() as u16).to_be_bytes());
+    out.extend_from_slice(group.as_bytes());
+    out.extend_from_slice(&s.changes.to_be_bytes());
+    out
+}
+
+/// Reads bytes off the front of a slice.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn u16(&mut self) -> Option<usize> {
+        Some(u16::from_be_bytes(self.take(2)?.try_into().ok()?) as usize)
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_be_bytes(self.take(8)?.try_into().ok()?))
+    }
+}
+
+fn decode_summary(v: &[u8]) -> Option<DocSummary> {
+    let mut r = Reader(v);
+    if r.take(1)? != [SUMMARY_V1] {
+        return None;
+    }
+    let n = r.u16()?;
+    let mut heads = Vec::with_capacity(n);
+    for _ in 0..n {
+        heads.push(automerge::ChangeHash(r.take(32)?.try_into().ok()?));
+    }
+    let n = r.u16()?;
+    let mut clock = Vec::with_capacity(n);
+    for _ in 0..n {
+        let k = KeyId(r.take(16)?.try_into().ok()?);
+        clock.push((k, r.u64()?));
+    }
+    let n = r.u16()?;
+    let group = match n {
+        0 => None,
+        n => Some(DocId::parse(std::str::from_utf8(r.take(n)?).ok()?).ok()?),
+    };
+    let changes = r.u64()?;
+    r.0.is_empty().then_some(DocSummary {
+        heads,
+        clock,
+        group,
+        changes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_round_trips_and_damage_is_refused() {
+        let s = DocSummary {
+            heads: vec![
+                automerge::ChangeHash([7; 32]),
+                automerge::ChangeHash([9; 32]),
+            ],
+            clock: vec![(KeyId([1; 16]), 3), (KeyId([2; 16]), 40)],
+            group: Some(DocId::parse("g-0123456789abcdef0123456789abcdef").unwrap()),
+            changes: 43,
+        };
+        let bytes = encode_summary(&s);
+        assert_eq!(decode_summary(&bytes), Some(s.clone()));
+        let none = DocSummary {
+            group: None,
+            ..s.clone()
+        };
+        assert_eq!(decode_summary(&encode_summary(&none)), Some(none));
+        for cut in 0..bytes.len() {
+            assert_eq!(decode_summary(&bytes[..cut]), None, "cut at {cut}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(decode_summary(&longer), None);
+        let mut other = bytes;
+        other[0] = 2;
+        assert_eq!(decode_summary(&other), None);
+    }
+
+    #[test]
+    fn summaries_and_changed_documents_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = DocId::parse("g-0123456789abcdef0123456789abcdef").unwrap();
+        let b = DocId::profile("hdupre");
+        let s = DocSummary {
+            heads: vec![automerge::ChangeHash([3; 32])],
+            clock: vec![(KeyId([4; 16]), 1)],
+            group: None,
+            changes: 1,
+        };
+        {
+            let st = Store::open(dir.path()).unwrap();
+            let first = st.append_changes([(&a, &b"one"[..])]).unwrap().unwrap();
+            st.append_changes([(&b, &b"two"[..])]).unwrap();
+            st.put_doc_summary(&b, &s).unwrap();
+            st.put_profile_words("hdupre", b"{}").unwrap();
+            assert_eq!(
+                st.docs_changed_after(first).unwrap(),
+                [b.clone()].into_iter().collect()
+            );
+            assert!(st.docs_changed_after(first + 1).unwrap().is_empty());
+            st.flush().unwrap();
+        }
+        let st = Store::open(dir.path()).unwrap();
+        let all: Vec<_> = st.doc_summaries().map(Result::unwrap).collect();
+        assert_eq!(all, vec![(b, s)]);
+        let words: Vec<_> = st.profile_words().map(Result::unwrap).collect();
+        assert_eq!(words, vec![("hdupre".to_owned(), b"{}".to_vec())]);
+    }
+}
