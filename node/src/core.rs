@@ -53,7 +53,7 @@ pub struct Core {
     notified: Vec<String>,
     /// What local commands made new, for notifications at the next commit.
     notices: Vec<crate::readmodel::Notice>,
-    /// Whether the read models were read from the store at start-up (not rebuilt).
+    /// Whether start-up found every thread and profile summarised (none replayed).
     models_stored: bool,
     /// How many documents (groups aside) stay in memory; the least recently used others are
     /// put away after each commit and read back from the store when needed.
@@ -84,7 +84,8 @@ impl std::fmt::Debug for Core {
 
 impl Core {
     /// Opens the node: the store, the directory (the newer of the stored one and `initial`),
-    /// the certificates, then every stored change, replayed through the ingest pipeline.
+    /// the certificates, then the documents, read models and search index (see
+    /// [`Core::restore`]).
     pub fn open(
         site: &str,
         node_key: SecretKey,
@@ -182,7 +183,7 @@ impl Core {
     /// was never summarised (a store from an older build) — is replayed from its changes,
     /// groups first, the others a cache-full at a time, derived, summarised and put away. The
     /// search index reindexes the documents changed since its own last commit.
-    fn restore(&mut self) -> Result<(), NodeError> {
+    pub(crate) fn restore(&mut self) -> Result<(), NodeError> {
         let started = std::time::Instant::now();
         let last = self.store.last_change_seq()?;
         let snapshot = match (last, self.store.read_models_at()?) {
@@ -730,7 +731,8 @@ impl Core {
         &self.model
     }
 
-    /// Whether start-up read the read models from the store rather than rebuilding them.
+    /// Whether start-up found every thread and profile summarised in the store, so that it
+    /// replayed none of them.
     pub fn read_models_were_stored(&self) -> bool {
         self.models_stored
     }

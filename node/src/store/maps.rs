@@ -18,9 +18,10 @@ pub(super) const DOCS: &str = "docs";
 pub(super) const CERTS: &str = "certs";
 /// The latest accepted signed directory. Key: `current`. Value: signed directory bytes.
 pub(super) const DIRECTORY: &str = "directory";
-/// Read model: thread summaries. Key: thread id. Value: JSON `ThreadSummary`. Valid when
-/// `meta`'s `read_models_at` equals the sequence number of the last stored change (else the
-/// node rebuilds them from the documents at start-up).
+/// Read model: thread summaries. Key: thread id. Value: JSON `ThreadSummary`. `meta`'s
+/// `read_models_at` is the last change they (and `doc_summaries`, `read_profiles`) cover,
+/// written last in each commit: at start-up a summary is used only if its document has no
+/// change stored after the mark (those documents are replayed).
 pub(super) const THREADS: &str = "read_threads";
 /// Each thread's and profile's summary (groups always replay): key = document id; value =
 /// the binary `DocSummary` of `snapshot.rs`. Valid, like `read_threads`, up to `meta`'s
