@@ -594,6 +594,9 @@ impl Core {
                         for cert in self.identity.refresh(&dir, now) {
                             let _ = self.replica.add_certificate(&cert);
                         }
+                        // New people, new titles, people who left: found as the directory
+                        // now says.
+                        self.search.index_people(&dir, &self.model);
                     }
                 }
                 _ => {}

@@ -289,3 +289,40 @@ fn a_restart_reads_no_thread_and_catches_up_what_a_crash_left_uncovered() {
     assert_eq!(hits[0].hit.id, threads[0].as_str());
     assert_eq!(a.thread_for("e0", &threads[3]).unwrap().posts.len(), 1);
 }
+
+/// A newer directory from a peer updates who can be found: a new title is searchable at once.
+#[test]
+fn a_directory_update_from_a_peer_reaches_people_search() {
+    let mut w = World::new(2, 4);
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = open(&w, 0, da.path());
+    assert!(
+        a.search(
+            "e0",
+            "volcanologue",
+            Some(weft_node::search::HitKind::Person),
+            10
+        )
+        .unwrap()
+        .is_empty()
+    );
+    w.publish(|d| {
+        if let Some(e) = d.employees.get_mut("e1") {
+            e.title = "Volcanologue".into();
+        }
+    });
+    let mut b = open(&w, 1, db.path());
+    a.connect("site1", 0);
+    b.connect("site0", 0);
+    pump(&mut a, &mut b);
+    let hits = a
+        .search(
+            "e0",
+            "volcanologue",
+            Some(weft_node::search::HitKind::Person),
+            10,
+        )
+        .unwrap();
+    assert_eq!(hits.len(), 1, "the new title is found");
+    assert_eq!(hits[0].hit.id, "e1");
+}
