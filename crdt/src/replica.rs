@@ -172,8 +172,8 @@ impl DocSummary {
 /// away** ([`DocSummary`] only), once a [`DocSource`] is set: [`Replica::evict`] puts away
 /// the least recently used ones, and anything that needs one again — a change for it, a
 /// peer's heads or request, a local command, [`Replica::load`] — reads it back from the
-/// source first, replaying its stored changes through the same pipeline (signatures, which
-/// were checked when the changes were first accepted, are not checked again). Groups are
+/// source first, replaying its stored changes through the same pipeline (signatures and write
+/// rules, which were checked when the changes were first accepted, are not checked again). Groups are
 /// never put away: every access decision reads them.
 #[derive(Clone)]
 pub struct Replica {
@@ -490,11 +490,13 @@ impl Replica {
         report
     }
 
-    /// Replays changes from this node's own store: judged like any change — certificates as of
-    /// their directory version, structure, write rules — except that signatures, checked when
-    /// the changes were first accepted, are not checked again. That is most of the cost of a
-    /// restart. Whoever can write the store's files holds the node key too, so this trusts
-    /// nothing a peer could forge.
+    /// Replays changes from this node's own store: certificates (as of each change's
+    /// directory version), dependencies and structure are checked as for any change, but
+    /// signatures and write rules, which the changes passed when they were first accepted,
+    /// are not checked again: that was most of the cost of a restart. What was accepted stays
+    /// accepted, even by a build whose rules changed since (judging it again could only make
+    /// this site disagree with the others). Whoever can write the store's files holds the
+    /// node key too, so this trusts nothing a peer could forge.
     pub fn ingest_stored<'a>(&mut self, items: impl IntoIterator<Item = &'a [u8]>) -> IngestReport {
         self.replaying = true;
         let report = self.ingest_bytes(items);
@@ -670,26 +672,31 @@ impl Replica {
         } else {
             None
         };
-        // 7: rules. They read Automerge state, so staged changes go in first.
-        if doc_id.kind() == DocKind::Group {
-            self.flush_doc(&doc_id);
-        }
-        if let Some(g) = group_id.as_ref() {
-            self.flush_doc(g);
-        }
-        let group = group_id.as_ref().and_then(|g| self.docs.get(g));
-        let Some(doc) = self.docs.get(&doc_id) else {
-            return Verdict::Reject(Rejection::NoGroup, true);
-        };
-        let ctx = RuleCtx {
-            author: c.author(),
-            doc,
-            change: c,
-            group,
-            community_manager,
-        };
-        if let Err(e) = rules::check(&ctx, &analysis.writes, analysis.is_genesis) {
-            return Verdict::Reject(Rejection::Rule(e), true);
+        // 7: rules. They read Automerge state, so staged changes go in first. A change
+        // replayed from this node's store passed them when it was accepted, against the same
+        // causal history: it is not judged again (which would mean giving every group change
+        // to Automerge one at a time instead of in one batch — most of a restart's time).
+        if !self.replaying {
+            if doc_id.kind() == DocKind::Group {
+                self.flush_doc(&doc_id);
+            }
+            if let Some(g) = group_id.as_ref() {
+                self.flush_doc(g);
+            }
+            let group = group_id.as_ref().and_then(|g| self.docs.get(g));
+            let Some(doc) = self.docs.get(&doc_id) else {
+                return Verdict::Reject(Rejection::NoGroup, true);
+            };
+            let ctx = RuleCtx {
+                author: c.author(),
+                doc,
+                change: c,
+                group,
+                community_manager,
+            };
+            if let Err(e) = rules::check(&ctx, &analysis.writes, analysis.is_genesis) {
+                return Verdict::Reject(Rejection::Rule(e), true);
+            }
         }
         // 8: apply.
         let author = c.author().to_owned();

@@ -582,10 +582,11 @@ fn a_second_genesis_is_refused() {
 }
 
 #[test]
-fn replaying_a_store_skips_signatures_but_not_rules() {
+fn replaying_a_store_trusts_what_it_accepted_and_nothing_after() {
     let w = world();
     let mut a = w.replica();
     let g = new_group(&mut a, &w, 0, Visibility::Public);
+    // A non-owner renaming the group: the rules refuse it from a peer...
     let forged = unchecked_change(
         &a,
         &w.authors[1],
@@ -596,14 +597,46 @@ fn replaying_a_store_skips_signatures_but_not_rules() {
         |tx| tx.put(ROOT, "name", "Mine"),
     )
     .unwrap();
+    let mut live = w.replica();
+    let report = live.ingest_bytes([g.bytes().as_ref(), forged.bytes().as_ref()]);
+    assert_eq!(report.accepted.len(), 1);
+    assert!(
+        matches!(report.rejected[0].2, Rejection::Rule(_)),
+        "{:?}",
+        report.rejected
+    );
+    // ... but what the node's own store holds was accepted once and is not judged again
+    // (signatures nor rules): replaying never turns this site against its own past.
     let mut b = w.replica();
     let report = b.ingest_stored([g.bytes().as_ref(), forged.bytes().as_ref()]);
-    assert_eq!(report.accepted.len(), 1);
-    assert_eq!(report.rejected.len(), 1, "the rules still run on replay");
-    // After the replay, signatures are checked again.
+    assert_eq!(report.accepted.len(), 2);
+    // Dependencies are still checked on replay: without the group's genesis the change
+    // waits.
+    let mut c = w.replica();
+    let report = c.ingest_stored([forged.bytes().as_ref()]);
+    assert!(report.accepted.is_empty(), "{report:?}");
+    assert_eq!(report.waiting.len(), 1, "{report:?}");
+    // After the replay, everything is checked again.
+    let again = unchecked_change(
+        &a,
+        &w.authors[1],
+        Some(g.doc()),
+        DocKind::Group,
+        vec![],
+        3_001,
+        |tx| tx.put(ROOT, "description", "Mine too"),
+    )
+    .unwrap();
+    let mut d = w.replica();
+    d.ingest_stored([g.bytes().as_ref()]);
+    let report = d.ingest_bytes([again.bytes().as_ref()]);
+    assert!(
+        matches!(report.rejected.first().map(|r| &r.2), Some(Rejection::Rule(_))),
+        "{report:?}"
+    );
     let mut tampered = g.bytes().to_vec();
     let n = tampered.len();
     tampered[n - 1] ^= 1;
-    let mut c = w.replica();
-    assert!(c.ingest_bytes([tampered.as_slice()]).accepted.is_empty());
+    let mut e = w.replica();
+    assert!(e.ingest_bytes([tampered.as_slice()]).accepted.is_empty());
 }
