@@ -85,17 +85,33 @@ enum Command {
     },
 }
 
-/// glibc gives each thread that allocates its own malloc arena (up to eight per core), and
-/// each arena keeps freed memory for itself: for a node's dozen threads (tokio, libp2p, sled,
-/// tantivy) that is some 10 MB of resident memory doing nothing. `MALLOC_ARENA_MAX` is read
-/// only when a process starts, so a long-running command that does not have it re-executes
-/// itself once with `MALLOC_ARENA_MAX=2` (same process id, arguments and descriptors). An
-/// operator who sets the variable, to any value, is left alone.
-fn limit_malloc_arenas() {
+/// Two glibc malloc settings that keep an idle node small, and that glibc reads only when a
+/// process starts, so a long-running command re-executes itself once with them (same process
+/// id, arguments and descriptors):
+///
+/// * `MALLOC_ARENA_MAX=2`: glibc otherwise gives threads their own arenas (up to eight per
+///   core), each keeping its freed memory for itself;
+/// * `MALLOC_MMAP_THRESHOLD_=131072`: blocks of 128 KiB or more are mapped on their own and
+///   returned to the system when freed. Without it glibc raises the threshold after the first
+///   such block is freed, and the large buffers of a search-index commit or a sync batch then
+///   stay resident in the heap long after they are freed.
+///
+/// Measured with `cargo bench --bench node` (idle node, the demo's data): 59-62 MB resident
+/// with glibc's defaults, 51-56 MB with the arena limit alone, 31 MB with both. A variable
+/// the operator set, to any value, is left as it is.
+fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         use std::os::unix::process::CommandExt;
-        if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        let wanted = [
+            ("MALLOC_ARENA_MAX", "2"),
+            ("MALLOC_MMAP_THRESHOLD_", "131072"),
+        ];
+        let missing: Vec<_> = wanted
+            .into_iter()
+            .filter(|(k, _)| std::env::var_os(k).is_none())
+            .collect();
+        if missing.is_empty() {
             return;
         }
         let Ok(exe) = std::env::current_exe() else {
@@ -103,17 +119,17 @@ fn limit_malloc_arenas() {
         };
         let err = std::process::Command::new(exe)
             .args(std::env::args_os().skip(1))
-            .env("MALLOC_ARENA_MAX", "2")
+            .envs(missing)
             .exec();
-        // Only reached if exec failed: go on with glibc's default.
-        eprintln!("note: cannot re-execute with MALLOC_ARENA_MAX=2 ({err}); continuing");
+        // Only reached if exec failed: go on with glibc's defaults.
+        eprintln!("note: cannot re-execute with tuned malloc settings ({err}); continuing");
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if matches!(cli.command, Command::Run { .. } | Command::Demo { .. }) {
-        limit_malloc_arenas();
+        tune_malloc();
     }
     // A running node reports what it does; the other commands speak for themselves and log
     // only warnings (RUST_LOG overrides both).

@@ -134,7 +134,10 @@ fn main() {
     let restart = start.elapsed();
     let mut reopened = reopened;
     assert_eq!(reopened.replica().doc_count(), 2);
-    assert!(!reopened.replica().is_loaded(t.doc()), "the thread stays on disk");
+    assert!(
+        !reopened.replica().is_loaded(t.doc()),
+        "the thread stays on disk"
+    );
     let start = Instant::now();
     assert!(reopened.load(t.doc()));
     let first_read = start.elapsed();

@@ -631,7 +631,10 @@ fn replaying_a_store_trusts_what_it_accepted_and_nothing_after() {
     d.ingest_stored([g.bytes().as_ref()]);
     let report = d.ingest_bytes([again.bytes().as_ref()]);
     assert!(
-        matches!(report.rejected.first().map(|r| &r.2), Some(Rejection::Rule(_))),
+        matches!(
+            report.rejected.first().map(|r| &r.2),
+            Some(Rejection::Rule(_))
+        ),
         "{report:?}"
     );
     let mut tampered = g.bytes().to_vec();
