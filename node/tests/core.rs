@@ -326,3 +326,61 @@ fn a_directory_update_from_a_peer_reaches_people_search() {
     assert_eq!(hits.len(), 1, "the new title is found");
     assert_eq!(hits[0].hit.id, "e1");
 }
+
+/// Damaged derived data costs a rebuild, never a document: a summary that cannot be read makes
+/// start-up replay everything, and a search index that cannot be read is rebuilt.
+#[test]
+fn damaged_summaries_and_search_index_are_rebuilt_from_the_changes() {
+    let w = World::new(1, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let threads: Vec<_> = {
+        let mut a = open(&w, 0, dir.path());
+        let g = a
+            .create_group("e0", "Chorale", "", Visibility::Public, 1, 1)
+            .unwrap();
+        let ts = (0..3)
+            .map(|i| {
+                a.create_thread(
+                    "e0",
+                    &g,
+                    &format!("Répétition {i}"),
+                    "Mardi, salle Messiaen",
+                    2 + i,
+                    10 + i as u64,
+                )
+                .unwrap()
+            })
+            .collect();
+        a.commit().unwrap();
+        a.refresh_search();
+        ts
+    };
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let summaries = db.open_tree("doc_summaries").unwrap();
+        assert_eq!(
+            summaries.len(),
+            3,
+            "one summary per thread, none for the group"
+        );
+        let key = threads[1].as_str();
+        summaries.insert(key, &b"\x01garbage"[..]).unwrap();
+        db.flush().unwrap();
+    }
+    std::fs::write(
+        dir.path().join("search-index").join("meta.json"),
+        b"{ not json",
+    )
+    .unwrap();
+    let mut a = open(&w, 0, dir.path());
+    assert!(!a.read_models_were_stored(), "everything was replayed");
+    for t in &threads {
+        assert_eq!(a.thread_for("e0", t).unwrap().posts.len(), 1);
+    }
+    assert_eq!(a.search("e0", "messiaen", None, 10).unwrap().len(), 3);
+    drop(a);
+    // The replay wrote good summaries again: the next start reads no thread.
+    let a = open(&w, 0, dir.path());
+    assert!(a.read_models_were_stored());
+    assert!(threads.iter().all(|t| !a.replica().is_loaded(t)));
+}
