@@ -208,16 +208,7 @@ impl Core {
             _ => None,
         };
         let must_index = |id: &DocId| reindex.as_ref().is_none_or(|r| r.contains(id));
-        let mut replayed = 0usize;
-        let mut refused = 0usize;
-        let mut bytes: Vec<Vec<u8>> = Vec::new();
-        for id in &groups {
-            bytes.extend(self.store.changes_of(id)?);
-        }
-        let report = self.replica.ingest_stored(bytes.iter().map(Vec::as_slice));
-        replayed += report.accepted.len();
-        refused += report.rejected.len();
-        drop(bytes);
+        let (mut replayed, mut refused) = self.replay(&groups)?;
         self.model = ReadModel::load(&self.replica, threads, profiles);
         for id in &groups {
             if must_index(id) {
@@ -231,13 +222,9 @@ impl Core {
         // the node will.
         let chunk = self.cache.max(1);
         for ids in others.chunks(chunk) {
-            let mut bytes: Vec<Vec<u8>> = Vec::new();
-            for id in ids {
-                bytes.extend(self.store.changes_of(id)?);
-            }
-            let report = self.replica.ingest_stored(bytes.iter().map(Vec::as_slice));
-            replayed += report.accepted.len();
-            refused += report.rejected.len();
+            let (accepted, rejected) = self.replay(ids)?;
+            replayed += accepted;
+            refused += rejected;
             for id in ids {
                 let _ = self.model.update(&self.replica, id);
                 if must_index(id) {
@@ -269,11 +256,7 @@ impl Core {
         // Documents the index missed that were not replayed above: read them back one by one.
         let started = std::time::Instant::now();
         let missed: Vec<DocId> = match &reindex {
-            Some(r) => r
-                .iter()
-                .filter(|id| cold.contains(*id) && self.replica.holds(id))
-                .cloned()
-                .collect(),
+            Some(r) => r.iter().filter(|id| cold.contains(*id)).cloned().collect(),
             None => cold.iter().cloned().collect(),
         };
         for (i, id) in missed.iter().enumerate() {
@@ -302,6 +285,16 @@ impl Core {
             "search index built"
         );
         Ok(())
+    }
+
+    /// Replays every stored change of these documents; (accepted, refused).
+    fn replay(&mut self, ids: &[DocId]) -> Result<(usize, usize), NodeError> {
+        let mut bytes: Vec<Vec<u8>> = Vec::new();
+        for id in ids {
+            bytes.extend(self.store.changes_of(id)?);
+        }
+        let report = self.replica.ingest_stored(bytes.iter().map(Vec::as_slice));
+        Ok((report.accepted.len(), report.rejected.len()))
     }
 
     /// The stored summaries, thread summaries and profile words that are current: those of
@@ -620,6 +613,9 @@ impl Core {
     /// store, then flushes it. Returns how many changes were made durable.
     pub fn commit(&mut self) -> Result<usize, NodeError> {
         if self.unsaved.is_empty() {
+            // Queries read documents back too: the runtime commits after every batch of
+            // jobs, so this is where the cache is kept to its size.
+            self.trim_cache();
             return Ok(0);
         }
         let unsaved = std::mem::take(&mut self.unsaved);

@@ -77,6 +77,8 @@ struct Fields {
     body: Field,
     body_en: Field,
     body_fr: Field,
+    /// A post's #topics, exactly as the post view gives them (one term each).
+    topic: Field,
 }
 
 /// A change to the index, buffered until the next commit.
@@ -105,7 +107,9 @@ pub struct SearchIndex {
 
 /// The index's layout version, kept in every commit's payload: an index written with another
 /// one is rebuilt.
-const LAYOUT: u32 = 1;
+/// * 1: the first.
+/// * 2: adds `topic`.
+const LAYOUT: u32 = 2;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Payload {
@@ -141,6 +145,7 @@ fn schema() -> (Schema, Fields) {
         body: b.add_text_field("body", STORED),
         body_en: b.add_text_field("body_en", text("weft_en").set_stored()),
         body_fr: b.add_text_field("body_fr", text("weft_fr")),
+        topic: b.add_text_field("topic", STRING),
     };
     (b.build(), f)
 }
@@ -240,8 +245,20 @@ impl SearchIndex {
     }
 
     fn add(&mut self, kind: HitKind, id: &str, post: &str, title: &str, body: &str) {
+        self.add_with_topics(kind, id, post, title, body, &[]);
+    }
+
+    fn add_with_topics(
+        &mut self,
+        kind: HitKind,
+        id: &str,
+        post: &str,
+        title: &str,
+        body: &str,
+        topics: &[String],
+    ) {
         let f = self.f;
-        self.pending.push(Op::Add(doc!(
+        let mut d = doc!(
             f.kind => kind.as_str(),
             f.id => id,
             f.post => post,
@@ -252,7 +269,11 @@ impl SearchIndex {
             f.body => body,
             f.body_en => body,
             f.body_fr => body,
-        )));
+        );
+        for t in topics {
+            d.add_text(f.topic, t);
+        }
+        self.pending.push(Op::Add(d));
     }
 
     /// (Re)indexes one document: a group's name and description, or each visible post of a
@@ -283,7 +304,7 @@ impl SearchIndex {
                     } else {
                         ""
                     };
-                    self.add(HitKind::Post, id.as_str(), &pid, t, &p.body);
+                    self.add_with_topics(HitKind::Post, id.as_str(), &pid, t, &p.body, &p.topics);
                 }
             }
             self.seen.insert(id.clone(), doc.applied_heads());
@@ -307,7 +328,14 @@ impl SearchIndex {
                             continue;
                         }
                         let title = if i == 0 { t.title.as_str() } else { "" };
-                        self.add(HitKind::Post, id.as_str(), &p.id, title, &p.body);
+                        self.add_with_topics(
+                            HitKind::Post,
+                            id.as_str(),
+                            &p.id,
+                            title,
+                            &p.body,
+                            &p.topics,
+                        );
                     }
                 }
             }
@@ -372,6 +400,33 @@ impl SearchIndex {
         writer.wait_merging_threads().map_err(err)?;
         self.reader.reload().map_err(err)?;
         Ok(())
+    }
+
+    /// The threads with a visible post about `topic` (at most `limit` posts looked at), before
+    /// visibility filtering; each thread once.
+    pub fn threads_about(&self, topic: &str, limit: usize) -> Result<Vec<DocId>, NodeError> {
+        let searcher = self.reader.searcher();
+        let q = tantivy::query::TermQuery::new(
+            Term::from_field_text(self.f.topic, topic),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher
+            .search(&q, &TopDocs::with_limit(limit.max(1)).order_by_score())
+            .map_err(err)?;
+        let mut out: Vec<DocId> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (_, addr) in top {
+            let d: TantivyDocument = searcher.doc(addr).map_err(err)?;
+            if let Some(id) = d
+                .get_first(self.f.id)
+                .and_then(|v| v.as_str())
+                .and_then(|s| DocId::parse(s).ok())
+                && seen.insert(id.clone())
+            {
+                out.push(id);
+            }
+        }
+        Ok(out)
     }
 
     /// Up to `limit` hits for `query`, best first (before visibility filtering).

@@ -399,6 +399,33 @@ pub fn last_activity(t: &ThreadView) -> i64 {
         .unwrap_or(t.created_at)
 }
 
+/// How many posts about a topic its page looks at, at most.
+pub const TOPIC_POSTS: usize = 1_000;
+
+impl Core {
+    /// The threads `employee` may read that have a visible post about `topic` (as the post
+    /// views give topics: lower case, no `#`), newest activity first, with their group's
+    /// name. From the search index and the read models: no document is read.
+    pub fn threads_about(
+        &mut self,
+        employee: &str,
+        topic: &str,
+    ) -> Result<Vec<(ThreadSummary, String)>, NodeError> {
+        let ids = self.search_index().threads_about(topic, TOPIC_POSTS)?;
+        let model = self.model();
+        let mut out: Vec<(ThreadSummary, String)> = ids
+            .iter()
+            .filter_map(|id| model.thread(id))
+            .filter_map(|t| {
+                let g = model.group(&t.group)?;
+                (g.access(employee) == Access::Full).then(|| (t.clone(), g.name.clone()))
+            })
+            .collect();
+        out.sort_by_key(|(t, _)| std::cmp::Reverse(t.last_activity));
+        Ok(out)
+    }
+}
+
 /// A thread in someone's feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedItem {

@@ -384,3 +384,88 @@ fn damaged_summaries_and_search_index_are_rebuilt_from_the_changes() {
     assert!(a.read_models_were_stored());
     assert!(threads.iter().all(|t| !a.replica().is_loaded(t)));
 }
+
+/// A topic page comes from the search index and the read models: it reads no thread, shows
+/// only what the viewer may read, and forgets a topic whose post was deleted.
+#[test]
+fn threads_about_a_topic_read_no_document_and_respect_visibility() {
+    let w = World::new(1, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let (open_t, private_t, deleted_t) = {
+        let mut a = open(&w, 0, dir.path());
+        let public = a
+            .create_group("e0", "Vélo", "", Visibility::Public, 1, 1)
+            .unwrap();
+        let private = a
+            .create_group("e0", "Comité", "", Visibility::Private, 1, 2)
+            .unwrap();
+        let open_t = a
+            .create_thread("e0", &public, "Sortie", "Dimanche #velotaf", 2, 3)
+            .unwrap();
+        let private_t = a
+            .create_thread("e0", &private, "Budget", "Le #velotaf coûte", 3, 4)
+            .unwrap();
+        let deleted_t = a
+            .create_thread("e0", &public, "Oups", "Doublon #velotaf", 4, 5)
+            .unwrap();
+        a.commit().unwrap();
+        let root = a.thread_for("e0", &deleted_t).unwrap().posts[0].id.clone();
+        a.delete_post("e0", &deleted_t, &root, 5).unwrap();
+        a.commit().unwrap();
+        a.refresh_search();
+        (open_t, private_t, deleted_t)
+    };
+    let mut a = open(&w, 0, dir.path());
+    a.set_cache_documents(1);
+    let ids = |v: Vec<(weft_node::readmodel::ThreadSummary, String)>| {
+        v.into_iter().map(|(t, _)| t.id).collect::<Vec<_>>()
+    };
+    let owner = ids(a.threads_about("e0", "velotaf").unwrap());
+    assert_eq!(
+        owner,
+        vec![private_t.clone(), open_t.clone()],
+        "newest first"
+    );
+    let other = a.threads_about("e1", "velotaf").unwrap();
+    assert_eq!(other.len(), 1, "e1 is not in the private group");
+    assert_eq!(other[0].0.id, open_t);
+    assert_eq!(other[0].1, "Vélo");
+    assert!(!ids(a.threads_about("e0", "velotaf").unwrap()).contains(&deleted_t));
+    assert!(
+        a.threads_about("e0", "velo").unwrap().is_empty(),
+        "topics match exactly"
+    );
+    assert_eq!(a.replica().loads(), 0, "no thread was read");
+}
+
+/// Documents read back by queries alone are put away again at the next commit, even with
+/// nothing to write.
+#[test]
+fn queries_alone_do_not_grow_the_cache_past_its_size() {
+    let w = World::new(1, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let threads: Vec<_> = {
+        let mut a = open(&w, 0, dir.path());
+        let g = a
+            .create_group("e0", "Lecture", "", Visibility::Public, 1, 1)
+            .unwrap();
+        let ts = (0..5)
+            .map(|i| {
+                a.create_thread("e0", &g, &format!("Livre {i}"), "…", 2 + i, 10 + i as u64)
+                    .unwrap()
+            })
+            .collect();
+        a.commit().unwrap();
+        a.refresh_search();
+        ts
+    };
+    let mut a = open(&w, 0, dir.path());
+    a.set_cache_documents(2);
+    for t in &threads {
+        assert!(a.thread_for("e0", t).is_some());
+    }
+    let loaded = |a: &Core| threads.iter().filter(|t| a.replica().is_loaded(t)).count();
+    assert_eq!(loaded(&a), 5);
+    assert_eq!(a.commit().unwrap(), 0);
+    assert!(loaded(&a) <= 2, "{} threads still in memory", loaded(&a));
+}

@@ -1081,27 +1081,10 @@ async fn topic_page(
     let me = v.employee.clone();
     let wanted = topic.to_lowercase();
     let w2 = wanted.clone();
+    // From the search index and the read models: a topic page reads no thread.
     let threads = state
         .node
-        .call(move |core| {
-            let mut out: Vec<(ThreadSummary, String)> = Vec::new();
-            for (g, access) in core.groups_for(&me) {
-                if access != Access::Full {
-                    continue;
-                }
-                for t in core.threads_of(&me, &g.id).unwrap_or_default() {
-                    if t.posts
-                        .iter()
-                        .any(|p| !p.deleted && !p.hidden && p.topics.contains(&w2))
-                        && let Some(s) = core.model().thread(&t.id)
-                    {
-                        out.push((s.clone(), g.name.clone()));
-                    }
-                }
-            }
-            out.sort_by_key(|(t, _)| std::cmp::Reverse(t.last_activity));
-            out
-        })
+        .call(move |core| core.threads_about(&me, &w2).unwrap_or_default())
         .await
         .unwrap_or_default();
     let title = format!("#{wanted}");
