@@ -417,6 +417,8 @@ fn main() {
             company.set_password(0, u);
         }
     }
+    // The seeding writes far faster than any employee would: no write budget.
+    company.configure(0, "write_budget_burst = 0");
     let node = company.start(0);
     let port = node.http_port;
 

@@ -61,6 +61,7 @@ fn config_for(root: &Path, i: usize, site: &str, port_base: u16) -> Config {
         resync_interval_secs: 5,
         cache_documents: weft_node::DEFAULT_CACHE_DOCUMENTS,
         charter: None,
+        ..Config::default()
     }
 }
 

@@ -186,7 +186,10 @@ pub(crate) fn hex8(h: &ChangeHash) -> String {
 
 impl SignedChange {
     /// Wraps a freshly made local change, whose message carries its [`Context`] and which
-    /// was made under the actor of `key`'s id.
+    /// was made under the actor of `key`'s id. The result is decoded from its own wire bytes
+    /// by [`SignedChange::decode`], so a local change passes exactly the checks (sizes,
+    /// operation and dependency limits, context) that a peer's decoder applies: a node can
+    /// never accept from its own users what every other site would refuse as malformed.
     pub(crate) fn seal(
         key: &SecretKey,
         author: &str,
@@ -196,21 +199,25 @@ impl SignedChange {
         body.push(FORMAT);
         body.extend_from_slice(change.raw_bytes());
         let envelope = Envelope::seal(Domain::CHANGE, key, author, &body);
-        let bytes: Arc<[u8]> = envelope.to_bytes().into();
-        let ctx = Context::parse(change.message().unwrap_or(""), &change.hash())?;
-        Ok(SignedChange {
-            envelope: Arc::new(envelope),
-            bytes,
-            doc: ctx.doc.unwrap_or_else(|| DocId::profile("")),
-            dir_version: ctx.dir_version,
-            auth_heads: ctx.auth_heads,
-            change,
-            format: FORMAT,
-        })
+        SignedChange::decode(&envelope.to_bytes())
     }
 
     /// Decodes untrusted bytes. Bounded, and never panics.
     pub fn decode(bytes: &[u8]) -> Result<SignedChange, DecodeError> {
+        SignedChange::decode_with(bytes, &Limits::PEER)
+    }
+
+    /// Decodes a change from this node's own store. The size of the whole change is still
+    /// bounded, but not its count of operations, dependencies and actors: those limits bound
+    /// the work a *peer* can make us do, and a stored change was accepted by this node
+    /// already — possibly by an older build that did not check them when its own users
+    /// wrote it. Refusing it now would hide every later change that depends on it, which this
+    /// node has acknowledged to its users (see `Replica::ingest_stored`).
+    pub fn decode_stored(bytes: &[u8]) -> Result<SignedChange, DecodeError> {
+        SignedChange::decode_with(bytes, &Limits::STORED)
+    }
+
+    fn decode_with(bytes: &[u8], limits: &Limits) -> Result<SignedChange, DecodeError> {
         let envelope = Envelope::from_bytes(bytes, MAX_CHANGE_BYTES)?;
         let (format, raw) = envelope
             .payload()
@@ -220,7 +227,7 @@ impl SignedChange {
         if format > FORMAT {
             return Err(DecodeError::NewerFormat(format));
         }
-        let change = decode_automerge(raw)?;
+        let change = decode_automerge(raw, limits)?;
         match key_of_actor(change.actor_id()) {
             Some(k) if k == envelope.key_id() => {}
             _ => return Err(DecodeError::ActorNotSigner),
@@ -286,10 +293,39 @@ impl SignedChange {
     pub fn format(&self) -> u8 {
         self.format
     }
+
+    /// When the author's node says the change was made (milliseconds since the Unix epoch,
+    /// as signed). Nodes judge the author's standing as of that time (see
+    /// [`crate::replica`]).
+    pub fn time_ms(&self) -> i64 {
+        self.change.timestamp()
+    }
+}
+
+/// The per-change limits a decoder applies.
+struct Limits {
+    ops: usize,
+    deps: usize,
+    actors: usize,
+}
+
+impl Limits {
+    /// Changes from peers (and local changes, which must pass what peers check).
+    const PEER: Limits = Limits {
+        ops: MAX_OPS,
+        deps: MAX_DEPS,
+        actors: MAX_ACTORS,
+    };
+    /// Changes read back from the node's own store.
+    const STORED: Limits = Limits {
+        ops: usize::MAX,
+        deps: usize::MAX,
+        actors: usize::MAX,
+    };
 }
 
 /// Decodes a raw Automerge change chunk with the checks Automerge leaves out.
-fn decode_automerge(raw: &[u8]) -> Result<Change, DecodeError> {
+fn decode_automerge(raw: &[u8], limits: &Limits) -> Result<Change, DecodeError> {
     // Chunk header: magic (4) | checksum (4) | type (1) | leb128 length | data.
     const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
     if raw.len() < 10 || raw[..4] != MAGIC {
@@ -310,21 +346,21 @@ fn decode_automerge(raw: &[u8]) -> Result<Change, DecodeError> {
     if raw[4..8] != change.hash().0[..4] {
         return Err(DecodeError::Checksum);
     }
-    if change.len() > MAX_OPS {
+    if change.len() > limits.ops {
         return Err(DecodeError::TooMany {
             what: "operations",
             count: change.len(),
             limit: MAX_OPS,
         });
     }
-    if change.deps().len() > MAX_DEPS {
+    if change.deps().len() > limits.deps {
         return Err(DecodeError::TooMany {
             what: "dependencies",
             count: change.deps().len(),
             limit: MAX_DEPS,
         });
     }
-    if change.other_actor_ids().len() > MAX_ACTORS {
+    if change.other_actor_ids().len() > limits.actors {
         return Err(DecodeError::TooMany {
             what: "actors",
             count: change.other_actor_ids().len(),
@@ -336,4 +372,48 @@ fn decode_automerge(raw: &[u8]) -> Result<Change, DecodeError> {
         return Err(DecodeError::Automerge("operation counter too large".into()));
     }
     Ok(change)
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::{CommitOptions, Transactable};
+    use automerge::{Automerge, ObjType, ROOT, ReadDoc};
+
+    use super::*;
+
+    /// A local change is held to the limits a peer's decoder applies: one over the operation
+    /// limit cannot even be sealed (it would be accepted here and refused everywhere else).
+    #[test]
+    fn sealing_applies_the_peer_limits() {
+        let key = SecretKey::from_seed(&[5; 32]);
+        let make = |ops: usize| {
+            let mut am = Automerge::new();
+            am.set_actor(crate::ids::actor_of(key.public().id()));
+            let ctx = Context {
+                doc: None,
+                kind: DocKind::Group,
+                dir_version: 1,
+                auth_heads: vec![],
+            };
+            let mut tx = am.transaction();
+            let m = tx.put_object(ROOT, "m", ObjType::Map).unwrap();
+            for i in 0..ops {
+                tx.put(&m, format!("k{i}"), true).unwrap();
+            }
+            let (hash, _) = tx.commit_with(CommitOptions::default().with_message(ctx.to_message()));
+            am.get_change_by_hash(&hash.unwrap()).unwrap()
+        };
+        assert!(SignedChange::seal(&key, "e0", make(10)).is_ok());
+        let err = SignedChange::seal(&key, "e0", make(MAX_OPS + 100)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DecodeError::TooMany {
+                    what: "operations",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
 }

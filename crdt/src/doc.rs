@@ -648,6 +648,23 @@ impl Doc {
         }
     }
 
+    /// The keys of the map at root key `map`, at `heads`, or `None` if some head is not
+    /// applied to the Automerge state yet (staged changes are flushed first by the caller).
+    pub fn map_keys_at(&self, map: &str, heads: &[ChangeHash]) -> Option<Vec<String>> {
+        if heads
+            .iter()
+            .any(|h| self.am.get_change_by_hash(h).is_none())
+        {
+            return None;
+        }
+        match self.am.get_at(automerge::ROOT, map, heads) {
+            Ok(Some((automerge::Value::Object(ObjType::Map), id))) => {
+                Some(self.am.keys_at(&id, heads).collect())
+            }
+            _ => Some(Vec::new()),
+        }
+    }
+
     /// A root scalar string at `heads`.
     pub fn root_str_at(&self, key: &str, heads: &[ChangeHash]) -> Option<String> {
         get_str(&self.am, &automerge::ROOT, key, Some(heads))

@@ -22,6 +22,14 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub const MAX_TITLE: usize = 300;
 /// The longest group description or profile text, in bytes.
 pub const MAX_TEXT: usize = 8 * 1024;
+/// The most distinct @mentions one post may carry. Each is an operation of the change, and
+/// each notifies someone; 50 is a long meeting's invitation list.
+pub const MAX_MENTIONS: usize = 50;
+/// The most distinct #topics one post may carry. Each is an operation of the change and a
+/// term of the search index; 25 is far beyond any honest tagging.
+pub const MAX_TOPICS: usize = 25;
+/// The most items one profile list (expertise, interests, languages) may hold.
+pub const MAX_LIST_ITEMS: usize = 50;
 /// A profile picture's size limit (small enough that keeping every version in the profile's
 /// history costs little: the web UI sends a 256-pixel JPEG).
 pub const MAX_PICTURE: usize = 64 * 1024;
@@ -60,6 +68,14 @@ pub enum LocalError {
         len: usize,
         limit: usize,
     },
+    /// Too many of something in one change (mentions, topics, list items, or the change's
+    /// operations as a whole).
+    #[error("too many {what}: {count}, limit {limit}")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        limit: usize,
+    },
     #[error("document error: {0}")]
     Automerge(String),
     #[error(transparent)]
@@ -70,6 +86,21 @@ impl From<AutomergeError> for LocalError {
     fn from(e: AutomergeError) -> Self {
         LocalError::Automerge(e.to_string())
     }
+}
+
+fn at_most(what: &'static str, count: usize, limit: usize) -> Result<(), LocalError> {
+    if count > limit {
+        return Err(LocalError::TooMany { what, count, limit });
+    }
+    Ok(())
+}
+
+/// The mentions and topics of a post body, within their caps.
+fn checked_mentions_and_topics(body: &str) -> Result<(Vec<String>, Vec<String>), LocalError> {
+    let (mentions, topics) = mentions_and_topics(body);
+    at_most("mentions", mentions.len(), MAX_MENTIONS)?;
+    at_most("topics", topics.len(), MAX_TOPICS)?;
+    Ok((mentions, topics))
 }
 
 fn limit(field: &'static str, value: &str, max: usize) -> Result<(), LocalError> {
@@ -150,6 +181,7 @@ fn set_items(
     key: &str,
     items: &[String],
 ) -> Result<(), LocalError> {
+    at_most("items", items.len(), MAX_LIST_ITEMS)?;
     let set = map_in(tx, obj, key)?;
     let existing: Vec<String> = tx.keys(&set).collect();
     for k in &existing {
@@ -167,12 +199,11 @@ fn set_items(
     Ok(())
 }
 
-/// A post id: unique per author and nonce.
+/// A post id: the author's whole key id, then a nonce. The write rules bind a post's key to
+/// its author's key id (see [`crate::rules`]), so no one else can create, or win a conflict
+/// over, a post under that key.
 fn post_id(author: &Author, nonce: u64) -> String {
-    format!(
-        "{}-{nonce:016x}",
-        &author.key.public().id().to_string()[..8]
-    )
+    format!("{}-{nonce:016x}", author.key.public().id())
 }
 
 impl Replica {
@@ -251,17 +282,22 @@ impl Replica {
                 (id, change)
             }
         };
+        let change_len = change.raw_bytes().len();
         let signed = match SignedChange::seal(&author.key, &author.employee, change) {
             Ok(s) => s,
             Err(e) => {
                 self.doc_mut_or_new(&doc_id).rebuild();
-                return Err(LocalError::Invalid(
-                    if matches!(e, DecodeError::TooMany { .. }) {
-                        "too large"
-                    } else {
-                        "malformed change"
+                return Err(match e {
+                    DecodeError::TooMany { what, count, limit } => {
+                        LocalError::TooMany { what, count, limit }
+                    }
+                    DecodeError::Envelope(_) => LocalError::TooLong {
+                        field: "change",
+                        len: change_len,
+                        limit: crate::change::MAX_CHANGE_BYTES,
                     },
-                ));
+                    _ => LocalError::Invalid("malformed change"),
+                });
             }
         };
         match self.judge_with(&signed, true) {
@@ -273,7 +309,7 @@ impl Replica {
                 self.doc_mut_or_new(&doc_id).rebuild();
                 Err(LocalError::Refused(r))
             }
-            Verdict::Wait(w) => {
+            Verdict::Wait(w, _) => {
                 self.doc_mut_or_new(&doc_id).rebuild();
                 Err(LocalError::Waiting(w))
             }
@@ -488,7 +524,7 @@ impl Replica {
         limit("body", body, MAX_BODY)?;
         let me = author.employee.clone();
         let pid = post_id(author, nonce);
-        let (mentions, topics) = mentions_and_topics(body);
+        let (mentions, topics) = checked_mentions_and_topics(body)?;
         let genesis = self.local_change(
             author,
             Target::New(DocKind::Thread, None),
@@ -540,7 +576,7 @@ impl Replica {
         let group = self.thread_group(thread)?;
         let me = author.employee.clone();
         let pid = post_id(author, nonce);
-        let (mentions, topics) = mentions_and_topics(body);
+        let (mentions, topics) = checked_mentions_and_topics(body)?;
         let change =
             self.local_change(author, Target::Existing(thread), Some(&group), now, |tx| {
                 let posts = root_map(tx, "posts")?;
@@ -570,7 +606,7 @@ impl Replica {
         }
         limit("body", body, MAX_BODY)?;
         let group = self.thread_group(thread)?;
-        let (mentions, topics) = mentions_and_topics(body);
+        let (mentions, topics) = checked_mentions_and_topics(body)?;
         self.local_change(author, Target::Existing(thread), Some(&group), now, |tx| {
             let posts = root_map(tx, "posts")?;
             let p = existing_post(tx, &posts, post)?;

@@ -5,17 +5,53 @@
 //! The pipeline, for one change (see the crate docs for why each step is order-independent):
 //!
 //! 1. already held or already rejected → nothing to do;
-//! 2. the author's certificate: unknown key → wait for the certificate; directory version
-//!    newer than ours → wait for the directory; certificate invalid as of the named version
-//!    (author left, wrong site, key not the site's) → reject;
-//! 3. the envelope's signature under the certified key → reject if it fails;
-//! 4. dependencies not all held → wait for them (a dependency that was rejected rejects this
+//! 2. a directory version far ahead of ours ([`MAX_VERSIONS_AHEAD`]) → refuse; unknown key →
+//!    wait for its certificate;
+//! 3. the envelope's signature under the certified key → refuse if it fails (checked before
+//!    any further waiting, so forgeries never park);
+//! 4. a directory version newer than ours → wait for the directory;
+//! 5. the author's **standing** (see below) → refuse, unless a change in good standing
+//!    depends on this one (*vouching*);
+//! 6. dependencies not all held → wait for them (a dependency that was rejected rejects this
 //!    change too);
-//! 5. structure (seq, op counters, actors, objects, no lists/text/counters) → reject if wrong;
-//! 6. for threads, the group heads the change names → wait until the group document holds
-//!    them;
-//! 7. the write rules → reject if any write is forbidden;
-//! 8. apply, then wake whatever was waiting for this change.
+//! 7. structure (seq, op counters, actors, objects, no lists/text/counters) and the
+//!    **floors** (see below) → reject if wrong;
+//! 8. for threads, the group heads the change names → wait until the group document holds
+//!    them; then the auth-heads floor;
+//! 9. the write rules → reject if any write is forbidden;
+//! 10. apply, then wake whatever was waiting for this change.
+//!
+//! ## Standing: who may still sign
+//!
+//! A certificate is judged **as of the directory version the change names** *and* **as of the
+//! version that was in force when the change says it was made** (its signed timestamp,
+//! less [`CLOCK_GRACE_SECS`] for clocks that disagree; [`weft_keys::Directory::issued`]
+//! dates every version). The author must be active, homed at the certificate's site, and the
+//! certificate signed by that site's node key, at both; a node key the directory revokes is
+//! no site's key at any version. So an employee who left cannot sign by naming an older
+//! version, and a site's old key stops working when the site re-enrolls or the key is
+//! revoked.
+//!
+//! These answers come from the directory the *receiver* holds, which can be older or newer
+//! than another node's: two nodes may judge one change differently for the minute a new
+//! directory takes to reach everyone. A refusal on standing is therefore never remembered,
+//! never rejects the changes that depend on it, and is lifted by **vouching**: when a change
+//! in good standing (one that passed every check so far) waits for a refused one as a
+//! dependency, the refused one is accepted. An honest node only builds on what it accepted,
+//! so this happens only for changes an honest node accepted while its directory was older;
+//! without it, one stale node would split a document for good. A change nobody builds on
+//! stays refused by every node that knows the new directory. (A compromised node could vouch
+//! for its own stale changes by building on them with a current employee's key; revoking its
+//! key ends that: see SECURITY.md.)
+//!
+//! ## Floors: what a change may not name
+//!
+//! Decided from the change and its causal past only, so every node agrees: a change may not
+//! name an older directory version than any change it depends on, and a thread change may not
+//! name group heads that are not descendants of (or equal to) the group heads named by every
+//! change it depends on. An honest node always names its newest directory and group heads,
+//! and holds everything its dependencies named, so it never hits a floor; a node naming an
+//! old state on purpose to pass a rule does.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -33,6 +69,25 @@ use crate::rules::{self, RuleCtx, RuleError, Visibility};
 /// wait are dropped (and fetched again by the next catch-up), so a peer cannot fill our memory
 /// with changes whose dependencies never come.
 pub const MAX_PENDING: usize = 100_000;
+/// At most this many bytes of changes wait at once (a waiting change can be up to
+/// [`crate::change::MAX_CHANGE_BYTES`]; counting alone would allow 100,000 of them).
+pub const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
+/// At most this many bytes of waiting changes came from one peer, so one peer cannot take the
+/// whole budget from the others.
+pub const MAX_PENDING_BYTES_PER_ORIGIN: usize = 16 * 1024 * 1024;
+/// How long a change may wait for what it needs before it is dropped (a catch-up brings it
+/// again if it is real).
+pub const PENDING_TTL_MS: u64 = 10 * 60 * 1000;
+/// A change naming a directory version more than this many versions ahead of ours is refused
+/// outright instead of waiting: the authority publishes one version at a time, and a site
+/// that far behind gets the directory in its next hello.
+pub const MAX_VERSIONS_AHEAD: u64 = 16;
+/// How much earlier than a change's own timestamp the version "in force" is looked up: room
+/// for the authority's clock and a node's to disagree.
+pub const CLOCK_GRACE_SECS: u64 = 120;
+/// At most this many certificates are kept per key: a bad one never blocks a good one, and a
+/// peer cannot pile them up.
+pub const MAX_CERTS_PER_KEY: usize = 4;
 
 /// Why a change was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,6 +97,17 @@ pub enum Rejection {
     Malformed(#[from] DecodeError),
     #[error("author: {0}")]
     Author(String),
+    /// The author's certificate is not valid under the directory this node holds now (left,
+    /// moved, key rotated or revoked): refused, not remembered, lifted by vouching.
+    #[error("author standing: {0}")]
+    Standing(String),
+    /// The change names an older state than its causal past already named.
+    #[error("floor: {0}")]
+    Floor(String),
+    /// Too much is waiting already (in all, or from this peer): dropped for now; a catch-up
+    /// brings it again.
+    #[error("too much is waiting: dropped for now")]
+    Overloaded,
     #[error("signature does not verify")]
     Signature,
     #[error("depends on a rejected change")]
@@ -66,6 +132,9 @@ impl Rejection {
         match self {
             Rejection::Malformed(_) => "malformed",
             Rejection::Author(_) => "author",
+            Rejection::Standing(_) => "standing",
+            Rejection::Floor(_) => "floor",
+            Rejection::Overloaded => "overloaded",
             Rejection::Signature => "signature",
             Rejection::RejectedDependency => "rejected_dependency",
             Rejection::Structure(_) => "structure",
@@ -126,6 +195,8 @@ pub enum ReplicaError {
     Directory(#[from] DirectoryError),
     #[error("certificate: {0}")]
     Certificate(#[from] SignedError),
+    #[error("certificate refused: {0}")]
+    UntrustedCertificate(String),
 }
 
 /// Where a replica reads back the documents it let go of (see [`Replica::evict`]): the
@@ -179,7 +250,9 @@ impl DocSummary {
 pub struct Replica {
     trust: TrustAnchors,
     directory: Option<VerifiedDirectory>,
-    certs: HashMap<KeyId, KnownCert>,
+    /// Certificates by key: at most [`MAX_CERTS_PER_KEY`] each, every one signed by a node key
+    /// the directory lists for its site.
+    certs: HashMap<KeyId, Vec<KnownCert>>,
     docs: BTreeMap<DocId, Doc>,
     /// Documents put away: their summaries.
     cold: BTreeMap<DocId, DocSummary>,
@@ -188,12 +261,39 @@ pub struct Replica {
     tick: u64,
     /// How many documents were read back from the source so far.
     loads: u64,
-    pending: HashMap<ChangeHash, SignedChange>,
+    pending: HashMap<ChangeHash, Parked>,
+    /// Bytes of the changes in `pending`, in all and by origin.
+    pending_bytes: usize,
+    pending_by_origin: HashMap<Arc<str>, usize>,
     waiters: HashMap<Waiting, Vec<ChangeHash>>,
     rejected: HashSet<ChangeHash>,
     /// Set while replaying the node's own store: those changes were verified when they were
     /// accepted, so their signatures are not checked again (see [`Replica::ingest_stored`]).
     replaying: bool,
+    /// Where the changes being ingested came from (a peer's site), and since when they wait
+    /// (for changes woken and parked again): for the pending budgets and their expiry.
+    parking: (u64, Option<Arc<str>>),
+    /// The time, as last told by the driver ([`Replica::set_now`]), in milliseconds.
+    now_ms: u64,
+    /// Stored changes that could not be decoded when read back (counted, logged by the
+    /// node).
+    stored_unreadable: u64,
+    /// Changes refused on standing and then accepted because a change in good standing
+    /// depended on them.
+    vouched: u64,
+}
+
+/// A change waiting for something.
+#[derive(Clone)]
+struct Parked {
+    change: SignedChange,
+    /// When it first started waiting (ms).
+    since_ms: u64,
+    /// The peer it came from, if any.
+    origin: Option<Arc<str>>,
+    /// Whether it passed the standing check (or was vouched for): only such a change vouches
+    /// for the dependencies it waits for.
+    good: bool,
 }
 
 impl std::fmt::Debug for Replica {
@@ -222,9 +322,15 @@ impl Replica {
             tick: 0,
             loads: 0,
             pending: HashMap::new(),
+            pending_bytes: 0,
+            pending_by_origin: HashMap::new(),
             waiters: HashMap::new(),
             rejected: HashSet::new(),
             replaying: false,
+            parking: (0, None),
+            now_ms: 0,
+            stored_unreadable: 0,
+            vouched: 0,
         }
     }
 
@@ -255,24 +361,45 @@ impl Replica {
         Ok(report)
     }
 
-    /// Learns an employee certificate (its signature is checked now; its validity per change).
+    /// Learns an employee certificate. Its signature is checked now, and it is kept only if
+    /// signed by a node key the directory lists (now or in its history) for the certificate's
+    /// site, for an employee homed there (now or in the past): a certificate from anyone else
+    /// — a squatter binding someone's key to the wrong employee — is refused and never stored,
+    /// so it can neither block the real one nor fill memory. A key keeps up to
+    /// [`MAX_CERTS_PER_KEY`] certificates; its validity is decided per change.
     pub fn add_certificate(
         &mut self,
         cert: &Signed<EmployeeCert>,
     ) -> Result<IngestReport, ReplicaError> {
         let body = cert.open()?;
+        let Some(dir) = self.directory.as_ref() else {
+            return Err(ReplicaError::UntrustedCertificate(
+                "no directory to check it against".into(),
+            ));
+        };
+        let d = &dir.directory;
+        if !d.listed_node_key_of(&body.site, cert.signer()) {
+            return Err(ReplicaError::UntrustedCertificate(format!(
+                "not signed by a node key the directory lists for site {}",
+                body.site
+            )));
+        }
+        if !d.ever_homed_at(&body.employee, &body.site) {
+            return Err(ReplicaError::UntrustedCertificate(format!(
+                "{} was never homed at {}",
+                body.employee, body.site
+            )));
+        }
         let id = body.key.id();
-        if self.certs.contains_key(&id) {
+        let known = self.certs.entry(id).or_default();
+        if known.iter().any(|k| k.signed == *cert) || known.len() >= MAX_CERTS_PER_KEY {
             return Ok(IngestReport::default());
         }
-        self.certs.insert(
-            id,
-            KnownCert {
-                body,
-                signer: *cert.signer(),
-                signed: cert.clone(),
-            },
-        );
+        known.push(KnownCert {
+            body,
+            signer: *cert.signer(),
+            signed: cert.clone(),
+        });
         let report = self.wake(&Waiting::Certificate(id));
         self.flush_all();
         Ok(report)
@@ -280,12 +407,20 @@ impl Replica {
 
     /// Every certificate known.
     pub fn certificates(&self) -> impl Iterator<Item = &Signed<EmployeeCert>> {
-        self.certs.values().map(|c| &c.signed)
+        self.certs.values().flatten().map(|c| &c.signed)
     }
 
-    /// The certificate of a key, to pass on to peers.
+    /// A certificate of a key, to pass on to peers: the one valid under the current
+    /// directory if there is one.
     pub fn certificate(&self, key: &KeyId) -> Option<&Signed<EmployeeCert>> {
-        self.certs.get(key).map(|c| &c.signed)
+        let certs = self.certs.get(key)?;
+        let current = self.directory.as_ref().and_then(|dir| {
+            let d = &dir.directory;
+            certs
+                .iter()
+                .find(|c| check_cert_at(d, c, d.version, &c.body.employee).is_ok())
+        });
+        current.or(certs.first()).map(|c| &c.signed)
     }
 
     /// A document, if held **in memory** (a document put away is `None` until
@@ -428,9 +563,10 @@ impl Replica {
         let replaying = std::mem::replace(&mut self.replaying, true);
         let mut report = IngestReport::default();
         for bytes in &stored {
-            match SignedChange::decode(bytes) {
+            match SignedChange::decode_stored(bytes) {
                 Ok(c) if c.doc() == id => self.ingest_one(c, &mut report),
-                _ => {}
+                Ok(_) => {}
+                Err(_) => self.stored_unreadable += 1,
             }
         }
         self.replaying = replaying;
@@ -454,6 +590,11 @@ impl Replica {
         self.pending.len()
     }
 
+    /// How many bytes of changes wait for something.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
     /// What each waiting change waits for (for diagnostics and for asking peers).
     pub fn waiting_for(&self) -> Vec<Waiting> {
         self.waiters.keys().cloned().collect()
@@ -461,7 +602,7 @@ impl Replica {
 
     /// The document of a waiting change.
     pub fn pending_doc(&self, hash: &ChangeHash) -> Option<DocId> {
-        self.pending.get(hash).map(|c| c.doc().clone())
+        self.pending.get(hash).map(|p| p.change.doc().clone())
     }
 
     /// Whether this change was refused before.
@@ -474,6 +615,62 @@ impl Replica {
         self.pending.contains_key(hash)
             || self.rejected.contains(hash)
             || self.docs.get(doc).is_some_and(|d| d.has(hash))
+    }
+
+    /// How many stored changes could not be decoded when read back (see
+    /// [`Replica::ingest_stored`]).
+    pub fn stored_unreadable(&self) -> u64 {
+        self.stored_unreadable
+    }
+
+    /// How many changes refused on standing were accepted because a change in good standing
+    /// depended on them (see the module docs).
+    pub fn vouched(&self) -> u64 {
+        self.vouched
+    }
+
+    /// Tells the replica the time (ms), for the expiry of waiting changes. The sync engine
+    /// calls it with the time it is given; nothing else here reads a clock.
+    pub fn set_now(&mut self, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
+    }
+
+    /// Drops the changes that have waited longer than [`PENDING_TTL_MS`]; returns how many.
+    /// A change that is real comes back with the next catch-up.
+    pub fn expire_pending(&mut self, now_ms: u64) -> usize {
+        self.set_now(now_ms);
+        let old: Vec<ChangeHash> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.since_ms.saturating_add(PENDING_TTL_MS) < self.now_ms)
+            .map(|(h, _)| *h)
+            .collect();
+        for h in &old {
+            self.take_pending(h);
+        }
+        if !old.is_empty() {
+            let pending = &self.pending;
+            self.waiters.retain(|_, hs| {
+                hs.retain(|h| pending.contains_key(h));
+                !hs.is_empty()
+            });
+        }
+        old.len()
+    }
+
+    fn take_pending(&mut self, h: &ChangeHash) -> Option<Parked> {
+        let p = self.pending.remove(h)?;
+        let size = p.change.bytes().len();
+        self.pending_bytes = self.pending_bytes.saturating_sub(size);
+        if let Some(o) = &p.origin
+            && let Some(n) = self.pending_by_origin.get_mut(o)
+        {
+            *n = n.saturating_sub(size);
+            if *n == 0 {
+                self.pending_by_origin.remove(o);
+            }
+        }
+        Some(p)
     }
 
     /// Decodes and ingests changes received as bytes.
@@ -490,16 +687,47 @@ impl Replica {
         report
     }
 
-    /// Replays changes from this node's own store: certificates (as of each change's
-    /// directory version), dependencies and structure are checked as for any change, but
-    /// signatures and write rules, which the changes passed when they were first accepted,
-    /// are not checked again: that was most of the cost of a restart. What was accepted stays
-    /// accepted, even by a build whose rules changed since (judging it again could only make
-    /// this site disagree with the others). Whoever can write the store's files holds the
-    /// node key too, so this trusts nothing a peer could forge.
+    /// Decodes and ingests changes received from the node of site `origin`: what waits is
+    /// counted against that peer's share of the pending budget
+    /// ([`MAX_PENDING_BYTES_PER_ORIGIN`]).
+    pub fn ingest_bytes_from<'a>(
+        &mut self,
+        origin: &str,
+        items: impl IntoIterator<Item = &'a [u8]>,
+    ) -> IngestReport {
+        let before = std::mem::replace(&mut self.parking, (self.now_ms, Some(origin.into())));
+        let report = self.ingest_bytes(items);
+        self.parking = before;
+        report
+    }
+
+    /// Replays changes from this node's own store: certificates, signatures and write rules,
+    /// which the changes passed when they were first accepted, are not checked again (that
+    /// was most of the cost of a restart), and neither are the limits on a change's
+    /// operations ([`SignedChange::decode_stored`]); dependencies and structure are. What
+    /// was accepted stays accepted, even by a build whose rules changed since (judging it
+    /// again could only make this site hide what it acknowledged to its users, and disagree
+    /// with the sites that accepted it). Whoever can write the store's files holds the node
+    /// key too, so this trusts nothing a peer could forge.
+    ///
+    /// A stored change that cannot be decoded at all (damaged bytes) is counted
+    /// ([`Replica::stored_unreadable`]) and reported as rejected, for the node to log; the
+    /// changes that depend on it wait for it rather than disappear, and the next catch-up
+    /// brings it back from a peer that holds it.
     pub fn ingest_stored<'a>(&mut self, items: impl IntoIterator<Item = &'a [u8]>) -> IngestReport {
         self.replaying = true;
-        let report = self.ingest_bytes(items);
+        let mut report = IngestReport::default();
+        let mut decoded = Vec::new();
+        for bytes in items {
+            match SignedChange::decode_stored(bytes) {
+                Ok(c) => decoded.push(c),
+                Err(e) => {
+                    self.stored_unreadable += 1;
+                    report.rejected.push((None, None, Rejection::Malformed(e)));
+                }
+            }
+        }
+        report.merge(self.ingest(decoded));
         self.replaying = false;
         report
     }
@@ -562,12 +790,36 @@ impl Replica {
                 }
                 report.rejected.push((Some(doc_id), Some(hash), r));
             }
-            Verdict::Wait(w) => {
-                if self.pending.len() < MAX_PENDING {
-                    self.pending.insert(hash, c);
-                    self.waiters.entry(w.clone()).or_default().push(hash);
-                    report.waiting.push((hash, w));
+            Verdict::Wait(w, good) => {
+                let size = c.bytes().len();
+                let (since_ms, origin) = self.parking.clone();
+                let from_origin = origin
+                    .as_ref()
+                    .map_or(0, |o| self.pending_by_origin.get(o).copied().unwrap_or(0));
+                let full = self.pending.len() >= MAX_PENDING
+                    || self.pending_bytes + size > MAX_PENDING_BYTES
+                    || (origin.is_some() && from_origin + size > MAX_PENDING_BYTES_PER_ORIGIN);
+                if full {
+                    report
+                        .rejected
+                        .push((Some(doc_id), Some(hash), Rejection::Overloaded));
+                    return;
                 }
+                self.pending_bytes += size;
+                if let Some(o) = &origin {
+                    *self.pending_by_origin.entry(o.clone()).or_default() += size;
+                }
+                self.pending.insert(
+                    hash,
+                    Parked {
+                        change: c,
+                        since_ms: if since_ms == 0 { self.now_ms } else { since_ms },
+                        origin,
+                        good,
+                    },
+                );
+                self.waiters.entry(w.clone()).or_default().push(hash);
+                report.waiting.push((hash, w));
             }
         }
     }
@@ -579,11 +831,24 @@ impl Replica {
             return report;
         };
         for h in hashes {
-            if let Some(c) = self.pending.remove(&h) {
-                self.ingest_one(c, &mut report);
+            if let Some(p) = self.take_pending(&h) {
+                // Parked again, it keeps its origin and the time it first waited.
+                let before = std::mem::replace(&mut self.parking, (p.since_ms, p.origin));
+                self.ingest_one(p.change, &mut report);
+                self.parking = before;
             }
         }
         report
+    }
+
+    /// Whether a change in good standing waits for `c` (see the module docs on vouching).
+    fn is_vouched(&self, c: &SignedChange) -> bool {
+        self.waiters
+            .get(&Waiting::Change(c.doc().clone(), c.hash()))
+            .is_some_and(|hs| {
+                hs.iter()
+                    .any(|h| self.pending.get(h).is_some_and(|p| p.good))
+            })
     }
 
     /// Decides one change, applying it if accepted.
@@ -594,28 +859,54 @@ impl Replica {
     /// Decides one change. `preapplied`: the change was made locally on the document's own
     /// Automerge state, which already holds it (see [`crate::local`]).
     pub(crate) fn judge_with(&mut self, c: &SignedChange, preapplied: bool) -> Verdict {
-        // 2-3: who wrote it.
-        let Some(dir) = self.directory.as_ref() else {
-            return Verdict::Wait(Waiting::Directory(c.dir_version().max(1)));
-        };
-        let Some(cert) = self.certs.get(&c.key_id()) else {
-            return Verdict::Wait(Waiting::Certificate(c.key_id()));
-        };
-        let d = &dir.directory;
+        // 2-5: who wrote it. Changes replayed from the node's own store were judged when they
+        // were accepted.
         let v = c.dir_version();
-        if v > d.version {
-            return Verdict::Wait(Waiting::Directory(v));
+        let mut community_manager = false;
+        if !self.replaying {
+            let Some(dir) = self.directory.as_ref() else {
+                return Verdict::Wait(Waiting::Directory(v.max(1)), false);
+            };
+            let held = dir.version();
+            if v > held.saturating_add(MAX_VERSIONS_AHEAD) {
+                return Verdict::Reject(
+                    Rejection::Author(format!(
+                        "names directory version {v}, far ahead of version {held} held here"
+                    )),
+                    false,
+                );
+            }
+            let Some(certs) = self.certs.get(&c.key_id()) else {
+                return Verdict::Wait(Waiting::Certificate(c.key_id()), false);
+            };
+            // Every certificate of a key id certifies the same key: the id is the key's hash.
+            let Some(key) = certs.first().map(|k| k.body.key) else {
+                return Verdict::Wait(Waiting::Certificate(c.key_id()), false);
+            };
+            if c.envelope().verify(Domain::CHANGE, &key).is_err() {
+                return Verdict::Reject(Rejection::Signature, false);
+            }
+            if v > held {
+                return Verdict::Wait(Waiting::Directory(v), false);
+            }
+            let d = &dir.directory;
+            match author_standing(d, certs, c) {
+                Ok(()) => {}
+                Err(StandingError::Forged(reason)) => {
+                    return Verdict::Reject(Rejection::Author(reason), false);
+                }
+                Err(StandingError::Withdrawn(reason)) => {
+                    if !self.is_vouched(c) {
+                        return Verdict::Reject(Rejection::Standing(reason), false);
+                    }
+                    self.vouched += 1;
+                }
+            }
+            community_manager = d
+                .employee_at(c.author(), v)
+                .is_some_and(|t| t.roles.contains(&Role::CommunityManager));
         }
-        if let Err(reason) = check_cert_at(d, cert, v, c.author()) {
-            return Verdict::Reject(Rejection::Author(reason), false);
-        }
-        if !self.replaying && c.envelope().verify(Domain::CHANGE, &cert.body.key).is_err() {
-            return Verdict::Reject(Rejection::Signature, false);
-        }
-        let community_manager = d
-            .employee_at(c.author(), v)
-            .is_some_and(|t| t.roles.contains(&Role::CommunityManager));
-        // 4: dependencies.
+        // 6: dependencies.
         let doc_id = c.doc().clone();
         for dep in c.deps() {
             if self.rejected.contains(dep) {
@@ -627,14 +918,30 @@ impl Replica {
             .entry(doc_id.clone())
             .or_insert_with(|| Doc::new(doc_id.clone()));
         if let Some(missing) = doc.missing_deps(c).first() {
-            return Verdict::Wait(Waiting::Change(doc_id.clone(), *missing));
+            return Verdict::Wait(Waiting::Change(doc_id.clone(), *missing), true);
         }
-        // 5: structure.
+        // 7: structure, and the directory floor.
         let analysis = match doc.analyse(c, c.author()) {
             Ok(a) => a,
             Err(e) => return Verdict::Reject(Rejection::Structure(e), true),
         };
-        // 6: the group, for threads.
+        if !self.replaying
+            && let Some(named) = c
+                .deps()
+                .iter()
+                .filter_map(|d| doc.change(d))
+                .map(SignedChange::dir_version)
+                .max()
+            && named > v
+        {
+            return Verdict::Reject(
+                Rejection::Floor(format!(
+                    "names directory version {v}, older than version {named} named by a change it depends on"
+                )),
+                true,
+            );
+        }
+        // 8: the group, for threads.
         let group_id = if doc_id.kind() == DocKind::Thread {
             if c.auth_heads().is_empty() {
                 return Verdict::Reject(Rejection::NoAuthHeads, true);
@@ -665,14 +972,20 @@ impl Replica {
                     return Verdict::Reject(Rejection::RejectedDependency, true);
                 }
                 if !group.is_some_and(|g| g.has(h)) {
-                    return Verdict::Wait(Waiting::Change(gid.clone(), *h));
+                    return Verdict::Wait(Waiting::Change(gid.clone(), *h), true);
                 }
+            }
+            if !self.replaying
+                && let (Some(g), Some(doc)) = (group, self.docs.get(&doc_id))
+                && let Err(reason) = auth_heads_floor(g, doc, c)
+            {
+                return Verdict::Reject(Rejection::Floor(reason), true);
             }
             Some(gid)
         } else {
             None
         };
-        // 7: rules. They read Automerge state, so staged changes go in first. A change
+        // 9: rules. They read Automerge state, so staged changes go in first. A change
         // replayed from this node's store passed them when it was accepted, against the same
         // causal history: it is not judged again (which would mean giving every group change
         // to Automerge one at a time instead of in one batch — most of a restart's time).
@@ -698,7 +1011,7 @@ impl Replica {
                 return Verdict::Reject(Rejection::Rule(e), true);
             }
         }
-        // 8: apply.
+        // 10: apply.
         let author = c.author().to_owned();
         let Some(doc) = self.docs.get_mut(&doc_id) else {
             return Verdict::Reject(Rejection::NoGroup, true);
@@ -751,6 +1064,46 @@ impl Replica {
         }
     }
 
+    /// Whether `site` may receive change `c`: it may hold the change's document now, or — for
+    /// a group change — it could hold the group just before the change or just after it. A
+    /// membership change thus reaches the sites it concerns on both sides: a removal reaches
+    /// the removed member's site (which held everything before it), so that site learns it is
+    /// out and refuses the member's writes from then on. Nothing is revealed: the site held
+    /// the group's state up to the change.
+    pub fn may_receive(&self, site: &str, c: &SignedChange) -> bool {
+        if self.may_hold(site, c.doc()) {
+            return true;
+        }
+        if c.doc().kind() != DocKind::Group {
+            return false;
+        }
+        let Some(g) = self.docs.get(c.doc()) else {
+            return false;
+        };
+        self.group_open_at(site, g, c.deps()) == Some(true)
+            || self.group_open_at(site, g, &[c.hash()]) == Some(true)
+    }
+
+    /// Whether `site` could hold group `g` at `heads` (`None` if they are not applied yet).
+    fn group_open_at(&self, site: &str, g: &Doc, heads: &[ChangeHash]) -> Option<bool> {
+        if heads.is_empty() {
+            return Some(false);
+        }
+        if g.root_str_at("visibility", heads).as_deref() == Some("public") {
+            return Some(true);
+        }
+        let dir = self.directory.as_ref()?;
+        let homed_here = |emp: &String| {
+            dir.directory
+                .employees
+                .get(emp)
+                .is_some_and(|e| e.site == site)
+        };
+        let members = g.map_keys_at("members", heads)?;
+        let invited = g.map_keys_at("invitations", heads)?;
+        Some(members.iter().any(homed_here) || invited.iter().any(homed_here))
+    }
+
     fn group_open_to(&self, site: &str, gid: &DocId) -> bool {
         let Some(g) = self.docs.get(gid) else {
             return false;
@@ -792,7 +1145,82 @@ pub(crate) enum Verdict {
     /// The rejection, and whether the change was authenticated (valid signature by a
     /// certified author): only those are remembered, so forgeries cannot fill memory.
     Reject(Rejection, bool),
-    Wait(Waiting),
+    /// Waiting, and whether the change passed the standing check (so that it may vouch for
+    /// what it waits for).
+    Wait(Waiting, bool),
+}
+
+/// Why an author may not sign a change.
+enum StandingError {
+    /// The certificate does not even claim this author: a forgery, whatever the directory.
+    Forged(String),
+    /// The directory held here withdraws the standing the change needs (see the module
+    /// docs).
+    Withdrawn(String),
+}
+
+/// The author's standing for `c`: one of the key's certificates claims the author and is
+/// valid both as of the version the change names and as of the version in force when the
+/// change says it was made (see the module docs).
+fn author_standing(
+    d: &weft_keys::Directory,
+    certs: &[KnownCert],
+    c: &SignedChange,
+) -> Result<(), StandingError> {
+    let claimed = c.author();
+    let v = c.dir_version();
+    let secs = u64::try_from(c.time_ms()).unwrap_or(0) / 1000;
+    let in_force = d
+        .version_in_force(secs.saturating_sub(CLOCK_GRACE_SECS))
+        .filter(|u| *u > v);
+    let mut why = None;
+    for cert in certs.iter().filter(|k| k.body.employee == claimed) {
+        if let Err(e) = check_cert_at(d, cert, v, claimed) {
+            why = Some(e);
+            continue;
+        }
+        if let Some(u) = in_force
+            && let Err(e) = check_cert_at(d, cert, u, claimed)
+        {
+            why = Some(format!(
+                "{e} (the version in force when the change says it was made)"
+            ));
+            continue;
+        }
+        return Ok(());
+    }
+    match why {
+        Some(e) => Err(StandingError::Withdrawn(e)),
+        None => Err(StandingError::Forged(format!(
+            "change claims {claimed:?} but its key is certified for {:?}",
+            certs
+                .first()
+                .map(|k| k.body.employee.as_str())
+                .unwrap_or("")
+        ))),
+    }
+}
+
+/// The auth-heads floor (see the module docs): every group head named by a change that `c`
+/// depends on lies in the past of the group heads `c` names.
+fn auth_heads_floor(group: &Doc, thread: &Doc, c: &SignedChange) -> Result<(), String> {
+    let clock = group.clock_of(c.auth_heads());
+    for dep in c.deps() {
+        let Some(prev) = thread.change(dep) else {
+            continue;
+        };
+        for h in prev.auth_heads() {
+            let covered = group
+                .seq_of(h)
+                .is_some_and(|(actor, seq)| clock.get(&actor).is_some_and(|s| *s >= seq));
+            if !covered {
+                return Err(
+                    "names group heads older than a change it depends on already named".into(),
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A certificate's validity as of directory version `v`, with its signature already checked.

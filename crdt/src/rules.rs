@@ -332,12 +332,18 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
                 }
             }
             (2, Some("posts")) => {
-                // A post entry: made by its author, never replacing someone else's.
+                // A post entry: made by its author under a key bound to the author's key id,
+                // never replacing someone else's.
                 if !w.pred_authors.iter().all(|a| a == ctx.author) {
                     return Err(deny(w, "a post is its author's"));
                 }
                 if matches!(w.action, WriteAction::Put(_)) {
                     return Err(deny(w, "a post is a map"));
+                }
+                if w.action == WriteAction::MakeMap
+                    && !post_key_is_authors(&w.path[1], &ctx.change.key_id())
+                {
+                    return Err(deny(w, "a post's key starts with its author's key id"));
                 }
             }
             (n, Some("posts")) if n >= 3 => {
@@ -371,6 +377,19 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
         }
     }
     Ok(())
+}
+
+/// Whether a post key (`<key id hex>-<nonce>`) belongs to the key `key`: its prefix is the
+/// key's whole id (32 hex digits), or — posts made before the whole id was used — its first 8
+/// hex digits. Two authors can therefore never make the same post key, so no one can create,
+/// or win an Automerge conflict over, another author's post. (Forging the short form would
+/// take about 2^32 key generations by a node that already certifies its own keys.)
+pub(crate) fn post_key_is_authors(post: &str, key: &weft_keys::KeyId) -> bool {
+    let Some((prefix, nonce)) = post.split_once('-') else {
+        return false;
+    };
+    let id = key.to_string();
+    !nonce.is_empty() && (prefix == id || (prefix.len() == 8 && id.starts_with(prefix)))
 }
 
 fn is_path_suffix(w: &Write, last: &str) -> bool {

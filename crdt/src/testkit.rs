@@ -113,15 +113,42 @@ impl World {
         r
     }
 
-    /// Publishes the next directory version after `edit`.
+    /// Publishes the next directory version after `edit`, issued one second after the
+    /// current one.
     pub fn publish(&mut self, edit: impl FnOnce(&mut Directory)) {
+        let at = self.directory.open().map_or(0, |d| d.issued_at + 1);
+        self.publish_at(at, edit);
+    }
+
+    /// Publishes the next directory version after `edit`, issued at `secs` (seconds since the
+    /// epoch).
+    pub fn publish_at(&mut self, secs: u64, edit: impl FnOnce(&mut Directory)) {
         let Ok(current) = self.directory.open() else {
             return;
         };
         let mut draft = current.clone();
         edit(&mut draft);
-        let next = Directory::next_version(Some(&current), &draft, current.issued_at + 1);
+        let next = Directory::next_version(Some(&current), &draft, secs);
         self.directory = Signed::sign(&self.authority, &next);
+    }
+
+    /// A certificate for `key` as employee `employee` of `site`, signed by `node` (for forging
+    /// and squatting tests).
+    pub fn cert(
+        node: &SecretKey,
+        employee: &str,
+        site: &str,
+        key: &SecretKey,
+    ) -> Signed<EmployeeCert> {
+        Signed::sign(
+            node,
+            &EmployeeCert {
+                employee: employee.into(),
+                site: site.into(),
+                key: key.public(),
+                issued_at: 0,
+            },
+        )
     }
 }
 
@@ -134,7 +161,8 @@ pub fn one_site() -> (Replica, Author) {
 
 /// Makes and signs a change on a copy of `doc` **without judging it**: how tests forge
 /// changes that an honest node would never make (someone else's post, a non-owner's rename).
-/// `new_kind` makes a new document of that kind instead (`doc` is then ignored).
+/// `new_kind` makes a new document of that kind instead (`doc` is then ignored). The change
+/// still passes the decoder's limits; see [`unchecked_bytes`] for one that need not.
 pub fn unchecked_change(
     replica: &Replica,
     author: &Author,
@@ -146,6 +174,26 @@ pub fn unchecked_change(
         &mut automerge::transaction::Transaction<'_>,
     ) -> Result<(), automerge::AutomergeError>,
 ) -> Option<crate::SignedChange> {
+    let bytes = unchecked_bytes(replica, author, doc, new_kind, auth_heads, now, None, edit)?;
+    crate::SignedChange::decode(&bytes).ok()
+}
+
+/// Like [`unchecked_change`], but returns the signed bytes without decoding them (so the
+/// change may break the decoder's limits: a change an older build let its own users make),
+/// optionally naming directory version `dir_version` instead of the replica's.
+#[allow(clippy::too_many_arguments)]
+pub fn unchecked_bytes(
+    replica: &Replica,
+    author: &Author,
+    doc: Option<&crate::DocId>,
+    new_kind: crate::DocKind,
+    auth_heads: Vec<automerge::ChangeHash>,
+    now: i64,
+    dir_version: Option<u64>,
+    edit: impl FnOnce(
+        &mut automerge::transaction::Transaction<'_>,
+    ) -> Result<(), automerge::AutomergeError>,
+) -> Option<Vec<u8>> {
     use automerge::ReadDoc;
     use automerge::transaction::CommitOptions;
     let mut am = match doc {
@@ -156,7 +204,7 @@ pub fn unchecked_change(
     let context = crate::change::Context {
         doc: doc.cloned(),
         kind: doc.map_or(new_kind, |d| d.kind()),
-        dir_version: replica.directory().map_or(1, |d| d.version()),
+        dir_version: dir_version.unwrap_or_else(|| replica.directory().map_or(1, |d| d.version())),
         auth_heads,
     };
     let mut tx = am.transaction();
@@ -167,7 +215,18 @@ pub fn unchecked_change(
             .with_message(context.to_message()),
     );
     let change = am.get_change_by_hash(&hash?)?;
-    crate::SignedChange::seal(&author.key, &author.employee, change).ok()
+    let mut body = Vec::with_capacity(1 + change.raw_bytes().len());
+    body.push(crate::change::FORMAT);
+    body.extend_from_slice(change.raw_bytes());
+    Some(
+        weft_keys::Envelope::seal(
+            weft_keys::Domain::CHANGE,
+            &author.key,
+            &author.employee,
+            &body,
+        )
+        .to_bytes(),
+    )
 }
 
 /// A tiny deterministic random source for tests and the simulator (xorshift64*).
@@ -315,7 +374,7 @@ impl Cluster {
     pub fn tick(&mut self, ms: u64) {
         self.now_ms += ms;
         for i in 0..self.engines.len() {
-            self.engines[i].handle_tick(self.now_ms, &self.replicas[i]);
+            self.engines[i].handle_tick(self.now_ms, &mut self.replicas[i]);
         }
         self.collect();
     }

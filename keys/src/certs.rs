@@ -110,7 +110,7 @@ pub fn verify_site_cert(
         .sites
         .get(&body.site)
         .ok_or_else(|| CertError::UnknownSite(body.site.clone()))?;
-    if site.node_key != Some(body.node_key) {
+    if site.node_key != Some(body.node_key) || dir.directory.is_revoked(&body.node_key) {
         return Err(CertError::NotSiteKey {
             site: body.site.clone(),
             key: body.node_key.short(),

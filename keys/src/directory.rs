@@ -41,6 +41,45 @@ pub struct Directory {
     /// Employees by id, including those who have left (kept so that their past posts still
     /// have an author, while their keys are no longer valid).
     pub employees: BTreeMap<EmployeeId, Employee>,
+    /// When each version was issued (version → seconds since the Unix epoch), this one
+    /// included. Filled in by [`Directory::next_version`]. Nodes judge a change's author as of
+    /// the version that was in force when the change says it was made
+    /// ([`Directory::version_in_force`]), so naming an old version does not bring back a
+    /// standing the directory has since withdrawn. (New in layout 2: trailing, so that layout-1
+    /// directories still decode; see [`Directory`]'s `SignedKind::decode_body`.)
+    #[serde(default)]
+    pub issued: BTreeMap<u64, u64>,
+    /// Node keys the authority has revoked (stolen, compromised). A revoked key is no
+    /// site's key at *any* version ([`Directory::node_key_at`]): every certificate it signed
+    /// is refused from the version that revokes it on, whatever version a change names.
+    #[serde(default)]
+    pub revoked_keys: Vec<RevokedKey>,
+}
+
+/// A node key the authority revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokedKey {
+    /// The site whose key it was.
+    pub site: SiteId,
+    pub key: PublicKey,
+    /// The directory version that revoked it (filled in by [`Directory::next_version`]).
+    #[serde(default)]
+    pub from_version: u64,
+    /// Why, for operators (`stolen laptop`, `server compromised`).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// The layout of directories signed before `issued` and `revoked_keys` existed (layout 1).
+/// Their signatures cover those bytes, so they are read as they are and converted.
+#[derive(Deserialize)]
+struct DirectoryLayout1 {
+    version: u64,
+    issued_at: u64,
+    organisation: String,
+    authority_chain: Vec<Signed<CrossCert>>,
+    sites: BTreeMap<SiteId, Site>,
+    employees: BTreeMap<EmployeeId, Employee>,
 }
 
 impl SignedKind for Directory {
@@ -48,6 +87,27 @@ impl SignedKind for Directory {
     const KIND: u8 = 1;
     const NAME: &'static str = "directory";
     const MAX_BODY: usize = MAX_DIRECTORY_BYTES;
+
+    fn decode_body(body: &[u8]) -> Result<Directory, String> {
+        let current = match postcard::take_from_bytes::<Directory>(body) {
+            Ok((d, [])) => return Ok(d),
+            Ok((_, rest)) => format!("{} trailing bytes", rest.len()),
+            Err(e) => e.to_string(),
+        };
+        match postcard::take_from_bytes::<DirectoryLayout1>(body) {
+            Ok((d, [])) => Ok(Directory {
+                issued: BTreeMap::from([(d.version, d.issued_at)]),
+                version: d.version,
+                issued_at: d.issued_at,
+                organisation: d.organisation,
+                authority_chain: d.authority_chain,
+                sites: d.sites,
+                employees: d.employees,
+                revoked_keys: Vec::new(),
+            }),
+            _ => Err(current),
+        }
+    }
 }
 
 /// A signed directory version, as stored and exchanged.
@@ -285,10 +345,36 @@ impl Directory {
                 });
             }
         }
+        next.issued = previous.map(|p| p.issued.clone()).unwrap_or_default();
+        if let Some(p) = previous {
+            next.issued.entry(p.version).or_insert(p.issued_at);
+        }
+        next.issued.insert(version, issued_at);
+        next.revoked_keys = previous.map(|p| p.revoked_keys.clone()).unwrap_or_default();
+        for r in &draft.revoked_keys {
+            if !next.revoked_keys.iter().any(|k| k.key == r.key) {
+                next.revoked_keys.push(RevokedKey {
+                    from_version: version,
+                    ..r.clone()
+                });
+            }
+        }
         for (id, site) in &mut next.sites {
             site.key_history = previous
                 .and_then(|p| p.sites.get(id))
-                .map(|old| old.key_history.clone())
+                .map(|old| {
+                    // A directory built without history (by hand) held its key all along, as
+                    // `node_key_at` answers for it: keep that, so the key is not forgotten
+                    // (and can still be revoked) once it changes.
+                    if old.key_history.is_empty() && old.node_key.is_some() {
+                        vec![KeyTenure {
+                            from_version: 1,
+                            node_key: old.node_key,
+                        }]
+                    } else {
+                        old.key_history.clone()
+                    }
+                })
                 .unwrap_or_default();
             let same = site
                 .key_history
@@ -324,17 +410,70 @@ impl Directory {
             .cloned()
     }
 
-    /// The site's node key as of directory `version` (see [`Directory::employee_at`]).
+    /// The site's node key as of directory `version` (see [`Directory::employee_at`]). A key
+    /// this directory revokes is no site's key at any version.
     pub fn node_key_at(&self, site: &str, version: u64) -> Option<PublicKey> {
         let s = self.sites.get(site)?;
-        if s.key_history.is_empty() {
-            return s.node_key;
+        let key = if s.key_history.is_empty() {
+            s.node_key
+        } else {
+            s.key_history
+                .iter()
+                .rev()
+                .find(|k| k.from_version <= version)
+                .and_then(|k| k.node_key)
+        };
+        key.filter(|k| !self.is_revoked(k))
+    }
+
+    /// The site's node key now, unless revoked.
+    pub fn current_node_key(&self, site: &str) -> Option<PublicKey> {
+        self.sites
+            .get(site)?
+            .node_key
+            .filter(|k| !self.is_revoked(k))
+    }
+
+    /// Whether `key` is or was the node key of `site`, as far as this version's history tells
+    /// (revoked or not): the keys whose employee certificates a node may keep. Whether a
+    /// certificate is *valid* for a change is decided per change ([`Directory::node_key_at`]).
+    pub fn listed_node_key_of(&self, site: &str, key: &PublicKey) -> bool {
+        let Some(s) = self.sites.get(site) else {
+            return false;
+        };
+        s.node_key.as_ref() == Some(key)
+            || s.key_history
+                .iter()
+                .any(|k| k.node_key.as_ref() == Some(key))
+    }
+
+    /// Whether the authority revoked this node key.
+    pub fn is_revoked(&self, key: &PublicKey) -> bool {
+        self.revoked_keys.iter().any(|r| &r.key == key)
+    }
+
+    /// Whether the employee was ever homed at `site` (as far as this version's history
+    /// tells).
+    pub fn ever_homed_at(&self, employee: &str, site: &str) -> bool {
+        self.employees
+            .get(employee)
+            .is_some_and(|e| e.site == site || e.history.iter().any(|t| t.site == site))
+    }
+
+    /// The newest version issued at or before `secs` (seconds since the epoch), as far as
+    /// this version knows: the version in force at that time. `None` if none is known to be
+    /// that old.
+    pub fn version_in_force(&self, secs: u64) -> Option<u64> {
+        let mut best = None;
+        for (&v, &at) in &self.issued {
+            if at <= secs && v <= self.version {
+                best = Some(best.map_or(v, |b: u64| b.max(v)));
+            }
         }
-        s.key_history
-            .iter()
-            .rev()
-            .find(|k| k.from_version <= version)
-            .and_then(|k| k.node_key)
+        if self.issued_at <= secs {
+            best = Some(best.map_or(self.version, |b: u64| b.max(self.version)));
+        }
+        best
     }
 
     /// Checks the directory's internal consistency: ids match their keys, every employee's
@@ -363,6 +502,17 @@ impl Directory {
                 site.key_history.iter().map(|k| k.from_version),
                 site.key_history.last().map(|k| k.node_key == site.node_key),
             )?;
+        }
+        if self.issued.keys().any(|v| *v > self.version) {
+            return Err("issue times name a version after this one".into());
+        }
+        for r in &self.revoked_keys {
+            if r.from_version > self.version {
+                return Err(format!(
+                    "revoked key of {} is dated after this version",
+                    r.site
+                ));
+            }
         }
         let mut emails = BTreeMap::new();
         for (id, e) in &self.employees {
@@ -412,6 +562,11 @@ impl Directory {
         for s in self.sites.values() {
             if s.node_key.is_none() {
                 out.push(format!("site {} has not enrolled a node key yet", s.id));
+            } else if s.node_key.is_some_and(|k| self.is_revoked(&k)) {
+                out.push(format!(
+                    "site {}'s node key is revoked: the site is cut off until it enrolls a new key",
+                    s.id
+                ));
             }
         }
         out

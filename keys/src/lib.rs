@@ -53,7 +53,8 @@ mod signed;
 pub use authority::{ChainError, CrossCert, TrustAnchors};
 pub use certs::{CertError, EmployeeCert, EnrollRequest, SiteCert};
 pub use directory::{
-    Directory, DirectoryError, Employee, KeyTenure, Role, Site, Status, Tenure, VerifiedDirectory,
+    Directory, DirectoryError, Employee, KeyTenure, RevokedKey, Role, Site, Status, Tenure,
+    VerifiedDirectory,
 };
 pub use envelope::{Envelope, EnvelopeError, MAX_AUTHOR_LEN, MAX_PAYLOAD};
 pub use key::{

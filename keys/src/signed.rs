@@ -89,6 +89,18 @@ pub trait SignedKind: Serialize + DeserializeOwned {
     const NAME: &'static str;
     /// The largest body accepted, so that a decoder never allocates without bound.
     const MAX_BODY: usize;
+
+    /// Decodes a body whose signature has been checked. The default is the postcard encoding
+    /// of `Self` with nothing left over; a kind whose layout grew may also read its older
+    /// layouts here (the signature covers the bytes, not the layout, so old signed objects
+    /// stay valid).
+    fn decode_body(body: &[u8]) -> Result<Self, String> {
+        match postcard::take_from_bytes::<Self>(body) {
+            Ok((value, [])) => Ok(value),
+            Ok((_, rest)) => Err(format!("{} trailing bytes", rest.len())),
+            Err(e) => Err(e.to_string()),
+        }
+    }
 }
 
 /// Why bytes are not a valid signed object of the expected kind.
@@ -212,17 +224,10 @@ impl<T: SignedKind> Signed<T> {
     }
 
     fn decode_body(&self) -> Result<T, SignedError> {
-        match postcard::take_from_bytes::<T>(&self.body) {
-            Ok((value, [])) => Ok(value),
-            Ok((_, rest)) => Err(SignedError::Malformed {
-                kind: T::NAME,
-                reason: format!("{} trailing bytes", rest.len()),
-            }),
-            Err(e) => Err(SignedError::Malformed {
-                kind: T::NAME,
-                reason: e.to_string(),
-            }),
-        }
+        T::decode_body(&self.body).map_err(|reason| SignedError::Malformed {
+            kind: T::NAME,
+            reason,
+        })
     }
 
     /// The wire form (see the module docs).

@@ -83,6 +83,7 @@ fn world() -> World {
             authority_chain: vec![],
             sites,
             employees,
+            ..Directory::default()
         },
     }
 }
@@ -628,3 +629,84 @@ fn a_history_that_disagrees_with_the_current_state_is_invalid() {
 }
 
 use weft_keys::certs::verify_employee_cert_at as verify_certificate_at;
+
+/// The directory's layout before issue times and revoked keys (layout 1).
+#[derive(serde::Serialize)]
+struct Layout1 {
+    version: u64,
+    issued_at: u64,
+    organisation: String,
+    authority_chain: Vec<Signed<CrossCert>>,
+    sites: BTreeMap<String, Site>,
+    employees: BTreeMap<String, Employee>,
+}
+
+#[test]
+fn a_directory_signed_in_the_older_layout_still_opens() {
+    let w = world();
+    let old = Layout1 {
+        version: w.dir.version,
+        issued_at: w.dir.issued_at,
+        organisation: w.dir.organisation.clone(),
+        authority_chain: vec![],
+        sites: w.dir.sites.clone(),
+        employees: w.dir.employees.clone(),
+    };
+    let body = postcard::to_stdvec(&old).unwrap();
+    let bytes = wire(1, &w.root, Domain::DIRECTORY, &body);
+    let signed: Signed<Directory> = Signed::from_bytes(&bytes).unwrap();
+    let opened = directory::verify(&signed, &trust(&w)).unwrap().directory;
+    assert_eq!(opened.version, w.dir.version);
+    assert_eq!(opened.employees, w.dir.employees);
+    assert_eq!(opened.issued.get(&w.dir.version), Some(&w.dir.issued_at));
+    assert!(opened.revoked_keys.is_empty());
+    // Garbage in either layout is still refused with a reason.
+    let junk = wire(1, &w.root, Domain::DIRECTORY, &[1, 2, 3]);
+    let signed: Signed<Directory> = Signed::from_bytes(&junk).unwrap();
+    assert!(matches!(signed.open(), Err(SignedError::Malformed { .. })));
+}
+
+#[test]
+fn a_revoked_node_key_is_no_sites_key_at_any_version_and_versions_are_dated() {
+    let w = world();
+    let v3 = w.dir.clone();
+    let mut draft = v3.clone();
+    let new_paris = key(50);
+    draft.sites.get_mut("paris").unwrap().node_key = Some(new_paris.public());
+    draft.revoked_keys.push(weft_keys::RevokedKey {
+        site: "paris".into(),
+        key: w.paris_node.public(),
+        from_version: 0,
+        reason: "laptop stolen".into(),
+    });
+    let v4 = Directory::next_version(Some(&v3), &draft, 1_800_000_000);
+    assert!(v4.validate().is_ok(), "{:?}", v4.validate());
+    assert_eq!(v4.revoked_keys[0].from_version, 4);
+    assert_eq!(
+        v4.node_key_at("paris", 1),
+        None,
+        "the revoked key at an old version"
+    );
+    assert_eq!(v4.node_key_at("paris", 4), Some(new_paris.public()));
+    assert!(v4.listed_node_key_of("paris", &w.paris_node.public()));
+    assert_eq!(v4.issued.get(&4), Some(&1_800_000_000));
+    assert_eq!(v4.issued.get(&3), Some(&v3.issued_at));
+    assert_eq!(v4.version_in_force(1_799_999_999), Some(3));
+    assert_eq!(v4.version_in_force(1_800_000_000), Some(4));
+    assert_eq!(v4.version_in_force(v3.issued_at - 1), None);
+    // The next version keeps the revocation and its date.
+    let v5 = Directory::next_version(Some(&v4), &v4, 1_800_000_100);
+    assert_eq!(v5.revoked_keys, v4.revoked_keys);
+    // A site certificate for the revoked key no longer verifies.
+    let signed = Signed::sign(&w.root, &v5);
+    let verified = directory::verify(&signed, &trust(&w)).unwrap();
+    let cert = Signed::sign(
+        &w.root,
+        &SiteCert {
+            site: "paris".into(),
+            node_key: w.paris_node.public(),
+            issued_at: 0,
+        },
+    );
+    assert!(verify_site_cert(&verified, &cert).is_err());
+}

@@ -37,6 +37,10 @@ pub struct Config {
     pub cache_documents: usize,
     /// The usage charter shown at first login (Markdown), if any.
     pub charter: Option<PathBuf>,
+    /// Writes one employee may make at once before the rate below applies (0: no budget).
+    pub write_budget_burst: u32,
+    /// Writes per minute one employee may make after the burst.
+    pub write_budget_per_minute: u32,
 }
 
 impl Default for Config {
@@ -57,6 +61,8 @@ impl Default for Config {
             resync_interval_secs: 30,
             cache_documents: crate::core::DEFAULT_CACHE_DOCUMENTS,
             charter: None,
+            write_budget_burst: crate::budget::WriteBudget::default().burst,
+            write_budget_per_minute: crate::budget::WriteBudget::default().per_minute,
         }
     }
 }
@@ -142,6 +148,16 @@ impl Config {
                         .map_err(|_| bad(format!("{v:?} is not a number of documents")))?
                 }
                 "CHARTER" => self.charter = Some(v.into()),
+                "WRITE_BUDGET_BURST" => {
+                    self.write_budget_burst = v
+                        .parse()
+                        .map_err(|_| bad(format!("{v:?} is not a number of writes")))?
+                }
+                "WRITE_BUDGET_PER_MINUTE" => {
+                    self.write_budget_per_minute = v
+                        .parse()
+                        .map_err(|_| bad(format!("{v:?} is not a number of writes")))?
+                }
                 "LOG_FORMAT" => {}
                 _ => return Err(bad("no such setting".into())),
             }

@@ -58,6 +58,10 @@ pub struct Core {
     /// How many documents (groups aside) stay in memory; the least recently used others are
     /// put away after each commit and read back from the store when needed.
     cache: usize,
+    /// Each employee's write budget (see [`crate::budget`]).
+    budgets: crate::budget::Budgets,
+    /// The directory version installed since the last [`Core::take_directory_changed`].
+    directory_changed: Option<u64>,
 }
 
 /// How many documents a node keeps in memory unless configured otherwise (about 30 KB each
@@ -166,6 +170,8 @@ impl Core {
             notices: Vec::new(),
             models_stored: false,
             cache: DEFAULT_CACHE_DOCUMENTS,
+            budgets: crate::budget::Budgets::default(),
+            directory_changed: None,
         };
         core.restore()?;
         core.save_certificates()?;
@@ -235,7 +241,11 @@ impl Core {
             self.replica.evict(chunk - chunk / 10);
         }
         if refused > 0 {
-            tracing::warn!(count = refused, "stored changes refused on replay");
+            tracing::warn!(
+                count = refused,
+                unreadable = self.replica.stored_unreadable(),
+                "stored changes could not be replayed; what depends on them waits for a peer to bring them back"
+            );
         }
         self.models_stored = others.is_empty();
         tracing::info!(
@@ -287,13 +297,23 @@ impl Core {
         Ok(())
     }
 
-    /// Replays every stored change of these documents; (accepted, refused).
+    /// Replays every stored change of these documents; (accepted, refused). A stored change
+    /// that cannot be replayed is logged with its reason (and counted in `/metrics`); it
+    /// hides nothing that does not depend on it (see [`Replica::ingest_stored`]).
     fn replay(&mut self, ids: &[DocId]) -> Result<(usize, usize), NodeError> {
         let mut bytes: Vec<Vec<u8>> = Vec::new();
         for id in ids {
             bytes.extend(self.store.changes_of(id)?);
         }
         let report = self.replica.ingest_stored(bytes.iter().map(Vec::as_slice));
+        for (doc, hash, why) in report.rejected.iter().take(20) {
+            tracing::warn!(
+                doc = ?doc,
+                change = ?hash,
+                reason = %why,
+                "stored change not replayed"
+            );
+        }
         Ok((report.accepted.len(), report.rejected.len()))
     }
 
@@ -424,8 +444,33 @@ impl Core {
         &self.engine
     }
 
+    /// Sets the write budget of this node's employees (see [`crate::budget`]).
+    pub fn set_write_budget(&mut self, budget: crate::budget::WriteBudget) {
+        self.budgets.set(budget);
+    }
+
+    /// Spends one write of `employee`'s budget.
+    pub(crate) fn spend_write(&mut self, employee: &str) -> Result<(), NodeError> {
+        self.budgets.write(employee, std::time::Instant::now())
+    }
+
+    /// Spends one change of `employee`'s own membership of `group`.
+    pub(crate) fn spend_membership(
+        &mut self,
+        employee: &str,
+        group: &DocId,
+    ) -> Result<(), NodeError> {
+        self.budgets
+            .membership(employee, group.as_str(), std::time::Instant::now())
+    }
+
+    /// Writes refused because a budget was spent.
+    pub fn writes_refused(&self) -> u64 {
+        self.budgets.refused()
+    }
+
     /// Runs a local command as `employee` (who must be homed here), then pushes the change to
-    /// peers. Not durable until [`Core::commit`].
+    /// peers. Not durable until [`Core::commit`]. Spends one write of the employee's budget.
     pub fn local<T>(
         &mut self,
         employee: &str,
@@ -439,6 +484,7 @@ impl Core {
             .author(employee)
             .cloned()
             .ok_or_else(|| NodeError::NotHomedHere(employee.to_owned()))?;
+        self.spend_write(employee)?;
         let (value, changes) = f(&mut self.replica, &author)?;
         // The read models follow local changes at once, so that the next command in the same
         // call sees them (peers' changes reach them at commit).
@@ -505,10 +551,15 @@ impl Core {
         for c in &certs {
             match Signed::from_bytes(c).map(|c| self.replica.add_certificate(&c)) {
                 Ok(Ok(r)) => report.accepted.extend(r.accepted),
-                _ => return (GossipVerdict::Reject, report),
+                _ => {
+                    tracing::warn!(peer = %site, "gossip message with a refused certificate");
+                    return (GossipVerdict::Reject, report);
+                }
             }
         }
-        let r = self.replica.ingest_bytes(changes.iter().map(Vec::as_slice));
+        let r = self
+            .replica
+            .ingest_bytes_from(site, changes.iter().map(Vec::as_slice));
         report.accepted.extend(r.accepted);
         report.rejected.extend(r.rejected);
         report.waiting.extend(r.waiting);
@@ -564,8 +615,68 @@ impl Core {
 
     /// Time passed.
     pub fn tick(&mut self, now_ms: u64) -> Outcome {
-        self.engine.handle_tick(now_ms, &self.replica);
+        self.engine.handle_tick(now_ms, &mut self.replica);
         self.drain_events()
+    }
+
+    /// Installs a newer signed directory given to this node directly (its directory file
+    /// changed, or an operator pushed it): stored, the node's employees' keys refreshed,
+    /// people reindexed, and sent to every connected peer so that it reaches every site
+    /// within a round trip. Returns the new version, and an outcome whose events include
+    /// [`Event::DirectoryUpdated`]. A version that is not newer is refused with the reason.
+    pub fn install_directory(
+        &mut self,
+        signed: &SignedDirectory,
+    ) -> Result<(u64, Outcome), NodeError> {
+        let report = self
+            .replica
+            .set_directory(signed)
+            .map_err(|e| NodeError::Directory(e.to_string()))?;
+        self.unsaved.extend(report.accepted.iter().cloned());
+        let version = self.replica.directory().map_or(0, |d| d.version());
+        self.engine.handle_directory_updated(&self.replica);
+        let mut out = Outcome {
+            accepted: report.accepted,
+            events: Vec::new(),
+        };
+        // The same path as a directory from a peer: stored, keys, people.
+        self.on_directory_updated();
+        out.events.push(Event::DirectoryUpdated { version });
+        Ok((version, out))
+    }
+
+    /// The directory version installed since the last call, if any (for the runtime: the
+    /// allow list of peers, and the web layer's sessions of people who left or moved).
+    pub fn take_directory_changed(&mut self) -> Option<u64> {
+        self.directory_changed.take()
+    }
+
+    /// What a new directory changes here, however it arrived.
+    fn on_directory_updated(&mut self) {
+        let Some(d) = self.replica.directory() else {
+            return;
+        };
+        let bytes = d.signed.to_bytes();
+        let dir = d.directory.clone();
+        self.directory_changed = Some(dir.version);
+        if let Err(err) = self.store.put_directory(&bytes) {
+            tracing::error!(error = %err, "cannot store the new directory");
+        }
+        let now = dir.issued_at;
+        for cert in self.identity.refresh(&dir, now) {
+            if let Err(e) = self.replica.add_certificate(&cert) {
+                tracing::error!(error = %e, "this node's own certificate was refused");
+            }
+        }
+        if dir.current_node_key(self.identity.site()) != Some(self.identity.node_key().public()) {
+            tracing::error!(
+                site = self.identity.site(),
+                version = dir.version,
+                "the directory no longer lists this node's key for its site (re-enrolled or revoked): it signs for no one; start the site's new node"
+            );
+        }
+        // New people, new titles, people who left: found as the directory now says.
+        self.search.index_people(&dir, &self.model);
     }
 
     fn drain_events(&mut self) -> Outcome {
@@ -576,22 +687,7 @@ impl Core {
                     self.unsaved.extend(accepted.iter().cloned());
                     out.accepted.extend(accepted.iter().cloned());
                 }
-                Event::DirectoryUpdated { .. } => {
-                    if let Some(d) = self.replica.directory() {
-                        let bytes = d.signed.to_bytes();
-                        let dir = d.directory.clone();
-                        if let Err(err) = self.store.put_directory(&bytes) {
-                            tracing::error!(error = %err, "cannot store the new directory");
-                        }
-                        let now = dir.issued_at;
-                        for cert in self.identity.refresh(&dir, now) {
-                            let _ = self.replica.add_certificate(&cert);
-                        }
-                        // New people, new titles, people who left: found as the directory
-                        // now says.
-                        self.search.index_people(&dir, &self.model);
-                    }
-                }
+                Event::DirectoryUpdated { .. } => self.on_directory_updated(),
                 _ => {}
             }
             out.events.push(e);

@@ -16,6 +16,13 @@ pub enum NodeError {
     NotHomedHere(String),
     #[error("not found")]
     NotFound,
+    /// The employee may see the thing but not do this to it (a group they are not, or no
+    /// longer, a member of): the message says why.
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    /// The employee's write budget is spent (see [`crate::budget`]).
+    #[error("too many changes in a short time; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     /// A request that makes no sense (following oneself, …): the message says why.
     #[error("{0}")]
     Invalid(String),

@@ -62,8 +62,16 @@ impl Identity {
 
     /// Makes (or refreshes) the authors for every active employee the directory homes at this
     /// site, issuing their certificates. Returns the certificates that are new.
+    ///
+    /// If the directory no longer lists this node's key as its site's (the site re-enrolled
+    /// with another key, or the authority revoked this one), the node signs for no one: its
+    /// certificates would be refused everywhere anyway.
     pub fn refresh(&mut self, dir: &Directory, now: u64) -> Vec<Signed<EmployeeCert>> {
         let mut fresh = Vec::new();
+        if dir.current_node_key(&self.site) != Some(self.node_key.public()) {
+            self.authors.clear();
+            return fresh;
+        }
         let here: Vec<String> = dir
             .employees
             .values()

@@ -24,6 +24,14 @@ pub struct Metrics {
     pub documents: AtomicU64,
     pub documents_in_memory: AtomicU64,
     pub document_loads: AtomicU64,
+    pub pending_bytes: AtomicU64,
+    pub stored_unreadable: AtomicU64,
+    pub vouched: AtomicU64,
+    pub writes_refused: AtomicU64,
+    pub certificates_refused: AtomicU64,
+    pub throttled_bundles: AtomicU64,
+    pub expired_changes: AtomicU64,
+    pub directory_version: AtomicU64,
     /// Refused changes by reason code.
     pub rejections: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -136,6 +144,54 @@ impl Metrics {
             "counter",
             "Documents read back from the store into memory.",
             g(&self.document_loads),
+        );
+        line(
+            "pending_bytes",
+            "gauge",
+            "Bytes of changes waiting for a dependency, certificate or directory.",
+            g(&self.pending_bytes),
+        );
+        line(
+            "stored_changes_unreadable_total",
+            "counter",
+            "Changes in this node's own store that could not be decoded when read back.",
+            g(&self.stored_unreadable),
+        );
+        line(
+            "changes_vouched_total",
+            "counter",
+            "Changes refused on their author's standing, then accepted because a change in good standing depended on them.",
+            g(&self.vouched),
+        );
+        line(
+            "writes_rate_limited_total",
+            "counter",
+            "Commands refused because the employee's write budget was spent.",
+            g(&self.writes_refused),
+        );
+        line(
+            "certificates_refused_total",
+            "counter",
+            "Employee certificates from peers refused (signer not a listed node key, malformed).",
+            g(&self.certificates_refused),
+        );
+        line(
+            "bundles_throttled_total",
+            "counter",
+            "Bundles of changes dropped because a peer exceeded its ingest budget.",
+            g(&self.throttled_bundles),
+        );
+        line(
+            "changes_expired_total",
+            "counter",
+            "Waiting changes dropped after waiting too long.",
+            g(&self.expired_changes),
+        );
+        line(
+            "directory_version",
+            "gauge",
+            "The directory version this node holds.",
+            g(&self.directory_version),
         );
         let _ = writeln!(
             s,

@@ -37,12 +37,13 @@ pub fn peer_id_of(key: &PublicKey) -> Option<PeerId> {
     Some(PeerId::from_public_key(&identity::PublicKey::from(ed)))
 }
 
-/// Which site each allowed peer is, from the directory (this node excluded).
+/// Which site each allowed peer is, from the directory (this node excluded; revoked keys
+/// are no site's).
 pub fn site_peers(dir: &Directory, own_site: &str) -> BTreeMap<PeerId, String> {
     dir.sites
         .values()
         .filter(|s| s.id != own_site)
-        .filter_map(|s| Some((peer_id_of(&s.node_key?)?, s.id.clone())))
+        .filter_map(|s| Some((peer_id_of(&dir.current_node_key(&s.id)?)?, s.id.clone())))
         .collect()
 }
 

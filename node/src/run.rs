@@ -96,6 +96,8 @@ pub enum Live {
     Changed(DocId),
     /// An employee homed here got a notification.
     Notified(String),
+    /// A new directory version was installed (employees may have left or moved).
+    Directory { version: u64 },
 }
 
 /// Milliseconds since the Unix epoch.
@@ -161,6 +163,10 @@ pub async fn start(
         sync,
         now_secs,
     )?;
+    core.set_write_budget(crate::budget::WriteBudget {
+        burst: config.write_budget_burst,
+        per_minute: config.write_budget_per_minute,
+    });
     core.ensure_all_company(now_ms() as i64)?;
     core.commit()?;
     core.set_cache_documents(config.cache_documents);
@@ -225,6 +231,9 @@ pub async fn start(
         gossip_rejects: HashMap::new(),
         events,
         last_search_refresh: Instant::now(),
+        directory_file: config.directory.clone(),
+        directory_seen: file_stamp(&config.directory),
+        last_directory_check: Instant::now(),
     };
     rt.refresh_allow_list();
     tracing::info!(site = %config.site, peer_id = %peer_id, "node started");
@@ -254,6 +263,20 @@ struct Runtime {
     /// Live events for the web layer.
     events: tokio::sync::broadcast::Sender<Live>,
     last_search_refresh: Instant,
+    /// The directory file the node was started with, watched for new versions (an operator
+    /// publishes one and copies it there; no restart needed).
+    directory_file: std::path::PathBuf,
+    directory_seen: Option<(SystemTime, u64)>,
+    last_directory_check: Instant,
+}
+
+/// How often the directory file is looked at.
+const DIRECTORY_CHECK: Duration = Duration::from_secs(2);
+
+/// A file's modification time and size, to notice that it changed.
+fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
 }
 
 /// Invalid gossip messages tolerated from one peer before its gossip is ignored.
@@ -308,6 +331,7 @@ impl Runtime {
                 _ = tick.tick() => {
                     let out = self.core.tick(now_ms());
                     self.on_outcome(out);
+                    self.watch_directory();
                     self.redial();
                     self.core.commit()?;
                     self.send_frames();
@@ -320,6 +344,11 @@ impl Runtime {
                     Metrics::set(&self.metrics.documents, r.doc_count() as u64);
                     Metrics::set(&self.metrics.documents_in_memory, r.loaded_count() as u64);
                     Metrics::set(&self.metrics.document_loads, r.loads());
+                    Metrics::set(&self.metrics.pending_bytes, r.pending_bytes() as u64);
+                    Metrics::set(&self.metrics.stored_unreadable, r.stored_unreadable());
+                    Metrics::set(&self.metrics.vouched, r.vouched());
+                    Metrics::set(&self.metrics.directory_version, r.directory().map_or(0, |d| d.version()));
+                    Metrics::set(&self.metrics.writes_refused, self.core.writes_refused());
                 }
             }
         }
@@ -437,9 +466,11 @@ impl Runtime {
                 Metrics::add(&self.metrics.bytes_in, message.data.len() as u64);
                 let (verdict, report) = self.core.gossip_message(&site, &message.data);
                 Metrics::add(&self.metrics.changes_in, report.accepted.len() as u64);
-                for (doc, _, why) in &report.rejected {
+                for (_, _, why) in &report.rejected {
                     self.metrics.reject(why.code());
-                    tracing::warn!(peer = %site, doc = ?doc, reason = %why, "gossiped change rejected");
+                }
+                if let Some((doc, _, why)) = report.rejected.first() {
+                    tracing::warn!(peer = %site, count = report.rejected.len(), doc = ?doc, reason = %why, "gossiped changes rejected");
                 }
                 verdict
             }
@@ -467,7 +498,45 @@ impl Runtime {
         }
     }
 
+    /// Installs the directory file's version if it changed and is newer than the one held.
+    fn watch_directory(&mut self) {
+        if self.last_directory_check.elapsed() < DIRECTORY_CHECK {
+            return;
+        }
+        self.last_directory_check = Instant::now();
+        let stamp = file_stamp(&self.directory_file);
+        if stamp.is_none() || stamp == self.directory_seen {
+            return;
+        }
+        self.directory_seen = stamp;
+        let signed = match read_directory(&self.directory_file) {
+            Ok(Some(s)) => s,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "the directory file changed but cannot be read");
+                return;
+            }
+        };
+        let held = self.core.replica().directory().map_or(0, |d| d.version());
+        if signed.open().map(|d| d.version).unwrap_or(0) <= held {
+            return;
+        }
+        match self.core.install_directory(&signed) {
+            Ok((version, out)) => {
+                tracing::info!(version, file = %self.directory_file.display(), "new directory version from the directory file");
+                self.on_outcome(out);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, file = %self.directory_file.display(), "the directory file's new version was refused");
+            }
+        }
+    }
+
     fn send_frames(&mut self) {
+        if let Some(version) = self.core.take_directory_changed() {
+            self.refresh_allow_list();
+            let _ = self.events.send(Live::Directory { version });
+        }
         // No subscriber is fine: nobody is watching.
         for doc in self.core.take_committed() {
             let _ = self.events.send(Live::Changed(doc));
@@ -504,10 +573,34 @@ impl Runtime {
                     ..
                 } => {
                     Metrics::add(&self.metrics.changes_in, accepted.len() as u64);
+                    // One line per reason and bundle, not per change: a hostile peer must not
+                    // be able to flood the log.
+                    let mut by_reason: BTreeMap<&'static str, (usize, String)> = BTreeMap::new();
                     for (doc, why) in rejected {
                         self.metrics.reject(why.code());
-                        tracing::warn!(peer = %peer, doc = ?doc, reason = %why, "change rejected");
+                        let e = by_reason
+                            .entry(why.code())
+                            .or_insert_with(|| (0, format!("{why} (document {doc:?})")));
+                        e.0 += 1;
                     }
+                    for (code, (count, example)) in by_reason {
+                        tracing::warn!(peer = %peer, reason = code, count, example = %example, "changes rejected");
+                    }
+                }
+                Event::CertificateRefused { peer, error } => {
+                    Metrics::add(&self.metrics.certificates_refused, 1);
+                    tracing::warn!(peer = %peer, error = %error, "certificate refused");
+                }
+                Event::Throttled { peer, changes } => {
+                    Metrics::add(&self.metrics.throttled_bundles, 1);
+                    tracing::warn!(peer = %peer, changes, "peer over its ingest budget: bundle dropped (catch-up brings it again)");
+                }
+                Event::Expired { changes } => {
+                    Metrics::add(&self.metrics.expired_changes, *changes as u64);
+                    tracing::info!(changes, "waiting changes expired");
+                }
+                Event::RefusedByPeer { peer, doc } => {
+                    tracing::info!(peer = %peer, doc = %doc, "peer no longer shares this document with us");
                 }
                 Event::Malformed { peer, error } => {
                     Metrics::add(&self.metrics.malformed_frames, 1);
@@ -528,6 +621,9 @@ impl Runtime {
         }
         if directory_changed {
             self.refresh_allow_list();
+            if let Some(version) = self.core.take_directory_changed() {
+                let _ = self.events.send(Live::Directory { version });
+            }
         }
     }
 

@@ -82,6 +82,17 @@ impl Core {
         (self.group_access(employee, &view.group) == Access::Full).then_some(view)
     }
 
+    /// That `employee` may write in `thread`: it exists and they have full access to its group;
+    /// `Forbidden` if they see the group's listing only (a private group they are not, or no
+    /// longer, a member of), `NotFound` if they may not see it at all.
+    fn require_thread(&mut self, employee: &str, thread: &DocId) -> Result<(), NodeError> {
+        let group = self.replica().group_of(thread).ok_or(NodeError::NotFound)?;
+        self.require(employee, &group, Access::Full)?;
+        self.thread_for(employee, thread)
+            .map(|_| ())
+            .ok_or(NodeError::NotFound)
+    }
+
     /// The threads of a group that `employee` may read, newest activity first.
     pub fn threads_of(&mut self, employee: &str, group: &DocId) -> Option<Vec<ThreadView>> {
         if self.group_access(employee, group) != Access::Full {
@@ -91,10 +102,15 @@ impl Core {
         for t in g.threads.keys() {
             self.load(t);
         }
+        // A group's `threads` map is written by its members, who could list a thread of
+        // another (private) group there: only threads whose own document names this group
+        // are shown.
         let mut threads: Vec<ThreadView> = g
             .threads
             .keys()
+            .filter(|t| self.replica().group_of(t).as_ref() == Some(group))
             .filter_map(|t| self.replica().doc(t).and_then(ThreadView::of))
+            .filter(|v| v.group == *group)
             .collect();
         threads.sort_by_key(|t| std::cmp::Reverse(last_activity(t)));
         Some(threads)
@@ -176,6 +192,9 @@ impl Core {
             .and_then(GroupView::of)
             .ok_or(NodeError::NotFound)?;
         let own = member == employee;
+        if own {
+            self.spend_membership(employee, group)?;
+        }
         let invited = view.invitations.iter().any(|i| i == employee);
         if own && !view.is_owner(employee) && view.visibility != Visibility::Public && !invited {
             self.local_one(employee, |r, me| r.request_to_join(me, group, "", now))?;
@@ -194,6 +213,9 @@ impl Core {
         now: i64,
     ) -> Result<(), NodeError> {
         self.require(employee, group, Access::Full)?;
+        if member == employee {
+            self.spend_membership(employee, group)?;
+        }
         self.local_one(employee, |r, me| r.remove_member(me, group, member, now))
     }
 
@@ -206,6 +228,9 @@ impl Core {
         now: i64,
     ) -> Result<(), NodeError> {
         self.require(employee, group, Access::Listing)?;
+        if who == employee {
+            self.spend_membership(employee, group)?;
+        }
         self.local_one(employee, |r, me| r.drop_request(me, group, who, now))
     }
 
@@ -248,8 +273,7 @@ impl Core {
         now: i64,
         nonce: u64,
     ) -> Result<String, NodeError> {
-        self.thread_for(employee, thread)
-            .ok_or(NodeError::NotFound)?;
+        self.require_thread(employee, thread)?;
         self.local(employee, |r, me| {
             let (c, pid) = r.reply(me, thread, body, reply_to, now, nonce)?;
             Ok((pid, vec![c]))
@@ -265,8 +289,7 @@ impl Core {
         body: &str,
         now: i64,
     ) -> Result<(), NodeError> {
-        self.thread_for(employee, thread)
-            .ok_or(NodeError::NotFound)?;
+        self.require_thread(employee, thread)?;
         self.local_one(employee, |r, me| r.edit_post(me, thread, post, body, now))
     }
 
@@ -278,8 +301,7 @@ impl Core {
         post: &str,
         now: i64,
     ) -> Result<(), NodeError> {
-        self.thread_for(employee, thread)
-            .ok_or(NodeError::NotFound)?;
+        self.require_thread(employee, thread)?;
         self.local_one(employee, |r, me| r.delete_post(me, thread, post, now))
     }
 
@@ -293,8 +315,7 @@ impl Core {
         on: bool,
         now: i64,
     ) -> Result<(), NodeError> {
-        self.thread_for(employee, thread)
-            .ok_or(NodeError::NotFound)?;
+        self.require_thread(employee, thread)?;
         self.local_one(employee, |r, me| r.react(me, thread, post, kind, on, now))
     }
 
@@ -320,6 +341,9 @@ impl Core {
         self.local(employee, |r, me| Ok(((), vec![f(r, me)?])))
     }
 
+    /// That `employee` has at least `at_least` access to `group`. Missing access to a group
+    /// they cannot see at all is "not found" (its existence does not leak); to a group whose
+    /// listing they see, "forbidden".
     fn require(&self, employee: &str, group: &DocId, at_least: Access) -> Result<(), NodeError> {
         let a = self.group_access(employee, group);
         let ok = match at_least {
@@ -327,7 +351,13 @@ impl Core {
             Access::Listing => a != Access::None,
             Access::None => true,
         };
-        if ok { Ok(()) } else { Err(NodeError::NotFound) }
+        match (ok, a) {
+            (true, _) => Ok(()),
+            (false, Access::None) => Err(NodeError::NotFound),
+            (false, _) => Err(NodeError::Forbidden(
+                "only the group's members may do this".into(),
+            )),
+        }
     }
 }
 
@@ -563,6 +593,7 @@ impl Core {
         if self.group_access(employee, &group) != Access::Full {
             return Err(NodeError::NotFound);
         }
+        self.spend_write(employee)?;
         self.store().set_thread_follow(employee, thread, on)?;
         Ok(())
     }
@@ -589,6 +620,7 @@ impl Core {
         if person == employee {
             return Err(NodeError::Invalid("one cannot follow oneself".into()));
         }
+        self.spend_write(employee)?;
         self.store().set_person_follow(employee, person, on)?;
         Ok(())
     }

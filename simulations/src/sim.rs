@@ -997,7 +997,7 @@ impl Sim {
             Ev::Tick(i) => {
                 if self.sites[i].alive {
                     let s = &mut self.sites[i];
-                    s.engine.handle_tick(self.now_us / 1000, &s.replica);
+                    s.engine.handle_tick(self.now_us / 1000, &mut s.replica);
                     self.collect(i);
                 }
                 let next = self.now_us + self.tick_us();

@@ -161,6 +161,16 @@ impl Company {
         );
     }
 
+    /// Adds a setting (`key = value`, TOML) to site `i`'s configuration; takes effect at the
+    /// node's next start.
+    pub(crate) fn configure(&self, i: usize, line: &str) {
+        let path = &self.sites[i].config;
+        let mut text = fs::read_to_string(path).unwrap();
+        text.push_str(line);
+        text.push('\n');
+        fs::write(path, text).unwrap();
+    }
+
     /// The store folder of site `i` (only to be opened while its node is stopped).
     pub(crate) fn store_dir(&self, i: usize) -> PathBuf {
         self.sites[i].config.parent().unwrap().join("data/store")

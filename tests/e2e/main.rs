@@ -8,4 +8,5 @@ mod demo;
 mod harness;
 mod hostile;
 mod net;
+mod trust;
 mod ui;

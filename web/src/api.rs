@@ -171,7 +171,7 @@ async fn events(
                     let ev = Event::default().event("notification").data(data);
                     return Some((Ok(ev), (rx, state, me)));
                 }
-                Live::Notified(_) => continue,
+                Live::Notified(_) | Live::Directory { .. } => continue,
             };
             let (d, m) = (doc.clone(), me.clone());
             let visible = state

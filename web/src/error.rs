@@ -13,6 +13,8 @@ pub struct AppError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds after which to try again (`Retry-After`, with 429 and 503).
+    pub retry_after: Option<u64>,
 }
 
 impl AppError {
@@ -21,7 +23,14 @@ impl AppError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// The same error, telling the client when to try again.
+    pub fn retry_after(mut self, secs: u64) -> AppError {
+        self.retry_after = Some(secs);
+        self
     }
 
     pub fn not_found() -> AppError {
@@ -49,7 +58,13 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 
@@ -57,6 +72,17 @@ impl From<NodeError> for AppError {
     fn from(e: NodeError) -> Self {
         match e {
             NodeError::NotFound => AppError::not_found(),
+            NodeError::Forbidden(why) => AppError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("not allowed: {why}"),
+            ),
+            NodeError::RateLimited { retry_after_secs } => AppError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many changes in a short time; try again in {retry_after_secs} s"),
+            )
+            .retry_after(retry_after_secs),
             NodeError::Invalid(why) => AppError::invalid(why),
             NodeError::NotHomedHere(_) => AppError::new(
                 StatusCode::FORBIDDEN,
@@ -75,6 +101,11 @@ impl From<NodeError> for AppError {
                     format!("{field} is longer than {limit} bytes"),
                 ),
                 LocalError::Invalid(why) => AppError::invalid(why),
+                LocalError::TooMany { what, count, limit } => AppError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "too_many",
+                    format!("too many {what}: {count}, the limit is {limit}"),
+                ),
                 LocalError::UnknownDoc(_) => AppError::not_found(),
                 other => {
                     tracing::error!(error = %other, "local change failed");

@@ -50,6 +50,14 @@ pub struct Config {
     /// that announces public changes over gossipsub turns this off (private documents are
     /// always pushed point-to-point, to the sites allowed to hold them).
     pub push_public: bool,
+    /// How many signed changes per second one peer may send us, on average; beyond its
+    /// budget a bundle is dropped unread (the next catch-up brings it again), so a peer cannot
+    /// make us judge, park and store without bound. Catch-up from a peer is bundled, so this
+    /// slows a flood, not a site's normal traffic.
+    pub ingest_changes_per_sec: u32,
+    /// How many changes one peer may send at once before the rate above applies (a site
+    /// catching up on a day's history).
+    pub ingest_burst: u32,
 }
 
 impl Default for Config {
@@ -59,6 +67,8 @@ impl Default for Config {
             max_frame: 1024 * 1024,
             relay: false,
             push_public: true,
+            ingest_changes_per_sec: 2_000,
+            ingest_burst: 50_000,
         }
     }
 }
@@ -85,6 +95,13 @@ pub enum Event {
     DirectoryRejected { peer: String, error: String },
     /// Range reconciliation with the peer finished on our side.
     Reconciled { peer: String, differing: usize },
+    /// A certificate from the peer was refused (not signed by a node key the directory lists
+    /// for its site, or malformed); it was not stored.
+    CertificateRefused { peer: String, error: String },
+    /// The peer sent more changes than its budget allows; this bundle was dropped unread.
+    Throttled { peer: String, changes: usize },
+    /// Waiting changes were dropped after waiting too long.
+    Expired { changes: usize },
 }
 
 /// Traffic counters for one peer.
@@ -123,6 +140,9 @@ struct Peer {
     bytes_by_kind: std::collections::BTreeMap<&'static str, u64>,
     /// Differences found in the current reconciliation round.
     differing: BTreeSet<String>,
+    /// Changes the peer may still send before its rate applies, and when that was computed.
+    budget: f64,
+    budget_at_ms: u64,
 }
 
 /// The sync engine of one node.
@@ -181,6 +201,8 @@ impl Engine {
         let p = self.peers.entry(peer.to_owned()).or_default();
         *p = Peer {
             last_round_ms: now_ms,
+            budget: f64::from(self.config.ingest_burst),
+            budget_at_ms: now_ms,
             ..Peer::default()
         };
         p.out.push_back(Message::Hello {
@@ -196,8 +218,14 @@ impl Engine {
         self.peers.remove(peer);
     }
 
-    /// Time passed: starts catch-up rounds that are due.
-    pub fn handle_tick(&mut self, now_ms: u64, replica: &Replica) {
+    /// Time passed: starts catch-up rounds that are due, and drops changes that waited too
+    /// long for what they need.
+    pub fn handle_tick(&mut self, now_ms: u64, replica: &mut Replica) {
+        let expired = replica.expire_pending(now_ms);
+        if expired > 0 {
+            self.events.push_back(Event::Expired { changes: expired });
+        }
+        let replica = &*replica;
         let due: Vec<String> = self
             .peers
             .iter()
@@ -215,8 +243,36 @@ impl Engine {
         }
     }
 
+    /// A new directory was installed here (from the node's own file, or pushed by an
+    /// operator): send it to every connected peer, so that it reaches every site within a
+    /// round trip rather than at the next connection.
+    pub fn handle_directory_updated(&mut self, replica: &Replica) {
+        self.broadcast_directory(None, replica);
+    }
+
+    fn broadcast_directory(&mut self, except: Option<&str>, replica: &Replica) {
+        let Some(d) = replica.directory() else {
+            return;
+        };
+        let bytes = d.signed.to_bytes();
+        let peers: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|(k, p)| p.greeted && Some(k.as_str()) != except)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for peer in peers {
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.out.push_back(Message::Directory {
+                    signed: bytes.clone(),
+                });
+            }
+            self.flush(&peer, replica);
+        }
+    }
+
     /// A change was made locally (and accepted by the replica): push it to every connected
-    /// peer that may hold its document.
+    /// peer that may receive it (see [`Replica::may_receive`]).
     pub fn handle_local_change(&mut self, change: &SignedChange, replica: &Replica) {
         if !self.config.push_public && replica.is_public(change.doc()) {
             return;
@@ -238,7 +294,7 @@ impl Engine {
             .map(|(k, _)| k.clone())
             .collect();
         for peer in peers {
-            if replica.may_hold(&peer, change.doc()) {
+            if replica.may_receive(&peer, change) {
                 self.queue(&peer, change.clone());
                 self.flush(&peer, replica);
             }
@@ -331,6 +387,7 @@ impl Engine {
         };
         p.traffic.frames_received += 1;
         p.traffic.bytes_received += frame.len() as u64;
+        replica.set_now(now_ms);
         match Message::decode(frame) {
             Ok(msg) => self.handle_message(peer, msg, now_ms, replica),
             Err(error) => self.events.push_back(Event::Malformed {
@@ -373,6 +430,10 @@ impl Engine {
                         let version = replica.directory().map_or(0, |d| d.version());
                         self.events.push_back(Event::DirectoryUpdated { version });
                         self.after_ingest(peer, report, replica);
+                        // Passed on: where sites reach each other only through others, this
+                        // is how a new version crosses; a site that has it already refuses
+                        // it as not newer, so it stops there.
+                        self.broadcast_directory(Some(peer), replica);
                     }
                     Err(error) => self.events.push_back(Event::DirectoryRejected {
                         peer: peer.to_owned(),
@@ -427,34 +488,50 @@ impl Engine {
                 }
             }
             Message::Changes { certs, changes } => {
+                if !self.spend(peer, changes.len() + certs.len(), now_ms) {
+                    self.events.push_back(Event::Throttled {
+                        peer: peer.to_owned(),
+                        changes: changes.len(),
+                    });
+                    self.fetched_from(peer, now_ms, replica);
+                    return;
+                }
                 let mut report = IngestReport::default();
                 for c in &certs {
-                    if let Ok(cert) = Signed::<EmployeeCert>::from_bytes(c)
-                        && let Ok(r) = replica.add_certificate(&cert)
-                    {
-                        merge_report(&mut report, r);
+                    let added = Signed::<EmployeeCert>::from_bytes(c)
+                        .map_err(|e| e.to_string())
+                        .and_then(|cert| replica.add_certificate(&cert).map_err(|e| e.to_string()));
+                    match added {
+                        Ok(r) => merge_report(&mut report, r),
+                        Err(error) => self.events.push_back(Event::CertificateRefused {
+                            peer: peer.to_owned(),
+                            error,
+                        }),
                     }
                 }
-                let r = replica.ingest_bytes(changes.iter().map(Vec::as_slice));
+                let r = replica.ingest_bytes_from(peer, changes.iter().map(Vec::as_slice));
                 merge_report(&mut report, r);
                 self.after_ingest(peer, report, replica);
                 self.fetched_from(peer, now_ms, replica);
             }
             Message::Need { doc, hashes } => {
-                if !replica.may_hold(peer, &doc) {
-                    self.refuse(peer, doc);
-                    return;
-                }
                 replica.load(&doc);
+                replica.flush_all();
+                let may_hold = replica.may_hold(peer, &doc);
                 let found: Vec<SignedChange> = replica
                     .doc(&doc)
                     .map(|d| {
                         hashes
                             .iter()
                             .filter_map(|h| d.change(&ChangeHash(*h)).cloned())
+                            .filter(|c| may_hold || replica.may_receive(peer, c))
                             .collect()
                     })
                     .unwrap_or_default();
+                if found.is_empty() && !may_hold {
+                    self.refuse(peer, doc);
+                    return;
+                }
                 for c in found {
                     self.queue(peer, c);
                 }
@@ -480,6 +557,25 @@ impl Engine {
         }
     }
 
+    /// Takes `n` changes from the peer's ingest budget; false if it has not enough left.
+    fn spend(&mut self, peer: &str, n: usize, now_ms: u64) -> bool {
+        let (rate, burst) = (
+            f64::from(self.config.ingest_changes_per_sec),
+            f64::from(self.config.ingest_burst),
+        );
+        let Some(p) = self.peers.get_mut(peer) else {
+            return false;
+        };
+        let elapsed = now_ms.saturating_sub(p.budget_at_ms) as f64 / 1000.0;
+        p.budget = (p.budget + elapsed * rate).min(burst);
+        p.budget_at_ms = now_ms.max(p.budget_at_ms);
+        if p.budget < n as f64 {
+            return false;
+        }
+        p.budget -= n as f64;
+        true
+    }
+
     fn refuse(&mut self, peer: &str, doc: DocId) {
         if let Some(p) = self.peers.get_mut(peer) {
             p.out.push_back(Message::Refused { doc: doc.clone() });
@@ -496,6 +592,32 @@ impl Engine {
     /// The exchange ends after at most three messages.
     fn handle_heads(&mut self, peer: &str, d: DocHeads, now_ms: u64, replica: &mut Replica) {
         if replica.holds(&d.doc) && !replica.may_hold(peer, &d.doc) {
+            // The peer holds a group it may no longer hold: send it what it may still receive
+            // — the changes up to and including the one that shut it out (see
+            // `Replica::may_receive`) — so that it learns why, then refuse the rest.
+            replica.load(&d.doc);
+            replica.flush_all();
+            let theirs = d.hashes();
+            let shareable: Vec<SignedChange> = replica
+                .doc(&d.doc)
+                .map(|doc| {
+                    let missing = match &d.clock {
+                        Some(clock) => {
+                            let clock = clock.iter().map(|(k, n)| (KeyId(*k), *n)).collect();
+                            doc.changes_missing_from_clock(&clock)
+                        }
+                        None => doc.changes_missing_from(&theirs),
+                    };
+                    missing
+                        .into_iter()
+                        .filter(|c| replica.may_receive(peer, c))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            for c in shareable {
+                self.queue(peer, c);
+            }
             self.refuse(peer, d.doc);
             return;
         }

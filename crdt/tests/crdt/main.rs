@@ -4,5 +4,6 @@
 
 mod convergence;
 mod decoders;
+mod hostile;
 mod rules;
 mod sync;

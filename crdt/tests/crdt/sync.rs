@@ -385,3 +385,57 @@ fn documents_put_away_are_served_and_refused_like_documents_in_memory() {
     let view = ThreadView::of(c.replicas[0].doc(&threads[7]).unwrap()).unwrap();
     assert_eq!(view.posts.len(), 2);
 }
+
+/// A removal reaches the removed member's site — at once if it is connected, at the next
+/// catch-up if it was away — although that site may no longer hold the group: it held
+/// everything up to the removal. Its node then refuses the member's writes, and a site with
+/// no member never receives the group at all.
+#[test]
+fn a_removed_members_site_learns_of_the_removal_and_refuses_their_writes() {
+    for away in [false, true] {
+        let mut c = cluster();
+        c.connect_all();
+        c.run();
+        let g = group(&mut c, 0, 0, Visibility::Private, 1);
+        let e0 = c.world.authors[0].clone();
+        let add = c.replicas[0].add_member(&e0, g.doc(), "e1", 2_000).unwrap();
+        c.announce(0, &[add]);
+        c.run();
+        let at_site1 = |c: &Cluster| GroupView::of(c.replicas[1].doc(g.doc()).unwrap()).unwrap();
+        assert!(at_site1(&c).is_member("e1"));
+        if away {
+            c.disconnect(0, 1);
+            c.disconnect(1, 2);
+        }
+        let rm = c.replicas[0]
+            .remove_member(&e0, g.doc(), "e1", 3_000)
+            .unwrap();
+        c.announce(0, std::slice::from_ref(&rm));
+        c.run();
+        if away {
+            assert!(!c.replicas[1].doc(g.doc()).unwrap().has(&rm.hash()));
+            c.connect(0, 1);
+            c.connect(1, 2);
+            c.run();
+        }
+        assert!(
+            !at_site1(&c).is_member("e1"),
+            "site1 never learned of the removal (away: {away})"
+        );
+        let e1 = c.world.authors[1].clone();
+        let refused = c.replicas[1].create_thread(&e1, g.doc(), "Still", "here", 4_000, 9);
+        assert!(refused.is_err(), "e1's own site let them post");
+        assert!(
+            !c.replicas[2].holds(g.doc()),
+            "a site with no member got the group"
+        );
+        // Site 1 was told why: site 0 refused to share the group further.
+        if away {
+            assert!(
+                c.events[1]
+                    .iter()
+                    .any(|e| matches!(e, Event::RefusedByPeer { .. }))
+            );
+        }
+    }
+}
