@@ -112,6 +112,25 @@ pub(crate) enum DirectoryCmd {
         #[arg(long)]
         chain: Vec<PathBuf>,
     },
+    /// Revoke a site's node key in the draft (a stolen laptop, a compromised server).
+    ///
+    /// From the next published version, every node refuses everything the key certified —
+    /// whatever directory version a change names — and refuses the key's connections. If it
+    /// is the site's current key, the site is cut off until it enrolls a new one (`weft site
+    /// enroll`, then `weft authority sign-site`); publish after that.
+    RevokeKey {
+        /// The site whose key it is.
+        #[arg(long)]
+        site: String,
+        /// The key (hex, as in `node.pub`) [default: the site's current key in the draft].
+        #[arg(long)]
+        key: Option<String>,
+        /// Why, for the record.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        draft: DraftArg,
+    },
     /// Print the signed directory: version, sites, employees.
     Show {
         /// The signed directory file.
@@ -452,6 +471,50 @@ pub(crate) fn directory(cmd: DirectoryCmd) -> Result<()> {
                 active,
                 key.public().short()
             );
+            Ok(())
+        }
+        DirectoryCmd::RevokeKey {
+            site,
+            key,
+            reason,
+            draft,
+        } => {
+            let mut dir = read_draft(&draft.draft)?;
+            let Some(listed) = dir.sites.get(&site) else {
+                bail!("site {site:?} is not in {}", draft.draft.display());
+            };
+            let key: PublicKey = match key {
+                Some(k) => k.parse().with_context(|| format!("--key {k:?}"))?,
+                None => listed
+                    .node_key
+                    .with_context(|| format!("site {site} has no node key to revoke"))?,
+            };
+            let known = dir.listed_node_key_of(&site, &key);
+            if !known {
+                eprintln!("warning: {} was never listed as {site}'s key", key.short());
+            }
+            if dir.is_revoked(&key) {
+                println!("{} is already revoked", key.short());
+                return Ok(());
+            }
+            let current = listed.node_key == Some(key);
+            dir.revoked_keys.push(directory::RevokedKey {
+                site: site.clone(),
+                key,
+                from_version: 0,
+                reason,
+            });
+            write_draft(&draft.draft, &dir)?;
+            println!(
+                "revoked {} ({site}) in {}; run `weft directory publish` to make it so",
+                key.short(),
+                draft.draft.display()
+            );
+            if current {
+                eprintln!(
+                    "warning: this is {site}'s current key: the site is cut off until it enrolls a new one"
+                );
+            }
             Ok(())
         }
         DirectoryCmd::Show {

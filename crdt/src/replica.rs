@@ -83,8 +83,10 @@ pub const PENDING_TTL_MS: u64 = 10 * 60 * 1000;
 /// that far behind gets the directory in its next hello.
 pub const MAX_VERSIONS_AHEAD: u64 = 16;
 /// How much earlier than a change's own timestamp the version "in force" is looked up: room
-/// for the authority's clock and a node's to disagree.
-pub const CLOCK_GRACE_SECS: u64 = 120;
+/// for the authority's clock and a node's to disagree (servers keep time with NTP to well
+/// under a second; ten seconds also covers a node that was signing while the new version
+/// was being copied to it).
+pub const CLOCK_GRACE_SECS: u64 = 10;
 /// At most this many certificates are kept per key: a bad one never blocks a good one, and a
 /// peer cannot pile them up.
 pub const MAX_CERTS_PER_KEY: usize = 4;
@@ -410,17 +412,27 @@ impl Replica {
         self.certs.values().flatten().map(|c| &c.signed)
     }
 
-    /// A certificate of a key, to pass on to peers: the one valid under the current
-    /// directory if there is one.
-    pub fn certificate(&self, key: &KeyId) -> Option<&Signed<EmployeeCert>> {
+    /// The certificate of `key` for `employee`, to pass on with that employee's changes:
+    /// the one valid under the current directory if there is one. (A key may have a
+    /// squatter's certificate for another employee besides the real one: sending "a"
+    /// certificate of the key could send the squatter's.)
+    pub fn certificate_for(&self, key: &KeyId, employee: &str) -> Option<&Signed<EmployeeCert>> {
         let certs = self.certs.get(key)?;
+        let mine = || certs.iter().filter(|c| c.body.employee == employee);
         let current = self.directory.as_ref().and_then(|dir| {
             let d = &dir.directory;
-            certs
-                .iter()
-                .find(|c| check_cert_at(d, c, d.version, &c.body.employee).is_ok())
+            mine().find(|c| check_cert_at(d, c, d.version, employee).is_ok())
         });
-        current.or(certs.first()).map(|c| &c.signed)
+        current.or_else(|| mine().next()).map(|c| &c.signed)
+    }
+
+    /// Every certificate of a key (at most [`MAX_CERTS_PER_KEY`]), for a peer that asks for
+    /// the key's certificates.
+    pub fn certificates_of(&self, key: &KeyId) -> Vec<&Signed<EmployeeCert>> {
+        self.certs
+            .get(key)
+            .map(|cs| cs.iter().map(|c| &c.signed).collect())
+            .unwrap_or_default()
     }
 
     /// A document, if held **in memory** (a document put away is `None` until

@@ -515,7 +515,7 @@ impl Core {
         let mut keys = HashSet::new();
         for c in &changes {
             if keys.insert(c.key_id())
-                && let Some(cert) = self.replica.certificate(&c.key_id())
+                && let Some(cert) = self.replica.certificate_for(&c.key_id(), c.author())
             {
                 certs.push(cert.to_bytes());
             }

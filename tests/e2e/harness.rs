@@ -161,14 +161,43 @@ impl Company {
         );
     }
 
-    /// Adds a setting (`key = value`, TOML) to site `i`'s configuration; takes effect at the
-    /// node's next start.
-    pub(crate) fn configure(&self, i: usize, line: &str) {
+    /// Sets settings (`key = value` lines, TOML) in site `i`'s configuration, replacing a
+    /// setting of the same name; takes effect at the node's next start.
+    pub(crate) fn configure(&self, i: usize, lines: &str) {
         let path = &self.sites[i].config;
         let mut text = fs::read_to_string(path).unwrap();
-        text.push_str(line);
-        text.push('\n');
+        for line in lines.lines() {
+            let key = line.split('=').next().unwrap().trim();
+            let kept: Vec<&str> = text
+                .lines()
+                .filter(|l| l.split('=').next().map(str::trim) != Some(key))
+                .collect();
+            text = kept.join("\n") + "\n" + line + "\n";
+        }
         fs::write(path, text).unwrap();
+    }
+
+    /// The company's folder (authority, draft and signed directory).
+    pub(crate) fn root(&self) -> &Path {
+        self._root.path()
+    }
+
+    /// Edits the draft directory (its JSON) and publishes the next version to
+    /// `directory.signed`, which the nodes watch; returns the new version.
+    pub(crate) fn publish(&self, edit: impl FnOnce(&mut serde_json::Value)) -> u64 {
+        let draft = self.root().join("directory.draft.json");
+        let mut json: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&draft).unwrap()).unwrap();
+        edit(&mut json);
+        fs::write(&draft, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+        let out = weft(
+            self.root(),
+            &["directory", "publish", "--authority", "authority"],
+        );
+        out.split_whitespace()
+            .nth(3)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no version in {out:?}"))
     }
 
     /// The store folder of site `i` (only to be opened while its node is stopped).

@@ -539,7 +539,8 @@ impl Engine {
             Message::NeedCerts { keys } => {
                 let certs: Vec<Vec<u8>> = keys
                     .iter()
-                    .filter_map(|k| replica.certificate(&KeyId(*k)).map(|c| c.to_bytes()))
+                    .flat_map(|k| replica.certificates_of(&KeyId(*k)))
+                    .map(|c| c.to_bytes())
                     .collect();
                 if let Some(p) = self.peers.get_mut(peer)
                     && !certs.is_empty()
@@ -747,7 +748,9 @@ impl Engine {
                 let cert = if p.certs_sent.contains(&key) {
                     None
                 } else {
-                    replica.certificate(&key).map(|x| x.to_bytes())
+                    replica
+                        .certificate_for(&key, c.author())
+                        .map(|x| x.to_bytes())
                 };
                 if let Some(cb) = &cert {
                     extra += cb.len() + 4;

@@ -2,6 +2,7 @@
 //! them, and forged or malformed input.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod byzantine;
 mod convergence;
 mod decoders;
 mod hostile;
