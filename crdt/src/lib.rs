@@ -26,11 +26,27 @@
 //!
 //! **Who wrote it.** A change travels in an envelope signed by its author's key. The key's
 //! certificate, issued by the author's home node, must be valid *as of the directory version
-//! the change names* (the directory carries each employee's history, so every node that holds
-//! that version or a later one decides alike): the author active, homed at the site whose node
-//! key signed the certificate. The change's Automerge actor id must be the key's id, so no
-//! one can mint a change under another author's (actor, seq).
+//! the change names* **and** *as of the version in force when the change says it was made*
+//! (the directory dates every version and carries each employee's history, so every node
+//! that holds those versions decides alike): the author active, homed at the site whose node
+//! key signed the certificate, and that key not revoked. The change's Automerge actor id must
+//! be the key's id, so no one can mint a change under another author's (actor, seq). A node
+//! keeps a certificate only if a node key the directory lists for the certificate's site
+//! signed it, for an employee homed there; a key may have several, so a squatter's
+//! certificate never blocks the real one. See [`replica`] for the *standing* rules, which
+//! read the receiver's directory, and how *vouching* keeps a stale node's accepted changes
+//! from splitting a document.
 //!
+//! **Floors.** A change may not name an older directory version than a change it depends on,
+//! and a thread change may not name group heads older than those a change it depends on
+//! named. Honest nodes never hit them; a node naming old state on purpose does.
+//!
+//! **Limits.** Every change, local ones included, passes the bounded decoder's limits
+//! ([`change::MAX_OPS`] operations, …): a local change is decoded from its own wire bytes
+//! before it is accepted, and posts carry at most [`local::MAX_MENTIONS`] mentions and
+//! [`local::MAX_TOPICS`] topics. A node's own store is replayed without the per-change
+//! limits, so a change an older build let through hides nothing after it.
+
 //! **Structure.** Decided from the change's causal past only: its seq is exactly one more
 //! than its actor's last seq in that past; its first op counter is exactly one more than the
 //! largest in that past (so op ids never collide); every actor, object and overwritten
@@ -59,18 +75,49 @@
 //! Moderation marks (`moderation/<post>`: hidden, by, reason) are written by the group's
 //! owners (at the named heads) and by community managers (as of the named directory version).
 //!
-//! **A member removed concurrently with their post.** The post names the group heads its
-//! author saw. If those heads already contain the removal, the post is refused everywhere. If
-//! not — the removal and the post were concurrent — the post stands everywhere; an owner sees
-//! it and can hide it. This is Matrix's "authorised against the named state" rule rather than
-//! p2panda's strong removal: it needs no rewriting of accepted history, and an honest node
-//! always names its latest heads, so a removed member cannot post once their node knows.
-//! Backdating (naming old heads on purpose) requires a dishonest node, which can already
-//! impersonate its own site's users (DESIGN.md §2 accepts this).
+//! **Posts and listings are bound to their owners.** A post's key starts with its author's
+//! key id, so no one else can create, or win a conflict over, a post under that key. A
+//! group's `threads` map is written by members and cannot be checked against the threads'
+//! own documents here; views list a thread under a group only if the thread's own `group`
+//! names it (the node does).
 //!
-//! **An employee who has left** can do nothing new: once the directory version marking them
-//! as left reaches their home node, every change it signs for them names that version, and
-//! every node refuses it. Changes they made before stay (an author never disappears).
+//! **Removal (the rule chosen).** Every thread change names the group heads it was
+//! authorised against, and membership is decided *at those heads* (Matrix's
+//! `auth_events`), with the auth-heads floor above. Three things make a removal hold:
+//!
+//! 1. *It reaches the removed member's site.* A group change is sent to every site that could
+//!    hold the group just before it or just after it ([`Replica::may_receive`]), so the
+//!    removal reaches the site it shuts out; a site that missed it (it was down) is refused
+//!    the group at its next catch-up *together with* the changes up to the removal, so it
+//!    learns why. From then on its honest node names heads that contain the removal, and its
+//!    member's writes are refused at home (403) and everywhere.
+//! 2. *Nothing can be built on top of the removal by the removed member.* A change that
+//!    depends on a thread change naming the removal must name it too (floor), and is then
+//!    refused by the membership rule.
+//! 3. *A removal concurrent with a post lets the post stand*, everywhere alike: the post's
+//!    named heads do not contain the removal. An owner can hide it.
+//!
+//! We did not take Matrix's *soft failure* (events that pass at their own heads but fail
+//! against the receiver's current state are kept but hidden): it makes visibility depend on
+//! the order a node received things, so two honest sites show different threads. Nor
+//! p2panda's *strong removal* (concurrent writes of a removed member are invalidated when the
+//! removal arrives): it needs the removal to name the heads of every thread of the group the
+//! member wrote in, and a way to hide an accepted Automerge change's effects, which Automerge
+//! cannot undo without rewriting history. What remains open, and is documented in
+//! SECURITY.md: a node that *deliberately* names old group heads and forks a thread from
+//! before the removal can still have its removed member's post accepted as concurrent — that
+//! takes a compromised node (which can already impersonate its own site's current users),
+//! and revoking its key ends it.
+//!
+//! Proof tests: `tests/crdt/rules.rs` (`a_removed_member_cannot_post_once_their_node_knows`),
+//! `tests/crdt/hostile.rs` (`a_change_may_not_name_an_older_state_than_its_causal_past`),
+//! `tests/crdt/sync.rs` (`a_removed_members_site_learns_of_the_removal_and_refuses_their_writes`)
+//! and the byzantine property test (`tests/crdt/byzantine.rs`), in random delivery orders.
+//!
+//! **An employee who has left** can do nothing new: the directory version marking them as
+//! left withdraws their standing from the moment it was issued, whatever version a change
+//! names; a stolen node key is revoked in the directory and everything it certified is
+//! refused from then on. Changes they made before stay (an author never disappears).
 //!
 //! **Deleting a post** removes its body, mentions and topics from the visible state and marks
 //! it deleted. Automerge history still holds the old text: every node keeps the signed changes
@@ -83,9 +130,11 @@
 //! it names and the directory version it names — all fixed by hashes or version numbers. A
 //! node that lacks any of them *waits* rather than deciding, so every node that decides,
 //! decides alike; the property tests deliver changes in random orders, with duplicates and
-//! losses, and check exactly that. The one exception is equivocation (two different changes
-//! with the same (actor, seq)), which only a compromised node can produce: the second one a
-//! node sees is refused and reported.
+//! losses, and check exactly that. Two exceptions: equivocation (two different changes with
+//! the same (actor, seq)), which only a compromised node can produce: the second one a node
+//! sees is refused and reported; and the author's *standing*, which reads the directory the
+//! receiver holds — refusals on standing are never remembered and are lifted by vouching
+//! (see [`replica`]), so they cannot split a document.
 //!
 //! ## Sync
 //!
@@ -97,7 +146,12 @@
 //! send exactly the missing signed changes, bundled. New local changes are pushed at once;
 //! catch-up repeats periodically. A document is offered or served only to a peer whose site
 //! may hold it ([`Replica::may_hold`]): public groups, their threads and profiles to every site;
-//! private and secret groups and their threads only to sites that home a member or an invitee.
+//! private and secret groups and their threads only to sites that home a member or an invitee
+//! — and a group change also to the sites it shuts out ([`Replica::may_receive`]). New
+//! directory versions are passed on to every peer as soon as a node installs one. What a peer
+//! may make us do is bounded: changes per second per peer (bundles beyond the budget are
+//! dropped and caught up later), bytes of waiting changes per peer and in all, and how long
+//! a change may wait.
 //!
 //! ## Measured (2-core machine, `cargo bench -p weft-crdt`, ratios from the same run)
 //!

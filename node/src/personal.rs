@@ -78,6 +78,25 @@ pub const NOTICE_HORIZON_MS: i64 = 14 * 24 * 3600 * 1000;
 /// followed thread notifies the followers (except its author, and anyone already notified of
 /// it as a mention); a join request notifies the group's owners; an invitation notifies the
 /// invitee. Nobody is notified of their own doing.
+/// How many of an employee's latest notifications are looked at for one they have not read
+/// yet about the same thing.
+const DEDUPE_WINDOW: usize = 200;
+
+/// Whether `employee` has an unread notification of `kind` about `doc` by `by` among their
+/// latest ones.
+fn already_told(
+    store: &crate::Store,
+    employee: &str,
+    kind: NoticeKind,
+    doc: &str,
+    by: &str,
+) -> Result<bool, crate::StoreError> {
+    Ok(store
+        .notifications(employee, None, DEDUPE_WINDOW)?
+        .iter()
+        .any(|n| !n.read && n.kind == kind && n.doc == doc && n.by == by))
+}
+
 pub(crate) fn deliver(
     store: &crate::Store,
     model: &crate::readmodel::ReadModel,
@@ -159,6 +178,11 @@ pub(crate) fn deliver(
                     .map(|g| g.owners.iter().cloned().collect())
                     .unwrap_or_default();
                 for o in owners.iter().filter(|o| **o != who && local(o)) {
+                    // Asking again (withdrawing and asking, over and over) does not notify
+                    // an owner who has not yet read the first request.
+                    if already_told(store, o, NoticeKind::JoinRequest, group.as_str(), &who)? {
+                        continue;
+                    }
                     add(
                         o,
                         Notification {
@@ -175,7 +199,9 @@ pub(crate) fn deliver(
                 }
             }
             Notice::Invited { group, name, who } => {
-                if local(&who) {
+                if local(&who)
+                    && !already_told(store, &who, NoticeKind::Invitation, group.as_str(), "")?
+                {
                     add(
                         &who,
                         Notification {

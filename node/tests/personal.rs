@@ -371,3 +371,45 @@ fn incremental_updates_of_a_thread_match_reading_it_whole() {
         "the title stays with the first post"
     );
 }
+
+/// Asking to join over and over (withdraw, ask, withdraw…) notifies the owner once while the
+/// first request is unread, and the membership budget stops the toggling after a few rounds.
+#[test]
+fn repeated_join_requests_notify_an_owner_once_and_toggling_stops() {
+    let w = World::new(2, 4);
+    let da = tempfile::tempdir().unwrap();
+    let t0 = now();
+    let mut a = open(&w, 0, da.path());
+    let g = a
+        .create_group("e0", "Board", "", Visibility::Private, t0, 1)
+        .unwrap();
+    a.commit().unwrap();
+    let mut refused = None;
+    for i in 0..10 {
+        let asked = a
+            .add_member("e2", &g, "e2", t0 + 2 * i)
+            .and_then(|_| a.drop_request("e2", &g, "e2", t0 + 2 * i + 1));
+        a.commit().unwrap();
+        if let Err(e) = asked {
+            refused = Some(e);
+            break;
+        }
+    }
+    assert!(
+        matches!(refused, Some(weft_node::NodeError::RateLimited { .. })),
+        "{refused:?}"
+    );
+    let requests = |a: &Core| {
+        kinds(a, "e0")
+            .into_iter()
+            .filter(|(k, _)| *k == NoticeKind::JoinRequest)
+            .count()
+    };
+    assert_eq!(requests(&a), 1);
+    // The budget is per group: e2 may still join another.
+    let other = a
+        .create_group("e0", "Other", "", Visibility::Public, t0, 2)
+        .unwrap();
+    a.commit().unwrap();
+    a.add_member("e2", &other, "e2", t0 + 100).unwrap();
+}

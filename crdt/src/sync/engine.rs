@@ -67,8 +67,8 @@ impl Default for Config {
             max_frame: 1024 * 1024,
             relay: false,
             push_public: true,
-            ingest_changes_per_sec: 2_000,
-            ingest_burst: 50_000,
+            ingest_changes_per_sec: 5_000,
+            ingest_burst: 100_000,
         }
     }
 }
@@ -558,7 +558,9 @@ impl Engine {
         }
     }
 
-    /// Takes `n` changes from the peer's ingest budget; false if it has not enough left.
+    /// Takes `n` changes from the peer's ingest budget (a token bucket that may go into debt,
+    /// so that one bundle larger than the burst still passes when the peer has been quiet);
+    /// false if the peer is in debt already.
     fn spend(&mut self, peer: &str, n: usize, now_ms: u64) -> bool {
         let (rate, burst) = (
             f64::from(self.config.ingest_changes_per_sec),
@@ -570,7 +572,7 @@ impl Engine {
         let elapsed = now_ms.saturating_sub(p.budget_at_ms) as f64 / 1000.0;
         p.budget = (p.budget + elapsed * rate).min(burst);
         p.budget_at_ms = now_ms.max(p.budget_at_ms);
-        if p.budget < n as f64 {
+        if p.budget <= 0.0 {
             return false;
         }
         p.budget -= n as f64;
