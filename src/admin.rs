@@ -603,6 +603,20 @@ fn render_directory(dir: &Directory, signer: &PublicKey, how: &str, sites_only: 
         format_utc(dir.issued_at)
     );
     let _ = writeln!(s, "signed by authority {} ({how})", signer.short());
+    for r in &dir.revoked_keys {
+        let _ = writeln!(
+            s,
+            "revoked node key {} of {} since version {}{}",
+            r.key.short(),
+            r.site,
+            r.from_version,
+            if r.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", r.reason)
+            }
+        );
+    }
     for cert in &dir.authority_chain {
         if let Ok(c) = cert.open() {
             let _ = writeln!(
@@ -616,9 +630,13 @@ fn render_directory(dir: &Directory, signer: &PublicKey, how: &str, sites_only: 
     let _ = writeln!(s, "\nSites ({})", dir.sites.len());
     for site in dir.sites.values() {
         let people = dir.employees_at(&site.id).count();
-        let node = site
-            .node_key
-            .map_or("not enrolled".to_owned(), |k| format!("node {}", k.short()));
+        let node = site.node_key.map_or("not enrolled".to_owned(), |k| {
+            if dir.is_revoked(&k) {
+                format!("node {} REVOKED", k.short())
+            } else {
+                format!("node {}", k.short())
+            }
+        });
         let _ = writeln!(
             s,
             "  {:<14} {:<16} {:<14} {:>4} people  {}{}",

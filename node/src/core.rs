@@ -131,6 +131,13 @@ impl Core {
                 node_key.public().short()
             )));
         }
+        if dir.directory.is_revoked(&node_key.public()) {
+            return Err(NodeError::Directory(format!(
+                "directory version {} revokes this node's key {}: enroll the site with a new key",
+                dir.version(),
+                node_key.public().short()
+            )));
+        }
         let mut stored_certs = HashSet::new();
         for cert in store.certificates() {
             let bytes = cert?;

@@ -348,3 +348,43 @@ fn an_employees_write_budget_answers_429_with_retry_after() {
     }
     assert!(refused, "join/leave toggles never stopped");
 }
+
+#[test]
+fn a_revoked_site_key_is_shown_and_its_node_refuses_to_start() {
+    use crate::harness::{WEFT, weft};
+    let company = Company::new();
+    let out = weft(
+        company.root(),
+        &[
+            "directory",
+            "revoke-key",
+            "--site",
+            "bangalore",
+            "--reason",
+            "server compromised",
+        ],
+    );
+    assert!(out.contains("revoked"), "{out}");
+    weft(
+        company.root(),
+        &["directory", "publish", "--authority", "authority"],
+    );
+    let shown = weft(
+        company.root(),
+        &["directory", "show", "--trust", "authority/authority.pub"],
+    );
+    assert!(
+        shown.contains("REVOKED") && shown.contains("server compromised"),
+        "{shown}"
+    );
+    let run = std::process::Command::new(WEFT)
+        .args(["run", "--config", company.sites[2].config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("revokes this node's key"), "{err}");
+    // The other sites run, and refuse the revoked key (tested over the wire in hostile.rs).
+    let paris = company.start(0);
+    assert_eq!(paris.get("/healthz").map(|r| r.0), Some(200));
+}
