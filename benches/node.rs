@@ -43,6 +43,8 @@ fn rss_kib(node: &Node) -> u64 {
 
 fn main() {
     let company = Company::new();
+    // One employee posts 550 times as fast as the node answers: no write budget.
+    company.configure(0, "write_budget_burst = 0");
     let a = company.start(0);
     let b = company.start(1);
     for n in [&a, &b] {
