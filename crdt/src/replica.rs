@@ -651,6 +651,12 @@ impl Replica {
     /// A change that is real comes back with the next catch-up.
     pub fn expire_pending(&mut self, now_ms: u64) -> usize {
         self.set_now(now_ms);
+        // What was parked before any time was known (a node's start-up) starts waiting now.
+        for p in self.pending.values_mut() {
+            if p.since_ms == 0 {
+                p.since_ms = self.now_ms;
+            }
+        }
         let old: Vec<ChangeHash> = self
             .pending
             .iter()

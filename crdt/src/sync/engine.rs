@@ -34,6 +34,10 @@ use crate::replica::{IngestReport, Rejection, Replica, Waiting};
 
 /// How long a document fetched from one peer is not asked of another.
 pub const FETCH_TIMEOUT_MS: u64 = 10_000;
+/// How many of the changes a peer lacks are looked at, when it is refused a group it held,
+/// for those it may still receive (see `Engine::handle_heads`): enough for a site that was
+/// away for months of membership changes, and a bound on the work one request can cause.
+pub const MAX_SHAREABLE_SCAN: usize = 4_096;
 
 /// Tunables.
 #[derive(Debug, Clone)]
@@ -600,9 +604,15 @@ impl Engine {
             // `Replica::may_receive`) — so that it learns why, then refuse the rest.
             replica.load(&d.doc);
             replica.flush_all();
+            // A site that held the group says so with heads or a clock; one that claims
+            // nothing gets nothing (and cannot make us scan a group's history for free). At
+            // most [`MAX_SHAREABLE_SCAN`] of the changes it lacks are looked at, oldest first:
+            // the change that shut it out comes soon after what it last held.
             let theirs = d.hashes();
+            let claims = !theirs.is_empty() || d.clock.as_ref().is_some_and(|c| !c.is_empty());
             let shareable: Vec<SignedChange> = replica
                 .doc(&d.doc)
+                .filter(|_| claims)
                 .map(|doc| {
                     let missing = match &d.clock {
                         Some(clock) => {
@@ -613,6 +623,7 @@ impl Engine {
                     };
                     missing
                         .into_iter()
+                        .take(MAX_SHAREABLE_SCAN)
                         .filter(|c| replica.may_receive(peer, c))
                         .cloned()
                         .collect()
