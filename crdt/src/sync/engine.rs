@@ -259,13 +259,7 @@ impl Engine {
             return;
         };
         let bytes = d.signed.to_bytes();
-        let peers: Vec<String> = self
-            .peers
-            .iter()
-            .filter(|(k, p)| p.greeted && Some(k.as_str()) != except)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for peer in peers {
+        for peer in self.greeted_peers(except) {
             if let Some(p) = self.peers.get_mut(&peer) {
                 p.out.push_back(Message::Directory {
                     signed: bytes.clone(),
@@ -290,14 +284,17 @@ impl Engine {
         self.push(change, None, replica);
     }
 
-    fn push(&mut self, change: &SignedChange, except: Option<&str>, replica: &Replica) {
-        let peers: Vec<String> = self
-            .peers
+    /// The peers whose hello arrived, but `except`.
+    fn greeted_peers(&self, except: Option<&str>) -> Vec<String> {
+        self.peers
             .iter()
             .filter(|(k, p)| p.greeted && Some(k.as_str()) != except)
             .map(|(k, _)| k.clone())
-            .collect();
-        for peer in peers {
+            .collect()
+    }
+
+    fn push(&mut self, change: &SignedChange, except: Option<&str>, replica: &Replica) {
+        for peer in self.greeted_peers(except) {
             if replica.may_receive(&peer, change) {
                 self.queue(&peer, change.clone());
                 self.flush(&peer, replica);

@@ -553,48 +553,31 @@ fn a_change_may_not_name_an_older_state_than_its_causal_past() {
     a.remove_member(&w.authors[0], &gid, "e1", at(40)).unwrap();
     a.reply(&w.authors[0], t.doc(), "after the removal", None, at(50), 4)
         .unwrap();
-    let on_top = unchecked_change(
-        &a,
-        &w.authors[1],
-        Some(t.doc()),
-        DocKind::Thread,
-        h1.clone(),
-        at(60),
-        |tx| {
-            let posts = tx.get(ROOT, "posts")?.unwrap().1;
-            let p = tx.put_object(
-                &posts,
-                format!("{}-0000000000000001", w.authors[1].key.public().id()),
-                ObjType::Map,
-            )?;
-            tx.put(&p, "author", "e1")?;
-            tx.put(&p, "body", "I am still here")
-        },
-    )
-    .unwrap();
+    // A post of e1's in the thread, naming group heads `heads`.
+    let e1_post = |a: &Replica, heads: Vec<automerge::ChangeHash>, n: u8| {
+        let key = format!("{}-00000000000000{n:02x}", w.authors[1].key.public().id());
+        unchecked_change(
+            a,
+            &w.authors[1],
+            Some(t.doc()),
+            DocKind::Thread,
+            heads,
+            at(60),
+            |tx| {
+                let posts = tx.get(ROOT, "posts")?.unwrap().1;
+                let p = tx.put_object(&posts, key.as_str(), ObjType::Map)?;
+                tx.put(&p, "author", "e1")?;
+                tx.put(&p, "body", "I am still here")
+            },
+        )
+        .unwrap()
+    };
+    let on_top = e1_post(&a, h1.clone(), 1);
     let r = refused_with(&mut a, &on_top);
     assert!(matches!(r, Rejection::Floor(_)), "{r}");
     // Naming the heads with the removal is refused by the membership rule itself.
     let h2 = a.doc(&gid).unwrap().heads();
-    let named = unchecked_change(
-        &a,
-        &w.authors[1],
-        Some(t.doc()),
-        DocKind::Thread,
-        h2,
-        at(60),
-        |tx| {
-            let posts = tx.get(ROOT, "posts")?.unwrap().1;
-            let p = tx.put_object(
-                &posts,
-                format!("{}-0000000000000002", w.authors[1].key.public().id()),
-                ObjType::Map,
-            )?;
-            tx.put(&p, "author", "e1")?;
-            tx.put(&p, "body", "I am still here")
-        },
-    )
-    .unwrap();
+    let named = e1_post(&a, h2, 2);
     assert!(matches!(refused_with(&mut a, &named), Rejection::Rule(_)));
     // Every other replica judges both alike, in any order.
     let mut b = w.replica();
