@@ -61,6 +61,7 @@ fn config_for(root: &Path, i: usize, site: &str, port_base: u16) -> Config {
         resync_interval_secs: 5,
         cache_documents: weft_node::DEFAULT_CACHE_DOCUMENTS,
         charter: None,
+        ..Config::default()
     }
 }
 
@@ -166,10 +167,7 @@ pub(crate) fn run(root: PathBuf, port_base: u16, fresh: bool) -> Result<()> {
             tasks.push(tokio::spawn(weft_web::serve(
                 listener,
                 running.handle.clone(),
-                weft_web::WebOptions {
-                    charter: Some(DEMO_CHARTER.to_owned()),
-                    data_dir: Some(config.data_dir.clone()),
-                },
+                weft_web::WebOptions::from_config(&config, Some(DEMO_CHARTER.to_owned())),
                 wait(stop_rx.clone()),
             )));
             handles.insert(site.to_string(), (running.handle, config.http_addr));

@@ -24,6 +24,12 @@ pub struct Metrics {
     pub documents: AtomicU64,
     pub documents_in_memory: AtomicU64,
     pub document_loads: AtomicU64,
+    /// Passwords hashed or checked (argon2: about 19 MiB and tens of milliseconds each).
+    pub password_checks: AtomicU64,
+    /// Logins refused before any check: too many failures, or too many checks at once.
+    pub logins_refused: AtomicU64,
+    /// Web sessions alive.
+    pub sessions: AtomicU64,
     /// Refused changes by reason code.
     pub rejections: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -137,6 +143,19 @@ impl Metrics {
             "Documents read back from the store into memory.",
             g(&self.document_loads),
         );
+        line(
+            "password_checks_total",
+            "counter",
+            "Passwords checked or hashed (argon2).",
+            g(&self.password_checks),
+        );
+        line(
+            "logins_refused_total",
+            "counter",
+            "Logins refused before any password check (rate limits, checks at capacity).",
+            g(&self.logins_refused),
+        );
+        line("sessions", "gauge", "Web sessions alive.", g(&self.sessions));
         let _ = writeln!(
             s,
             "# HELP weft_changes_rejected_total Changes refused, by reason."

@@ -96,6 +96,8 @@ pub enum Live {
     Changed(DocId),
     /// An employee homed here got a notification.
     Notified(String),
+    /// A new directory version was installed.
+    Directory { version: u64 },
 }
 
 /// Milliseconds since the Unix epoch.
@@ -528,6 +530,8 @@ impl Runtime {
         }
         if directory_changed {
             self.refresh_allow_list();
+            let version = self.core.replica().directory().map_or(0, |d| d.version());
+            let _ = self.events.send(Live::Directory { version });
         }
     }
 

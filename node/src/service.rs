@@ -340,18 +340,51 @@ pub struct SearchResult {
 }
 
 impl Core {
-    /// Searches posts, groups and people, keeping only what `employee` may see.
+    /// Searches posts, groups and people, only among what `employee` may see: their scope
+    /// (the groups they read, the groups they may see listed) is part of the query itself,
+    /// so what they may not see is never matched, scored or counted (see [`crate::search`]
+    /// for how results are ranked). A failure inside the search engine is reported as an
+    /// error, never allowed to take the node down.
     pub fn search(
         &mut self,
         employee: &str,
-        query: &str,
+        query: &crate::search::SearchQuery,
         kind: Option<crate::search::HitKind>,
         limit: usize,
     ) -> Result<Vec<SearchResult>, NodeError> {
-        use crate::search::HitKind;
-        let hits = self.search_index().search(query, kind, limit * 3)?;
+        use crate::search::{HitKind, Scope};
+        if query.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut scope = Scope::default();
+        for g in self.model().groups() {
+            match g.access(employee) {
+                Access::Full => {
+                    scope.readable.push(g.id.clone());
+                    scope.listed.push(g.id.clone());
+                }
+                Access::Listing => scope.listed.push(g.id.clone()),
+                Access::None => {}
+            }
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let index = self.search_index();
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            index.search(query, &scope, kind, limit, now)
+        }));
+        let hits = match found {
+            Ok(hits) => hits?,
+            Err(_) => {
+                tracing::error!(employee, "search failed inside the index; the node goes on");
+                return Err(NodeError::Corrupt("the search failed".into()));
+            }
+        };
         let mut out = Vec::new();
         for hit in hits {
+            // The scope already holds only what the employee may see; the views are read
+            // for their titles, and checked once more.
             let context = match hit.kind {
                 HitKind::Post => {
                     let Ok(t) = DocId::parse(&hit.id) else {
@@ -374,9 +407,6 @@ impl Core {
                 HitKind::Person => hit.title.clone(),
             };
             out.push(SearchResult { hit, context });
-            if out.len() >= limit {
-                break;
-            }
         }
         Ok(out)
     }
@@ -411,7 +441,15 @@ impl Core {
         employee: &str,
         topic: &str,
     ) -> Result<Vec<(ThreadSummary, String)>, NodeError> {
-        let ids = self.search_index().threads_about(topic, TOPIC_POSTS)?;
+        let readable: Vec<DocId> = self
+            .model()
+            .groups()
+            .filter(|g| g.access(employee) == Access::Full)
+            .map(|g| g.id.clone())
+            .collect();
+        let ids = self
+            .search_index()
+            .threads_about(topic, &readable, TOPIC_POSTS)?;
         let model = self.model();
         let mut out: Vec<(ThreadSummary, String)> = ids
             .iter()

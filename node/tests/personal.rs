@@ -338,7 +338,7 @@ fn incremental_updates_of_a_thread_match_reading_it_whole() {
         .create_thread("e0", &g, "Animals", "first post", t0 + 1, 2)
         .unwrap();
     a.commit().unwrap();
-    let found = |a: &mut Core, word: &str| a.search("e2", word, None, 10).unwrap().len();
+    let found = |a: &mut Core, word: &str| a.search("e2", &common::q(word), None, 10).unwrap().len();
     let check = |a: &Core| {
         assert_eq!(
             a.model().thread(&t),
