@@ -118,13 +118,10 @@ async fn search(
     use weft_node::search::HitKind;
     let kind = match q.kind.as_deref() {
         None | Some("") => None,
-        Some(k) => Some(HitKind::parse(k).ok_or_else(|| {
-            AppError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_query",
-                "kind must be post, group or person",
-            )
-        })?),
+        Some(k) => Some(
+            HitKind::parse(k)
+                .ok_or_else(|| AppError::invalid("kind must be post, group or person"))?,
+        ),
     };
     let query = search_query(&q.q)?;
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
