@@ -326,6 +326,8 @@ mod tests {
         c.validate().unwrap();
         assert_eq!(c.site, "paris");
         assert!(c.http_addr.ip().is_loopback());
+        assert_eq!(c.proxy_ranges().len(), c.trusted_proxies.len());
+        assert!(c.public_url.as_deref().is_some_and(|u| u.starts_with("https://")));
     }
 
     #[test]
