@@ -103,7 +103,9 @@ impl IpRange {
                 u32::from(r) & mask == u32::from(x) & mask
             }
             (IpAddr::V6(r), IpAddr::V6(x)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.bits)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.bits))
+                    .unwrap_or(0);
                 u128::from(r) & mask == u128::from(x) & mask
             }
             _ => false,
@@ -327,7 +329,11 @@ mod tests {
         assert_eq!(c.site, "paris");
         assert!(c.http_addr.ip().is_loopback());
         assert_eq!(c.proxy_ranges().len(), c.trusted_proxies.len());
-        assert!(c.public_url.as_deref().is_some_and(|u| u.starts_with("https://")));
+        assert!(
+            c.public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
+        );
     }
 
     #[test]
@@ -371,7 +377,11 @@ mod tests {
         let one = IpRange::parse("127.0.0.1").unwrap();
         assert!(one.contains("127.0.0.1".parse().unwrap()));
         assert!(!one.contains("127.0.0.2".parse().unwrap()));
-        assert!(IpRange::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!(
+            IpRange::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
         let v6 = IpRange::parse("fd00::/8").unwrap();
         assert!(v6.contains("fd12::1".parse().unwrap()));
         assert!(!v6.contains("10.0.0.1".parse().unwrap()));

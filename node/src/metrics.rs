@@ -155,7 +155,12 @@ impl Metrics {
             "Logins refused before any password check (rate limits, checks at capacity).",
             g(&self.logins_refused),
         );
-        line("sessions", "gauge", "Web sessions alive.", g(&self.sessions));
+        line(
+            "sessions",
+            "gauge",
+            "Web sessions alive.",
+            g(&self.sessions),
+        );
         let _ = writeln!(
             s,
             "# HELP weft_changes_rejected_total Changes refused, by reason."

@@ -513,7 +513,8 @@ impl SearchIndex {
         let top = searcher
             .search(
                 &q,
-                &TopDocs::with_limit(limit.max(1)).order_by_fast_field::<i64>("at", tantivy::Order::Desc),
+                &TopDocs::with_limit(limit.max(1))
+                    .order_by_fast_field::<i64>("at", tantivy::Order::Desc),
             )
             .map_err(err)?;
         let mut out: Vec<DocId> = Vec::new();
@@ -638,8 +639,10 @@ impl SearchIndex {
             branches.push((Occur::Should, kind_is(HitKind::Person)));
         }
         (!branches.is_empty()).then(|| {
-            Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(branches)), 0.0))
-                as Box<dyn Query>
+            Box::new(ConstScoreQuery::new(
+                Box::new(BooleanQuery::new(branches)),
+                0.0,
+            )) as Box<dyn Query>
         })
     }
 
@@ -892,7 +895,17 @@ mod tests {
         let p = q(r#"kubernetes (migration OR "cloud native" title:secret) -x +y* ~z^2 "#);
         assert_eq!(
             p.words(),
-            ["kubernetes", "migration", "OR", "title", "secret", "x", "y", "z", "2"]
+            [
+                "kubernetes",
+                "migration",
+                "OR",
+                "title",
+                "secret",
+                "x",
+                "y",
+                "z",
+                "2"
+            ]
         );
         assert_eq!(p.phrases(), [vec!["cloud".to_owned(), "native".to_owned()]]);
         // Nesting means nothing: only the words inside remain.
@@ -917,15 +930,9 @@ mod tests {
         );
         assert!(SearchQuery::parse(&words[..MAX_WORDS].join(" ")).is_ok());
         let phrases = r#""a b" "c d" "e f" "g h" "i j""#;
-        assert_eq!(
-            SearchQuery::parse(phrases),
-            Err(QueryError::TooManyPhrases)
-        );
+        assert_eq!(SearchQuery::parse(phrases), Err(QueryError::TooManyPhrases));
         let phrase = format!("\"{}\"", words[..=MAX_PHRASE_WORDS].join(" "));
-        assert_eq!(
-            SearchQuery::parse(&phrase),
-            Err(QueryError::PhraseTooLong)
-        );
+        assert_eq!(SearchQuery::parse(&phrase), Err(QueryError::PhraseTooLong));
     }
 
     fn group(n: u8) -> DocId {
@@ -1055,7 +1062,13 @@ mod tests {
         }
         let long_word = "x".repeat(400);
         ix.search(&q(&long_word), &scope, None, 5, 0).unwrap();
-        ix.search(&q(&format!("\"{long_word} {long_word}\"")), &scope, None, 5, 0)
-            .unwrap();
+        ix.search(
+            &q(&format!("\"{long_word} {long_word}\"")),
+            &scope,
+            None,
+            5,
+            0,
+        )
+        .unwrap();
     }
 }

@@ -174,8 +174,7 @@ impl Core {
         now: i64,
     ) -> Result<(), NodeError> {
         self.require(employee, group, Access::Full)?;
-        if settings.name.is_some_and(is_reserved_name)
-            && self.all_company().as_ref() != Some(group)
+        if settings.name.is_some_and(is_reserved_name) && self.all_company().as_ref() != Some(group)
         {
             return Err(NodeError::Invalid(format!(
                 "the name {ALL_COMPANY:?} is reserved for the company-wide group"

@@ -261,7 +261,12 @@ fn a_restart_reads_no_thread_and_catches_up_what_a_crash_left_uncovered() {
         assert_eq!(a.replica().loads(), 0);
         assert_eq!(a.replica().doc_count(), 5);
         assert_eq!(a.model().thread(&threads[2]).unwrap().title, "Sortie 2");
-        assert_eq!(a.search("e0", &common::q("vercors"), None, 10).unwrap().len(), 4);
+        assert_eq!(
+            a.search("e0", &common::q("vercors"), None, 10)
+                .unwrap()
+                .len(),
+            4
+        );
         // A reply is committed, but the search index is not (a crash before its commit)...
         a.reply("e0", &threads[0], "Avec crampons et piolet", None, 50, 99)
             .unwrap();
@@ -297,7 +302,9 @@ fn a_directory_update_from_a_peer_reaches_people_search() {
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut a = open(&w, 0, da.path());
     assert!(
-        a.search("e0", &common::q("volcanologue"),
+        a.search(
+            "e0",
+            &common::q("volcanologue"),
             Some(weft_node::search::HitKind::Person),
             10
         )
@@ -314,7 +321,9 @@ fn a_directory_update_from_a_peer_reaches_people_search() {
     b.connect("site0", 0);
     pump(&mut a, &mut b);
     let hits = a
-        .search("e0", &common::q("volcanologue"),
+        .search(
+            "e0",
+            &common::q("volcanologue"),
             Some(weft_node::search::HitKind::Person),
             10,
         )
@@ -373,7 +382,12 @@ fn damaged_summaries_and_search_index_are_rebuilt_from_the_changes() {
     for t in &threads {
         assert_eq!(a.thread_for("e0", t).unwrap().posts.len(), 1);
     }
-    assert_eq!(a.search("e0", &common::q("messiaen"), None, 10).unwrap().len(), 3);
+    assert_eq!(
+        a.search("e0", &common::q("messiaen"), None, 10)
+            .unwrap()
+            .len(),
+        3
+    );
     drop(a);
     // The replay wrote good summaries again: the next start reads no thread.
     let a = open(&w, 0, dir.path());

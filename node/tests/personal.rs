@@ -338,7 +338,8 @@ fn incremental_updates_of_a_thread_match_reading_it_whole() {
         .create_thread("e0", &g, "Animals", "first post", t0 + 1, 2)
         .unwrap();
     a.commit().unwrap();
-    let found = |a: &mut Core, word: &str| a.search("e2", &common::q(word), None, 10).unwrap().len();
+    let found =
+        |a: &mut Core, word: &str| a.search("e2", &common::q(word), None, 10).unwrap().len();
     let check = |a: &Core| {
         assert_eq!(
             a.model().thread(&t),
@@ -387,8 +388,15 @@ fn only_the_founding_sites_all_company_group_is_in_everyones_feed() {
     a.connect("site1", 0);
     b.connect("site0", 0);
     pump(&mut a, &mut b);
-    assert_eq!(b.ensure_all_company(t0).unwrap(), None, "not the founding site");
-    let real = a.ensure_all_company(t0).unwrap().expect("the founding site makes it");
+    assert_eq!(
+        b.ensure_all_company(t0).unwrap(),
+        None,
+        "not the founding site"
+    );
+    let real = a
+        .ensure_all_company(t0)
+        .unwrap()
+        .expect("the founding site makes it");
     let real_thread = a
         .create_thread("e0", &real, "Bienvenue", "Hello everyone", t0 + 1, 1)
         .unwrap();
@@ -397,7 +405,12 @@ fn only_the_founding_sites_all_company_group_is_in_everyones_feed() {
     assert_eq!(b.all_company(), Some(real.clone()));
 
     // Through the service, nobody may use the name, whatever its spelling.
-    for name in ["All company", "ALL  COMPANY!", "all-company", "Toute l'entreprise"] {
+    for name in [
+        "All company",
+        "ALL  COMPANY!",
+        "all-company",
+        "Toute l'entreprise",
+    ] {
         assert!(is_reserved_name(name), "{name}");
         let err = b
             .create_group("e1", name, "", Visibility::Public, t0 + 2, 7)
@@ -434,7 +447,14 @@ fn only_the_founding_sites_all_company_group_is_in_everyones_feed() {
             })
             .unwrap();
         let t = core
-            .create_thread(who, &g, "Urgent", "Your password expires", at + 1, nonce ^ 1)
+            .create_thread(
+                who,
+                &g,
+                "Urgent",
+                "Your password expires",
+                at + 1,
+                nonce ^ 1,
+            )
             .unwrap();
         core.commit().unwrap();
         (g, t)
@@ -456,7 +476,10 @@ fn only_the_founding_sites_all_company_group_is_in_everyones_feed() {
         .map(|i| i.thread.id)
         .collect();
     assert!(feed.contains(&real_thread), "{feed:?}");
-    assert!(!feed.contains(&marked_thread) && !feed.contains(&named_thread), "{feed:?}");
+    assert!(
+        !feed.contains(&marked_thread) && !feed.contains(&named_thread),
+        "{feed:?}"
+    );
     // A second start of the founding site makes no other.
     assert_eq!(a.ensure_all_company(t0 + 50).unwrap(), None);
 }

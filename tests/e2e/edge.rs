@@ -68,7 +68,10 @@ fn nested_and_huge_search_queries_leave_every_site_up() {
                 "",
             );
             let s = page.map_or(0, |p| p.0);
-            assert!(s == 200 || s == 400, "page at {u}'s site: {s} for {short:?}");
+            assert!(
+                s == 200 || s == 400,
+                "page at {u}'s site: {s} for {short:?}"
+            );
         }
     }
     for (n, u) in nodes.iter().zip(users) {
@@ -197,7 +200,12 @@ fn behind_a_trusted_proxy_each_client_is_counted_by_its_own_address() {
     );
     let node = company.start(0);
     let port = node.http_port;
-    let proxy = |xff: &str| (from([127, 0, 0, 1], port), vec![format!("X-Forwarded-For: {xff}")]);
+    let proxy = |xff: &str| {
+        (
+            from([127, 0, 0, 1], port),
+            vec![format!("X-Forwarded-For: {xff}")],
+        )
+    };
     // Client A, behind the proxy, mistypes three logins: A's address is now refused...
     for i in 0..3 {
         let (s, extra) = proxy("198.51.100.1");
@@ -214,7 +222,10 @@ fn behind_a_trusted_proxy_each_client_is_counted_by_its_own_address() {
     assert_eq!(code, 200, "{head}");
     let cookie = head
         .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: weft_session="))
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: weft_session=")
+        })
         .unwrap();
     assert!(cookie.ends_with("; Secure"), "{cookie}");
     // A client that is not a proxy gains nothing by writing the header: it is counted as
@@ -225,16 +236,20 @@ fn behind_a_trusted_proxy_each_client_is_counted_by_its_own_address() {
         assert_eq!(post_login(s, &format!("ghost{i}"), "wrong", &h).0, 401);
     }
     let h = ["X-Forwarded-For: 198.51.100.4".to_string()];
-    assert_eq!(post_login(from([127, 0, 0, 2], port), "cmartin", PASSWORD, &h).0, 429);
+    assert_eq!(
+        post_login(from([127, 0, 0, 2], port), "cmartin", PASSWORD, &h).0,
+        429
+    );
     let (s, extra) = proxy("198.51.100.3");
     assert_eq!(post_login(s, "cmartin", PASSWORD, &extra).0, 200);
     // The operations endpoints: this machine, or the token; never someone the proxy relays
-    // (the proxy is on this machine, but its clients are not). Other machines are refused
-    // in the web crate's tests, which can pretend to be one.
-    let get = |s: TcpStream, extra: &[String]| {
-        http_raw_on(s, "GET", "/metrics", extra, "").map(|r| r.0)
-    };
-    assert_eq!(get(from([127, 0, 0, 1], port), &[]), Some(200));
+    // (the proxy is on this machine, but its clients are not), even if the proxy forgets to
+    // say so. Other machines are refused in the web crate's tests, which can pretend to be
+    // one.
+    let get =
+        |s: TcpStream, extra: &[String]| http_raw_on(s, "GET", "/metrics", extra, "").map(|r| r.0);
+    assert_eq!(get(from([127, 0, 0, 2], port), &[]), Some(200));
+    assert_eq!(get(from([127, 0, 0, 1], port), &[]), Some(403));
     let (s, extra) = proxy("198.51.100.2");
     assert_eq!(get(s, &extra), Some(403));
     let (s, mut extra) = proxy("198.51.100.2");
@@ -245,8 +260,14 @@ fn behind_a_trusted_proxy_each_client_is_counted_by_its_own_address() {
         ("https://weft.paris.example/groups", "/groups"),
         ("https://weft.paris.example//evil.example/", "/"),
     ] {
-        let (s, head, _) =
-            http_raw(port, "GET", "/lang/fr", &[format!("Referer: {referer}")], "").unwrap();
+        let (s, head, _) = http_raw(
+            port,
+            "GET",
+            "/lang/fr",
+            &[format!("Referer: {referer}")],
+            "",
+        )
+        .unwrap();
         assert_eq!((s, location(&head).as_str()), (303, back));
     }
 }
@@ -310,7 +331,13 @@ fn ranking_is_the_same_for_a_word_hidden_groups_use_and_one_they_do_not() {
     let with_hidden = order("report zeppelin");
     let with_control: Vec<String> = order("report quokka")
         .into_iter()
-        .map(|t| if t == control_word { hidden_word.clone() } else { t })
+        .map(|t| {
+            if t == control_word {
+                hidden_word.clone()
+            } else {
+                t
+            }
+        })
         .collect();
     assert_eq!(with_hidden.len(), 2, "{with_hidden:?}");
     assert!(with_hidden.contains(&long));
@@ -329,7 +356,8 @@ fn subscribe(port: u16, token: &str) -> BufReader<TcpStream> {
         "GET /api/v1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
     )
     .unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let mut r = BufReader::new(s);
     let mut first = String::new();
     let start = Instant::now();
@@ -348,7 +376,11 @@ fn closes_within(r: &mut BufReader<TcpStream>, within: Duration) -> bool {
         match r.read(&mut buf) {
             Ok(0) => return true,
             Ok(_) => {}
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => return true,
         }
     }
@@ -358,7 +390,10 @@ fn closes_within(r: &mut BufReader<TcpStream>, within: Duration) -> bool {
 /// `weft user invite`'s link for `user`, as a path.
 fn invite(company: &Company, i: usize, user: &str) -> String {
     let config = company.sites[i].config.to_str().unwrap().to_owned();
-    let out = weft(company.root(), &["user", "invite", "--config", &config, "--user", user]);
+    let out = weft(
+        company.root(),
+        &["user", "invite", "--config", &config, "--user", user],
+    );
     let url = out.trim();
     url[url.find("/setup/").unwrap()..].to_owned()
 }
@@ -390,12 +425,19 @@ fn sessions_survive_a_restart_and_end_with_logout_and_a_new_password() {
     assert_eq!(node.stop().code(), Some(0));
     let node = company.start(0);
     let port = node.http_port;
-    assert_eq!(get_me(&node, &t1), 200, "the session did not survive the restart");
+    assert_eq!(
+        get_me(&node, &t1),
+        200,
+        "the session did not survive the restart"
+    );
     // Logout ends the session and closes its event stream.
     let mut stream = subscribe(port, &t1);
     assert!(!closes_within(&mut stream, Duration::from_millis(500)));
     node.api(&t1, "DELETE", "/api/v1/session", None, 204);
-    assert!(closes_within(&mut stream, Duration::from_secs(10)), "the stream outlived the logout");
+    assert!(
+        closes_within(&mut stream, Duration::from_secs(10)),
+        "the stream outlived the logout"
+    );
     assert_eq!(get_me(&node, &t1), 401);
 
     // A new password (a setup link, as for a reset) ends every session made with the old one.
@@ -410,11 +452,23 @@ fn sessions_survive_a_restart_and_end_with_logout_and_a_new_password() {
     let (s, head, _) = http_raw(port, "POST", &link, &h, &body).unwrap();
     assert_eq!(s, 303, "{head}");
     let new_session = cookie_value(&head, "weft_session").unwrap();
-    assert!(closes_within(&mut stream, Duration::from_secs(10)), "a stream outlived the reset");
+    assert!(
+        closes_within(&mut stream, Duration::from_secs(10)),
+        "a stream outlived the reset"
+    );
     assert_eq!((get_me(&node, &t2), get_me(&node, &t3)), (401, 401));
     assert_eq!(get_me(&node, &new_session), 200);
-    assert_eq!(get_me(&node, &other), 200, "another employee's session ended");
-    let (s, _) = post_login(TcpStream::connect(("127.0.0.1", port)).unwrap(), "hdupre", fresh, &[]);
+    assert_eq!(
+        get_me(&node, &other),
+        200,
+        "another employee's session ended"
+    );
+    let (s, _) = post_login(
+        TcpStream::connect(("127.0.0.1", port)).unwrap(),
+        "hdupre",
+        fresh,
+        &[],
+    );
     assert_eq!(s, 200);
     // The link is used up.
     assert_eq!(setup_form(port, &link).0, 404);
@@ -438,7 +492,11 @@ fn sessions_survive_a_restart_and_end_with_logout_and_a_new_password() {
     let mut codes: Vec<u16> = racers.into_iter().map(|r| r.join().unwrap()).collect();
     codes.sort_unstable();
     assert_eq!(codes, [303, 404]);
-    assert_eq!(get_me(&node, &other), 401, "the old password's session survived");
+    assert_eq!(
+        get_me(&node, &other),
+        401,
+        "the old password's session survived"
+    );
 }
 
 /// Sets `user`'s status in the draft directory and publishes the next version.
@@ -448,7 +506,10 @@ fn publish_left(company: &Company, user: &str) {
         serde_json::from_str(&std::fs::read_to_string(&draft).unwrap()).unwrap();
     d["employees"][user]["status"] = json!("left");
     std::fs::write(&draft, serde_json::to_string_pretty(&d).unwrap()).unwrap();
-    weft(company.root(), &["directory", "publish", "--authority", "authority"]);
+    weft(
+        company.root(),
+        &["directory", "publish", "--authority", "authority"],
+    );
 }
 
 /// When the directory (arriving from another site) marks an employee as gone, their
@@ -464,19 +525,35 @@ fn a_directory_that_marks_someone_left_ends_their_sessions_and_streams() {
     let staying = paris.login("hdupre");
     let link = invite(&company, 0, "cmartin");
     let mut stream = subscribe(paris.http_port, &leaving);
-    let version = paris.json("/api/v1/node")["directory_version"].as_u64().unwrap();
+    let version = paris.json("/api/v1/node")["directory_version"]
+        .as_u64()
+        .unwrap();
     // New York's operator installs the new directory; it reaches Paris over the network.
     assert_eq!(ny.stop().code(), Some(0));
     publish_left(&company, "cmartin");
     let ny = company.start(1);
-    paris.wait_until(Duration::from_secs(60), "the new directory reaches Paris", |n| {
-        n.json("/api/v1/node")["directory_version"].as_u64() > Some(version)
-    });
-    assert!(closes_within(&mut stream, Duration::from_secs(10)), "the stream of someone who left stayed open");
+    paris.wait_until(
+        Duration::from_secs(60),
+        "the new directory reaches Paris",
+        |n| n.json("/api/v1/node")["directory_version"].as_u64() > Some(version),
+    );
+    assert!(
+        closes_within(&mut stream, Duration::from_secs(10)),
+        "the stream of someone who left stayed open"
+    );
     assert_eq!(get_me(&paris, &leaving), 401);
     assert_eq!(get_me(&paris, &staying), 200);
-    assert_eq!(setup_form(paris.http_port, &link).0, 404, "a link from before still works");
-    let (s, _) = post_login(TcpStream::connect(("127.0.0.1", paris.http_port)).unwrap(), "cmartin", PASSWORD, &[]);
+    assert_eq!(
+        setup_form(paris.http_port, &link).0,
+        404,
+        "a link from before still works"
+    );
+    let (s, _) = post_login(
+        TcpStream::connect(("127.0.0.1", paris.http_port)).unwrap(),
+        "cmartin",
+        PASSWORD,
+        &[],
+    );
     assert_eq!(s, 401);
     let _: &Node = &ny;
 }
@@ -495,12 +572,22 @@ fn a_second_all_company_is_refused() {
     let mut all = String::new();
     paris.wait_until(Duration::from_secs(60), "All company reaches Paris", |n| {
         let groups = n.api(&helene, "GET", "/api/v1/groups", None, 200);
-        if let Some(g) = groups["items"].as_array().unwrap().iter().find(|g| g["name"] == "All company") {
+        if let Some(g) = groups["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == "All company")
+        {
             all = g["id"].as_str().unwrap().to_owned();
         }
         !all.is_empty()
     });
-    for name in ["All company", "  all COMPANY ", "All-Company!", "Toute l'entreprise"] {
+    for name in [
+        "All company",
+        "  all COMPANY ",
+        "All-Company!",
+        "Toute l'entreprise",
+    ] {
         let (s, body) = paris
             .request(
                 "POST",
@@ -512,11 +599,29 @@ fn a_second_all_company_is_refused() {
         assert_eq!(s, 422, "{name}: {body}");
     }
     let who = ui_login(paris.http_port, "hdupre");
-    let (s, _) = post_form(paris.http_port, &who, "/groups", "/groups", "name=All+company&visibility=public");
+    let (s, _) = post_form(
+        paris.http_port,
+        &who,
+        "/groups",
+        "/groups",
+        "name=All+company&visibility=public",
+    );
     assert_eq!(s, 422, "the form made a second All company");
-    let (s, to) = post_form(paris.http_port, &who, "/groups", "/groups", "name=Picnic&visibility=public");
+    let (s, to) = post_form(
+        paris.http_port,
+        &who,
+        "/groups",
+        "/groups",
+        "name=Picnic&visibility=public",
+    );
     assert_eq!(s, 303);
-    let (s, _) = post_form(paris.http_port, &who, &to, &format!("{to}/settings"), "name=All+company&description=x");
+    let (s, _) = post_form(
+        paris.http_port,
+        &who,
+        &to,
+        &format!("{to}/settings"),
+        "name=All+company&description=x",
+    );
     assert_eq!(s, 422, "a group was renamed All company");
     // The real one's threads reach Paris's feed, member or not.
     let t = bangalore.api(
@@ -527,13 +632,17 @@ fn a_second_all_company_is_refused() {
         201,
     );
     let tid = t["id"].as_str().unwrap().to_owned();
-    paris.wait_until(Duration::from_secs(30), "the thread reaches Paris's feed", |n| {
-        n.api(&helene, "GET", "/api/v1/feed", None, 200)["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|i| i["id"] == tid.as_str())
-    });
+    paris.wait_until(
+        Duration::from_secs(30),
+        "the thread reaches Paris's feed",
+        |n| {
+            n.api(&helene, "GET", "/api/v1/feed", None, 200)["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["id"] == tid.as_str())
+        },
+    );
 }
 
 /// Every folder of a fresh node's data is 0700 and every file 0600, and a node refuses to
@@ -556,7 +665,11 @@ fn a_fresh_store_is_private_and_a_readable_one_is_refused() {
     let data = company.store_dir(0).parent().unwrap().to_owned();
     fn walk(p: &Path, out: &mut Vec<(std::path::PathBuf, u32, bool)>) {
         let meta = std::fs::metadata(p).unwrap();
-        out.push((p.to_owned(), meta.permissions().mode() & 0o777, meta.is_dir()));
+        out.push((
+            p.to_owned(),
+            meta.permissions().mode() & 0o777,
+            meta.is_dir(),
+        ));
         if meta.is_dir() {
             for e in std::fs::read_dir(p).unwrap() {
                 walk(&e.unwrap().path(), out);

@@ -199,7 +199,13 @@ pub(crate) fn ui_login(port: u16, user: &str) -> String {
 }
 
 /// A form POST as `who`, with the form token of the page at `from`.
-pub(crate) fn post_form(port: u16, who: &str, from: &str, action: &str, fields: &str) -> (u16, String) {
+pub(crate) fn post_form(
+    port: u16,
+    who: &str,
+    from: &str,
+    action: &str,
+    fields: &str,
+) -> (u16, String) {
     let (s, _, html) = http_raw(port, "GET", from, &[who.to_owned()], "").unwrap();
     assert_eq!(s, 200, "{from}: {html}");
     let csrf = hidden_csrf(&html);

@@ -150,9 +150,10 @@ impl std::fmt::Debug for Sessions {
 /// such employees have accounts and sessions here.
 pub fn homed_here(core: &weft_node::Core, employee: &str) -> bool {
     core.replica().directory().is_some_and(|d| {
-        d.directory.employees.get(employee).is_some_and(|e| {
-            e.status == weft_node::keys::Status::Active && e.site == core.site()
-        })
+        d.directory
+            .employees
+            .get(employee)
+            .is_some_and(|e| e.status == weft_node::keys::Status::Active && e.site == core.site())
     })
 }
 
@@ -281,9 +282,7 @@ impl Sessions {
             // earlier after a restart.
             let node = self.node.clone();
             tokio::spawn(async move {
-                let _ = node
-                    .call(move |c| c.store().put_session(&d, &record))
-                    .await;
+                let _ = node.call(move |c| c.store().put_session(&d, &record)).await;
             });
         }
         Ok(Some(session))
@@ -656,7 +655,9 @@ pub fn address_key(ip: Option<IpAddr>) -> String {
             let s = v6.segments();
             format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
         }
-        Some(IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or_else(String::new, |v4| v4.to_string()),
+        Some(IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map_or_else(String::new, |v4| v4.to_string()),
         Some(v4) => v4.to_string(),
     }
 }
@@ -843,7 +844,10 @@ mod tests {
         // From the proxy: the first untrusted address from the right.
         assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted), ip("198.51.100.7"));
         // From anyone else: the header is theirs to forge, and ignored.
-        assert_eq!(client_ip(ip("203.0.113.5"), &h, &trusted), ip("203.0.113.5"));
+        assert_eq!(
+            client_ip(ip("203.0.113.5"), &h, &trusted),
+            ip("203.0.113.5")
+        );
         // A client that writes its own header before the proxy appends can only name
         // addresses to the left of the one the proxy saw.
         h.insert(
@@ -853,7 +857,10 @@ mod tests {
         assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted), ip("198.51.100.8"));
         h.insert("x-forwarded-for", "garbage".parse().unwrap());
         assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted), ip("10.0.0.2"));
-        assert_eq!(client_ip(ip("10.0.0.2"), &HeaderMap::new(), &[]), ip("10.0.0.2"));
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &HeaderMap::new(), &[]),
+            ip("10.0.0.2")
+        );
         assert_eq!(address_key(ip("2001:db8:1:2:3:4:5:6")), "2001:db8:1:2::/64");
         assert_eq!(address_key(ip("::ffff:192.0.2.1")), "192.0.2.1");
     }

@@ -101,7 +101,10 @@ mod tests {
     #[test]
     fn cookies_are_read_and_written_in_one_shape() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "a=1; weft_session=abc; b=2".parse().unwrap());
+        h.insert(
+            header::COOKIE,
+            "a=1; weft_session=abc; b=2".parse().unwrap(),
+        );
         assert_eq!(get(&h, "weft_session").as_deref(), Some("abc"));
         assert_eq!(get(&h, "c"), None);
         assert_eq!(

@@ -95,11 +95,18 @@ mod tests {
                 let racers: Vec<_> = (0..8)
                     .map(|_| s.spawn(|| take(&d, &t, 0).is_some()))
                     .collect();
-                racers.into_iter().map(|r| usize::from(r.join().unwrap())).sum()
+                racers
+                    .into_iter()
+                    .map(|r| usize::from(r.join().unwrap()))
+                    .sum()
             });
             assert_eq!(won, 1);
         }
-        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0, "nothing left behind");
+        assert_eq!(
+            std::fs::read_dir(&d).unwrap().count(),
+            0,
+            "nothing left behind"
+        );
     }
 
     #[test]

@@ -201,8 +201,10 @@ async fn healthz(State(state): State<AppState>) -> Result<&'static str, AppError
 
 /// Whether a request may read the operations endpoints: it carries the operator's token
 /// (`Authorization: Bearer`), or it comes from this machine itself — a loopback connection
-/// that no proxy relayed (a request relayed by a proxy on this machine comes from loopback
-/// too, but says so in `X-Forwarded-For` or `Forwarded`).
+/// that no proxy relayed. A request relayed by a proxy on this machine comes from loopback
+/// too: it is recognised by `X-Forwarded-For` or `Forwarded`, and any request from a
+/// configured trusted proxy counts as relayed even without them (a scraper on the proxy's
+/// own machine then uses the token).
 fn ops_allowed(state: &AppState, parts: &axum::http::request::Parts) -> bool {
     use sha2::{Digest, Sha256};
     let h = &parts.headers;
@@ -220,7 +222,9 @@ fn ops_allowed(state: &AppState, parts: &axum::http::request::Parts) -> bool {
         .extensions
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let relayed = h.contains_key("x-forwarded-for") || h.contains_key(header::FORWARDED);
+    let relayed = h.contains_key("x-forwarded-for")
+        || h.contains_key(header::FORWARDED)
+        || peer.is_some_and(|ip| state.trusted_proxies.iter().any(|r| r.contains(ip)));
     peer.is_some_and(|ip| ip.is_loopback()) && !relayed
 }
 

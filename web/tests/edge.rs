@@ -136,7 +136,10 @@ async fn cookie_authenticated_api_writes_must_be_json() {
     }
     // Writes with no body at all too (a reaction, a follow, a logout).
     for (method, path) in [
-        ("PUT", "/api/v1/threads/t-00000000000000000000000000000000/follow"),
+        (
+            "PUT",
+            "/api/v1/threads/t-00000000000000000000000000000000/follow",
+        ),
         ("DELETE", "/api/v1/session"),
         ("POST", "/api/v1/feed/read"),
     ] {
@@ -196,13 +199,26 @@ async fn operations_endpoints_answer_this_machine_or_the_token() {
             .unwrap();
         assert_eq!(send(&app, from(HERE, r)).await.0, StatusCode::FORBIDDEN);
     }
+    // A proxy on this machine that relays without saying so is still a proxy.
+    let proxied = self::app(
+        &n,
+        WebOptions {
+            trusted_proxies: vec![weft_node::config::IpRange::parse("127.0.0.1").unwrap()],
+            ..WebOptions::default()
+        },
+    );
+    let r = Request::get("/metrics").body(Body::empty()).unwrap();
+    assert_eq!(send(&proxied, from(HERE, r)).await.0, StatusCode::FORBIDDEN);
     // Without a token configured, other machines get nothing whatever they send.
     let plain = self::app(&n, WebOptions::default());
     let r = Request::get("/metrics")
         .header(header::AUTHORIZATION, "Bearer ")
         .body(Body::empty())
         .unwrap();
-    assert_eq!(send(&plain, from(ELSEWHERE, r)).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        send(&plain, from(ELSEWHERE, r)).await.0,
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,8 +254,17 @@ async fn cookies_are_secure_when_the_public_address_is_https() {
             ..WebOptions::default()
         },
     );
-    let (_, h, _) = send(&app, from(HERE, Request::get("/login").body(Body::empty()).unwrap())).await;
-    assert!(h[header::SET_COOKIE].to_str().unwrap().ends_with("; Secure"));
+    let (_, h, _) = send(
+        &app,
+        from(HERE, Request::get("/login").body(Body::empty()).unwrap()),
+    )
+    .await;
+    assert!(
+        h[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .ends_with("; Secure")
+    );
     let r = Request::post("/api/v1/session")
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(
@@ -291,7 +316,10 @@ async fn a_search_answers_200_or_400_whatever_it_holds() {
             .body(Body::empty())
             .unwrap();
         let (s, _, _) = send(&app, from(HERE, page)).await;
-        assert!(s == StatusCode::OK || s == StatusCode::BAD_REQUEST, "page: {s}");
+        assert!(
+            s == StatusCode::OK || s == StatusCode::BAD_REQUEST,
+            "page: {s}"
+        );
     }
     let ok = n.handle.call(|_| ()).await;
     assert!(ok.is_ok(), "the node is still up");
@@ -343,7 +371,10 @@ async fn an_event_stream_ends_with_its_session() {
     let mut kept = events(&app, &other).await;
     let mut seen = String::new();
     let quiet = Duration::from_millis(300);
-    assert_eq!(read_until(&mut stream, &mut seen, "", quiet).await, Some(false));
+    assert_eq!(
+        read_until(&mut stream, &mut seen, "", quiet).await,
+        Some(false)
+    );
     let r = Request::delete("/api/v1/session")
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .body(Body::empty())
@@ -355,7 +386,10 @@ async fn an_event_stream_ends_with_its_session() {
         "the stream of the ended session is still open"
     );
     // The same employee's other session, and its stream, go on.
-    assert_eq!(read_until(&mut kept, &mut seen, "", quiet).await, Some(false));
+    assert_eq!(
+        read_until(&mut kept, &mut seen, "", quiet).await,
+        Some(false)
+    );
     let r = Request::get("/api/v1/me")
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .body(Body::empty())
@@ -391,6 +425,10 @@ async fn group_events_go_only_to_those_with_full_access() {
     // been before it.
     let mut seen = String::new();
     let got = read_until(&mut stream, &mut seen, &public, Duration::from_secs(10)).await;
-    assert_eq!(got, Some(true), "the public group's event never came: {seen}");
+    assert_eq!(
+        got,
+        Some(true),
+        "the public group's event never came: {seen}"
+    );
     assert!(!seen.contains(&private), "{seen}");
 }

@@ -522,13 +522,16 @@ mod tests {
         assert_eq!(mode(&root.path().join("data")), 0o700);
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         let err = Store::open(&dir).unwrap_err();
-        assert!(matches!(err, StoreError::TooOpen { mode: 0o755, .. }), "{err}");
+        assert!(
+            matches!(err, StoreError::TooOpen { mode: 0o755, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("chmod -R go-rwx"), "{err}");
     }
 
     #[test]
     fn changes_round_trip_in_order_and_survive_reopening() {
-        let dir = crate::store::private_tempdir();
+        let dir = private_tempdir();
         let a = DocId::parse("g-0123456789abcdef0123456789abcdef").unwrap();
         let b = DocId::profile("hdupre");
         {
@@ -564,7 +567,7 @@ mod tests {
 
     #[test]
     fn a_format_1_store_is_upgraded_with_its_index_built() {
-        let dir = crate::store::private_tempdir();
+        let dir = private_tempdir();
         let a = DocId::parse("g-0123456789abcdef0123456789abcdef").unwrap();
         let b = DocId::profile("hdupre");
         {
@@ -589,7 +592,7 @@ mod tests {
 
     #[test]
     fn an_unknown_format_is_refused_clearly() {
-        let dir = crate::store::private_tempdir();
+        let dir = private_tempdir();
         {
             let s = Store::open(dir.path()).unwrap();
             s.meta.insert("format", &99u32.to_be_bytes()).unwrap();

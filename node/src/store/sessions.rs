@@ -54,9 +54,7 @@ impl Store {
                 (Ok(d), Ok(s)) => out.push((d, s)),
                 _ => {
                     tracing::warn!("an unreadable session record was dropped");
-                    self.sessions
-                        .remove(k)
-                        .map_err(io("removing a session"))?;
+                    self.sessions.remove(k).map_err(io("removing a session"))?;
                 }
             }
         }

@@ -89,7 +89,13 @@ pub(super) async fn charter_accept(
     }
 }
 
-fn setup_form(state: &AppState, lang: Lang, token: &str, who: &str, error: Option<&str>) -> Response {
+fn setup_form(
+    state: &AppState,
+    lang: Lang,
+    token: &str,
+    who: &str,
+    error: Option<&str>,
+) -> Response {
     let csrf = auth::random_token().unwrap_or_default();
     let t = |k| lang.t(k);
     let mut r = page(
@@ -156,9 +162,7 @@ pub(super) async fn setup_page(
         .as_deref()
         .and_then(|d| crate::invite::check(d, &token, now_ms()));
     match who {
-        Some(who) if still_here(&state, &who).await => {
-            setup_form(&state, lang, &token, &who, None)
-        }
+        Some(who) if still_here(&state, &who).await => setup_form(&state, lang, &token, &who, None),
         _ => link_gone(lang),
     }
 }
