@@ -490,6 +490,22 @@ struct GroupQuery {
     q: String,
 }
 
+/// The most bytes a name filter (`/groups?q=`, `/people?q=`) may be: each of its words is
+/// looked for in every group or person, on the node's loop.
+pub(crate) const MAX_FILTER_BYTES: usize = 200;
+
+/// A name filter within [`MAX_FILTER_BYTES`], or 400.
+pub(crate) fn filter_query(q: &str) -> Result<&str, AppError> {
+    if q.len() > MAX_FILTER_BYTES {
+        return Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!("a filter is at most {MAX_FILTER_BYTES} bytes"),
+        ));
+    }
+    Ok(q)
+}
+
 /// Whether a group's name or description has every word of `query` (case and accents
 /// ignored).
 pub(crate) fn group_matches(g: &GroupView, query: &str) -> bool {
@@ -503,6 +519,7 @@ async fn list_groups(
     Me(me): Me,
     axum::extract::Query(q): axum::extract::Query<GroupQuery>,
 ) -> Result<Json<List<GroupJson>>, AppError> {
+    filter_query(&q.q)?;
     let items = state
         .node
         .call(move |core| {

@@ -236,16 +236,28 @@ impl Sessions {
                 Ok(())
             })
             .await??;
-        let mut live = self.lock();
-        live.retain(|_, e| session_alive(e.record.created, e.record.last_used, now));
-        live.insert(
-            d,
-            Entry {
-                record,
-                stored_use: now,
-            },
-        );
-        self.count(live.len());
+        let expired: Vec<[u8; 32]> = {
+            let mut live = self.lock();
+            let expired: Vec<[u8; 32]> = live
+                .iter()
+                .filter(|(_, e)| !session_alive(e.record.created, e.record.last_used, now))
+                .map(|(d, _)| *d)
+                .collect();
+            for x in &expired {
+                live.remove(x);
+            }
+            live.insert(
+                d,
+                Entry {
+                    record,
+                    stored_use: now,
+                },
+            );
+            self.count(live.len());
+            expired
+        };
+        // Sessions that expired unnoticed leave the store too.
+        self.forget(expired);
         Ok(token)
     }
 

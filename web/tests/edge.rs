@@ -321,6 +321,18 @@ async fn a_search_answers_200_or_400_whatever_it_holds() {
             "page: {s}"
         );
     }
+    // The name filters of groups and people run on the node's loop too: bounded likewise.
+    let long = "a ".repeat(5_000);
+    for path in ["/api/v1/groups", "/api/v1/people", "/groups"] {
+        let r = with_cookie(&token, Request::get(format!("{path}?q={}", enc(&long))))
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            send(&app, from(HERE, r)).await.0,
+            StatusCode::BAD_REQUEST,
+            "{path}"
+        );
+    }
     let ok = n.handle.call(|_| ()).await;
     assert!(ok.is_ok(), "the node is still up");
 }

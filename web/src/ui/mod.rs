@@ -569,6 +569,9 @@ async fn groups_page(
         .await
         .unwrap_or_default();
     let query = f.q.trim().to_owned();
+    if let Err(e) = crate::api::filter_query(&query) {
+        return fail(e);
+    }
     let groups: Vec<_> = groups
         .into_iter()
         .filter(|(g, _)| crate::api::group_matches(g, &query))
