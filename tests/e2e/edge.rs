@@ -499,12 +499,14 @@ fn sessions_survive_a_restart_and_end_with_logout_and_a_new_password() {
     );
 }
 
-/// Sets `user`'s status in the draft directory and publishes the next version.
-fn publish_left(company: &Company, user: &str) {
+/// Marks `left` as having left and moves `moved` to `to` in the draft directory, and
+/// publishes the next version.
+fn publish_changes(company: &Company, left: &str, moved: &str, to: &str) {
     let draft = company.root().join("directory.draft.json");
     let mut d: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&draft).unwrap()).unwrap();
-    d["employees"][user]["status"] = json!("left");
+    d["employees"][left]["status"] = json!("left");
+    d["employees"][moved]["site"] = json!(to);
     std::fs::write(&draft, serde_json::to_string_pretty(&d).unwrap()).unwrap();
     weft(
         company.root(),
@@ -512,25 +514,28 @@ fn publish_left(company: &Company, user: &str) {
     );
 }
 
-/// When the directory (arriving from another site) marks an employee as gone, their
-/// sessions end at once, their open streams close, and a setup link made for them before
-/// no longer works.
+/// When the directory (arriving from another site) marks an employee as gone, or moves
+/// them to another site, their sessions here end at once, their open streams close, and a
+/// setup link made for them before no longer works.
 #[test]
-fn a_directory_that_marks_someone_left_ends_their_sessions_and_streams() {
+fn a_directory_that_marks_someone_left_or_moved_ends_their_sessions_and_streams() {
     let company = Company::new();
+    company.set_password(0, "tbernard");
     let paris = company.start(0);
     let ny = company.start(1);
     all_connected(&[&paris, &ny]);
     let leaving = paris.login("cmartin");
+    let moving = paris.login("tbernard");
     let staying = paris.login("hdupre");
     let link = invite(&company, 0, "cmartin");
     let mut stream = subscribe(paris.http_port, &leaving);
+    let mut moving_stream = subscribe(paris.http_port, &moving);
     let version = paris.json("/api/v1/node")["directory_version"]
         .as_u64()
         .unwrap();
     // New York's operator installs the new directory; it reaches Paris over the network.
     assert_eq!(ny.stop().code(), Some(0));
-    publish_left(&company, "cmartin");
+    publish_changes(&company, "cmartin", "tbernard", "new-york");
     let ny = company.start(1);
     paris.wait_until(
         Duration::from_secs(60),
@@ -541,7 +546,12 @@ fn a_directory_that_marks_someone_left_ends_their_sessions_and_streams() {
         closes_within(&mut stream, Duration::from_secs(10)),
         "the stream of someone who left stayed open"
     );
+    assert!(
+        closes_within(&mut moving_stream, Duration::from_secs(10)),
+        "the stream of someone who moved stayed open"
+    );
     assert_eq!(get_me(&paris, &leaving), 401);
+    assert_eq!(get_me(&paris, &moving), 401);
     assert_eq!(get_me(&paris, &staying), 200);
     assert_eq!(
         setup_form(paris.http_port, &link).0,
