@@ -146,7 +146,7 @@ fn three_hundred_concurrent_wrong_logins_check_a_handful_and_lock_out_no_one_els
     let pid = node.child.id();
     let port = node.http_port;
     let checks_before = node.metric("weft_password_checks_total");
-    let (rss_before, _) = memory_kib(pid);
+    let (rss_before, peak_before) = memory_kib(pid);
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(301));
     let guesses: Vec<_> = (0..300)
         .map(|i| {
@@ -175,7 +175,8 @@ fn three_hundred_concurrent_wrong_logins_check_a_handful_and_lock_out_no_one_els
     let (rss_after, peak) = memory_kib(pid);
     eprintln!(
         "300 wrong logins: {checked} checked (401), {refused} refused; {checks} argon2 checks in all; \
-         resident {rss_before} KiB before, {rss_after} KiB after, peak {peak} KiB; \
+         resident {rss_before} KiB before, {rss_after} KiB after; peak {peak_before} KiB \
+         before, {peak} KiB after; \
          the other account logged in in {victim_took:?}"
     );
     assert!(
