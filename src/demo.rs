@@ -167,10 +167,7 @@ pub(crate) fn run(root: PathBuf, port_base: u16, fresh: bool) -> Result<()> {
             tasks.push(tokio::spawn(weft_web::serve(
                 listener,
                 running.handle.clone(),
-                weft_web::WebOptions {
-                    charter: Some(DEMO_CHARTER.to_owned()),
-                    data_dir: Some(config.data_dir.clone()),
-                },
+                weft_web::WebOptions::from_config(&config, Some(DEMO_CHARTER.to_owned())),
                 wait(stop_rx.clone()),
             )));
             handles.insert(site.to_string(), (running.handle, config.http_addr));

@@ -126,7 +126,15 @@ fn tune_malloc() {
     }
 }
 
+/// Everything weft creates is for its own user only: stores, search indexes, setup links and
+/// keys hold password hashes, sessions and private text. With this umask, sled's and
+/// tantivy's files are created 0600 and folders 0700, whatever the shell's umask was.
+fn private_files() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
 fn main() -> ExitCode {
+    private_files();
     let cli = Cli::parse();
     if matches!(cli.command, Command::Run { .. } | Command::Demo { .. }) {
         tune_malloc();

@@ -97,7 +97,8 @@ pub(crate) fn run(config: Config) -> Result<()> {
 }
 
 /// The web layer's settings from the node's configuration: the usage charter's text (read
-/// now, so a missing file stops the start with its name) and the data directory.
+/// now, so a missing file stops the start with its name), the data directory, the public
+/// address, the trusted proxies, the metrics token and the login limits.
 pub(crate) fn web_options(config: &Config) -> Result<weft_web::WebOptions> {
     let charter = match &config.charter {
         Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
@@ -105,8 +106,5 @@ pub(crate) fn web_options(config: &Config) -> Result<weft_web::WebOptions> {
         })?),
         None => None,
     };
-    Ok(weft_web::WebOptions {
-        charter,
-        data_dir: Some(config.data_dir.clone()),
-    })
+    Ok(weft_web::WebOptions::from_config(config, charter))
 }

@@ -29,7 +29,8 @@ pub(crate) enum UserCmd {
         /// The employee's directory id or e-mail.
         #[arg(long)]
         user: String,
-        /// The address employees reach this node at (default: http://<http_addr>).
+        /// The address employees reach this node at (default: `public_url` from the
+        /// configuration, else http://<http_addr>).
         #[arg(long)]
         base_url: Option<String>,
         /// Hours until the link expires.
@@ -67,7 +68,9 @@ pub(crate) fn user(cmd: UserCmd) -> Result<()> {
                 expires,
             )
             .context("cannot write the setup link")?;
-            let base = base_url.unwrap_or_else(|| format!("http://{}", config.http_addr));
+            let base = base_url
+                .or_else(|| config.public_url.clone())
+                .unwrap_or_else(|| format!("http://{}", config.http_addr));
             println!("{}/setup/{token}", base.trim_end_matches('/'));
             eprintln!(
                 "one-time link for {} ({}), valid {hours} h: send it to them privately",
@@ -102,8 +105,13 @@ pub(crate) fn user(cmd: UserCmd) -> Result<()> {
             let hash = weft_web::auth::hash_password(password)
                 .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
             store.set_password_hash(&e.id, &hash)?;
+            // A new password ends every session made with the old one.
+            let ended = store.end_sessions_of(&e.id)?;
             store.flush()?;
             println!("password set for {} ({})", e.id, e.display_name);
+            if ended > 0 {
+                println!("{ended} session(s) of {} ended", e.id);
+            }
             Ok(())
         }
     }

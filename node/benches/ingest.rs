@@ -60,7 +60,7 @@ fn main() {
         w.nodes[0].clone(),
         TrustAnchors::single(w.authority.public()),
         Some(w.directory.clone()),
-        Store::open(dir.path()).unwrap(),
+        Store::open(&dir.path().join("store")).unwrap(),
         SyncConfig::default(),
         1,
     )
@@ -126,7 +126,7 @@ fn main() {
         w.nodes[0].clone(),
         TrustAnchors::single(w.authority.public()),
         Some(w.directory.clone()),
-        Store::open(dir.path()).unwrap(),
+        Store::open(&dir.path().join("store")).unwrap(),
         SyncConfig::default(),
         1,
     )

@@ -3,7 +3,7 @@
 //! result down; nothing reads configuration globally, so a test can run two nodes with two
 //! configs in one process.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,80 @@ pub struct Config {
     pub write_budget_burst: u32,
     /// Writes per minute one employee may make after the burst.
     pub write_budget_per_minute: u32,
+    /// The address employees reach this node at (`https://weft.paris.example.com`). When it
+    /// is https, cookies are marked `Secure`; `weft user invite` makes links with it.
+    pub public_url: Option<String>,
+    /// The reverse proxies in front of the web server (addresses or CIDR ranges, e.g.
+    /// `["127.0.0.1", "10.0.0.0/8"]`). Only a request that comes from one of them is believed
+    /// about its client's address (`X-Forwarded-For`); every other request's client is the
+    /// address it comes from. Login limits are counted per client address.
+    pub trusted_proxies: Vec<String>,
+    /// A bearer token that lets other machines read `/metrics` and `/api/v1/node`
+    /// (`Authorization: Bearer <token>`). Without one, they answer only to clients on this
+    /// machine (loopback, not relayed by a proxy).
+    pub metrics_token: Option<Secret>,
+    /// Failed logins for one account within 15 minutes before that account's logins are
+    /// refused (429) for the rest of the 15 minutes.
+    pub login_failures_per_account: u32,
+    /// Failed logins from one client address within 15 minutes before that address's logins
+    /// are refused. Far looser than the account limit: an office behind one address is many
+    /// people.
+    pub login_failures_per_address: u32,
+}
+
+/// A secret setting: never printed by `Debug` (configurations end up in logs).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// An address range: an IP address and how many of its leading bits a member shares
+/// (`10.0.0.0/8`; a bare address is a range of one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    addr: IpAddr,
+    bits: u8,
+}
+
+impl IpRange {
+    /// Parses `1.2.3.4`, `1.2.3.0/24`, `::1` or `fd00::/8`.
+    pub fn parse(s: &str) -> Option<IpRange> {
+        let (a, bits) = match s.trim().split_once('/') {
+            Some((a, b)) => (a, Some(b.parse::<u8>().ok()?)),
+            None => (s.trim(), None),
+        };
+        let addr: IpAddr = a.parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let bits = bits.unwrap_or(max);
+        (bits <= max).then_some(IpRange { addr, bits })
+    }
+
+    /// Whether `ip` is in the range (an IPv4 address written as IPv6, `::ffff:1.2.3.4`, is
+    /// the IPv4 address).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(r), IpAddr::V4(x)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.bits)).unwrap_or(0);
+                u32::from(r) & mask == u32::from(x) & mask
+            }
+            (IpAddr::V6(r), IpAddr::V6(x)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.bits))
+                    .unwrap_or(0);
+                u128::from(r) & mask == u128::from(x) & mask
+            }
+            _ => false,
+        }
+    }
 }
 
 impl Default for Config {
@@ -63,6 +137,11 @@ impl Default for Config {
             charter: None,
             write_budget_burst: crate::budget::WriteBudget::default().burst,
             write_budget_per_minute: crate::budget::WriteBudget::default().per_minute,
+            public_url: None,
+            trusted_proxies: Vec::new(),
+            metrics_token: None,
+            login_failures_per_account: 5,
+            login_failures_per_address: 100,
         }
     }
 }
@@ -97,7 +176,9 @@ impl Config {
     /// Applies `WEFT_*` variables: `WEFT_SITE`, `WEFT_DATA_DIR`, `WEFT_NODE_KEY`,
     /// `WEFT_DIRECTORY`, `WEFT_TRUST` (comma-separated), `WEFT_HTTP_ADDR`, `WEFT_LISTEN`
     /// (comma-separated), `WEFT_PEERS` (comma-separated), `WEFT_MDNS` (true/false),
-    /// `WEFT_RESYNC_INTERVAL_SECS`, `WEFT_CHARTER`. Other `WEFT_` variables that name no
+    /// `WEFT_RESYNC_INTERVAL_SECS`, `WEFT_CHARTER`, `WEFT_PUBLIC_URL`, `WEFT_TRUSTED_PROXIES`
+    /// (comma-separated), `WEFT_METRICS_TOKEN`, `WEFT_LOGIN_FAILURES_PER_ACCOUNT`,
+    /// `WEFT_LOGIN_FAILURES_PER_ADDRESS`. Other `WEFT_` variables that name no
     /// setting are errors too, so a typo does not go unnoticed — except `WEFT_LOG_FORMAT`,
     /// which the CLI reads.
     pub fn apply_env(
@@ -158,6 +239,19 @@ impl Config {
                         .parse()
                         .map_err(|_| bad(format!("{v:?} is not a number of writes")))?
                 }
+                "PUBLIC_URL" => self.public_url = Some(v),
+                "TRUSTED_PROXIES" => self.trusted_proxies = list(&v),
+                "METRICS_TOKEN" => self.metrics_token = Some(Secret(v)),
+                "LOGIN_FAILURES_PER_ACCOUNT" => {
+                    self.login_failures_per_account = v
+                        .parse()
+                        .map_err(|_| bad(format!("{v:?} is not a number of failures")))?
+                }
+                "LOGIN_FAILURES_PER_ADDRESS" => {
+                    self.login_failures_per_address = v
+                        .parse()
+                        .map_err(|_| bad(format!("{v:?} is not a number of failures")))?
+                }
                 "LOG_FORMAT" => {}
                 _ => return Err(bad("no such setting".into())),
             }
@@ -180,7 +274,44 @@ impl Config {
         if self.trust.is_empty() {
             return Err(bad("trust", "name at least one authority.pub file"));
         }
+        if let Some(bad_range) = self
+            .trusted_proxies
+            .iter()
+            .find(|r| IpRange::parse(r).is_none())
+        {
+            return Err(ConfigError {
+                key: "trusted_proxies".into(),
+                reason: format!("{bad_range:?} is not an address or a CIDR range"),
+            });
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(bad("public_url", "must start with https:// (or http://)"));
+        }
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.0.trim().len() < 16)
+        {
+            return Err(bad("metrics_token", "must be at least 16 characters"));
+        }
+        if self.login_failures_per_account == 0 || self.login_failures_per_address == 0 {
+            return Err(bad(
+                "login_failures_per_account",
+                "login limits must be at least 1",
+            ));
+        }
         Ok(())
+    }
+
+    /// The parsed [`Config::trusted_proxies`] (those that parse; [`Config::validate`] refuses
+    /// the others).
+    pub fn proxy_ranges(&self) -> Vec<IpRange> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|r| IpRange::parse(r))
+            .collect()
     }
 
     /// Resolves relative paths against `base` (the config file's folder).
@@ -213,6 +344,12 @@ mod tests {
         c.validate().unwrap();
         assert_eq!(c.site, "paris");
         assert!(c.http_addr.ip().is_loopback());
+        assert_eq!(c.proxy_ranges().len(), c.trusted_proxies.len());
+        assert!(
+            c.public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
+        );
     }
 
     #[test]
@@ -245,6 +382,43 @@ mod tests {
             .apply_env([("WEFT_SIET".to_string(), "x".to_string())])
             .unwrap_err();
         assert_eq!(err.key, "WEFT_SIET");
+    }
+
+    #[test]
+    fn address_ranges_contain_what_they_should() {
+        let r = IpRange::parse("10.1.0.0/16").unwrap();
+        assert!(r.contains("10.1.200.3".parse().unwrap()));
+        assert!(!r.contains("10.2.0.1".parse().unwrap()));
+        assert!(r.contains("::ffff:10.1.0.9".parse().unwrap()));
+        let one = IpRange::parse("127.0.0.1").unwrap();
+        assert!(one.contains("127.0.0.1".parse().unwrap()));
+        assert!(!one.contains("127.0.0.2".parse().unwrap()));
+        assert!(
+            IpRange::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        let v6 = IpRange::parse("fd00::/8").unwrap();
+        assert!(v6.contains("fd12::1".parse().unwrap()));
+        assert!(!v6.contains("10.0.0.1".parse().unwrap()));
+        for bad in ["", "10.0.0.0/33", "::/129", "example.com", "10.0.0.0/x"] {
+            assert_eq!(IpRange::parse(bad), None, "{bad}");
+        }
+        let c = Config {
+            site: "paris".into(),
+            trusted_proxies: vec!["10.0.0.0/40".into()],
+            ..Config::default()
+        };
+        assert_eq!(c.validate().unwrap_err().key, "trusted_proxies");
+    }
+
+    #[test]
+    fn the_metrics_token_is_never_printed() {
+        let c = Config {
+            metrics_token: Some(Secret("a very secret token".into())),
+            ..Config::default()
+        };
+        assert!(!format!("{c:?}").contains("very secret"));
     }
 
     #[test]

@@ -32,6 +32,12 @@ pub struct Metrics {
     pub throttled_bundles: AtomicU64,
     pub expired_changes: AtomicU64,
     pub directory_version: AtomicU64,
+    /// Passwords hashed or checked (argon2: about 19 MiB and tens of milliseconds each).
+    pub password_checks: AtomicU64,
+    /// Logins refused before any check: too many failures, or too many checks at once.
+    pub logins_refused: AtomicU64,
+    /// Web sessions alive.
+    pub sessions: AtomicU64,
     /// Refused changes by reason code.
     pub rejections: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -192,6 +198,24 @@ impl Metrics {
             "gauge",
             "The directory version this node holds.",
             g(&self.directory_version),
+        );
+        line(
+            "password_checks_total",
+            "counter",
+            "Passwords checked or hashed (argon2).",
+            g(&self.password_checks),
+        );
+        line(
+            "logins_refused_total",
+            "counter",
+            "Logins refused before any password check (rate limits, checks at capacity).",
+            g(&self.logins_refused),
+        );
+        line(
+            "sessions",
+            "gauge",
+            "Web sessions alive.",
+            g(&self.sessions),
         );
         let _ = writeln!(
             s,

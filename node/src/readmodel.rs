@@ -17,6 +17,20 @@ use weft_crdt::{DocId, DocKind, GroupView, Replica, ThreadView, Visibility};
 
 use crate::service::Access;
 
+/// A group's genesis nonce (a root field set once, at genesis, by the node that made it; the
+/// write rules refuse any later change to it).
+fn genesis_nonce(doc: &weft_crdt::Doc) -> Option<u64> {
+    use automerge::ReadDoc;
+    match doc.automerge().get(automerge::ROOT, "nonce") {
+        Ok(Some((automerge::Value::Scalar(v), _))) => match v.as_ref() {
+            automerge::ScalarValue::Uint(n) => Some(*n),
+            automerge::ScalarValue::Int(n) => u64::try_from(*n).ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// How many characters of a thread's first post the feed shows.
 pub const EXCERPT_CHARS: usize = 220;
 
@@ -50,6 +64,12 @@ pub struct GroupSummary {
     pub requests: BTreeSet<String>,
     /// The group's threads as (last activity, id): the newest last.
     pub threads: BTreeSet<(i64, DocId)>,
+    /// Set once at genesis, never changed: who made it, when, from which site, and whether
+    /// its genesis carries the "All company" marker (see `service::Core::all_company`).
+    pub created_by: String,
+    pub created_at: i64,
+    pub home_site: String,
+    pub all_company_marker: bool,
 }
 
 impl GroupSummary {
@@ -236,7 +256,10 @@ impl ReadModel {
                 notices
             }
             DocKind::Group => GroupView::of(d)
-                .map(|v| self.update_group(v))
+                .map(|v| {
+                    let marked = genesis_nonce(d) == Some(crate::service::ALL_COMPANY_NONCE);
+                    self.update_group(v, marked)
+                })
                 .unwrap_or_default(),
             DocKind::Profile => {
                 if let Some(owner) = doc.profile_owner() {
@@ -363,7 +386,7 @@ impl ReadModel {
         notices
     }
 
-    fn update_group(&mut self, v: GroupView) -> Vec<Notice> {
+    fn update_group(&mut self, v: GroupView, all_company_marker: bool) -> Vec<Notice> {
         let old = self.groups.remove(&v.id);
         let mut notices = Vec::new();
         if let Some(old) = &old {
@@ -414,6 +437,10 @@ impl ReadModel {
                 invitations: v.invitations.into_iter().collect(),
                 requests: v.requests.into_keys().collect(),
                 threads,
+                created_by: v.created_by,
+                created_at: v.created_at,
+                home_site: v.home_site,
+                all_company_marker,
             },
         );
         notices

@@ -7,11 +7,51 @@
 //! change it covers, so a restart reindexes only the documents changed since — or everything,
 //! if the index is missing, unreadable or of another version. What a searcher may see is
 //! decided at query time by the node's visibility rules, never by the index.
+//!
+//! # Queries are built here, from words
+//!
+//! A user's text never reaches a query grammar: [`SearchQuery::parse`] cuts it into at most
+//! [`MAX_WORDS`] words and [`MAX_PHRASES`] quoted phrases (of at most [`MAX_PHRASE_WORDS`]
+//! words) from at most [`MAX_QUERY_BYTES`] bytes, and [`SearchIndex::search`] turns those into
+//! a flat query of term and phrase queries, one level deep. No input can nest, recurse or
+//! name a field; anything beyond the limits is refused (the API answers 400), so the cost of
+//! a search is bounded whatever is typed. (tantivy's own query grammar recursed once per
+//! parenthesis: 2 KB of `(` overflowed the stack and aborted the node.)
+//!
+//! # Ranking sees only the searcher's own documents, and no statistics of any others
+//!
+//! BM25 weighs a word by how many documents of the whole index hold it, so with the index's
+//! statistics the order of two visible results could tell whether a word is frequent in
+//! groups the searcher may not read. Two things prevent it:
+//!
+//! * **The searcher's scope is part of the query**: posts only of the groups the searcher
+//!   reads, groups only those they may see listed, and people. Documents outside it are
+//!   never matched, counted, scored or truncated away, so they cannot push visible results
+//!   out of a page either.
+//! * **Scores use fixed collection statistics** ([`FixedStatistics`]): every word is given
+//!   the same rarity and every field a fixed typical length. A document's score is then a
+//!   function of that document alone: how often each word occurs in it (saturating, as in
+//!   BM25), its length, whether the word is in the title (counted twice), and its age (a
+//!   post loses up to a quarter of its score over about a year, see [`recency`]).
+//!
+//! The cost in quality: a rare word no longer outweighs a common one, so for "the
+//! kubernetes migration" a post saying "the" many times can rank above one saying
+//! "kubernetes" once. Every word counts alike; posts that hold more of the words still come
+//! first, and quoting a phrase requires it. Per-scope statistics (document frequencies
+//! counted over the searcher's own scope) would restore rarity without leaking, at the cost
+//! of a pass over the scope's postings for every word of every query; at our sizes the
+//! simple, fixed score is the better trade, and it is what the ranking test pins down.
+
+use std::collections::BTreeMap;
 
 use tantivy::collector::TopDocs;
-use tantivy::query::QueryParser;
+use tantivy::query::{
+    Bm25StatisticsProvider, BooleanQuery, ConstScoreQuery, Occur, PhraseQuery, Query, TermQuery,
+    TermSetQuery,
+};
 use tantivy::schema::{
-    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
 };
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::{
@@ -79,6 +119,22 @@ struct Fields {
     body_fr: Field,
     /// A post's #topics, exactly as the post view gives them (one term each).
     topic: Field,
+    /// A post's group (its thread's group), for the searcher's scope.
+    group: Field,
+    /// When the post or group was made (ms since the epoch; 0 for people), for recency.
+    at: Field,
+}
+
+/// One document of the index, as [`SearchIndex::add`] takes it.
+struct Entry<'a> {
+    kind: HitKind,
+    id: &'a str,
+    post: &'a str,
+    title: &'a str,
+    body: &'a str,
+    topics: &'a [String],
+    group: &'a str,
+    at: i64,
 }
 
 /// A change to the index, buffered until the next commit.
@@ -109,7 +165,8 @@ pub struct SearchIndex {
 /// one is rebuilt.
 /// * 1: the first.
 /// * 2: adds `topic`.
-const LAYOUT: u32 = 2;
+/// * 3: adds `group` and `at` (scoped, statistics-free ranking).
+const LAYOUT: u32 = 3;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Payload {
@@ -146,6 +203,8 @@ fn schema() -> (Schema, Fields) {
         body_en: b.add_text_field("body_en", text("weft_en").set_stored()),
         body_fr: b.add_text_field("body_fr", text("weft_fr")),
         topic: b.add_text_field("topic", STRING),
+        group: b.add_text_field("group", STRING),
+        at: b.add_i64_field("at", INDEXED | FAST),
     };
     (b.build(), f)
 }
@@ -244,33 +303,23 @@ impl SearchIndex {
         self.covered = Some(seq);
     }
 
-    fn add(&mut self, kind: HitKind, id: &str, post: &str, title: &str, body: &str) {
-        self.add_with_topics(kind, id, post, title, body, &[]);
-    }
-
-    fn add_with_topics(
-        &mut self,
-        kind: HitKind,
-        id: &str,
-        post: &str,
-        title: &str,
-        body: &str,
-        topics: &[String],
-    ) {
+    fn add(&mut self, e: Entry<'_>) {
         let f = self.f;
         let mut d = doc!(
-            f.kind => kind.as_str(),
-            f.id => id,
-            f.post => post,
-            f.key => format!("{id}~{post}"),
-            f.title => title,
-            f.title_en => title,
-            f.title_fr => title,
-            f.body => body,
-            f.body_en => body,
-            f.body_fr => body,
+            f.kind => e.kind.as_str(),
+            f.id => e.id,
+            f.post => e.post,
+            f.key => format!("{}~{}", e.id, e.post),
+            f.title => e.title,
+            f.title_en => e.title,
+            f.title_fr => e.title,
+            f.body => e.body,
+            f.body_en => e.body,
+            f.body_fr => e.body,
+            f.group => e.group,
+            f.at => e.at,
         );
-        for t in topics {
+        for t in e.topics {
             d.add_text(f.topic, t);
         }
         self.pending.push(Op::Add(d));
@@ -290,6 +339,7 @@ impl SearchIndex {
         {
             let root = weft_crdt::PostView::root_id(doc);
             let title = doc.root_str("title").unwrap_or_default();
+            let group = doc.root_str("group").unwrap_or_default();
             for pid in touched {
                 self.pending.push(Op::Delete(Term::from_field_text(
                     self.f.key,
@@ -304,7 +354,16 @@ impl SearchIndex {
                     } else {
                         ""
                     };
-                    self.add_with_topics(HitKind::Post, id.as_str(), &pid, t, &p.body, &p.topics);
+                    self.add(Entry {
+                        kind: HitKind::Post,
+                        id: id.as_str(),
+                        post: &pid,
+                        title: t,
+                        body: &p.body,
+                        topics: &p.topics,
+                        group: &group,
+                        at: p.created_at,
+                    });
                 }
             }
             self.seen.insert(id.clone(), doc.applied_heads());
@@ -318,7 +377,16 @@ impl SearchIndex {
         match id.kind() {
             DocKind::Group => {
                 if let Some(g) = GroupView::of(doc) {
-                    self.add(HitKind::Group, id.as_str(), "", &g.name, &g.description);
+                    self.add(Entry {
+                        kind: HitKind::Group,
+                        id: id.as_str(),
+                        post: "",
+                        title: &g.name,
+                        body: &g.description,
+                        topics: &[],
+                        group: "",
+                        at: g.created_at,
+                    });
                 }
             }
             DocKind::Thread => {
@@ -328,14 +396,16 @@ impl SearchIndex {
                             continue;
                         }
                         let title = if i == 0 { t.title.as_str() } else { "" };
-                        self.add_with_topics(
-                            HitKind::Post,
-                            id.as_str(),
-                            &p.id,
+                        self.add(Entry {
+                            kind: HitKind::Post,
+                            id: id.as_str(),
+                            post: &p.id,
                             title,
-                            &p.body,
-                            &p.topics,
-                        );
+                            body: &p.body,
+                            topics: &p.topics,
+                            group: t.group.as_str(),
+                            at: p.created_at,
+                        });
                     }
                 }
             }
@@ -362,7 +432,16 @@ impl SearchIndex {
                 e.site,
                 model.profile_text(&e.id)
             );
-            self.add(HitKind::Person, &e.id, "", &e.display_name, &body);
+            self.add(Entry {
+                kind: HitKind::Person,
+                id: &e.id,
+                post: "",
+                title: &e.display_name,
+                body: &body,
+                topics: &[],
+                group: "",
+                at: 0,
+            });
         }
     }
 
@@ -402,16 +481,41 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// The threads with a visible post about `topic` (at most `limit` posts looked at), before
-    /// visibility filtering; each thread once.
-    pub fn threads_about(&self, topic: &str, limit: usize) -> Result<Vec<DocId>, NodeError> {
+    /// The threads with a visible post about `topic` in one of `groups` (at most `limit`
+    /// posts looked at, newest first), before any further visibility check; each thread once.
+    pub fn threads_about(
+        &self,
+        topic: &str,
+        groups: &[DocId],
+        limit: usize,
+    ) -> Result<Vec<DocId>, NodeError> {
+        if groups.is_empty() {
+            return Ok(Vec::new());
+        }
         let searcher = self.reader.searcher();
-        let q = tantivy::query::TermQuery::new(
-            Term::from_field_text(self.f.topic, topic),
-            IndexRecordOption::Basic,
-        );
+        let q = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(self.f.topic, topic),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+            (
+                Occur::Must,
+                Box::new(TermSetQuery::new(
+                    groups
+                        .iter()
+                        .map(|g| Term::from_field_text(self.f.group, g.as_str())),
+                )),
+            ),
+        ]);
         let top = searcher
-            .search(&q, &TopDocs::with_limit(limit.max(1)).order_by_score())
+            .search(
+                &q,
+                &TopDocs::with_limit(limit.max(1))
+                    .order_by_fast_field::<i64>("at", tantivy::Order::Desc),
+            )
             .map_err(err)?;
         let mut out: Vec<DocId> = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -429,26 +533,168 @@ impl SearchIndex {
         Ok(out)
     }
 
-    /// Up to `limit` hits for `query`, best first (before visibility filtering).
+    /// The terms `word` gives in `field` (through that field's analyzer: lower case, accents
+    /// folded, stemmed; none for a word longer than the analyzer keeps).
+    fn terms(&self, field: Field, word: &str) -> Vec<Term> {
+        let Ok(mut analyzer) = self.index.tokenizer_for_field(field) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut stream = analyzer.token_stream(word);
+        while let Some(t) = stream.next() {
+            out.push(Term::from_field_text(field, &t.text));
+        }
+        out
+    }
+
+    /// The text part of a query: each word in any of the four text fields (title counted
+    /// twice), at least one word; each phrase required, as a phrase, in one of them.
+    fn text_query(&self, q: &SearchQuery) -> Option<Box<dyn Query>> {
+        let f = self.f;
+        let fields = [
+            (f.title_en, 2.0),
+            (f.title_fr, 2.0),
+            (f.body_en, 1.0),
+            (f.body_fr, 1.0),
+        ];
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for word in &q.words {
+            let mut per_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for (field, boost) in fields {
+                for term in self.terms(field, word) {
+                    let tq: Box<dyn Query> =
+                        Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+                    per_field.push((
+                        Occur::Should,
+                        Box::new(tantivy::query::BoostQuery::new(tq, boost)),
+                    ));
+                }
+            }
+            if !per_field.is_empty() {
+                clauses.push((Occur::Should, Box::new(BooleanQuery::new(per_field))));
+            }
+        }
+        for phrase in &q.phrases {
+            let mut per_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for (field, boost) in fields {
+                let terms: Vec<Term> = phrase.iter().flat_map(|w| self.terms(field, w)).collect();
+                // A phrase query needs two terms or more (and panics otherwise).
+                let pq: Box<dyn Query> = match terms.len() {
+                    0 => continue,
+                    1 => Box::new(TermQuery::new(
+                        terms.into_iter().next()?,
+                        IndexRecordOption::WithFreqs,
+                    )),
+                    _ => Box::new(PhraseQuery::new(terms)),
+                };
+                per_field.push((
+                    Occur::Should,
+                    Box::new(tantivy::query::BoostQuery::new(pq, boost)),
+                ));
+            }
+            if per_field.is_empty() {
+                // A phrase of words no field keeps cannot match anything.
+                return None;
+            }
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(per_field))));
+        }
+        (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+    }
+
+    /// What of the index a searcher may match, as a query that adds nothing to scores.
+    fn scope_query(&self, scope: &Scope, kind: Option<HitKind>) -> Option<Box<dyn Query>> {
+        let f = self.f;
+        let kind_is = |k: HitKind| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(f.kind, k.as_str()),
+                IndexRecordOption::Basic,
+            ))
+        };
+        let within = |field: Field, ids: &[DocId]| -> Box<dyn Query> {
+            Box::new(TermSetQuery::new(
+                ids.iter().map(|g| Term::from_field_text(field, g.as_str())),
+            ))
+        };
+        let wants = |k: HitKind| kind.is_none_or(|w| w == k);
+        let mut branches: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if wants(HitKind::Post) && !scope.readable.is_empty() {
+            branches.push((
+                Occur::Should,
+                Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, kind_is(HitKind::Post)),
+                    (Occur::Must, within(f.group, &scope.readable)),
+                ])),
+            ));
+        }
+        if wants(HitKind::Group) && !scope.listed.is_empty() {
+            branches.push((
+                Occur::Should,
+                Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, kind_is(HitKind::Group)),
+                    (Occur::Must, within(f.id, &scope.listed)),
+                ])),
+            ));
+        }
+        if wants(HitKind::Person) {
+            branches.push((Occur::Should, kind_is(HitKind::Person)));
+        }
+        (!branches.is_empty()).then(|| {
+            Box::new(ConstScoreQuery::new(
+                Box::new(BooleanQuery::new(branches)),
+                0.0,
+            )) as Box<dyn Query>
+        })
+    }
+
+    /// Up to `limit` hits for `query` within `scope`, best first, ranked as the module's
+    /// documentation says: by each document's own words and age (`now`, ms), with no
+    /// statistics of documents outside the hit itself.
     pub fn search(
         &self,
-        query: &str,
+        query: &SearchQuery,
+        scope: &Scope,
         kind: Option<HitKind>,
         limit: usize,
+        now: i64,
     ) -> Result<Vec<Hit>, NodeError> {
         let f = self.f;
+        let (Some(text), Some(within)) = (self.text_query(query), self.scope_query(scope, kind))
+        else {
+            return Ok(Vec::new());
+        };
+        let q = BooleanQuery::new(vec![(Occur::Must, text), (Occur::Must, within)]);
         let searcher = self.reader.searcher();
-        let mut parser = QueryParser::for_index(
-            &self.index,
-            vec![f.title_en, f.title_fr, f.body_en, f.body_fr],
+        let stats = FixedStatistics { f };
+        let collector = TopDocs::with_limit(limit.max(1)).tweak_score(
+            move |segment: &tantivy::SegmentReader| {
+                let at = segment
+                    .fast_fields()
+                    .i64("at")
+                    .ok()
+                    .map(|c| c.first_or_default_col(0));
+                move |doc: tantivy::DocId, score: tantivy::Score| {
+                    let made = at.as_ref().map_or(0, |c| c.get_val(doc));
+                    score * recency(made, now)
+                }
+            },
         );
-        parser.set_field_boost(f.title_en, 2.0);
-        parser.set_field_boost(f.title_fr, 2.0);
-        let (q, _) = parser.parse_query_lenient(query);
-        let snippets = SnippetGenerator::create(&searcher, &*q, f.body_en).map_err(err)?;
-        let fetch = if kind.is_some() { limit * 4 } else { limit };
         let top = searcher
-            .search(&q, &TopDocs::with_limit(fetch.max(1)).order_by_score())
+            .search_with_statistics_provider(&q, &collector, &stats)
+            .map_err(err)?;
+        // Every word weighs the same in the excerpt too (tantivy's own generator weighs them
+        // by the whole index's document frequencies).
+        let mut words = BTreeMap::new();
+        for w in query.words.iter().chain(query.phrases.iter().flatten()) {
+            for t in self.terms(f.body_en, w) {
+                if let Some(text) = t.value().as_str() {
+                    words.insert(text.to_owned(), 1.0);
+                }
+            }
+        }
+        let snippets = self
+            .index
+            .tokenizer_for_field(f.body_en)
+            .map(|analyzer| SnippetGenerator::new(words, analyzer, f.body_en, 150))
             .map_err(err)?;
         let mut hits = Vec::new();
         for (_, addr) in top {
@@ -462,9 +708,6 @@ impl SearchIndex {
             let Some(k) = HitKind::parse(&get(f.kind)) else {
                 continue;
             };
-            if kind.is_some_and(|want| want != k) {
-                continue;
-            }
             let snippet = snippets.snippet_from_doc(&d);
             let body = get(f.body);
             let snippet_html = if snippet.is_empty() {
@@ -480,11 +723,153 @@ impl SearchIndex {
                 title: get(f.title),
                 snippet_html,
             });
-            if hits.len() >= limit {
-                break;
-            }
         }
         Ok(hits)
+    }
+}
+
+/// What a searcher may match: computed by the service from the read models, for one
+/// employee, at the time of the query.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Groups whose threads the searcher reads (their posts may match).
+    pub readable: Vec<DocId>,
+    /// Groups the searcher may see listed (their names and descriptions may match).
+    pub listed: Vec<DocId>,
+}
+
+/// Collection statistics that are the same whatever the index holds: every term as rare as
+/// any other, every field of a fixed typical length. With these, BM25 keeps what depends on
+/// the document itself (how often a word occurs in it, saturating; how long it is) and loses
+/// what depends on other documents (how rare a word is among them) — which is what could
+/// leak words of documents the searcher may not see.
+struct FixedStatistics {
+    f: Fields,
+}
+
+/// The number of documents the fixed statistics pretend the index holds; any term is in
+/// one of them.
+const FIXED_DOCS: u64 = 1_000;
+/// Typical lengths, in words, of a title and of a post.
+const TITLE_WORDS: u64 = 6;
+const BODY_WORDS: u64 = 60;
+
+impl Bm25StatisticsProvider for FixedStatistics {
+    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        let typical = if field == self.f.title_en || field == self.f.title_fr {
+            TITLE_WORDS
+        } else {
+            BODY_WORDS
+        };
+        Ok(FIXED_DOCS * typical)
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Ok(FIXED_DOCS)
+    }
+
+    fn doc_freq(&self, _term: &Term) -> tantivy::Result<u64> {
+        Ok(1)
+    }
+}
+
+/// How much of its relevance a document made at `made` keeps at `now` (both ms): 1 when
+/// new, tending to 3/4 (half way after about six months). Relevance comes first; between
+/// equally relevant posts, the newer wins. People (`made` = 0) do not age.
+pub fn recency(made: i64, now: i64) -> f32 {
+    const HALF_LIFE_DAYS: f32 = 180.0;
+    if made <= 0 || made >= now {
+        return 1.0;
+    }
+    let days = (now - made) as f32 / 86_400_000.0;
+    0.75 + 0.25 * (-days / HALF_LIFE_DAYS * std::f32::consts::LN_2).exp()
+}
+
+/// The most bytes a search may be; longer ones are refused.
+pub const MAX_QUERY_BYTES: usize = 1_000;
+/// The most distinct words a search may hold (outside quotes).
+pub const MAX_WORDS: usize = 16;
+/// The most quoted phrases a search may hold.
+pub const MAX_PHRASES: usize = 4;
+/// The most words one quoted phrase may hold.
+pub const MAX_PHRASE_WORDS: usize = 8;
+
+/// A search as the user asked it: words, and "quoted phrases". Built only by
+/// [`SearchQuery::parse`], so always within the limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchQuery {
+    words: Vec<String>,
+    phrases: Vec<Vec<String>>,
+}
+
+/// Why a search was refused. Each names its limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    #[error("a search is at most {MAX_QUERY_BYTES} bytes")]
+    TooLong,
+    #[error("a search holds at most {MAX_WORDS} words")]
+    TooManyWords,
+    #[error("a search holds at most {MAX_PHRASES} quoted phrases")]
+    TooManyPhrases,
+    #[error("a quoted phrase holds at most {MAX_PHRASE_WORDS} words")]
+    PhraseTooLong,
+}
+
+impl SearchQuery {
+    /// Cuts `input` into words (runs of letters and digits, as the index cuts text) and
+    /// phrases (the words between double quotes; an unclosed quote runs to the end).
+    /// Everything else — parentheses, `field:`, `+`, `-`, `*`, `~`, `^` — separates words and
+    /// means nothing. Repeated words count once; a phrase of one word is a word.
+    pub fn parse(input: &str) -> Result<SearchQuery, QueryError> {
+        if input.len() > MAX_QUERY_BYTES {
+            return Err(QueryError::TooLong);
+        }
+        let mut q = SearchQuery::default();
+        for (i, part) in input.split('"').enumerate() {
+            let words: Vec<String> = part
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect();
+            // Odd parts are inside quotes.
+            if i % 2 == 1 && words.len() > 1 {
+                if words.len() > MAX_PHRASE_WORDS {
+                    return Err(QueryError::PhraseTooLong);
+                }
+                if !q.phrases.contains(&words) {
+                    q.phrases.push(words);
+                }
+                continue;
+            }
+            for w in words {
+                if !q.words.contains(&w) {
+                    q.words.push(w);
+                }
+            }
+        }
+        if q.words.len() > MAX_WORDS {
+            return Err(QueryError::TooManyWords);
+        }
+        if q.phrases.len() > MAX_PHRASES {
+            return Err(QueryError::TooManyPhrases);
+        }
+        Ok(q)
+    }
+
+    /// Whether there is nothing to look for (no word at all).
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty() && self.phrases.is_empty()
+    }
+
+    /// The words outside quotes.
+    pub fn words(&self) -> &[String] {
+        &self.words
+    }
+
+    /// The quoted phrases.
+    pub fn phrases(&self) -> &[Vec<String>] {
+        &self.phrases
     }
 }
 
@@ -493,4 +878,197 @@ fn tantivy_escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn q(s: &str) -> SearchQuery {
+        SearchQuery::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_query_is_words_and_phrases_and_nothing_else() {
+        let p = q(r#"kubernetes (migration OR "cloud native" title:secret) -x +y* ~z^2 "#);
+        assert_eq!(
+            p.words(),
+            [
+                "kubernetes",
+                "migration",
+                "OR",
+                "title",
+                "secret",
+                "x",
+                "y",
+                "z",
+                "2"
+            ]
+        );
+        assert_eq!(p.phrases(), [vec!["cloud".to_owned(), "native".to_owned()]]);
+        // Nesting means nothing: only the words inside remain.
+        let nested = format!("{}a{}", "(".repeat(400), ")".repeat(400));
+        assert_eq!(q(&nested).words(), ["a"]);
+        assert!(q(&"((([[[{{{".repeat(100)).is_empty());
+        // An unclosed quote runs to the end; a phrase of one word is a word; repeats count once.
+        let p = q(r#"réunion "lundi matin"#);
+        assert_eq!(p.words(), ["réunion"]);
+        assert_eq!(p.phrases(), [vec!["lundi".to_owned(), "matin".to_owned()]]);
+        assert_eq!(q(r#""seul" seul SEUL"#).words(), ["seul", "SEUL"]);
+    }
+
+    #[test]
+    fn queries_beyond_the_limits_are_refused() {
+        let long = "a".repeat(MAX_QUERY_BYTES + 1);
+        assert_eq!(SearchQuery::parse(&long), Err(QueryError::TooLong));
+        let words: Vec<String> = (0..=MAX_WORDS).map(|i| format!("w{i}")).collect();
+        assert_eq!(
+            SearchQuery::parse(&words.join(" ")),
+            Err(QueryError::TooManyWords)
+        );
+        assert!(SearchQuery::parse(&words[..MAX_WORDS].join(" ")).is_ok());
+        let phrases = r#""a b" "c d" "e f" "g h" "i j""#;
+        assert_eq!(SearchQuery::parse(phrases), Err(QueryError::TooManyPhrases));
+        let phrase = format!("\"{}\"", words[..=MAX_PHRASE_WORDS].join(" "));
+        assert_eq!(SearchQuery::parse(&phrase), Err(QueryError::PhraseTooLong));
+    }
+
+    fn group(n: u8) -> DocId {
+        DocId::parse(&format!("g-{}", format!("{n:02x}").repeat(16))).unwrap()
+    }
+
+    fn thread(n: u8) -> DocId {
+        DocId::parse(&format!("t-{}", format!("{n:02x}").repeat(16))).unwrap()
+    }
+
+    fn post(ix: &mut SearchIndex, g: &DocId, t: u8, body: &str, at: i64) {
+        ix.add(Entry {
+            kind: HitKind::Post,
+            id: thread(t).as_str(),
+            post: "p",
+            title: "note",
+            body,
+            topics: &[],
+            group: g.as_str(),
+            at,
+        });
+    }
+
+    /// The visible corpus of the ranking tests: the same two posts, one with a word a hidden
+    /// group uses a lot, and the same with a word nobody else uses.
+    fn corpus(hidden: bool) -> (SearchIndex, Scope) {
+        let (open, secret) = (group(1), group(2));
+        let mut ix = SearchIndex::new().unwrap();
+        post(&mut ix, &open, 1, "report alpha beta gamma delta", 1_000);
+        post(&mut ix, &open, 2, "zeppelin", 1_000);
+        post(&mut ix, &open, 3, "quokka", 1_000);
+        if hidden {
+            for i in 0..40 {
+                post(&mut ix, &secret, 10 + i, "zeppelin zeppelin merger", 1_000);
+            }
+        }
+        ix.commit().unwrap();
+        let scope = Scope {
+            readable: vec![open.clone()],
+            listed: vec![open],
+        };
+        (ix, scope)
+    }
+
+    fn order(ix: &SearchIndex, scope: &Scope, text: &str) -> Vec<String> {
+        order_at(ix, scope, text, 2_000)
+    }
+
+    fn order_at(ix: &SearchIndex, scope: &Scope, text: &str, now: i64) -> Vec<String> {
+        ix.search(&q(text), scope, None, 10, now)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect()
+    }
+
+    #[test]
+    fn ranking_does_not_depend_on_what_the_searcher_may_not_see() {
+        let (ix, scope) = corpus(true);
+        let hidden = order(&ix, &scope, "report zeppelin");
+        let control = order(&ix, &scope, "report quokka");
+        let swap = |ids: Vec<String>| -> Vec<String> {
+            ids.into_iter()
+                .map(|id| {
+                    if id == thread(3).as_str() {
+                        thread(2).to_string()
+                    } else {
+                        id
+                    }
+                })
+                .collect()
+        };
+        assert_eq!(hidden.len(), 2, "{hidden:?}");
+        assert_eq!(hidden, swap(control), "the hidden word moved a result");
+        // And the same as if the hidden posts did not exist at all.
+        let (bare, scope) = corpus(false);
+        assert_eq!(order(&bare, &scope, "report zeppelin"), hidden);
+        // Nothing outside the scope is ever found.
+        assert!(order(&ix, &scope, "merger").is_empty());
+    }
+
+    #[test]
+    fn more_of_the_words_rank_first_and_newer_breaks_ties() {
+        let g = group(1);
+        let mut ix = SearchIndex::new().unwrap();
+        let day = 86_400_000;
+        post(&mut ix, &g, 1, "velo", 100 * day);
+        post(&mut ix, &g, 2, "velo", 300 * day);
+        post(&mut ix, &g, 3, "velo lundi", 10 * day);
+        ix.commit().unwrap();
+        let scope = Scope {
+            readable: vec![g],
+            listed: vec![],
+        };
+        let ids = order_at(&ix, &scope, "velo lundi", 400 * day);
+        assert_eq!(
+            ids,
+            [thread(3), thread(2), thread(1)].map(|t| t.to_string())
+        );
+        let phrase = order(&ix, &scope, "\"velo lundi\"");
+        assert_eq!(phrase, [thread(3).to_string()]);
+        assert!(recency(0, 5) == 1.0 && recency(1, 1 + 180 * day) < 0.88);
+    }
+
+    /// Whatever is typed, a search answers (and never panics): bytes from a fixed
+    /// pseudo-random sequence, over the characters query grammars give meaning to.
+    #[test]
+    fn no_input_breaks_the_search() {
+        let (ix, scope) = corpus(true);
+        let alphabet: Vec<char> = "()[]{}\"'+-*~^:!&|\\/ AND OR NOT a é 𝔸 \0\u{202e}"
+            .chars()
+            .collect();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for round in 0..2_000 {
+            let len = round % 300;
+            let s: String = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    alphabet[(x % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            if let Ok(query) = SearchQuery::parse(&s) {
+                ix.search(&query, &scope, None, 5, 0).unwrap();
+            }
+        }
+        let long_word = "x".repeat(400);
+        ix.search(&q(&long_word), &scope, None, 5, 0).unwrap();
+        ix.search(
+            &q(&format!("\"{long_word} {long_word}\"")),
+            &scope,
+            None,
+            5,
+            0,
+        )
+        .unwrap();
+    }
 }

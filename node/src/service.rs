@@ -133,8 +133,29 @@ impl Core {
             .and_then(ProfileView::picture_of)
     }
 
-    /// Creates a group as `employee`.
+    /// Creates a group as `employee`. The "All company" name is reserved (see
+    /// [`is_reserved_name`]), and so is its genesis marker.
     pub fn create_group(
+        &mut self,
+        employee: &str,
+        name: &str,
+        description: &str,
+        visibility: Visibility,
+        now: i64,
+        nonce: u64,
+    ) -> Result<DocId, NodeError> {
+        if is_reserved_name(name) {
+            return Err(NodeError::Invalid(format!(
+                "the name {ALL_COMPANY:?} is reserved for the company-wide group"
+            )));
+        }
+        if nonce == ALL_COMPANY_NONCE {
+            return Err(NodeError::Invalid("try again".into()));
+        }
+        self.make_group(employee, name, description, visibility, now, nonce)
+    }
+
+    fn make_group(
         &mut self,
         employee: &str,
         name: &str,
@@ -169,6 +190,12 @@ impl Core {
         now: i64,
     ) -> Result<(), NodeError> {
         self.require(employee, group, Access::Full)?;
+        if settings.name.is_some_and(is_reserved_name) && self.all_company().as_ref() != Some(group)
+        {
+            return Err(NodeError::Invalid(format!(
+                "the name {ALL_COMPANY:?} is reserved for the company-wide group"
+            )));
+        }
         self.local_one(employee, |r, me| r.update_group(me, group, settings, now))
     }
 
@@ -370,18 +397,51 @@ pub struct SearchResult {
 }
 
 impl Core {
-    /// Searches posts, groups and people, keeping only what `employee` may see.
+    /// Searches posts, groups and people, only among what `employee` may see: their scope
+    /// (the groups they read, the groups they may see listed) is part of the query itself,
+    /// so what they may not see is never matched, scored or counted (see [`crate::search`]
+    /// for how results are ranked). A failure inside the search engine is reported as an
+    /// error, never allowed to take the node down.
     pub fn search(
         &mut self,
         employee: &str,
-        query: &str,
+        query: &crate::search::SearchQuery,
         kind: Option<crate::search::HitKind>,
         limit: usize,
     ) -> Result<Vec<SearchResult>, NodeError> {
-        use crate::search::HitKind;
-        let hits = self.search_index().search(query, kind, limit * 3)?;
+        use crate::search::{HitKind, Scope};
+        if query.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut scope = Scope::default();
+        for g in self.model().groups() {
+            match g.access(employee) {
+                Access::Full => {
+                    scope.readable.push(g.id.clone());
+                    scope.listed.push(g.id.clone());
+                }
+                Access::Listing => scope.listed.push(g.id.clone()),
+                Access::None => {}
+            }
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let index = self.search_index();
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            index.search(query, &scope, kind, limit, now)
+        }));
+        let hits = match found {
+            Ok(hits) => hits?,
+            Err(_) => {
+                tracing::error!(employee, "search failed inside the index; the node goes on");
+                return Err(NodeError::Corrupt("the search failed".into()));
+            }
+        };
         let mut out = Vec::new();
         for hit in hits {
+            // The scope already holds only what the employee may see; the views are read
+            // for their titles, and checked once more.
             let context = match hit.kind {
                 HitKind::Post => {
                     let Ok(t) = DocId::parse(&hit.id) else {
@@ -404,9 +464,6 @@ impl Core {
                 HitKind::Person => hit.title.clone(),
             };
             out.push(SearchResult { hit, context });
-            if out.len() >= limit {
-                break;
-            }
         }
         Ok(out)
     }
@@ -441,7 +498,15 @@ impl Core {
         employee: &str,
         topic: &str,
     ) -> Result<Vec<(ThreadSummary, String)>, NodeError> {
-        let ids = self.search_index().threads_about(topic, TOPIC_POSTS)?;
+        let readable: Vec<DocId> = self
+            .model()
+            .groups()
+            .filter(|g| g.access(employee) == Access::Full)
+            .map(|g| g.id.clone())
+            .collect();
+        let ids = self
+            .search_index()
+            .threads_about(topic, &readable, TOPIC_POSTS)?;
         let model = self.model();
         let mut out: Vec<(ThreadSummary, String)> = ids
             .iter()
@@ -466,8 +531,24 @@ pub struct FeedItem {
     pub following: bool,
 }
 
-/// The group every employee sees in their feed, member or not.
+/// The name of the group every employee sees in their feed, member or not. Reserved: no one
+/// else may give a group this name (see [`is_reserved_name`]); the group itself is known by
+/// its identity, not its name (see [`Core::all_company`]).
 pub const ALL_COMPANY: &str = "All company";
+
+/// The genesis nonce that marks the "All company" group. A group's nonce is chosen by the
+/// node that makes it (random for every other group: employees never choose it), is part of
+/// the genesis change that the group's id is the hash of, and the write rules refuse any
+/// later change to it.
+pub const ALL_COMPANY_NONCE: u64 = 0x5745_4654_A11C_0001;
+
+/// Whether `name` reads as the "All company" group's name (or its French one): case,
+/// accents, spaces and punctuation are ignored, so "ALL  company!" and "all-company" are it
+/// too. Such names are refused for any other group.
+pub fn is_reserved_name(name: &str) -> bool {
+    let bare: String = fold(name).chars().filter(|c| c.is_alphanumeric()).collect();
+    matches!(bare.as_str(), "allcompany" | "toutelentreprise")
+}
 
 impl Core {
     /// `employee`'s home feed: threads of their groups (and of "All company"), threads they
@@ -488,11 +569,12 @@ impl Core {
             .groups_of(employee)
             .filter_map(|g| model.group(g))
             .collect();
-        groups.extend(
-            model
-                .groups()
-                .filter(|g| g.name == ALL_COMPANY && g.access(employee) == Access::Full),
-        );
+        // The one "All company" group (by its identity, never by its name), member or not.
+        if let Some(g) = self.all_company().and_then(|id| model.group(&id))
+            && g.access(employee) == Access::Full
+        {
+            groups.push(g);
+        }
         for g in groups {
             ids.extend(g.newest(before).take(limit));
         }
@@ -785,20 +867,40 @@ impl Core {
 
 impl Core {
     /// The "All company" group, if this node knows it.
+    ///
+    /// Its identity is decided from what every site shares, so every site names the same
+    /// group, and no employee can make another one count:
+    /// * its genesis carries [`ALL_COMPANY_NONCE`] — a field fixed at genesis that only the
+    ///   node chooses (through [`Core::ensure_all_company`]), never an employee;
+    /// * it was made from the directory's founding site ([`founding_site`]), by an employee
+    ///   the directory homes (or homed) there — so another site's node, even a compromised
+    ///   one, cannot make one: it signs only for its own employees;
+    /// * of several such groups (a founding node rebuilt from an empty store before hearing
+    ///   from its peers makes a second), the oldest, then the smallest id.
+    ///
+    /// Its name is not part of its identity: a group that merely has the name is an ordinary
+    /// group (and the service refuses the name to any other group anyway).
     pub fn all_company(&self) -> Option<DocId> {
+        let dir = &self.replica().directory()?.directory;
+        let founding = founding_site(dir)?;
         self.model()
             .groups()
-            .filter(|g| g.name == ALL_COMPANY && g.visibility == Visibility::Public)
+            .filter(|g| {
+                g.all_company_marker
+                    && g.home_site == founding
+                    && dir.employees.get(&g.created_by).is_some_and(|e| {
+                        e.site == founding || e.history.iter().any(|t| t.site == founding)
+                    })
+            })
+            .min_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)))
             .map(|g| g.id.clone())
-            .min()
     }
 
     /// Makes sure an "All company" group exists: every employee sees its threads in their
-    /// feed. With no central server, one node creates it: the node of the first site of the
-    /// directory (by id), at its first start (when it knows no such group), in the name of
-    /// that site's first community manager (else its first employee). The others receive it
-    /// like any public group. (A first site rebuilt from an empty store before it hears from
-    /// its peers would make a second one; both then show in everyone's feed.)
+    /// feed. With no central server, one node creates it: the node of the directory's
+    /// founding site, at its first start (when it knows no such group), in the name of that
+    /// site's first community manager (else its first employee). The others receive it like
+    /// any public group.
     pub fn ensure_all_company(&mut self, now: i64) -> Result<Option<DocId>, NodeError> {
         if self.all_company().is_some() {
             return Ok(None);
@@ -806,7 +908,7 @@ impl Core {
         let Some(dir) = self.replica().directory().map(|d| d.directory.clone()) else {
             return Ok(None);
         };
-        if dir.sites.keys().next().map(String::as_str) != Some(self.site()) {
+        if founding_site(&dir) != Some(self.site()) {
             return Ok(None);
         }
         let active: Vec<&weft_keys::Employee> = dir
@@ -823,15 +925,30 @@ impl Core {
         };
         let org = dir.organisation.clone();
         let description = format!("Everyone at {org}. / Tout le monde chez {org}.");
-        let id = self.create_group(
+        let id = self.make_group(
             &author,
             ALL_COMPANY,
             &description,
             Visibility::Public,
             now,
-            now as u64,
+            ALL_COMPANY_NONCE,
         )?;
         tracing::info!(group = %id, author, "created the All company group");
         Ok(Some(id))
     }
+}
+
+/// The site whose node makes the "All company" group: of the sites the directory has listed
+/// the longest (the first version in their key history), the first by id. Adding a site
+/// later never changes it; it changes only if that site leaves the directory.
+pub fn founding_site(dir: &weft_keys::Directory) -> Option<&str> {
+    dir.sites
+        .values()
+        .min_by_key(|s| {
+            (
+                s.key_history.first().map_or(0, |k| k.from_version),
+                s.id.as_str(),
+            )
+        })
+        .map(|s| s.id.as_str())
 }

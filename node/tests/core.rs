@@ -80,7 +80,7 @@ fn a_node_whose_key_the_directory_does_not_list_refuses_to_start() {
         w.nodes[1].clone(),
         TrustAnchors::single(w.authority.public()),
         Some(w.directory.clone()),
-        Store::open(dir.path()).unwrap(),
+        Store::open(common::private(dir.path())).unwrap(),
         SyncConfig::default(),
         1,
     )
@@ -100,7 +100,7 @@ fn public_changes_are_set_aside_for_gossip_private_ones_are_not() {
         w.nodes[0].clone(),
         TrustAnchors::single(w.authority.public()),
         Some(w.directory.clone()),
-        Store::open(dir.path()).unwrap(),
+        Store::open(common::private(dir.path())).unwrap(),
         SyncConfig {
             push_public: false,
             ..SyncConfig::default()
@@ -261,7 +261,12 @@ fn a_restart_reads_no_thread_and_catches_up_what_a_crash_left_uncovered() {
         assert_eq!(a.replica().loads(), 0);
         assert_eq!(a.replica().doc_count(), 5);
         assert_eq!(a.model().thread(&threads[2]).unwrap().title, "Sortie 2");
-        assert_eq!(a.search("e0", "vercors", None, 10).unwrap().len(), 4);
+        assert_eq!(
+            a.search("e0", &common::q("vercors"), None, 10)
+                .unwrap()
+                .len(),
+            4
+        );
         // A reply is committed, but the search index is not (a crash before its commit)...
         a.reply("e0", &threads[0], "Avec crampons et piolet", None, 50, 99)
             .unwrap();
@@ -284,7 +289,7 @@ fn a_restart_reads_no_thread_and_catches_up_what_a_crash_left_uncovered() {
             "only the changed thread is replayed"
         );
     }
-    let hits = a.search("e0", "piolet", None, 10).unwrap();
+    let hits = a.search("e0", &common::q("piolet"), None, 10).unwrap();
     assert_eq!(hits.len(), 1, "the reply the index missed was reindexed");
     assert_eq!(hits[0].hit.id, threads[0].as_str());
     assert_eq!(a.thread_for("e0", &threads[3]).unwrap().posts.len(), 1);
@@ -299,7 +304,7 @@ fn a_directory_update_from_a_peer_reaches_people_search() {
     assert!(
         a.search(
             "e0",
-            "volcanologue",
+            &common::q("volcanologue"),
             Some(weft_node::search::HitKind::Person),
             10
         )
@@ -318,7 +323,7 @@ fn a_directory_update_from_a_peer_reaches_people_search() {
     let hits = a
         .search(
             "e0",
-            "volcanologue",
+            &common::q("volcanologue"),
             Some(weft_node::search::HitKind::Person),
             10,
         )
@@ -377,7 +382,12 @@ fn damaged_summaries_and_search_index_are_rebuilt_from_the_changes() {
     for t in &threads {
         assert_eq!(a.thread_for("e0", t).unwrap().posts.len(), 1);
     }
-    assert_eq!(a.search("e0", "messiaen", None, 10).unwrap().len(), 3);
+    assert_eq!(
+        a.search("e0", &common::q("messiaen"), None, 10)
+            .unwrap()
+            .len(),
+        3
+    );
     drop(a);
     // The replay wrote good summaries again: the next start reads no thread.
     let a = open(&w, 0, dir.path());

@@ -338,7 +338,8 @@ fn incremental_updates_of_a_thread_match_reading_it_whole() {
         .create_thread("e0", &g, "Animals", "first post", t0 + 1, 2)
         .unwrap();
     a.commit().unwrap();
-    let found = |a: &mut Core, word: &str| a.search("e2", word, None, 10).unwrap().len();
+    let found =
+        |a: &mut Core, word: &str| a.search("e2", &common::q(word), None, 10).unwrap().len();
     let check = |a: &Core| {
         assert_eq!(
             a.model().thread(&t),
@@ -412,4 +413,115 @@ fn repeated_join_requests_notify_an_owner_once_and_toggling_stops() {
         .unwrap();
     a.commit().unwrap();
     a.add_member("e2", &other, "e2", t0 + 100).unwrap();
+}
+
+/// "All company" is one group, known by its identity at every site: employees cannot make
+/// another (the name is reserved), and groups made around the service — even with the
+/// marker, or claiming the founding site — never reach anyone's feed.
+#[test]
+fn only_the_founding_sites_all_company_group_is_in_everyones_feed() {
+    use weft_crdt::NewGroup;
+    use weft_node::service::{ALL_COMPANY_NONCE, is_reserved_name};
+    let w = World::new(2, 4);
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let t0 = now();
+    let mut a = open(&w, 0, da.path());
+    let mut b = open(&w, 1, db.path());
+    a.connect("site1", 0);
+    b.connect("site0", 0);
+    pump(&mut a, &mut b);
+    assert_eq!(
+        b.ensure_all_company(t0).unwrap(),
+        None,
+        "not the founding site"
+    );
+    let real = a
+        .ensure_all_company(t0)
+        .unwrap()
+        .expect("the founding site makes it");
+    let real_thread = a
+        .create_thread("e0", &real, "Bienvenue", "Hello everyone", t0 + 1, 1)
+        .unwrap();
+    a.commit().unwrap();
+    pump(&mut a, &mut b);
+    assert_eq!(b.all_company(), Some(real.clone()));
+
+    // Through the service, nobody may use the name, whatever its spelling.
+    for name in [
+        "All company",
+        "ALL  COMPANY!",
+        "all-company",
+        "Toute l'entreprise",
+    ] {
+        assert!(is_reserved_name(name), "{name}");
+        let err = b
+            .create_group("e1", name, "", Visibility::Public, t0 + 2, 7)
+            .unwrap_err();
+        assert!(matches!(err, weft_node::NodeError::Invalid(_)), "{err}");
+    }
+    assert!(!is_reserved_name("All company picnic"));
+    let own = b
+        .create_group("e1", "Picnic", "", Visibility::Public, t0 + 2, 8)
+        .unwrap();
+    let rename = weft_crdt::GroupSettings {
+        name: Some("All Company"),
+        ..Default::default()
+    };
+    assert!(b.update_group("e1", &own, &rename, t0 + 3).is_err());
+
+    // Around the service: a group with the marker made at another site, claiming the
+    // founding site, and one with the name made at the founding site without the marker.
+    let forge = |core: &mut Core, who: &str, home: &'static str, nonce: u64, at: i64| {
+        let g = core
+            .local(who, |r, me| {
+                let g = r.create_group(
+                    me,
+                    &NewGroup {
+                        name: "All company",
+                        description: "Official: log in again at http://phish.example",
+                        visibility: Visibility::Public,
+                        home_site: home,
+                    },
+                    at,
+                    nonce,
+                )?;
+                Ok((g.doc().clone(), vec![g]))
+            })
+            .unwrap();
+        let t = core
+            .create_thread(
+                who,
+                &g,
+                "Urgent",
+                "Your password expires",
+                at + 1,
+                nonce ^ 1,
+            )
+            .unwrap();
+        core.commit().unwrap();
+        (g, t)
+    };
+    // Older than the real one, too: age alone does not make it the real one.
+    let (marked, marked_thread) = forge(&mut b, "e1", "site0", ALL_COMPANY_NONCE, t0 - 10_000);
+    let (named, named_thread) = forge(&mut a, "e2", "site0", 12_345, t0 - 20_000);
+    pump(&mut a, &mut b);
+    for core in [&a, &b] {
+        assert_eq!(core.all_company(), Some(real.clone()));
+        assert!(core.model().group(&marked).is_some() && core.model().group(&named).is_some());
+    }
+    // e3, at site1, is a member of none of them.
+    b.on_login("e3", t0 - 100_000).unwrap();
+    let feed: Vec<DocId> = b
+        .feed_for("e3", None, 50)
+        .unwrap()
+        .into_iter()
+        .map(|i| i.thread.id)
+        .collect();
+    assert!(feed.contains(&real_thread), "{feed:?}");
+    assert!(
+        !feed.contains(&marked_thread) && !feed.contains(&named_thread),
+        "{feed:?}"
+    );
+    // A second start of the founding site makes no other.
+    assert_eq!(a.ensure_all_company(t0 + 50).unwrap(), None);
 }

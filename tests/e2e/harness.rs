@@ -433,6 +433,23 @@ pub(crate) fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     http(port, "GET", path, None, None)
 }
 
+/// A connection to `127.0.0.1:port` from the loopback address `src` (`127.0.0.2`…), to
+/// stand for another client machine.
+pub(crate) fn connect_from(src: std::net::Ipv4Addr, port: u16) -> Option<TcpStream> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .ok()?;
+    rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().ok()?;
+        socket.bind((src, 0).into()).ok()?;
+        let stream = socket.connect(([127, 0, 0, 1], port).into()).await.ok()?;
+        let std = stream.into_std().ok()?;
+        std.set_nonblocking(false).ok()?;
+        Some(std)
+    })
+}
+
 /// A raw HTTP/1.1 request: (status, headers, body). `extra` are whole header lines.
 pub(crate) fn http_raw(
     port: u16,
@@ -441,7 +458,23 @@ pub(crate) fn http_raw(
     extra: &[String],
     body: &str,
 ) -> Option<(u16, String, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    http_raw_on(
+        TcpStream::connect(("127.0.0.1", port)).ok()?,
+        method,
+        path,
+        extra,
+        body,
+    )
+}
+
+/// [`http_raw`] over a connection already made.
+pub(crate) fn http_raw_on(
+    mut s: TcpStream,
+    method: &str,
+    path: &str,
+    extra: &[String],
+    body: &str,
+) -> Option<(u16, String, String)> {
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     for h in extra {

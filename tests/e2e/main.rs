@@ -5,6 +5,7 @@ mod api;
 mod browser;
 mod cli;
 mod demo;
+mod edge;
 mod harness;
 mod hostile;
 mod net;

@@ -4,7 +4,7 @@
 
 use crate::harness::{Company, PASSWORD, http_raw};
 
-fn cookie_value(head: &str, name: &str) -> Option<String> {
+pub(crate) fn cookie_value(head: &str, name: &str) -> Option<String> {
     head.lines()
         .filter(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
         .find_map(|l| {
@@ -14,12 +14,12 @@ fn cookie_value(head: &str, name: &str) -> Option<String> {
         })
 }
 
-fn hidden_csrf(html: &str) -> String {
+pub(crate) fn hidden_csrf(html: &str) -> String {
     let i = html.find("name=\"_csrf\" value=\"").unwrap() + "name=\"_csrf\" value=\"".len();
     html[i..i + 64].to_owned()
 }
 
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
@@ -174,7 +174,7 @@ fn log_in_post_and_read_through_the_html_ui() {
 }
 
 /// The location a redirect points to.
-fn location(head: &str) -> String {
+pub(crate) fn location(head: &str) -> String {
     head.lines()
         .find(|l| l.to_ascii_lowercase().starts_with("location:"))
         .map(|l| l.split_once(':').unwrap().1.trim().to_owned())
@@ -182,7 +182,7 @@ fn location(head: &str) -> String {
 }
 
 /// Logs in through the login form; returns the session cookie header.
-fn ui_login(port: u16, user: &str) -> String {
+pub(crate) fn ui_login(port: u16, user: &str) -> String {
     let (_, head, _) = http_raw(port, "GET", "/login", &[], "").unwrap();
     let csrf = cookie_value(&head, "weft_csrf").unwrap();
     let h = [
@@ -199,7 +199,13 @@ fn ui_login(port: u16, user: &str) -> String {
 }
 
 /// A form POST as `who`, with the form token of the page at `from`.
-fn post_form(port: u16, who: &str, from: &str, action: &str, fields: &str) -> (u16, String) {
+pub(crate) fn post_form(
+    port: u16,
+    who: &str,
+    from: &str,
+    action: &str,
+    fields: &str,
+) -> (u16, String) {
     let (s, _, html) = http_raw(port, "GET", from, &[who.to_owned()], "").unwrap();
     assert_eq!(s, 200, "{from}: {html}");
     let csrf = hidden_csrf(&html);

@@ -2,7 +2,7 @@
 //! threads, posts, reactions.
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{StatusCode, header};
@@ -14,7 +14,7 @@ use weft_node::keys::Employee;
 use weft_node::service::{Access, MembershipOutcome, last_activity, parse_post_ref, post_ref};
 
 use crate::AppError;
-use crate::auth::{self, COOKIE, Me};
+use crate::auth::{self, Me};
 use crate::state::AppState;
 
 /// A JSON body, whose rejections are answered in the API's error shape: 413 when larger than
@@ -81,6 +81,7 @@ pub fn routes() -> Router<AppState> {
 
 #[derive(Deserialize)]
 struct SearchQuery {
+    #[serde(default)]
     q: String,
     kind: Option<String>,
     limit: Option<usize>,
@@ -100,7 +101,15 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
-/// `GET /api/v1/search?q=&kind=post|group|person`: only what the caller may see.
+/// The words of a search, or the 400 that says which limit it passed.
+pub(crate) fn search_query(q: &str) -> Result<weft_node::search::SearchQuery, AppError> {
+    weft_node::search::SearchQuery::parse(q)
+        .map_err(|e| AppError::new(StatusCode::BAD_REQUEST, "bad_query", e.to_string()))
+}
+
+/// `GET /api/v1/search?q=&kind=post|group|person`: only what the caller may see. The query
+/// is words and "quoted phrases", nothing else (see `weft_node::search`); one beyond the
+/// limits answers 400, one with no word an empty list.
 async fn search(
     State(state): State<AppState>,
     Me(me): Me,
@@ -114,13 +123,11 @@ async fn search(
                 .ok_or_else(|| AppError::invalid("kind must be post, group or person"))?,
         ),
     };
-    if q.q.trim().is_empty() {
-        return Err(AppError::invalid("q must not be empty"));
-    }
+    let query = search_query(&q.q)?;
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let results = state
         .node
-        .call(move |core| core.search(&me, &q.q, kind, limit))
+        .call(move |core| core.search(&me, &query, kind, limit))
         .await??;
     let items = results
         .into_iter()
@@ -139,12 +146,14 @@ async fn search(
 }
 
 /// `GET /api/v1/events`: Server-Sent Events: a `change` event (`{"doc": id, "kind":
-/// "thread"|"group"|"profile"}`) each time a document the caller may see changes, at this
-/// site or at any other; a `notification` event (`{"unread": n}`) each time the caller gets
-/// a notification.
+/// "thread"|"group"|"profile"}`) each time a document the caller may read changes, at this
+/// site or at any other (a group only for its members and invitees: someone who may only
+/// see a private group listed hears nothing of it); a `notification` event (`{"unread": n}`)
+/// each time the caller gets a notification. The stream ends with the session that opened
+/// it: at logout, when the employee's sessions end, or when the session expires.
 async fn events(
     State(state): State<AppState>,
-    Me(me): Me,
+    session: auth::Session,
 ) -> axum::response::sse::Sse<
     impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
 > {
@@ -152,49 +161,78 @@ async fn events(
     use tokio::sync::broadcast::error::RecvError;
     use weft_node::Live;
     let rx = state.node.subscribe();
-    let stream = futures_util::stream::unfold((rx, state, me), |(mut rx, state, me)| async move {
-        loop {
-            let live = match rx.recv().await {
-                Ok(live) => live,
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return None,
-            };
-            let doc = match live {
-                Live::Changed(doc) => doc,
-                Live::Notified(who) if who == me => {
-                    let m = me.clone();
-                    let Ok(Ok(unread)) = state.node.call(move |c| c.unread_notifications(&m)).await
-                    else {
+    let ended = state.sessions.ended();
+    // The session ends at the latest this long from now; a check every minute catches it
+    // going idle (the stream itself does not count as use).
+    let deadline = tokio::time::Instant::now()
+        + Duration::from_millis(
+            (session.created + auth::SESSION_MAX.as_millis() as i64 - now_ms()).max(0) as u64,
+        );
+    let stream = futures_util::stream::unfold(
+        (rx, ended, state, session),
+        move |(mut rx, mut ended, state, session)| async move {
+            let me = session.employee.clone();
+            let mut check = tokio::time::interval(Duration::from_secs(60));
+            check.tick().await;
+            loop {
+                let live = tokio::select! {
+                    r = rx.recv() => match r {
+                        Ok(live) => live,
+                        Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => return None,
+                    },
+                    changed = ended.changed() => {
+                        if changed.is_err() || !state.sessions.is_alive(&session.digest) {
+                            return None;
+                        }
                         continue;
-                    };
-                    let data = serde_json::json!({ "unread": unread }).to_string();
-                    let ev = Event::default().event("notification").data(data);
-                    return Some((Ok(ev), (rx, state, me)));
-                }
-                Live::Notified(_) | Live::Directory { .. } => continue,
-            };
-            let (d, m) = (doc.clone(), me.clone());
-            let visible = state
-                .node
-                .call(move |c| match d.kind() {
-                    DocKind::Thread => c.thread_for(&m, &d).is_some(),
-                    DocKind::Group => c.group_access(&m, &d) != Access::None,
-                    DocKind::Profile => true,
-                })
-                .await
-                .unwrap_or(false);
-            if visible {
-                let kind = match doc.kind() {
-                    DocKind::Thread => "thread",
-                    DocKind::Group => "group",
-                    DocKind::Profile => "profile",
+                    }
+                    _ = check.tick() => {
+                        if !state.sessions.is_alive(&session.digest) {
+                            return None;
+                        }
+                        continue;
+                    }
+                    () = tokio::time::sleep_until(deadline) => return None,
                 };
-                let data = serde_json::json!({"doc": doc.as_str(), "kind": kind}).to_string();
-                let ev = Event::default().event("change").data(data);
-                return Some((Ok(ev), (rx, state, me)));
+                let doc = match live {
+                    Live::Changed(doc) => doc,
+                    Live::Notified(who) if who == me => {
+                        let m = me.clone();
+                        let Ok(Ok(unread)) =
+                            state.node.call(move |c| c.unread_notifications(&m)).await
+                        else {
+                            continue;
+                        };
+                        let data = serde_json::json!({ "unread": unread }).to_string();
+                        let ev = Event::default().event("notification").data(data);
+                        return Some((Ok(ev), (rx, ended, state, session)));
+                    }
+                    _ => continue,
+                };
+                let (d, m) = (doc.clone(), me.clone());
+                let visible = state
+                    .node
+                    .call(move |c| match d.kind() {
+                        DocKind::Thread => c.thread_for(&m, &d).is_some(),
+                        DocKind::Group => c.group_access(&m, &d) == Access::Full,
+                        DocKind::Profile => true,
+                    })
+                    .await
+                    .unwrap_or(false);
+                if visible {
+                    let kind = match doc.kind() {
+                        DocKind::Thread => "thread",
+                        DocKind::Group => "group",
+                        DocKind::Profile => "profile",
+                    };
+                    let data = serde_json::json!({"doc": doc.as_str(), "kind": kind}).to_string();
+                    let ev = Event::default().event("change").data(data);
+                    return Some((Ok(ev), (rx, ended, state, session)));
+                }
             }
-        }
-    });
+        },
+    );
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
@@ -303,30 +341,39 @@ struct LoginBody {
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, AppError> {
-    let employee = auth::authenticate(&state, &body.login, body.password, Some(addr.ip())).await?;
-    let token = state.sessions.start(&employee)?;
+    let ip = auth::client_ip(Some(addr.ip()), &headers, &state.trusted_proxies);
+    let employee = auth::authenticate(&state, &body.login, body.password, ip).await?;
+    let token = state.sessions.start(&employee).await?;
     let user = load_person(&state, employee).await?;
     Ok((
-        [(header::SET_COOKIE, auth::session_cookie(&token))],
+        [(
+            header::SET_COOKIE,
+            auth::session_cookie(&token, state.secure_cookies),
+        )],
         Json(serde_json::json!({"token": token, "user": user})),
     )
         .into_response())
 }
 
-async fn logout(State(state): State<AppState>, parts: axum::http::request::Parts) -> Response {
+/// `DELETE /api/v1/session`: ends the session (its event streams close with it).
+async fn logout(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+) -> Result<Response, AppError> {
     if let Some(t) = auth::token_of(&parts) {
-        state.sessions.end(&t);
+        state.sessions.end(&t).await?;
     }
-    (
+    Ok((
         StatusCode::NO_CONTENT,
         [(
             header::SET_COOKIE,
-            format!("{COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0"),
+            auth::clear_session_cookie(state.secure_cookies),
         )],
     )
-        .into_response()
+        .into_response())
 }
 
 /// `GET /api/v1/me`: the caller, with their notification counters.
@@ -443,6 +490,22 @@ struct GroupQuery {
     q: String,
 }
 
+/// The most bytes a name filter (`/groups?q=`, `/people?q=`) may be: each of its words is
+/// looked for in every group or person, on the node's loop.
+pub(crate) const MAX_FILTER_BYTES: usize = 200;
+
+/// A name filter within [`MAX_FILTER_BYTES`], or 400.
+pub(crate) fn filter_query(q: &str) -> Result<&str, AppError> {
+    if q.len() > MAX_FILTER_BYTES {
+        return Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!("a filter is at most {MAX_FILTER_BYTES} bytes"),
+        ));
+    }
+    Ok(q)
+}
+
 /// Whether a group's name or description has every word of `query` (case and accents
 /// ignored).
 pub(crate) fn group_matches(g: &GroupView, query: &str) -> bool {
@@ -456,6 +519,7 @@ async fn list_groups(
     Me(me): Me,
     axum::extract::Query(q): axum::extract::Query<GroupQuery>,
 ) -> Result<Json<List<GroupJson>>, AppError> {
+    filter_query(&q.q)?;
     let items = state
         .node
         .call(move |core| {

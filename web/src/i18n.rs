@@ -92,6 +92,10 @@ impl Lang {
                 "Too many failed attempts. Try again later.",
                 "Trop d'échecs. Réessayez plus tard.",
             ),
+            "busy" => (
+                "Too many logins at once. Try again in a moment.",
+                "Trop de connexions en même temps. Réessayez dans un instant.",
+            ),
             "welcome" => (
                 "Your network, at every site.",
                 "Votre réseau, sur chaque site.",

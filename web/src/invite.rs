@@ -4,7 +4,9 @@
 //! A link's token is 32 random bytes. Only its SHA-256 is kept, as a file named after it in
 //! `<data dir>/invites/`, holding the employee's id and the expiry time: so `weft user
 //! invite` works whether or not the node is running (it does not open the store), and a copy
-//! of the folder gives no usable link. A link works once, until it expires.
+//! of the folder gives no usable link. A link works once, until it expires: it is used up
+//! ([`take`]) by renaming its file, which only one of several requests racing with the same
+//! link can do, before anything else happens.
 
 use std::path::Path;
 
@@ -61,16 +63,51 @@ pub fn check(dir: &Path, token: &str, now: i64) -> Option<String> {
     (r.expires > now).then_some(r.employee)
 }
 
-/// Uses up a token: the link no longer works.
-pub fn consume(dir: &Path, token: &str) {
-    if let Some(path) = file_of(dir, token) {
-        let _ = std::fs::remove_file(path);
-    }
+/// Uses a link up and returns the employee it is for, if it was valid at `now` (ms). Of
+/// several requests racing with one link, exactly one gets it: the file is renamed away
+/// first (atomic), then read and removed. The link is gone afterwards whether or not it had
+/// expired.
+pub fn take(dir: &Path, token: &str, now: i64) -> Option<String> {
+    let path = file_of(dir, token)?;
+    let mut raw = [0u8; 8];
+    getrandom::fill(&mut raw).ok()?;
+    let claimed = path.with_extension(format!("claimed-{}", weft_node::keys::to_hex(&raw)));
+    std::fs::rename(&path, &claimed).ok()?;
+    let bytes = std::fs::read(&claimed);
+    let _ = std::fs::remove_file(&claimed);
+    let r: Record = serde_json::from_slice(&bytes.ok()?).ok()?;
+    (r.expires > now).then_some(r.employee)
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
+
+    #[test]
+    fn of_many_requests_racing_with_one_link_exactly_one_gets_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join(DIR);
+        for _ in 0..20 {
+            let t = create(&d, "hdupre", i64::MAX).unwrap();
+            let won: usize = std::thread::scope(|s| {
+                let racers: Vec<_> = (0..8)
+                    .map(|_| s.spawn(|| take(&d, &t, 0).is_some()))
+                    .collect();
+                racers
+                    .into_iter()
+                    .map(|r| usize::from(r.join().unwrap()))
+                    .sum()
+            });
+            assert_eq!(won, 1);
+        }
+        assert_eq!(
+            std::fs::read_dir(&d).unwrap().count(),
+            0,
+            "nothing left behind"
+        );
+    }
 
     #[test]
     fn a_link_works_once_and_not_after_expiry() {
@@ -81,8 +118,11 @@ mod tests {
         assert_eq!(check(&d, &t, 1_000), None, "expired");
         let other = create(&d, "jsmith", 5_000).unwrap();
         assert_ne!(t, other);
-        consume(&d, &other);
+        assert_eq!(take(&d, &other, 0).as_deref(), Some("jsmith"));
         assert_eq!(check(&d, &other, 0), None, "used");
+        assert_eq!(take(&d, &other, 0), None, "used");
+        assert_eq!(take(&d, &t, 1_000), None, "expired");
+        assert_eq!(check(&d, &t, 0), None, "an expired link is used up too");
         assert_eq!(check(&d, "../../etc/passwd", 0), None);
         assert_eq!(check(&d, &"0".repeat(64), 0), None);
         // Only the token's digest is on disk.

@@ -5,9 +5,19 @@
 //! `/metrics`, `/api/v1/node`). It is the only crate that knows HTTP; it calls the node through
 //! [`weft_node::NodeHandle`] and never touches storage or the network directly. Server-rendered
 //! pages with CSRF-protected forms and live updates are in [`ui`].
+//!
+//! What it promises at the edge (each with its test; `SECURITY.md`, "The web edge", lists them):
+//! no input to search can take the node down ([`weft_node::search`]); logins are counted
+//! before any password is checked, and checked a few at a time ([`auth`]); sessions live in
+//! the store as digests and end with a new password, with the employee leaving or moving,
+//! and close their event streams; an API write authenticated by the session cookie must be
+//! JSON (which a page on another site cannot send without the browser asking us first);
+//! redirects go only to paths on this site ([`cookies`]); `/metrics` and `/api/v1/node`
+//! answer only on this machine or with the operator's token.
 
 pub mod api;
 pub mod auth;
+pub mod cookies;
 mod error;
 pub mod i18n;
 pub mod invite;
@@ -58,28 +68,91 @@ pub struct NodeInfo {
 }
 
 /// The router of a node's web server. Serve it with `into_make_service_with_connect_info`
-/// (as [`serve`] does): login rate limiting needs the client's address.
+/// (as [`serve`] does): login rate limiting and the operations endpoints need the client's
+/// address.
 pub fn router(node: NodeHandle, options: WebOptions) -> Router {
-    let state = AppState {
+    router_with_state(state_of(node, options))
+}
+
+/// The shared state a router is built on.
+pub fn state_of(node: NodeHandle, options: WebOptions) -> AppState {
+    use sha2::{Digest, Sha256};
+    AppState {
+        sessions: Arc::new(auth::Sessions::new(node.clone())),
+        logins: Arc::new(auth::Logins::new(options.login_limits)),
         node,
-        sessions: Arc::new(auth::Sessions::default()),
         charter: options
             .charter
             .filter(|c| !c.trim().is_empty())
             .map(|c| Arc::new(state::Charter::new(c))),
         invites: options.data_dir.map(|d| d.join(invite::DIR)),
-    };
+        secure_cookies: options
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://")),
+        trusted_proxies: options.trusted_proxies.into(),
+        metrics_token: options
+            .metrics_token
+            .filter(|t| !t.is_empty())
+            .map(|t| Sha256::digest(t.as_bytes()).into()),
+    }
+}
+
+fn router_with_state(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/v1/node", get(node_info))
         .route("/api/v1/openapi.json", get(openapi))
-        .nest("/api/v1", api::routes())
+        .nest(
+            "/api/v1",
+            api::routes().layer(axum::middleware::from_fn(cookie_writes_are_json)),
+        )
         .merge(ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// An API write (anything but GET and HEAD) that authenticates with the session cookie must
+/// send `Content-Type: application/json` (a picture upload, its image type). A page on
+/// another site can make a browser send the cookie with a form (urlencoded, multipart or
+/// plain text) without asking us; it cannot send JSON, or any other type, without a CORS
+/// preflight that this node never answers. A bearer token is never sent by a browser on
+/// its own, so requests that carry one pass.
+async fn cookie_writes_are_json(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::Method;
+    let h = request.headers();
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD);
+    let bearer = h
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "));
+    let cookie = cookies::get(h, auth::COOKIE).is_some();
+    if safe || bearer || !cookie {
+        return next.run(request).await;
+    }
+    let kind = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let picture = request.uri().path().ends_with("/me/photo")
+        && matches!(kind.as_str(), "image/jpeg" | "image/png" | "image/webp");
+    if kind == "application/json" || picture {
+        return next.run(request).await;
+    }
+    AppError::new(
+        axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "json_required",
+        "a write with the session cookie must send Content-Type: application/json (or use a bearer token)",
+    )
+    .into_response()
 }
 
 /// Headers on every answer, as defence in depth behind escaping and sanitizing: pages load
@@ -126,12 +199,61 @@ async fn healthz(State(state): State<AppState>) -> Result<&'static str, AppError
     Ok("ok\n")
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.node.metrics().render(state.node.site());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+/// Whether a request may read the operations endpoints: it carries the operator's token
+/// (`Authorization: Bearer`), or it comes from this machine itself — a loopback connection
+/// that no proxy relayed. A request relayed by a proxy on this machine comes from loopback
+/// too: it is recognised by `X-Forwarded-For` or `Forwarded`, and any request from a
+/// configured trusted proxy counts as relayed even without them (a scraper on the proxy's
+/// own machine then uses the token).
+fn ops_allowed(state: &AppState, parts: &axum::http::request::Parts) -> bool {
+    use sha2::{Digest, Sha256};
+    let h = &parts.headers;
+    if let Some(want) = &state.metrics_token
+        && let Some(sent) = h
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        // Comparing digests: the time taken says nothing about the token.
+        let sent: [u8; 32] = Sha256::digest(sent.trim().as_bytes()).into();
+        return sent == *want;
+    }
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let relayed = h.contains_key("x-forwarded-for")
+        || h.contains_key(header::FORWARDED)
+        || peer.is_some_and(|ip| state.trusted_proxies.iter().any(|r| r.contains(ip)));
+    peer.is_some_and(|ip| ip.is_loopback()) && !relayed
 }
 
-async fn node_info(State(state): State<AppState>) -> Result<Json<NodeInfo>, AppError> {
+fn ops_refused() -> AppError {
+    AppError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "forbidden",
+        "served only on this machine, or with the metrics token",
+    )
+}
+
+async fn metrics(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+) -> Result<Response, AppError> {
+    if !ops_allowed(&state, &parts) {
+        return Err(ops_refused());
+    }
+    let text = state.node.metrics().render(state.node.site());
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+async fn node_info(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+) -> Result<Json<NodeInfo>, AppError> {
+    if !ops_allowed(&state, &parts) {
+        return Err(ops_refused());
+    }
     let peer_id = state.node.peer_id().to_string();
     let info = state
         .node
@@ -180,12 +302,17 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(address = %listener.local_addr()?, "web server listening");
-    axum::serve(
+    let state = state_of(node, options);
+    // Sessions end as the directory says people left or moved; the task ends with the node.
+    let follower = tokio::spawn(state.sessions.clone().follow_directory());
+    let served = axum::serve(
         listener,
-        router(node, options).into_make_service_with_connect_info::<SocketAddr>(),
+        router_with_state(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    follower.abort();
+    served
 }
 
 #[cfg(test)]

@@ -290,6 +290,7 @@ async fn people(
     _me: Me,
     Query(q): Query<PeopleQuery>,
 ) -> Result<Json<List<Person>>, AppError> {
+    crate::api::filter_query(&q.q)?;
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let items = state
         .node

@@ -3,18 +3,27 @@
 use std::sync::Arc;
 
 use weft_node::NodeHandle;
+use weft_node::config::IpRange;
 
-use crate::auth::Sessions;
+use crate::auth::{LoginLimits, Logins, Sessions};
 
 /// The web layer's state: the node, the sessions and the operator's settings.
 #[derive(Clone)]
 pub struct AppState {
     pub node: NodeHandle,
     pub sessions: Arc<Sessions>,
+    /// Login attempts and password checks.
+    pub logins: Arc<Logins>,
     /// The usage charter every employee accepts at first login (and again when it changes).
     pub charter: Option<Arc<Charter>>,
     /// Where `weft user invite` leaves one-time setup links (`<data dir>/invites`).
     pub invites: Option<std::path::PathBuf>,
+    /// Whether cookies are marked `Secure` (the node's public address is https).
+    pub secure_cookies: bool,
+    /// The reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<[IpRange]>,
+    /// The SHA-256 of the token that opens `/metrics` and `/api/v1/node` to other machines.
+    pub metrics_token: Option<[u8; 32]>,
 }
 
 /// The usage charter: its Markdown text and the SHA-256 (hex) that acceptances record.
@@ -41,4 +50,30 @@ pub struct WebOptions {
     pub charter: Option<String>,
     /// The node's data directory (for setup links).
     pub data_dir: Option<std::path::PathBuf>,
+    /// The address employees reach the node at; https makes cookies `Secure`.
+    pub public_url: Option<String>,
+    /// The reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpRange>,
+    /// The token that opens `/metrics` and `/api/v1/node` to other machines.
+    pub metrics_token: Option<String>,
+    /// Failed logins allowed per account and per address.
+    pub login_limits: LoginLimits,
+}
+
+impl WebOptions {
+    /// The web layer's settings from the node's configuration (the charter's text is read
+    /// by the caller).
+    pub fn from_config(config: &weft_node::Config, charter: Option<String>) -> WebOptions {
+        WebOptions {
+            charter,
+            data_dir: Some(config.data_dir.clone()),
+            public_url: config.public_url.clone(),
+            trusted_proxies: config.proxy_ranges(),
+            metrics_token: config.metrics_token.as_ref().map(|t| t.0.clone()),
+            login_limits: LoginLimits {
+                per_account: config.login_failures_per_account,
+                per_address: config.login_failures_per_address,
+            },
+        }
+    }
 }

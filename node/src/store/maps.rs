@@ -46,8 +46,13 @@ pub(super) const ACCOUNTS: &str = "accounts";
 /// * `st\0<employee>`: JSON `Settings`.
 pub(super) const PERSONAL: &str = "personal";
 
+/// Web sessions of this site's employees, never replicated. Key: the SHA-256 of the
+/// session's token (32 bytes; the token itself is never stored). Value: JSON
+/// `SessionRecord` (employee, started, last used).
+pub(super) const SESSIONS: &str = "sessions";
+
 /// Every tree, for opening and for diagnostics.
-pub(super) const ALL: [&str; 11] = [
+pub(super) const ALL: [&str; 12] = [
     META,
     CHANGES,
     DOC_CHANGES,
@@ -59,6 +64,7 @@ pub(super) const ALL: [&str; 11] = [
     PROFILES,
     ACCOUNTS,
     PERSONAL,
+    SESSIONS,
 ];
 
 /// Not a tree: the search index (tantivy's files) lives in this subdirectory of the store's

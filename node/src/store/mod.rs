@@ -11,6 +11,7 @@
 
 mod maps;
 mod personal;
+mod sessions;
 mod snapshot;
 
 use std::path::Path;
@@ -20,6 +21,7 @@ use weft_crdt::DocId;
 use weft_keys::KeyId;
 
 pub use maps::FORMAT_VERSION;
+pub use sessions::SessionRecord;
 
 /// A storage failure. Names what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +42,10 @@ pub enum StoreError {
     },
     #[error("corrupt record in {tree}: {reason}")]
     Corrupt { tree: &'static str, reason: String },
+    #[error(
+        "the store at {path} can be read by other users (mode {mode:o}); it holds password hashes and private groups: run `chmod -R go-rwx {path}`"
+    )]
+    TooOpen { path: String, mode: u32 },
 }
 
 fn io(doing: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
@@ -70,6 +76,7 @@ pub struct Store {
     profiles: sled::Tree,
     accounts: sled::Tree,
     personal: sled::Tree,
+    sessions: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -79,9 +86,11 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir`. Refuses a store written in another format.
+    /// Opens (or creates) the store in `dir`. Refuses a store written in another format, and
+    /// one whose folder other users may enter (see [`private_dir`]).
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.display().to_string();
+        private_dir(dir)?;
         // sled's background flusher can hold the previous handle's file lock for a moment
         // after that handle is dropped (a restart within one process, as in tests): retry
         // briefly before reporting the store as busy.
@@ -122,10 +131,11 @@ impl Store {
             profiles: tree(maps::PROFILES)?,
             accounts: tree(maps::ACCOUNTS)?,
             personal: tree(maps::PERSONAL)?,
+            sessions: tree(maps::SESSIONS)?,
             db,
             path: dir.to_owned(),
         };
-        debug_assert_eq!(maps::ALL.len(), 11);
+        debug_assert_eq!(maps::ALL.len(), 12);
         match store.meta.get("format").map_err(io("reading the format"))? {
             None => {
                 store.write_format()?;
@@ -402,6 +412,42 @@ impl Store {
     pub fn _hash_is_derived(_: ChangeHash) {}
 }
 
+/// A temporary folder only this user may enter, as a store's must be (`tempfile` makes them
+/// as the umask says).
+#[cfg(test)]
+pub(crate) fn private_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+        .expect("a private temporary folder");
+    dir
+}
+
+/// Creates `dir` (and any missing parent) readable by this user only (0700), or checks that
+/// the existing one is: the store holds password hashes, sessions and the text of private
+/// groups, and one that others may read is refused, as a key file is. (The binary also sets
+/// its umask to 077, so every file sled and tantivy create inside is 0600.)
+fn private_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let path = dir.display().to_string();
+    let io_err = |e: std::io::Error| StoreError::Open {
+        path: path.clone(),
+        source: sled::Error::Io(e),
+    };
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io_err)?;
+    }
+    let mode = std::fs::metadata(dir).map_err(io_err)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(StoreError::TooOpen { path, mode });
+    }
+    Ok(())
+}
+
 /// The replica's view of the store: a document's changes, to read it back into memory.
 struct Source(Store);
 
@@ -466,8 +512,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_new_store_is_private_and_one_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("data").join("store");
+        drop(Store::open(&dir).unwrap());
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&root.path().join("data")), 0o700);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = Store::open(&dir).unwrap_err();
+        assert!(
+            matches!(err, StoreError::TooOpen { mode: 0o755, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("chmod -R go-rwx"), "{err}");
+    }
+
+    #[test]
     fn changes_round_trip_in_order_and_survive_reopening() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = private_tempdir();
         let a = DocId::parse("g-0123456789abcdef0123456789abcdef").unwrap();
         let b = DocId::profile("hdupre");
         {
@@ -503,7 +567,7 @@ mod tests {
 
     #[test]
     fn a_format_1_store_is_upgraded_with_its_index_built() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = private_tempdir();
         let a = DocId::parse("g-0123456789abcdef0123456789abcdef").unwrap();
         let b = DocId::profile("hdupre");
         {
@@ -528,7 +592,7 @@ mod tests {
 
     #[test]
     fn an_unknown_format_is_refused_clearly() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = private_tempdir();
         {
             let s = Store::open(dir.path()).unwrap();
             s.meta.insert("format", &99u32.to_be_bytes()).unwrap();

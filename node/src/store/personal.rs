@@ -290,7 +290,7 @@ mod tests {
 
     #[test]
     fn follows_markers_notifications_and_settings_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::store::private_tempdir();
         let t = DocId::parse("t-0123456789abcdef0123456789abcdef").unwrap();
         {
             let s = Store::open(dir.path()).unwrap();

@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn summaries_and_changed_documents_survive_reopening() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::store::private_tempdir();
         let a = DocId::parse("g-0123456789abcdef0123456789abcdef").unwrap();
         let b = DocId::profile("hdupre");
         let s = DocSummary {

@@ -9,8 +9,17 @@ use weft_crdt::testkit::World;
 use weft_keys::TrustAnchors;
 use weft_node::{Core, Store};
 
+/// Makes `dir` private to this user, as a store's folder must be (`tempfile` makes them as
+/// the umask says).
+pub(crate) fn private(dir: &Path) -> &Path {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    dir
+}
+
 /// Opens site `site`'s core of `w` over the store in `dir`.
 pub(crate) fn open(w: &World, site: usize, dir: &Path) -> Core {
+    private(dir);
     Core::open(
         &w.sites[site],
         w.nodes[site].clone(),
@@ -43,4 +52,9 @@ pub(crate) fn pump(a: &mut Core, b: &mut Core) {
             break;
         }
     }
+}
+
+/// A search as a user would type it.
+pub(crate) fn q(text: &str) -> weft_node::search::SearchQuery {
+    weft_node::search::SearchQuery::parse(text).unwrap()
 }

@@ -20,7 +20,7 @@ use crate::state::AppState;
 
 /// `GET /charter`: the usage charter, to accept before anything else.
 pub(super) async fn charter_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(v) = session_viewer(&state, &headers) else {
+    let Some(v) = session_viewer(&state, &headers).await else {
         return Redirect::to("/login").into_response();
     };
     let Some(charter) = state.charter.clone() else {
@@ -65,7 +65,7 @@ pub(super) async fn charter_accept(
     headers: HeaderMap,
     Form(f): Form<CharterForm>,
 ) -> Response {
-    let Some(v) = session_viewer(&state, &headers) else {
+    let Some(v) = session_viewer(&state, &headers).await else {
         return Redirect::to("/login").into_response();
     };
     if let Err(r) = check_csrf(&v, &f._csrf) {
@@ -89,7 +89,13 @@ pub(super) async fn charter_accept(
     }
 }
 
-fn setup_form(lang: Lang, token: &str, who: &str, error: Option<&str>) -> Response {
+fn setup_form(
+    state: &AppState,
+    lang: Lang,
+    token: &str,
+    who: &str,
+    error: Option<&str>,
+) -> Response {
     let csrf = auth::random_token().unwrap_or_default();
     let t = |k| lang.t(k);
     let mut r = page(
@@ -112,7 +118,7 @@ fn setup_form(lang: Lang, token: &str, who: &str, error: Option<&str>) -> Respon
             }
         },
     );
-    set_form_cookie(&mut r, &csrf, "/setup");
+    set_form_cookie(state, &mut r, &csrf, "/setup");
     r
 }
 
@@ -133,6 +139,17 @@ fn link_gone(lang: Lang) -> Response {
     r
 }
 
+/// Whether the directory still lists `who` as active at this site: a link made before
+/// someone left or moved away no longer works.
+async fn still_here(state: &AppState, who: &str) -> bool {
+    let who = who.to_owned();
+    state
+        .node
+        .call(move |c| auth::homed_here(c, &who))
+        .await
+        .unwrap_or(false)
+}
+
 /// `GET /setup/{token}`: a one-time link from `weft user invite`.
 pub(super) async fn setup_page(
     State(state): State<AppState>,
@@ -145,8 +162,8 @@ pub(super) async fn setup_page(
         .as_deref()
         .and_then(|d| crate::invite::check(d, &token, now_ms()));
     match who {
-        Some(who) => setup_form(lang, &token, &who, None),
-        None => link_gone(lang),
+        Some(who) if still_here(&state, &who).await => setup_form(&state, lang, &token, &who, None),
+        _ => link_gone(lang),
     }
 }
 
@@ -158,7 +175,10 @@ pub(super) struct SetupForm {
     _csrf: String,
 }
 
-/// `POST /setup/{token}`: sets the password, uses the link up and logs the employee in.
+/// `POST /setup/{token}`: sets the password, uses the link up, ends every other session of
+/// the employee and logs them in. The link is used up (atomically: of two requests with one
+/// link, one gets it) before the password is hashed; a form with a mistake in it (too
+/// short, not repeated alike) does not use it up.
 pub(super) async fn setup_submit(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -175,18 +195,33 @@ pub(super) async fn setup_submit(
     let Some(who) = crate::invite::check(&dir, &token, now_ms()) else {
         return link_gone(lang);
     };
-    if f.password.chars().count() < 10 {
-        let mut r = setup_form(lang, &token, &who, Some(lang.t("password_short")));
+    let mistake = if f.password.chars().count() < 10 {
+        Some("password_short")
+    } else if f.password != f.again {
+        Some("password_mismatch")
+    } else {
+        None
+    };
+    if let Some(m) = mistake {
+        let mut r = setup_form(&state, lang, &token, &who, Some(lang.t(m)));
         *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
         return r;
     }
-    if f.password != f.again {
-        let mut r = setup_form(lang, &token, &who, Some(lang.t("password_mismatch")));
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        return r;
+    // A turn to hash first, so that a busy node does not use the link up for nothing.
+    let metrics = state.node.metrics().clone();
+    let permit = match state.logins.permit(&metrics).await {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let Some(who) = crate::invite::take(&dir, &token, now_ms()) else {
+        return link_gone(lang);
+    };
+    if !still_here(&state, &who).await {
+        tracing::info!(employee = %who, "setup link refused: not active at this site");
+        return link_gone(lang);
     }
     let password = f.password;
-    let hash = match tokio::task::spawn_blocking(move || auth::hash_password(&password)).await {
+    let hash = match permit.run(move || auth::hash_password(&password)).await {
         Ok(Ok(h)) => h,
         _ => return fail(crate::AppError::internal("password hashing")),
     };
@@ -204,11 +239,17 @@ pub(super) async fn setup_submit(
     if let Err(e) = saved.and_then(|r| r) {
         return fail(e);
     }
-    crate::invite::consume(&dir, &token);
-    tracing::info!(employee = %who, "password set through a setup link");
-    match state.sessions.start(&who) {
+    // A new password ends every session made with the old one.
+    if let Err(e) = state.sessions.end_all_of(&who).await {
+        return fail(e);
+    }
+    tracing::info!(employee = %who, "password set through a setup link; other sessions ended");
+    match state.sessions.start(&who).await {
         Ok(session) => (
-            [(header::SET_COOKIE, auth::session_cookie(&session))],
+            [(
+                header::SET_COOKIE,
+                auth::session_cookie(&session, state.secure_cookies),
+            )],
             Redirect::to("/"),
         )
             .into_response(),

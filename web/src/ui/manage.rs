@@ -3,7 +3,7 @@
 
 use axum::extract::{Form, Path, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
 use weft_node::crdt::{DocKind, GroupSettings};
@@ -56,7 +56,7 @@ pub(super) async fn person_follow(
         .call(move |c| c.follow_person(&me, &who, on))
         .await
     {
-        Ok(Ok(())) => Redirect::to(&format!("/people/{id}")).into_response(),
+        Ok(Ok(())) => crate::cookies::redirect(&format!("/people/{id}")),
         Ok(Err(e)) | Err(e) => fail(e),
     }
 }
@@ -173,7 +173,9 @@ async fn member_action(
     action: MemberAction,
 ) -> Response {
     let leaving = matches!(action, MemberAction::Remove)
-        && super::session_viewer(&state, &headers).is_some_and(|v| v.employee == user);
+        && super::session_viewer(&state, &headers)
+            .await
+            .is_some_and(|v| v.employee == user);
     doc_form(
         &state,
         &headers,

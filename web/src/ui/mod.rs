@@ -18,7 +18,7 @@ use weft_node::service::Access;
 use weft_node::{Core, NodeError};
 
 use crate::api::rfc3339;
-use crate::auth::{self, token_of};
+use crate::auth::{self, token_in};
 use crate::i18n::Lang;
 use crate::markdown;
 use crate::state::AppState;
@@ -117,13 +117,12 @@ struct Viewer {
 }
 
 /// The session's viewer, without checking the charter (for the charter page itself).
-fn session_viewer(state: &AppState, headers: &HeaderMap) -> Option<Viewer> {
-    let (mut parts, ()) = axum::http::Request::new(()).into_parts();
-    parts.headers = headers.clone();
-    let token = token_of(&parts)?;
+async fn session_viewer(state: &AppState, headers: &HeaderMap) -> Option<Viewer> {
+    let token = token_in(headers)?;
+    let session = state.sessions.check(&token).await.ok()??;
     Some(Viewer {
-        employee: state.sessions.employee(&token)?,
-        csrf: state.sessions.csrf(&token)?,
+        employee: session.employee,
+        csrf: auth::csrf_of(&token),
         lang: Lang::of(headers),
         unread: 0,
     })
@@ -132,7 +131,9 @@ fn session_viewer(state: &AppState, headers: &HeaderMap) -> Option<Viewer> {
 /// The page's viewer, or a redirect: to the login page, or to the usage charter until the
 /// employee has accepted its current text.
 async fn require(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Redirect> {
-    let mut v = session_viewer(state, headers).ok_or_else(|| Redirect::to("/login"))?;
+    let mut v = session_viewer(state, headers)
+        .await
+        .ok_or_else(|| Redirect::to("/login"))?;
     let me = v.employee.clone();
     let (unread, accepted, locale) = state
         .node
@@ -204,7 +205,7 @@ async fn doc_form<T: Send + 'static>(
     };
     let (me, d2) = (v.employee.clone(), doc.clone());
     match state.node.call(move |core| command(core, &me, &d2)).await {
-        Ok(Ok(x)) => Redirect::to(&then(&doc, x)).into_response(),
+        Ok(Ok(x)) => crate::cookies::redirect(&then(&doc, x)),
         Ok(Err(e)) | Err(e) => fail(e),
     }
 }
@@ -292,24 +293,32 @@ async fn css() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS).into_response()
 }
 
-async fn set_lang(Path(code): Path<String>, headers: HeaderMap) -> Response {
+/// `GET /lang/{code}`: picks the language, and goes back to the page the link was on — only
+/// if that is a page of this site (the `Referer` is the client's to write).
+async fn set_lang(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let code = if code == "fr" { "fr" } else { "en" };
     let back = headers
         .get(header::REFERER)
         .and_then(|r| r.to_str().ok())
-        .and_then(|r| {
-            r.find("://")
-                .and_then(|i| r[i + 3..].find('/').map(|j| r[i + 3 + j..].to_owned()))
-        })
+        .and_then(crate::cookies::local_path_of)
         .unwrap_or_else(|| "/".into());
-    (
-        [(
-            header::SET_COOKIE,
-            format!("weft_lang={code}; Path=/; SameSite=Lax; Max-Age=31536000"),
-        )],
-        Redirect::to(&back),
-    )
-        .into_response()
+    let mut r = crate::cookies::redirect(&back);
+    let cookie = crate::cookies::cookie(
+        "weft_lang",
+        code,
+        "/",
+        "Lax",
+        Some(31_536_000),
+        state.secure_cookies,
+    );
+    if let Ok(v) = cookie.parse() {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
 }
 
 #[derive(Deserialize)]
@@ -320,20 +329,7 @@ struct LoginForm {
     _csrf: String,
 }
 
-fn login_cookie(headers: &HeaderMap) -> Option<String> {
-    for v in headers.get_all(header::COOKIE) {
-        for pair in v.to_str().ok()?.split(';') {
-            if let Some((k, val)) = pair.trim().split_once('=')
-                && k == LOGIN_CSRF
-            {
-                return Some(val.to_owned());
-            }
-        }
-    }
-    None
-}
-
-fn login_form(lang: Lang, error: Option<&str>) -> Response {
+fn login_form(state: &AppState, lang: Lang, error: Option<&str>) -> Response {
     let csrf = auth::random_token().unwrap_or_default();
     let t = |k| lang.t(k);
     let mut r = page(
@@ -356,14 +352,15 @@ fn login_form(lang: Lang, error: Option<&str>) -> Response {
             }
         },
     );
-    set_form_cookie(&mut r, &csrf, "/login");
+    set_form_cookie(state, &mut r, &csrf, "/login");
     r
 }
 
 /// Forms shown before any session (login, setup links) carry their token twice: in the form
 /// and in a cookie for `path` only (double submit).
-fn set_form_cookie(r: &mut Response, csrf: &str, path: &str) {
-    if let Ok(v) = format!("{LOGIN_CSRF}={csrf}; HttpOnly; SameSite=Strict; Path={path}").parse() {
+fn set_form_cookie(state: &AppState, r: &mut Response, csrf: &str, path: &str) {
+    let c = crate::cookies::cookie(LOGIN_CSRF, csrf, path, "Strict", None, state.secure_cookies);
+    if let Ok(v) = c.parse() {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
 }
@@ -371,7 +368,7 @@ fn set_form_cookie(r: &mut Response, csrf: &str, path: &str) {
 /// Checks a form made by [`set_form_cookie`]: the token sent must be the cookie's. Returns
 /// the refusal (403) if it is not.
 fn check_form_cookie(headers: &HeaderMap, sent: &str) -> Option<Response> {
-    login_cookie(headers)
+    crate::cookies::get(headers, LOGIN_CSRF)
         .is_none_or(|c| c.is_empty() || c != sent)
         .then(|| {
             (
@@ -382,8 +379,8 @@ fn check_form_cookie(headers: &HeaderMap, sent: &str) -> Option<Response> {
         })
 }
 
-async fn login_page(headers: HeaderMap) -> Response {
-    login_form(Lang::of(&headers), None)
+async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    login_form(&state, Lang::of(&headers), None)
 }
 
 async fn login_submit(
@@ -396,22 +393,31 @@ async fn login_submit(
     if let Some(refused) = check_form_cookie(&headers, &f._csrf) {
         return refused;
     }
-    match auth::authenticate(&state, &f.login, f.password, Some(addr.ip())).await {
-        Ok(employee) => match state.sessions.start(&employee) {
+    let ip = auth::client_ip(Some(addr.ip()), &headers, &state.trusted_proxies);
+    match auth::authenticate(&state, &f.login, f.password, ip).await {
+        Ok(employee) => match state.sessions.start(&employee).await {
             Ok(token) => (
-                [(header::SET_COOKIE, auth::session_cookie(&token))],
+                [(
+                    header::SET_COOKIE,
+                    auth::session_cookie(&token, state.secure_cookies),
+                )],
                 Redirect::to("/"),
             )
                 .into_response(),
             Err(e) => e.into_response(),
         },
         Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => {
-            let mut r = login_form(lang, Some(lang.t("too_many")));
+            let mut r = login_form(&state, lang, Some(lang.t("too_many")));
             *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
             r
         }
+        Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => {
+            let mut r = login_form(&state, lang, Some(lang.t("busy")));
+            *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            r
+        }
         Err(_) => {
-            let mut r = login_form(lang, Some(lang.t("bad_login")));
+            let mut r = login_form(&state, lang, Some(lang.t("bad_login")));
             *r.status_mut() = StatusCode::UNAUTHORIZED;
             r
         }
@@ -430,7 +436,7 @@ async fn logout(
     Form(f): Form<CsrfOnly>,
 ) -> Response {
     // No charter check: leaving is always allowed.
-    match session_viewer(&state, &headers) {
+    match session_viewer(&state, &headers).await {
         Some(v) => {
             if let Err(r) = check_csrf(&v, &f._csrf) {
                 return r.into_response();
@@ -438,18 +444,15 @@ async fn logout(
         }
         None => return Redirect::to("/login").into_response(),
     }
-    let (mut parts, ()) = axum::http::Request::new(()).into_parts();
-    parts.headers = headers;
-    if let Some(t) = token_of(&parts) {
-        state.sessions.end(&t);
+    if let Some(t) = token_in(&headers)
+        && let Err(e) = state.sessions.end(&t).await
+    {
+        return e.into_response();
     }
     (
         [(
             header::SET_COOKIE,
-            format!(
-                "{}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0",
-                auth::COOKIE
-            ),
+            auth::clear_session_cookie(state.secure_cookies),
         )],
         Redirect::to("/login"),
     )
@@ -566,6 +569,9 @@ async fn groups_page(
         .await
         .unwrap_or_default();
     let query = f.q.trim().to_owned();
+    if let Err(e) = crate::api::filter_query(&query) {
+        return fail(e);
+    }
     let groups: Vec<_> = groups
         .into_iter()
         .filter(|(g, _)| crate::api::group_matches(g, &query))
@@ -650,7 +656,7 @@ async fn group_create(
         .call(move |core| core.create_group(&me, &f.name, &f.description, vis, now_ms(), nonce()))
         .await
     {
-        Ok(Ok(id)) => Redirect::to(&format!("/groups/{id}")).into_response(),
+        Ok(Ok(id)) => crate::cookies::redirect(&format!("/groups/{id}")),
         Ok(Err(e)) | Err(e) => fail(e),
     }
 }
@@ -1118,20 +1124,21 @@ async fn search_page(
     let lang = v.lang;
     let me = v.employee.clone();
     let q = f.q.trim().to_owned();
-    let q2 = q.clone();
-    let results = if q.is_empty() {
-        Vec::new()
-    } else {
-        state
+    // Words and "phrases" only; a search beyond the limits says so (400), whatever it holds.
+    let query = crate::api::search_query(&q);
+    let refused = query.as_ref().err().map(|e| e.message.clone());
+    let results = match query {
+        Ok(query) if !query.is_empty() => state
             .node
-            .call(move |core| core.search(&me, &q2, None, 30))
+            .call(move |core| core.search(&me, &query, None, 30))
             .await
             .ok()
             .and_then(Result::ok)
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        _ => Vec::new(),
     };
     let t = |k| lang.t(k);
-    page(
+    let mut r = page(
         lang,
         t("search"),
         Some(&v),
@@ -1142,7 +1149,8 @@ async fn search_page(
                 input id="q2" name="q" type="search" value=(q);
                 button type="submit" { (t("search")) }
             }
-            @if !q.is_empty() && results.is_empty() { p.muted { (t("no_results")) } }
+            @if let Some(why) = &refused { p.error role="alert" { (why) } }
+            @else if !q.is_empty() && results.is_empty() { p.muted { (t("no_results")) } }
             @for r in &results {
                 @let (href, label) = match r.hit.kind {
                     weft_node::search::HitKind::Post => (
@@ -1160,5 +1168,9 @@ async fn search_page(
                 }
             }
         },
-    )
+    );
+    if refused.is_some() {
+        *r.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    r
 }

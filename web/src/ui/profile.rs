@@ -3,7 +3,7 @@
 
 use axum::extract::{Form, Path, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use maud::{PreEscaped, html};
 use serde::Deserialize;
 
@@ -200,7 +200,7 @@ pub(super) async fn profile_save(
         })
         .await;
     match result {
-        Ok(Ok(())) => Redirect::to(&format!("/people/{}", v.employee)).into_response(),
+        Ok(Ok(())) => crate::cookies::redirect(&format!("/people/{}", v.employee)),
         Ok(Err(e)) | Err(e) => fail(e),
     }
 }
