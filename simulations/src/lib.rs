@@ -86,5 +86,5 @@ pub mod scenario;
 pub mod sim;
 
 pub use report::Report;
-pub use sim::{Fault, PrivateGroupSpec, Sim, SimConfig, Topology, run};
+pub use sim::{ByzantineSpec, Fault, Forgery, PrivateGroupSpec, Sim, SimConfig, Topology, run};
 pub use weft_crdt as crdt;
