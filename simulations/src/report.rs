@@ -784,7 +784,7 @@ impl ByzantineResult {
             },
         );
         row(
-            "waiting changes expired (forgeries parked where their document is not held)",
+            "waiting changes dropped after waiting 10 min (all sites)",
             self.expired.to_string(),
         );
         row("all contained", yes(self.contained()).to_owned());
