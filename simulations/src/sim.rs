@@ -306,8 +306,14 @@ impl Sim {
     /// posting plan, the fault schedule, and the first connections.
     pub fn new(mut cfg: SimConfig) -> Sim {
         let n = cfg.sites.max(2);
+        let mut violations = Vec::new();
         if let Some(b) = &cfg.byzantine {
-            if b.site >= n || b.victim_site >= n || b.group_sites.iter().any(|s| *s >= n) {
+            let sites = [b.site, b.victim_site, b.group_sites[0], b.group_sites[1]];
+            if sites.iter().any(|s| *s >= n)
+                || b.group_sites.contains(&b.site)
+                || b.victim_site == b.site
+            {
+                violations.push(format!("byzantine scenario not run: bad sites {sites:?}"));
                 cfg.byzantine = None;
             } else {
                 cfg.authors_per_site = cfg.authors_per_site.max(3);
@@ -376,7 +382,6 @@ impl Sim {
             })
             .collect();
         // The byzantine scenario's removal group, held by its members' sites from the start.
-        let mut violations = Vec::new();
         let (member_replica, byz) = match (&cfg.byzantine, &stolen) {
             (Some(spec), Some(stolen)) => {
                 match byzantine::setup(&world, spec, &seed_replica, stolen) {
