@@ -10,12 +10,13 @@
 //! * [`net`]: regions, the inter-region round-trip matrix and the link model (jitter, loss
 //!   repaired by retransmission, a shared uplink per site).
 //! * [`sim`]: the event queue and the simulated sites; faults (partitions, crashes, a late
-//!   empty site, a private group).
+//!   empty site, a private group, a byzantine site).
 //! * [`scenario`]: the named scenarios and their volumes.
 //! * [`report`]: statistics, a Markdown table and SVG plots.
 //!
 //! The binary (`cargo run -p weft-simulations --release -- <scenario> [--sites N] [--seed S]
-//! [--days D] [--resync-s S] [--out DIR]`) runs one scenario and writes its report.
+//! [--days D] [--resync-s S] [--out DIR]`, scenarios `steady`, `partition`, `crash`,
+//! `private`, `byzantine`) runs one scenario and writes its report.
 //!
 //! ## The model
 //!
@@ -42,8 +43,23 @@
 //!   and `handle_connect` when it heals. A crash drops all the site's connections and its
 //!   engine's state; its replica (stored on disk in a real node) survives, and the restart
 //!   starts a fresh engine and reconnects.
-//! * **Not modelled.** CPU time (ingest is instantaneous in simulated time), directory
-//!   updates, gossipsub (public changes are pushed by the engine), connection set-up time.
+//! * **A byzantine site** (scenario `byzantine`, the last site). It is an admitted peer with
+//!   a real engine that syncs honestly, and at planned times it also writes forged
+//!   `Changes` frames straight onto its links, one class of forgery per frame, with the
+//!   certificates they need: a post over the decoder's limits, a departed employee naming
+//!   the directory version before they left, a key certified by a revoked node key (which it
+//!   stole), a squatted certificate for an honest employee's key, a post under another
+//!   author's post key, a thread listed in another group, a removed member writing in the
+//!   private group they were removed from (naming the removal, or older heads below the
+//!   floor), a broken signature. For that the world has a second directory version (issued
+//!   before the run, held by every site) that marks one of its employees left and re-keys
+//!   another site, revoking its old key; and a private group, held by its three member sites
+//!   from the start, from which the byzantine member is removed during the run. See
+//!   [`sim::Forgery`] and the `sim::byzantine` module.
+//! * **Not modelled.** CPU time (ingest is instantaneous in simulated time), publishing a
+//!   directory version during the run (the byzantine scenario's later version is in place
+//!   before it starts, at every site), gossipsub (public changes are pushed by the engine),
+//!   connection set-up time.
 //!
 //! ## Determinism and time
 //!
@@ -56,7 +72,8 @@
 //! whose iteration order changes from run to run, so the frames each engine emits after a
 //! step are put in a canonical order (by destination, keeping each destination's order)
 //! before they go on the wire. Same seed → same report, including a digest of every arrival
-//! time.
+//! time. The byzantine site's forgeries are made from its replica's state at planned times
+//! and ed25519 signatures are deterministic, so they are part of the same guarantee.
 //!
 //! ## Latency source
 //!
@@ -79,6 +96,14 @@
 //!   until the affected sites hold everything made before (aim: within one sync period).
 //! * Privacy: any change of a private group or its threads accepted at a site homing no
 //!   member is a violation, as is any such change held or waiting there at the end.
+//! * Byzantine site: per class of forgery, how many were made, how many frames carried
+//!   them, the verdict a copy of the byzantine site's own replica reached when each was made
+//!   (what an honest node must decide), how many honest sites accepted one (must be 0,
+//!   except the foreign listing, which the crdt accepts and the node's views filter: it must
+//!   be accepted by every honest site alike), and how many are held or waiting anywhere at
+//!   the end; whether the squatted employee's later changes reached everyone; and whether
+//!   every honest site holds exactly the same documents with the same heads (each document
+//!   at every site that may hold it, nowhere else), with nothing waiting.
 
 pub mod net;
 pub mod report;
@@ -86,5 +111,5 @@ pub mod scenario;
 pub mod sim;
 
 pub use report::Report;
-pub use sim::{Fault, PrivateGroupSpec, Sim, SimConfig, Topology, run};
+pub use sim::{ByzantineSpec, Fault, Forgery, PrivateGroupSpec, Sim, SimConfig, Topology, run};
 pub use weft_crdt as crdt;

@@ -1,5 +1,5 @@
 #![allow(clippy::print_stdout)]
-//! Runs a scenario: `weft-simulations <steady|partition|crash|private|all> [--sites N]
+//! Runs a scenario: `weft-simulations <steady|partition|crash|private|byzantine|all> [--sites N]
 //! [--seed S] [--days D] [--resync-s S] [--posts-per-day P] [--groups G] [--out DIR]`.
 //!
 //! Prints the report as Markdown on stdout, progress on stderr, and writes
@@ -11,7 +11,7 @@ use std::time::Instant;
 use weft_simulations::scenario::{self, Kind, Params};
 use weft_simulations::{Sim, Topology};
 
-const USAGE: &str = "usage: weft-simulations <steady|partition|crash|private|all> \
+const USAGE: &str = "usage: weft-simulations <steady|partition|crash|private|byzantine|all> \
 [--sites N] [--seed S] [--days D] [--resync-s S] [--posts-per-day P] [--groups G] [--topology mesh|hubs] [--hours H] [--out DIR]";
 
 fn parse() -> Result<(Vec<Kind>, Params, Option<String>), String> {

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::net::{RTT_MS, Region};
+use crate::sim::Forgery;
 
 /// Per-site counters at the end of a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +33,107 @@ pub struct RecoveryResult {
     pub missing: u64,
 }
 
+/// What became of one class of forgery (see [`Forgery`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForgeryResult {
+    pub class: Forgery,
+    /// Distinct forged changes made (for the squatted certificate: 1 once sent).
+    pub made: u64,
+    /// Frames that carried one to a site (forgeries are sent again every round).
+    pub sent: u64,
+    /// The verdicts a copy of the byzantine site's replica reached when each was made (a
+    /// rejection code, or `accepted`), with how many reached each.
+    pub verdicts: Vec<(String, u64)>,
+    /// (forgery, honest site) pairs where the site accepted it.
+    pub accepted: u64,
+    /// (forgery, site) pairs where it is held at the end, any site (for the squatted
+    /// certificate: honest sites keeping it).
+    pub held_at_end: u64,
+    /// (forgery, site) pairs where it still waits at the end.
+    pub waiting_at_end: u64,
+}
+
+impl ForgeryResult {
+    pub fn new(class: Forgery) -> ForgeryResult {
+        ForgeryResult {
+            class,
+            made: 0,
+            sent: 0,
+            verdicts: Vec::new(),
+            accepted: 0,
+            held_at_end: 0,
+            waiting_at_end: 0,
+        }
+    }
+
+    /// Whether every verdict is the one an honest node must reach.
+    pub fn verdicts_as_expected(&self) -> bool {
+        self.verdicts
+            .iter()
+            .all(|(v, _)| v == self.class.expected())
+    }
+}
+
+/// The byzantine scenario's results.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ByzantineResult {
+    pub site: String,
+    /// The site whose old node key the byzantine site stole (revoked by the directory).
+    pub victim_site: String,
+    /// The byzantine employee removed from the private group, and the one who left.
+    pub removed: String,
+    pub departed: String,
+    /// Forgery rounds run.
+    pub rounds: u64,
+    pub classes: Vec<ForgeryResult>,
+    /// (forgery, honest site) acceptances, the foreign listing (class 6) excepted: must be 0.
+    pub forged_accepted: u64,
+    /// (forgery, site) pairs held or waiting at the end, any site, class 6 excepted: must
+    /// be 0.
+    pub forged_left: u64,
+    /// (foreign listing, honest site) pairs held at the end, and how many there should be
+    /// (every listing at every honest site).
+    pub listings_held: u64,
+    pub listings_expected: u64,
+    /// The employee whose key was squatted; their honest changes made after the squatted
+    /// certificate was first sent, and (change, site) deliveries of those still missing.
+    pub squatted: String,
+    pub squatted_changes: u64,
+    pub squatted_missing: u64,
+    pub honest_sites: u64,
+    /// Documents held by some honest site, and those where an honest site that may hold one
+    /// lacks it or holds other heads than the rest (or one that may not, holds it).
+    pub docs_compared: u64,
+    pub docs_differing: u64,
+    pub diverged_sites: Vec<String>,
+    /// Whether the byzantine site's own replica matches the honest ones.
+    pub byzantine_agrees: bool,
+    /// Changes still waiting at honest sites at the end.
+    pub pending_honest: u64,
+    /// Changes refused at honest sites, by reason.
+    pub refusals: Vec<(String, u64)>,
+    /// Waiting changes dropped after [`weft_crdt::replica::PENDING_TTL_MS`], all sites.
+    pub expired: u64,
+    /// Rounds in which some class could not be made yet, and why.
+    pub notes: Vec<String>,
+}
+
+impl ByzantineResult {
+    /// No forgery accepted or left anywhere (class 6 aside), every class-6 listing held at
+    /// every honest site, the squatted employee unhindered, every verdict as expected, and
+    /// the honest sites in agreement with nothing waiting.
+    pub fn contained(&self) -> bool {
+        self.forged_accepted == 0
+            && self.forged_left == 0
+            && self.listings_held == self.listings_expected
+            && self.squatted_missing == 0
+            && self.docs_differing == 0
+            && self.diverged_sites.is_empty()
+            && self.pending_honest == 0
+            && self.classes.iter().all(ForgeryResult::verdicts_as_expected)
+    }
+}
+
 /// Raw measurements handed over by the simulator.
 #[derive(Debug, Clone, Default)]
 pub struct Input {
@@ -59,6 +161,7 @@ pub struct Input {
     pub recoveries: Vec<RecoveryResult>,
     pub per_site: Vec<SiteStats>,
     pub digest: u64,
+    pub byzantine: Option<ByzantineResult>,
 }
 
 /// A run's results.
@@ -118,6 +221,8 @@ pub struct Report {
     pub deliveries_sorted_ms: Vec<f64>,
     /// A hash of every arrival time: equal digests mean event-for-event equal runs.
     pub digest: u64,
+    /// The byzantine scenario's results.
+    pub byzantine: Option<ByzantineResult>,
 }
 
 /// The value at quantile `q` of sorted values (nearest rank); 0 if empty.
@@ -219,6 +324,7 @@ impl Report {
             convergence_sorted_ms: conv,
             deliveries_sorted_ms: deliveries.iter().step_by(step).copied().collect(),
             digest: i.digest,
+            byzantine: i.byzantine,
         }
     }
 
@@ -366,6 +472,9 @@ impl Report {
             },
         );
         row("run digest", format!("{:016x}", self.digest));
+        if let Some(b) = &self.byzantine {
+            b.to_markdown(&mut s);
+        }
         s
     }
 
@@ -549,6 +658,139 @@ impl Report {
         }
         s.push_str("</svg>\n");
         s
+    }
+}
+
+impl ByzantineResult {
+    /// The byzantine section of the Markdown report.
+    fn to_markdown(&self, s: &mut String) {
+        let yes = |b: bool| if b { "yes" } else { "**no**" };
+        let _ = writeln!(
+            s,
+            "\n#### Byzantine site {} ({} rounds of forgeries)\n",
+            self.site, self.rounds
+        );
+        let _ = writeln!(
+            s,
+            "Departed employee {}; removed member {}; stolen, revoked node key of {}; \
+             squatted key of {}.\n",
+            self.departed, self.removed, self.victim_site, self.squatted
+        );
+        let _ = writeln!(
+            s,
+            "| class | forgery | made | frames sent | verdict (expected) | accepted at honest sites | held / waiting at the end |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+        for c in &self.classes {
+            let verdicts: Vec<String> = c
+                .verdicts
+                .iter()
+                .map(|(v, k)| format!("{v} × {k}"))
+                .collect();
+            let verdicts = if verdicts.is_empty() {
+                "—".to_owned()
+            } else {
+                verdicts.join(", ")
+            };
+            let ok = if c.verdicts_as_expected() {
+                ""
+            } else {
+                " **unexpected**"
+            };
+            let (accepted, left) = if c.class == Forgery::SquattedCertificate {
+                (
+                    "— (a certificate)".to_owned(),
+                    format!("kept by {} honest sites", c.held_at_end),
+                )
+            } else {
+                (
+                    c.accepted.to_string(),
+                    format!("{} / {}", c.held_at_end, c.waiting_at_end),
+                )
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {verdicts} ({}){ok} | {accepted} | {left} |",
+                c.class.label(),
+                c.class.describe(),
+                c.made,
+                c.sent,
+                c.class.expected(),
+            );
+        }
+        let _ = writeln!(s, "\n| measure | value |");
+        let _ = writeln!(s, "|---|---|");
+        let mut row = |k: &str, v: String| {
+            let _ = writeln!(s, "| {k} | {v} |");
+        };
+        row(
+            "forged changes accepted at an honest site (class 6 aside)",
+            format!(
+                "{}: {}",
+                self.forged_accepted,
+                yes(self.forged_accepted == 0)
+            ),
+        );
+        row(
+            "forged changes held or waiting anywhere at the end (class 6 aside)",
+            self.forged_left.to_string(),
+        );
+        row(
+            "class-6 listings held by every honest site",
+            format!(
+                "{} of {}: {}",
+                self.listings_held,
+                self.listings_expected,
+                yes(self.listings_held == self.listings_expected)
+            ),
+        );
+        row(
+            &format!(
+                "changes by {} after the squatted certificate (deliveries missing)",
+                self.squatted
+            ),
+            format!("{} ({})", self.squatted_changes, self.squatted_missing),
+        );
+        row(
+            "honest sites holding the same documents and heads",
+            format!(
+                "{} of {} ({} documents compared, {} differing): {}",
+                self.honest_sites - self.diverged_sites.len() as u64,
+                self.honest_sites,
+                self.docs_compared,
+                self.docs_differing,
+                yes(self.diverged_sites.is_empty() && self.docs_differing == 0)
+            ),
+        );
+        row(
+            "byzantine site's replica matches theirs",
+            yes(self.byzantine_agrees).to_owned(),
+        );
+        row(
+            "changes waiting at honest sites at the end",
+            self.pending_honest.to_string(),
+        );
+        let refusals: Vec<String> = self
+            .refusals
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        row(
+            "refusals at honest sites by reason",
+            if refusals.is_empty() {
+                "none".to_owned()
+            } else {
+                refusals.join(", ")
+            },
+        );
+        row(
+            "waiting changes dropped after waiting 10 min (all sites)",
+            self.expired.to_string(),
+        );
+        row("all contained", yes(self.contained()).to_owned());
+        for note in &self.notes {
+            row("note", note.clone());
+        }
     }
 }
 

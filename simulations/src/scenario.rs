@@ -7,7 +7,7 @@
 //! how many keys and documents each replica holds, not how much moves.
 
 use crate::net::Region;
-use crate::sim::{Fault, PrivateGroupSpec, SimConfig, Topology};
+use crate::sim::{ByzantineSpec, Fault, PrivateGroupSpec, SimConfig, Topology};
 
 /// Posts per day company-wide: 400 people posting (the middle of 300–500), 2.5 posts each.
 pub const POSTS_PER_DAY: usize = 1_000;
@@ -27,14 +27,17 @@ pub enum Kind {
     CrashJoin,
     /// A private group with members at three sites.
     Private,
+    /// Steady traffic, and one byzantine site (the last) sending every class of forgery.
+    Byzantine,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::Steady,
         Kind::Partition,
         Kind::CrashJoin,
         Kind::Private,
+        Kind::Byzantine,
     ];
 
     pub fn parse(s: &str) -> Option<Kind> {
@@ -43,6 +46,7 @@ impl Kind {
             "partition" => Some(Kind::Partition),
             "crash" | "crash-join" => Some(Kind::CrashJoin),
             "private" => Some(Kind::Private),
+            "byzantine" => Some(Kind::Byzantine),
             _ => None,
         }
     }
@@ -53,6 +57,7 @@ impl Kind {
             Kind::Partition => "partition",
             Kind::CrashJoin => "crash-join",
             Kind::Private => "private",
+            Kind::Byzantine => "byzantine",
         }
     }
 }
@@ -144,6 +149,21 @@ pub fn config(kind: Kind, p: &Params) -> SimConfig {
             cfg.private_group = Some(PrivateGroupSpec {
                 member_sites: members,
                 share: 0.1,
+            });
+        }
+        Kind::Byzantine => {
+            // The last site is byzantine: it needs three authors (the member removed from a
+            // private group, an employee who left, a member who stays). Its stolen key is
+            // the ordinary site's old one; the private group is owned at site 0, with a
+            // member at the middle site. The removal comes at a tenth of the run, forgeries
+            // at each fifth.
+            cfg.authors_per_site = 3;
+            cfg.byzantine = Some(ByzantineSpec {
+                site: sites - 1,
+                victim_site: ordinary,
+                group_sites: [0, sites / 2],
+                removal_ms: d / 10,
+                rounds_ms: (1..5).map(|k| k * d / 5).collect(),
             });
         }
     }

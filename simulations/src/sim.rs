@@ -4,7 +4,7 @@
 //! Internally time is kept in microseconds; the engines see milliseconds.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
 use weft_crdt::sync::{Config as EngineConfig, Engine, Event};
 use weft_crdt::testkit::{Rng, World};
@@ -12,6 +12,10 @@ use weft_crdt::{DocId, NewGroup, Replica, SignedChange, Visibility};
 
 use crate::net::{self, LinkModel, Region};
 use crate::report::{self, Report};
+
+mod byzantine;
+
+pub use byzantine::{ByzantineSpec, Forgery};
 
 /// "Not yet" in the arrival table.
 const NEVER: u64 = u64::MAX;
@@ -93,6 +97,8 @@ pub struct SimConfig {
     pub body_len: usize,
     pub faults: Vec<Fault>,
     pub private_group: Option<PrivateGroupSpec>,
+    /// One byzantine site (see [`ByzantineSpec`]); it needs `authors_per_site` ≥ 3.
+    pub byzantine: Option<ByzantineSpec>,
     pub topology: Topology,
 }
 
@@ -112,6 +118,7 @@ impl Default for SimConfig {
             body_len: 280,
             faults: Vec::new(),
             private_group: None,
+            byzantine: None,
             topology: Topology::FullMesh,
         }
     }
@@ -137,6 +144,7 @@ enum Ev {
     Tick(usize),
     Post(usize),
     PrivateSetup,
+    Byzantine(byzantine::Step),
     Fault {
         index: usize,
         start: bool,
@@ -250,6 +258,7 @@ pub struct Sim {
     group_ids: Vec<DocId>,
     recent_threads: Vec<DocId>,
     private: Option<Private>,
+    byz: Option<byzantine::State>,
     recoveries: Vec<Recovery>,
     events: u64,
     posts_made: u64,
@@ -258,6 +267,10 @@ pub struct Sim {
     rejected: u64,
     refused: u64,
     malformed: u64,
+    /// Changes refused at honest sites, by reason.
+    rejections: BTreeMap<&'static str, u64>,
+    /// Waiting changes dropped after waiting too long, at all sites.
+    expired: u64,
     violations: Vec<String>,
     progress: Option<Box<dyn FnMut(Progress)>>,
 }
@@ -291,9 +304,29 @@ pub fn run(cfg: &SimConfig) -> Report {
 impl Sim {
     /// Sets up the world: the directory, the groups every site holds at the start, the
     /// posting plan, the fault schedule, and the first connections.
-    pub fn new(cfg: SimConfig) -> Sim {
+    pub fn new(mut cfg: SimConfig) -> Sim {
         let n = cfg.sites.max(2);
-        let world = World::new(n, n * cfg.authors_per_site.max(1));
+        let mut violations = Vec::new();
+        if let Some(b) = &cfg.byzantine {
+            let sites = [b.site, b.victim_site, b.group_sites[0], b.group_sites[1]];
+            if sites.iter().any(|s| *s >= n)
+                || b.group_sites.contains(&b.site)
+                || b.victim_site == b.site
+            {
+                violations.push(format!("byzantine scenario not run: bad sites {sites:?}"));
+                cfg.byzantine = None;
+            } else {
+                cfg.authors_per_site = cfg.authors_per_site.max(3);
+            }
+        }
+        let mut world = World::new(n, n * cfg.authors_per_site.max(1));
+        // The byzantine scenario: the directory's second version, before anything is made.
+        let stolen = cfg
+            .byzantine
+            .as_ref()
+            .map(|b| byzantine::prepare_world(&mut world, b, cfg.authors_per_site));
+        // Nothing is made by an employee who left: the byzantine site's departed employee.
+        let departed = cfg.byzantine.as_ref().map(|b| (b.site + n, b.site));
         let names = world.sites.clone();
         let index = names
             .iter()
@@ -316,7 +349,13 @@ impl Sim {
         let mut seed_changes = Vec::new();
         let mut group_ids = Vec::new();
         for g in 0..cfg.groups {
-            let author = &world.authors[g % world.authors.len()];
+            let mut a = g % world.authors.len();
+            if let Some((left, instead)) = departed
+                && a == left
+            {
+                a = instead;
+            }
+            let author = &world.authors[a];
             let home = &names[g % n];
             let name = format!("Group {g}");
             if let Ok(c) = seed_replica.create_group(
@@ -342,10 +381,27 @@ impl Sim {
                 _ => None,
             })
             .collect();
+        // The byzantine scenario's removal group, held by its members' sites from the start.
+        let (member_replica, byz) = match (&cfg.byzantine, &stolen) {
+            (Some(spec), Some(stolen)) => {
+                match byzantine::setup(&world, spec, &seed_replica, stolen) {
+                    Some((r, state)) => (Some(r), Some(state)),
+                    None => {
+                        violations.push("could not set up the byzantine scenario".to_owned());
+                        (None, None)
+                    }
+                }
+            }
+            _ => (None, None),
+        };
         let sites = (0..n)
             .map(|i| Site {
                 replica: if joining.contains(&i) {
                     empty.clone()
+                } else if let (Some(r), Some(b)) = (&member_replica, &byz)
+                    && b.group_holders().contains(&i)
+                {
+                    r.clone()
                 } else {
                     seed_replica.clone()
                 },
@@ -397,6 +453,7 @@ impl Sim {
             group_ids,
             recent_threads: Vec::new(),
             private,
+            byz,
             recoveries: Vec::new(),
             events: 0,
             posts_made: 0,
@@ -405,7 +462,9 @@ impl Sim {
             rejected: 0,
             refused: 0,
             malformed: 0,
-            violations: Vec::new(),
+            rejections: BTreeMap::new(),
+            expired: 0,
+            violations,
             progress: None,
             cfg,
         };
@@ -424,6 +483,7 @@ impl Sim {
         }
         sim.plan_posts();
         sim.schedule_faults();
+        sim.schedule_byzantine();
         if sim.private.is_some() {
             sim.schedule(WARMUP_US / 2, Ev::PrivateSetup);
         }
@@ -710,7 +770,15 @@ impl Sim {
                 accepted, rejected, ..
             } => {
                 self.rejected += rejected.len() as u64;
+                if self.byz.as_ref().is_some_and(|b| b.site() != site) {
+                    for (_, r) in &rejected {
+                        *self.rejections.entry(r.code()).or_default() += 1;
+                    }
+                }
                 for (doc, hash) in accepted {
+                    if let Some(b) = &mut self.byz {
+                        b.on_accepted(site, &hash);
+                    }
                     if let Some(&k) = self.tracked.get(&hash.0) {
                         let t = &mut self.changes[k];
                         if t.arrivals[site] == NEVER {
@@ -730,6 +798,7 @@ impl Sim {
                 }
             }
             Event::Malformed { .. } => self.malformed += 1,
+            Event::Expired { changes } => self.expired += changes as u64,
             Event::Refused { .. } | Event::RefusedByPeer { .. } => self.refused += 1,
             _ => {}
         }
@@ -847,12 +916,16 @@ impl Sim {
             return;
         }
         let now = EPOCH_MS + (self.now_us / 1000) as i64;
-        let slot = if p.private {
+        let mut slot = if p.private {
             0
         } else {
             self.rng.below(self.cfg.authors_per_site.max(1))
         };
-        let author = self.world.authors[self.author_index(p.site, slot)].clone();
+        if let Some(b) = &self.byz {
+            slot = b.honest_slot(p.site, slot);
+        }
+        let author_index = self.author_index(p.site, slot);
+        let author = self.world.authors[author_index].clone();
         self.nonce += 1;
         let nonce = self.nonce;
         let body = self.body();
@@ -915,8 +988,15 @@ impl Sim {
                 }
             }
         }
+        let first = self.changes.len();
         for (i, c) in made.iter().enumerate() {
             self.track(c, p.site, i == 0);
+        }
+        if let Some(b) = &mut self.byz
+            && b.squatted == author_index
+            && b.squat_sent_us.is_some()
+        {
+            b.squatted_changes.extend(first..self.changes.len());
         }
         self.posts_made += 1;
         self.announce(p.site, &made);
@@ -1005,6 +1085,7 @@ impl Sim {
             }
             Ev::Post(k) => self.post(k),
             Ev::PrivateSetup => self.private_setup(),
+            Ev::Byzantine(step) => self.byzantine_step(step),
             Ev::Fault { index, start } => self.fault(index, start),
             Ev::Progress => {
                 let p = Progress {
@@ -1071,6 +1152,9 @@ impl Sim {
             }
         }
 
+        let leaks = self.byzantine_leaks();
+        self.violations.extend(leaks);
+        let byzantine = self.byzantine_result();
         let mut input = report::Input {
             sites: n,
             regions: self.regions.clone(),
@@ -1085,6 +1169,7 @@ impl Sim {
             refused: self.refused,
             malformed: self.malformed,
             violations: std::mem::take(&mut self.violations),
+            byzantine,
             ..report::Input::default()
         };
         let mut digest = net::mix(&[self.cfg.seed, self.events]);
@@ -1166,6 +1251,11 @@ impl Sim {
                 docs: s.replica.docs().count() as u64,
                 pending: s.replica.pending_len() as u64,
             });
+        }
+        if let Some(b) = &input.byzantine {
+            for c in &b.classes {
+                digest = net::mix(&[digest, c.made, c.sent, c.accepted, c.held_at_end]);
+            }
         }
         input.digest = digest;
         Report::from_input(input)

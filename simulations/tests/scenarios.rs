@@ -125,3 +125,78 @@ fn regional_hubs_converge_too() {
         assert!(rec.converged_after_ms.is_some(), "{}", rec.label);
     }
 }
+
+/// 8 sites (site7 byzantine), 3 hours: four rounds of forgeries.
+fn byzantine(seed: u64) -> Report {
+    let p = Params {
+        sites: 8,
+        seed,
+        duration_ms: 3 * 3_600_000,
+        resync_interval_ms: 300_000,
+        posts_per_day: 600,
+        groups: 8,
+        topology: None,
+    };
+    sim::run(&scenario::config(Kind::Byzantine, &p))
+}
+
+#[test]
+fn a_byzantine_site_gets_no_forgery_accepted_and_honest_sites_converge() {
+    use weft_simulations::Forgery;
+    let r = byzantine(12);
+    let md = r.to_markdown("byzantine");
+    let b = r.byzantine.as_ref().expect("a byzantine section");
+    assert_eq!(b.site, "site7");
+    assert_eq!(b.rounds, 4);
+    // Every class was made in every round and sent to the 7 honest sites each time (and
+    // again in every later round).
+    for c in &b.classes {
+        let expected_made = if c.class == Forgery::SquattedCertificate {
+            1
+        } else {
+            4
+        };
+        assert_eq!(c.made, expected_made, "{:?}\n{md}", c.class);
+        assert!(c.sent >= 7 * 4, "{:?}: {}", c.class, c.sent);
+        assert!(
+            c.verdicts_as_expected(),
+            "{:?}: {:?}\n{md}",
+            c.class,
+            c.verdicts
+        );
+    }
+    // No forgery accepted anywhere, none left held or waiting.
+    assert_eq!(b.forged_accepted, 0, "{md}");
+    assert_eq!(b.forged_left, 0, "{md}");
+    // The foreign listing, which the crdt accepts, is accepted alike by every honest site.
+    assert_eq!(b.listings_expected, 4 * 7);
+    assert_eq!(b.listings_held, b.listings_expected, "{md}");
+    let listing = b
+        .classes
+        .iter()
+        .find(|c| c.class == Forgery::ForeignListing)
+        .unwrap();
+    assert_eq!(listing.accepted, 4 * 7, "{md}");
+    // The squatted certificate is kept but harmless.
+    let squat = b
+        .classes
+        .iter()
+        .find(|c| c.class == Forgery::SquattedCertificate)
+        .unwrap();
+    assert_eq!(squat.held_at_end, 7, "{md}");
+    assert!(b.squatted_changes > 0, "{md}");
+    assert_eq!(b.squatted_missing, 0, "{md}");
+    // Every honest site converged: same documents, same heads, nothing waiting.
+    assert!(b.diverged_sites.is_empty(), "{md}");
+    assert_eq!(b.docs_differing, 0, "{md}");
+    assert!(b.docs_compared > 8, "{md}");
+    assert!(b.byzantine_agrees, "{md}");
+    assert_eq!(b.pending_honest, 0, "{md}");
+    assert_eq!(r.pending_total, 0, "{md}");
+    assert_eq!(r.unconverged, 0, "{md}");
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+    assert!(b.contained(), "{md}");
+    assert!(md.contains("Byzantine site site7"));
+    // Deterministic, forgeries included.
+    assert_eq!(r, byzantine(12));
+}
