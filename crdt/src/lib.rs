@@ -132,7 +132,9 @@
 //! decides alike; the property tests deliver changes in random orders, with duplicates and
 //! losses, and check exactly that. Two exceptions: equivocation (two different changes with
 //! the same (actor, seq)), which only a compromised node can produce: the second one a node
-//! sees is refused and reported; and the author's *standing*, which reads the directory the
+//! sees is refused and reported (`equivocation`) — and since Automerge cannot hold both, the
+//! halves of the company that saw different ones split that document until the key's node is
+//! revoked (SECURITY.md); and the author's *standing*, which reads the directory the
 //! receiver holds — refusals on standing are never remembered and are lifted by vouching
 //! (see [`replica`]), so they cannot split a document.
 //!

@@ -139,6 +139,9 @@ impl Rejection {
             Rejection::Overloaded => "overloaded",
             Rejection::Signature => "signature",
             Rejection::RejectedDependency => "rejected_dependency",
+            // Two changes by one key with one seq: proof that whoever holds the key signed
+            // both — a compromised node. Counted apart so that operators see it.
+            Rejection::Structure(StructureError::Equivocation(_)) => "equivocation",
             Rejection::Structure(_) => "structure",
             Rejection::Rule(_) => "rule",
             Rejection::NoAuthHeads | Rejection::NoGroup => "authorisation",
