@@ -304,6 +304,7 @@ impl Runtime {
                     let mut delivers = Vec::new();
                     let mut next = Some(job);
                     let mut ran = 0;
+                    let batch = Instant::now();
                     while let Some(j) = next.take() {
                         let d = j(&mut self.core);
                         if self.core.has_unsaved() {
@@ -316,7 +317,10 @@ impl Runtime {
                             next = jobs.try_recv().ok();
                         }
                     }
+                    self.metrics.job_done("web_jobs", batch.elapsed());
+                    let committing = Instant::now();
                     let local = self.core.commit()?;
+                    self.metrics.commit(local, committing.elapsed());
                     Metrics::add(&self.metrics.changes_local, local as u64);
                     for d in delivers {
                         d();
@@ -325,7 +329,9 @@ impl Runtime {
                 }
                 ev = self.swarm.select_next_some() => {
                     self.on_swarm(ev);
-                    self.core.commit()?;
+                    let committing = Instant::now();
+                    let stored = self.core.commit()?;
+                    self.metrics.commit(stored, committing.elapsed());
                     self.send_frames();
                 }
                 _ = tick.tick() => {
@@ -333,10 +339,12 @@ impl Runtime {
                     self.on_outcome(out);
                     self.watch_directory();
                     self.redial();
-                    self.core.commit()?;
+                    let committing = Instant::now();
+                    let stored = self.core.commit()?;
+                    self.metrics.commit(stored, committing.elapsed());
                     self.send_frames();
                     if self.last_search_refresh.elapsed() >= Duration::from_secs(1) {
-                        self.core.refresh_search();
+                        self.metrics.time("search_commit", || self.core.refresh_search());
                         self.last_search_refresh = Instant::now();
                     }
                     Metrics::set(&self.metrics.pending_changes, self.core.replica().pending_len() as u64);
@@ -466,6 +474,7 @@ impl Runtime {
                 Metrics::add(&self.metrics.bytes_in, message.data.len() as u64);
                 let (verdict, report) = self.core.gossip_message(&site, &message.data);
                 Metrics::add(&self.metrics.changes_in, report.accepted.len() as u64);
+                observe_lag(&self.metrics, &self.core, &site, &report.accepted);
                 for (_, _, why) in &report.rejected {
                     self.metrics.reject(why.code());
                 }
@@ -573,6 +582,7 @@ impl Runtime {
                     ..
                 } => {
                     Metrics::add(&self.metrics.changes_in, accepted.len() as u64);
+                    observe_lag(&self.metrics, &self.core, peer, accepted);
                     // One line per reason and bundle, not per change: a hostile peer must not
                     // be able to flood the log.
                     let mut by_reason: BTreeMap<&'static str, (usize, String)> = BTreeMap::new();
@@ -731,6 +741,21 @@ impl Runtime {
                 tracing::warn!(peer = %peer, error = %error, "incoming frame failed");
             }
             _ => {}
+        }
+    }
+}
+
+/// How late each change accepted from `peer` arrived: from its author's signed time to now.
+fn observe_lag(
+    metrics: &Metrics,
+    core: &Core,
+    peer: &str,
+    accepted: &[(DocId, automerge::ChangeHash)],
+) {
+    let now = now_ms() as i64;
+    for (doc, hash) in accepted {
+        if let Some(c) = core.replica().doc(doc).and_then(|d| d.change(hash)) {
+            metrics.sync_lag(peer, now - c.time_ms());
         }
     }
 }
