@@ -244,6 +244,19 @@ async fn language_links_go_back_only_to_pages_of_this_site() {
     }
 }
 
+/// The attributes of a `Set-Cookie` value, sorted (their order is the library's).
+fn attributes(set_cookie: &axum::http::HeaderValue) -> Vec<String> {
+    let mut a: Vec<String> = set_cookie
+        .to_str()
+        .unwrap()
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_owned())
+        .collect();
+    a.sort();
+    a
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookies_are_secure_when_the_public_address_is_https() {
     let n = node().await;
@@ -259,11 +272,11 @@ async fn cookies_are_secure_when_the_public_address_is_https() {
         from(HERE, Request::get("/login").body(Body::empty()).unwrap()),
     )
     .await;
-    assert!(
-        h[header::SET_COOKIE]
-            .to_str()
-            .unwrap()
-            .ends_with("; Secure")
+    let c = &h[header::SET_COOKIE];
+    assert!(c.to_str().unwrap().starts_with("weft_csrf="));
+    assert_eq!(
+        attributes(c),
+        ["HttpOnly", "Path=/login", "SameSite=Strict", "Secure"]
     );
     let r = Request::post("/api/v1/session")
         .header(header::CONTENT_TYPE, "application/json")
@@ -271,10 +284,48 @@ async fn cookies_are_secure_when_the_public_address_is_https() {
             serde_json::json!({"login": "e1", "password": PASSWORD}).to_string(),
         ))
         .unwrap();
-    let (s, h, _) = send(&app, from(HERE, r)).await;
+    let (s, h, body) = send(&app, from(HERE, r)).await;
     assert_eq!(s, StatusCode::OK);
-    let c = h[header::SET_COOKIE].to_str().unwrap();
-    assert!(c.starts_with("weft_session=") && c.contains("HttpOnly") && c.ends_with("; Secure"));
+    let c = &h[header::SET_COOKIE];
+    let token: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let token = token["token"].as_str().unwrap();
+    assert_eq!(
+        c.to_str().unwrap().split(';').next(),
+        Some(format!("weft_session={token}").as_str())
+    );
+    assert_eq!(
+        attributes(c),
+        [
+            "HttpOnly",
+            "Max-Age=604800",
+            "Path=/",
+            "SameSite=Lax",
+            "Secure"
+        ]
+    );
+    let r = Request::get("/lang/fr").body(Body::empty()).unwrap();
+    let (_, h, _) = send(&app, from(HERE, r)).await;
+    assert_eq!(
+        attributes(&h[header::SET_COOKIE]),
+        [
+            "HttpOnly",
+            "Max-Age=31536000",
+            "Path=/",
+            "SameSite=Lax",
+            "Secure"
+        ]
+    );
+    // Logging out removes the cookie, with the same flags.
+    let r = Request::delete("/api/v1/session")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let (s, h, _) = send(&app, from(HERE, r)).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let gone = attributes(&h[header::SET_COOKIE]);
+    for a in ["HttpOnly", "Max-Age=0", "Path=/", "SameSite=Lax", "Secure"] {
+        assert!(gone.iter().any(|g| g == a), "{a} not in {gone:?}");
+    }
 }
 
 fn enc(s: &str) -> String {
