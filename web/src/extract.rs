@@ -53,7 +53,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// Notes the viewer in the request's span, so that whatever is logged while answering says
 /// whose request it was.
 fn record_viewer(employee: &str) {
-    tracing::Span::current().record("viewer", employee);
+    tracing::Span::current().record("viewer", tracing::field::display(employee));
 }
 
 /// The session a request carries, marked used; 401 without a live one.

@@ -112,6 +112,7 @@ fn router_with_state(state: AppState) -> Router {
                 .make_span_with(trace::span)
                 .on_request(())
                 .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG))
+                .on_eos(())
                 // Server errors are logged once, where they are made, with what went wrong.
                 .on_failure(()),
         )

@@ -36,7 +36,7 @@ pub(crate) fn span(req: &Request) -> tracing::Span {
     tracing::info_span!(
         "request",
         method = %req.method(),
-        route = route_of(req),
+        route = %route_of(req),
         viewer = tracing::field::Empty,
     )
 }

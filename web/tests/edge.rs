@@ -1,7 +1,16 @@
 //! The web edge against a real node in this process, through `oneshot` (no HTTP server, no
 //! other process): cookie-authenticated writes, the operations endpoints, redirects, cookie
-//! flags, search input, event streams and who hears of what.
+//! flags, search input, event streams and who hears of what; in its modules, who may see and
+//! do what and the form tokens ([`access`]), the shapes of answers and errors ([`shapes`]),
+//! and request tracing ([`trace`]). Each test starts its own node; all run in seconds.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "edge/access.rs"]
+mod access;
+#[path = "edge/shapes.rs"]
+mod shapes;
+#[path = "edge/trace.rs"]
+mod trace;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -103,6 +112,24 @@ async fn login(app: &Router, who: &str) -> String {
 
 fn with_cookie(token: &str, r: axum::http::request::Builder) -> axum::http::request::Builder {
     r.header(header::COOKIE, format!("weft_session={token}"))
+}
+
+fn bearer(token: &str, r: axum::http::request::Builder) -> axum::http::request::Builder {
+    r.header(header::AUTHORIZATION, format!("Bearer {token}"))
+}
+
+/// Sends `body` as JSON; the status and the answer's JSON (null when there is none).
+async fn json(
+    app: &Router,
+    r: axum::http::request::Builder,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    let r = r
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let (s, _, b) = send(app, from(HERE, r)).await;
+    (s, serde_json::from_str(&b).unwrap_or_default())
 }
 
 fn code(body: &str) -> String {
