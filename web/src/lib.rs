@@ -1,10 +1,28 @@
 //! # weft-web: the HTML UI and the JSON API
 //!
 //! This crate owns everything HTTP: the axum router, the JSON API of `shared/API.md`
-//! ([`api`]), logins and sessions ([`auth`]), and the operations endpoints (`/healthz`,
-//! `/metrics`, `/api/v1/node`). It is the only crate that knows HTTP; it calls the node through
-//! [`weft_node::NodeHandle`] and never touches storage or the network directly. Server-rendered
-//! pages with CSRF-protected forms and live updates are in [`ui`].
+//! ([`api`], [`personal`]; its shapes in [`json`], its OpenAPI document generated in
+//! [`openapi`]), logins and sessions ([`auth`]), the server-rendered pages ([`ui`]), and the
+//! operations endpoints ([`ops`]: `/healthz`, `/metrics`, `/api/v1/node`). It is the only
+//! crate that knows HTTP; it calls the node through [`weft_node::NodeHandle`] and never
+//! touches storage or the network directly.
+//!
+//! Handlers say what they need in their arguments, and the [`extract`]ors check it before
+//! they run: the API's caller ([`extract::Me`]: 401), a page's viewer ([`extract::Viewer`]:
+//! else the login page or the usage charter), a form's token ([`extract::CsrfForm`]: 403),
+//! the operator ([`ops::Operator`]: 403). Every request runs in one span with its route and
+//! viewer, and is timed by route into the node's metrics.
+//!
+//! ```no_run
+//! # async fn run(node: weft_node::NodeHandle) -> std::io::Result<()> {
+//! // Serve a running node's UI and API on loopback until Ctrl-C.
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! let stop = async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! };
+//! weft_web::serve(listener, node, weft_web::WebOptions::default(), stop).await
+//! # }
+//! ```
 //!
 //! What it promises at the edge (each with its test; `SECURITY.md`, "The web edge", lists them):
 //! no input to search can take the node down ([`weft_node::search`]); logins are counted
@@ -12,8 +30,9 @@
 //! the store as digests and end with a new password, with the employee leaving or moving,
 //! and close their event streams; an API write authenticated by the session cookie must be
 //! JSON (which a page on another site cannot send without the browser asking us first);
-//! redirects go only to paths on this site ([`cookies`]); `/metrics` and `/api/v1/node`
-//! answer only on this machine or with the operator's token.
+//! every form carries its session's token; redirects go only to paths on this site
+//! ([`cookies`]); `/metrics` and `/api/v1/node` answer only on this machine or with the
+//! operator's token; no log holds a token, cookie or password ([`trace`]).
 
 pub mod api;
 pub mod auth;
@@ -30,7 +49,7 @@ pub mod params;
 pub mod personal;
 pub mod state;
 pub mod time;
-mod trace;
+pub mod trace;
 pub mod ui;
 
 use std::net::SocketAddr;

@@ -9,7 +9,7 @@
 //! made), carries those fields. The end of each request is a `debug` event with its status
 //! and latency.
 //!
-//! [`latency`] times each request into the node's `weft_http_request_duration_seconds`
+//! The latency layer times each request into the node's `weft_http_request_duration_seconds`
 //! histogram, by route and method (a Server-Sent Events stream counts until its headers
 //! are sent).
 

@@ -4,10 +4,9 @@
 //! [`Viewer`](crate::extract::Viewer) (else the login page or the usage charter), a form
 //! its per-session token (the login and setup forms, a double-submit cookie).
 //!
-//! This module is the router; each page lives in its own module: [`layout`] (the frame and
-//! what pages share), [`login`], [`feed`], [`groups`], [`threads`], [`search`] (and topics),
-//! [`account`] (charter, setup links, notifications), [`manage`] (forms that change things)
-//! and [`profile`].
+//! This module is the router; each page lives in its own module: `layout` (the frame and
+//! what pages share), `login`, `feed`, `groups`, `threads`, `search` (and topics), `account`
+//! (charter, setup links, notifications), `manage` (forms that change things) and `profile`.
 
 use axum::Router;
 use axum::routing::{get, post};
