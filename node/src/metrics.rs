@@ -11,7 +11,7 @@
 //! | `weft_http_request_duration_seconds` | [`Metrics::http_request`], the web layer's latency layer | `route` (the path pattern, never the path), `method` |
 //! | `weft_job_duration_seconds` | [`Metrics::job_done`] / [`Metrics::time`], the runtime's named jobs | `job` |
 //! | `weft_commit_changes` | [`Metrics::commit`], each commit that stored changes (which is also the job `commit`) | — |
-//! | `weft_sync_lag_seconds` | [`Metrics::sync_lag`], each change accepted from a peer: from its author's timestamp to now | `peer` (the site) |
+//! | `weft_sync_lag_seconds` | [`Metrics::sync_lag`], each change accepted from a peer: from its author's signed time to now | `peer` (the site) |
 //!
 //! Labels take values from small fixed sets (routes, job names, the directory's sites), so
 //! the number of series stays bounded whatever clients send.
@@ -203,12 +203,14 @@ impl Metrics {
         }
     }
 
-    /// A change from `peer` arrived `millis` after its author made it (as the author's
-    /// node signed the time; a clock ahead of ours counts as no lag).
-    pub fn sync_lag(&self, peer: &str, millis: i64) {
-        self.lag
-            .get_or_create(&vec![("peer", peer.to_owned())])
-            .observe(millis.max(0) as f64 / 1000.0);
+    /// Changes from `peer` arrived these many milliseconds after their authors made them (as
+    /// each author's node signed the time; a clock ahead of ours counts as no lag). One
+    /// call per bundle: the series is looked up once.
+    pub fn sync_lag(&self, peer: &str, lags_ms: impl IntoIterator<Item = i64>) {
+        let h = self.lag.get_or_create(&vec![("peer", peer.to_owned())]);
+        for ms in lags_ms {
+            h.observe(ms.max(0) as f64 / 1000.0);
+        }
     }
 
     /// The OpenMetrics text of every metric, each labelled with `site` (see
@@ -388,8 +390,7 @@ mod tests {
         m.job_done("commit", Duration::from_millis(20));
         m.commit(5, Duration::from_millis(4));
         m.commit(0, Duration::from_millis(1));
-        m.sync_lag("new-york", 1_500);
-        m.sync_lag("new-york", -10);
+        m.sync_lag("new-york", [1_500, -10]);
         let text = m.render("paris");
         for line in [
             "weft_changes_received_total{site=\"paris\"} 3",

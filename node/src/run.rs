@@ -753,9 +753,9 @@ fn observe_lag(
     accepted: &[(DocId, automerge::ChangeHash)],
 ) {
     let now = now_ms() as i64;
-    for (doc, hash) in accepted {
-        if let Some(c) = core.replica().doc(doc).and_then(|d| d.change(hash)) {
-            metrics.sync_lag(peer, now - c.time_ms());
-        }
-    }
+    let times = accepted
+        .iter()
+        .filter_map(|(doc, hash)| core.replica().doc(doc)?.change(hash))
+        .map(|c| now - c.time_ms());
+    metrics.sync_lag(peer, times);
 }
