@@ -707,15 +707,22 @@ impl Core {
         self.engine.poll_transmit()
     }
 
-    /// Whether changes were accepted since the last commit (they are not durable yet).
+    /// Whether anything was written since the last commit — changes accepted, or accounts,
+    /// personal records (follows, read markers, settings) and sessions — that is not durable
+    /// yet: the runtime answers the command only after [`Core::commit`].
     pub fn has_unsaved(&self) -> bool {
-        !self.unsaved.is_empty()
+        !self.unsaved.is_empty() || self.store.has_unflushed()
     }
 
     /// Appends every change accepted since the last commit (and new certificates) to the
     /// store, then flushes it. Returns how many changes were made durable.
     pub fn commit(&mut self) -> Result<usize, NodeError> {
         if self.unsaved.is_empty() {
+            // A follow, a read marker, a setting, a session: flushed before the command that
+            // wrote it is answered.
+            if self.store.has_unflushed() {
+                self.store.flush()?;
+            }
             // Queries read documents back too: the runtime commits after every batch of
             // jobs, so this is where the cache is kept to its size.
             self.trim_cache();
