@@ -26,6 +26,7 @@
 //! replayed today), and keeping only recently used documents in memory (an Automerge
 //! document costs about 20 KB resident however small; see `crdt/benches/memory.rs`).
 
+pub mod access;
 pub mod budget;
 pub mod config;
 pub mod core;

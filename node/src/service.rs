@@ -18,16 +18,8 @@ use crate::error::NodeError;
 use crate::personal::{Notification, Settings};
 use crate::readmodel::ThreadSummary;
 
-/// How much of a group someone may see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Nothing: answer "not found".
-    None,
-    /// The listing only (a private group, to a non-member).
-    Listing,
-    /// Everything.
-    Full,
-}
+pub use crate::access::Access;
+pub use crate::readmodel::{ALL_COMPANY_NONCE, fold, last_activity};
 
 /// A post's id in the API: the thread's id and the post's id within it.
 pub fn post_ref(thread: &DocId, post: &str) -> String {
@@ -44,7 +36,7 @@ pub fn parse_post_ref(s: &str) -> Option<(DocId, String)> {
 impl Core {
     /// What `employee` may see of a group (from the read model: no document is read).
     pub fn group_access(&self, employee: &str, group: &DocId) -> Access {
-        self.model().access(employee, group)
+        crate::access::group(self.model(), employee, group)
     }
 
     /// The groups `employee` may see, by name.
@@ -53,7 +45,7 @@ impl Core {
             .model()
             .groups()
             .filter_map(|g| {
-                let a = g.access(employee);
+                let a = crate::access::to_group(g, employee);
                 (a != Access::None).then_some((g.id.clone(), a))
             })
             .filter_map(|(id, a)| Some((self.replica().doc(&id).and_then(GroupView::of)?, a)))
@@ -415,7 +407,7 @@ impl Core {
         }
         let mut scope = Scope::default();
         for g in self.model().groups() {
-            match g.access(employee) {
+            match crate::access::to_group(g, employee) {
                 Access::Full => {
                     scope.readable.push(g.id.clone());
                     scope.listed.push(g.id.clone());
@@ -477,15 +469,6 @@ pub enum MembershipOutcome {
     Requested,
 }
 
-/// The time of a thread's latest post or edit.
-pub fn last_activity(t: &ThreadView) -> i64 {
-    t.posts
-        .iter()
-        .map(|p| p.edited_at.unwrap_or(p.created_at).max(p.created_at))
-        .max()
-        .unwrap_or(t.created_at)
-}
-
 /// How many posts about a topic its page looks at, at most.
 pub const TOPIC_POSTS: usize = 1_000;
 
@@ -501,7 +484,7 @@ impl Core {
         let readable: Vec<DocId> = self
             .model()
             .groups()
-            .filter(|g| g.access(employee) == Access::Full)
+            .filter(|g| crate::access::to_group(g, employee) == Access::Full)
             .map(|g| g.id.clone())
             .collect();
         let ids = self
@@ -513,7 +496,8 @@ impl Core {
             .filter_map(|id| model.thread(id))
             .filter_map(|t| {
                 let g = model.group(&t.group)?;
-                (g.access(employee) == Access::Full).then(|| (t.clone(), g.name.clone()))
+                (crate::access::to_group(g, employee) == Access::Full)
+                    .then(|| (t.clone(), g.name.clone()))
             })
             .collect();
         out.sort_by_key(|(t, _)| std::cmp::Reverse(t.last_activity));
@@ -535,12 +519,6 @@ pub struct FeedItem {
 /// else may give a group this name (see [`is_reserved_name`]); the group itself is known by
 /// its identity, not its name (see [`Core::all_company`]).
 pub const ALL_COMPANY: &str = "All company";
-
-/// The genesis nonce that marks the "All company" group. A group's nonce is chosen by the
-/// node that makes it (random for every other group: employees never choose it), is part of
-/// the genesis change that the group's id is the hash of, and the write rules refuse any
-/// later change to it.
-pub const ALL_COMPANY_NONCE: u64 = 0x5745_4654_A11C_0001;
 
 /// Whether `name` reads as the "All company" group's name (or its French one): case,
 /// accents, spaces and punctuation are ignored, so "ALL  company!" and "all-company" are it
@@ -571,7 +549,7 @@ impl Core {
             .collect();
         // The one "All company" group (by its identity, never by its name), member or not.
         if let Some(g) = self.all_company().and_then(|id| model.group(&id))
-            && g.access(employee) == Access::Full
+            && crate::access::to_group(g, employee) == Access::Full
         {
             groups.push(g);
         }
@@ -588,7 +566,7 @@ impl Core {
             .into_iter()
             .filter_map(|t| model.thread(t))
             .filter(|t| before.is_none_or(|b| t.last_activity < b))
-            .filter(|t| model.access(employee, &t.group) == Access::Full)
+            .filter(|t| crate::access::group(model, employee, &t.group) == Access::Full)
             .collect();
         let newest_first = |a: &&ThreadSummary, b: &&ThreadSummary| {
             b.last_activity
@@ -644,7 +622,7 @@ impl Core {
         let Some(g) = model.group(group) else {
             return Ok(None);
         };
-        if g.access(employee) != Access::Full {
+        if crate::access::to_group(g, employee) != Access::Full {
             return Ok(None);
         }
         let ts: Vec<&ThreadSummary> = g
@@ -800,25 +778,6 @@ impl Core {
     ) -> Result<usize, NodeError> {
         Ok(self.store().mark_notifications_read(employee, up_to)?)
     }
-}
-
-/// Lower case without accents, for matching names as people type them ("helene" finds
-/// "Hélène").
-pub fn fold(s: &str) -> String {
-    s.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
-            'ç' => 'c',
-            'è' | 'é' | 'ê' | 'ë' => 'e',
-            'ì' | 'í' | 'î' | 'ï' => 'i',
-            'ñ' => 'n',
-            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => 'o',
-            'ù' | 'ú' | 'û' | 'ü' => 'u',
-            'ý' | 'ÿ' => 'y',
-            c => c,
-        })
-        .collect()
 }
 
 impl Core {
