@@ -499,3 +499,16 @@ pub fn fold(s: &str) -> String {
         })
         .collect()
 }
+
+/// The read models as the loop and the readers share them.
+pub type SharedModel = std::sync::Arc<std::sync::RwLock<ReadModel>>;
+
+/// Reads the read models (a poisoned lock is still read: a panic while updating one document
+/// leaves the others as they were).
+pub(crate) fn read(m: &SharedModel) -> std::sync::RwLockReadGuard<'_, ReadModel> {
+    m.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub(crate) fn write(m: &SharedModel) -> std::sync::RwLockWriteGuard<'_, ReadModel> {
+    m.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -36,6 +36,7 @@ type Job = Box<dyn FnOnce(&mut Core) -> Deliver + Send>;
 #[derive(Clone)]
 pub struct NodeHandle {
     jobs: mpsc::Sender<Job>,
+    reader: crate::Reader,
     events: tokio::sync::broadcast::Sender<Live>,
     metrics: Arc<Metrics>,
     site: String,
@@ -74,6 +75,12 @@ impl NodeHandle {
     /// slowing the node down.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Live> {
         self.events.subscribe()
+    }
+
+    /// Reads off the loop: answered on the caller's thread from the shared read models,
+    /// never queued behind a commit, a flush or a sync burst (see [`crate::Reader`]).
+    pub fn reader(&self) -> &crate::Reader {
+        &self.reader
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -212,6 +219,7 @@ pub async fn start(
     let (events, _) = tokio::sync::broadcast::channel(1024);
     let handle = NodeHandle {
         jobs: jobs_tx,
+        reader: core.reader(),
         events: events.clone(),
         metrics: metrics.clone(),
         site: config.site.clone(),
