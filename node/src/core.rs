@@ -67,6 +67,8 @@ pub struct Core {
     /// The directory as readers off the loop see it, swapped when a new version is
     /// installed.
     directory: crate::reader::SharedDirectory,
+    /// Whole thread views kept for readers off the loop.
+    thread_views: crate::reader::SharedThreads,
 }
 
 /// How many documents a node keeps in memory unless configured otherwise (about 30 KB each
@@ -185,6 +187,7 @@ impl Core {
             budgets: crate::budget::Budgets::default(),
             directory_changed: None,
             directory: std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(dir))),
+            thread_views: crate::reader::SharedThreads::default(),
         };
         core.restore()?;
         core.save_certificates()?;
@@ -758,6 +761,7 @@ impl Core {
         let mut notices = std::mem::take(&mut self.notices);
         for d in changed {
             notices.extend(write(&self.model).update(&self.replica, d));
+            self.refresh_thread_view(d);
             self.search.index_doc(&self.replica, d);
             self.store_summary(d)?;
             people |= d.kind() == weft_crdt::DocKind::Profile;
@@ -855,12 +859,33 @@ impl Core {
         read(&self.model)
     }
 
+    /// Keeps a fresh view of thread `id` for readers if one was kept (a commit changed it).
+    fn refresh_thread_view(&self, id: &DocId) {
+        if id.kind() != weft_crdt::DocKind::Thread
+            || !crate::reader::lock(&self.thread_views).holds(id)
+        {
+            return;
+        }
+        if let Some(v) = self.replica.doc(id).and_then(weft_crdt::ThreadView::of) {
+            crate::reader::lock(&self.thread_views).put(v);
+        }
+    }
+
+    /// Keeps `view` for readers off the loop, and returns it shared.
+    pub(crate) fn keep_thread_view(
+        &self,
+        view: weft_crdt::ThreadView,
+    ) -> std::sync::Arc<weft_crdt::ThreadView> {
+        crate::reader::lock(&self.thread_views).put(view)
+    }
+
     /// A handle for reading off the loop (see [`crate::Reader`]).
     pub fn reader(&self) -> crate::Reader {
         crate::Reader::new(
             self.identity.site(),
             self.model.clone(),
             self.directory.clone(),
+            self.thread_views.clone(),
             self.store.clone(),
         )
     }

@@ -10,10 +10,10 @@
 //!
 //! Who may see what is decided by [`crate::access`], as everywhere else.
 
-use std::collections::HashSet;
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
 
-use weft_crdt::{DocId, DocKind};
+use weft_crdt::{DocId, DocKind, GroupView, ThreadView};
 use weft_keys::Directory;
 
 use crate::access::{self, Access};
@@ -25,12 +25,64 @@ use crate::store::Store;
 /// The directory as last installed, shared by the loop (which swaps it) and readers.
 pub type SharedDirectory = Arc<RwLock<Arc<Directory>>>;
 
+/// Recently read threads as whole views, shared by the loop (which refreshes the ones a
+/// commit changed, and adds the ones it reads back for someone) and readers.
+pub type SharedThreads = Arc<Mutex<ThreadCache>>;
+
+/// How many whole thread views are kept for readers (a few tens of KB each).
+pub const THREAD_VIEWS: usize = 512;
+
+/// Whole thread views by id, the least recently used dropped beyond [`THREAD_VIEWS`].
+#[derive(Debug, Default)]
+pub struct ThreadCache {
+    views: HashMap<DocId, (u64, Arc<ThreadView>)>,
+    tick: u64,
+}
+
+impl ThreadCache {
+    fn get(&mut self, id: &DocId) -> Option<Arc<ThreadView>> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.views.get_mut(id).map(|(used, v)| {
+            *used = tick;
+            v.clone()
+        })
+    }
+
+    /// Keeps `view` (replacing an older one).
+    pub(crate) fn put(&mut self, view: ThreadView) -> Arc<ThreadView> {
+        self.tick += 1;
+        let v = Arc::new(view);
+        self.views.insert(v.id.clone(), (self.tick, v.clone()));
+        if self.views.len() > THREAD_VIEWS
+            && let Some(old) = self
+                .views
+                .iter()
+                .min_by_key(|(_, (used, _))| *used)
+                .map(|(id, _)| id.clone())
+        {
+            self.views.remove(&old);
+        }
+        v
+    }
+
+    /// Whether a view of `id` is kept (the loop refreshes only those).
+    pub(crate) fn holds(&self, id: &DocId) -> bool {
+        self.views.contains_key(id)
+    }
+}
+
+pub(crate) fn lock(t: &SharedThreads) -> std::sync::MutexGuard<'_, ThreadCache> {
+    t.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A handle for reading off the loop. Cheap to clone.
 #[derive(Clone)]
 pub struct Reader {
     site: Arc<str>,
     model: SharedModel,
     directory: SharedDirectory,
+    threads: SharedThreads,
     store: Store,
 }
 
@@ -45,12 +97,14 @@ impl Reader {
         site: &str,
         model: SharedModel,
         directory: SharedDirectory,
+        threads: SharedThreads,
         store: Store,
     ) -> Reader {
         Reader {
             site: site.into(),
             model,
             directory,
+            threads,
             store,
         }
     }
@@ -81,6 +135,42 @@ impl Reader {
     /// What `employee` may see of a document (see [`access::to_doc`]).
     pub fn doc_access(&self, employee: &str, doc: &DocId) -> Access {
         access::to_doc(&self.model(), employee, doc)
+    }
+
+    /// The groups `employee` may see, by name, each with how much of it.
+    pub fn groups(&self, employee: &str) -> Vec<(Arc<GroupView>, Access)> {
+        let model = self.model();
+        let mut out: Vec<(Arc<GroupView>, Access)> = model
+            .groups()
+            .filter_map(|g| {
+                let a = access::to_group(g, employee);
+                (a != Access::None).then(|| (g.view.clone(), a))
+            })
+            .collect();
+        out.sort_by_key(|g| g.0.name.to_lowercase());
+        out
+    }
+
+    /// A group, if `employee` may see it, with how much of it.
+    pub fn group(&self, employee: &str, group: &DocId) -> Option<(Arc<GroupView>, Access)> {
+        let model = self.model();
+        let g = model.group(group)?;
+        let a = access::to_group(g, employee);
+        (a != Access::None).then(|| (g.view.clone(), a))
+    }
+
+    /// A whole thread, if `employee` may read it and a view of it is kept here; `Ok(None)`
+    /// means "ask the loop" (it reads the thread back and keeps its view for the next
+    /// readers), `Err(NotFound)` that the thread is not there for them.
+    pub fn thread(
+        &self,
+        employee: &str,
+        thread: &DocId,
+    ) -> Result<Option<Arc<ThreadView>>, NodeError> {
+        if self.doc_access(employee, thread) != Access::Full {
+            return Err(NodeError::NotFound);
+        }
+        Ok(lock(&self.threads).get(thread))
     }
 
     /// The "All company" group, if this node knows it (see [`crate::Core::all_company`]

@@ -68,6 +68,9 @@ pub struct GroupSummary {
     pub created_at: i64,
     pub home_site: String,
     pub all_company_marker: bool,
+    /// The whole group as its document says now (description, request messages, thread
+    /// titles…), for pages read off the loop.
+    pub view: std::sync::Arc<GroupView>,
 }
 
 impl GroupSummary {
@@ -408,9 +411,11 @@ impl ReadModel {
                 threads.insert((s.last_activity, t));
             }
         }
+        let view = std::sync::Arc::new(v.clone());
         self.groups.insert(
             v.id.clone(),
             GroupSummary {
+                view,
                 id: v.id,
                 name: v.name,
                 visibility: v.visibility,

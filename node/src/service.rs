@@ -70,7 +70,11 @@ impl Core {
         }
         self.load(thread);
         let view = self.replica().doc(thread).and_then(ThreadView::of)?;
-        (self.group_access(employee, &view.group) == Access::Full).then_some(view)
+        if self.group_access(employee, &view.group) != Access::Full {
+            return None;
+        }
+        // Kept for the next readers, who then need not come to the loop.
+        Some((*self.keep_thread_view(view)).clone())
     }
 
     /// That `employee` may write in `thread`: it exists and they have full access to its group;

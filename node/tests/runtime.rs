@@ -47,6 +47,12 @@ async fn reads_are_answered_while_the_loop_is_busy() {
         })
         .await
         .unwrap();
+    // A thread read once through the loop is kept for readers.
+    let t2 = tid.clone();
+    node.call(move |c| c.thread_for("e1", &t2))
+        .await
+        .unwrap()
+        .unwrap();
     // Hold the loop until told.
     let (release, held) = std::sync::mpsc::channel::<()>();
     let (entered, wait_entered) = std::sync::mpsc::channel::<()>();
@@ -65,6 +71,7 @@ async fn reads_are_answered_while_the_loop_is_busy() {
     // The loop is busy now: every read below would hang if it went through it.
     let reader = node.reader().clone();
     let g = gid.clone();
+    let t3 = tid.clone();
     let reads = tokio::task::spawn_blocking(move || {
         let feed = reader.feed("e0", None, 50).unwrap();
         let threads = reader
@@ -74,6 +81,13 @@ async fn reads_are_answered_while_the_loop_is_busy() {
         let notes = reader.notifications("e1", None, 10).unwrap();
         let people = reader.find_people("employee", 10);
         let settings = reader.settings("e1").unwrap();
+        let thread = reader
+            .thread("e1", &t3)
+            .unwrap()
+            .expect("the thread view was kept");
+        let group = reader.group("e1", &g).expect("a public group");
+        assert_eq!(group.0.name, "Reading room");
+        assert_eq!(thread.posts.len(), 1);
         (feed, threads, notes, people, settings)
     });
     let (feed, threads, notes, people, _settings) =
