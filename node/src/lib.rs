@@ -35,6 +35,7 @@ pub mod files;
 pub mod identity;
 pub mod metrics;
 pub mod net;
+pub(crate) mod network;
 pub mod personal;
 pub mod reader;
 pub mod readmodel;

@@ -40,6 +40,10 @@ pub struct Metrics {
     pub sessions: AtomicU64,
     /// Refused changes by reason code.
     pub rejections: Mutex<BTreeMap<&'static str, u64>>,
+    /// Jobs of the core's thread by name: how many, and their total seconds.
+    pub jobs: Mutex<BTreeMap<&'static str, (u64, f64)>>,
+    pub commits: AtomicU64,
+    pub committed_changes: AtomicU64,
 }
 
 impl Metrics {
@@ -219,6 +223,38 @@ impl Metrics {
         );
         let _ = writeln!(
             s,
+            "# HELP weft_job_seconds Time the core's thread spent on jobs, by job."
+        );
+        let _ = writeln!(s, "# TYPE weft_job_seconds summary");
+        if let Ok(m) = self.jobs.lock() {
+            for (job, (n, secs)) in m.iter() {
+                let _ = writeln!(
+                    s,
+                    "weft_job_seconds_count{{site=\"{site}\",job=\"{job}\"}} {n}"
+                );
+                let _ = writeln!(
+                    s,
+                    "weft_job_seconds_sum{{site=\"{site}\",job=\"{job}\"}} {secs}"
+                );
+            }
+        }
+        let _ = writeln!(
+            s,
+            "# HELP weft_commits_total Commits of the store (each one flush)."
+        );
+        let _ = writeln!(s, "# TYPE weft_commits_total counter");
+        let _ = writeln!(
+            s,
+            "weft_commits_total{{site=\"{site}\"}} {}",
+            g(&self.commits)
+        );
+        let _ = writeln!(
+            s,
+            "weft_committed_changes_total{{site=\"{site}\"}} {}",
+            g(&self.committed_changes)
+        );
+        let _ = writeln!(
+            s,
             "# HELP weft_changes_rejected_total Changes refused, by reason."
         );
         let _ = writeln!(s, "# TYPE weft_changes_rejected_total counter");
@@ -231,5 +267,22 @@ impl Metrics {
             }
         }
         s
+    }
+}
+
+impl Metrics {
+    /// A job of the core's thread took `took` (web commands by name, `commit`, `timer`).
+    pub fn job_done(&self, name: &'static str, took: std::time::Duration) {
+        if let Ok(mut m) = self.jobs.lock() {
+            let e = m.entry(name).or_default();
+            e.0 += 1;
+            e.1 += took.as_secs_f64();
+        }
+    }
+
+    /// A commit made `changes` changes durable.
+    pub fn commit(&self, changes: usize) {
+        Metrics::add(&self.commits, 1);
+        Metrics::add(&self.committed_changes, changes as u64);
     }
 }
