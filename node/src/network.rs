@@ -91,7 +91,7 @@ pub(crate) struct Network {
     /// Gossip messages refused per sender; past [`MAX_GOSSIP_REJECTS`] the sender's gossip is
     /// ignored (its changes still arrive, and are still checked, through sync).
     gossip_rejects: HashMap<PeerId, u32>,
-    to_core: mpsc::Sender<crate::run::Input>,
+    to_core: mpsc::Sender<NetIn>,
 }
 
 impl Network {
@@ -101,7 +101,7 @@ impl Network {
         targets: Vec<Multiaddr>,
         metrics: Arc<Metrics>,
         listening: Arc<std::sync::Mutex<Vec<Multiaddr>>>,
-        to_core: mpsc::Sender<crate::run::Input>,
+        to_core: mpsc::Sender<NetIn>,
     ) -> Network {
         Network {
             swarm,
@@ -149,7 +149,7 @@ impl Network {
     /// Passes `m` to the core (waiting while its queue is full); `Err` once it has stopped.
     fn tell(&self, m: NetIn) -> impl Future<Output = Result<(), ()>> + Send + use<> {
         let to = self.to_core.clone();
-        async move { to.send(crate::run::Input::Net(m)).await.map_err(|_| ()) }
+        async move { to.send(m).await.map_err(|_| ()) }
     }
 
     async fn on_command(&mut self, cmd: NetOut) -> Result<(), ()> {
@@ -383,7 +383,12 @@ impl Network {
                 .await
             }
             None => {
-                self.report(&message_id, &propagation_source, source, GossipVerdict::Reject);
+                self.report(
+                    &message_id,
+                    &propagation_source,
+                    source,
+                    GossipVerdict::Reject,
+                );
                 Ok(())
             }
         }

@@ -36,14 +36,18 @@ use crate::store::Store;
 type Deliver = Box<dyn FnOnce() + Send>;
 type Job = Box<dyn FnOnce(&mut Core) -> Deliver + Send>;
 
-/// What the core's thread waits for.
-pub(crate) enum Input {
+/// What the core's thread waits for, besides the network task's [`NetIn`]s.
+enum Input {
     /// A job from the web layer, with its name (for the metrics).
     Job(&'static str, Job),
-    /// Something from the network task.
-    Net(NetIn),
     /// Stop: commit what is left and end.
     Stop,
+}
+
+/// One thing for the core's thread to do.
+enum Work {
+    Input(Input),
+    Net(NetIn),
 }
 
 /// How the web layer talks to a running node. Cheap to clone.
@@ -245,6 +249,7 @@ pub async fn start(
 
     let metrics = Arc::new(Metrics::default());
     let (inputs, inputs_rx) = mpsc::channel::<Input>(INPUTS);
+    let (from_net, from_net_rx) = mpsc::channel::<NetIn>(INPUTS);
     let (net_tx, net_rx) = mpsc::unbounded_channel::<NetOut>();
     let (events, _) = tokio::sync::broadcast::channel(1024);
     let handle = NodeHandle {
@@ -262,7 +267,7 @@ pub async fn start(
         targets,
         metrics.clone(),
         listening.clone(),
-        inputs.clone(),
+        from_net,
     );
     if let Some(d) = core.replica().directory() {
         let _ = net_tx.send(NetOut::Directory(Arc::new(d.directory.clone())));
@@ -284,7 +289,7 @@ pub async fn start(
         let _ = inputs.send(Input::Stop).await;
     });
     // The core's own thread (a blocking task: a thread of its own for as long as it runs).
-    let core_task = tokio::task::spawn_blocking(move || core_loop.run(inputs_rx));
+    let core_task = tokio::task::spawn_blocking(move || core_loop.run(inputs_rx, from_net_rx));
     let task = tokio::spawn(async move {
         let result = core_task
             .await
@@ -327,7 +332,11 @@ fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
 }
 
 impl CoreLoop {
-    fn run(mut self, mut inputs: mpsc::Receiver<Input>) -> Result<(), NodeError> {
+    fn run(
+        mut self,
+        mut inputs: mpsc::Receiver<Input>,
+        mut net: mpsc::Receiver<NetIn>,
+    ) -> Result<(), NodeError> {
         let timer = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
@@ -336,7 +345,8 @@ impl CoreLoop {
             let deadline = self.next_deadline();
             let first = timer.block_on(async {
                 tokio::select! {
-                    input = inputs.recv() => Some(input),
+                    input = inputs.recv() => Some(input.map(Work::Input)),
+                    n = net.recv() => Some(n.map(Work::Net)),
                     () = tokio::time::sleep_until(deadline.into()) => None,
                 }
             });
@@ -344,8 +354,9 @@ impl CoreLoop {
                 self.on_timer()?;
                 continue;
             };
-            let Some(first) = first else { break };
-            if !self.batch(first, &mut inputs)? {
+            // Both queues closed: nobody can ask anything any more.
+            let first = first.unwrap_or(Work::Input(Input::Stop));
+            if !self.batch(first, &mut inputs, &mut net)? {
                 break;
             }
         }
@@ -371,18 +382,23 @@ impl CoreLoop {
 
     /// Takes `first` and whatever else is waiting (up to [`BATCH`]), commits once, answers
     /// the jobs that wrote, sends what the commit produced. False when told to stop.
-    fn batch(&mut self, first: Input, inputs: &mut mpsc::Receiver<Input>) -> Result<bool, NodeError> {
+    fn batch(
+        &mut self,
+        first: Work,
+        inputs: &mut mpsc::Receiver<Input>,
+        net: &mut mpsc::Receiver<NetIn>,
+    ) -> Result<bool, NodeError> {
         let mut delivers = Vec::new();
         let mut next = Some(first);
         let mut taken = 0;
         let mut stop = false;
-        while let Some(input) = next.take() {
-            match input {
-                Input::Stop => {
+        while let Some(work) = next.take() {
+            match work {
+                Work::Input(Input::Stop) => {
                     stop = true;
                     break;
                 }
-                Input::Job(name, job) => {
+                Work::Input(Input::Job(name, job)) => {
                     let started = Instant::now();
                     let deliver = job(&mut self.core);
                     self.metrics.job_done(name, started.elapsed());
@@ -394,11 +410,23 @@ impl CoreLoop {
                         deliver();
                     }
                 }
-                Input::Net(n) => self.on_net(n),
+                Work::Net(n) => self.on_net(n),
             }
             taken += 1;
             if taken < BATCH {
-                next = inputs.try_recv().ok();
+                // Alternate between the queues so that neither starves the other.
+                next = if taken % 2 == 0 {
+                    inputs
+                        .try_recv()
+                        .ok()
+                        .map(Work::Input)
+                        .or_else(|| net.try_recv().ok().map(Work::Net))
+                } else {
+                    net.try_recv()
+                        .ok()
+                        .map(Work::Net)
+                        .or_else(|| inputs.try_recv().ok().map(Work::Input))
+                };
             }
         }
         let started = Instant::now();
@@ -520,7 +548,9 @@ impl CoreLoop {
     fn send(&mut self) {
         if let Some(version) = self.core.take_directory_changed() {
             if let Some(d) = self.core.replica().directory() {
-                let _ = self.net.send(NetOut::Directory(Arc::new(d.directory.clone())));
+                let _ = self
+                    .net
+                    .send(NetOut::Directory(Arc::new(d.directory.clone())));
             }
             let _ = self.events.send(Live::Directory { version });
         }
