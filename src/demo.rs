@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use weft_node::crdt::{DocId, Visibility};
+use weft_node::crdt::DocId;
 use weft_node::keys::directory::Directory;
 use weft_node::keys::{SecretKey, Signed, import};
 use weft_node::{Config, NodeHandle, Store, files};
@@ -270,9 +270,4 @@ async fn wait_replicated(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-/// Which groups a visibility is for, for the seed's readers.
-pub(crate) fn visibility(s: &str) -> Visibility {
-    Visibility::parse(s).unwrap_or(Visibility::Public)
 }

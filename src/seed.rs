@@ -9,8 +9,6 @@ use anyhow::{Context, Result, bail};
 use weft_node::crdt::DocId;
 use weft_node::{Core, NodeError, NodeHandle};
 
-use crate::demo::visibility;
-
 struct Group {
     name: &'static str,
     description: &'static str,
@@ -444,4 +442,9 @@ async fn wait_for(
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     anyhow::bail!("{thread} did not reach {site}")
+}
+
+/// A seed group's visibility from its name in the table above.
+fn visibility(s: &str) -> weft_node::crdt::Visibility {
+    weft_node::crdt::Visibility::parse(s).unwrap_or(weft_node::crdt::Visibility::Public)
 }

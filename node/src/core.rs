@@ -16,7 +16,7 @@ use weft_keys::{KeyId, SecretKey, Signed, TrustAnchors};
 
 use crate::error::NodeError;
 use crate::identity::Identity;
-use crate::readmodel::ReadModel;
+use crate::readmodel::{ReadModel, SharedModel, ThreadSummary, read, write};
 use crate::store::Store;
 
 /// What the core reports to the runtime after handling an input.
@@ -47,8 +47,10 @@ pub struct Core {
     committed: Vec<DocId>,
     /// The full-text index, kept up to date at each commit.
     search: crate::search::SearchIndex,
-    /// Thread and group summaries, kept up to date at each commit.
-    model: ReadModel,
+    /// Thread and group summaries, kept up to date at each commit; shared with readers off
+    /// the loop ([`crate::Reader`]), who take the read lock for the length of one query while
+    /// the loop takes the write lock for one document's update at a time.
+    model: SharedModel,
     /// Employees who got notifications since the last [`Core::take_notified`].
     notified: Vec<String>,
     /// What local commands made new, for notifications at the next commit.
@@ -62,6 +64,11 @@ pub struct Core {
     budgets: crate::budget::Budgets,
     /// The directory version installed since the last [`Core::take_directory_changed`].
     directory_changed: Option<u64>,
+    /// The directory as readers off the loop see it, swapped when a new version is
+    /// installed.
+    directory: crate::reader::SharedDirectory,
+    /// Whole thread views kept for readers off the loop.
+    thread_views: crate::reader::SharedThreads,
 }
 
 /// How many documents a node keeps in memory unless configured otherwise (about 30 KB each
@@ -172,13 +179,15 @@ impl Core {
             announce: Vec::new(),
             committed: Vec::new(),
             search,
-            model: ReadModel::default(),
+            model: SharedModel::default(),
             notified: Vec::new(),
             notices: Vec::new(),
             models_stored: false,
             cache: DEFAULT_CACHE_DOCUMENTS,
             budgets: crate::budget::Budgets::default(),
             directory_changed: None,
+            directory: std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(dir))),
+            thread_views: crate::reader::SharedThreads::default(),
         };
         core.restore()?;
         core.save_certificates()?;
@@ -222,7 +231,7 @@ impl Core {
         };
         let must_index = |id: &DocId| reindex.as_ref().is_none_or(|r| r.contains(id));
         let (mut replayed, mut refused) = self.replay(&groups)?;
-        self.model = ReadModel::load(&self.replica, threads, profiles);
+        *write(&self.model) = ReadModel::load(&self.replica, threads, profiles);
         for id in &groups {
             if must_index(id) {
                 self.search.index_doc(&self.replica, id);
@@ -239,7 +248,7 @@ impl Core {
             replayed += accepted;
             refused += rejected;
             for id in ids {
-                let _ = self.model.update(&self.replica, id);
+                let _ = write(&self.model).update(&self.replica, id);
                 if must_index(id) {
                     self.search.index_doc(&self.replica, id);
                 }
@@ -266,7 +275,7 @@ impl Core {
         );
         self.store_read_models(last)?;
         tracing::info!(
-            threads = self.model.thread_count(),
+            threads = read(&self.model).thread_count(),
             rebuilt = others.len(),
             "read models built"
         );
@@ -286,7 +295,7 @@ impl Core {
         }
         if let Some(d) = self.replica.directory() {
             let dir = d.directory.clone();
-            self.search.index_people(&dir, &self.model);
+            self.search.index_people(&dir, &read(&self.model));
         }
         if let Some(l) = last {
             self.search.set_covered(l);
@@ -334,7 +343,7 @@ impl Core {
     ) -> Result<
         Option<(
             Vec<(DocId, weft_crdt::DocSummary)>,
-            Vec<crate::readmodel::ThreadSummary>,
+            Vec<ThreadSummary>,
             Vec<(String, crate::readmodel::ProfileWords)>,
         )>,
         NodeError,
@@ -360,7 +369,7 @@ impl Core {
         let cold: HashSet<&DocId> = summaries.iter().map(|(id, _)| id).collect();
         let mut threads = Vec::new();
         for item in self.store.thread_summaries() {
-            match serde_json::from_slice::<crate::readmodel::ThreadSummary>(&item?) {
+            match serde_json::from_slice::<ThreadSummary>(&item?) {
                 Ok(t) => {
                     if cold.contains(&t.id) {
                         threads.push(t);
@@ -402,9 +411,9 @@ impl Core {
         self.store
             .put_doc_summary(id, &weft_crdt::DocSummary::of(doc))?;
         if let Some(owner) = id.profile_owner()
-            && let Some(p) = self.model.profile_record(owner)
+            && let Some(p) = read(&self.model).profile_record(owner).cloned()
         {
-            let bytes = serde_json::to_vec(p).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+            let bytes = serde_json::to_vec(&p).map_err(|e| NodeError::Corrupt(e.to_string()))?;
             self.store.put_profile_words(owner, &bytes)?;
         }
         Ok(())
@@ -498,7 +507,7 @@ impl Core {
         let mut docs: Vec<&DocId> = changes.iter().map(|c| c.doc()).collect();
         docs.dedup();
         for d in docs {
-            let n = self.model.update(&self.replica, d);
+            let n = write(&self.model).update(&self.replica, d);
             self.notices.extend(n);
         }
         for c in &changes {
@@ -666,6 +675,10 @@ impl Core {
         let bytes = d.signed.to_bytes();
         let dir = d.directory.clone();
         self.directory_changed = Some(dir.version);
+        *self
+            .directory
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = std::sync::Arc::new(dir.clone());
         if let Err(err) = self.store.put_directory(&bytes) {
             tracing::error!(error = %err, "cannot store the new directory");
         }
@@ -683,7 +696,7 @@ impl Core {
             );
         }
         // New people, new titles, people who left: found as the directory now says.
-        self.search.index_people(&dir, &self.model);
+        self.search.index_people(&dir, &read(&self.model));
     }
 
     fn drain_events(&mut self) -> Outcome {
@@ -707,15 +720,22 @@ impl Core {
         self.engine.poll_transmit()
     }
 
-    /// Whether changes were accepted since the last commit (they are not durable yet).
+    /// Whether anything was written since the last commit — changes accepted, or accounts,
+    /// personal records (follows, read markers, settings) and sessions — that is not durable
+    /// yet: the runtime answers the command only after [`Core::commit`].
     pub fn has_unsaved(&self) -> bool {
-        !self.unsaved.is_empty()
+        !self.unsaved.is_empty() || self.store.has_unflushed()
     }
 
     /// Appends every change accepted since the last commit (and new certificates) to the
     /// store, then flushes it. Returns how many changes were made durable.
     pub fn commit(&mut self) -> Result<usize, NodeError> {
         if self.unsaved.is_empty() {
+            // A follow, a read marker, a setting, a session: flushed before the command that
+            // wrote it is answered.
+            if self.store.has_unflushed() {
+                self.store.flush()?;
+            }
             // Queries read documents back too: the runtime commits after every batch of
             // jobs, so this is where the cache is kept to its size.
             self.trim_cache();
@@ -740,7 +760,8 @@ impl Core {
         }
         let mut notices = std::mem::take(&mut self.notices);
         for d in changed {
-            notices.extend(self.model.update(&self.replica, d));
+            notices.extend(write(&self.model).update(&self.replica, d));
+            self.refresh_thread_view(d);
             self.search.index_doc(&self.replica, d);
             self.store_summary(d)?;
             people |= d.kind() == weft_crdt::DocKind::Profile;
@@ -754,7 +775,7 @@ impl Core {
         self.store_read_models(last)?;
         if people && let Some(dir) = self.replica.directory() {
             let dir = dir.directory.clone();
-            self.search.index_people(&dir, &self.model);
+            self.search.index_people(&dir, &read(&self.model));
         }
         if let Some(seq) = last {
             self.search.set_covered(seq);
@@ -783,8 +804,13 @@ impl Core {
     /// Stores the thread summaries changed since the last call, and marks the stored read
     /// models as covering every change up to `last`.
     fn store_read_models(&mut self, last: Option<u64>) -> Result<(), NodeError> {
-        for t in self.model.take_dirty() {
-            let bytes = serde_json::to_vec(t).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+        let dirty: Vec<ThreadSummary> = write(&self.model)
+            .take_dirty()
+            .into_iter()
+            .cloned()
+            .collect();
+        for t in dirty {
+            let bytes = serde_json::to_vec(&t).map_err(|e| NodeError::Corrupt(e.to_string()))?;
             self.store.put_thread_summary(&t.id, &bytes)?;
         }
         if let Some(seq) = last {
@@ -804,7 +830,7 @@ impl Core {
         let dir = self.replica.directory().map(|d| &d.directory);
         let who = crate::personal::deliver(
             &self.store,
-            &self.model,
+            &read(&self.model),
             dir,
             self.identity.site(),
             notices,
@@ -828,9 +854,45 @@ impl Core {
         std::mem::take(&mut self.notified)
     }
 
-    /// The read models.
-    pub fn model(&self) -> &ReadModel {
-        &self.model
+    /// The read models (a read lock: do not hold it across a call that writes them).
+    pub fn model(&self) -> std::sync::RwLockReadGuard<'_, ReadModel> {
+        read(&self.model)
+    }
+
+    /// Keeps a fresh view of thread `id` for readers if one was kept (a commit changed it).
+    fn refresh_thread_view(&self, id: &DocId) {
+        if id.kind() != weft_crdt::DocKind::Thread
+            || !crate::reader::lock(&self.thread_views).holds(id)
+        {
+            return;
+        }
+        if let Some(v) = self.replica.doc(id).and_then(weft_crdt::ThreadView::of) {
+            crate::reader::lock(&self.thread_views).put(v);
+        }
+    }
+
+    /// Keeps `view` for readers off the loop, and returns it shared.
+    pub(crate) fn keep_thread_view(
+        &self,
+        view: weft_crdt::ThreadView,
+    ) -> std::sync::Arc<weft_crdt::ThreadView> {
+        crate::reader::lock(&self.thread_views).put(view)
+    }
+
+    /// A handle for reading off the loop (see [`crate::Reader`]).
+    pub fn reader(&self) -> crate::Reader {
+        crate::Reader::new(
+            self.identity.site(),
+            self.model.clone(),
+            self.directory.clone(),
+            self.thread_views.clone(),
+            self.store.clone(),
+        )
+    }
+
+    /// The read models, shared: what readers off the loop query.
+    pub fn shared_model(&self) -> SharedModel {
+        self.model.clone()
     }
 
     /// Whether start-up found every thread and profile summarised in the store, so that it

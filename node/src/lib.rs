@@ -26,6 +26,7 @@
 //! replayed today), and keeping only recently used documents in memory (an Automerge
 //! document costs about 20 KB resident however small; see `crdt/benches/memory.rs`).
 
+pub mod access;
 pub mod budget;
 pub mod config;
 pub mod core;
@@ -34,7 +35,9 @@ pub mod files;
 pub mod identity;
 pub mod metrics;
 pub mod net;
+pub(crate) mod network;
 pub mod personal;
+pub mod reader;
 pub mod readmodel;
 pub mod run;
 pub mod search;
@@ -44,6 +47,7 @@ pub mod store;
 pub use config::{Config, ConfigError};
 pub use core::{Core, DEFAULT_CACHE_DOCUMENTS, GossipVerdict, Outcome};
 pub use error::NodeError;
+pub use reader::Reader;
 pub use run::{Live, NodeHandle, Running, start};
 pub use store::{Store, StoreError};
 pub use weft_crdt as crdt;

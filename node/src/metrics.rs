@@ -9,8 +9,8 @@
 //! | histogram | filled by | labels |
 //! |---|---|---|
 //! | `weft_http_request_duration_seconds` | [`Metrics::http_request`], the web layer's latency layer | `route` (the path pattern, never the path), `method` |
-//! | `weft_job_duration_seconds` | [`Metrics::job_done`] / [`Metrics::time`], the runtime's named jobs | `job` |
-//! | `weft_commit_changes` | [`Metrics::commit`], each commit that stored changes (which is also the job `commit`) | — |
+//! | `weft_job_seconds` | [`Metrics::job_done`] / [`Metrics::time`], the core thread's named jobs (web jobs by the name they were called with, `commit`, `timer`) | `job` |
+//! | `weft_commit_changes` | [`Metrics::commit`], each commit that stored changes | — |
 //! | `weft_sync_lag_seconds` | [`Metrics::sync_lag`], each change accepted from a peer: from its author's signed time to now | `peer` (the site) |
 //!
 //! Labels take values from small fixed sets (routes, job names, the directory's sites), so
@@ -81,6 +81,10 @@ pub struct Metrics {
     pub logins_refused: Counter,
     /// Web sessions alive.
     pub sessions: UGauge,
+    /// Commits that stored changes (each one flush), and the changes they stored (the
+    /// count and sum of `weft_commit_changes` too).
+    pub commits: Counter,
+    pub committed_changes: Counter,
     /// Refused changes by reason code.
     rejections: Family<Labels, Counter>,
     /// HTTP requests by route and method.
@@ -88,7 +92,7 @@ pub struct Metrics {
     /// The runtime's jobs by name.
     jobs: Histograms,
     /// Changes stored per commit.
-    commits: Histogram,
+    commits_size: Histogram,
     /// How late changes from each peer arrive.
     lag: Histograms,
 }
@@ -122,11 +126,13 @@ impl Default for Metrics {
             password_checks: Counter::default(),
             logins_refused: Counter::default(),
             sessions: UGauge::default(),
+            commits: Counter::default(),
+            committed_changes: Counter::default(),
             rejections: Family::default(),
             http: Family::new_with_constructor(seconds),
             jobs: Family::new_with_constructor(seconds),
             // 1 to 4096 changes: a command writes one, a catch-up bundle thousands.
-            commits: Histogram::new(exponential_buckets(1.0, 2.0, 13)),
+            commits_size: Histogram::new(exponential_buckets(1.0, 2.0, 13)),
             lag: Family::new_with_constructor(lag),
         }
     }
@@ -193,13 +199,13 @@ impl Metrics {
         value
     }
 
-    /// A commit stored `changes` changes and took `took`: the size histogram, and the job
-    /// `commit`. Commits that stored nothing (after every batch of queries and swarm event)
-    /// are not counted, so that both tell of real writes.
-    pub fn commit(&self, changes: usize, took: Duration) {
+    /// A commit made `changes` changes durable (commits that stored nothing, after every
+    /// batch of queries, are not counted). Its duration is the job `commit`.
+    pub fn commit(&self, changes: usize) {
         if changes > 0 {
-            self.commits.observe(changes as f64);
-            self.job_done("commit", took);
+            self.commits.inc();
+            self.committed_changes.inc_by(changes as u64);
+            self.commits_size.observe(changes as f64);
         }
     }
 
@@ -348,15 +354,25 @@ impl Metrics {
             self.http.clone(),
         );
         r.register_with_unit(
-            "job_duration",
-            "The runtime's jobs (commits, search index commits, timer ticks), by name",
+            "job",
+            "Time the core's thread spent on jobs, by job",
             Unit::Seconds,
             self.jobs.clone(),
         );
         r.register(
+            "commits",
+            "Commits of the store that stored changes (each one flush)",
+            self.commits.clone(),
+        );
+        r.register(
+            "committed_changes",
+            "Changes made durable by commits",
+            self.committed_changes.clone(),
+        );
+        r.register(
             "commit_changes",
             "Changes stored by each commit that stored any",
-            self.commits.clone(),
+            self.commits_size.clone(),
         );
         r.register_with_unit(
             "sync_lag",
@@ -388,8 +404,8 @@ mod tests {
         m.reject("signature");
         m.http_request("/api/v1/threads/{id}", "GET", Duration::from_millis(3));
         m.job_done("commit", Duration::from_millis(20));
-        m.commit(5, Duration::from_millis(4));
-        m.commit(0, Duration::from_millis(1));
+        m.commit(5);
+        m.commit(0);
         m.sync_lag("new-york", [1_500, -10]);
         let text = m.render("paris");
         for line in [
@@ -399,7 +415,9 @@ mod tests {
             "weft_changes_rejected_total{site=\"paris\",reason=\"signature\"} 2",
             "weft_sessions{site=\"paris\"} 0",
             "weft_http_request_duration_seconds_count{site=\"paris\",route=\"/api/v1/threads/{id}\",method=\"GET\"} 1",
-            "weft_job_duration_seconds_count{site=\"paris\",job=\"commit\"} 2",
+            "weft_job_seconds_count{site=\"paris\",job=\"commit\"} 1",
+            "weft_commits_total{site=\"paris\"} 1",
+            "weft_committed_changes_total{site=\"paris\"} 5",
             "weft_commit_changes_sum{site=\"paris\"} 5.0",
             "weft_commit_changes_count{site=\"paris\"} 1",
             "weft_sync_lag_seconds_count{site=\"paris\",peer=\"new-york\"} 2",

@@ -105,8 +105,8 @@ pub(crate) fn deliver(
     notices: Vec<crate::readmodel::Notice>,
     now: i64,
 ) -> Result<Vec<String>, crate::StoreError> {
+    use crate::access::{self, Access};
     use crate::readmodel::Notice;
-    use crate::service::Access;
     let local = |e: &str| {
         directory
             .and_then(|d| d.employees.get(e))
@@ -155,7 +155,7 @@ pub(crate) fn deliver(
                 for m in mentions.iter().take(MAX_MENTIONS_NOTIFIED) {
                     if m != &author
                         && local(m)
-                        && model.access(m, &group) == Access::Full
+                        && access::group(model, m, &group) == Access::Full
                         && !told.contains(&m.as_str())
                     {
                         add(m, note(NoticeKind::Mention))?;
@@ -166,7 +166,7 @@ pub(crate) fn deliver(
                     if f != author
                         && !told.contains(&f.as_str())
                         && local(&f)
-                        && model.access(&f, &group) == Access::Full
+                        && access::group(model, &f, &group) == Access::Full
                     {
                         add(&f, note(NoticeKind::Reply))?;
                     }

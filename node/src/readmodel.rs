@@ -15,8 +15,6 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use weft_crdt::{DocId, DocKind, GroupView, Replica, ThreadView, Visibility};
 
-use crate::service::Access;
-
 /// A group's genesis nonce (a root field set once, at genesis, by the node that made it; the
 /// write rules refuse any later change to it).
 fn genesis_nonce(doc: &weft_crdt::Doc) -> Option<u64> {
@@ -65,11 +63,14 @@ pub struct GroupSummary {
     /// The group's threads as (last activity, id): the newest last.
     pub threads: BTreeSet<(i64, DocId)>,
     /// Set once at genesis, never changed: who made it, when, from which site, and whether
-    /// its genesis carries the "All company" marker (see `service::Core::all_company`).
+    /// its genesis carries the "All company" marker (see `Core::all_company` in the service).
     pub created_by: String,
     pub created_at: i64,
     pub home_site: String,
     pub all_company_marker: bool,
+    /// The whole group as its document says now (description, request messages, thread
+    /// titles…), for pages read off the loop.
+    pub view: std::sync::Arc<GroupView>,
 }
 
 impl GroupSummary {
@@ -80,22 +81,6 @@ impl GroupSummary {
             .rev()
             .skip_while(move |(t, _)| before.is_some_and(|b| *t >= b))
             .map(|(_, id)| id)
-    }
-}
-
-impl GroupSummary {
-    /// What `employee` may see of this group.
-    pub fn access(&self, employee: &str) -> Access {
-        if self.visibility == Visibility::Public
-            || self.members.contains(employee)
-            || self.invitations.contains(employee)
-        {
-            Access::Full
-        } else if self.visibility == Visibility::Private {
-            Access::Listing
-        } else {
-            Access::None
-        }
     }
 }
 
@@ -257,7 +242,7 @@ impl ReadModel {
             }
             DocKind::Group => GroupView::of(d)
                 .map(|v| {
-                    let marked = genesis_nonce(d) == Some(crate::service::ALL_COMPANY_NONCE);
+                    let marked = genesis_nonce(d) == Some(ALL_COMPANY_NONCE);
                     self.update_group(v, marked)
                 })
                 .unwrap_or_default(),
@@ -280,7 +265,7 @@ impl ReadModel {
                     self.profiles.insert(
                         owner.to_owned(),
                         ProfileWords {
-                            words: crate::service::fold(&words.join(" ")),
+                            words: fold(&words.join(" ")),
                             text,
                         },
                     );
@@ -426,9 +411,11 @@ impl ReadModel {
                 threads.insert((s.last_activity, t));
             }
         }
+        let view = std::sync::Arc::new(v.clone());
         self.groups.insert(
             v.id.clone(),
             GroupSummary {
+                view,
                 id: v.id,
                 name: v.name,
                 visibility: v.visibility,
@@ -458,13 +445,6 @@ impl ReadModel {
         self.groups.values()
     }
 
-    /// What `employee` may see of `group`.
-    pub fn access(&self, employee: &str, group: &DocId) -> Access {
-        self.groups
-            .get(group)
-            .map_or(Access::None, |g| g.access(employee))
-    }
-
     /// The groups `employee` is a member of.
     pub fn groups_of(&self, employee: &str) -> impl Iterator<Item = &DocId> {
         self.member_of.get(employee).into_iter().flatten()
@@ -489,4 +469,51 @@ impl ReadModel {
     pub fn thread_count(&self) -> usize {
         self.threads.len()
     }
+}
+
+/// The time of a thread's latest post or edit.
+pub fn last_activity(t: &ThreadView) -> i64 {
+    t.posts
+        .iter()
+        .map(|p| p.edited_at.unwrap_or(p.created_at).max(p.created_at))
+        .max()
+        .unwrap_or(t.created_at)
+}
+
+/// The genesis nonce that marks the "All company" group. A group's nonce is chosen by the
+/// node that makes it (random for every other group: employees never choose it), is part of
+/// the genesis change that the group's id is the hash of, and the write rules refuse any
+/// later change to it.
+pub const ALL_COMPANY_NONCE: u64 = 0x5745_4654_A11C_0001;
+
+/// Lower case without accents, for matching names as people type them ("helene" finds
+/// "Hélène").
+pub fn fold(s: &str) -> String {
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
+            'ç' => 'c',
+            'è' | 'é' | 'ê' | 'ë' => 'e',
+            'ì' | 'í' | 'î' | 'ï' => 'i',
+            'ñ' => 'n',
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => 'o',
+            'ù' | 'ú' | 'û' | 'ü' => 'u',
+            'ý' | 'ÿ' => 'y',
+            c => c,
+        })
+        .collect()
+}
+
+/// The read models as the loop and the readers share them.
+pub type SharedModel = std::sync::Arc<std::sync::RwLock<ReadModel>>;
+
+/// Reads the read models (a poisoned lock is still read: a panic while updating one document
+/// leaves the others as they were).
+pub(crate) fn read(m: &SharedModel) -> std::sync::RwLockReadGuard<'_, ReadModel> {
+    m.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub(crate) fn write(m: &SharedModel) -> std::sync::RwLockWriteGuard<'_, ReadModel> {
+    m.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -1,21 +1,24 @@
-//! The runtime: one `tokio::select!` loop that owns the [`Core`] and the libp2p swarm.
+//! The runtime: the [`Core`] on a thread of its own, the libp2p swarm on the async executor.
 //!
-//! Inputs: jobs from the web layer (closures run on the core), swarm events, a timer. After
-//! each batch of jobs the loop commits — appends and flushes the store — and only then
-//! answers the jobs that wrote, so a command is acknowledged only once it is durable; jobs
-//! that queued up meanwhile share one flush (group commit). Queries that run while nothing
-//! is waiting for a flush are answered at once, so reads do not wait for a batch of writes.
+//! As rust-analyzer's main loop, the core's thread waits on one queue of [`Input`]s — jobs
+//! from the web layer (closures run on the core, each named for the metrics), what the network
+//! task forwards ([`crate::network`]: connections, frames, gossip), a stop — and on the next
+//! moment something is due (a catch-up round, the directory file, the search index): it
+//! sleeps until then, not on a fixed tick. Whatever queued up meanwhile is taken in the same
+//! batch, then the batch is committed — appended and flushed — and only then are the jobs
+//! that wrote answered, so a command is acknowledged only once it is durable and jobs that
+//! queued up share one flush (group commit). A job that wrote nothing is answered at once.
+//!
+//! The flush, the search index's commits, the replays of documents read back from the store
+//! all happen on the core's thread: the swarm, on the executor, never waits for a disk. Reads
+//! do not come here at all ([`crate::Reader`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use libp2p::futures::StreamExt;
-use libp2p::multiaddr::Protocol;
-use libp2p::request_response;
-use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, Swarm, identity, mdns, noise, tcp, yamux};
+use libp2p::{Multiaddr, PeerId, identity, noise, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
 use weft_crdt::DocId;
 use weft_crdt::sync::{Config as SyncConfig, Event};
@@ -26,16 +29,32 @@ use crate::core::Core;
 use crate::error::NodeError;
 use crate::files;
 use crate::metrics::Metrics;
-use crate::net::{Behaviour, BehaviourEvent, Outgoing, site_peers};
+use crate::net::Behaviour;
+use crate::network::{NetIn, NetOut, Network};
 use crate::store::Store;
 
 type Deliver = Box<dyn FnOnce() + Send>;
 type Job = Box<dyn FnOnce(&mut Core) -> Deliver + Send>;
 
+/// What the core's thread waits for, besides the network task's [`NetIn`]s.
+enum Input {
+    /// A job from the web layer, with its name (for the metrics).
+    Job(&'static str, Job),
+    /// Stop: commit what is left and end.
+    Stop,
+}
+
+/// One thing for the core's thread to do.
+enum Work {
+    Input(Input),
+    Net(NetIn),
+}
+
 /// How the web layer talks to a running node. Cheap to clone.
 #[derive(Clone)]
 pub struct NodeHandle {
-    jobs: mpsc::Sender<Job>,
+    inputs: mpsc::Sender<Input>,
+    reader: crate::Reader,
     events: tokio::sync::broadcast::Sender<Live>,
     metrics: Arc<Metrics>,
     site: String,
@@ -55,6 +74,16 @@ impl NodeHandle {
         &self,
         f: impl FnOnce(&mut Core) -> T + Send + 'static,
     ) -> Result<T, NodeError> {
+        self.job("call", f).await
+    }
+
+    /// [`NodeHandle::call`], with a name under which its duration is counted
+    /// (`weft_job_seconds{job=…}`).
+    pub async fn job<T: Send + 'static>(
+        &self,
+        name: &'static str,
+        f: impl FnOnce(&mut Core) -> T + Send + 'static,
+    ) -> Result<T, NodeError> {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |core| {
             let value = f(core);
@@ -62,8 +91,8 @@ impl NodeHandle {
                 let _ = tx.send(value);
             })
         });
-        self.jobs
-            .send(job)
+        self.inputs
+            .send(Input::Job(name, job))
             .await
             .map_err(|_| NodeError::ShuttingDown)?;
         rx.await.map_err(|_| NodeError::ShuttingDown)
@@ -74,6 +103,12 @@ impl NodeHandle {
     /// slowing the node down.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Live> {
         self.events.subscribe()
+    }
+
+    /// Reads off the loop: answered on the caller's thread from the shared read models,
+    /// never queued behind a commit, a flush or a sync burst (see [`crate::Reader`]).
+    pub fn reader(&self) -> &crate::Reader {
+        &self.reader
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -132,6 +167,11 @@ fn read_directory(path: &Path) -> Result<Option<weft_keys::directory::SignedDire
         .map(Some)
         .map_err(|e| NodeError::Config(format!("{}: {e}", path.display())))
 }
+
+/// How many inputs the core's thread may have waiting before senders wait.
+const INPUTS: usize = 4096;
+/// The most inputs taken into one batch (one commit).
+const BATCH: usize = 512;
 
 /// Starts a node from its configuration. Returns once the store is open and the listeners
 /// are requested; the node runs until `shutdown` resolves.
@@ -208,36 +248,56 @@ pub async fn start(
     }
 
     let metrics = Arc::new(Metrics::default());
-    let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(1024);
+    let (inputs, inputs_rx) = mpsc::channel::<Input>(INPUTS);
+    let (from_net, from_net_rx) = mpsc::channel::<NetIn>(INPUTS);
+    let (net_tx, net_rx) = mpsc::unbounded_channel::<NetOut>();
     let (events, _) = tokio::sync::broadcast::channel(1024);
     let handle = NodeHandle {
-        jobs: jobs_tx,
+        inputs: inputs.clone(),
+        reader: core.reader(),
         events: events.clone(),
         metrics: metrics.clone(),
         site: config.site.clone(),
         peer_id,
     };
     let listening = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let mut rt = Runtime {
-        core,
+    let network = Network::new(
         swarm,
-        outgoing: Outgoing::default(),
-        sites: BTreeMap::new(),
-        metrics,
+        &config.site,
         targets,
-        last_dial: None,
-        listening: listening.clone(),
-        connected: HashMap::new(),
-        gossip_rejects: HashMap::new(),
+        metrics.clone(),
+        listening.clone(),
+        from_net,
+    );
+    if let Some(d) = core.replica().directory() {
+        let _ = net_tx.send(NetOut::Directory(Arc::new(d.directory.clone())));
+    }
+    let core_loop = CoreLoop {
+        core,
+        net: net_tx,
+        metrics,
         events,
         last_search_refresh: Instant::now(),
         directory_file: config.directory.clone(),
         directory_seen: file_stamp(&config.directory),
         last_directory_check: Instant::now(),
     };
-    rt.refresh_allow_list();
     tracing::info!(site = %config.site, peer_id = %peer_id, "node started");
-    let task = tokio::spawn(async move { rt.run(jobs_rx, shutdown).await });
+    let net_task = tokio::spawn(network.run(net_rx));
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = inputs.send(Input::Stop).await;
+    });
+    // The core's own thread (a blocking task: a thread of its own for as long as it runs).
+    let core_task = tokio::task::spawn_blocking(move || core_loop.run(inputs_rx, from_net_rx));
+    let task = tokio::spawn(async move {
+        let result = core_task
+            .await
+            .map_err(|e| NodeError::Network(format!("the core's thread failed: {e}")))?;
+        // The core dropped its side of the network's queue: the network task ends.
+        let _ = net_task.await;
+        result
+    });
     Ok(Running {
         handle,
         task,
@@ -245,21 +305,11 @@ pub async fn start(
     })
 }
 
-struct Runtime {
+/// The core's thread: the [`Core`] and everything that may block.
+struct CoreLoop {
     core: Core,
-    swarm: Swarm<Behaviour>,
-    outgoing: Outgoing,
-    /// Peer id → site id, for every site the directory lists.
-    sites: BTreeMap<PeerId, String>,
+    net: mpsc::UnboundedSender<NetOut>,
     metrics: Arc<Metrics>,
-    /// Addresses to keep connections to.
-    targets: Vec<Multiaddr>,
-    last_dial: Option<Instant>,
-    listening: Arc<std::sync::Mutex<Vec<Multiaddr>>>,
-    connected: HashMap<PeerId, u32>,
-    /// Gossip messages refused per sender; past [`MAX_GOSSIP_REJECTS`] the sender's gossip is
-    /// ignored (its changes still arrive, and are still checked, through sync).
-    gossip_rejects: HashMap<PeerId, u32>,
     /// Live events for the web layer.
     events: tokio::sync::broadcast::Sender<Live>,
     last_search_refresh: Instant,
@@ -272,6 +322,8 @@ struct Runtime {
 
 /// How often the directory file is looked at.
 const DIRECTORY_CHECK: Duration = Duration::from_secs(2);
+/// How often the search index's new documents are made searchable, and the gauges updated.
+const SEARCH_REFRESH: Duration = Duration::from_secs(1);
 
 /// A file's modification time and size, to notice that it changed.
 fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
@@ -279,85 +331,33 @@ fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
     Some((m.modified().ok()?, m.len()))
 }
 
-/// Invalid gossip messages tolerated from one peer before its gossip is ignored.
-const MAX_GOSSIP_REJECTS: u32 = 10;
-
-/// How often to try peers that are not connected.
-const REDIAL: Duration = Duration::from_secs(3);
-
-impl Runtime {
-    async fn run(
-        &mut self,
-        mut jobs: mpsc::Receiver<Job>,
-        shutdown: impl Future<Output = ()>,
+impl CoreLoop {
+    fn run(
+        mut self,
+        mut inputs: mpsc::Receiver<Input>,
+        mut net: mpsc::Receiver<NetIn>,
     ) -> Result<(), NodeError> {
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        tokio::pin!(shutdown);
+        let timer = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|e| NodeError::Network(format!("the core's timer: {e}")))?;
         loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                job = jobs.recv() => {
-                    let Some(job) = job else { break };
-                    // A job that leaves nothing waiting to be made durable (a query, while no
-                    // command of this batch has written yet) is answered at once; the others
-                    // after the commit that covers them.
-                    let mut delivers = Vec::new();
-                    let mut next = Some(job);
-                    let mut ran = 0;
-                    let batch = Instant::now();
-                    while let Some(j) = next.take() {
-                        let d = j(&mut self.core);
-                        if self.core.has_unsaved() {
-                            delivers.push(d);
-                        } else {
-                            d();
-                        }
-                        ran += 1;
-                        if ran < 512 {
-                            next = jobs.try_recv().ok();
-                        }
-                    }
-                    self.metrics.job_done("web_jobs", batch.elapsed());
-                    let committing = Instant::now();
-                    let local = self.core.commit()?;
-                    self.metrics.commit(local, committing.elapsed());
-                    Metrics::add(&self.metrics.changes_local, local as u64);
-                    for d in delivers {
-                        d();
-                    }
-                    self.send_frames();
+            let deadline = self.next_deadline();
+            let first = timer.block_on(async {
+                tokio::select! {
+                    input = inputs.recv() => Some(input.map(Work::Input)),
+                    n = net.recv() => Some(n.map(Work::Net)),
+                    () = tokio::time::sleep_until(deadline.into()) => None,
                 }
-                ev = self.swarm.select_next_some() => {
-                    self.on_swarm(ev);
-                    let committing = Instant::now();
-                    let stored = self.core.commit()?;
-                    self.metrics.commit(stored, committing.elapsed());
-                    self.send_frames();
-                }
-                _ = tick.tick() => {
-                    let out = self.core.tick(now_ms());
-                    self.on_outcome(out);
-                    self.watch_directory();
-                    self.redial();
-                    let committing = Instant::now();
-                    let stored = self.core.commit()?;
-                    self.metrics.commit(stored, committing.elapsed());
-                    self.send_frames();
-                    if self.last_search_refresh.elapsed() >= Duration::from_secs(1) {
-                        self.metrics.time("search_commit", || self.core.refresh_search());
-                        self.last_search_refresh = Instant::now();
-                    }
-                    Metrics::set(&self.metrics.pending_changes, self.core.replica().pending_len() as u64);
-                    let r = self.core.replica();
-                    Metrics::set(&self.metrics.documents, r.doc_count() as u64);
-                    Metrics::set(&self.metrics.documents_in_memory, r.loaded_count() as u64);
-                    Metrics::set(&self.metrics.document_loads, r.loads());
-                    Metrics::set(&self.metrics.pending_bytes, r.pending_bytes() as u64);
-                    Metrics::set(&self.metrics.stored_unreadable, r.stored_unreadable());
-                    Metrics::set(&self.metrics.vouched, r.vouched());
-                    Metrics::set(&self.metrics.directory_version, r.directory().map_or(0, |d| d.version()));
-                    Metrics::set(&self.metrics.writes_refused, self.core.writes_refused());
-                }
+            });
+            let Some(first) = first else {
+                self.on_timer()?;
+                continue;
+            };
+            // Both queues closed: nobody can ask anything any more.
+            let first = first.unwrap_or(Work::Input(Input::Stop));
+            if !self.batch(first, &mut inputs, &mut net)? {
+                break;
             }
         }
         self.core.commit()?;
@@ -367,112 +367,97 @@ impl Runtime {
         Ok(())
     }
 
-    fn refresh_allow_list(&mut self) {
-        let Some(dir) = self.core.replica().directory() else {
-            return;
-        };
-        let sites = site_peers(&dir.directory, self.core.site());
-        let allow = &mut self.swarm.behaviour_mut().allow;
-        for old in self.sites.keys() {
-            if !sites.contains_key(old) {
-                allow.disallow_peer(*old);
-            }
+    /// The next moment something is due: a catch-up round, the directory file, the search
+    /// index (nothing else wakes the thread: inputs do).
+    fn next_deadline(&self) -> Instant {
+        let now = Instant::now();
+        let mut next = (self.last_search_refresh + SEARCH_REFRESH)
+            .min(self.last_directory_check + DIRECTORY_CHECK);
+        if let Some(at) = self.core.engine().next_timeout_ms() {
+            let wait = at.saturating_sub(now_ms());
+            next = next.min(now + Duration::from_millis(wait));
         }
-        for p in sites.keys() {
-            allow.allow_peer(*p);
-        }
-        // Address hints from the directory.
-        for s in dir.directory.sites.values() {
-            if s.id == self.core.site() {
-                continue;
-            }
-            for a in &s.addresses {
-                if let Ok(addr) = a.parse::<Multiaddr>()
-                    && !self.targets.contains(&addr)
-                {
-                    self.targets.push(addr);
+        next.max(now)
+    }
+
+    /// Takes `first` and whatever else is waiting (up to [`BATCH`]), commits once, answers
+    /// the jobs that wrote, sends what the commit produced. False when told to stop.
+    fn batch(
+        &mut self,
+        first: Work,
+        inputs: &mut mpsc::Receiver<Input>,
+        net: &mut mpsc::Receiver<NetIn>,
+    ) -> Result<bool, NodeError> {
+        let mut delivers = Vec::new();
+        let mut next = Some(first);
+        let mut taken = 0;
+        let mut stop = false;
+        while let Some(work) = next.take() {
+            match work {
+                Work::Input(Input::Stop) => {
+                    stop = true;
+                    break;
                 }
+                Work::Input(Input::Job(name, job)) => {
+                    let started = Instant::now();
+                    let deliver = job(&mut self.core);
+                    self.metrics.job_done(name, started.elapsed());
+                    // A job that leaves nothing waiting to be made durable is answered at
+                    // once; the others after the commit that covers them.
+                    if self.core.has_unsaved() {
+                        delivers.push(deliver);
+                    } else {
+                        deliver();
+                    }
+                }
+                Work::Net(n) => self.on_net(n),
+            }
+            taken += 1;
+            if taken < BATCH {
+                // Alternate between the queues so that neither starves the other.
+                next = if taken % 2 == 0 {
+                    inputs
+                        .try_recv()
+                        .ok()
+                        .map(Work::Input)
+                        .or_else(|| net.try_recv().ok().map(Work::Net))
+                } else {
+                    net.try_recv()
+                        .ok()
+                        .map(Work::Net)
+                        .or_else(|| inputs.try_recv().ok().map(Work::Input))
+                };
             }
         }
-        self.sites = sites;
+        let started = Instant::now();
+        let committed = self.core.commit()?;
+        if committed > 0 {
+            self.metrics.job_done("commit", started.elapsed());
+            self.metrics.commit(committed);
+        }
+        for d in delivers {
+            d();
+        }
+        self.send();
+        Ok(!stop)
     }
 
-    fn redial(&mut self) {
-        if self.last_dial.is_some_and(|t| t.elapsed() < REDIAL) {
-            return;
-        }
-        self.last_dial = Some(Instant::now());
-        let own: Vec<Multiaddr> = self.swarm.listeners().cloned().collect();
-        for addr in self.targets.clone() {
-            if own.contains(&addr) {
-                continue;
+    fn on_net(&mut self, n: NetIn) {
+        match n {
+            NetIn::Connected(site) => self.core.connect(&site, now_ms()),
+            NetIn::Disconnected(site) => self.core.disconnect(&site),
+            NetIn::Frame(site, frame) => {
+                let out = self.core.frame(&site, &frame, now_ms());
+                self.on_outcome(out);
             }
-            let peer = addr.iter().find_map(|p| match p {
-                Protocol::P2p(id) => Some(id),
-                _ => None,
-            });
-            if let Some(p) = peer
-                && (self.swarm.is_connected(&p) || p == *self.swarm.local_peer_id())
-            {
-                continue;
-            }
-            if peer.is_none() && self.all_connected() {
-                continue;
-            }
-            if let Err(e) = self.swarm.dial(addr.clone()) {
-                tracing::debug!(address = %addr, error = %e, "dial failed");
-            }
-        }
-    }
-
-    fn all_connected(&self) -> bool {
-        self.sites.keys().all(|p| self.connected.contains_key(p))
-    }
-
-    /// Publishes the public changes made since the last call; if no peer is subscribed yet,
-    /// pushes them point-to-point instead.
-    fn announce(&mut self) {
-        let Some((frame, changes)) = self.core.take_announcement() else {
-            return;
-        };
-        let topic = libp2p::gossipsub::IdentTopic::new(crate::net::PUBLIC_TOPIC);
-        if frame.len() > crate::net::MAX_GOSSIP {
-            self.core.push_directly(&changes);
-            return;
-        }
-        match self
-            .swarm
-            .behaviour_mut()
-            .gossipsub
-            .publish(topic, frame.clone())
-        {
-            Ok(_) => {
-                Metrics::add(&self.metrics.frames_out, 1);
-                Metrics::add(&self.metrics.bytes_out, frame.len() as u64);
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "gossip not published; pushing directly");
-                self.core.push_directly(&changes);
-            }
-        }
-    }
-
-    fn on_gossip(&mut self, e: libp2p::gossipsub::Event) {
-        use libp2p::gossipsub::{Event as G, MessageAcceptance};
-        let G::Message {
-            propagation_source,
-            message_id,
-            message,
-        } = e
-        else {
-            return;
-        };
-        let site = message.source.and_then(|p| self.sites.get(&p).cloned());
-        let verdict = match site {
-            Some(site) => {
-                Metrics::add(&self.metrics.gossip_in, 1);
-                Metrics::add(&self.metrics.bytes_in, message.data.len() as u64);
-                let (verdict, report) = self.core.gossip_message(&site, &message.data);
+            NetIn::Gossip {
+                site,
+                id,
+                via,
+                source,
+                data,
+            } => {
+                let (verdict, report) = self.core.gossip_message(&site, &data);
                 Metrics::add(&self.metrics.changes_in, report.accepted.len() as u64);
                 observe_lag(&self.metrics, &self.core, &site, &report.accepted);
                 for (_, _, why) in &report.rejected {
@@ -481,30 +466,48 @@ impl Runtime {
                 if let Some((doc, _, why)) = report.rejected.first() {
                     tracing::warn!(peer = %site, count = report.rejected.len(), doc = ?doc, reason = %why, "gossiped changes rejected");
                 }
-                verdict
+                let _ = self.net.send(NetOut::GossipVerdict {
+                    id,
+                    via,
+                    source,
+                    verdict,
+                });
             }
-            None => crate::core::GossipVerdict::Reject,
-        };
-        let acceptance = match verdict {
-            crate::core::GossipVerdict::Accept => MessageAcceptance::Accept,
-            crate::core::GossipVerdict::Ignore => MessageAcceptance::Ignore,
-            crate::core::GossipVerdict::Reject => MessageAcceptance::Reject,
-        };
-        let gs = &mut self.swarm.behaviour_mut().gossipsub;
-        gs.report_message_validation_result(&message_id, &propagation_source, acceptance);
-        if verdict == crate::core::GossipVerdict::Reject {
-            Metrics::add(&self.metrics.malformed_frames, 1);
-            let offender = message.source.unwrap_or(propagation_source);
-            let n = self.gossip_rejects.entry(offender).or_default();
-            *n += 1;
-            if *n == MAX_GOSSIP_REJECTS {
-                tracing::warn!(peer = %offender, "too many invalid gossip messages: ignoring this peer's gossip");
-                self.swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .blacklist_peer(&offender);
-            }
+            NetIn::PublishFailed(changes) => self.core.push_directly(&changes),
         }
+    }
+
+    fn on_timer(&mut self) -> Result<(), NodeError> {
+        let started = Instant::now();
+        let out = self.core.tick(now_ms());
+        self.on_outcome(out);
+        self.watch_directory();
+        self.core.commit()?;
+        self.send();
+        if self.last_search_refresh.elapsed() >= SEARCH_REFRESH {
+            self.core.refresh_search();
+            self.last_search_refresh = Instant::now();
+            self.gauges();
+        }
+        self.metrics.job_done("timer", started.elapsed());
+        Ok(())
+    }
+
+    fn gauges(&self) {
+        let m = &self.metrics;
+        let r = self.core.replica();
+        Metrics::set(&m.pending_changes, r.pending_len() as u64);
+        Metrics::set(&m.documents, r.doc_count() as u64);
+        Metrics::set(&m.documents_in_memory, r.loaded_count() as u64);
+        Metrics::set(&m.document_loads, r.loads());
+        Metrics::set(&m.pending_bytes, r.pending_bytes() as u64);
+        Metrics::set(&m.stored_unreadable, r.stored_unreadable());
+        Metrics::set(&m.vouched, r.vouched());
+        Metrics::set(
+            &m.directory_version,
+            r.directory().map_or(0, |d| d.version()),
+        );
+        Metrics::set(&m.writes_refused, self.core.writes_refused());
     }
 
     /// Installs the directory file's version if it changed and is newer than the one held.
@@ -541,9 +544,15 @@ impl Runtime {
         }
     }
 
-    fn send_frames(&mut self) {
+    /// Sends what the core has for others: live events, the directory to the network, public
+    /// changes to announce, frames to peers.
+    fn send(&mut self) {
         if let Some(version) = self.core.take_directory_changed() {
-            self.refresh_allow_list();
+            if let Some(d) = self.core.replica().directory() {
+                let _ = self
+                    .net
+                    .send(NetOut::Directory(Arc::new(d.directory.clone())));
+            }
             let _ = self.events.send(Live::Directory { version });
         }
         // No subscriber is fine: nobody is watching.
@@ -553,26 +562,15 @@ impl Runtime {
         for who in self.core.take_notified() {
             let _ = self.events.send(Live::Notified(who));
         }
-        self.announce();
-        while let Some((site, frame)) = self.core.poll_transmit() {
-            let Some(peer) = self
-                .sites
-                .iter()
-                .find(|(_, s)| **s == site)
-                .map(|(p, _)| *p)
-            else {
-                continue;
-            };
-            Metrics::add(&self.metrics.frames_out, 1);
-            Metrics::add(&self.metrics.bytes_out, frame.len() as u64);
-            self.outgoing.push(peer, frame);
+        if let Some((frame, changes)) = self.core.take_announcement() {
+            let _ = self.net.send(NetOut::Publish { frame, changes });
         }
-        self.outgoing.pump(&mut self.swarm.behaviour_mut().sync);
-        Metrics::set(&self.metrics.sync_backlog, self.outgoing.backlog() as u64);
+        while let Some((site, frame)) = self.core.poll_transmit() {
+            let _ = self.net.send(NetOut::Send(site, frame));
+        }
     }
 
     fn on_outcome(&mut self, out: crate::core::Outcome) {
-        let mut directory_changed = false;
         for e in &out.events {
             match e {
                 Event::Ingested {
@@ -621,126 +619,12 @@ impl Runtime {
                 }
                 Event::DirectoryUpdated { version } => {
                     tracing::info!(version, "directory updated");
-                    directory_changed = true;
                 }
                 Event::DirectoryRejected { peer, error } => {
                     tracing::warn!(peer = %peer, error = %error, "directory from peer refused");
                 }
                 _ => {}
             }
-        }
-        if directory_changed {
-            self.refresh_allow_list();
-            if let Some(version) = self.core.take_directory_changed() {
-                let _ = self.events.send(Live::Directory { version });
-            }
-        }
-    }
-
-    fn on_swarm(&mut self, ev: SwarmEvent<BehaviourEvent>) {
-        match ev {
-            SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.on_sync(e),
-            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(e)) => self.on_gossip(e),
-            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
-                for (peer, addr) in found {
-                    if self.sites.contains_key(&peer) && !self.swarm.is_connected(&peer) {
-                        let _ = self.swarm.dial(addr);
-                    }
-                }
-            }
-            SwarmEvent::Behaviour(_) => {}
-            SwarmEvent::NewListenAddr { address, .. } => {
-                tracing::info!(address = %address, "listening");
-                if let Ok(mut l) = self.listening.lock() {
-                    l.push(address);
-                }
-            }
-            SwarmEvent::ConnectionEstablished {
-                peer_id,
-                num_established,
-                endpoint,
-                ..
-            } => {
-                *self.connected.entry(peer_id).or_default() = num_established.get();
-                if num_established.get() == 1
-                    && let Some(site) = self.sites.get(&peer_id).cloned()
-                {
-                    tracing::info!(peer = %peer_id, site = %site, address = %endpoint.get_remote_address(), "peer connected");
-                    Metrics::set(&self.metrics.peers_connected, self.connected.len() as u64);
-                    self.core.connect(&site, now_ms());
-                }
-            }
-            SwarmEvent::ConnectionClosed {
-                peer_id,
-                num_established: 0,
-                cause,
-                ..
-            } => {
-                self.connected.remove(&peer_id);
-                Metrics::set(&self.metrics.peers_connected, self.connected.len() as u64);
-                self.outgoing.forget(&peer_id);
-                if let Some(site) = self.sites.get(&peer_id).cloned() {
-                    tracing::info!(peer = %peer_id, site = %site, cause = ?cause, "peer disconnected");
-                    self.core.disconnect(&site);
-                }
-            }
-            SwarmEvent::IncomingConnectionError {
-                peer_id,
-                error,
-                send_back_addr,
-                ..
-            } => {
-                if matches!(error, libp2p::swarm::ListenError::Denied { .. }) {
-                    Metrics::add(&self.metrics.refused_peers, 1);
-                    tracing::warn!(peer = ?peer_id, address = %send_back_addr, "connection refused: not a site in the directory");
-                } else {
-                    tracing::debug!(peer = ?peer_id, error = %error, "incoming connection failed");
-                }
-            }
-            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
-                if matches!(error, libp2p::swarm::DialError::Denied { .. }) {
-                    Metrics::add(&self.metrics.refused_peers, 1);
-                    tracing::warn!(peer = ?peer_id, "dialled a peer that is not a site in the directory; disconnected");
-                } else {
-                    tracing::debug!(peer = ?peer_id, error = %error, "dial failed");
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn on_sync(&mut self, e: request_response::Event<Vec<u8>, Vec<u8>>) {
-        match e {
-            request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request {
-                    request, channel, ..
-                } => {
-                    let _ = self
-                        .swarm
-                        .behaviour_mut()
-                        .sync
-                        .send_response(channel, Vec::new());
-                    let Some(site) = self.sites.get(&peer).cloned() else {
-                        return;
-                    };
-                    Metrics::add(&self.metrics.frames_in, 1);
-                    Metrics::add(&self.metrics.bytes_in, request.len() as u64);
-                    let out = self.core.frame(&site, &request, now_ms());
-                    self.on_outcome(out);
-                }
-                request_response::Message::Response { .. } => {
-                    self.outgoing.done(&peer);
-                }
-            },
-            request_response::Event::OutboundFailure { peer, error, .. } => {
-                tracing::debug!(peer = %peer, error = %error, "frame not delivered");
-                self.outgoing.done(&peer);
-            }
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                Metrics::add(&self.metrics.malformed_frames, 1);
-                tracing::warn!(peer = %peer, error = %error, "incoming frame failed");
-            }
-            _ => {}
         }
     }
 }

@@ -11,23 +11,14 @@ use weft_crdt::{
     Visibility,
 };
 
-use std::collections::HashSet;
-
 use crate::core::Core;
 use crate::error::NodeError;
 use crate::personal::{Notification, Settings};
 use crate::readmodel::ThreadSummary;
 
-/// How much of a group someone may see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Nothing: answer "not found".
-    None,
-    /// The listing only (a private group, to a non-member).
-    Listing,
-    /// Everything.
-    Full,
-}
+pub use crate::access::Access;
+pub use crate::reader::{FeedItem, founding_site};
+pub use crate::readmodel::{ALL_COMPANY_NONCE, fold, last_activity};
 
 /// A post's id in the API: the thread's id and the post's id within it.
 pub fn post_ref(thread: &DocId, post: &str) -> String {
@@ -44,7 +35,7 @@ pub fn parse_post_ref(s: &str) -> Option<(DocId, String)> {
 impl Core {
     /// What `employee` may see of a group (from the read model: no document is read).
     pub fn group_access(&self, employee: &str, group: &DocId) -> Access {
-        self.model().access(employee, group)
+        crate::access::group(&self.model(), employee, group)
     }
 
     /// The groups `employee` may see, by name.
@@ -53,7 +44,7 @@ impl Core {
             .model()
             .groups()
             .filter_map(|g| {
-                let a = g.access(employee);
+                let a = crate::access::to_group(g, employee);
                 (a != Access::None).then_some((g.id.clone(), a))
             })
             .filter_map(|(id, a)| Some((self.replica().doc(&id).and_then(GroupView::of)?, a)))
@@ -79,7 +70,11 @@ impl Core {
         }
         self.load(thread);
         let view = self.replica().doc(thread).and_then(ThreadView::of)?;
-        (self.group_access(employee, &view.group) == Access::Full).then_some(view)
+        if self.group_access(employee, &view.group) != Access::Full {
+            return None;
+        }
+        // Kept for the next readers, who then need not come to the loop.
+        Some((*self.keep_thread_view(view)).clone())
     }
 
     /// That `employee` may write in `thread`: it exists and they have full access to its group;
@@ -415,7 +410,7 @@ impl Core {
         }
         let mut scope = Scope::default();
         for g in self.model().groups() {
-            match g.access(employee) {
+            match crate::access::to_group(g, employee) {
                 Access::Full => {
                     scope.readable.push(g.id.clone());
                     scope.listed.push(g.id.clone());
@@ -477,15 +472,6 @@ pub enum MembershipOutcome {
     Requested,
 }
 
-/// The time of a thread's latest post or edit.
-pub fn last_activity(t: &ThreadView) -> i64 {
-    t.posts
-        .iter()
-        .map(|p| p.edited_at.unwrap_or(p.created_at).max(p.created_at))
-        .max()
-        .unwrap_or(t.created_at)
-}
-
 /// How many posts about a topic its page looks at, at most.
 pub const TOPIC_POSTS: usize = 1_000;
 
@@ -501,7 +487,7 @@ impl Core {
         let readable: Vec<DocId> = self
             .model()
             .groups()
-            .filter(|g| g.access(employee) == Access::Full)
+            .filter(|g| crate::access::to_group(g, employee) == Access::Full)
             .map(|g| g.id.clone())
             .collect();
         let ids = self
@@ -513,7 +499,8 @@ impl Core {
             .filter_map(|id| model.thread(id))
             .filter_map(|t| {
                 let g = model.group(&t.group)?;
-                (g.access(employee) == Access::Full).then(|| (t.clone(), g.name.clone()))
+                (crate::access::to_group(g, employee) == Access::Full)
+                    .then(|| (t.clone(), g.name.clone()))
             })
             .collect();
         out.sort_by_key(|(t, _)| std::cmp::Reverse(t.last_activity));
@@ -521,26 +508,10 @@ impl Core {
     }
 }
 
-/// A thread in someone's feed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FeedItem {
-    pub thread: ThreadSummary,
-    pub group_name: String,
-    /// Something happened in it, by someone else, since the reader last read it.
-    pub unread: bool,
-    pub following: bool,
-}
-
 /// The name of the group every employee sees in their feed, member or not. Reserved: no one
 /// else may give a group this name (see [`is_reserved_name`]); the group itself is known by
 /// its identity, not its name (see [`Core::all_company`]).
 pub const ALL_COMPANY: &str = "All company";
-
-/// The genesis nonce that marks the "All company" group. A group's nonce is chosen by the
-/// node that makes it (random for every other group: employees never choose it), is part of
-/// the genesis change that the group's id is the hash of, and the write rules refuse any
-/// later change to it.
-pub const ALL_COMPANY_NONCE: u64 = 0x5745_4654_A11C_0001;
 
 /// Whether `name` reads as the "All company" group's name (or its French one): case,
 /// accents, spaces and punctuation are ignored, so "ALL  company!" and "all-company" are it
@@ -551,88 +522,18 @@ pub fn is_reserved_name(name: &str) -> bool {
 }
 
 impl Core {
-    /// `employee`'s home feed: threads of their groups (and of "All company"), threads they
-    /// follow and threads started by people they follow, that they may read; newest activity
-    /// first, older than `before` (ms) if given.
+    /// `employee`'s home feed (see [`crate::Reader::feed`]).
     pub fn feed_for(
         &self,
         employee: &str,
         before: Option<i64>,
         limit: usize,
     ) -> Result<Vec<FeedItem>, NodeError> {
-        let model = self.model();
-        let store = self.store();
-        // Each group keeps its threads by activity: at most `limit` from each can be in the
-        // feed, so a company's thousands of threads are never all looked at.
-        let mut ids: HashSet<&DocId> = HashSet::new();
-        let mut groups: Vec<&crate::readmodel::GroupSummary> = model
-            .groups_of(employee)
-            .filter_map(|g| model.group(g))
-            .collect();
-        // The one "All company" group (by its identity, never by its name), member or not.
-        if let Some(g) = self.all_company().and_then(|id| model.group(&id))
-            && g.access(employee) == Access::Full
-        {
-            groups.push(g);
-        }
-        for g in groups {
-            ids.extend(g.newest(before).take(limit));
-        }
-        let followed = store.followed_threads(employee)?;
-        ids.extend(followed.iter());
-        let people = store.followed_people(employee)?;
-        for p in &people {
-            ids.extend(model.threads_by(p));
-        }
-        let mut picked: Vec<&ThreadSummary> = ids
-            .into_iter()
-            .filter_map(|t| model.thread(t))
-            .filter(|t| before.is_none_or(|b| t.last_activity < b))
-            .filter(|t| model.access(employee, &t.group) == Access::Full)
-            .collect();
-        let newest_first = |a: &&ThreadSummary, b: &&ThreadSummary| {
-            b.last_activity
-                .cmp(&a.last_activity)
-                .then_with(|| a.id.cmp(&b.id))
-        };
-        if picked.len() > limit && limit > 0 {
-            picked.select_nth_unstable_by(limit - 1, newest_first);
-            picked.truncate(limit);
-        }
-        picked.sort_by(newest_first);
-        picked.truncate(limit);
-        let read_before = store.settings(employee)?.read_before;
-        picked
-            .into_iter()
-            .map(|t| {
-                Ok(FeedItem {
-                    group_name: model
-                        .group(&t.group)
-                        .map(|g| g.name.clone())
-                        .unwrap_or_default(),
-                    unread: self.is_unread(employee, t, read_before)?,
-                    following: followed.contains(&t.id),
-                    thread: t.clone(),
-                })
-            })
-            .collect()
+        self.reader().feed(employee, before, limit)
     }
 
-    fn is_unread(
-        &self,
-        employee: &str,
-        t: &ThreadSummary,
-        read_before: i64,
-    ) -> Result<bool, NodeError> {
-        let marker = self
-            .store()
-            .read_marker(employee, &t.id)?
-            .unwrap_or(i64::MIN);
-        Ok(t.last_author != employee && t.last_activity > marker.max(read_before))
-    }
-
-    /// The summaries of a group's threads that `employee` may read, newest activity first,
-    /// older than `before` (ms) if given.
+    /// The summaries of a group's threads `employee` may read (see
+    /// [`crate::Reader::thread_summaries_of`]).
     pub fn thread_summaries_of(
         &self,
         employee: &str,
@@ -640,24 +541,8 @@ impl Core {
         before: Option<i64>,
         limit: usize,
     ) -> Result<Option<Vec<(ThreadSummary, bool)>>, NodeError> {
-        let model = self.model();
-        let Some(g) = model.group(group) else {
-            return Ok(None);
-        };
-        if g.access(employee) != Access::Full {
-            return Ok(None);
-        }
-        let ts: Vec<&ThreadSummary> = g
-            .newest(before)
-            .take(limit)
-            .filter_map(|t| model.thread(t))
-            .collect();
-        let read_before = self.store().settings(employee)?.read_before;
-        let mut out = Vec::with_capacity(ts.len());
-        for t in ts {
-            out.push((t.clone(), self.is_unread(employee, t, read_before)?));
-        }
-        Ok(Some(out))
+        self.reader()
+            .thread_summaries_of(employee, group, before, limit)
     }
 
     /// Follows (or stops following) a thread `employee` may read.
@@ -682,7 +567,7 @@ impl Core {
 
     /// Whether `employee` follows `thread`.
     pub fn follows_thread(&self, employee: &str, thread: &DocId) -> Result<bool, NodeError> {
-        Ok(self.store().thread_follow(employee, thread)? == Some(true))
+        self.reader().follows_thread(employee, thread)
     }
 
     /// Follows (or stops following) a person listed in the directory.
@@ -709,11 +594,7 @@ impl Core {
 
     /// Whether `employee` follows `person`.
     pub fn follows_person(&self, employee: &str, person: &str) -> Result<bool, NodeError> {
-        Ok(self
-            .store()
-            .followed_people(employee)?
-            .iter()
-            .any(|p| p == person))
+        self.reader().follows_person(employee, person)
     }
 
     /// Records that `employee` has read `thread` as it is now.
@@ -749,7 +630,7 @@ impl Core {
 
     /// `employee`'s settings.
     pub fn settings_of(&self, employee: &str) -> Result<Settings, NodeError> {
-        Ok(self.store().settings(employee)?)
+        self.reader().settings(employee)
     }
 
     /// Records that `employee` accepted the usage charter whose SHA-256 is `hash`.
@@ -760,36 +641,20 @@ impl Core {
         Ok(())
     }
 
-    /// `employee`'s notifications that are still about something they may see, newest
-    /// first, older than id `before` if given.
+    /// `employee`'s notifications that are still about something they may see (see
+    /// [`crate::Reader::notifications`]).
     pub fn notifications_for(
         &self,
         employee: &str,
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<Notification>, NodeError> {
-        let all = self.store().notifications(employee, before, limit)?;
-        Ok(all
-            .into_iter()
-            .filter(|n| {
-                let Ok(doc) = DocId::parse(&n.doc) else {
-                    return false;
-                };
-                match doc.kind() {
-                    DocKind::Thread => self
-                        .model()
-                        .thread(&doc)
-                        .is_some_and(|t| self.group_access(employee, &t.group) == Access::Full),
-                    DocKind::Group => self.group_access(employee, &doc) != Access::None,
-                    DocKind::Profile => true,
-                }
-            })
-            .collect())
+        self.reader().notifications(employee, before, limit)
     }
 
     /// How many notifications `employee` has not read.
     pub fn unread_notifications(&self, employee: &str) -> Result<usize, NodeError> {
-        Ok(self.store().unread_notifications(employee)?)
+        self.reader().unread_notifications(employee)
     }
 
     /// Marks `employee`'s notifications read up to id `up_to` (all if `None`).
@@ -802,66 +667,10 @@ impl Core {
     }
 }
 
-/// Lower case without accents, for matching names as people type them ("helene" finds
-/// "Hélène").
-pub fn fold(s: &str) -> String {
-    s.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
-            'ç' => 'c',
-            'è' | 'é' | 'ê' | 'ë' => 'e',
-            'ì' | 'í' | 'î' | 'ï' => 'i',
-            'ñ' => 'n',
-            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => 'o',
-            'ù' | 'ú' | 'û' | 'ü' => 'u',
-            'ý' | 'ÿ' => 'y',
-            c => c,
-        })
-        .collect()
-}
-
 impl Core {
-    /// People still at the company whose id, name, e-mail, site, title, department,
-    /// expertise, interests or languages has a word starting with each word of `query` (so "hel par" finds Hélène
-    /// in Paris, and "@jsm" as typed in a post finds jsmith). By name.
+    /// People still at the company matching `query` (see [`crate::Reader::find_people`]).
     pub fn find_people(&self, query: &str, limit: usize) -> Vec<weft_keys::Employee> {
-        let Some(dir) = self.replica().directory() else {
-            return Vec::new();
-        };
-        let wanted: Vec<String> = fold(query)
-            .split(|c: char| c.is_whitespace() || c == ',')
-            .map(|w| w.trim_start_matches('@').to_owned())
-            .filter(|w| !w.is_empty())
-            .collect();
-        let mut out: Vec<weft_keys::Employee> = dir
-            .directory
-            .employees
-            .values()
-            .filter(|e| e.status == weft_keys::Status::Active)
-            .filter(|e| {
-                if wanted.is_empty() {
-                    return true;
-                }
-                // The employee's own words come from the read model: no document is read.
-                let hay = fold(&format!(
-                    "{} {} {} {} {} {}",
-                    e.id, e.display_name, e.email, e.site, e.title, e.department
-                )) + " "
-                    + self.model().profile_words(&e.id);
-                let words: Vec<&str> = hay
-                    .split(|c: char| !c.is_alphanumeric())
-                    .filter(|w| !w.is_empty())
-                    .collect();
-                wanted
-                    .iter()
-                    .all(|w| words.iter().any(|h| h.starts_with(w.as_str())))
-            })
-            .cloned()
-            .collect();
-        out.sort_by_key(|e| fold(&e.display_name));
-        out.truncate(limit);
-        out
+        self.reader().find_people(query, limit)
     }
 }
 
@@ -882,18 +691,7 @@ impl Core {
     /// group (and the service refuses the name to any other group anyway).
     pub fn all_company(&self) -> Option<DocId> {
         let dir = &self.replica().directory()?.directory;
-        let founding = founding_site(dir)?;
-        self.model()
-            .groups()
-            .filter(|g| {
-                g.all_company_marker
-                    && g.home_site == founding
-                    && dir.employees.get(&g.created_by).is_some_and(|e| {
-                        e.site == founding || e.history.iter().any(|t| t.site == founding)
-                    })
-            })
-            .min_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)))
-            .map(|g| g.id.clone())
+        crate::reader::all_company(&self.model(), dir)
     }
 
     /// Makes sure an "All company" group exists: every employee sees its threads in their
@@ -936,19 +734,4 @@ impl Core {
         tracing::info!(group = %id, author, "created the All company group");
         Ok(Some(id))
     }
-}
-
-/// The site whose node makes the "All company" group: of the sites the directory has listed
-/// the longest (the first version in their key history), the first by id. Adding a site
-/// later never changes it; it changes only if that site leaves the directory.
-pub fn founding_site(dir: &weft_keys::Directory) -> Option<&str> {
-    dir.sites
-        .values()
-        .min_by_key(|s| {
-            (
-                s.key_history.first().map_or(0, |k| k.from_version),
-                s.id.as_str(),
-            )
-        })
-        .map(|s| s.id.as_str())
 }

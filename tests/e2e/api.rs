@@ -104,7 +104,7 @@ fn a_post_at_one_site_appears_at_the_others() {
         "weft_sync_lag_seconds_count{site=\"paris\",peer=\"new-york\"}",
         "weft_sync_lag_seconds_count{site=\"paris\",peer=\"bangalore\"}",
         "weft_commit_changes_count",
-        "weft_job_duration_seconds_count{site=\"paris\",job=\"commit\"}",
+        "weft_job_seconds_count{site=\"paris\",job=\"commit\"}",
         "weft_http_request_duration_seconds_count{site=\"paris\",route=\"/api/v1/threads/{id}\",method=\"GET\"}",
     ] {
         assert!(nodes[0].metric(series) >= 1.0, "{series}");

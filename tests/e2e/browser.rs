@@ -3,7 +3,7 @@
 //! the post and a reply arrive live without reloading; in Bangalore, where no member lives, the
 //! group's address is not found; script in a post renders as text.
 //!
-//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). The WebDriver
+//! Needs Debian's `chromium` and `chromium-driver` (`scripts/test.sh` installs them). The WebDriver
 //! calls are made with the harness's tiny HTTP client: a handful of JSON requests.
 
 use std::process::{Child, Command, Stdio};
@@ -28,7 +28,7 @@ impl Driver {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("chromedriver is installed (apt-get install chromium chromium-driver; .ci/run does)");
+            .expect("chromedriver is installed (apt-get install chromium chromium-driver; scripts/test.sh does)");
         let d = Driver { child, port };
         let start = Instant::now();
         while http_raw(port, "GET", "/status", &[], "").is_none() {

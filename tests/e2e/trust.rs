@@ -388,3 +388,46 @@ fn a_revoked_site_key_is_shown_and_its_node_refuses_to_start() {
     let paris = company.start(0);
     assert_eq!(paris.get("/healthz").map(|r| r.0), Some(200));
 }
+
+/// Every write is answered only once it is durable, personal ones included: a follow and
+/// "mark all read", acknowledged and then the node killed at once, are there after a restart.
+#[test]
+fn a_follow_acknowledged_just_before_a_crash_is_still_there() {
+    let company = Company::new();
+    let paris = company.start(0);
+    let helene = paris.login("hdupre");
+    let claire = paris.login("cmartin");
+    let g = paris.api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(json!({"name": "Durable", "visibility": "public"})),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap();
+    let t = paris.api(
+        &helene,
+        "POST",
+        &format!("/api/v1/groups/{gid}/threads"),
+        Some(json!({"title": "Follow me", "body": "x"})),
+        201,
+    );
+    let tid = t["id"].as_str().unwrap().to_owned();
+    let before = paris.api(&claire, "GET", &format!("/api/v1/threads/{tid}"), None, 200);
+    assert_eq!(before["following"], false);
+    paris.api(
+        &claire,
+        "PUT",
+        &format!("/api/v1/threads/{tid}/follow"),
+        None,
+        204,
+    );
+    paris.api(&claire, "PUT", "/api/v1/people/hdupre/follow", None, 204);
+    paris.kill();
+    let paris = company.start(0);
+    let claire = paris.login("cmartin");
+    let after = paris.api(&claire, "GET", &format!("/api/v1/threads/{tid}"), None, 200);
+    assert_eq!(after["following"], true, "{after}");
+    let feed = paris.api(&claire, "GET", "/api/v1/feed", None, 200);
+    assert!(feed.to_string().contains(&tid), "{feed}");
+}

@@ -222,6 +222,26 @@ impl Engine {
         self.peers.remove(peer);
     }
 
+    /// When [`Engine::handle_tick`] next has something to do (ms, on the clock the engine is
+    /// given): the earliest catch-up round due, or a postponed fetch timing out. `None` when
+    /// nothing is scheduled (no peer). A driver sleeps until then instead of ticking.
+    pub fn next_timeout_ms(&self) -> Option<u64> {
+        let rounds = self
+            .peers
+            .values()
+            .filter(|p| p.greeted)
+            .map(|p| p.last_round_ms + self.config.resync_interval_ms);
+        let fetches = (!self.deferred.is_empty())
+            .then(|| {
+                self.fetching
+                    .values()
+                    .map(|(_, since)| since + FETCH_TIMEOUT_MS)
+                    .min()
+            })
+            .flatten();
+        rounds.chain(fetches).min()
+    }
+
     /// Time passed: starts catch-up rounds that are due, and drops changes that waited too
     /// long for what they need.
     pub fn handle_tick(&mut self, now_ms: u64, replica: &mut Replica) {

@@ -15,6 +15,8 @@ mod sessions;
 mod snapshot;
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use automerge::ChangeHash;
 use weft_crdt::DocId;
@@ -74,9 +76,45 @@ pub struct Store {
     threads: sled::Tree,
     summaries: sled::Tree,
     profiles: sled::Tree,
-    accounts: sled::Tree,
-    personal: sled::Tree,
-    sessions: sled::Tree,
+    accounts: Tracked,
+    personal: Tracked,
+    sessions: Tracked,
+    /// Whether a write went to a tree outside the commit path since the last flush (see
+    /// [`Store::has_unflushed`]).
+    written: Arc<AtomicBool>,
+}
+
+/// A tree written outside the commit path (accounts, personal records, sessions): every write
+/// marks the store as holding unflushed writes, so that the command that made it is answered
+/// only after the flush that makes it durable.
+#[derive(Clone)]
+struct Tracked {
+    tree: sled::Tree,
+    written: Arc<AtomicBool>,
+}
+
+impl Tracked {
+    fn insert<K: AsRef<[u8]>, V: Into<sled::IVec>>(
+        &self,
+        key: K,
+        value: V,
+    ) -> sled::Result<Option<sled::IVec>> {
+        self.written.store(true, Ordering::Release);
+        self.tree.insert(key, value)
+    }
+
+    fn remove<K: AsRef<[u8]>>(&self, key: K) -> sled::Result<Option<sled::IVec>> {
+        self.written.store(true, Ordering::Release);
+        self.tree.remove(key)
+    }
+}
+
+impl std::ops::Deref for Tracked {
+    type Target = sled::Tree;
+
+    fn deref(&self) -> &sled::Tree {
+        &self.tree
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -119,6 +157,11 @@ impl Store {
             }
         };
         let tree = |name: &'static str| db.open_tree(name).map_err(io("opening a tree"));
+        let written = Arc::new(AtomicBool::new(false));
+        let tracked = |tree: sled::Tree| Tracked {
+            tree,
+            written: written.clone(),
+        };
         let store = Store {
             meta: tree(maps::META)?,
             changes: tree(maps::CHANGES)?,
@@ -129,9 +172,10 @@ impl Store {
             threads: tree(maps::THREADS)?,
             summaries: tree(maps::SUMMARIES)?,
             profiles: tree(maps::PROFILES)?,
-            accounts: tree(maps::ACCOUNTS)?,
-            personal: tree(maps::PERSONAL)?,
-            sessions: tree(maps::SESSIONS)?,
+            accounts: tracked(tree(maps::ACCOUNTS)?),
+            personal: tracked(tree(maps::PERSONAL)?),
+            sessions: tracked(tree(maps::SESSIONS)?),
+            written,
             db,
             path: dir.to_owned(),
         };
@@ -223,8 +267,8 @@ impl Store {
     }
 
     /// What the replica reads documents back from.
-    pub fn source(&self) -> std::sync::Arc<dyn weft_crdt::DocSource> {
-        std::sync::Arc::new(Source(self.clone()))
+    pub fn source(&self) -> Arc<dyn weft_crdt::DocSource> {
+        Arc::new(Source(self.clone()))
     }
 
     /// Appends accepted changes (in acceptance order). Not durable until [`Store::flush`].
@@ -392,8 +436,15 @@ impl Store {
 
     /// Makes everything written so far durable.
     pub fn flush(&self) -> Result<(), StoreError> {
+        self.written.store(false, Ordering::Release);
         self.db.flush().map_err(io("flushing"))?;
         Ok(())
+    }
+
+    /// Whether accounts, personal records or sessions were written since the last flush:
+    /// the node then answers the command that wrote only after flushing.
+    pub fn has_unflushed(&self) -> bool {
+        self.written.load(Ordering::Acquire)
     }
 
     /// Where the search index keeps its files (inside the store's directory).

@@ -1,0 +1,433 @@
+//! The network task: owns the libp2p swarm on the async executor and nothing else.
+//!
+//! It admits only the sites the directory lists, acknowledges and forwards every sync frame
+//! and gossip message to the core's thread ([`crate::run`]) as a [`NetIn`], and carries out
+//! what the core asks ([`NetOut`]): frames to send (one at a time per peer, in order),
+//! gossip to publish, validation verdicts to report, a new directory's allow list. It never
+//! touches the store or the documents, so a flush or a long ingest on the core's thread never
+//! stalls the swarm (keep-alives, identify, gossip heartbeats, accepting connections).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use libp2p::futures::StreamExt;
+use libp2p::gossipsub::{self, MessageAcceptance, MessageId};
+use libp2p::multiaddr::Protocol;
+use libp2p::request_response;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm, mdns};
+use tokio::sync::mpsc;
+use weft_crdt::SignedChange;
+use weft_keys::Directory;
+
+use crate::core::GossipVerdict;
+use crate::metrics::Metrics;
+use crate::net::{Behaviour, BehaviourEvent, Outgoing, site_peers};
+
+/// What the network tells the core.
+pub(crate) enum NetIn {
+    /// A site's node is connected (its first connection).
+    Connected(String),
+    /// A site's node is gone (its last connection closed).
+    Disconnected(String),
+    /// A sync frame from a site (already acknowledged).
+    Frame(String, Vec<u8>),
+    /// A gossip message from a site, to be judged; its verdict goes back as
+    /// [`NetOut::GossipVerdict`].
+    Gossip {
+        site: String,
+        id: MessageId,
+        /// The peer that passed it on to us.
+        via: PeerId,
+        /// The peer that published it (counted against if it is invalid).
+        source: PeerId,
+        data: Vec<u8>,
+    },
+    /// Public changes could not be announced (too large, or no peer subscribed yet): push
+    /// them point-to-point.
+    PublishFailed(Vec<SignedChange>),
+}
+
+/// What the core asks of the network.
+pub(crate) enum NetOut {
+    /// Send a frame to a site's node.
+    Send(String, Vec<u8>),
+    /// Announce public changes over gossip.
+    Publish {
+        frame: Vec<u8>,
+        changes: Vec<SignedChange>,
+    },
+    /// The verdict on a gossip message.
+    GossipVerdict {
+        id: MessageId,
+        via: PeerId,
+        source: PeerId,
+        verdict: GossipVerdict,
+    },
+    /// The directory changed: admit its sites, dial their addresses.
+    Directory(Arc<Directory>),
+}
+
+/// Invalid gossip messages tolerated from one peer before its gossip is ignored.
+const MAX_GOSSIP_REJECTS: u32 = 10;
+
+/// How often to try peers that are not connected.
+const REDIAL: Duration = Duration::from_secs(3);
+
+/// The network task's state.
+pub(crate) struct Network {
+    pub(crate) swarm: Swarm<Behaviour>,
+    pub(crate) site: String,
+    outgoing: Outgoing,
+    /// Peer id → site id, for every site the directory lists.
+    sites: BTreeMap<PeerId, String>,
+    metrics: Arc<Metrics>,
+    /// Addresses to keep connections to.
+    targets: Vec<Multiaddr>,
+    last_dial: Option<Instant>,
+    listening: Arc<std::sync::Mutex<Vec<Multiaddr>>>,
+    connected: HashMap<PeerId, u32>,
+    /// Gossip messages refused per sender; past [`MAX_GOSSIP_REJECTS`] the sender's gossip is
+    /// ignored (its changes still arrive, and are still checked, through sync).
+    gossip_rejects: HashMap<PeerId, u32>,
+    to_core: mpsc::Sender<NetIn>,
+}
+
+impl Network {
+    pub(crate) fn new(
+        swarm: Swarm<Behaviour>,
+        site: &str,
+        targets: Vec<Multiaddr>,
+        metrics: Arc<Metrics>,
+        listening: Arc<std::sync::Mutex<Vec<Multiaddr>>>,
+        to_core: mpsc::Sender<NetIn>,
+    ) -> Network {
+        Network {
+            swarm,
+            site: site.to_owned(),
+            outgoing: Outgoing::default(),
+            sites: BTreeMap::new(),
+            metrics,
+            targets,
+            last_dial: None,
+            listening,
+            connected: HashMap::new(),
+            gossip_rejects: HashMap::new(),
+            to_core,
+        }
+    }
+
+    /// Runs until the core stops (its side of the channel closes).
+    pub(crate) async fn run(mut self, mut from_core: mpsc::UnboundedReceiver<NetOut>) {
+        let mut redial = tokio::time::interval(REDIAL);
+        loop {
+            tokio::select! {
+                ev = self.swarm.select_next_some() => {
+                    if self.on_swarm(ev).await.is_err() {
+                        break;
+                    }
+                }
+                cmd = from_core.recv() => {
+                    let Some(cmd) = cmd else { break };
+                    if self.on_command(cmd).await.is_err() {
+                        break;
+                    }
+                    // What else the core asked meanwhile goes out in the same pump.
+                    while let Ok(cmd) = from_core.try_recv() {
+                        if self.on_command(cmd).await.is_err() {
+                            return;
+                        }
+                    }
+                    self.pump();
+                }
+                _ = redial.tick() => self.redial(),
+            }
+        }
+    }
+
+    /// Passes `m` to the core (waiting while its queue is full); `Err` once it has stopped.
+    fn tell(&self, m: NetIn) -> impl Future<Output = Result<(), ()>> + Send + use<> {
+        let to = self.to_core.clone();
+        async move { to.send(m).await.map_err(|_| ()) }
+    }
+
+    async fn on_command(&mut self, cmd: NetOut) -> Result<(), ()> {
+        match cmd {
+            NetOut::Send(site, frame) => {
+                let Some(peer) = self
+                    .sites
+                    .iter()
+                    .find(|(_, s)| **s == site)
+                    .map(|(p, _)| *p)
+                else {
+                    return Ok(());
+                };
+                Metrics::add(&self.metrics.frames_out, 1);
+                Metrics::add(&self.metrics.bytes_out, frame.len() as u64);
+                self.outgoing.push(peer, frame);
+            }
+            NetOut::Publish { frame, changes } => {
+                let topic = gossipsub::IdentTopic::new(crate::net::PUBLIC_TOPIC);
+                if frame.len() > crate::net::MAX_GOSSIP {
+                    return self.tell(NetIn::PublishFailed(changes)).await;
+                }
+                let len = frame.len() as u64;
+                match self.swarm.behaviour_mut().gossipsub.publish(topic, frame) {
+                    Ok(_) => {
+                        Metrics::add(&self.metrics.frames_out, 1);
+                        Metrics::add(&self.metrics.bytes_out, len);
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "gossip not published; pushing directly");
+                        return self.tell(NetIn::PublishFailed(changes)).await;
+                    }
+                }
+            }
+            NetOut::GossipVerdict {
+                id,
+                via,
+                source,
+                verdict,
+            } => self.report(&id, &via, source, verdict),
+            NetOut::Directory(dir) => self.refresh_allow_list(&dir),
+        }
+        Ok(())
+    }
+
+    /// Reports a gossip verdict to gossipsub, and ignores a peer's gossip once it has sent
+    /// too many invalid messages.
+    fn report(&mut self, id: &MessageId, via: &PeerId, offender: PeerId, verdict: GossipVerdict) {
+        let acceptance = match verdict {
+            GossipVerdict::Accept => MessageAcceptance::Accept,
+            GossipVerdict::Ignore => MessageAcceptance::Ignore,
+            GossipVerdict::Reject => MessageAcceptance::Reject,
+        };
+        let gs = &mut self.swarm.behaviour_mut().gossipsub;
+        gs.report_message_validation_result(id, via, acceptance);
+        if verdict == GossipVerdict::Reject {
+            Metrics::add(&self.metrics.malformed_frames, 1);
+            let n = self.gossip_rejects.entry(offender).or_default();
+            *n += 1;
+            if *n == MAX_GOSSIP_REJECTS {
+                tracing::warn!(peer = %offender, "too many invalid gossip messages: ignoring this peer's gossip");
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .blacklist_peer(&offender);
+            }
+        }
+    }
+
+    fn pump(&mut self) {
+        self.outgoing.pump(&mut self.swarm.behaviour_mut().sync);
+        Metrics::set(&self.metrics.sync_backlog, self.outgoing.backlog() as u64);
+    }
+
+    fn refresh_allow_list(&mut self, dir: &Directory) {
+        let sites = site_peers(dir, &self.site);
+        let allow = &mut self.swarm.behaviour_mut().allow;
+        for old in self.sites.keys() {
+            if !sites.contains_key(old) {
+                allow.disallow_peer(*old);
+            }
+        }
+        for p in sites.keys() {
+            allow.allow_peer(*p);
+        }
+        // Address hints from the directory.
+        for s in dir.sites.values() {
+            if s.id == self.site {
+                continue;
+            }
+            for a in &s.addresses {
+                if let Ok(addr) = a.parse::<Multiaddr>()
+                    && !self.targets.contains(&addr)
+                {
+                    self.targets.push(addr);
+                }
+            }
+        }
+        self.sites = sites;
+        self.redial();
+    }
+
+    fn redial(&mut self) {
+        if self.last_dial.is_some_and(|t| t.elapsed() < REDIAL / 2) {
+            return;
+        }
+        self.last_dial = Some(Instant::now());
+        let own: Vec<Multiaddr> = self.swarm.listeners().cloned().collect();
+        for addr in self.targets.clone() {
+            if own.contains(&addr) {
+                continue;
+            }
+            let peer = addr.iter().find_map(|p| match p {
+                Protocol::P2p(id) => Some(id),
+                _ => None,
+            });
+            if let Some(p) = peer
+                && (self.swarm.is_connected(&p) || p == *self.swarm.local_peer_id())
+            {
+                continue;
+            }
+            if peer.is_none() && self.all_connected() {
+                continue;
+            }
+            if let Err(e) = self.swarm.dial(addr.clone()) {
+                tracing::debug!(address = %addr, error = %e, "dial failed");
+            }
+        }
+    }
+
+    fn all_connected(&self) -> bool {
+        self.sites.keys().all(|p| self.connected.contains_key(p))
+    }
+
+    async fn on_swarm(&mut self, ev: SwarmEvent<BehaviourEvent>) -> Result<(), ()> {
+        match ev {
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => return self.on_sync(e).await,
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(e)) => return self.on_gossip(e).await,
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, addr) in found {
+                    if self.sites.contains_key(&peer) && !self.swarm.is_connected(&peer) {
+                        let _ = self.swarm.dial(addr);
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(_) => {}
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(address = %address, "listening");
+                if let Ok(mut l) = self.listening.lock() {
+                    l.push(address);
+                }
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                endpoint,
+                ..
+            } => {
+                *self.connected.entry(peer_id).or_default() = num_established.get();
+                if num_established.get() == 1
+                    && let Some(site) = self.sites.get(&peer_id).cloned()
+                {
+                    tracing::info!(peer = %peer_id, site = %site, address = %endpoint.get_remote_address(), "peer connected");
+                    Metrics::set(&self.metrics.peers_connected, self.connected.len() as u64);
+                    return self.tell(NetIn::Connected(site)).await;
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                cause,
+                ..
+            } => {
+                self.connected.remove(&peer_id);
+                Metrics::set(&self.metrics.peers_connected, self.connected.len() as u64);
+                self.outgoing.forget(&peer_id);
+                if let Some(site) = self.sites.get(&peer_id).cloned() {
+                    tracing::info!(peer = %peer_id, site = %site, cause = ?cause, "peer disconnected");
+                    return self.tell(NetIn::Disconnected(site)).await;
+                }
+            }
+            SwarmEvent::IncomingConnectionError {
+                peer_id,
+                error,
+                send_back_addr,
+                ..
+            } => {
+                if matches!(error, libp2p::swarm::ListenError::Denied { .. }) {
+                    Metrics::add(&self.metrics.refused_peers, 1);
+                    tracing::warn!(peer = ?peer_id, address = %send_back_addr, "connection refused: not a site in the directory");
+                } else {
+                    tracing::debug!(peer = ?peer_id, error = %error, "incoming connection failed");
+                }
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                if matches!(error, libp2p::swarm::DialError::Denied { .. }) {
+                    Metrics::add(&self.metrics.refused_peers, 1);
+                    tracing::warn!(peer = ?peer_id, "dialled a peer that is not a site in the directory; disconnected");
+                } else {
+                    tracing::debug!(peer = ?peer_id, error = %error, "dial failed");
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn on_gossip(&mut self, e: gossipsub::Event) -> Result<(), ()> {
+        let gossipsub::Event::Message {
+            propagation_source,
+            message_id,
+            message,
+        } = e
+        else {
+            return Ok(());
+        };
+        let source = message.source.unwrap_or(propagation_source);
+        match message.source.and_then(|p| self.sites.get(&p).cloned()) {
+            Some(site) => {
+                Metrics::add(&self.metrics.gossip_in, 1);
+                Metrics::add(&self.metrics.bytes_in, message.data.len() as u64);
+                // Judged by the core; until its verdict comes back, gossipsub holds the
+                // message (validation mode), so nothing unjudged is forwarded.
+                self.tell(NetIn::Gossip {
+                    site,
+                    id: message_id,
+                    via: propagation_source,
+                    source,
+                    data: message.data,
+                })
+                .await
+            }
+            None => {
+                self.report(
+                    &message_id,
+                    &propagation_source,
+                    source,
+                    GossipVerdict::Reject,
+                );
+                Ok(())
+            }
+        }
+    }
+
+    async fn on_sync(&mut self, e: request_response::Event<Vec<u8>, Vec<u8>>) -> Result<(), ()> {
+        match e {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_response(channel, Vec::new());
+                    let Some(site) = self.sites.get(&peer).cloned() else {
+                        return Ok(());
+                    };
+                    Metrics::add(&self.metrics.frames_in, 1);
+                    Metrics::add(&self.metrics.bytes_in, request.len() as u64);
+                    return self.tell(NetIn::Frame(site, request)).await;
+                }
+                request_response::Message::Response { .. } => {
+                    self.outgoing.done(&peer);
+                    self.pump();
+                }
+            },
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                tracing::debug!(peer = %peer, error = %error, "frame not delivered");
+                self.outgoing.done(&peer);
+                self.pump();
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                Metrics::add(&self.metrics.malformed_frames, 1);
+                tracing::warn!(peer = %peer, error = %error, "incoming frame failed");
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
