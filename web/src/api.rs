@@ -17,8 +17,8 @@ use utoipa::ToSchema;
 use weft_node::crdt::{DocId, DocKind, ProfileUpdate, Visibility};
 use weft_node::service::{Access, MembershipOutcome, parse_post_ref, post_ref};
 
-use crate::AppError;
 use crate::auth::{self, Session};
+use crate::error::AppError;
 use crate::extract::{ApiJson, Me, token_in};
 use crate::json::{
     Counters, GroupJson, List, MeJson, MembershipJson, Person, PostJson, SearchHit, SessionJson,

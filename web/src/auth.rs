@@ -38,8 +38,8 @@ use weft_node::config::IpRange;
 use weft_node::metrics::Metrics;
 use weft_node::store::SessionRecord;
 
-use crate::AppError;
 use crate::cookies::{Cookie, SameSite};
+use crate::error::AppError;
 use crate::time::now_ms;
 
 /// How long a session lasts unused.

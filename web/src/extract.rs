@@ -22,8 +22,8 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::AppError;
 use crate::auth::{self, COOKIE, Session};
+use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::state::AppState;
 

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::AppError;
+use crate::error::AppError;
 use crate::extract::bearer;
 use crate::state::AppState;
 

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use weft_node::crdt::{DocId, DocKind, GroupView};
 use weft_node::service::parse_post_ref;
 
-use crate::AppError;
+use crate::error::AppError;
 
 /// The most bytes a name filter (`/groups?q=`, `/people?q=`) may be: each of its words is
 /// looked for in every group or person, on the node's loop.

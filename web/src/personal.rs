@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use weft_node::crdt::DocKind;
 
-use crate::AppError;
+use crate::error::AppError;
 use crate::extract::Me;
 use crate::json::{E400, E401, E404, E413, E415, E422, E429};
 use crate::json::{

@@ -5,7 +5,7 @@
 //! the path itself, which can hold a setup link's token) and, once an extractor of
 //! [`crate::extract`] has found them, the **viewer**'s employee id. Nothing else of the
 //! request is recorded: no headers (cookies, tokens), no query, no body. Whatever a handler
-//! logs, and every internal error ([`crate::AppError::internal`], logged once, where it is
+//! logs, and every internal error ([`crate::error::AppError::internal`], logged once, where it is
 //! made), carries those fields. The end of each request is a `debug` event with its status
 //! and latency.
 //!

@@ -211,7 +211,7 @@ pub(super) async fn setup_submit(
     let password = f.password;
     let hash = match permit.run(move || auth::hash_password(&password)).await {
         Ok(Ok(h)) => h,
-        _ => return fail(crate::AppError::internal("password hashing")),
+        _ => return fail(crate::error::AppError::internal("password hashing")),
     };
     let employee = who.clone();
     let now = now_ms();

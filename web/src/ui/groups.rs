@@ -107,7 +107,7 @@ pub(super) async fn group_create(
     CsrfForm(v, f): CsrfForm<GroupForm>,
 ) -> Response {
     let Some(vis) = Visibility::parse(&f.visibility) else {
-        return fail(crate::AppError::invalid("unknown visibility"));
+        return fail(crate::error::AppError::invalid("unknown visibility"));
     };
     let me = v.employee;
     match state

@@ -112,8 +112,8 @@ pub(super) fn not_found(v: &Viewer) -> Response {
 }
 
 /// An error as a page answers it: its status and its message as text.
-pub(super) fn fail(e: impl Into<crate::AppError>) -> Response {
-    let e: crate::AppError = e.into();
+pub(super) fn fail(e: impl Into<crate::error::AppError>) -> Response {
+    let e: crate::error::AppError = e.into();
     (e.status, e.message).into_response()
 }
 
