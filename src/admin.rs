@@ -694,7 +694,7 @@ fn render_directory(dir: &Directory, signer: &PublicKey, how: &str, sites_only: 
 /// `YYYY-MM-DD HH:MM UTC` for seconds since the Unix epoch.
 fn format_utc(secs: u64) -> String {
     // The API's RFC 3339 form, shortened to the minute.
-    let full = weft_web::api::rfc3339((secs as i64).saturating_mul(1000));
+    let full = weft_web::time::rfc3339((secs as i64).saturating_mul(1000));
     format!("{} {} UTC", &full[..10], &full[11..16])
 }
 

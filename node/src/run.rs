@@ -459,6 +459,7 @@ impl CoreLoop {
             } => {
                 let (verdict, report) = self.core.gossip_message(&site, &data);
                 Metrics::add(&self.metrics.changes_in, report.accepted.len() as u64);
+                observe_lag(&self.metrics, &self.core, &site, &report.accepted);
                 for (_, _, why) in &report.rejected {
                     self.metrics.reject(why.code());
                 }
@@ -579,6 +580,7 @@ impl CoreLoop {
                     ..
                 } => {
                     Metrics::add(&self.metrics.changes_in, accepted.len() as u64);
+                    observe_lag(&self.metrics, &self.core, peer, accepted);
                     // One line per reason and bundle, not per change: a hostile peer must not
                     // be able to flood the log.
                     let mut by_reason: BTreeMap<&'static str, (usize, String)> = BTreeMap::new();
@@ -625,4 +627,19 @@ impl CoreLoop {
             }
         }
     }
+}
+
+/// How late each change accepted from `peer` arrived: from its author's signed time to now.
+fn observe_lag(
+    metrics: &Metrics,
+    core: &Core,
+    peer: &str,
+    accepted: &[(DocId, automerge::ChangeHash)],
+) {
+    let now = now_ms() as i64;
+    let times = accepted
+        .iter()
+        .filter_map(|(doc, hash)| core.replica().doc(doc)?.change(hash))
+        .map(|c| now - c.time_ms());
+    metrics.sync_lag(peer, times);
 }

@@ -98,6 +98,17 @@ fn a_post_at_one_site_appears_at_the_others() {
         v["reply_count"] == 1 && v["root"]["reactions"]["like"] == 1
     });
     assert_eq!(v["replies"][0]["author"], "jsmith");
+    // Paris timed what it received from the other sites, what it committed and what it
+    // answered, in its histograms.
+    for series in [
+        "weft_sync_lag_seconds_count{site=\"paris\",peer=\"new-york\"}",
+        "weft_sync_lag_seconds_count{site=\"paris\",peer=\"bangalore\"}",
+        "weft_commit_changes_count",
+        "weft_job_seconds_count{site=\"paris\",job=\"commit\"}",
+        "weft_http_request_duration_seconds_count{site=\"paris\",route=\"/api/v1/threads/{id}\",method=\"GET\"}",
+    ] {
+        assert!(nodes[0].metric(series) >= 1.0, "{series}");
+    }
     // Search at New York finds Paris's thread, through the stemmer ("migrations" → migration),
     // and people by what they do.
     let hits = nodes[1].api(&john, "GET", "/api/v1/search?q=migrations", None, 200);

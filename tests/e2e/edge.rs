@@ -228,7 +228,10 @@ fn behind_a_trusted_proxy_each_client_is_counted_by_its_own_address() {
                 .starts_with("set-cookie: weft_session=")
         })
         .unwrap();
-    assert!(cookie.ends_with("; Secure"), "{cookie}");
+    let flags: Vec<&str> = cookie.trim_end().split("; ").skip(1).collect();
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Secure"] {
+        assert!(flags.contains(&flag), "{flag} not in {cookie}");
+    }
     // A client that is not a proxy gains nothing by writing the header: it is counted as
     // itself, whatever it claims.
     for i in 0..3 {

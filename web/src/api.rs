@@ -1,52 +1,35 @@
-//! The JSON API of `shared/API.md` (the parts built so far): sessions, people, groups,
-//! threads, posts, reactions.
+//! The JSON API of `shared/API.md`: sessions, the caller, people, groups, members, threads,
+//! posts, reactions, search and live events. What is personal to the caller (feed,
+//! notifications, follows, pictures) is in [`crate::personal`]; the shapes answered are in
+//! [`crate::json`]. Each handler's doc comment and `#[utoipa::path]` are its entry in the
+//! OpenAPI document ([`crate::openapi`]).
 
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, routing::get, routing::post, routing::put};
-use serde::{Deserialize, Serialize};
-use weft_node::crdt::{DocId, DocKind, GroupView, PostView, ProfileUpdate, ThreadView, Visibility};
-use weft_node::keys::Employee;
-use weft_node::service::{Access, MembershipOutcome, last_activity, parse_post_ref, post_ref};
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use weft_node::crdt::{DocId, DocKind, ProfileUpdate, Visibility};
+use weft_node::service::{Access, MembershipOutcome, parse_post_ref, post_ref};
 
-use crate::AppError;
-use crate::auth::{self, Me};
+use crate::auth::{self, Session};
+use crate::error::AppError;
+use crate::extract::{ApiJson, Me, token_in};
+use crate::json::{
+    Counters, GroupJson, List, MeJson, MembershipJson, Person, PostJson, SearchHit, SessionJson,
+    ThreadJson, group_json, person_of, post_json, thread_json,
+};
+use crate::json::{E400, E401, E403, E404, E413, E415, E422, E429, E503};
+use crate::params::{doc_id, filter_query, group_matches, post_id, search_query};
 use crate::state::AppState;
+use crate::time::{nonce, now_ms};
 
-/// A JSON body, whose rejections are answered in the API's error shape: 413 when larger than
-/// [`crate::MAX_JSON_BODY`], 400 when not JSON, 422 when a field is missing or of the wrong
-/// type.
-pub struct ApiJson<T>(pub T);
-
-impl<T, S> axum::extract::FromRequest<S> for ApiJson<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => {
-                let status = rejection.status();
-                let code = match status {
-                    StatusCode::PAYLOAD_TOO_LARGE => "too_large",
-                    StatusCode::UNPROCESSABLE_ENTITY => "invalid",
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-                    _ => "malformed",
-                };
-                Err(AppError::new(status, code, rejection.body_text()))
-            }
-        }
-    }
-}
-
-/// The API routes, under `/api/v1`.
+/// The API routes, under `/api/v1` (with [`crate::personal::routes`]).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/session", post(login).delete(logout))
@@ -76,44 +59,49 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/events", get(events))
         .route("/search", get(search))
-        .merge(crate::personal::routes())
 }
 
-#[derive(Deserialize)]
-struct SearchQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SearchParams {
+    /// Words and "quoted phrases".
     #[serde(default)]
     q: String,
+    /// Only posts, groups or people.
+    #[param(schema_with = hit_kind)]
     kind: Option<String>,
+    /// How many hits (1 to 100, 20 by default).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
 }
 
-/// One search result, as the API shows it.
-#[derive(Debug, Serialize)]
-pub struct SearchHit {
-    pub kind: &'static str,
-    /// A post's id (`thread~post`), a group's id, or a person's id.
-    pub id: String,
-    /// For a post, its thread.
-    pub thread: Option<String>,
-    /// The thread's title, the group's name, or the person's name.
-    pub title: String,
-    /// An excerpt with the matched words in `<b>`; the rest is HTML-escaped.
-    pub snippet: String,
+fn hit_kind() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::json::one_of(&["post", "group", "person"])
 }
 
-/// The words of a search, or the 400 that says which limit it passed.
-pub(crate) fn search_query(q: &str) -> Result<weft_node::search::SearchQuery, AppError> {
-    weft_node::search::SearchQuery::parse(q)
-        .map_err(|e| AppError::new(StatusCode::BAD_REQUEST, "bad_query", e.to_string()))
-}
-
-/// `GET /api/v1/search?q=&kind=post|group|person`: only what the caller may see. The query
-/// is words and "quoted phrases", nothing else (see `weft_node::search`); one beyond the
-/// limits answers 400, one with no word an empty list.
-async fn search(
+/// Search posts, groups and people (only what the caller may see)
+///
+/// `q` is words and "quoted phrases", nothing else: any other character (parentheses,
+/// `field:`, `+`, `-`, `*`, `~`, `^`) only separates words. At most 1000 bytes, 16 words and 4
+/// phrases of 8 words; beyond, 400 `bad_query`. A query with no word answers an empty list.
+/// Results are ranked by each document's own words (how often, where, how long the text is)
+/// and age, never by statistics of documents the caller may not see.
+#[utoipa::path(
+    get,
+    path = "/search",
+    tag = "search",
+    params(SearchParams),
+    responses(
+        (status = 200, description = "Hits, best first", body = List<SearchHit>),
+        (status = 400, response = E400),
+        (status = 401, response = E401),
+        (status = 422, response = E422),
+    )
+)]
+pub(crate) async fn search(
     State(state): State<AppState>,
     Me(me): Me,
-    axum::extract::Query(q): axum::extract::Query<SearchQuery>,
+    Query(q): Query<SearchParams>,
 ) -> Result<Json<List<SearchHit>>, AppError> {
     use weft_node::search::HitKind;
     let kind = match q.kind.as_deref() {
@@ -142,18 +130,29 @@ async fn search(
             snippet: r.hit.snippet_html,
         })
         .collect();
-    Ok(Json(List { items, next: None }))
+    Ok(Json(List::all(items)))
 }
 
-/// `GET /api/v1/events`: Server-Sent Events: a `change` event (`{"doc": id, "kind":
-/// "thread"|"group"|"profile"}`) each time a document the caller may read changes, at this
-/// site or at any other (a group only for its members and invitees: someone who may only
-/// see a private group listed hears nothing of it); a `notification` event (`{"unread": n}`)
-/// each time the caller gets a notification. The stream ends with the session that opened
-/// it: at logout, when the employee's sessions end, or when the session expires.
-async fn events(
+/// Server-Sent Events: a `change` event ({doc, kind}) for each document the caller may see that changes
+///
+/// A `change` event (`{"doc": id, "kind": "thread"|"group"|"profile"}`) each time a
+/// document the caller may read changes, at this site or at any other (a group only for its
+/// members and invitees: someone who may only see a private group listed hears nothing of
+/// it); a `notification` event (`{"unread": n}`) each time the caller gets a notification.
+/// The stream ends with the session that opened it: at logout, when the employee's sessions
+/// end (a new password, the employee leaving or moving), or when the session expires.
+#[utoipa::path(
+    get,
+    path = "/events",
+    tag = "events",
+    responses(
+        (status = 200, description = "An event stream", content_type = "text/event-stream"),
+        (status = 401, response = E401),
+    )
+)]
+pub(crate) async fn events(
     State(state): State<AppState>,
-    session: auth::Session,
+    session: Session,
 ) -> axum::response::sse::Sse<
     impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
 > {
@@ -236,85 +235,8 @@ async fn events(
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-fn nonce() -> u64 {
-    let mut b = [0u8; 8];
-    let _ = getrandom::fill(&mut b);
-    u64::from_le_bytes(b)
-}
-
-/// RFC 3339 (UTC, milliseconds) from milliseconds since the epoch.
-pub fn rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-pub(crate) fn doc_id(s: &str, kind: DocKind) -> Result<DocId, AppError> {
-    DocId::parse(s)
-        .ok()
-        .filter(|d| d.kind() == kind)
-        .ok_or_else(AppError::not_found)
-}
-
-/// A person, as the API shows them.
-#[derive(Debug, Serialize)]
-pub struct Person {
-    pub id: String,
-    pub display_name: String,
-    pub site: String,
-    pub email: String,
-    pub phone: String,
-    pub title: String,
-    pub department: String,
-    pub photo_url: Option<String>,
-    pub about: String,
-    pub expertise: Vec<String>,
-    pub interests: Vec<String>,
-    pub languages: Vec<String>,
-}
-
-pub(crate) fn person_of(e: &Employee, p: weft_node::crdt::ProfileView) -> Person {
-    Person {
-        id: e.id.clone(),
-        display_name: e.display_name.clone(),
-        site: e.site.clone(),
-        email: e.email.clone(),
-        phone: e.phone.clone(),
-        title: e.title.clone(),
-        department: e.department.clone(),
-        photo_url: p
-            .photo
-            .filter(|h| !h.is_empty())
-            .map(|h| format!("/api/v1/people/{}/photo?v={h}", e.id)),
-        about: p.about,
-        expertise: p.expertise,
-        interests: p.interests,
-        languages: p.languages,
-    }
-}
-
+/// The person `id`, from the directory and their profile; 404 if the directory has nobody
+/// of that id.
 pub(crate) async fn load_person(state: &AppState, id: String) -> Result<Person, AppError> {
     state
         .node
@@ -332,65 +254,88 @@ pub(crate) async fn load_person(state: &AppState, id: String) -> Result<Person, 
         .ok_or_else(AppError::not_found)
 }
 
-#[derive(Deserialize)]
-struct LoginBody {
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct LoginBody {
+    /// A directory id or an e-mail address.
     login: String,
     password: String,
 }
 
-async fn login(
+/// Log in
+///
+/// Failed logins are counted per account and per client address (the address a trusted proxy
+/// reports in X-Forwarded-For) before any password is checked: past the limits (5 per
+/// account, 100 per address in 15 minutes by default) a login answers 429 at once. When too
+/// many password checks are waiting, 503. The answer also sets the session cookie.
+#[utoipa::path(
+    post,
+    path = "/session",
+    tag = "session",
+    security(()),
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Logged in", body = SessionJson),
+        (status = 400, response = E400),
+        (status = 401, description = "Wrong login or password (`bad_credentials`)", body = crate::json::ErrorJson),
+        (status = 422, response = E422),
+        (status = 429, response = E429),
+        (status = 503, response = E503),
+    )
+)]
+pub(crate) async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: axum::http::HeaderMap,
+    headers: HeaderMap,
+    jar: CookieJar,
     ApiJson(body): ApiJson<LoginBody>,
-) -> Result<Response, AppError> {
+) -> Result<(CookieJar, Json<SessionJson>), AppError> {
     let ip = auth::client_ip(Some(addr.ip()), &headers, &state.trusted_proxies);
-    let employee = auth::authenticate(&state, &body.login, body.password, ip).await?;
+    let employee =
+        auth::authenticate(&state.node, &state.logins, &body.login, body.password, ip).await?;
     let token = state.sessions.start(&employee).await?;
     let user = load_person(&state, employee).await?;
-    Ok((
-        [(
-            header::SET_COOKIE,
-            auth::session_cookie(&token, state.secure_cookies),
-        )],
-        Json(serde_json::json!({"token": token, "user": user})),
-    )
-        .into_response())
+    let jar = jar.add(auth::session_cookie(token.clone(), state.secure_cookies));
+    Ok((jar, Json(SessionJson { token, user })))
 }
 
-/// `DELETE /api/v1/session`: ends the session (its event streams close with it).
-async fn logout(
+/// Log out
+///
+/// Ends the session; event streams opened with it close.
+#[utoipa::path(
+    delete,
+    path = "/session",
+    tag = "session",
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 415, response = E415),
+    )
+)]
+pub(crate) async fn logout(
     State(state): State<AppState>,
-    parts: axum::http::request::Parts,
-) -> Result<Response, AppError> {
-    if let Some(t) = auth::token_of(&parts) {
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Result<(StatusCode, CookieJar), AppError> {
+    if let Some(t) = token_in(&headers) {
         state.sessions.end(&t).await?;
     }
-    Ok((
-        StatusCode::NO_CONTENT,
-        [(
-            header::SET_COOKIE,
-            auth::clear_session_cookie(state.secure_cookies),
-        )],
+    let jar = jar.add(auth::clear_session_cookie(state.secure_cookies));
+    Ok((StatusCode::NO_CONTENT, jar))
+}
+
+/// The caller, with their notification counters
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "people",
+    responses(
+        (status = 200, description = "OK", body = MeJson),
+        (status = 401, response = E401),
     )
-        .into_response())
-}
-
-/// `GET /api/v1/me`: the caller, with their notification counters.
-#[derive(Debug, Serialize)]
-pub struct MeJson {
-    #[serde(flatten)]
-    pub person: Person,
-    pub notifications: Counters,
-}
-
-/// Notification counters.
-#[derive(Debug, Serialize)]
-pub struct Counters {
-    pub unread: usize,
-}
-
-async fn me(State(state): State<AppState>, Me(me): Me) -> Result<Json<MeJson>, AppError> {
+)]
+pub(crate) async fn me(
+    State(state): State<AppState>,
+    Me(me): Me,
+) -> Result<Json<MeJson>, AppError> {
     let who = me.clone();
     let unread = state
         .node
@@ -402,7 +347,19 @@ async fn me(State(state): State<AppState>, Me(me): Me) -> Result<Json<MeJson>, A
     }))
 }
 
-async fn person(
+/// A person
+#[utoipa::path(
+    get,
+    path = "/people/{id}",
+    tag = "people",
+    params(("id" = String, Path, description = "An employee id")),
+    responses(
+        (status = 200, description = "OK", body = Person),
+        (status = 401, response = E401),
+        (status = 404, response = E404),
+    )
+)]
+pub(crate) async fn person(
     State(state): State<AppState>,
     _me: Me,
     Path(id): Path<String>,
@@ -410,18 +367,37 @@ async fn person(
     Ok(Json(load_person(&state, id).await?))
 }
 
-#[derive(Deserialize)]
+/// The fields of one's profile to change (those left out stay as they are).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ProfileBody {
+pub(crate) struct ProfileBody {
+    /// Markdown.
     about: Option<String>,
     career: Option<String>,
     expertise: Option<Vec<String>>,
     interests: Option<Vec<String>>,
     languages: Option<Vec<String>>,
+    /// `en`, `fr`, or empty for the browser's.
     locale: Option<String>,
 }
 
-async fn update_profile(
+/// Edit one's profile
+#[utoipa::path(
+    patch,
+    path = "/me/profile",
+    tag = "people",
+    request_body = ProfileBody,
+    responses(
+        (status = 200, description = "The caller as they are now", body = Person),
+        (status = 400, response = E400),
+        (status = 401, response = E401),
+        (status = 413, response = E413),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn update_profile(
     State(state): State<AppState>,
     Me(me): Me,
     ApiJson(b): ApiJson<ProfileBody>,
@@ -449,75 +425,33 @@ async fn update_profile(
     Ok(Json(load_person(&state, me).await?))
 }
 
-/// A group, as the API shows it.
-#[derive(Debug, Serialize)]
-pub struct GroupJson {
-    pub id: String,
-    pub name: String,
-    pub description: String,
-    pub visibility: &'static str,
-    pub owners: Vec<String>,
-    pub member_count: usize,
-    pub is_member: bool,
-    pub created_at: String,
-    pub home_site: String,
-}
-
-fn group_json(g: &GroupView, me: &str, access: Access) -> GroupJson {
-    let full = access == Access::Full;
-    GroupJson {
-        id: g.id.to_string(),
-        name: g.name.clone(),
-        description: g.description.clone(),
-        visibility: g.visibility.as_str(),
-        owners: if full { g.owners.clone() } else { vec![] },
-        member_count: g.members.len(),
-        is_member: g.is_member(me),
-        created_at: rfc3339(g.created_at),
-        home_site: g.home_site.clone(),
-    }
-}
-
-#[derive(Serialize)]
-pub(crate) struct List<T> {
-    pub(crate) items: Vec<T>,
-    pub(crate) next: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct GroupQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct GroupParams {
+    /// Words the name or description must contain (case and accents ignored); at most 200
+    /// bytes.
     #[serde(default)]
     q: String,
 }
 
-/// The most bytes a name filter (`/groups?q=`, `/people?q=`) may be: each of its words is
-/// looked for in every group or person, on the node's loop.
-pub(crate) const MAX_FILTER_BYTES: usize = 200;
-
-/// A name filter within [`MAX_FILTER_BYTES`], or 400.
-pub(crate) fn filter_query(q: &str) -> Result<&str, AppError> {
-    if q.len() > MAX_FILTER_BYTES {
-        return Err(AppError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_query",
-            format!("a filter is at most {MAX_FILTER_BYTES} bytes"),
-        ));
-    }
-    Ok(q)
-}
-
-/// Whether a group's name or description has every word of `query` (case and accents
-/// ignored).
-pub(crate) fn group_matches(g: &GroupView, query: &str) -> bool {
-    use weft_node::service::fold;
-    let hay = fold(&format!("{} {}", g.name, g.description));
-    fold(query).split_whitespace().all(|w| hay.contains(w))
-}
-
-async fn list_groups(
+/// Groups the caller may see
+///
+/// `q` is at most 200 bytes (else 400 `bad_query`).
+#[utoipa::path(
+    get,
+    path = "/groups",
+    tag = "groups",
+    params(GroupParams),
+    responses(
+        (status = 200, description = "OK", body = List<GroupJson>),
+        (status = 400, response = E400),
+        (status = 401, response = E401),
+    )
+)]
+pub(crate) async fn list_groups(
     State(state): State<AppState>,
     Me(me): Me,
-    axum::extract::Query(q): axum::extract::Query<GroupQuery>,
+    Query(q): Query<GroupParams>,
 ) -> Result<Json<List<GroupJson>>, AppError> {
     filter_query(&q.q)?;
     let items = state
@@ -530,19 +464,45 @@ async fn list_groups(
                 .collect()
         })
         .await?;
-    Ok(Json(List { items, next: None }))
+    Ok(Json(List::all(items)))
 }
 
-#[derive(Deserialize)]
+/// A new group.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewGroupBody {
+pub(crate) struct NewGroupBody {
     name: String,
     #[serde(default)]
     description: String,
+    /// `public`, `private` or `secret`.
+    #[schema(schema_with = visibility)]
     visibility: String,
 }
 
-async fn create_group(
+fn visibility() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::json::one_of(&["public", "private", "secret"])
+}
+
+/// Create a group
+///
+/// The caller is its owner. The name "All company" (in any case, accents, spacing or
+/// language) is reserved (422).
+#[utoipa::path(
+    post,
+    path = "/groups",
+    tag = "groups",
+    request_body = NewGroupBody,
+    responses(
+        (status = 201, description = "Created", body = GroupJson),
+        (status = 400, response = E400),
+        (status = 401, response = E401),
+        (status = 413, response = E413),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn create_group(
     State(state): State<AppState>,
     Me(me): Me,
     ApiJson(b): ApiJson<NewGroupBody>,
@@ -562,7 +522,19 @@ async fn create_group(
     Ok((StatusCode::CREATED, Json(g)))
 }
 
-async fn group(
+/// A group
+#[utoipa::path(
+    get,
+    path = "/groups/{id}",
+    tag = "groups",
+    params(("id" = String, Path, description = "A group's id")),
+    responses(
+        (status = 200, description = "OK", body = GroupJson),
+        (status = 401, response = E401),
+        (status = 404, response = E404),
+    )
+)]
+pub(crate) async fn group(
     State(state): State<AppState>,
     Me(me): Me,
     Path(id): Path<String>,
@@ -579,13 +551,35 @@ async fn group(
     Ok(Json(g))
 }
 
-#[derive(Deserialize)]
+/// Who to add to a group.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct MemberBody {
+pub(crate) struct MemberBody {
+    /// An employee id: the caller's own to join or ask to join.
     user: String,
 }
 
-async fn add_member(
+/// Add a member, join, or ask to join (202)
+///
+/// An owner adds anyone; anyone joins a public group, or a group they are invited to; in a
+/// private group, anyone else's own request waits for the owners (202).
+#[utoipa::path(
+    post,
+    path = "/groups/{id}/members",
+    tag = "groups",
+    params(("id" = String, Path, description = "A group's id")),
+    request_body = MemberBody,
+    responses(
+        (status = 200, description = "A member now", body = MembershipJson),
+        (status = 202, description = "Asked: the owners decide", body = MembershipJson),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 404, response = E404),
+        (status = 415, response = E415),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn add_member(
     State(state): State<AppState>,
     Me(me): Me,
     Path(id): Path<String>,
@@ -596,21 +590,34 @@ async fn add_member(
         .node
         .call(move |core| core.add_member(&me, &id, &b.user, now_ms()))
         .await??;
-    Ok(match outcome {
-        MembershipOutcome::Added => (
-            StatusCode::OK,
-            Json(serde_json::json!({"status": "member"})),
-        )
-            .into_response(),
-        MembershipOutcome::Requested => (
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({"status": "requested"})),
-        )
-            .into_response(),
-    })
+    let (status, word) = match outcome {
+        MembershipOutcome::Added => (StatusCode::OK, "member"),
+        MembershipOutcome::Requested => (StatusCode::ACCEPTED, "requested"),
+    };
+    Ok((status, Json(MembershipJson { status: word })).into_response())
 }
 
-async fn remove_member(
+/// Remove a member or leave
+///
+/// An owner removes anyone; anyone removes themself (leaves).
+#[utoipa::path(
+    delete,
+    path = "/groups/{id}/members/{user}",
+    tag = "groups",
+    params(
+        ("id" = String, Path, description = "A group's id"),
+        ("user" = String, Path, description = "An employee id"),
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 404, response = E404),
+        (status = 415, response = E415),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn remove_member(
     State(state): State<AppState>,
     Me(me): Me,
     Path((id, user)): Path<(String, String)>,
@@ -623,90 +630,22 @@ async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A post, as the API shows it.
-#[derive(Debug, Serialize)]
-pub struct PostJson {
-    pub id: String,
-    pub author: String,
-    pub body: String,
-    pub html: String,
-    pub created_at: String,
-    pub edited_at: Option<String>,
-    pub reply_to: Option<String>,
-    pub deleted: bool,
-    pub hidden: bool,
-    pub reactions: std::collections::BTreeMap<String, usize>,
-    pub my_reactions: Vec<String>,
-    pub mentions: Vec<String>,
-    pub topics: Vec<String>,
-}
-
-/// A thread, as the API shows it.
-#[derive(Debug, Serialize)]
-pub struct ThreadJson {
-    pub id: String,
-    pub group: String,
-    pub title: String,
-    pub root: Option<PostJson>,
-    pub replies: Vec<PostJson>,
-    pub reply_count: usize,
-    pub last_activity: String,
-    pub following: bool,
-}
-
-fn post_json(thread: &DocId, p: &PostView, me: &str) -> PostJson {
-    let visible = !p.hidden && !p.deleted;
-    PostJson {
-        id: post_ref(thread, &p.id),
-        author: p.author.clone(),
-        body: if visible {
-            p.body.clone()
-        } else {
-            String::new()
-        },
-        html: if visible {
-            crate::markdown::render(&p.body)
-        } else {
-            String::new()
-        },
-        created_at: rfc3339(p.created_at),
-        edited_at: p.edited_at.map(rfc3339),
-        reply_to: p.reply_to.as_ref().map(|r| post_ref(thread, r)),
-        deleted: p.deleted,
-        hidden: p.hidden,
-        reactions: p
-            .reactions
-            .iter()
-            .map(|(k, v)| (k.clone(), v.len()))
-            .collect(),
-        my_reactions: p
-            .reactions
-            .iter()
-            .filter(|(_, v)| v.iter().any(|e| e == me))
-            .map(|(k, _)| k.clone())
-            .collect(),
-        mentions: p.mentions.clone(),
-        topics: p.topics.clone(),
-    }
-}
-
-fn thread_json(t: &ThreadView, me: &str) -> ThreadJson {
-    let mut posts = t.posts.iter().map(|p| post_json(&t.id, p, me));
-    let root = posts.next();
-    let replies: Vec<PostJson> = posts.collect();
-    ThreadJson {
-        id: t.id.to_string(),
-        group: t.group.to_string(),
-        title: t.title.clone(),
-        reply_count: replies.len(),
-        root,
-        replies,
-        last_activity: rfc3339(last_activity(t)),
-        following: false,
-    }
-}
-
-async fn list_threads(
+/// A group's threads
+///
+/// Only for those with full access (members, invitees, anyone for a public group): for
+/// anyone else, 404, like a group they may not see.
+#[utoipa::path(
+    get,
+    path = "/groups/{id}/threads",
+    tag = "threads",
+    params(("id" = String, Path, description = "A group's id")),
+    responses(
+        (status = 200, description = "OK", body = List<ThreadJson>),
+        (status = 401, response = E401),
+        (status = 404, response = E404),
+    )
+)]
+pub(crate) async fn list_threads(
     State(state): State<AppState>,
     Me(me): Me,
     Path(id): Path<String>,
@@ -720,17 +659,40 @@ async fn list_threads(
         })
         .await?
         .ok_or_else(AppError::not_found)?;
-    Ok(Json(List { items, next: None }))
+    Ok(Json(List::all(items)))
 }
 
-#[derive(Deserialize)]
+/// A new thread.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewThreadBody {
+pub(crate) struct NewThreadBody {
     title: String,
+    /// Markdown, with @mentions and #topics.
     body: String,
 }
 
-async fn create_thread(
+/// Start a thread
+///
+/// Members only (403 for others in a group they may see). Answered once durable.
+#[utoipa::path(
+    post,
+    path = "/groups/{id}/threads",
+    tag = "threads",
+    params(("id" = String, Path, description = "A group's id")),
+    request_body = NewThreadBody,
+    responses(
+        (status = 201, description = "Created", body = ThreadJson),
+        (status = 400, response = E400),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 404, response = E404),
+        (status = 413, response = E413),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn create_thread(
     State(state): State<AppState>,
     Me(me): Me,
     Path(id): Path<String>,
@@ -750,7 +712,21 @@ async fn create_thread(
     Ok((StatusCode::CREATED, Json(t)))
 }
 
-async fn thread(
+/// A thread
+///
+/// Reading it marks it read for the caller.
+#[utoipa::path(
+    get,
+    path = "/threads/{id}",
+    tag = "threads",
+    params(("id" = String, Path, description = "A thread's id")),
+    responses(
+        (status = 200, description = "OK", body = ThreadJson),
+        (status = 401, response = E401),
+        (status = 404, response = E404),
+    )
+)]
+pub(crate) async fn thread(
     State(state): State<AppState>,
     Me(me): Me,
     Path(id): Path<String>,
@@ -771,14 +747,36 @@ async fn thread(
     Ok(Json(t))
 }
 
-#[derive(Deserialize)]
+/// A reply.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewPostBody {
+pub(crate) struct NewPostBody {
+    /// Markdown, with @mentions and #topics.
     body: String,
+    /// The post of this thread it answers (`thread~post`).
     reply_to: Option<String>,
 }
 
-async fn create_post(
+/// Reply (answered once durable)
+#[utoipa::path(
+    post,
+    path = "/threads/{id}/posts",
+    tag = "threads",
+    params(("id" = String, Path, description = "A thread's id")),
+    request_body = NewPostBody,
+    responses(
+        (status = 201, description = "Created", body = PostJson),
+        (status = 400, response = E400),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 404, response = E404),
+        (status = 413, response = E413),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn create_post(
     State(state): State<AppState>,
     Me(me): Me,
     Path(id): Path<String>,
@@ -812,17 +810,34 @@ async fn create_post(
     Ok((StatusCode::CREATED, Json(p)))
 }
 
-#[derive(Deserialize)]
+/// A post's new text.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct EditBody {
+pub(crate) struct EditBody {
+    /// Markdown.
     body: String,
 }
 
-fn post_id(s: &str) -> Result<(DocId, String), AppError> {
-    parse_post_ref(s).ok_or_else(AppError::not_found)
-}
-
-async fn edit_post(
+/// Edit one's post
+#[utoipa::path(
+    patch,
+    path = "/posts/{id}",
+    tag = "threads",
+    params(("id" = String, Path, description = "A post's id (`thread~post`)")),
+    request_body = EditBody,
+    responses(
+        (status = 200, description = "The post as it is now", body = PostJson),
+        (status = 400, response = E400),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 404, response = E404),
+        (status = 413, response = E413),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn edit_post(
     State(state): State<AppState>,
     Me(me): Me,
     Path(id): Path<String>,
@@ -847,7 +862,22 @@ async fn edit_post(
     Ok(Json(p))
 }
 
-async fn delete_post(
+/// Delete one's post
+#[utoipa::path(
+    delete,
+    path = "/posts/{id}",
+    tag = "threads",
+    params(("id" = String, Path, description = "A post's id (`thread~post`)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 404, response = E404),
+        (status = 415, response = E415),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn delete_post(
     State(state): State<AppState>,
     Me(me): Me,
     Path(id): Path<String>,
@@ -860,9 +890,10 @@ async fn delete_post(
     Ok(StatusCode::NO_CONTENT)
 }
 
-const REACTIONS: [&str; 6] = ["like", "love", "bravo", "laugh", "insightful", "support"];
+/// The reactions a post may have.
+pub const REACTIONS: [&str; 6] = ["like", "love", "bravo", "laugh", "insightful", "support"];
 
-async fn react(
+pub(crate) async fn react(
     state: AppState,
     me: String,
     id: String,
@@ -883,7 +914,26 @@ async fn react(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn react_on(
+/// React
+#[utoipa::path(
+    put,
+    path = "/posts/{id}/reactions/{kind}",
+    tag = "threads",
+    params(
+        ("id" = String, Path, description = "A post's id (`thread~post`)"),
+        ("kind" = String, Path, description = "`like`, `love`, `bravo`, `laugh`, `insightful` or `support`"),
+    ),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 404, response = E404),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn react_on(
     State(state): State<AppState>,
     Me(me): Me,
     Path((id, kind)): Path<(String, String)>,
@@ -891,7 +941,26 @@ async fn react_on(
     react(state, me, id, kind, true).await
 }
 
-async fn react_off(
+/// Take back a reaction
+#[utoipa::path(
+    delete,
+    path = "/posts/{id}/reactions/{kind}",
+    tag = "threads",
+    params(
+        ("id" = String, Path, description = "A post's id (`thread~post`)"),
+        ("kind" = String, Path, description = "`like`, `love`, `bravo`, `laugh`, `insightful` or `support`"),
+    ),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 404, response = E404),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn react_off(
     State(state): State<AppState>,
     Me(me): Me,
     Path((id, kind)): Path<(String, String)>,

@@ -31,17 +31,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 use weft_node::NodeHandle;
 use weft_node::config::IpRange;
 use weft_node::metrics::Metrics;
 use weft_node::store::SessionRecord;
 
-use crate::AppError;
-use crate::state::AppState;
+use crate::cookies::{Cookie, SameSite};
+use crate::error::AppError;
+use crate::time::now_ms;
 
 /// How long a session lasts unused.
 pub const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
@@ -99,11 +98,6 @@ pub fn digest(token: &str) -> [u8; 32] {
 pub fn csrf_of(token: &str) -> String {
     let d: [u8; 32] = Sha256::digest(format!("weft-csrf\0{token}").as_bytes()).into();
     weft_node::keys::to_hex(&d)
-}
-
-/// Milliseconds since the Unix epoch.
-fn now_ms() -> i64 {
-    crate::api::now_ms()
 }
 
 /// Whether a session started at `created` and last used at `last_used` is still alive at
@@ -604,21 +598,16 @@ impl Drop for Attempt<'_> {
     }
 }
 
-/// The `Set-Cookie` value for a session token.
-pub fn session_cookie(token: &str, secure: bool) -> String {
-    crate::cookies::cookie(
-        COOKIE,
-        token,
-        "/",
-        "Lax",
-        Some(SESSION_MAX.as_secs()),
-        secure,
-    )
+/// The session cookie for a token: `SameSite=Lax` (a link from elsewhere to a page here
+/// arrives logged in; a form from elsewhere that writes is refused by its CSRF token, an API
+/// write by its content type), for the whole site, as long as a session can last.
+pub fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
+    crate::cookies::cookie(COOKIE, token, "/", SameSite::Lax, Some(SESSION_MAX), secure)
 }
 
-/// The `Set-Cookie` value that removes the session cookie.
-pub fn clear_session_cookie(secure: bool) -> String {
-    crate::cookies::cookie(COOKIE, "", "/", "Lax", Some(0), secure)
+/// The cookie that removes the session cookie.
+pub fn clear_session_cookie(secure: bool) -> Cookie<'static> {
+    crate::cookies::removal(COOKIE, "/", SameSite::Lax, secure)
 }
 
 /// 32 random bytes as hex.
@@ -686,18 +675,16 @@ fn too_many(metrics: &Metrics) -> AppError {
 /// Checks a login and password, with rate limiting; returns the employee id. `ip` is the
 /// client's address as [`client_ip`] found it.
 pub async fn authenticate(
-    state: &AppState,
+    node: &NodeHandle,
+    logins: &Logins,
     login: &str,
     password: String,
     ip: Option<IpAddr>,
 ) -> Result<String, AppError> {
-    let metrics = state.node.metrics().clone();
+    let metrics = node.metrics().clone();
     let login = login.trim().to_lowercase();
     let account: String = login.chars().take(MAX_LOGIN_BYTES).collect();
-    let Some(attempt) = state
-        .logins
-        .begin(&account, &address_key(ip), Instant::now())
-    else {
+    let Some(attempt) = logins.begin(&account, &address_key(ip), Instant::now()) else {
         tracing::info!(login = %account, "login refused: too many failures");
         return Err(too_many(&metrics));
     };
@@ -705,27 +692,24 @@ pub async fn authenticate(
     let found = if login.len() > MAX_LOGIN_BYTES || password.len() > MAX_PASSWORD_BYTES {
         None
     } else {
-        state
-            .node
-            .call(move |core| {
-                let dir = core.replica().directory()?;
-                let e = dir.directory.employees.values().find(|e| {
-                    e.site == core.site()
-                        && e.status == weft_node::keys::Status::Active
-                        && (e.id.to_lowercase() == lookup || e.email == lookup)
-                })?;
-                let hash = core.store().password_hash(&e.id).ok()??;
-                Some((e.id.clone(), hash))
-            })
-            .await?
+        node.call(move |core| {
+            let dir = core.replica().directory()?;
+            let e = dir.directory.employees.values().find(|e| {
+                e.site == core.site()
+                    && e.status == weft_node::keys::Status::Active
+                    && (e.id.to_lowercase() == lookup || e.email == lookup)
+            })?;
+            let hash = core.store().password_hash(&e.id).ok()??;
+            Some((e.id.clone(), hash))
+        })
+        .await?
     };
     let (who, hash) = match found {
         Some((who, hash)) => (Some(who), hash),
         // The same effort as a real check, so timing does not reveal accounts.
         None => (None, String::new()),
     };
-    let ok = state
-        .logins
+    let ok = logins
         .check(&metrics, move || {
             let phc = if hash.is_empty() { decoy_hash() } else { &hash };
             verify_password(&password, phc) && !hash.is_empty()
@@ -736,7 +720,7 @@ pub async fn authenticate(
             attempt.succeeded();
             let who = employee.clone();
             let now = now_ms();
-            state.node.call(move |c| c.on_login(&who, now)).await??;
+            node.call(move |c| c.on_login(&who, now)).await??;
             Ok(employee)
         }
         None => {
@@ -748,49 +732,6 @@ pub async fn authenticate(
                 "wrong login or password",
             ))
         }
-    }
-}
-
-/// The session token a request carries: `Authorization: Bearer …` or the session cookie.
-pub fn token_of(parts: &Parts) -> Option<String> {
-    token_in(&parts.headers)
-}
-
-/// The session token in these headers: `Authorization: Bearer …` or the session cookie.
-pub fn token_in(headers: &HeaderMap) -> Option<String> {
-    if let Some(v) = headers.get(header::AUTHORIZATION)
-        && let Ok(v) = v.to_str()
-        && let Some(t) = v.strip_prefix("Bearer ")
-    {
-        return Some(t.trim().to_owned());
-    }
-    crate::cookies::get(headers, COOKIE)
-}
-
-/// The logged-in employee; rejects the request with 401 otherwise.
-#[derive(Debug, Clone)]
-pub struct Me(pub String);
-
-impl FromRequestParts<AppState> for Me {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Me, AppError> {
-        Session::from_request_parts(parts, state)
-            .await
-            .map(|s| Me(s.employee))
-    }
-}
-
-impl FromRequestParts<AppState> for Session {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Session, AppError> {
-        let token = token_of(parts).ok_or_else(AppError::unauthenticated)?;
-        state
-            .sessions
-            .check(&token)
-            .await?
-            .ok_or_else(AppError::unauthenticated)
     }
 }
 

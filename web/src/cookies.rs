@@ -1,38 +1,53 @@
-//! Cookies, read and written in one place, and redirects that can only stay on this site.
+//! The cookies the web layer sets, built in one place, and redirects that can only stay on
+//! this site. Cookies are read through `axum_extra`'s [`CookieJar`].
+//!
+//! | cookie | holds | path | `SameSite` | lifetime |
+//! |---|---|---|---|---|
+//! | `weft_session` | the session token | `/` | `Lax` | [`crate::auth::SESSION_MAX`] |
+//! | `weft_csrf` | the login or setup form's token (double submit) | `/login`, `/setup` | `Strict` | the browser's session |
+//! | `weft_lang` | the language picked at the bottom of the pages | `/` | `Lax` | a year |
+//!
+//! Every one is `HttpOnly` (no script of ours reads a cookie) and `Secure` when the node is
+//! served over https (`public_url`).
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+pub use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
-/// The value of cookie `name` in a request's `Cookie` headers.
-pub fn get(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
+/// A cookie of ours: `HttpOnly`, with the given path and `SameSite`, a `Max-Age` when
+/// `max_age` is given (else it ends with the browser's session), and `Secure` when the node
+/// is served over https.
+pub fn cookie(
+    name: &'static str,
+    value: String,
+    path: &'static str,
+    same_site: SameSite,
+    max_age: Option<Duration>,
+    secure: bool,
+) -> Cookie<'static> {
+    let mut c = Cookie::build((name, value))
+        .http_only(true)
+        .same_site(same_site)
+        .path(path)
+        .secure(secure);
+    if let Some(age) = max_age {
+        // Only a lifetime beyond what `time` holds (billions of years) fails; none of ours.
+        c = c.max_age(age.try_into().unwrap_or_default());
+    }
+    c.build()
 }
 
-/// A `Set-Cookie` value: always `HttpOnly` (no script of ours reads a cookie), with the
-/// given path and `SameSite`, an optional `Max-Age` in seconds (0 removes the cookie), and
-/// `Secure` when the node is served over https.
-pub fn cookie(
-    name: &str,
-    value: &str,
-    path: &str,
-    same_site: &str,
-    max_age: Option<u64>,
+/// The cookie that removes `name` (same path and flags, empty, `Max-Age=0`, expired).
+pub fn removal(
+    name: &'static str,
+    path: &'static str,
+    same_site: SameSite,
     secure: bool,
-) -> String {
-    let mut c = format!("{name}={value}; HttpOnly; SameSite={same_site}; Path={path}");
-    if let Some(age) = max_age {
-        c.push_str(&format!("; Max-Age={age}"));
-    }
-    if secure {
-        c.push_str("; Secure");
-    }
+) -> Cookie<'static> {
+    let mut c = cookie(name, String::new(), path, same_site, None, secure);
+    c.make_removal();
     c
 }
 
@@ -100,17 +115,39 @@ mod tests {
 
     #[test]
     fn cookies_are_read_and_written_in_one_shape() {
-        let mut h = HeaderMap::new();
+        let mut h = axum::http::HeaderMap::new();
         h.insert(
             header::COOKIE,
             "a=1; weft_session=abc; b=2".parse().unwrap(),
         );
-        assert_eq!(get(&h, "weft_session").as_deref(), Some("abc"));
-        assert_eq!(get(&h, "c"), None);
+        let jar = CookieJar::from_headers(&h);
+        assert_eq!(jar.get("weft_session").map(Cookie::value), Some("abc"));
+        assert!(jar.get("c").is_none());
+        let c = cookie(
+            "n",
+            "v".into(),
+            "/",
+            SameSite::Lax,
+            Some(Duration::from_secs(60)),
+            true,
+        )
+        .to_string();
+        let mut attributes: Vec<&str> = c.split("; ").collect();
+        attributes.sort_unstable();
         assert_eq!(
-            cookie("n", "v", "/", "Lax", Some(60), true),
-            "n=v; HttpOnly; SameSite=Lax; Path=/; Max-Age=60; Secure"
+            attributes,
+            [
+                "HttpOnly",
+                "Max-Age=60",
+                "Path=/",
+                "SameSite=Lax",
+                "Secure",
+                "n=v"
+            ]
         );
-        assert!(!cookie("n", "v", "/", "Strict", None, false).contains("Secure"));
+        let c = cookie("n", "v".into(), "/x", SameSite::Strict, None, false).to_string();
+        assert!(!c.contains("Secure") && !c.contains("Max-Age") && c.contains("SameSite=Strict"));
+        let gone = removal("n", "/", SameSite::Lax, true).to_string();
+        assert!(gone.starts_with("n=;") && gone.contains("Max-Age=0") && gone.contains("Secure"));
     }
 }

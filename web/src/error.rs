@@ -1,5 +1,7 @@
-//! Errors as the API answers them: `{"error": {"code", "message"}}` with a fitting status.
-//! Internal details are logged once, never sent.
+//! Errors as the API answers them: `{"error": {"code", "message"}}` with a fitting status
+//! and a stable code ([`crate::json::ErrorJson`]). Internal details are never sent: they are
+//! logged once, where the error is made ([`AppError::internal`]), inside the request's span
+//! (which names the route and the viewer).
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -41,8 +43,9 @@ impl AppError {
         AppError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "log in first")
     }
 
-    pub fn internal(what: &str) -> AppError {
-        tracing::error!(what, "internal error");
+    /// A 500 whose details (`what`) go to the log, once, and never to the client.
+    pub fn internal(what: impl std::fmt::Display) -> AppError {
+        tracing::error!(error = %what, "internal error");
         AppError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -107,20 +110,14 @@ impl From<NodeError> for AppError {
                     format!("too many {what}: {count}, the limit is {limit}"),
                 ),
                 LocalError::UnknownDoc(_) => AppError::not_found(),
-                other => {
-                    tracing::error!(error = %other, "local change failed");
-                    AppError::internal("local change")
-                }
+                other => AppError::internal(format_args!("local change failed: {other}")),
             },
             NodeError::ShuttingDown => AppError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "the node is shutting down",
             ),
-            other => {
-                tracing::error!(error = %other, "node error");
-                AppError::internal("node")
-            }
+            other => AppError::internal(format_args!("node: {other}")),
         }
     }
 }

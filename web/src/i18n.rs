@@ -2,8 +2,15 @@
 //! from the language links at the bottom of every page), else from the browser's
 //! `Accept-Language`, else English.
 
-use axum::http::HeaderMap;
-use axum::http::header;
+use std::convert::Infallible;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum_extra::extract::cookie::CookieJar;
+
+/// The cookie that holds the language picked at the bottom of the pages.
+pub const COOKIE: &str = "weft_lang";
 
 /// A UI language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,33 +37,14 @@ impl Lang {
     }
 
     /// The language chosen with the links at the bottom of the pages, if any.
-    pub fn chosen(headers: &HeaderMap) -> Option<Lang> {
-        for v in headers.get_all(header::COOKIE) {
-            if let Ok(v) = v.to_str() {
-                for pair in v.split(';') {
-                    if let Some(code) = pair.trim().strip_prefix("weft_lang=")
-                        && let Some(l) = Lang::parse(code)
-                    {
-                        return Some(l);
-                    }
-                }
-            }
-        }
-        None
+    pub fn chosen(jar: &CookieJar) -> Option<Lang> {
+        jar.get(COOKIE).and_then(|c| Lang::parse(c.value()))
     }
 
-    /// The language a request asks for.
-    pub fn of(headers: &HeaderMap) -> Lang {
-        for v in headers.get_all(header::COOKIE) {
-            if let Ok(v) = v.to_str() {
-                for pair in v.split(';') {
-                    match pair.trim() {
-                        "weft_lang=fr" => return Lang::Fr,
-                        "weft_lang=en" => return Lang::En,
-                        _ => {}
-                    }
-                }
-            }
+    /// The language a request asks for: the one chosen, else the browser's first.
+    pub fn of(jar: &CookieJar, headers: &HeaderMap) -> Lang {
+        if let Some(l) = Lang::chosen(jar) {
+            return l;
         }
         let accept = headers
             .get(header::ACCEPT_LANGUAGE)
@@ -280,6 +268,19 @@ impl Lang {
     }
 }
 
+/// The language of a page shown before anyone logs in (a logged-in viewer's also follows
+/// their profile: see [`crate::extract::Viewer`]).
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Lang, Infallible> {
+        Ok(Lang::of(
+            &CookieJar::from_headers(&parts.headers),
+            &parts.headers,
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Lang;
@@ -289,7 +290,12 @@ mod tests {
     #[test]
     fn every_key_the_pages_use_is_translated() {
         let sources = [
-            include_str!("ui/mod.rs"),
+            include_str!("ui/layout.rs"),
+            include_str!("ui/login.rs"),
+            include_str!("ui/feed.rs"),
+            include_str!("ui/groups.rs"),
+            include_str!("ui/threads.rs"),
+            include_str!("ui/search.rs"),
             include_str!("ui/account.rs"),
             include_str!("ui/manage.rs"),
             include_str!("ui/profile.rs"),

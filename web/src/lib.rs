@@ -1,10 +1,28 @@
 //! # weft-web: the HTML UI and the JSON API
 //!
 //! This crate owns everything HTTP: the axum router, the JSON API of `shared/API.md`
-//! ([`api`]), logins and sessions ([`auth`]), and the operations endpoints (`/healthz`,
-//! `/metrics`, `/api/v1/node`). It is the only crate that knows HTTP; it calls the node through
-//! [`weft_node::NodeHandle`] and never touches storage or the network directly. Server-rendered
-//! pages with CSRF-protected forms and live updates are in [`ui`].
+//! ([`api`], [`personal`]; its shapes in [`json`], its OpenAPI document generated in
+//! [`openapi`]), logins and sessions ([`auth`]), the server-rendered pages ([`ui`]), and the
+//! operations endpoints ([`ops`]: `/healthz`, `/metrics`, `/api/v1/node`). It is the only
+//! crate that knows HTTP; it calls the node through [`weft_node::NodeHandle`] and never
+//! touches storage or the network directly.
+//!
+//! Handlers say what they need in their arguments, and the [`extract`]ors check it before
+//! they run: the API's caller ([`extract::Me`]: 401), a page's viewer ([`extract::Viewer`]:
+//! else the login page or the usage charter), a form's token ([`extract::CsrfForm`]: 403),
+//! the operator ([`ops::Operator`]: 403). Every request runs in one span with its route and
+//! viewer, and is timed by route into the node's metrics.
+//!
+//! ```no_run
+//! # async fn run(node: weft_node::NodeHandle) -> std::io::Result<()> {
+//! // Serve a running node's UI and API on loopback until Ctrl-C.
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! let stop = async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! };
+//! weft_web::serve(listener, node, weft_web::WebOptions::default(), stop).await
+//! # }
+//! ```
 //!
 //! What it promises at the edge (each with its test; `SECURITY.md`, "The web edge", lists them):
 //! no input to search can take the node down ([`weft_node::search`]); logins are counted
@@ -12,60 +30,47 @@
 //! the store as digests and end with a new password, with the employee leaving or moving,
 //! and close their event streams; an API write authenticated by the session cookie must be
 //! JSON (which a page on another site cannot send without the browser asking us first);
-//! redirects go only to paths on this site ([`cookies`]); `/metrics` and `/api/v1/node`
-//! answer only on this machine or with the operator's token.
+//! every form carries its session's token; redirects go only to paths on this site
+//! ([`cookies`]); `/metrics` and `/api/v1/node` answer only on this machine or with the
+//! operator's token; no log holds a token, cookie or password ([`trace`]).
 
 pub mod api;
 pub mod auth;
 pub mod cookies;
 mod error;
+pub mod extract;
 pub mod i18n;
 pub mod invite;
+pub mod json;
 pub mod markdown;
+pub mod openapi;
+pub mod ops;
+pub mod params;
 pub mod personal;
 pub mod state;
+pub mod time;
+pub mod trace;
 pub mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::DefaultBodyLimit;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Serialize;
+use axum_extra::extract::cookie::CookieJar;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use weft_node::NodeHandle;
 
 pub use error::AppError;
+pub use ops::{NodeInfo, PeerInfo};
 pub use state::{AppState, WebOptions};
 pub use weft_node as node;
 
 /// JSON bodies larger than this are refused with 413 (uploads will have their own limits).
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
-
-/// One peer site, as `/api/v1/node` lists it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct PeerInfo {
-    pub site: String,
-    pub peer_id: String,
-    pub connected: bool,
-}
-
-/// The body of `GET /api/v1/node`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct NodeInfo {
-    pub site: String,
-    pub peer_id: String,
-    pub peers: Vec<PeerInfo>,
-    pub documents: u64,
-    pub changes: u64,
-    /// Bytes of signed changes stored.
-    pub change_bytes: u64,
-    pub version: String,
-    pub directory_version: u64,
-}
 
 /// The router of a node's web server. Serve it with `into_make_service_with_connect_info`
 /// (as [`serve`] does): login rate limiting and the operations endpoints need the client's
@@ -98,20 +103,38 @@ pub fn state_of(node: NodeHandle, options: WebOptions) -> AppState {
     }
 }
 
+/// The routes, then the layers every request goes through, innermost first: the JSON body
+/// limit, the security headers, the latency histogram, and the request's span (outermost,
+/// so that everything, the other layers included, runs inside it).
 fn router_with_state(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/api/v1/node", get(node_info))
-        .route("/api/v1/openapi.json", get(openapi))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/api/v1/node", get(ops::node_info))
+        .route("/api/v1/openapi.json", get(openapi::serve))
         .nest(
             "/api/v1",
-            api::routes().layer(axum::middleware::from_fn(cookie_writes_are_json)),
+            api::routes()
+                .merge(personal::routes())
+                .layer(axum::middleware::from_fn(cookie_writes_are_json)),
         )
         .merge(ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            trace::latency,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(trace::span)
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG))
+                .on_eos(())
+                // Server errors are logged once, where they are made, with what went wrong.
+                .on_failure(()),
+        )
         .with_state(state)
 }
 
@@ -128,11 +151,8 @@ async fn cookie_writes_are_json(
     use axum::http::Method;
     let h = request.headers();
     let safe = matches!(*request.method(), Method::GET | Method::HEAD);
-    let bearer = h
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("Bearer "));
-    let cookie = cookies::get(h, auth::COOKIE).is_some();
+    let bearer = extract::bearer(h).is_some();
+    let cookie = CookieJar::from_headers(h).get(auth::COOKIE).is_some();
     if safe || bearer || !cookie {
         return next.run(request).await;
     }
@@ -182,116 +202,8 @@ async fn security_headers(mut r: Response) -> Response {
     r
 }
 
-/// The API's OpenAPI 3.1 description.
-pub const OPENAPI: &str = include_str!("openapi.json");
-
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
-}
-
 async fn not_found() -> AppError {
     AppError::not_found()
-}
-
-async fn healthz(State(state): State<AppState>) -> Result<&'static str, AppError> {
-    // Up means the node's loop answers, not merely that the HTTP server runs.
-    state.node.call(|_| ()).await?;
-    Ok("ok\n")
-}
-
-/// Whether a request may read the operations endpoints: it carries the operator's token
-/// (`Authorization: Bearer`), or it comes from this machine itself — a loopback connection
-/// that no proxy relayed. A request relayed by a proxy on this machine comes from loopback
-/// too: it is recognised by `X-Forwarded-For` or `Forwarded`, and any request from a
-/// configured trusted proxy counts as relayed even without them (a scraper on the proxy's
-/// own machine then uses the token).
-fn ops_allowed(state: &AppState, parts: &axum::http::request::Parts) -> bool {
-    use sha2::{Digest, Sha256};
-    let h = &parts.headers;
-    if let Some(want) = &state.metrics_token
-        && let Some(sent) = h
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-    {
-        // Comparing digests: the time taken says nothing about the token.
-        let sent: [u8; 32] = Sha256::digest(sent.trim().as_bytes()).into();
-        return sent == *want;
-    }
-    let peer = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let relayed = h.contains_key("x-forwarded-for")
-        || h.contains_key(header::FORWARDED)
-        || peer.is_some_and(|ip| state.trusted_proxies.iter().any(|r| r.contains(ip)));
-    peer.is_some_and(|ip| ip.is_loopback()) && !relayed
-}
-
-fn ops_refused() -> AppError {
-    AppError::new(
-        axum::http::StatusCode::FORBIDDEN,
-        "forbidden",
-        "served only on this machine, or with the metrics token",
-    )
-}
-
-async fn metrics(
-    State(state): State<AppState>,
-    parts: axum::http::request::Parts,
-) -> Result<Response, AppError> {
-    if !ops_allowed(&state, &parts) {
-        return Err(ops_refused());
-    }
-    let text = state.node.metrics().render(state.node.site());
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
-}
-
-async fn node_info(
-    State(state): State<AppState>,
-    parts: axum::http::request::Parts,
-) -> Result<Json<NodeInfo>, AppError> {
-    if !ops_allowed(&state, &parts) {
-        return Err(ops_refused());
-    }
-    let peer_id = state.node.peer_id().to_string();
-    let info = state
-        .node
-        .call(move |core| {
-            let connected: Vec<String> = core.engine().peers().map(str::to_owned).collect();
-            let dir = core.replica().directory();
-            let peers = dir
-                .map(|d| {
-                    d.directory
-                        .sites
-                        .values()
-                        .filter(|s| s.id != core.site())
-                        .map(|s| PeerInfo {
-                            site: s.id.clone(),
-                            peer_id: s
-                                .node_key
-                                .and_then(|k| weft_node::net::peer_id_of(&k))
-                                .map(|p| p.to_string())
-                                .unwrap_or_default(),
-                            connected: connected.contains(&s.id),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let stats = core.store().stats();
-            NodeInfo {
-                site: core.site().to_owned(),
-                peer_id,
-                peers,
-                documents: stats.documents,
-                changes: stats.changes,
-                change_bytes: stats.change_bytes,
-                version: env!("CARGO_PKG_VERSION").to_owned(),
-                directory_version: dir.map_or(0, |d| d.version()),
-            }
-        })
-        .await?;
-    Ok(Json(info))
 }
 
 /// Serves the router on a bound listener until `shutdown` resolves.
@@ -313,27 +225,4 @@ pub async fn serve(
     .await;
     follower.abort();
     served
-}
-
-#[cfg(test)]
-mod tests {
-    /// Every route under `/api/v1` that the router serves is described in the OpenAPI
-    /// document, and the document is valid JSON.
-    #[test]
-    fn openapi_describes_every_api_route() {
-        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
-        let paths = doc["paths"].as_object().unwrap();
-        let api = concat!(include_str!("api.rs"), include_str!("personal.rs"));
-        let mut routes: Vec<&str> = api
-            .split(".route(")
-            .skip(1)
-            .filter_map(|r| r.trim_start().strip_prefix('"')?.split('"').next())
-            .collect();
-        routes.push("/node");
-        routes.push("/openapi.json");
-        for r in routes {
-            assert!(paths.contains_key(r), "{r} is not in openapi.json");
-        }
-        assert_eq!(doc["openapi"], "3.1.0");
-    }
 }

@@ -5,17 +5,22 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use utoipa::ToSchema;
 use weft_node::crdt::DocKind;
-use weft_node::personal::Notification;
-use weft_node::service::FeedItem;
 
-use crate::AppError;
-use crate::api::{List, Person, doc_id, now_ms, person_of, rfc3339};
-use crate::auth::Me;
+use crate::error::AppError;
+use crate::extract::Me;
+use crate::json::{E400, E401, E404, E413, E415, E422, E429};
+use crate::json::{
+    FeedThread, List, NotificationJson, Person, Unread, feed_thread, notification_json, person_of,
+};
+use crate::params::{doc_id, filter_query};
 use crate::state::AppState;
+use crate::time::now_ms;
 
-pub(crate) fn routes() -> Router<AppState> {
+/// The routes of what is personal to the caller, under `/api/v1`.
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/feed", get(feed))
         .route("/feed/read", post(feed_read))
@@ -34,42 +39,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/me/photo", put(set_photo).delete(remove_photo))
 }
 
-#[derive(Deserialize)]
-struct Page {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct Page {
+    /// How many (1 to 100, 30 by default).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
+    /// The `next` cursor of the previous page.
     before: Option<String>,
-}
-
-/// A thread in the caller's feed.
-#[derive(Debug, Serialize)]
-pub struct FeedThread {
-    pub id: String,
-    pub group: String,
-    pub group_name: String,
-    pub title: String,
-    pub author: String,
-    /// The start of the first post (Markdown source).
-    pub excerpt: String,
-    pub reply_count: usize,
-    pub last_activity: String,
-    /// Something happened in it, by someone else, since the caller last read it.
-    pub unread: bool,
-    pub following: bool,
-}
-
-pub(crate) fn feed_thread(i: &FeedItem) -> FeedThread {
-    FeedThread {
-        id: i.thread.id.to_string(),
-        group: i.thread.group.to_string(),
-        group_name: i.group_name.clone(),
-        title: i.thread.title.clone(),
-        author: i.thread.author.clone(),
-        excerpt: i.thread.excerpt.clone(),
-        reply_count: i.thread.replies,
-        last_activity: rfc3339(i.thread.last_activity),
-        unread: i.unread,
-        following: i.following,
-    }
 }
 
 fn cursor<T: std::str::FromStr>(before: Option<&str>) -> Result<Option<T>, AppError> {
@@ -82,9 +59,21 @@ fn cursor<T: std::str::FromStr>(before: Option<&str>) -> Result<Option<T>, AppEr
         .transpose()
 }
 
-/// `GET /api/v1/feed`: threads of the caller's groups, and of the threads and people they
-/// follow, newest activity first. `next` is the cursor for `before`.
-async fn feed(
+/// The caller's home feed: threads of their groups (and All company), of threads and people they follow; newest activity first
+///
+/// `next` is the cursor for `before`.
+#[utoipa::path(
+    get,
+    path = "/feed",
+    tag = "feed",
+    params(Page),
+    responses(
+        (status = 200, description = "OK", body = List<FeedThread>),
+        (status = 400, response = E400),
+        (status = 401, response = E401),
+    )
+)]
+pub(crate) async fn feed(
     State(state): State<AppState>,
     Me(me): Me,
     Query(p): Query<Page>,
@@ -104,8 +93,21 @@ async fn feed(
     }))
 }
 
-/// `POST /api/v1/feed/read`: marks the whole feed read.
-async fn feed_read(State(state): State<AppState>, Me(me): Me) -> Result<StatusCode, AppError> {
+/// Mark the whole feed read
+#[utoipa::path(
+    post,
+    path = "/feed/read",
+    tag = "feed",
+    responses(
+        (status = 204, description = "Done"),
+        (status = 401, response = E401),
+        (status = 415, response = E415),
+    )
+)]
+pub(crate) async fn feed_read(
+    State(state): State<AppState>,
+    Me(me): Me,
+) -> Result<StatusCode, AppError> {
     state
         .node
         .call(move |c| c.mark_all_read(&me, now_ms()))
@@ -113,45 +115,19 @@ async fn feed_read(State(state): State<AppState>, Me(me): Me) -> Result<StatusCo
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A notification, as the API shows it.
-#[derive(Debug, Serialize)]
-pub struct NotificationJson {
-    pub id: String,
-    /// `mention`, `reply`, `join_request` or `invitation`.
-    pub kind: &'static str,
-    /// The thread or group it is about.
-    pub doc: String,
-    pub post: Option<String>,
-    /// Who did it (null when unknown).
-    pub by: Option<String>,
-    /// The thread's title or the group's name.
-    pub title: String,
-    pub at: String,
-    pub read: bool,
-    /// Where the web UI shows it.
-    pub url: String,
-}
-
-pub(crate) fn notification_json(n: &Notification) -> NotificationJson {
-    let url = match &n.post {
-        Some(p) => format!("/threads/{}#p-{p}", n.doc),
-        None => format!("/groups/{}", n.doc),
-    };
-    NotificationJson {
-        id: n.id.to_string(),
-        kind: n.kind.as_str(),
-        doc: n.doc.clone(),
-        post: n.post.as_ref().map(|p| format!("{}~{p}", n.doc)),
-        by: (!n.by.is_empty()).then(|| n.by.clone()),
-        title: n.title.clone(),
-        at: rfc3339(n.at),
-        read: n.read,
-        url,
-    }
-}
-
-/// `GET /api/v1/notifications`: newest first.
-async fn notifications(
+/// The caller's notifications, newest first
+#[utoipa::path(
+    get,
+    path = "/notifications",
+    tag = "notifications",
+    params(Page),
+    responses(
+        (status = 200, description = "OK", body = List<NotificationJson>),
+        (status = 400, response = E400),
+        (status = 401, response = E401),
+    )
+)]
+pub(crate) async fn notifications(
     State(state): State<AppState>,
     Me(me): Me,
     Query(p): Query<Page>,
@@ -171,19 +147,35 @@ async fn notifications(
     }))
 }
 
-#[derive(Deserialize, Default)]
+/// Which notifications to mark read.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReadBody {
+pub(crate) struct ReadBody {
     /// Mark read up to this notification id (all when absent).
     up_to: Option<String>,
 }
 
-/// `POST /api/v1/notifications/read` (`{"up_to": id}` optional) → `{"unread": n}`.
-async fn notifications_read(
+/// Mark notifications read (all, or up to an id)
+///
+/// The body is optional: without one, every notification is marked read.
+#[utoipa::path(
+    post,
+    path = "/notifications/read",
+    tag = "notifications",
+    request_body(content = Option<ReadBody>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "What is left unread", body = Unread),
+        (status = 400, response = E400),
+        (status = 401, response = E401),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+    )
+)]
+pub(crate) async fn notifications_read(
     State(state): State<AppState>,
     Me(me): Me,
     body: axum::body::Bytes,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<Unread>, AppError> {
     // The body is optional: none marks everything read.
     let body: ReadBody = if body.iter().all(u8::is_ascii_whitespace) {
         ReadBody::default()
@@ -210,10 +202,10 @@ async fn notifications_read(
             c.unread_notifications(&me)
         })
         .await??;
-    Ok(Json(serde_json::json!({ "unread": unread })))
+    Ok(Json(Unread { unread }))
 }
 
-async fn set_thread_follow(
+pub(crate) async fn set_thread_follow(
     state: AppState,
     me: String,
     id: String,
@@ -227,8 +219,21 @@ async fn set_thread_follow(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `PUT /api/v1/threads/{id}/follow`.
-async fn follow_thread(
+/// Follow a thread (replies in it notify the caller)
+#[utoipa::path(
+    put,
+    path = "/threads/{id}/follow",
+    tag = "threads",
+    params(("id" = String, Path, description = "A thread's id")),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 401, response = E401),
+        (status = 404, response = E404),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+    )
+)]
+pub(crate) async fn follow_thread(
     State(state): State<AppState>,
     Me(me): Me,
     Path(id): Path<String>,
@@ -236,8 +241,21 @@ async fn follow_thread(
     set_thread_follow(state, me, id, true).await
 }
 
-/// `DELETE /api/v1/threads/{id}/follow`.
-async fn unfollow_thread(
+/// Stop following a thread
+#[utoipa::path(
+    delete,
+    path = "/threads/{id}/follow",
+    tag = "threads",
+    params(("id" = String, Path, description = "A thread's id")),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 401, response = E401),
+        (status = 404, response = E404),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+    )
+)]
+pub(crate) async fn unfollow_thread(
     State(state): State<AppState>,
     Me(me): Me,
     Path(id): Path<String>,
@@ -245,7 +263,7 @@ async fn unfollow_thread(
     set_thread_follow(state, me, id, false).await
 }
 
-async fn set_person_follow(
+pub(crate) async fn set_person_follow(
     state: AppState,
     me: String,
     id: String,
@@ -258,8 +276,21 @@ async fn set_person_follow(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `PUT /api/v1/people/{id}/follow`.
-async fn follow_person(
+/// Follow a person (threads they start appear in the caller's feed)
+#[utoipa::path(
+    put,
+    path = "/people/{id}/follow",
+    tag = "people",
+    params(("id" = String, Path, description = "An employee id")),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 401, response = E401),
+        (status = 404, response = E404),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+    )
+)]
+pub(crate) async fn follow_person(
     State(state): State<AppState>,
     Me(me): Me,
     Path(id): Path<String>,
@@ -267,8 +298,21 @@ async fn follow_person(
     set_person_follow(state, me, id, true).await
 }
 
-/// `DELETE /api/v1/people/{id}/follow`.
-async fn unfollow_person(
+/// Stop following a person
+#[utoipa::path(
+    delete,
+    path = "/people/{id}/follow",
+    tag = "people",
+    params(("id" = String, Path, description = "An employee id")),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 401, response = E401),
+        (status = 404, response = E404),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+    )
+)]
+pub(crate) async fn unfollow_person(
     State(state): State<AppState>,
     Me(me): Me,
     Path(id): Path<String>,
@@ -276,21 +320,37 @@ async fn unfollow_person(
     set_person_follow(state, me, id, false).await
 }
 
-#[derive(Deserialize)]
-struct PeopleQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PeopleParams {
+    /// Words, each the start of something about the person; at most 200 bytes.
     #[serde(default)]
     q: String,
+    /// How many (1 to 100, 20 by default).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
 }
 
-/// `GET /api/v1/people?q=`: people by name, id, e-mail, site, title, department or
-/// expertise (each word a prefix), by name.
-async fn people(
+/// Find people: each word of q is a prefix of their id, name, e-mail, site, title, department or expertise
+///
+/// By name. `q` is at most 200 bytes (else 400 `bad_query`).
+#[utoipa::path(
+    get,
+    path = "/people",
+    tag = "people",
+    params(PeopleParams),
+    responses(
+        (status = 200, description = "OK", body = List<Person>),
+        (status = 400, response = E400),
+        (status = 401, response = E401),
+    )
+)]
+pub(crate) async fn people(
     State(state): State<AppState>,
     _me: Me,
-    Query(q): Query<PeopleQuery>,
+    Query(q): Query<PeopleParams>,
 ) -> Result<Json<List<Person>>, AppError> {
-    crate::api::filter_query(&q.q)?;
+    filter_query(&q.q)?;
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let items = state
         .node
@@ -304,7 +364,7 @@ async fn people(
                 .collect()
         })
         .await?;
-    Ok(Json(List { items, next: None }))
+    Ok(Json(List::all(items)))
 }
 
 /// The image type of a picture, from its first bytes: only JPEG, PNG and WebP are taken.
@@ -320,9 +380,22 @@ pub(crate) fn image_type(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// `GET /api/v1/people/{id}/photo`: the picture, as the image it is (never as anything a
-/// browser would run).
-async fn photo(
+/// A person's profile picture
+///
+/// Served as the image it is (JPEG, PNG or WebP, checked by its first bytes), with `nosniff`
+/// and a `default-src 'none'` policy: never as anything a browser would run.
+#[utoipa::path(
+    get,
+    path = "/people/{id}/photo",
+    tag = "people",
+    params(("id" = String, Path, description = "An employee id")),
+    responses(
+        (status = 200, description = "The image", content(("image/jpeg"), ("image/png"), ("image/webp"))),
+        (status = 401, response = E401),
+        (status = 404, response = E404),
+    )
+)]
+pub(crate) async fn photo(
     State(state): State<AppState>,
     _me: Me,
     Path(id): Path<String>,
@@ -347,9 +420,25 @@ async fn photo(
         .into_response())
 }
 
-/// `PUT /api/v1/me/photo`: the body is the picture (JPEG, PNG or WebP, at most 64 KiB; the web
-/// UI scales it down to 256 pixels first).
-async fn set_photo(
+/// Set the caller's profile picture (the body is the image: JPEG, PNG or WebP, at most 64 KiB)
+///
+/// The web UI scales it down to 256 pixels first. The picture is stored in the profile
+/// document, so it replicates with it.
+#[utoipa::path(
+    put,
+    path = "/me/photo",
+    tag = "people",
+    request_body(content(("image/jpeg"), ("image/png"), ("image/webp"))),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 401, response = E401),
+        (status = 413, response = E413),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn set_photo(
     State(state): State<AppState>,
     Me(me): Me,
     request: axum::extract::Request,
@@ -396,8 +485,22 @@ async fn set_photo(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `DELETE /api/v1/me/photo`.
-async fn remove_photo(State(state): State<AppState>, Me(me): Me) -> Result<StatusCode, AppError> {
+/// Remove the caller's profile picture
+#[utoipa::path(
+    delete,
+    path = "/me/photo",
+    tag = "people",
+    responses(
+        (status = 204, description = "Done"),
+        (status = 401, response = E401),
+        (status = 415, response = E415),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn remove_photo(
+    State(state): State<AppState>,
+    Me(me): Me,
+) -> Result<StatusCode, AppError> {
     state
         .node
         .call(move |c| {

@@ -1,7 +1,16 @@
 //! The web edge against a real node in this process, through `oneshot` (no HTTP server, no
 //! other process): cookie-authenticated writes, the operations endpoints, redirects, cookie
-//! flags, search input, event streams and who hears of what.
+//! flags, search input, event streams and who hears of what; in its modules, who may see and
+//! do what and the form tokens ([`access`]), the shapes of answers and errors ([`shapes`]),
+//! and request tracing ([`trace`]). Each test starts its own node; all run in seconds.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "edge/access.rs"]
+mod access;
+#[path = "edge/shapes.rs"]
+mod shapes;
+#[path = "edge/trace.rs"]
+mod trace;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -103,6 +112,24 @@ async fn login(app: &Router, who: &str) -> String {
 
 fn with_cookie(token: &str, r: axum::http::request::Builder) -> axum::http::request::Builder {
     r.header(header::COOKIE, format!("weft_session={token}"))
+}
+
+fn bearer(token: &str, r: axum::http::request::Builder) -> axum::http::request::Builder {
+    r.header(header::AUTHORIZATION, format!("Bearer {token}"))
+}
+
+/// Sends `body` as JSON; the status and the answer's JSON (null when there is none).
+async fn json(
+    app: &Router,
+    r: axum::http::request::Builder,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    let r = r
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let (s, _, b) = send(app, from(HERE, r)).await;
+    (s, serde_json::from_str(&b).unwrap_or_default())
 }
 
 fn code(body: &str) -> String {
@@ -244,6 +271,19 @@ async fn language_links_go_back_only_to_pages_of_this_site() {
     }
 }
 
+/// The attributes of a `Set-Cookie` value, sorted (their order is the library's).
+fn attributes(set_cookie: &axum::http::HeaderValue) -> Vec<String> {
+    let mut a: Vec<String> = set_cookie
+        .to_str()
+        .unwrap()
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_owned())
+        .collect();
+    a.sort();
+    a
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookies_are_secure_when_the_public_address_is_https() {
     let n = node().await;
@@ -259,11 +299,11 @@ async fn cookies_are_secure_when_the_public_address_is_https() {
         from(HERE, Request::get("/login").body(Body::empty()).unwrap()),
     )
     .await;
-    assert!(
-        h[header::SET_COOKIE]
-            .to_str()
-            .unwrap()
-            .ends_with("; Secure")
+    let c = &h[header::SET_COOKIE];
+    assert!(c.to_str().unwrap().starts_with("weft_csrf="));
+    assert_eq!(
+        attributes(c),
+        ["HttpOnly", "Path=/login", "SameSite=Strict", "Secure"]
     );
     let r = Request::post("/api/v1/session")
         .header(header::CONTENT_TYPE, "application/json")
@@ -271,10 +311,48 @@ async fn cookies_are_secure_when_the_public_address_is_https() {
             serde_json::json!({"login": "e1", "password": PASSWORD}).to_string(),
         ))
         .unwrap();
-    let (s, h, _) = send(&app, from(HERE, r)).await;
+    let (s, h, body) = send(&app, from(HERE, r)).await;
     assert_eq!(s, StatusCode::OK);
-    let c = h[header::SET_COOKIE].to_str().unwrap();
-    assert!(c.starts_with("weft_session=") && c.contains("HttpOnly") && c.ends_with("; Secure"));
+    let c = &h[header::SET_COOKIE];
+    let token: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let token = token["token"].as_str().unwrap();
+    assert_eq!(
+        c.to_str().unwrap().split(';').next(),
+        Some(format!("weft_session={token}").as_str())
+    );
+    assert_eq!(
+        attributes(c),
+        [
+            "HttpOnly",
+            "Max-Age=604800",
+            "Path=/",
+            "SameSite=Lax",
+            "Secure"
+        ]
+    );
+    let r = Request::get("/lang/fr").body(Body::empty()).unwrap();
+    let (_, h, _) = send(&app, from(HERE, r)).await;
+    assert_eq!(
+        attributes(&h[header::SET_COOKIE]),
+        [
+            "HttpOnly",
+            "Max-Age=31536000",
+            "Path=/",
+            "SameSite=Lax",
+            "Secure"
+        ]
+    );
+    // Logging out removes the cookie, with the same flags.
+    let r = Request::delete("/api/v1/session")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let (s, h, _) = send(&app, from(HERE, r)).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let gone = attributes(&h[header::SET_COOKIE]);
+    for a in ["HttpOnly", "Max-Age=0", "Path=/", "SameSite=Lax", "Secure"] {
+        assert!(gone.iter().any(|g| g == a), "{a} not in {gone:?}");
+    }
 }
 
 fn enc(s: &str) -> String {

@@ -1,28 +1,28 @@
 //! Pages about the employee's own account: the usage charter, one-time setup links,
 //! notifications.
 
-use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
 use maud::{PreEscaped, html};
 use serde::Deserialize;
 use weft_node::personal::{NoticeKind, Notification};
 
-use super::{
-    CsrfOnly, check_csrf, check_form_cookie, fail, form_viewer, now_ms, page, require,
-    session_viewer, set_form_cookie, when,
-};
-use crate::api::rfc3339;
+use super::layout::{fail, page};
+use super::login::form_cookie;
 use crate::auth;
+use crate::extract::{FormCookie, SessionForm, SessionViewer, Viewer};
 use crate::i18n::Lang;
 use crate::markdown;
 use crate::state::AppState;
+use crate::time::{now_ms, rfc3339, short};
 
 /// `GET /charter`: the usage charter, to accept before anything else.
-pub(super) async fn charter_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(v) = session_viewer(&state, &headers).await else {
-        return Redirect::to("/login").into_response();
-    };
+pub(super) async fn charter_page(
+    State(state): State<AppState>,
+    SessionViewer(v): SessionViewer,
+) -> Response {
     let Some(charter) = state.charter.clone() else {
         return Redirect::to("/").into_response();
     };
@@ -53,24 +53,16 @@ pub(super) async fn charter_page(State(state): State<AppState>, headers: HeaderM
 
 #[derive(Deserialize)]
 pub(super) struct CharterForm {
+    /// The text that was shown (its SHA-256).
     #[serde(default)]
     hash: String,
-    #[serde(default)]
-    _csrf: String,
 }
 
 /// `POST /charter`: records the acceptance of the text that was shown.
 pub(super) async fn charter_accept(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(f): Form<CharterForm>,
+    SessionForm(v, f): SessionForm<CharterForm>,
 ) -> Response {
-    let Some(v) = session_viewer(&state, &headers).await else {
-        return Redirect::to("/login").into_response();
-    };
-    if let Err(r) = check_csrf(&v, &f._csrf) {
-        return r.into_response();
-    }
     let Some(charter) = state.charter.clone() else {
         return Redirect::to("/").into_response();
     };
@@ -89,16 +81,17 @@ pub(super) async fn charter_accept(
     }
 }
 
+/// The form of a setup link (with `error` said above it), and its form cookie.
 fn setup_form(
     state: &AppState,
     lang: Lang,
     token: &str,
     who: &str,
     error: Option<&str>,
-) -> Response {
+) -> (CookieJar, Response) {
     let csrf = auth::random_token().unwrap_or_default();
     let t = |k| lang.t(k);
-    let mut r = page(
+    let r = page(
         lang,
         t("setup"),
         None,
@@ -118,8 +111,7 @@ fn setup_form(
             }
         },
     );
-    set_form_cookie(state, &mut r, &csrf, "/setup");
-    r
+    (CookieJar::new().add(form_cookie(state, csrf, "/setup")), r)
 }
 
 fn link_gone(lang: Lang) -> Response {
@@ -153,16 +145,17 @@ async fn still_here(state: &AppState, who: &str) -> bool {
 /// `GET /setup/{token}`: a one-time link from `weft user invite`.
 pub(super) async fn setup_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    lang: Lang,
     Path(token): Path<String>,
 ) -> Response {
-    let lang = Lang::of(&headers);
     let who = state
         .invites
         .as_deref()
         .and_then(|d| crate::invite::check(d, &token, now_ms()));
     match who {
-        Some(who) if still_here(&state, &who).await => setup_form(&state, lang, &token, &who, None),
+        Some(who) if still_here(&state, &who).await => {
+            setup_form(&state, lang, &token, &who, None).into_response()
+        }
         _ => link_gone(lang),
     }
 }
@@ -171,8 +164,6 @@ pub(super) async fn setup_page(
 pub(super) struct SetupForm {
     password: String,
     again: String,
-    #[serde(default)]
-    _csrf: String,
 }
 
 /// `POST /setup/{token}`: sets the password, uses the link up, ends every other session of
@@ -181,14 +172,11 @@ pub(super) struct SetupForm {
 /// short, not repeated alike) does not use it up.
 pub(super) async fn setup_submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    lang: Lang,
+    jar: CookieJar,
     Path(token): Path<String>,
-    Form(f): Form<SetupForm>,
+    FormCookie(f): FormCookie<SetupForm>,
 ) -> Response {
-    let lang = Lang::of(&headers);
-    if let Some(refused) = check_form_cookie(&headers, &f._csrf) {
-        return refused;
-    }
     let Some(dir) = state.invites.clone() else {
         return link_gone(lang);
     };
@@ -203,7 +191,7 @@ pub(super) async fn setup_submit(
         None
     };
     if let Some(m) = mistake {
-        let mut r = setup_form(&state, lang, &token, &who, Some(lang.t(m)));
+        let mut r = setup_form(&state, lang, &token, &who, Some(lang.t(m))).into_response();
         *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
         return r;
     }
@@ -223,7 +211,7 @@ pub(super) async fn setup_submit(
     let password = f.password;
     let hash = match permit.run(move || auth::hash_password(&password)).await {
         Ok(Ok(h)) => h,
-        _ => return fail(crate::AppError::internal("password hashing")),
+        _ => return fail(crate::error::AppError::internal("password hashing")),
     };
     let employee = who.clone();
     let now = now_ms();
@@ -246,10 +234,7 @@ pub(super) async fn setup_submit(
     tracing::info!(employee = %who, "password set through a setup link; other sessions ended");
     match state.sessions.start(&who).await {
         Ok(session) => (
-            [(
-                header::SET_COOKIE,
-                auth::session_cookie(&session, state.secure_cookies),
-            )],
+            jar.add(auth::session_cookie(session, state.secure_cookies)),
             Redirect::to("/"),
         )
             .into_response(),
@@ -274,14 +259,7 @@ fn describe(lang: Lang, n: &Notification) -> String {
 }
 
 /// `GET /notifications`: newest first; showing them marks them read.
-pub(super) async fn notifications_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Response {
-    let v = match require(&state, &headers).await {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
+pub(super) async fn notifications_page(State(state): State<AppState>, v: Viewer) -> Response {
     let me = v.employee.clone();
     let items = state
         .node
@@ -315,32 +293,11 @@ pub(super) async fn notifications_page(
                     li.card.unread[!n.read] {
                         a href=(href) { (describe(lang, n)) }
                         " "
-                        time.meta datetime=(rfc3339(n.at)) { (when(n.at)) }
+                        time.meta datetime=(rfc3339(n.at)) { (short(n.at)) }
                         @if !n.read { " " span.new { (t("new")) } }
                     }
                 }
             }
         },
     )
-}
-
-/// `POST /feed/read`: marks the whole feed read.
-pub(super) async fn feed_read(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(f): Form<CsrfOnly>,
-) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let me = v.employee.clone();
-    match state
-        .node
-        .call(move |c| c.mark_all_read(&me, now_ms()))
-        .await
-    {
-        Ok(Ok(())) => Redirect::to("/").into_response(),
-        Ok(Err(e)) | Err(e) => fail(e),
-    }
 }

@@ -1,37 +1,35 @@
 //! Forms that change things: following, editing and deleting one's posts, running a group
 //! (requests, members, settings).
 
-use axum::extract::{Form, Path, State};
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, State};
+use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
 use weft_node::crdt::{DocKind, GroupSettings};
 
-use super::{CsrfOnly, doc_form, doc_of, fail, form_viewer, not_found, now_ms, page, require};
+use super::layout::{doc_form, fail, not_found, page};
+use crate::extract::{Button, CsrfForm, Viewer};
+use crate::params::doc_id;
 use crate::state::AppState;
+use crate::time::now_ms;
 
 #[derive(Deserialize)]
 pub(super) struct FollowForm {
     /// `1` to follow, anything else to stop.
     #[serde(default)]
     on: String,
-    #[serde(default)]
-    _csrf: String,
 }
 
 /// `POST /threads/{id}/follow`.
 pub(super) async fn thread_follow(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<FollowForm>,
+    CsrfForm(v, f): CsrfForm<FollowForm>,
 ) -> Response {
     let on = f.on == "1";
     doc_form(
         &state,
-        &headers,
-        &f._csrf,
+        &v,
         (&id, DocKind::Thread),
         move |c, me, t| c.follow_thread(me, t, on),
         |t, ()| format!("/threads/{t}"),
@@ -42,14 +40,9 @@ pub(super) async fn thread_follow(
 /// `POST /people/{id}/follow`.
 pub(super) async fn person_follow(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<FollowForm>,
+    CsrfForm(v, f): CsrfForm<FollowForm>,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
     let (me, who, on) = (v.employee.clone(), id.clone(), f.on == "1");
     match state
         .node
@@ -64,16 +57,12 @@ pub(super) async fn person_follow(
 /// `GET /threads/{id}/posts/{post}/edit`: the form to edit one's post.
 pub(super) async fn post_edit_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    v: Viewer,
     Path((id, post)): Path<(String, String)>,
 ) -> Response {
-    let v = match require(&state, &headers).await {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
     let lang = v.lang;
-    let Some(tid) = doc_of(&id, DocKind::Thread) else {
-        return not_found(lang, &v);
+    let Ok(tid) = doc_id(&id, DocKind::Thread) else {
+        return not_found(&v);
     };
     let (me, t2, p2) = (v.employee.clone(), tid.clone(), post.clone());
     let found = state
@@ -90,7 +79,7 @@ pub(super) async fn post_edit_page(
         .ok()
         .flatten();
     let Some((title, body)) = found else {
-        return not_found(lang, &v);
+        return not_found(&v);
     };
     let t = |k| lang.t(k);
     page(
@@ -114,22 +103,18 @@ pub(super) async fn post_edit_page(
 #[derive(Deserialize)]
 pub(super) struct EditForm {
     body: String,
-    #[serde(default)]
-    _csrf: String,
 }
 
 /// `POST /threads/{id}/posts/{post}/edit`.
 pub(super) async fn post_edit(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((id, post)): Path<(String, String)>,
-    Form(f): Form<EditForm>,
+    CsrfForm(v, f): CsrfForm<EditForm>,
 ) -> Response {
     let p2 = post.clone();
     doc_form(
         &state,
-        &headers,
-        &f._csrf.clone(),
+        &v,
         (&id, DocKind::Thread),
         move |c, me, t| c.edit_post(me, t, &p2, &f.body, now_ms()),
         |t, ()| format!("/threads/{t}#p-{post}"),
@@ -140,15 +125,13 @@ pub(super) async fn post_edit(
 /// `POST /threads/{id}/posts/{post}/delete`.
 pub(super) async fn post_delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((id, post)): Path<(String, String)>,
-    Form(f): Form<CsrfOnly>,
+    CsrfForm(v, Button {}): CsrfForm<Button>,
 ) -> Response {
     let p2 = post.clone();
     doc_form(
         &state,
-        &headers,
-        &f._csrf,
+        &v,
         (&id, DocKind::Thread),
         move |c, me, t| c.delete_post(me, t, &p2, now_ms()),
         |t, ()| format!("/threads/{t}#p-{post}"),
@@ -166,20 +149,15 @@ enum MemberAction {
 
 async fn member_action(
     state: AppState,
-    headers: HeaderMap,
+    v: Viewer,
     id: String,
     user: String,
-    csrf: String,
     action: MemberAction,
 ) -> Response {
-    let leaving = matches!(action, MemberAction::Remove)
-        && super::session_viewer(&state, &headers)
-            .await
-            .is_some_and(|v| v.employee == user);
+    let leaving = matches!(action, MemberAction::Remove) && v.employee == user;
     doc_form(
         &state,
-        &headers,
-        &csrf,
+        &v,
         (&id, DocKind::Group),
         move |c, me, g| match action {
             MemberAction::Approve => c.add_member(me, g, &user, now_ms()).map(drop),
@@ -200,31 +178,28 @@ async fn member_action(
 /// `POST /groups/{id}/requests/{user}/approve` (owners).
 pub(super) async fn request_approve(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((id, user)): Path<(String, String)>,
-    Form(f): Form<CsrfOnly>,
+    CsrfForm(v, Button {}): CsrfForm<Button>,
 ) -> Response {
-    member_action(state, headers, id, user, f._csrf, MemberAction::Approve).await
+    member_action(state, v, id, user, MemberAction::Approve).await
 }
 
 /// `POST /groups/{id}/requests/{user}/decline` (owners, or the requester withdrawing).
 pub(super) async fn request_decline(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((id, user)): Path<(String, String)>,
-    Form(f): Form<CsrfOnly>,
+    CsrfForm(v, Button {}): CsrfForm<Button>,
 ) -> Response {
-    member_action(state, headers, id, user, f._csrf, MemberAction::Decline).await
+    member_action(state, v, id, user, MemberAction::Decline).await
 }
 
 /// `POST /groups/{id}/members/{user}/remove` (owners, or the member leaving).
 pub(super) async fn member_remove(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((id, user)): Path<(String, String)>,
-    Form(f): Form<CsrfOnly>,
+    CsrfForm(v, Button {}): CsrfForm<Button>,
 ) -> Response {
-    member_action(state, headers, id, user, f._csrf, MemberAction::Remove).await
+    member_action(state, v, id, user, MemberAction::Remove).await
 }
 
 #[derive(Deserialize)]
@@ -232,21 +207,17 @@ pub(super) struct SettingsForm {
     name: String,
     #[serde(default)]
     description: String,
-    #[serde(default)]
-    _csrf: String,
 }
 
 /// `POST /groups/{id}/settings` (owners): name and description.
 pub(super) async fn group_settings(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<SettingsForm>,
+    CsrfForm(v, f): CsrfForm<SettingsForm>,
 ) -> Response {
     doc_form(
         &state,
-        &headers,
-        &f._csrf.clone(),
+        &v,
         (&id, DocKind::Group),
         move |c, me, g| {
             let settings = GroupSettings {

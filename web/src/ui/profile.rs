@@ -1,26 +1,23 @@
 //! People's pages: the directory's fields (read only), the employee's own fields, their
 //! picture; editing one's own.
 
-use axum::extract::{Form, Path, State};
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, State};
+use axum::response::Response;
 use maud::{PreEscaped, html};
 use serde::Deserialize;
 
-use super::{fail, form_viewer, not_found, now_ms, page, require};
+use super::layout::{fail, not_found, page};
+use crate::extract::{CsrfForm, Viewer};
 use crate::markdown;
 use crate::state::AppState;
+use crate::time::now_ms;
 
 /// `GET /people/{id}`.
 pub(super) async fn person_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    v: Viewer,
     Path(id): Path<String>,
 ) -> Response {
-    let v = match require(&state, &headers).await {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
     let lang = v.lang;
     let who = id.clone();
     let me = v.employee.clone();
@@ -41,7 +38,7 @@ pub(super) async fn person_page(
         .ok()
         .flatten();
     let Some((e, manager, p, following)) = found else {
-        return not_found(lang, &v);
+        return not_found(&v);
     };
     let t = |k| lang.t(k);
     let mine = e.id == v.employee;
@@ -151,8 +148,6 @@ pub(super) struct ProfileForm {
     languages: String,
     #[serde(default)]
     locale: String,
-    #[serde(default)]
-    _csrf: String,
 }
 
 fn items(s: &str) -> Vec<String> {
@@ -165,13 +160,8 @@ fn items(s: &str) -> Vec<String> {
 /// `POST /me/profile`.
 pub(super) async fn profile_save(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(f): Form<ProfileForm>,
+    CsrfForm(v, f): CsrfForm<ProfileForm>,
 ) -> Response {
-    let v = match form_viewer(&state, &headers, &f._csrf).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
     let me = v.employee.clone();
     let (expertise, interests, languages) = (
         items(&f.expertise),

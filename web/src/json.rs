@@ -1,0 +1,421 @@
+//! The JSON shapes of the API (`shared/API.md`), and how each is made from what the node
+//! holds. Handlers in [`crate::api`] and [`crate::personal`] return them; the OpenAPI
+//! document ([`crate::openapi`]) describes them from these very types, so the doc comments
+//! below are what integrators read.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::{ToResponse, ToSchema};
+use weft_node::crdt::{DocId, GroupView, PostView, ProfileView, ThreadView};
+use weft_node::keys::Employee;
+use weft_node::personal::Notification;
+use weft_node::service::{Access, FeedItem, last_activity, post_ref};
+
+use crate::time::rfc3339;
+
+/// A page of a list: the items, and the cursor of the next page (for `?before=`), null on
+/// the last one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct List<T> {
+    pub items: Vec<T>,
+    /// Pass it as `before` to get the next page; null when there is none.
+    pub next: Option<String>,
+}
+
+impl<T> List<T> {
+    /// A list that fits in one page.
+    pub fn all(items: Vec<T>) -> List<T> {
+        List { items, next: None }
+    }
+}
+
+/// The error every endpoint answers with, with a fitting status: 400 malformed, 401 not
+/// logged in, 403 not allowed, 404 unknown or not visible to the caller, 409 conflict, 413
+/// too large, 415 not JSON, 422 invalid field, 429 rate limited (with `Retry-After`), 503
+/// busy or shutting down.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorJson {
+    pub error: ErrorBody,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A stable machine code (`not_found`, `unauthenticated`, `forbidden`, `bad_query`,
+    /// `malformed`, `invalid`, `too_large`, `too_many`, `json_required`, `rate_limited`,
+    /// `bad_credentials`, `busy`, `unavailable`, `internal`): clients translate it.
+    pub code: String,
+    /// A sentence in English, for people reading logs.
+    pub message: String,
+}
+
+/// The error answers as the OpenAPI document names them (`#/components/responses/E404`…):
+/// each is an [`ErrorJson`] with its status.
+macro_rules! error_responses {
+    ($($name:ident => $description:literal,)*) => {$(
+        #[doc = concat!("The error answer: ", $description, ".")]
+        pub struct $name;
+
+        impl<'s> ToResponse<'s> for $name {
+            fn response() -> (&'s str, RefOr<utoipa::openapi::Response>) {
+                let content = ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorJson")))
+                    .build();
+                let response = ResponseBuilder::new()
+                    .description($description)
+                    .content("application/json", content)
+                    .build();
+                (stringify!($name), response.into())
+            }
+        }
+    )*};
+}
+
+error_responses! {
+    E400 => "Malformed request (`malformed`, `bad_query`)",
+    E401 => "Not logged in (`unauthenticated`)",
+    E403 => "Not allowed (`forbidden`)",
+    E404 => "Unknown, or not visible to the caller (`not_found`)",
+    E413 => "Too large (`too_large`)",
+    E415 => "A write with the session cookie that is not JSON (`json_required`), or a body of the wrong type",
+    E422 => "Invalid field (`invalid`, `too_many`)",
+    E429 => "Rate limited (`rate_limited`; see `Retry-After`)",
+    E503 => "Busy (`busy`) or shutting down (`unavailable`); try again",
+}
+
+/// A person: the first seven fields come from the company directory and are read only; the
+/// rest are the employee's own.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Person {
+    pub id: String,
+    pub display_name: String,
+    pub site: String,
+    pub email: String,
+    pub phone: String,
+    pub title: String,
+    pub department: String,
+    /// Where their picture is (changes when the picture does), or null.
+    pub photo_url: Option<String>,
+    /// Markdown.
+    pub about: String,
+    pub expertise: Vec<String>,
+    pub interests: Vec<String>,
+    pub languages: Vec<String>,
+}
+
+/// A person from the directory's entry and their profile document.
+pub fn person_of(e: &Employee, p: ProfileView) -> Person {
+    Person {
+        id: e.id.clone(),
+        display_name: e.display_name.clone(),
+        site: e.site.clone(),
+        email: e.email.clone(),
+        phone: e.phone.clone(),
+        title: e.title.clone(),
+        department: e.department.clone(),
+        photo_url: p
+            .photo
+            .filter(|h| !h.is_empty())
+            .map(|h| format!("/api/v1/people/{}/photo?v={h}", e.id)),
+        about: p.about,
+        expertise: p.expertise,
+        interests: p.interests,
+        languages: p.languages,
+    }
+}
+
+/// The caller, with their notification counters.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Me)]
+pub struct MeJson {
+    #[serde(flatten)]
+    pub person: Person,
+    pub notifications: Counters,
+}
+
+/// Notification counters.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Counters {
+    /// Notifications the caller has not read.
+    pub unread: usize,
+}
+
+/// `{"unread": n}`: what is left unread after marking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Unread {
+    pub unread: usize,
+}
+
+/// A session: the token for `Authorization: Bearer`, and who it is for. The same token is
+/// set as the session cookie.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionJson {
+    pub token: String,
+    pub user: Person,
+}
+
+/// Whether adding someone to a group made them a member or asked the owners.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembershipJson {
+    /// `member` (200) or `requested` (202: a private group's owners decide).
+    #[schema(schema_with = membership_status)]
+    pub status: &'static str,
+}
+
+fn membership_status() -> RefOr<Schema> {
+    one_of(&["member", "requested"])
+}
+
+/// A group, as the caller may see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Group)]
+pub struct GroupJson {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// `public` (anyone reads and joins), `private` (listed; content for members; join on
+    /// request or invitation) or `secret` (unlisted; invitation only).
+    #[schema(schema_with = visibility)]
+    pub visibility: &'static str,
+    /// Empty unless the caller has full access (a member, an invitee, or a public group).
+    pub owners: Vec<String>,
+    pub member_count: usize,
+    pub is_member: bool,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// The site whose employee created it.
+    pub home_site: String,
+}
+
+fn visibility() -> RefOr<Schema> {
+    one_of(&["public", "private", "secret"])
+}
+
+/// A string schema that takes one of `values`.
+pub(crate) fn one_of(values: &[&str]) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .into()
+}
+
+/// A group as `me` sees it with `access`.
+pub fn group_json(g: &GroupView, me: &str, access: Access) -> GroupJson {
+    let full = access == Access::Full;
+    GroupJson {
+        id: g.id.to_string(),
+        name: g.name.clone(),
+        description: g.description.clone(),
+        visibility: g.visibility.as_str(),
+        owners: if full { g.owners.clone() } else { vec![] },
+        member_count: g.members.len(),
+        is_member: g.is_member(me),
+        created_at: rfc3339(g.created_at),
+        home_site: g.home_site.clone(),
+    }
+}
+
+/// A post. Its id is `thread~post`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Post)]
+pub struct PostJson {
+    pub id: String,
+    /// The author's employee id.
+    pub author: String,
+    /// The Markdown source (empty once deleted or hidden).
+    pub body: String,
+    /// The body as sanitized HTML: raw HTML shown as text, only http(s), mailto and relative
+    /// links, @mentions and #topics linked.
+    pub html: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub edited_at: Option<String>,
+    /// The post this one answers, if any.
+    pub reply_to: Option<String>,
+    pub deleted: bool,
+    /// Hidden by a moderator.
+    pub hidden: bool,
+    /// How many of each reaction (`like`, `love`, `bravo`, `laugh`, `insightful`,
+    /// `support`).
+    pub reactions: BTreeMap<String, usize>,
+    /// The caller's own reactions.
+    pub my_reactions: Vec<String>,
+    /// Employee ids @mentioned.
+    pub mentions: Vec<String>,
+    /// #topics, lower case.
+    pub topics: Vec<String>,
+}
+
+/// A post of `thread` as `me` sees it.
+pub fn post_json(thread: &DocId, p: &PostView, me: &str) -> PostJson {
+    let visible = !p.hidden && !p.deleted;
+    PostJson {
+        id: post_ref(thread, &p.id),
+        author: p.author.clone(),
+        body: if visible {
+            p.body.clone()
+        } else {
+            String::new()
+        },
+        html: if visible {
+            crate::markdown::render(&p.body)
+        } else {
+            String::new()
+        },
+        created_at: rfc3339(p.created_at),
+        edited_at: p.edited_at.map(rfc3339),
+        reply_to: p.reply_to.as_ref().map(|r| post_ref(thread, r)),
+        deleted: p.deleted,
+        hidden: p.hidden,
+        reactions: p
+            .reactions
+            .iter()
+            .map(|(k, v)| (k.clone(), v.len()))
+            .collect(),
+        my_reactions: p
+            .reactions
+            .iter()
+            .filter(|(_, v)| v.iter().any(|e| e == me))
+            .map(|(k, _)| k.clone())
+            .collect(),
+        mentions: p.mentions.clone(),
+        topics: p.topics.clone(),
+    }
+}
+
+/// A thread with all its posts.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Thread)]
+pub struct ThreadJson {
+    pub id: String,
+    /// The group it is in.
+    pub group: String,
+    pub title: String,
+    /// The first post (null only while it has not arrived from its site).
+    pub root: Option<PostJson>,
+    pub replies: Vec<PostJson>,
+    pub reply_count: usize,
+    #[schema(format = DateTime)]
+    pub last_activity: String,
+    /// Whether the caller follows it (replies in it notify them).
+    pub following: bool,
+}
+
+/// A thread as `me` sees it (`following` left false: the caller fills it in).
+pub fn thread_json(t: &ThreadView, me: &str) -> ThreadJson {
+    let mut posts = t.posts.iter().map(|p| post_json(&t.id, p, me));
+    let root = posts.next();
+    let replies: Vec<PostJson> = posts.collect();
+    ThreadJson {
+        id: t.id.to_string(),
+        group: t.group.to_string(),
+        title: t.title.clone(),
+        reply_count: replies.len(),
+        root,
+        replies,
+        last_activity: rfc3339(last_activity(t)),
+        following: false,
+    }
+}
+
+/// A thread in the caller's feed (a summary: open it with `GET /threads/{id}`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedThread {
+    pub id: String,
+    pub group: String,
+    pub group_name: String,
+    pub title: String,
+    pub author: String,
+    /// The start of the first post (Markdown source).
+    pub excerpt: String,
+    pub reply_count: usize,
+    #[schema(format = DateTime)]
+    pub last_activity: String,
+    /// Someone else posted or edited since the caller last read it.
+    pub unread: bool,
+    pub following: bool,
+}
+
+/// A feed entry as the API shows it.
+pub fn feed_thread(i: &FeedItem) -> FeedThread {
+    FeedThread {
+        id: i.thread.id.to_string(),
+        group: i.thread.group.to_string(),
+        group_name: i.group_name.clone(),
+        title: i.thread.title.clone(),
+        author: i.thread.author.clone(),
+        excerpt: i.thread.excerpt.clone(),
+        reply_count: i.thread.replies,
+        last_activity: rfc3339(i.thread.last_activity),
+        unread: i.unread,
+        following: i.following,
+    }
+}
+
+/// A notification.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Notification)]
+pub struct NotificationJson {
+    pub id: String,
+    #[schema(schema_with = notice_kind)]
+    pub kind: &'static str,
+    /// The thread or group it is about.
+    pub doc: String,
+    /// The post it is about (`thread~post`), if any.
+    pub post: Option<String>,
+    /// Who did it (null when unknown).
+    pub by: Option<String>,
+    /// The thread's title or the group's name.
+    pub title: String,
+    #[schema(format = DateTime)]
+    pub at: String,
+    pub read: bool,
+    /// Where the web UI shows it.
+    pub url: String,
+}
+
+fn notice_kind() -> RefOr<Schema> {
+    one_of(&["mention", "reply", "join_request", "invitation"])
+}
+
+/// A notification as the API shows it.
+pub fn notification_json(n: &Notification) -> NotificationJson {
+    let url = match &n.post {
+        Some(p) => format!("/threads/{}#p-{p}", n.doc),
+        None => format!("/groups/{}", n.doc),
+    };
+    NotificationJson {
+        id: n.id.to_string(),
+        kind: n.kind.as_str(),
+        doc: n.doc.clone(),
+        post: n.post.as_ref().map(|p| format!("{}~{p}", n.doc)),
+        by: (!n.by.is_empty()).then(|| n.by.clone()),
+        title: n.title.clone(),
+        at: rfc3339(n.at),
+        read: n.read,
+        url,
+    }
+}
+
+/// One search result.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchHit {
+    #[schema(schema_with = hit_kind)]
+    pub kind: &'static str,
+    /// A post's id (`thread~post`), a group's id, or a person's id.
+    pub id: String,
+    /// For a post, its thread.
+    pub thread: Option<String>,
+    /// The thread's title, the group's name, or the person's name.
+    pub title: String,
+    /// An excerpt with the matched words in `<b>`; the rest is HTML-escaped.
+    pub snippet: String,
+}
+
+fn hit_kind() -> RefOr<Schema> {
+    one_of(&["post", "group", "person"])
+}

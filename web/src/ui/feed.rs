@@ -1,0 +1,67 @@
+//! The home feed: threads of the viewer's groups (and All company), of the threads and
+//! people they follow, newest activity first, with what is new marked.
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+
+use super::layout::{Older, PAGE, fail, live_page, older_link, thread_card};
+use crate::extract::{Button, CsrfForm, Viewer};
+use crate::state::AppState;
+use crate::time::now_ms;
+
+/// `GET /`: the feed's first page follows what happens (live); older pages stay as they are.
+pub(super) async fn feed(
+    State(state): State<AppState>,
+    v: Viewer,
+    Query(older): Query<Older>,
+) -> Response {
+    let me = v.employee.clone();
+    let before = older.before;
+    let items = match state
+        .node
+        .call(move |core| core.feed_for(&me, before, PAGE))
+        .await
+    {
+        Ok(Ok(items)) => items,
+        Ok(Err(e)) | Err(e) => return fail(e),
+    };
+    let lang = v.lang;
+    let unread = items.iter().filter(|i| i.unread).count();
+    live_page(
+        lang,
+        lang.t("feed"),
+        Some(&v),
+        html! {
+            div.heading {
+                h1 { (lang.t("feed_title")) }
+                @if unread > 0 {
+                    form method="post" action="/feed/read" {
+                        input type="hidden" name="_csrf" value=(v.csrf);
+                        button.link type="submit" { (lang.t("mark_all_read")) }
+                    }
+                }
+            }
+            @if items.is_empty() { p.muted { (lang.t("feed_empty")) } }
+            @for i in &items { (thread_card(lang, &i.thread, Some(&i.group_name), i.unread)) }
+            (older_link(lang, "/", items.len(), items.last().map(|i| i.thread.last_activity)))
+        },
+        before.is_none().then_some("feed"),
+    )
+}
+
+/// `POST /feed/read`: marks the whole feed read.
+pub(super) async fn feed_read(
+    State(state): State<AppState>,
+    CsrfForm(v, Button {}): CsrfForm<Button>,
+) -> Response {
+    let me = v.employee;
+    match state
+        .node
+        .call(move |c| c.mark_all_read(&me, now_ms()))
+        .await
+    {
+        Ok(Ok(())) => Redirect::to("/").into_response(),
+        Ok(Err(e)) | Err(e) => fail(e),
+    }
+}

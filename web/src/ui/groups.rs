@@ -1,0 +1,347 @@
+//! Groups: the list of those the viewer may see (with a name filter) and the form to create
+//! one; a group's page (its threads, members, requests, invitations and, for owners, its
+//! settings); joining or asking to join; inviting. Owners' other forms are in
+//! [`super::manage`].
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use maud::{Markup, html};
+use serde::Deserialize;
+use weft_node::crdt::{DocKind, GroupView, Visibility};
+use weft_node::readmodel::ThreadSummary;
+use weft_node::service::Access;
+
+use super::layout::{
+    Older, PAGE, doc_form, fail, not_found, older_link, page, thread_card, vis_label,
+};
+use crate::extract::{Button, CsrfForm, Viewer};
+use crate::i18n::Lang;
+use crate::params::{doc_id, filter_query, group_matches};
+use crate::state::AppState;
+use crate::time::{nonce, now_ms};
+
+#[derive(Deserialize)]
+pub(super) struct Filter {
+    #[serde(default)]
+    q: String,
+}
+
+/// `GET /groups?q=`.
+pub(super) async fn groups_page(
+    State(state): State<AppState>,
+    v: Viewer,
+    Query(f): Query<Filter>,
+) -> Response {
+    let me = v.employee.clone();
+    let groups = state
+        .node
+        .call(move |core| core.groups_for(&me))
+        .await
+        .unwrap_or_default();
+    let query = f.q.trim().to_owned();
+    if let Err(e) = filter_query(&query) {
+        return fail(e);
+    }
+    let groups: Vec<_> = groups
+        .into_iter()
+        .filter(|(g, _)| group_matches(g, &query))
+        .collect();
+    let lang = v.lang;
+    let t = |k| lang.t(k);
+    page(
+        lang,
+        t("groups"),
+        Some(&v),
+        html! {
+            h1 { (t("groups")) }
+            form.filter method="get" action="/groups" role="search" {
+                label for="gq" { (t("find_group")) }
+                input id="gq" name="q" type="search" value=(query);
+                button.secondary type="submit" { (t("search")) }
+            }
+            @if groups.is_empty() { p.muted { (t("no_results")) } }
+            ul.grid {
+                @for (g, _) in &groups {
+                    li.card {
+                        h3 { a href={ "/groups/" (g.id) } { (g.name) } }
+                        p.meta { (vis_label(lang, g.visibility)) " · " (g.members.len()) " " (t("members").to_lowercase()) }
+                        p { (g.description) }
+                    }
+                }
+            }
+            section.card {
+                h2 { (t("new_group")) }
+                form method="post" action="/groups" {
+                    input type="hidden" name="_csrf" value=(v.csrf);
+                    label for="gname" { (t("name")) }
+                    input id="gname" name="name" required maxlength="300";
+                    label for="gdesc" { (t("description")) }
+                    textarea id="gdesc" name="description" rows="2" {}
+                    fieldset {
+                        legend { (t("visibility")) }
+                        @for vis in ["public", "private", "secret"] {
+                            label.choice {
+                                input type="radio" name="visibility" value=(vis) checked[vis == "public"];
+                                " " (t(vis))
+                            }
+                        }
+                    }
+                    button type="submit" { (t("create")) }
+                }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct GroupForm {
+    name: String,
+    #[serde(default)]
+    description: String,
+    visibility: String,
+}
+
+/// `POST /groups`: creates a group and shows it.
+pub(super) async fn group_create(
+    State(state): State<AppState>,
+    CsrfForm(v, f): CsrfForm<GroupForm>,
+) -> Response {
+    let Some(vis) = Visibility::parse(&f.visibility) else {
+        return fail(crate::error::AppError::invalid("unknown visibility"));
+    };
+    let me = v.employee;
+    match state
+        .node
+        .call(move |core| core.create_group(&me, &f.name, &f.description, vis, now_ms(), nonce()))
+        .await
+    {
+        Ok(Ok(id)) => crate::cookies::redirect(&format!("/groups/{id}")),
+        Ok(Err(e)) | Err(e) => fail(e),
+    }
+}
+
+/// Someone shown on a group page: id, name, site.
+type PersonRow = (String, String, String);
+
+/// What a group page shows.
+struct GroupPage {
+    group: GroupView,
+    access: Access,
+    threads: Vec<(ThreadSummary, bool)>,
+    members: Vec<PersonRow>,
+    requests: Vec<(PersonRow, String)>,
+}
+
+/// `GET /groups/{id}`: what the viewer may see of it (404 for a group they may not see).
+pub(super) async fn group_page(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(id): Path<String>,
+    Query(older): Query<Older>,
+) -> Response {
+    let lang = v.lang;
+    let Ok(gid) = doc_id(&id, DocKind::Group) else {
+        return not_found(&v);
+    };
+    let me = v.employee.clone();
+    let found = state
+        .node
+        .call(move |core| {
+            let (g, access) = core.group_for(&me, &gid)?;
+            let threads = core
+                .thread_summaries_of(&me, &gid, older.before, PAGE)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let dir = core.replica().directory().map(|d| &d.directory);
+            let row = |m: &String| {
+                let e = dir.and_then(|d| d.employees.get(m));
+                (
+                    m.clone(),
+                    e.map(|e| e.display_name.clone())
+                        .unwrap_or_else(|| m.clone()),
+                    e.map(|e| e.site.clone()).unwrap_or_default(),
+                )
+            };
+            let members = g.members.iter().map(row).collect();
+            let requests = g
+                .requests
+                .iter()
+                .map(|(who, msg)| (row(who), msg.clone()))
+                .collect();
+            Some(GroupPage {
+                group: g,
+                access,
+                threads,
+                members,
+                requests,
+            })
+        })
+        .await
+        .ok()
+        .flatten();
+    let Some(gp) = found else {
+        return not_found(&v);
+    };
+    page(
+        lang,
+        &gp.group.name.clone(),
+        Some(&v),
+        group_body(lang, &v, &gp),
+    )
+}
+
+fn group_body(lang: Lang, v: &Viewer, gp: &GroupPage) -> Markup {
+    let t = |k: &str| lang.t(k);
+    let g = &gp.group;
+    let member = g.is_member(&v.employee);
+    let owner = g.is_owner(&v.employee);
+    let requested = g.requests.contains_key(&v.employee);
+    let mut sites: Vec<&str> = gp.members.iter().map(|m| m.2.as_str()).collect();
+    sites.sort_unstable();
+    sites.dedup();
+    let post_form = |action: String, label: &str, class: &str| {
+        html! {
+            form.inline method="post" action=(action) {
+                input type="hidden" name="_csrf" value=(v.csrf);
+                button type="submit" class=(class) { (label) }
+            }
+        }
+    };
+    html! {
+        h1 { (g.name) }
+        p.meta { (vis_label(lang, g.visibility)) " · " (gp.members.len()) " " (t("members").to_lowercase()) }
+        p { (g.description) }
+        @if requested && !member {
+            p.notice { (t("request_pending")) " "
+                (post_form(format!("/groups/{}/requests/{}/decline", g.id, v.employee), t("withdraw"), "link"))
+            }
+        } @else if !member {
+            form method="post" action={ "/groups/" (g.id) "/join" } {
+                input type="hidden" name="_csrf" value=(v.csrf);
+                button type="submit" { @if g.visibility == Visibility::Public || g.invitations.contains(&v.employee) { (t("join")) } @else { (t("ask_join")) } }
+            }
+        }
+        @if gp.access == Access::Full {
+            div.columns {
+                section {
+                    h2 { (t("threads")) }
+                    @if gp.threads.is_empty() { p.muted { (t("no_threads")) } }
+                    @for (th, unread) in &gp.threads { (thread_card(lang, th, None, *unread)) }
+                    (older_link(lang, &format!("/groups/{}", g.id), gp.threads.len(), gp.threads.last().map(|t| t.0.last_activity)))
+                    @if member {
+                        section.card {
+                            h3 { (t("new_thread")) }
+                            form method="post" action={ "/groups/" (g.id) "/threads" } {
+                                input type="hidden" name="_csrf" value=(v.csrf);
+                                label for="ttitle" { (t("title")) }
+                                input id="ttitle" name="title" required maxlength="300";
+                                label for="tbody" { (t("message")) }
+                                textarea id="tbody" name="body" rows="5" required data-mentions {}
+                                button type="submit" { (t("post")) }
+                            }
+                        }
+                    }
+                }
+                aside {
+                    @if owner && !gp.requests.is_empty() {
+                        section.card {
+                            h2 { (t("join_requests")) " (" (gp.requests.len()) ")" }
+                            ul.people {
+                                @for ((id, name, site), msg) in &gp.requests {
+                                    li {
+                                        a href={ "/people/" (id) } { (name) } " " span.site { (site) }
+                                        @if !msg.is_empty() { br; span.meta { (msg) } }
+                                        br;
+                                        (post_form(format!("/groups/{}/requests/{id}/approve", g.id), t("approve"), ""))
+                                        " "
+                                        (post_form(format!("/groups/{}/requests/{id}/decline", g.id), t("decline"), "secondary"))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    h2 { (t("members")) " (" (gp.members.len()) ")" }
+                    p.meta { (t("sites")) ": " (sites.join(", ")) }
+                    ul.people {
+                        @for (id, name, site) in &gp.members {
+                            li {
+                                a href={ "/people/" (id) } { (name) } " " span.site { (site) }
+                                @if g.is_owner(id) { " " span.tag { (t("owner")) } }
+                                @if owner && id != &v.employee {
+                                    " " (post_form(format!("/groups/{}/members/{id}/remove", g.id), t("remove"), "link"))
+                                }
+                            }
+                        }
+                    }
+                    @if !g.invitations.is_empty() {
+                        p.meta { (t("invited")) ": " (g.invitations.join(", ")) }
+                    }
+                    @if owner {
+                        form method="post" action={ "/groups/" (g.id) "/invite" } {
+                            input type="hidden" name="_csrf" value=(v.csrf);
+                            label for="invitee" { (t("invite_who")) }
+                            input id="invitee" name="user" required data-people;
+                            button type="submit" { (t("invite")) }
+                        }
+                        details.card {
+                            summary { (t("settings")) }
+                            form method="post" action={ "/groups/" (g.id) "/settings" } {
+                                input type="hidden" name="_csrf" value=(v.csrf);
+                                label for="sname" { (t("name")) }
+                                input id="sname" name="name" required maxlength="300" value=(g.name);
+                                label for="sdesc" { (t("description")) }
+                                textarea id="sdesc" name="description" rows="3" { (g.description) }
+                                button type="submit" { (t("save")) }
+                            }
+                        }
+                    }
+                    @if member {
+                        (post_form(format!("/groups/{}/members/{}/remove", g.id, v.employee), t("leave"), "secondary"))
+                    }
+                }
+            }
+        } @else {
+            p.muted { (t("members_only")) }
+        }
+    }
+}
+
+/// `POST /groups/{id}/join`: joins, or asks to join (a private group the viewer is not
+/// invited to).
+pub(super) async fn group_join(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm(v, Button {}): CsrfForm<Button>,
+) -> Response {
+    doc_form(
+        &state,
+        &v,
+        (&id, DocKind::Group),
+        |c, me, g| c.add_member(me, g, me, now_ms()),
+        |g, _| format!("/groups/{g}"),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub(super) struct InviteForm {
+    user: String,
+}
+
+/// `POST /groups/{id}/invite` (owners).
+pub(super) async fn group_invite(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm(v, f): CsrfForm<InviteForm>,
+) -> Response {
+    let user = f.user.trim().to_owned();
+    doc_form(
+        &state,
+        &v,
+        (&id, DocKind::Group),
+        move |c, me, g| c.invite(me, g, &user, now_ms()),
+        |g, ()| format!("/groups/{g}"),
+    )
+    .await
+}
