@@ -84,6 +84,9 @@ pub struct Metrics {
     /// Commits that stored changes (each one flush), and the changes they stored (the
     /// count and sum of `weft_commit_changes` too).
     pub commits: Counter,
+    /// Catch-up rounds finished with a peer (range reconciliation done on our side): tests
+    /// and operators wait on it ("a full round after X happened").
+    pub sync_rounds: Counter,
     pub committed_changes: Counter,
     /// Refused changes by reason code.
     rejections: Family<Labels, Counter>,
@@ -127,6 +130,7 @@ impl Default for Metrics {
             logins_refused: Counter::default(),
             sessions: UGauge::default(),
             commits: Counter::default(),
+            sync_rounds: Counter::default(),
             committed_changes: Counter::default(),
             rejections: Family::default(),
             http: Family::new_with_constructor(seconds),
@@ -358,6 +362,11 @@ impl Metrics {
             "Time the core's thread spent on jobs, by job",
             Unit::Seconds,
             self.jobs.clone(),
+        );
+        r.register(
+            "sync_rounds",
+            "Catch-up rounds finished with a peer",
+            self.sync_rounds.clone(),
         );
         r.register(
             "commits",

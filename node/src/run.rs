@@ -623,7 +623,7 @@ impl CoreLoop {
                 Event::DirectoryRejected { peer, error } => {
                     tracing::warn!(peer = %peer, error = %error, "directory from peer refused");
                 }
-                _ => {}
+                Event::Reconciled { .. } => Metrics::add(&self.metrics.sync_rounds, 1),
             }
         }
     }

@@ -287,8 +287,13 @@ fn a_private_group_never_reaches_a_site_without_members() {
     eventually(&nodes[1], &john, &format!("/api/v1/threads/{tid}"), |_| {
         true
     });
-    // Give Bangalore every chance to receive it: several catch-up rounds (every 2 s here).
-    std::thread::sleep(Duration::from_secs(5));
+    // Give Bangalore every chance to receive it: wait until it has finished two catch-up
+    // rounds with each of its peers since the thread was made (a causal barrier, not a
+    // sleep: Paris had the thread before those rounds began).
+    let rounds = nodes[2].metric("weft_sync_rounds_total");
+    nodes[2].wait_until(Duration::from_secs(60), "two catch-up rounds", |n| {
+        n.metric("weft_sync_rounds_total") >= rounds + 4.0
+    });
     let (s, _) = nodes[2]
         .request("GET", &format!("/api/v1/groups/{gid}"), None, Some(&priya))
         .unwrap();
@@ -323,6 +328,8 @@ fn a_private_group_never_reaches_a_site_without_members() {
 #[test]
 fn every_acknowledged_post_survives_sigkill() {
     let company = Company::new();
+    // One employee posting as fast as the node answers: no write budget.
+    company.configure(0, "write_budget_burst = 0");
     let a = company.start(0);
     let b = company.start(1);
     let pair = [a, b];
@@ -349,6 +356,8 @@ fn every_acknowledged_post_survives_sigkill() {
     let port = a.http_port;
     let token = helene.clone();
     let path = format!("/api/v1/threads/{tid}/posts");
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = count.clone();
     let poster = std::thread::spawn(move || {
         let mut acknowledged = Vec::new();
         for i in 0..100_000 {
@@ -357,13 +366,22 @@ fn every_acknowledged_post_survives_sigkill() {
                 Some((201, text)) => {
                     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
                     acknowledged.push(v["body"].as_str().unwrap().to_owned());
+                    counted.store(acknowledged.len(), std::sync::atomic::Ordering::Release);
                 }
                 _ => break,
             }
         }
         acknowledged
     });
-    std::thread::sleep(Duration::from_millis(1500));
+    // Killed mid-stream, once a good number of posts were acknowledged.
+    let start = Instant::now();
+    while count.load(std::sync::atomic::Ordering::Acquire) < 30 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the poster is stuck"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     a.kill();
     let acknowledged = poster.join().unwrap();
     assert!(
@@ -485,7 +503,20 @@ fn events_stream_changes_from_other_sites_to_those_who_may_see_them() {
     };
     let mut ny = subscribe(nodes[1].http_port, &john);
     let mut blr = subscribe(nodes[2].http_port, &priya);
-    std::thread::sleep(Duration::from_millis(300));
+    // The stream's answer has begun once its handler subscribed to the node's events: read
+    // the status line of both (a barrier, not a sleep).
+    for s in [&mut ny, &mut blr] {
+        let mut status = String::new();
+        let start = Instant::now();
+        while status.is_empty() {
+            let _ = s.read_line(&mut status);
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no answer to the stream"
+            );
+        }
+        assert!(status.contains("200"), "{status}");
+    }
     // A private group with a New York member, posted to at Paris.
     let g = nodes[0].api(
         &helene,
