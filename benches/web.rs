@@ -21,9 +21,16 @@
 //! node, with the same client and the same concurrency, factors out the machine and its
 //! load, so the ratios say what the pages themselves cost.
 //!
+//! Then the same endpoints again while a second node (New York) pushes changes into Paris:
+//! New York catches up with Paris's documents, then 16 connections post at a paced rate
+//! (`WEB_BENCH_BURST`, default 1,000 posts — changes — a second) while the pages are read at
+//! Paris; the report compares each endpoint's p99 with and without the burst, and gives the
+//! rate Paris actually received.
+//!
 //! Environment: `WEB_BENCH_SECS` (seconds per endpoint, default 10), `WEB_BENCH_THREADS`
-//! (threads to seed, default 10,000), `WEB_BENCH_SESSIONS` (default 50). Not `WEFT_…`: the
-//! `weft` processes inherit the environment and refuse unknown `WEFT_` settings.
+//! (threads to seed, default 10,000), `WEB_BENCH_SESSIONS` (session counts, default
+//! `50,500`), `WEB_BENCH_BURST` (changes a second, default 1,000; 0 skips the burst). Not
+//! `WEFT_…`: the `weft` processes inherit the environment and refuse unknown `WEFT_` settings.
 //!
 //! Every response must be 200; more than 1% errors on an endpoint fails the benchmark.
 #![allow(
@@ -403,7 +410,16 @@ fn main() {
     }
     let secs = env_usize("WEB_BENCH_SECS", 10) as f64;
     let n_threads = env_usize("WEB_BENCH_THREADS", 10_000);
-    let n_sessions = env_usize("WEB_BENCH_SESSIONS", 50);
+    // Session counts to measure under, e.g. "50,500".
+    let session_counts: Vec<usize> = std::env::var("WEB_BENCH_SESSIONS")
+        .unwrap_or_else(|_| "50,500".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .filter(|n| *n > 0)
+        .collect();
+    let n_sessions = session_counts.iter().copied().max().unwrap_or(50);
+    // Changes per second New York pushes into Paris during the sync-burst run (0: no burst).
+    let burst_rate = env_usize("WEB_BENCH_BURST", 1_000);
 
     // Every employee homed at Paris gets a password (the harness sets only two), before the
     // node starts (the command opens the store).
@@ -523,12 +539,6 @@ fn main() {
         .request("GET", "/api/v1/feed", Some((owner, Auth::Bearer)), None)
         .unwrap();
 
-    type Endpoint<'a> = (
-        &'a str,
-        Auth,
-        Vec<String>,
-        Box<dyn Fn(usize, usize) -> String + Sync + 'a>,
-    );
     let mut endpoints: Vec<Endpoint> = vec![
         (
             "GET /healthz",
@@ -571,14 +581,39 @@ fn main() {
     ));
 
     let load_before = loadavg();
-    let mut runs = Vec::new();
-    let mut single = Vec::new();
-    for (name, auth, paths, path) in &endpoints {
-        single.push(alone(port, owner, *auth, paths));
-        // A short warm-up (connections, caches), not counted.
-        load(port, name, &tokens, *auth, (secs / 10.0).max(0.5), path);
-        runs.push(load(port, name, &tokens, *auth, secs, path));
+    // One table per session count: each endpoint under that many sessions, and alone.
+    let mut tables: Vec<(usize, Vec<Run>, Vec<Duration>)> = Vec::new();
+    for &n in &session_counts {
+        let mut runs = Vec::new();
+        let mut single = Vec::new();
+        for (name, auth, paths, path) in &endpoints {
+            single.push(alone(port, owner, *auth, paths));
+            // A short warm-up (connections, caches), not counted.
+            load(
+                port,
+                name,
+                &tokens[..n],
+                *auth,
+                (secs / 10.0).max(0.5),
+                path,
+            );
+            runs.push(load(port, name, &tokens[..n], *auth, secs, path));
+        }
+        tables.push((n, runs, single));
     }
+    // A sync burst: New York starts, catches up, then its employees post `burst_rate`
+    // changes a second into threads of their own, which Paris ingests while 50 sessions (or
+    // the fewest measured) read Paris's pages.
+    let burst = (burst_rate > 0).then(|| {
+        sync_burst(
+            &company,
+            &node,
+            burst_rate,
+            secs,
+            &endpoints,
+            &tokens[..session_counts.iter().copied().min().unwrap_or(50)],
+        )
+    });
     let rss_after = rss_kib(&node);
     let load_after = loadavg();
 
@@ -644,30 +679,36 @@ fn main() {
     if feed_status != 200 {
         println!("GET /api/v1/feed answers {feed_status}: not measured (no JSON feed yet)");
     }
-    let base = &runs[0];
-    println!(
-        "\n| endpoint | requests | errors | req/s | p50 ms | p99 ms | alone p50 ms | body bytes | req/s ratio | p50 ratio | p99 ratio |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (r, a) in runs.iter().zip(&single) {
+    for (n, runs, single) in &tables {
+        println!("\n{n} concurrent sessions:");
+        print_table(runs, single);
+    }
+    if let Some((runs, during, achieved)) = &burst {
         println!(
-            "| {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {}× | {}× | {}× |",
-            r.name,
-            r.requests,
-            r.errors,
-            num(r.rps()),
-            ms(r.p50),
-            ms(r.p99),
-            ms(*a),
-            r.mean_bytes,
-            num(base.rps() / r.rps()),
-            num(r.p50.as_secs_f64() / base.p50.as_secs_f64()),
-            num(r.p99.as_secs_f64() / base.p99.as_secs_f64())
+            "\nwhile New York pushes changes into Paris ({burst_rate}/s asked, {achieved:.0}/s received by Paris during the run), {} sessions:",
+            tables.first().map_or(0, |t| t.0)
         );
+        print_table(during, &[]);
+        println!("\n| endpoint | p99 without the burst | p99 during it | ratio |");
+        println!("|---|---:|---:|---:|");
+        for (a, b) in runs.iter().zip(during) {
+            println!(
+                "| {} | {:.2} ms | {:.2} ms | {}× |",
+                a.name,
+                ms(a.p99),
+                ms(b.p99),
+                num(b.p99.as_secs_f64() / a.p99.as_secs_f64())
+            );
+        }
     }
     println!(
         "\n(req/s ratio = baseline req/s ÷ endpoint req/s; latency ratios = endpoint ÷ baseline; \"alone\" = one session, sequential requests, before the loaded run)"
     );
+    let runs: Vec<&Run> = tables
+        .iter()
+        .flat_map(|t| t.1.iter())
+        .chain(burst.iter().flat_map(|b| b.1.iter()))
+        .collect();
     for r in &runs {
         if let Some(e) = &r.first_error {
             println!("{}: first error: {e}", r.name);
@@ -683,6 +724,157 @@ fn main() {
             r.first_error
         );
     }
+}
+
+/// One table of runs against the first (the baseline: `/healthz`).
+fn print_table(runs: &[Run], single: &[Duration]) {
+    let base = &runs[0];
+    println!(
+        "\n| endpoint | requests | errors | req/s | p50 ms | p99 ms | alone p50 ms | body bytes | req/s ratio | p50 ratio | p99 ratio |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (i, r) in runs.iter().enumerate() {
+        let alone = single
+            .get(i)
+            .map_or("–".to_owned(), |a| format!("{:.2}", ms(*a)));
+        println!(
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {} | {} | {}× | {}× | {}× |",
+            r.name,
+            r.requests,
+            r.errors,
+            num(r.rps()),
+            ms(r.p50),
+            ms(r.p99),
+            alone,
+            r.mean_bytes,
+            num(base.rps() / r.rps()),
+            num(r.p50.as_secs_f64() / base.p50.as_secs_f64()),
+            num(r.p99.as_secs_f64() / base.p99.as_secs_f64())
+        );
+    }
+}
+
+type Endpoint<'a> = (
+    &'a str,
+    Auth,
+    Vec<String>,
+    Box<dyn Fn(usize, usize) -> String + Sync + 'a>,
+);
+
+/// Starts New York, waits until it holds what Paris holds, then measures Paris's endpoints
+/// twice with `tokens`' sessions: quiet, and while New York's employees post `rate` changes
+/// a second (each post is one change) into threads of their own. Returns (quiet runs, runs
+/// during the burst, changes a second Paris received during it).
+fn sync_burst(
+    company: &Company,
+    paris: &Node,
+    rate: usize,
+    secs: f64,
+    endpoints: &[Endpoint<'_>],
+    tokens: &[String],
+) -> (Vec<Run>, Vec<Run>, f64) {
+    let port = paris.http_port;
+    company.configure(1, "write_budget_burst = 0");
+    let ny = company.start(1);
+    let wanted = paris.metric("weft_documents");
+    eprintln!("New York catches up with {wanted} documents…");
+    ny.wait_until(Duration::from_secs(1800), "New York caught up", |n| {
+        n.metric("weft_documents") >= wanted
+    });
+    let writers: Vec<String> = harness::USERS[1].iter().map(|u| ny.login(u)).collect();
+    let mut conn = Conn::open(ny.http_port).unwrap();
+    let g = call(
+        &mut conn,
+        &writers[0],
+        "POST",
+        "/api/v1/groups",
+        json!({"name": "Burst", "visibility": "public"}),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap().to_owned();
+    if let Some(w) = writers.get(1) {
+        let user = harness::USERS[1][1];
+        call(
+            &mut conn,
+            w,
+            "POST",
+            &format!("/api/v1/groups/{gid}/members"),
+            json!({ "user": user }),
+            200,
+        );
+    }
+    let targets: Vec<String> = (0..50)
+        .map(|i| {
+            let t = call(
+                &mut conn,
+                &writers[i % writers.len()],
+                "POST",
+                &format!("/api/v1/groups/{gid}/threads"),
+                json!({"title": format!("Burst {i}"), "body": "start"}),
+                201,
+            );
+            t["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let quiet: Vec<Run> = endpoints
+        .iter()
+        .map(|(name, auth, _, path)| load(port, name, tokens, *auth, secs, path))
+        .collect();
+    // The posters: POSTERS connections at New York, paced together to `rate` posts a second.
+    const POSTERS: usize = 16;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let posted = AtomicUsize::new(0);
+    let received_before = paris.metric("weft_changes_received_total");
+    let started = Instant::now();
+    let during = std::thread::scope(|s| {
+        for k in 0..POSTERS {
+            let (stop, posted, targets, writers) = (&stop, &posted, &targets, &writers);
+            let ny_port = ny.http_port;
+            s.spawn(move || {
+                let mut conn = Conn::open(ny_port).unwrap();
+                let mut i = k;
+                let begin = Instant::now();
+                while !stop.load(Ordering::Relaxed) {
+                    // Post number i is due at i / rate seconds.
+                    let due = Duration::from_secs_f64(i as f64 / rate as f64);
+                    if let Some(wait) = due.checked_sub(begin.elapsed()) {
+                        std::thread::sleep(wait);
+                    }
+                    let t = &targets[i % targets.len()];
+                    let token = &writers[i % writers.len()];
+                    let r = conn.request(
+                        "POST",
+                        &format!("/api/v1/threads/{t}/posts"),
+                        Some((token, Auth::Bearer)),
+                        Some(&json!({"body": format!("burst post {i}")}).to_string()),
+                    );
+                    if matches!(r, Ok((201, _))) {
+                        posted.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        conn = Conn::open(ny_port).unwrap();
+                    }
+                    i += POSTERS;
+                }
+            });
+        }
+        // Let the burst reach its pace, then measure.
+        std::thread::sleep(Duration::from_secs(2));
+        let runs: Vec<Run> = endpoints
+            .iter()
+            .map(|(name, auth, _, path)| {
+                load(port, &format!("{name} (burst)"), tokens, *auth, secs, path)
+            })
+            .collect();
+        stop.store(true, Ordering::Relaxed);
+        runs
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let received = paris.metric("weft_changes_received_total") - received_before;
+    eprintln!(
+        "New York posted {} posts in {elapsed:.0} s; Paris received {received} changes",
+        posted.load(Ordering::Relaxed)
+    );
+    (quiet, during, received / elapsed)
 }
 
 /// A log line without its terminal colours.
