@@ -166,7 +166,7 @@ pub(crate) fn run(root: PathBuf, port_base: u16, fresh: bool) -> Result<()> {
                 })?;
             tasks.push(tokio::spawn(weft_web::serve(
                 listener,
-                running.handle.clone(),
+                running.service(),
                 weft_web::WebOptions::from_config(&config, Some(DEMO_CHARTER.to_owned())),
                 wait(stop_rx.clone()),
             )));

@@ -68,7 +68,7 @@ pub(crate) fn run(config: Config) -> Result<()> {
         );
         let web = tokio::spawn(weft_web::serve(
             listener,
-            running.handle.clone(),
+            running.service(),
             web_options,
             wait(stop_rx.clone()),
         ));

@@ -58,14 +58,13 @@ pub(crate) fn user(cmd: UserCmd) -> Result<()> {
             if hours == 0 {
                 bail!("--hours must be at least 1");
             }
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
-            let expires = now + (hours as i64) * 3_600_000;
+            use weft_node::clock::{Clock, SystemClock, SystemRng};
+            let expires = SystemClock.now_ms() + (hours as i64) * 3_600_000;
             let token = weft_web::invite::create(
                 &config.data_dir.join(weft_web::invite::DIR),
                 &e.id,
                 expires,
+                &SystemRng,
             )
             .context("cannot write the setup link")?;
             let base = base_url

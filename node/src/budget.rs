@@ -13,7 +13,6 @@
 //! turns the budget off, as the benchmarks do).
 
 use std::collections::HashMap;
-use std::time::Instant;
 
 use crate::error::NodeError;
 
@@ -55,15 +54,21 @@ const MAX_BUCKETS: usize = 100_000;
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     tokens: f64,
-    at: Instant,
+    /// When it was last taken from (ms since the epoch, from the node's clock).
+    at: i64,
+}
+
+/// Seconds from `then` to `now` (ms), never negative (a clock set back refills nothing).
+fn secs_between(then: i64, now: i64) -> f64 {
+    now.saturating_sub(then).max(0) as f64 / 1000.0
 }
 
 impl Bucket {
     /// Takes one token; `Err(seconds to wait)` if there is none.
-    fn take(&mut self, now: Instant, capacity: f64, per_sec: f64) -> Result<(), u64> {
-        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+    fn take(&mut self, now: i64, capacity: f64, per_sec: f64) -> Result<(), u64> {
+        let elapsed = secs_between(self.at, now);
         self.tokens = (self.tokens + elapsed * per_sec).min(capacity);
-        self.at = now;
+        self.at = self.at.max(now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             return Ok(());
@@ -76,8 +81,8 @@ impl Bucket {
         Err(wait.max(1))
     }
 
-    fn is_full(&self, now: Instant, capacity: f64, per_sec: f64) -> bool {
-        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+    fn is_full(&self, now: i64, capacity: f64, per_sec: f64) -> bool {
+        let elapsed = secs_between(self.at, now);
         self.tokens + elapsed * per_sec >= capacity
     }
 }
@@ -109,8 +114,8 @@ impl Budgets {
         self.refused
     }
 
-    /// Spends one write of `employee`.
-    pub fn write(&mut self, employee: &str, now: Instant) -> Result<(), NodeError> {
+    /// Spends one write of `employee` at `now` (ms since the epoch).
+    pub fn write(&mut self, employee: &str, now: i64) -> Result<(), NodeError> {
         if self.settings.burst == 0 {
             return Ok(());
         }
@@ -129,13 +134,8 @@ impl Budgets {
         })
     }
 
-    /// Spends one membership change of `employee` in `group`.
-    pub fn membership(
-        &mut self,
-        employee: &str,
-        group: &str,
-        now: Instant,
-    ) -> Result<(), NodeError> {
+    /// Spends one membership change of `employee` in `group` at `now` (ms since the epoch).
+    pub fn membership(&mut self, employee: &str, group: &str, now: i64) -> Result<(), NodeError> {
         if self.settings.burst == 0 {
             return Ok(());
         }
@@ -157,7 +157,7 @@ impl Budgets {
     }
 
     /// Forgets full buckets once there are many (memory stays bounded by the active users).
-    fn forget_full(&mut self, now: Instant) {
+    fn forget_full(&mut self, now: i64) {
         if self.writes.len() + self.membership.len() < MAX_BUCKETS {
             return;
         }
@@ -171,8 +171,6 @@ impl Budgets {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     #[test]
@@ -181,7 +179,7 @@ mod tests {
             burst: 3,
             per_minute: 60,
         });
-        let t = Instant::now();
+        let t = 1_700_000_000_000;
         for _ in 0..3 {
             b.write("hdupre", t).unwrap();
         }
@@ -194,14 +192,14 @@ mod tests {
         ));
         // Someone else is not affected; a second later there is one more.
         b.write("jsmith", t).unwrap();
-        b.write("hdupre", t + Duration::from_millis(1_100)).unwrap();
+        b.write("hdupre", t + 1_100).unwrap();
         assert_eq!(b.refused(), 1);
     }
 
     #[test]
     fn membership_toggles_stop_after_a_few() {
         let mut b = Budgets::new(WriteBudget::default());
-        let t = Instant::now();
+        let t = 1_700_000_000_000;
         let ok = (0..20)
             .filter(|_| b.membership("hdupre", "g-1", t).is_ok())
             .count();

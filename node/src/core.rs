@@ -67,8 +67,12 @@ pub struct Core {
     /// The directory as readers off the loop see it, swapped when a new version is
     /// installed.
     directory: crate::reader::SharedDirectory,
-    /// Whole thread views kept for readers off the loop.
-    thread_views: crate::reader::SharedThreads,
+    /// Whole thread and profile views, and read markers on their way, kept for readers off
+    /// the loop.
+    kept: crate::reader::SharedKept,
+    /// The time (a notification's horizon, write budgets, search's ranking by age): the
+    /// system's unless the runtime or a test gives another ([`Core::set_clock`]).
+    clock: crate::clock::SharedClock,
 }
 
 /// How many documents a node keeps in memory unless configured otherwise (about 30 KB each
@@ -187,7 +191,8 @@ impl Core {
             budgets: crate::budget::Budgets::default(),
             directory_changed: None,
             directory: std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(dir))),
-            thread_views: crate::reader::SharedThreads::default(),
+            kept: crate::reader::SharedKept::default(),
+            clock: std::sync::Arc::new(crate::clock::SystemClock),
         };
         core.restore()?;
         core.save_certificates()?;
@@ -467,7 +472,8 @@ impl Core {
 
     /// Spends one write of `employee`'s budget.
     pub(crate) fn spend_write(&mut self, employee: &str) -> Result<(), NodeError> {
-        self.budgets.write(employee, std::time::Instant::now())
+        let now = self.now_ms();
+        self.budgets.write(employee, now)
     }
 
     /// Spends one change of `employee`'s own membership of `group`.
@@ -476,8 +482,8 @@ impl Core {
         employee: &str,
         group: &DocId,
     ) -> Result<(), NodeError> {
-        self.budgets
-            .membership(employee, group.as_str(), std::time::Instant::now())
+        let now = self.now_ms();
+        self.budgets.membership(employee, group.as_str(), now)
     }
 
     /// Writes refused because a budget was spent.
@@ -761,7 +767,7 @@ impl Core {
         let mut notices = std::mem::take(&mut self.notices);
         for d in changed {
             notices.extend(write(&self.model).update(&self.replica, d));
-            self.refresh_thread_view(d);
+            self.refresh_kept_view(d);
             self.search.index_doc(&self.replica, d);
             self.store_summary(d)?;
             people |= d.kind() == weft_crdt::DocKind::Profile;
@@ -824,9 +830,7 @@ impl Core {
         if notices.is_empty() {
             return Ok(());
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+        let now = self.now_ms();
         let dir = self.replica.directory().map(|d| &d.directory);
         let who = crate::personal::deliver(
             &self.store,
@@ -859,15 +863,22 @@ impl Core {
         read(&self.model)
     }
 
-    /// Keeps a fresh view of thread `id` for readers if one was kept (a commit changed it).
-    fn refresh_thread_view(&self, id: &DocId) {
-        if id.kind() != weft_crdt::DocKind::Thread
-            || !crate::reader::lock(&self.thread_views).holds(id)
-        {
-            return;
-        }
-        if let Some(v) = self.replica.doc(id).and_then(weft_crdt::ThreadView::of) {
-            crate::reader::lock(&self.thread_views).put(v);
+    /// Keeps a fresh view of document `id` for readers if one was kept (a commit changed it).
+    fn refresh_kept_view(&self, id: &DocId) {
+        match id.kind() {
+            weft_crdt::DocKind::Thread if self.kept.threads().holds(id) => {
+                if let Some(v) = self.replica.doc(id).and_then(weft_crdt::ThreadView::of) {
+                    self.kept.threads().put(id.clone(), v);
+                }
+            }
+            weft_crdt::DocKind::Profile if self.kept.profiles().holds(id) => {
+                if let Some(d) = self.replica.doc(id) {
+                    self.kept
+                        .profiles()
+                        .put(id.clone(), weft_crdt::ProfileView::of(d));
+                }
+            }
+            _ => {}
         }
     }
 
@@ -876,7 +887,31 @@ impl Core {
         &self,
         view: weft_crdt::ThreadView,
     ) -> std::sync::Arc<weft_crdt::ThreadView> {
-        crate::reader::lock(&self.thread_views).put(view)
+        self.kept.threads().put(view.id.clone(), view)
+    }
+
+    /// Keeps `employee`'s profile view for readers off the loop, and returns it shared.
+    pub(crate) fn keep_profile_view(
+        &self,
+        employee: &str,
+        view: weft_crdt::ProfileView,
+    ) -> std::sync::Arc<weft_crdt::ProfileView> {
+        self.kept.profiles().put(DocId::profile(employee), view)
+    }
+
+    /// What the loop keeps for readers (read markers on their way included).
+    pub(crate) fn kept(&self) -> &crate::reader::Kept {
+        &self.kept
+    }
+
+    /// Sets the clock the core reads (the runtime's, or a test's).
+    pub fn set_clock(&mut self, clock: crate::clock::SharedClock) {
+        self.clock = clock;
+    }
+
+    /// The time as the core's clock says (ms since the epoch).
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// A handle for reading off the loop (see [`crate::Reader`]).
@@ -885,7 +920,7 @@ impl Core {
             self.identity.site(),
             self.model.clone(),
             self.directory.clone(),
-            self.thread_views.clone(),
+            self.kept.clone(),
             self.store.clone(),
         )
     }

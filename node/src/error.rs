@@ -32,6 +32,9 @@ pub enum NodeError {
     Config(String),
     #[error("network: {0}")]
     Network(String),
+    /// The random source failed (no token, no nonce could be drawn).
+    #[error("no randomness: {0}")]
+    NoRandomness(String),
     #[error("the node is shutting down")]
     ShuttingDown,
 }

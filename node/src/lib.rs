@@ -28,6 +28,7 @@
 
 pub mod access;
 pub mod budget;
+pub mod clock;
 pub mod config;
 pub mod core;
 pub mod error;
@@ -48,7 +49,7 @@ pub use config::{Config, ConfigError};
 pub use core::{Core, DEFAULT_CACHE_DOCUMENTS, GossipVerdict, Outcome};
 pub use error::NodeError;
 pub use reader::Reader;
-pub use run::{Live, NodeHandle, Running, start};
+pub use run::{Live, NodeHandle, Running, start, start_with};
 pub use store::{Store, StoreError};
 pub use weft_crdt as crdt;
 pub use weft_keys as keys;

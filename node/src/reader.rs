@@ -13,34 +13,42 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
-use weft_crdt::{DocId, DocKind, GroupView, ThreadView};
-use weft_keys::Directory;
+use weft_crdt::{DocId, DocKind, GroupView, ProfileView, ThreadView};
+use weft_keys::{Directory, Employee};
 
 use crate::access::{self, Access};
 use crate::error::NodeError;
 use crate::personal::{Notification, Settings};
 use crate::readmodel::{GroupSummary, ReadModel, SharedModel, ThreadSummary, fold, read};
-use crate::store::Store;
+use crate::store::{SessionRecord, Store};
 
 /// The directory as last installed, shared by the loop (which swaps it) and readers.
 pub type SharedDirectory = Arc<RwLock<Arc<Directory>>>;
 
-/// Recently read threads as whole views, shared by the loop (which refreshes the ones a
-/// commit changed, and adds the ones it reads back for someone) and readers.
-pub type SharedThreads = Arc<Mutex<ThreadCache>>;
-
 /// How many whole thread views are kept for readers (a few tens of KB each).
 pub const THREAD_VIEWS: usize = 512;
+/// How many profile views are kept for readers (a KB or two each: the picture is not in
+/// them).
+pub const PROFILE_VIEWS: usize = 4096;
 
-/// Whole thread views by id, the least recently used dropped beyond [`THREAD_VIEWS`].
-#[derive(Debug, Default)]
-pub struct ThreadCache {
-    views: HashMap<DocId, (u64, Arc<ThreadView>)>,
+/// Whole views by document id, the least recently used dropped beyond a capacity.
+#[derive(Debug)]
+pub struct ViewCache<V> {
+    views: HashMap<DocId, (u64, Arc<V>)>,
     tick: u64,
+    capacity: usize,
 }
 
-impl ThreadCache {
-    fn get(&mut self, id: &DocId) -> Option<Arc<ThreadView>> {
+impl<V> ViewCache<V> {
+    fn new(capacity: usize) -> ViewCache<V> {
+        ViewCache {
+            views: HashMap::new(),
+            tick: 0,
+            capacity,
+        }
+    }
+
+    fn get(&mut self, id: &DocId) -> Option<Arc<V>> {
         self.tick += 1;
         let tick = self.tick;
         self.views.get_mut(id).map(|(used, v)| {
@@ -49,12 +57,12 @@ impl ThreadCache {
         })
     }
 
-    /// Keeps `view` (replacing an older one).
-    pub(crate) fn put(&mut self, view: ThreadView) -> Arc<ThreadView> {
+    /// Keeps `view` of `id` (replacing an older one).
+    pub(crate) fn put(&mut self, id: DocId, view: V) -> Arc<V> {
         self.tick += 1;
         let v = Arc::new(view);
-        self.views.insert(v.id.clone(), (self.tick, v.clone()));
-        if self.views.len() > THREAD_VIEWS
+        self.views.insert(id, (self.tick, v.clone()));
+        if self.views.len() > self.capacity
             && let Some(old) = self
                 .views
                 .iter()
@@ -72,8 +80,72 @@ impl ThreadCache {
     }
 }
 
-pub(crate) fn lock(t: &SharedThreads) -> std::sync::MutexGuard<'_, ThreadCache> {
-    t.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+/// What the loop keeps for readers besides the read models: recently read threads and
+/// profiles as whole views (refreshed by the commit that changes them, added when the loop
+/// reads one back for someone), and read markers on their way to the loop.
+#[derive(Debug)]
+pub struct Kept {
+    threads: Mutex<ViewCache<ThreadView>>,
+    profiles: Mutex<ViewCache<ProfileView>>,
+    /// Read markers sent to the loop and not yet written by it, by (employee, thread): a
+    /// reader counts them at once, so that a thread read is shown read on the next page even
+    /// though its marker was not waited for (see [`crate::service::Service::thread_page`]).
+    marks: Mutex<HashMap<(String, DocId), i64>>,
+}
+
+impl Default for Kept {
+    fn default() -> Kept {
+        Kept {
+            threads: Mutex::new(ViewCache::new(THREAD_VIEWS)),
+            profiles: Mutex::new(ViewCache::new(PROFILE_VIEWS)),
+            marks: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// What the loop and readers share of [`Kept`].
+pub type SharedKept = Arc<Kept>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every operation under these locks is a single insert, remove or lookup: a panic while
+    // one was held leaves a consistent map.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Kept {
+    pub(crate) fn threads(&self) -> std::sync::MutexGuard<'_, ViewCache<ThreadView>> {
+        lock(&self.threads)
+    }
+
+    pub(crate) fn profiles(&self) -> std::sync::MutexGuard<'_, ViewCache<ProfileView>> {
+        lock(&self.profiles)
+    }
+
+    /// Notes that `employee` read `thread` as of `at` (its last activity then), until the
+    /// loop has written the marker.
+    pub(crate) fn note_read(&self, employee: &str, thread: &DocId, at: i64) {
+        let mut marks = lock(&self.marks);
+        let m = marks
+            .entry((employee.to_owned(), thread.clone()))
+            .or_insert(at);
+        *m = (*m).max(at);
+    }
+
+    /// The loop wrote `employee`'s marker of `thread` at `at`: a noted one it covers is
+    /// forgotten.
+    pub(crate) fn marked(&self, employee: &str, thread: &DocId, at: i64) {
+        let mut marks = lock(&self.marks);
+        let key = (employee.to_owned(), thread.clone());
+        if marks.get(&key).is_some_and(|m| *m <= at) {
+            marks.remove(&key);
+        }
+    }
+
+    fn noted(&self, employee: &str, thread: &DocId) -> Option<i64> {
+        lock(&self.marks)
+            .get(&(employee.to_owned(), thread.clone()))
+            .copied()
+    }
 }
 
 /// A handle for reading off the loop. Cheap to clone.
@@ -82,7 +154,7 @@ pub struct Reader {
     site: Arc<str>,
     model: SharedModel,
     directory: SharedDirectory,
-    threads: SharedThreads,
+    kept: SharedKept,
     store: Store,
 }
 
@@ -97,14 +169,14 @@ impl Reader {
         site: &str,
         model: SharedModel,
         directory: SharedDirectory,
-        threads: SharedThreads,
+        kept: SharedKept,
         store: Store,
     ) -> Reader {
         Reader {
             site: site.into(),
             model,
             directory,
-            threads,
+            kept,
             store,
         }
     }
@@ -170,7 +242,56 @@ impl Reader {
         if self.doc_access(employee, thread) != Access::Full {
             return Err(NodeError::NotFound);
         }
-        Ok(lock(&self.threads).get(thread))
+        Ok(self.kept.threads().get(thread))
+    }
+
+    /// Notes that `employee` read `thread` as of `at`, for readers, until the loop writes the
+    /// marker (see [`Kept::note_read`]).
+    pub(crate) fn note_read(&self, employee: &str, thread: &DocId, at: i64) {
+        self.kept.note_read(employee, thread, at);
+    }
+
+    /// `employee`'s profile, if a view of it is kept here; `None` means "ask the loop" (it
+    /// reads the profile back and keeps its view for the next readers). Profiles are visible
+    /// to everyone.
+    pub fn profile(&self, employee: &str) -> Option<Arc<ProfileView>> {
+        self.kept.profiles().get(&DocId::profile(employee))
+    }
+
+    /// The directory's entry of `employee`, whatever their status.
+    pub fn employee(&self, employee: &str) -> Option<Employee> {
+        self.directory().employees.get(employee).cloned()
+    }
+
+    /// Whether the directory lists `employee` as active and homed at this node's site: only
+    /// such employees have accounts and sessions here.
+    pub fn homed_here(&self, employee: &str) -> bool {
+        self.directory().employees.get(employee).is_some_and(|e| {
+            e.status == weft_keys::Status::Active && e.site.as_str() == &*self.site
+        })
+    }
+
+    /// The active employee homed here whose id (in any case) or e-mail is `login`, with
+    /// their password hash if they have one.
+    pub(crate) fn account(
+        &self,
+        login: &str,
+    ) -> Result<Option<(String, Option<String>)>, NodeError> {
+        let login = login.to_lowercase();
+        let dir = self.directory();
+        let Some(e) = dir.employees.values().find(|e| {
+            e.site.as_str() == &*self.site
+                && e.status == weft_keys::Status::Active
+                && (e.id.to_lowercase() == login || e.email == login)
+        }) else {
+            return Ok(None);
+        };
+        Ok(Some((e.id.clone(), self.store.password_hash(&e.id)?)))
+    }
+
+    /// Every stored web session (by the digest of its token).
+    pub(crate) fn sessions(&self) -> Result<Vec<([u8; 32], SessionRecord)>, NodeError> {
+        Ok(self.store.sessions()?)
     }
 
     /// The "All company" group, if this node knows it (see [`crate::Core::all_company`]
@@ -253,7 +374,11 @@ impl Reader {
         t: &ThreadSummary,
         read_before: i64,
     ) -> Result<bool, NodeError> {
-        let marker = self.store.read_marker(employee, &t.id)?.unwrap_or(i64::MIN);
+        let stored = self.store.read_marker(employee, &t.id)?.unwrap_or(i64::MIN);
+        let marker = self
+            .kept
+            .noted(employee, &t.id)
+            .map_or(stored, |m| m.max(stored));
         Ok(t.last_author != employee && t.last_activity > marker.max(read_before))
     }
 
@@ -339,7 +464,7 @@ impl Reader {
     /// People still at the company whose id, name, e-mail, site, title, department,
     /// expertise, interests or languages has a word starting with each word of `query` (so
     /// "hel par" finds Hélène in Paris, and "@jsm" as typed in a post finds jsmith). By name.
-    pub fn find_people(&self, query: &str, limit: usize) -> Vec<weft_keys::Employee> {
+    pub fn find_people(&self, query: &str, limit: usize) -> Vec<Employee> {
         let dir = self.directory();
         let model = self.model();
         let wanted: Vec<String> = fold(query)
@@ -347,7 +472,7 @@ impl Reader {
             .map(|w| w.trim_start_matches('@').to_owned())
             .filter(|w| !w.is_empty())
             .collect();
-        let mut out: Vec<weft_keys::Employee> = dir
+        let mut out: Vec<Employee> = dir
             .employees
             .values()
             .filter(|e| e.status == weft_keys::Status::Active)

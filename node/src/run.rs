@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use libp2p::{Multiaddr, PeerId, identity, noise, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
@@ -24,6 +24,7 @@ use weft_crdt::DocId;
 use weft_crdt::sync::{Config as SyncConfig, Event};
 use weft_keys::{Signed, TrustAnchors};
 
+use crate::clock::{Clock, SharedClock, SharedRng, SystemClock, SystemRng};
 use crate::config::Config;
 use crate::core::Core;
 use crate::error::NodeError;
@@ -135,11 +136,10 @@ pub enum Live {
     Directory { version: u64 },
 }
 
-/// Milliseconds since the Unix epoch.
+/// Milliseconds since the Unix epoch, by the system's clock (for the binary and tests; a
+/// node reads the clock it was started with).
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    SystemClock.now_ms().max(0) as u64
 }
 
 /// A running node: its handle, and the task that ends when it stops.
@@ -148,6 +148,17 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<Result<(), NodeError>>,
     /// The libp2p addresses it listens on, once known (filled as listeners come up).
     pub listening: Arc<std::sync::Mutex<Vec<Multiaddr>>>,
+    /// The clock and the random source it was started with.
+    pub clock: SharedClock,
+    pub rng: SharedRng,
+}
+
+impl Running {
+    /// The service API of this node (what the web layer calls), with the clock and the
+    /// random source the node was started with.
+    pub fn service(&self) -> crate::service::Service {
+        crate::service::Service::new(self.handle.clone(), self.clock.clone(), self.rng.clone())
+    }
 }
 
 fn read_trust(paths: &[std::path::PathBuf]) -> Result<TrustAnchors, NodeError> {
@@ -173,10 +184,22 @@ const INPUTS: usize = 4096;
 /// The most inputs taken into one batch (one commit).
 const BATCH: usize = 512;
 
-/// Starts a node from its configuration. Returns once the store is open and the listeners
-/// are requested; the node runs until `shutdown` resolves.
+/// Starts a node from its configuration, with the system's clock and random source. Returns
+/// once the store is open and the listeners are requested; the node runs until `shutdown`
+/// resolves.
 pub async fn start(
     config: &Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Running, NodeError> {
+    start_with(config, Arc::new(SystemClock), Arc::new(SystemRng), shutdown).await
+}
+
+/// [`start`], with the clock and the random source the node reads: a test gives a
+/// [`crate::clock::ManualClock`] to drive time.
+pub async fn start_with(
+    config: &Config,
+    clock: SharedClock,
+    rng: SharedRng,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Running, NodeError> {
     let node_key =
@@ -193,7 +216,7 @@ pub async fn start(
         push_public: false,
         ..SyncConfig::default()
     };
-    let now_secs = now_ms() / 1000;
+    let now_secs = clock.now_ms().max(0) as u64 / 1000;
     let mut core = Core::open(
         &config.site,
         node_key.clone(),
@@ -203,11 +226,12 @@ pub async fn start(
         sync,
         now_secs,
     )?;
+    core.set_clock(clock.clone());
     core.set_write_budget(crate::budget::WriteBudget {
         burst: config.write_budget_burst,
         per_minute: config.write_budget_per_minute,
     });
-    core.ensure_all_company(now_ms() as i64)?;
+    core.ensure_all_company(clock.now_ms())?;
     core.commit()?;
     core.set_cache_documents(config.cache_documents);
 
@@ -281,6 +305,7 @@ pub async fn start(
         directory_file: config.directory.clone(),
         directory_seen: file_stamp(&config.directory),
         last_directory_check: Instant::now(),
+        clock: clock.clone(),
     };
     tracing::info!(site = %config.site, peer_id = %peer_id, "node started");
     let net_task = tokio::spawn(network.run(net_rx));
@@ -302,6 +327,8 @@ pub async fn start(
         handle,
         task,
         listening,
+        clock,
+        rng,
     })
 }
 
@@ -318,6 +345,8 @@ struct CoreLoop {
     directory_file: std::path::PathBuf,
     directory_seen: Option<(SystemTime, u64)>,
     last_directory_check: Instant,
+    /// The node's clock: what the sync engine's timers and the sync lag are measured by.
+    clock: SharedClock,
 }
 
 /// How often the directory file is looked at.
@@ -374,7 +403,7 @@ impl CoreLoop {
         let mut next = (self.last_search_refresh + SEARCH_REFRESH)
             .min(self.last_directory_check + DIRECTORY_CHECK);
         if let Some(at) = self.core.engine().next_timeout_ms() {
-            let wait = at.saturating_sub(now_ms());
+            let wait = at.saturating_sub(self.now_ms());
             next = next.min(now + Duration::from_millis(wait));
         }
         next.max(now)
@@ -442,12 +471,21 @@ impl CoreLoop {
         Ok(!stop)
     }
 
+    /// The node's clock, as the sync engine counts (ms since the epoch).
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ms().max(0) as u64
+    }
+
     fn on_net(&mut self, n: NetIn) {
         match n {
-            NetIn::Connected(site) => self.core.connect(&site, now_ms()),
+            NetIn::Connected(site) => {
+                let now = self.now_ms();
+                self.core.connect(&site, now);
+            }
             NetIn::Disconnected(site) => self.core.disconnect(&site),
             NetIn::Frame(site, frame) => {
-                let out = self.core.frame(&site, &frame, now_ms());
+                let now = self.now_ms();
+                let out = self.core.frame(&site, &frame, now);
                 self.on_outcome(out);
             }
             NetIn::Gossip {
@@ -479,7 +517,8 @@ impl CoreLoop {
 
     fn on_timer(&mut self) -> Result<(), NodeError> {
         let started = Instant::now();
-        let out = self.core.tick(now_ms());
+        let now = self.now_ms();
+        let out = self.core.tick(now);
         self.on_outcome(out);
         self.watch_directory();
         self.core.commit()?;
@@ -636,7 +675,7 @@ fn observe_lag(
     peer: &str,
     accepted: &[(DocId, automerge::ChangeHash)],
 ) {
-    let now = now_ms() as i64;
+    let now = core.now_ms();
     let times = accepted
         .iter()
         .filter_map(|(doc, hash)| core.replica().doc(doc)?.change(hash))

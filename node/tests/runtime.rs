@@ -115,3 +115,78 @@ async fn reads_are_answered_while_the_loop_is_busy() {
         "e1 follows what they post"
     );
 }
+
+/// A node started with a manual clock and a seeded random source: the service dates every
+/// change by that clock (not the system's), write budgets refill only as that clock moves,
+/// and the ids of new documents come from that random source, so a test drives time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_drives_the_nodes_time() {
+    use std::sync::Arc;
+    use weft_node::NodeError;
+    use weft_node::clock::{ManualClock, SeededRng};
+    use weft_node::service::Viewer;
+
+    let w = World::new(1, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    files::write_secret_key(&d.join("node.key"), &w.nodes[0]).unwrap();
+    files::write_public_key(&d.join("authority.pub"), &w.authority.public()).unwrap();
+    files::write_atomic(&d.join("directory.signed"), &w.directory.to_bytes()).unwrap();
+    let config = Config {
+        site: "site0".into(),
+        data_dir: d.join("data"),
+        node_key: d.join("node.key"),
+        directory: d.join("directory.signed"),
+        trust: vec![d.join("authority.pub")],
+        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+        write_budget_burst: 3,
+        write_budget_per_minute: 1,
+        ..Config::default()
+    };
+    // A day in 2030, far from the system's clock.
+    let t0: i64 = 1_900_000_000_000;
+    let clock = ManualClock::new(t0);
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = weft_node::start_with(
+        &config,
+        Arc::new(clock.clone()),
+        Arc::new(SeededRng::new(42)),
+        async {
+            let _ = stopped.await;
+        },
+    )
+    .await
+    .unwrap();
+    let service = running.service();
+    assert_eq!(service.now_ms(), t0);
+    let me = Viewer::new("e0");
+    let g = service
+        .create_group(&me, "Clockwork", "", Visibility::Public)
+        .await
+        .unwrap();
+    let t = service
+        .create_thread(&me, &g, "Tick", "tock")
+        .await
+        .unwrap();
+    let thread = service.thread(&me, &t).await.unwrap();
+    assert_eq!(thread.posts[0].created_at, t0, "dated by the node's clock");
+
+    // The budget (3, then 1 a minute) is spent: the fourth write is refused ...
+    service.reply(&me, &t, "one", None).await.unwrap();
+    let refused = service.reply(&me, &t, "two", None).await;
+    assert!(
+        matches!(refused, Err(NodeError::RateLimited { .. })),
+        "{refused:?}"
+    );
+    // ... until the clock moves a minute, whatever the system's clock does.
+    clock.advance(60_000);
+    let pid = service.reply(&me, &t, "two", None).await.unwrap();
+    let (_, post) = service.post(&me, &t, &pid).await.unwrap();
+    assert_eq!(post.created_at, t0 + 60_000);
+
+    // The same seed draws the same ids: a second node with the same seed would too.
+    let rng = SeededRng::new(42);
+    use weft_node::clock::Rng;
+    let first = rng.u64().unwrap();
+    assert_ne!(first, rng.u64().unwrap());
+}

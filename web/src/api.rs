@@ -14,8 +14,8 @@ use axum::{Json, Router, routing::get, routing::post, routing::put};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use weft_node::crdt::{DocId, DocKind, ProfileUpdate, Visibility};
-use weft_node::service::{Access, MembershipOutcome, parse_post_ref, post_ref};
+use weft_node::crdt::{DocId, DocKind, Visibility};
+use weft_node::service::{MembershipOutcome, ProfileEdit, parse_post_ref, post_ref};
 
 use crate::auth::{self, Session};
 use crate::error::AppError;
@@ -26,8 +26,7 @@ use crate::json::{
 };
 use crate::json::{E400, E401, E403, E404, E413, E415, E422, E429, E503};
 use crate::params::{doc_id, filter_query, group_matches, post_id, search_query};
-use crate::state::AppState;
-use crate::time::{nonce, now_ms};
+use crate::state::{AppState, viewer};
 
 /// The API routes, under `/api/v1` (with [`crate::personal::routes`]).
 pub fn routes() -> Router<AppState> {
@@ -103,7 +102,7 @@ pub(crate) async fn search(
     Me(me): Me,
     Query(q): Query<SearchParams>,
 ) -> Result<Json<List<SearchHit>>, AppError> {
-    use weft_node::search::HitKind;
+    use weft_node::service::HitKind;
     let kind = match q.kind.as_deref() {
         None | Some("") => None,
         Some(k) => Some(
@@ -114,9 +113,9 @@ pub(crate) async fn search(
     let query = search_query(&q.q)?;
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let results = state
-        .node
-        .call(move |core| core.search(&me, &query, kind, limit))
-        .await??;
+        .service
+        .search(&viewer(&me), &query, kind, limit)
+        .await?;
     let items = results
         .into_iter()
         .map(|r| SearchHit {
@@ -159,18 +158,19 @@ pub(crate) async fn events(
     use axum::response::sse::{Event, KeepAlive, Sse};
     use tokio::sync::broadcast::error::RecvError;
     use weft_node::Live;
-    let rx = state.node.subscribe();
+    let rx = state.service.subscribe();
     let ended = state.sessions.ended();
     // The session ends at the latest this long from now; a check every minute catches it
     // going idle (the stream itself does not count as use).
     let deadline = tokio::time::Instant::now()
         + Duration::from_millis(
-            (session.created + auth::SESSION_MAX.as_millis() as i64 - now_ms()).max(0) as u64,
+            (session.created + auth::SESSION_MAX.as_millis() as i64 - state.service.now_ms()).max(0)
+                as u64,
         );
     let stream = futures_util::stream::unfold(
         (rx, ended, state, session),
         move |(mut rx, mut ended, state, session)| async move {
-            let me = session.employee.clone();
+            let me = viewer(&session.employee);
             let mut check = tokio::time::interval(Duration::from_secs(60));
             check.tick().await;
             loop {
@@ -196,11 +196,8 @@ pub(crate) async fn events(
                 };
                 let doc = match live {
                     Live::Changed(doc) => doc,
-                    Live::Notified(who) if who == me => {
-                        let m = me.clone();
-                        let Ok(Ok(unread)) =
-                            state.node.call(move |c| c.unread_notifications(&m)).await
-                        else {
+                    Live::Notified(who) if who == me.id() => {
+                        let Ok(unread) = state.service.unread_notifications(&me).await else {
                             continue;
                         };
                         let data = serde_json::json!({ "unread": unread }).to_string();
@@ -209,17 +206,7 @@ pub(crate) async fn events(
                     }
                     _ => continue,
                 };
-                let (d, m) = (doc.clone(), me.clone());
-                let visible = state
-                    .node
-                    .call(move |c| match d.kind() {
-                        DocKind::Thread => c.thread_for(&m, &d).is_some(),
-                        DocKind::Group => c.group_access(&m, &d) == Access::Full,
-                        DocKind::Profile => true,
-                    })
-                    .await
-                    .unwrap_or(false);
-                if visible {
+                if state.service.may_see(&me, &doc) {
                     let kind = match doc.kind() {
                         DocKind::Thread => "thread",
                         DocKind::Group => "group",
@@ -238,20 +225,8 @@ pub(crate) async fn events(
 /// The person `id`, from the directory and their profile; 404 if the directory has nobody
 /// of that id.
 pub(crate) async fn load_person(state: &AppState, id: String) -> Result<Person, AppError> {
-    state
-        .node
-        .call(move |core| {
-            let e = core
-                .replica()
-                .directory()?
-                .directory
-                .employees
-                .get(&id)?
-                .clone();
-            Some(person_of(&e, core.profile_of(&id)))
-        })
-        .await?
-        .ok_or_else(AppError::not_found)
+    let p = state.service.person(&viewer(&id), &id).await?;
+    Ok(person_of(&p.employee, (*p.profile).clone()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -290,8 +265,14 @@ pub(crate) async fn login(
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<(CookieJar, Json<SessionJson>), AppError> {
     let ip = auth::client_ip(Some(addr.ip()), &headers, &state.trusted_proxies);
-    let employee =
-        auth::authenticate(&state.node, &state.logins, &body.login, body.password, ip).await?;
+    let employee = auth::authenticate(
+        &state.service,
+        &state.logins,
+        &body.login,
+        body.password,
+        ip,
+    )
+    .await?;
     let token = state.sessions.start(&employee).await?;
     let user = load_person(&state, employee).await?;
     let jar = jar.add(auth::session_cookie(token.clone(), state.secure_cookies));
@@ -336,11 +317,7 @@ pub(crate) async fn me(
     State(state): State<AppState>,
     Me(me): Me,
 ) -> Result<Json<MeJson>, AppError> {
-    let who = me.clone();
-    let unread = state
-        .node
-        .call(move |c| c.unread_notifications(&who))
-        .await??;
+    let unread = state.service.unread_notifications(&viewer(&me)).await?;
     Ok(Json(MeJson {
         person: load_person(&state, me).await?,
         notifications: Counters { unread },
@@ -402,26 +379,16 @@ pub(crate) async fn update_profile(
     Me(me): Me,
     ApiJson(b): ApiJson<ProfileBody>,
 ) -> Result<Json<Person>, AppError> {
-    let who = me.clone();
-    state
-        .node
-        .call(move |core| {
-            core.update_profile(
-                &who,
-                &ProfileUpdate {
-                    about: b.about.as_deref(),
-                    career: b.career.as_deref(),
-                    expertise: b.expertise.as_deref(),
-                    interests: b.interests.as_deref(),
-                    languages: b.languages.as_deref(),
-                    locale: b.locale.as_deref(),
-                    photo: None,
-                    picture: None,
-                },
-                now_ms(),
-            )
-        })
-        .await??;
+    let edit = ProfileEdit {
+        about: b.about,
+        career: b.career,
+        expertise: b.expertise,
+        interests: b.interests,
+        languages: b.languages,
+        locale: b.locale,
+        picture: None,
+    };
+    state.service.update_profile(&viewer(&me), edit).await?;
     Ok(Json(load_person(&state, me).await?))
 }
 
@@ -455,15 +422,13 @@ pub(crate) async fn list_groups(
 ) -> Result<Json<List<GroupJson>>, AppError> {
     filter_query(&q.q)?;
     let items = state
-        .node
-        .call(move |core| {
-            core.groups_for(&me)
-                .iter()
-                .filter(|(g, _)| group_matches(g, &q.q))
-                .map(|(g, a)| group_json(g, &me, *a))
-                .collect()
-        })
-        .await?;
+        .service
+        .groups(&viewer(&me))
+        .await?
+        .iter()
+        .filter(|(g, _)| group_matches(g, &q.q))
+        .map(|(g, a)| group_json(g, &me, *a))
+        .collect();
     Ok(Json(List::all(items)))
 }
 
@@ -509,16 +474,13 @@ pub(crate) async fn create_group(
 ) -> Result<(StatusCode, Json<GroupJson>), AppError> {
     let vis = Visibility::parse(&b.visibility)
         .ok_or_else(|| AppError::invalid("visibility must be public, private or secret"))?;
-    let g = state
-        .node
-        .call(move |core| -> Result<GroupJson, weft_node::NodeError> {
-            let id = core.create_group(&me, &b.name, &b.description, vis, now_ms(), nonce())?;
-            let (g, a) = core
-                .group_for(&me, &id)
-                .ok_or(weft_node::NodeError::NotFound)?;
-            Ok(group_json(&g, &me, a))
-        })
-        .await??;
+    let v = viewer(&me);
+    let id = state
+        .service
+        .create_group(&v, &b.name, &b.description, vis)
+        .await?;
+    let (g, a) = state.service.group(&v, &id).await?;
+    let g = group_json(&g, &me, a);
     Ok((StatusCode::CREATED, Json(g)))
 }
 
@@ -540,14 +502,8 @@ pub(crate) async fn group(
     Path(id): Path<String>,
 ) -> Result<Json<GroupJson>, AppError> {
     let id = doc_id(&id, DocKind::Group)?;
-    let g = state
-        .node
-        .call(move |core| {
-            core.group_for(&me, &id)
-                .map(|(g, a)| group_json(&g, &me, a))
-        })
-        .await?
-        .ok_or_else(AppError::not_found)?;
+    let (g, a) = state.service.group(&viewer(&me), &id).await?;
+    let g = group_json(&g, &me, a);
     Ok(Json(g))
 }
 
@@ -586,10 +542,7 @@ pub(crate) async fn add_member(
     ApiJson(b): ApiJson<MemberBody>,
 ) -> Result<Response, AppError> {
     let id = doc_id(&id, DocKind::Group)?;
-    let outcome = state
-        .node
-        .call(move |core| core.add_member(&me, &id, &b.user, now_ms()))
-        .await??;
+    let outcome = state.service.add_member(&viewer(&me), &id, &b.user).await?;
     let (status, word) = match outcome {
         MembershipOutcome::Added => (StatusCode::OK, "member"),
         MembershipOutcome::Requested => (StatusCode::ACCEPTED, "requested"),
@@ -624,9 +577,9 @@ pub(crate) async fn remove_member(
 ) -> Result<StatusCode, AppError> {
     let id = doc_id(&id, DocKind::Group)?;
     state
-        .node
-        .call(move |core| core.remove_member(&me, &id, &user, now_ms()))
-        .await??;
+        .service
+        .remove_member(&viewer(&me), &id, &user)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -652,13 +605,12 @@ pub(crate) async fn list_threads(
 ) -> Result<Json<List<ThreadJson>>, AppError> {
     let id = doc_id(&id, DocKind::Group)?;
     let items = state
-        .node
-        .call(move |core| {
-            core.threads_of(&me, &id)
-                .map(|ts| ts.iter().map(|t| thread_json(t, &me)).collect())
-        })
+        .service
+        .group_threads(&viewer(&me), &id)
         .await?
-        .ok_or_else(AppError::not_found)?;
+        .iter()
+        .map(|t| thread_json(t, &me))
+        .collect();
     Ok(Json(List::all(items)))
 }
 
@@ -699,16 +651,12 @@ pub(crate) async fn create_thread(
     ApiJson(b): ApiJson<NewThreadBody>,
 ) -> Result<(StatusCode, Json<ThreadJson>), AppError> {
     let id = doc_id(&id, DocKind::Group)?;
-    let t = state
-        .node
-        .call(move |core| -> Result<ThreadJson, weft_node::NodeError> {
-            let tid = core.create_thread(&me, &id, &b.title, &b.body, now_ms(), nonce())?;
-            let t = core
-                .thread_for(&me, &tid)
-                .ok_or(weft_node::NodeError::NotFound)?;
-            Ok(thread_json(&t, &me))
-        })
-        .await??;
+    let v = viewer(&me);
+    let tid = state
+        .service
+        .create_thread(&v, &id, &b.title, &b.body)
+        .await?;
+    let t = thread_json(&*state.service.thread(&v, &tid).await?, &me);
     Ok((StatusCode::CREATED, Json(t)))
 }
 
@@ -732,18 +680,9 @@ pub(crate) async fn thread(
     Path(id): Path<String>,
 ) -> Result<Json<ThreadJson>, AppError> {
     let id = doc_id(&id, DocKind::Thread)?;
-    let t = state
-        .node
-        .call(move |core| -> Result<ThreadJson, weft_node::NodeError> {
-            let t = core
-                .thread_for(&me, &id)
-                .ok_or(weft_node::NodeError::NotFound)?;
-            core.mark_thread_read(&me, &id)?;
-            let mut j = thread_json(&t, &me);
-            j.following = core.follows_thread(&me, &id)?;
-            Ok(j)
-        })
-        .await??;
+    let page = state.service.thread_page(&viewer(&me), &id).await?;
+    let mut t = thread_json(&page.thread, &me);
+    t.following = page.following;
     Ok(Json(t))
 }
 
@@ -792,21 +731,13 @@ pub(crate) async fn create_post(
         ),
         None => None,
     };
-    let p = state
-        .node
-        .call(move |core| -> Result<PostJson, weft_node::NodeError> {
-            let pid = core.reply(&me, &id, &b.body, reply_to.as_deref(), now_ms(), nonce())?;
-            let t = core
-                .thread_for(&me, &id)
-                .ok_or(weft_node::NodeError::NotFound)?;
-            let p = t
-                .posts
-                .iter()
-                .find(|p| p.id == pid)
-                .ok_or(weft_node::NodeError::NotFound)?;
-            Ok(post_json(&id, p, &me))
-        })
-        .await??;
+    let v = viewer(&me);
+    let pid = state
+        .service
+        .reply(&v, &id, &b.body, reply_to.as_deref())
+        .await?;
+    let (_, p) = state.service.post(&v, &id, &pid).await?;
+    let p = post_json(&id, &p, &me);
     Ok((StatusCode::CREATED, Json(p)))
 }
 
@@ -844,21 +775,10 @@ pub(crate) async fn edit_post(
     ApiJson(b): ApiJson<EditBody>,
 ) -> Result<Json<PostJson>, AppError> {
     let (tid, pid) = post_id(&id)?;
-    let p = state
-        .node
-        .call(move |core| -> Result<PostJson, weft_node::NodeError> {
-            core.edit_post(&me, &tid, &pid, &b.body, now_ms())?;
-            let t = core
-                .thread_for(&me, &tid)
-                .ok_or(weft_node::NodeError::NotFound)?;
-            let p = t
-                .posts
-                .iter()
-                .find(|p| p.id == pid)
-                .ok_or(weft_node::NodeError::NotFound)?;
-            Ok(post_json(&tid, p, &me))
-        })
-        .await??;
+    let v = viewer(&me);
+    state.service.edit_post(&v, &tid, &pid, &b.body).await?;
+    let (_, p) = state.service.post(&v, &tid, &pid).await?;
+    let p = post_json(&tid, &p, &me);
     Ok(Json(p))
 }
 
@@ -883,10 +803,7 @@ pub(crate) async fn delete_post(
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     let (tid, pid) = post_id(&id)?;
-    state
-        .node
-        .call(move |core| core.delete_post(&me, &tid, &pid, now_ms()))
-        .await??;
+    state.service.delete_post(&viewer(&me), &tid, &pid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -908,9 +825,9 @@ pub(crate) async fn react(
     }
     let (tid, pid) = post_id(&id)?;
     state
-        .node
-        .call(move |core| core.react(&me, &tid, &pid, &kind, on, now_ms()))
-        .await??;
+        .service
+        .react(&viewer(&me), &tid, &pid, &kind, on)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -33,14 +33,13 @@ use std::time::{Duration, Instant};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use axum::http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
-use weft_node::NodeHandle;
 use weft_node::config::IpRange;
 use weft_node::metrics::Metrics;
-use weft_node::store::SessionRecord;
+use weft_node::service::Service;
+use weft_node::service::SessionRecord;
 
 use crate::cookies::{Cookie, SameSite};
 use crate::error::AppError;
-use crate::time::now_ms;
 
 /// How long a session lasts unused.
 pub const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
@@ -127,7 +126,7 @@ struct Entry {
 /// The sessions of this node: in memory for every request, and in the store (as digests)
 /// for restarts. Loaded from the store on first use.
 pub struct Sessions {
-    node: NodeHandle,
+    service: Service,
     live: Mutex<HashMap<[u8; 32], Entry>>,
     loaded: tokio::sync::OnceCell<()>,
     /// Bumped whenever a session ends, so that event streams look whether theirs did.
@@ -140,21 +139,10 @@ impl std::fmt::Debug for Sessions {
     }
 }
 
-/// Whether the directory lists `employee` as active and homed at this node's site: only
-/// such employees have accounts and sessions here.
-pub fn homed_here(core: &weft_node::Core, employee: &str) -> bool {
-    core.replica().directory().is_some_and(|d| {
-        d.directory
-            .employees
-            .get(employee)
-            .is_some_and(|e| e.status == weft_node::keys::Status::Active && e.site == core.site())
-    })
-}
-
 impl Sessions {
-    pub fn new(node: NodeHandle) -> Sessions {
+    pub fn new(service: Service) -> Sessions {
         Sessions {
-            node,
+            service,
             live: Mutex::new(HashMap::new()),
             loaded: tokio::sync::OnceCell::new(),
             ended: tokio::sync::watch::channel(0).0,
@@ -168,7 +156,7 @@ impl Sessions {
     }
 
     fn count(&self, n: usize) {
-        Metrics::set(&self.node.metrics().sessions, n as u64);
+        Metrics::set(&self.service.metrics().sessions, n as u64);
     }
 
     /// Reads the stored sessions once, dropping those that expired and those of employees
@@ -176,28 +164,21 @@ impl Sessions {
     async fn load(&self) -> Result<(), AppError> {
         self.loaded
             .get_or_try_init(|| async {
-                let now = now_ms();
-                let kept = self
-                    .node
-                    .call(move |c| -> Result<_, weft_node::NodeError> {
-                        let mut kept = Vec::new();
-                        let mut dropped = false;
-                        for (d, r) in c.store().sessions()? {
-                            if session_alive(r.created, r.last_used, now)
-                                && homed_here(c, &r.employee)
-                            {
-                                kept.push((d, r));
-                            } else {
-                                c.store().remove_session(&d)?;
-                                dropped = true;
-                            }
-                        }
-                        if dropped {
-                            c.store().flush()?;
-                        }
-                        Ok(kept)
-                    })
-                    .await??;
+                let now = self.service.now_ms();
+                let mut kept = Vec::new();
+                let mut dropped = Vec::new();
+                for (d, r) in self.service.sessions().await? {
+                    if session_alive(r.created, r.last_used, now)
+                        && self.service.homed_here(&r.employee)
+                    {
+                        kept.push((d, r));
+                    } else {
+                        dropped.push(d);
+                    }
+                }
+                if !dropped.is_empty() {
+                    self.service.remove_sessions(dropped).await?;
+                }
                 let mut live = self.lock();
                 for (d, record) in kept {
                     let stored_use = record.last_used;
@@ -214,22 +195,15 @@ impl Sessions {
     /// the store when this returns.
     pub async fn start(&self, employee: &str) -> Result<String, AppError> {
         self.load().await?;
-        let token = random_token()?;
+        let token = random_token(&self.service)?;
         let d = digest(&token);
-        let now = now_ms();
+        let now = self.service.now_ms();
         let record = SessionRecord {
             employee: employee.to_owned(),
             created: now,
             last_used: now,
         };
-        let r = record.clone();
-        self.node
-            .call(move |c| -> Result<(), weft_node::NodeError> {
-                c.store().put_session(&d, &r)?;
-                c.store().flush()?;
-                Ok(())
-            })
-            .await??;
+        self.service.put_session(d, record.clone()).await?;
         let expired: Vec<[u8; 32]> = {
             let mut live = self.lock();
             let expired: Vec<[u8; 32]> = live
@@ -259,7 +233,7 @@ impl Sessions {
     pub async fn check(&self, token: &str) -> Result<Option<Session>, AppError> {
         self.load().await?;
         let d = digest(token);
-        let now = now_ms();
+        let now = self.service.now_ms();
         let (session, write_back) = {
             let mut live = self.lock();
             let Some(e) = live.get_mut(&d) else {
@@ -286,9 +260,9 @@ impl Sessions {
         if let Some(record) = write_back {
             // Best effort, off the request's path: at worst idle expiry counts from a minute
             // earlier after a restart.
-            let node = self.node.clone();
+            let service = self.service.clone();
             tokio::spawn(async move {
-                let _ = node.call(move |c| c.store().put_session(&d, &record)).await;
+                let _ = service.put_session(d, record).await;
             });
         }
         Ok(Some(session))
@@ -296,7 +270,7 @@ impl Sessions {
 
     /// Whether the session with digest `d` is still alive (for event streams).
     pub fn is_alive(&self, d: &[u8; 32]) -> bool {
-        let now = now_ms();
+        let now = self.service.now_ms();
         self.lock()
             .get(d)
             .is_some_and(|e| session_alive(e.record.created, e.record.last_used, now))
@@ -314,17 +288,9 @@ impl Sessions {
         }
         self.count(self.lock().len());
         self.ended.send_modify(|n| *n += 1);
-        let node = self.node.clone();
+        let service = self.service.clone();
         tokio::spawn(async move {
-            let _ = node
-                .call(move |c| -> Result<(), weft_node::NodeError> {
-                    for d in &digests {
-                        c.store().remove_session(d)?;
-                    }
-                    c.store().flush()?;
-                    Ok(())
-                })
-                .await;
+            let _ = service.remove_sessions(digests).await;
         });
     }
 
@@ -335,13 +301,7 @@ impl Sessions {
         self.lock().remove(&d);
         self.count(self.lock().len());
         self.ended.send_modify(|n| *n += 1);
-        self.node
-            .call(move |c| -> Result<(), weft_node::NodeError> {
-                c.store().remove_session(&d)?;
-                c.store().flush()?;
-                Ok(())
-            })
-            .await??;
+        self.service.remove_sessions(vec![d]).await?;
         Ok(())
     }
 
@@ -357,14 +317,7 @@ impl Sessions {
         };
         self.count(self.lock().len());
         self.ended.send_modify(|n| *n += 1);
-        let who = employee.to_owned();
-        self.node
-            .call(move |c| -> Result<(), weft_node::NodeError> {
-                c.store().end_sessions_of(&who)?;
-                c.store().flush()?;
-                Ok(())
-            })
-            .await??;
+        self.service.end_sessions_of(employee).await?;
         Ok(n)
     }
 
@@ -377,10 +330,10 @@ impl Sessions {
             .values()
             .map(|e| e.record.employee.clone())
             .collect();
-        let gone: Vec<String> = self
-            .node
-            .call(move |c| who.into_iter().filter(|e| !homed_here(c, e)).collect())
-            .await?;
+        let gone: Vec<String> = who
+            .into_iter()
+            .filter(|e| !self.service.homed_here(e))
+            .collect();
         for employee in gone {
             let n = self.end_all_of(&employee).await?;
             tracing::info!(
@@ -396,7 +349,7 @@ impl Sessions {
     /// moved as each one is installed. Runs until the node stops.
     pub async fn follow_directory(self: std::sync::Arc<Self>) {
         use tokio::sync::broadcast::error::RecvError;
-        let mut rx = self.node.subscribe();
+        let mut rx = self.service.subscribe();
         loop {
             match rx.recv().await {
                 Ok(weft_node::Live::Directory { .. }) | Err(RecvError::Lagged(_)) => {
@@ -610,11 +563,11 @@ pub fn clear_session_cookie(secure: bool) -> Cookie<'static> {
     crate::cookies::removal(COOKIE, "/", SameSite::Lax, secure)
 }
 
-/// 32 random bytes as hex.
-pub fn random_token() -> Result<String, AppError> {
-    let mut raw = [0u8; 32];
-    getrandom::fill(&mut raw).map_err(|_| AppError::internal("no randomness"))?;
-    Ok(weft_node::keys::to_hex(&raw))
+/// 32 random bytes as hex, from the node's random source.
+pub fn random_token(service: &Service) -> Result<String, AppError> {
+    service
+        .token()
+        .map_err(|_| AppError::internal("no randomness"))
 }
 
 /// The client's address: the connection's `peer`, unless that is a trusted proxy, in which
@@ -675,13 +628,13 @@ fn too_many(metrics: &Metrics) -> AppError {
 /// Checks a login and password, with rate limiting; returns the employee id. `ip` is the
 /// client's address as [`client_ip`] found it.
 pub async fn authenticate(
-    node: &NodeHandle,
+    service: &Service,
     logins: &Logins,
     login: &str,
     password: String,
     ip: Option<IpAddr>,
 ) -> Result<String, AppError> {
-    let metrics = node.metrics().clone();
+    let metrics = service.metrics().clone();
     let login = login.trim().to_lowercase();
     let account: String = login.chars().take(MAX_LOGIN_BYTES).collect();
     let Some(attempt) = logins.begin(&account, &address_key(ip), Instant::now()) else {
@@ -692,17 +645,10 @@ pub async fn authenticate(
     let found = if login.len() > MAX_LOGIN_BYTES || password.len() > MAX_PASSWORD_BYTES {
         None
     } else {
-        node.call(move |core| {
-            let dir = core.replica().directory()?;
-            let e = dir.directory.employees.values().find(|e| {
-                e.site == core.site()
-                    && e.status == weft_node::keys::Status::Active
-                    && (e.id.to_lowercase() == lookup || e.email == lookup)
-            })?;
-            let hash = core.store().password_hash(&e.id).ok()??;
-            Some((e.id.clone(), hash))
-        })
-        .await?
+        service
+            .account(&lookup)
+            .await?
+            .and_then(|(id, hash)| Some((id, hash?)))
     };
     let (who, hash) = match found {
         Some((who, hash)) => (Some(who), hash),
@@ -718,9 +664,7 @@ pub async fn authenticate(
     match who.filter(|_| ok) {
         Some(employee) => {
             attempt.succeeded();
-            let who = employee.clone();
-            let now = now_ms();
-            node.call(move |c| c.on_login(&who, now)).await??;
+            service.logged_in(&employee).await?;
             Ok(employee)
         }
         None => {

@@ -126,6 +126,13 @@ pub struct Viewer {
     pub unread: usize,
 }
 
+impl Viewer {
+    /// The viewer as the service layer knows them.
+    pub fn who(&self) -> weft_node::service::Viewer {
+        weft_node::service::Viewer::from(self.employee.as_str())
+    }
+}
+
 /// The logged-in viewer without the charter check: the charter page itself, and logging out
 /// (leaving is always allowed).
 #[derive(Debug, Clone)]
@@ -164,15 +171,18 @@ impl FromRequestParts<AppState> for Viewer {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Viewer, Redirect> {
         let SessionViewer(mut v) = SessionViewer::from_request_parts(parts, state).await?;
         let me = v.employee.clone();
-        let (unread, accepted, locale) = state
-            .node
-            .call(move |c| {
-                let unread = c.unread_notifications(&me).unwrap_or(0);
-                let accepted = c.settings_of(&me).ok().and_then(|s| s.charter);
-                (unread, accepted, c.profile_of(&me).locale)
-            })
+        let who = crate::state::viewer(&me);
+        let unread = state.service.unread_notifications(&who).await.unwrap_or(0);
+        let accepted = state
+            .service
+            .settings(&who)
             .await
-            .unwrap_or((0, None, None));
+            .ok()
+            .and_then(|s| s.charter);
+        let locale = match state.service.profile(&who, &me).await {
+            Ok(p) => p.locale.clone(),
+            Err(_) => None,
+        };
         // The language: the one picked at the bottom of the page, else the profile's, else
         // the browser's.
         if Lang::chosen(&CookieJar::from_headers(&parts.headers)).is_none()

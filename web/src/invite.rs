@@ -38,11 +38,17 @@ fn file_of(dir: &Path, token: &str) -> Option<std::path::PathBuf> {
     Some(dir.join(format!("{name}.json")))
 }
 
-/// Creates a link's token for `employee`, valid until `expires` (ms). Replaces nothing: an
-/// employee may hold several links until one is used.
-pub fn create(dir: &Path, employee: &str, expires: i64) -> std::io::Result<String> {
+/// Creates a link's token for `employee` from `rng`, valid until `expires` (ms). Replaces
+/// nothing: an employee may hold several links until one is used.
+pub fn create(
+    dir: &Path,
+    employee: &str,
+    expires: i64,
+    rng: &dyn weft_node::clock::Rng,
+) -> std::io::Result<String> {
     let mut raw = [0u8; 32];
-    getrandom::fill(&mut raw).map_err(|e| std::io::Error::other(e.to_string()))?;
+    rng.fill(&mut raw)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let token = weft_node::keys::to_hex(&raw);
     let path = file_of(dir, &token).ok_or_else(|| std::io::Error::other("bad token"))?;
     std::fs::create_dir_all(dir)?;
@@ -66,12 +72,10 @@ pub fn check(dir: &Path, token: &str, now: i64) -> Option<String> {
 /// Uses a link up and returns the employee it is for, if it was valid at `now` (ms). Of
 /// several requests racing with one link, exactly one gets it: the file is renamed away
 /// first (atomic), then read and removed. The link is gone afterwards whether or not it had
-/// expired.
-pub fn take(dir: &Path, token: &str, now: i64) -> Option<String> {
+/// expired. `claim` is a random number (the claimed file's name must not clash).
+pub fn take(dir: &Path, token: &str, now: i64, claim: u64) -> Option<String> {
     let path = file_of(dir, token)?;
-    let mut raw = [0u8; 8];
-    getrandom::fill(&mut raw).ok()?;
-    let claimed = path.with_extension(format!("claimed-{}", weft_node::keys::to_hex(&raw)));
+    let claimed = path.with_extension(format!("claimed-{claim:016x}"));
     std::fs::rename(&path, &claimed).ok()?;
     let bytes = std::fs::read(&claimed);
     let _ = std::fs::remove_file(&claimed);
@@ -84,16 +88,20 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use weft_node::clock::SystemRng;
 
     #[test]
     fn of_many_requests_racing_with_one_link_exactly_one_gets_it() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().join(DIR);
         for _ in 0..20 {
-            let t = create(&d, "hdupre", i64::MAX).unwrap();
+            let t = create(&d, "hdupre", i64::MAX, &SystemRng).unwrap();
             let won: usize = std::thread::scope(|s| {
                 let racers: Vec<_> = (0..8)
-                    .map(|_| s.spawn(|| take(&d, &t, 0).is_some()))
+                    .map(|i| {
+                        let (d, t) = (&d, &t);
+                        s.spawn(move || take(d, t, 0, i).is_some())
+                    })
                     .collect();
                 racers
                     .into_iter()
@@ -113,15 +121,15 @@ mod tests {
     fn a_link_works_once_and_not_after_expiry() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().join(DIR);
-        let t = create(&d, "hdupre", 1_000).unwrap();
+        let t = create(&d, "hdupre", 1_000, &SystemRng).unwrap();
         assert_eq!(check(&d, &t, 999).as_deref(), Some("hdupre"));
         assert_eq!(check(&d, &t, 1_000), None, "expired");
-        let other = create(&d, "jsmith", 5_000).unwrap();
+        let other = create(&d, "jsmith", 5_000, &SystemRng).unwrap();
         assert_ne!(t, other);
-        assert_eq!(take(&d, &other, 0).as_deref(), Some("jsmith"));
+        assert_eq!(take(&d, &other, 0, 1).as_deref(), Some("jsmith"));
         assert_eq!(check(&d, &other, 0), None, "used");
-        assert_eq!(take(&d, &other, 0), None, "used");
-        assert_eq!(take(&d, &t, 1_000), None, "expired");
+        assert_eq!(take(&d, &other, 0, 1), None, "used");
+        assert_eq!(take(&d, &t, 1_000, 2), None, "expired");
         assert_eq!(check(&d, &t, 0), None, "an expired link is used up too");
         assert_eq!(check(&d, "../../etc/passwd", 0), None);
         assert_eq!(check(&d, &"0".repeat(64), 0), None);

@@ -11,7 +11,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{ToResponse, ToSchema};
 use weft_node::crdt::{DocId, GroupView, PostView, ProfileView, ThreadView};
 use weft_node::keys::Employee;
-use weft_node::personal::Notification;
+use weft_node::service::Notification;
 use weft_node::service::{Access, FeedItem, last_activity, post_ref};
 
 use crate::time::rfc3339;

@@ -4,8 +4,10 @@
 //! ([`api`], [`personal`]; its shapes in [`json`], its OpenAPI document generated in
 //! [`openapi`]), logins and sessions ([`auth`]), the server-rendered pages ([`ui`]), and the
 //! operations endpoints ([`ops`]: `/healthz`, `/metrics`, `/api/v1/node`). It is the only
-//! crate that knows HTTP; it calls the node through [`weft_node::NodeHandle`] and never
-//! touches storage or the network directly.
+//! crate that knows HTTP; it calls the node only through its service layer
+//! ([`weft_node::service::Service`], typed, taking a viewer) and never names the node's core,
+//! its store, its replica or its sync engine (a test, `web/tests/layering.rs`, checks
+//! the sources). The clock and randomness it needs come from the service too.
 //!
 //! Handlers say what they need in their arguments, and the [`extract`]ors check it before
 //! they run: the API's caller ([`extract::Me`]: 401), a page's viewer ([`extract::Viewer`]:
@@ -14,13 +16,13 @@
 //! viewer, and is timed by route into the node's metrics.
 //!
 //! ```no_run
-//! # async fn run(node: weft_node::NodeHandle) -> std::io::Result<()> {
+//! # async fn run(service: weft_node::service::Service) -> std::io::Result<()> {
 //! // Serve a running node's UI and API on loopback until Ctrl-C.
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! let stop = async {
 //!     let _ = tokio::signal::ctrl_c().await;
 //! };
-//! weft_web::serve(listener, node, weft_web::WebOptions::default(), stop).await
+//! weft_web::serve(listener, service, weft_web::WebOptions::default(), stop).await
 //! # }
 //! ```
 //!
@@ -62,7 +64,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_extra::extract::cookie::CookieJar;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use weft_node::NodeHandle;
+use weft_node::service::Service;
 
 pub use error::AppError;
 pub use ops::{NodeInfo, PeerInfo};
@@ -75,17 +77,17 @@ pub const MAX_JSON_BODY: usize = 1024 * 1024;
 /// The router of a node's web server. Serve it with `into_make_service_with_connect_info`
 /// (as [`serve`] does): login rate limiting and the operations endpoints need the client's
 /// address.
-pub fn router(node: NodeHandle, options: WebOptions) -> Router {
-    router_with_state(state_of(node, options))
+pub fn router(service: Service, options: WebOptions) -> Router {
+    router_with_state(state_of(service, options))
 }
 
 /// The shared state a router is built on.
-pub fn state_of(node: NodeHandle, options: WebOptions) -> AppState {
+pub fn state_of(service: Service, options: WebOptions) -> AppState {
     use sha2::{Digest, Sha256};
     AppState {
-        sessions: Arc::new(auth::Sessions::new(node.clone())),
+        sessions: Arc::new(auth::Sessions::new(service.clone())),
         logins: Arc::new(auth::Logins::new(options.login_limits)),
-        node,
+        service,
         charter: options
             .charter
             .filter(|c| !c.trim().is_empty())
@@ -209,12 +211,12 @@ async fn not_found() -> AppError {
 /// Serves the router on a bound listener until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    node: NodeHandle,
+    service: Service,
     options: WebOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(address = %listener.local_addr()?, "web server listening");
-    let state = state_of(node, options);
+    let state = state_of(service, options);
     // Sessions end as the directory says people left or moved; the task ends with the node.
     let follower = tokio::spawn(state.sessions.clone().follow_directory());
     let served = axum::serve(

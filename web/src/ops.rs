@@ -88,14 +88,14 @@ fn allowed(state: &AppState, parts: &Parts) -> bool {
 
 /// `GET /healthz`: 200 when the node's loop answers, not merely when the HTTP server runs.
 pub(crate) async fn healthz(State(state): State<AppState>) -> Result<&'static str, AppError> {
-    state.node.call(|_| ()).await?;
+    state.service.health().await?;
     Ok("ok\n")
 }
 
 /// `GET /metrics`: the node's metrics in the OpenMetrics text format (which Prometheus
 /// reads).
 pub(crate) async fn metrics(_: Operator, State(state): State<AppState>) -> Response {
-    let text = state.node.metrics().render(state.node.site());
+    let text = state.service.metrics().render(state.service.site());
     (
         [(header::CONTENT_TYPE, weft_node::metrics::CONTENT_TYPE)],
         text,
@@ -121,42 +121,24 @@ pub(crate) async fn node_info(
     _: Operator,
     State(state): State<AppState>,
 ) -> Result<Json<NodeInfo>, AppError> {
-    let peer_id = state.node.peer_id().to_string();
-    let info = state
-        .node
-        .call(move |core| {
-            let connected: Vec<String> = core.engine().peers().map(str::to_owned).collect();
-            let dir = core.replica().directory();
-            let peers = dir
-                .map(|d| {
-                    d.directory
-                        .sites
-                        .values()
-                        .filter(|s| s.id != core.site())
-                        .map(|s| PeerInfo {
-                            site: s.id.clone(),
-                            peer_id: s
-                                .node_key
-                                .and_then(|k| weft_node::net::peer_id_of(&k))
-                                .map(|p| p.to_string())
-                                .unwrap_or_default(),
-                            connected: connected.contains(&s.id),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let stats = core.store().stats();
-            NodeInfo {
-                site: core.site().to_owned(),
-                peer_id,
-                peers,
-                documents: stats.documents,
-                changes: stats.changes,
-                change_bytes: stats.change_bytes,
-                version: env!("CARGO_PKG_VERSION").to_owned(),
-                directory_version: dir.map_or(0, |d| d.version()),
-            }
-        })
-        .await?;
+    let s = state.service.node_status().await?;
+    let info = NodeInfo {
+        site: s.site,
+        peer_id: s.peer_id,
+        peers: s
+            .peers
+            .into_iter()
+            .map(|p| PeerInfo {
+                site: p.site,
+                peer_id: p.peer_id,
+                connected: p.connected,
+            })
+            .collect(),
+        documents: s.documents,
+        changes: s.changes,
+        change_bytes: s.change_bytes,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        directory_version: s.directory_version,
+    };
     Ok(Json(info))
 }

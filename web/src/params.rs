@@ -47,7 +47,7 @@ pub fn group_matches(g: &GroupView, query: &str) -> bool {
 }
 
 /// The words of a search, or the 400 that says which limit it passed.
-pub fn search_query(q: &str) -> Result<weft_node::search::SearchQuery, AppError> {
-    weft_node::search::SearchQuery::parse(q)
+pub fn search_query(q: &str) -> Result<weft_node::service::SearchQuery, AppError> {
+    weft_node::service::SearchQuery::parse(q)
         .map_err(|e| AppError::new(StatusCode::BAD_REQUEST, "bad_query", e.to_string()))
 }

@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use weft_node::crdt::DocKind;
+use weft_node::service::ProfileEdit;
 
 use crate::error::AppError;
 use crate::extract::Me;
@@ -16,8 +17,7 @@ use crate::json::{
     FeedThread, List, NotificationJson, Person, Unread, feed_thread, notification_json, person_of,
 };
 use crate::params::{doc_id, filter_query};
-use crate::state::AppState;
-use crate::time::now_ms;
+use crate::state::{AppState, viewer};
 
 /// The routes of what is personal to the caller, under `/api/v1`.
 pub fn routes() -> Router<AppState> {
@@ -80,10 +80,7 @@ pub(crate) async fn feed(
 ) -> Result<Json<List<FeedThread>>, AppError> {
     let limit = p.limit.unwrap_or(30).clamp(1, 100);
     let before: Option<i64> = cursor(p.before.as_deref())?;
-    let items = state
-        .node
-        .call(move |c| c.feed_for(&me, before, limit))
-        .await??;
+    let items = state.service.feed(&viewer(&me), before, limit).await?;
     let next = (items.len() == limit)
         .then(|| items.last().map(|i| i.thread.last_activity.to_string()))
         .flatten();
@@ -108,10 +105,7 @@ pub(crate) async fn feed_read(
     State(state): State<AppState>,
     Me(me): Me,
 ) -> Result<StatusCode, AppError> {
-    state
-        .node
-        .call(move |c| c.mark_all_read(&me, now_ms()))
-        .await??;
+    state.service.mark_all_read(&viewer(&me)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -135,9 +129,9 @@ pub(crate) async fn notifications(
     let limit = p.limit.unwrap_or(30).clamp(1, 100);
     let before: Option<u64> = cursor(p.before.as_deref())?;
     let items = state
-        .node
-        .call(move |c| c.notifications_for(&me, before, limit))
-        .await??;
+        .service
+        .notifications(&viewer(&me), before, limit)
+        .await?;
     let next = (items.len() == limit)
         .then(|| items.last().map(|n| n.id.to_string()))
         .flatten();
@@ -196,12 +190,9 @@ pub(crate) async fn notifications_read(
         None => None,
     };
     let unread = state
-        .node
-        .call(move |c| -> Result<usize, weft_node::NodeError> {
-            c.mark_notifications_read(&me, up_to)?;
-            c.unread_notifications(&me)
-        })
-        .await??;
+        .service
+        .mark_notifications_read(&viewer(&me), up_to)
+        .await?;
     Ok(Json(Unread { unread }))
 }
 
@@ -212,10 +203,7 @@ pub(crate) async fn set_thread_follow(
     on: bool,
 ) -> Result<StatusCode, AppError> {
     let id = doc_id(&id, DocKind::Thread)?;
-    state
-        .node
-        .call(move |c| c.follow_thread(&me, &id, on))
-        .await??;
+    state.service.follow_thread(&viewer(&me), &id, on).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -269,10 +257,7 @@ pub(crate) async fn set_person_follow(
     id: String,
     on: bool,
 ) -> Result<StatusCode, AppError> {
-    state
-        .node
-        .call(move |c| c.follow_person(&me, &id, on))
-        .await??;
+    state.service.follow_person(&viewer(&me), &id, on).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -347,23 +332,18 @@ pub(crate) struct PeopleParams {
 )]
 pub(crate) async fn people(
     State(state): State<AppState>,
-    _me: Me,
+    Me(me): Me,
     Query(q): Query<PeopleParams>,
 ) -> Result<Json<List<Person>>, AppError> {
     filter_query(&q.q)?;
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let items = state
-        .node
-        .call(move |c| {
-            c.find_people(&q.q, limit)
-                .into_iter()
-                .map(|e| {
-                    let p = c.profile_of(&e.id);
-                    person_of(&e, p)
-                })
-                .collect()
-        })
-        .await?;
+        .service
+        .find_people(&viewer(&me), &q.q, limit)
+        .await?
+        .into_iter()
+        .map(|p| person_of(&p.employee, (*p.profile).clone()))
+        .collect();
     Ok(Json(List::all(items)))
 }
 
@@ -397,14 +377,14 @@ pub(crate) fn image_type(bytes: &[u8]) -> Option<&'static str> {
 )]
 pub(crate) async fn photo(
     State(state): State<AppState>,
-    _me: Me,
+    Me(me): Me,
     Path(id): Path<String>,
 ) -> Result<axum::response::Response, AppError> {
     use axum::http::header;
     use axum::response::IntoResponse;
     let bytes = state
-        .node
-        .call(move |c| c.picture_of(&id))
+        .service
+        .picture(&viewer(&me), &id)
         .await?
         .ok_or_else(AppError::not_found)?;
     let kind = image_type(&bytes).ok_or_else(AppError::not_found)?;
@@ -468,20 +448,11 @@ pub(crate) async fn set_photo(
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    state
-        .node
-        .call(move |c| {
-            c.update_profile(
-                &me,
-                &weft_node::crdt::ProfileUpdate {
-                    photo: Some(&digest),
-                    picture: Some(&body),
-                    ..Default::default()
-                },
-                now_ms(),
-            )
-        })
-        .await??;
+    let edit = ProfileEdit {
+        picture: Some((digest, body.to_vec())),
+        ..ProfileEdit::default()
+    };
+    state.service.update_profile(&viewer(&me), edit).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -501,19 +472,10 @@ pub(crate) async fn remove_photo(
     State(state): State<AppState>,
     Me(me): Me,
 ) -> Result<StatusCode, AppError> {
-    state
-        .node
-        .call(move |c| {
-            c.update_profile(
-                &me,
-                &weft_node::crdt::ProfileUpdate {
-                    photo: Some(""),
-                    picture: Some(&[]),
-                    ..Default::default()
-                },
-                now_ms(),
-            )
-        })
-        .await??;
+    let edit = ProfileEdit {
+        picture: Some((String::new(), Vec::new())),
+        ..ProfileEdit::default()
+    };
+    state.service.update_profile(&viewer(&me), edit).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,15 +2,16 @@
 
 use std::sync::Arc;
 
-use weft_node::NodeHandle;
 use weft_node::config::IpRange;
+use weft_node::service::{Service, Viewer};
 
 use crate::auth::{LoginLimits, Logins, Sessions};
 
-/// The web layer's state: the node, the sessions and the operator's settings.
+/// The web layer's state: the node's service API, the sessions and the operator's settings.
 #[derive(Clone)]
 pub struct AppState {
-    pub node: NodeHandle,
+    /// The node, as the web layer may use it: the service layer and nothing else.
+    pub service: Service,
     pub sessions: Arc<Sessions>,
     /// Login attempts and password checks.
     pub logins: Arc<Logins>,
@@ -76,4 +77,9 @@ impl WebOptions {
             },
         }
     }
+}
+
+/// The service layer's viewer for the employee `id` (authenticated by an extractor).
+pub fn viewer(id: &str) -> Viewer {
+    Viewer::from(id)
 }

@@ -1,24 +1,9 @@
-//! The clock and the randomness the web layer reads, in one place: the current time, times
-//! as the API writes them (RFC 3339), and the nonces that make new documents' ids unique.
+//! Times as the API and the pages write them (RFC 3339, and a short form for pages).
 //!
-//! Everything else in `web` asks these functions, so that passing a clock and a random
-//! source in (as the node will) changes this module only.
-
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// A random number for a new group's or thread's genesis (its id is a hash of it).
-pub fn nonce() -> u64 {
-    let mut b = [0u8; 8];
-    let _ = getrandom::fill(&mut b);
-    u64::from_le_bytes(b)
-}
+//! The web layer reads no clock and no random source of its own: the time, nonces and
+//! tokens come from the service ([`weft_node::service::Service::now_ms`],
+//! [`weft_node::service::Service::token`]), which reads the clock and the random source the
+//! node was started with (`weft_node::clock`).
 
 /// RFC 3339 (UTC, milliseconds) from milliseconds since the epoch.
 pub fn rfc3339(ms: i64) -> String {

@@ -48,7 +48,7 @@ pub(crate) async fn latency(State(state): State<AppState>, req: Request, next: N
     let started = Instant::now();
     let response = next.run(req).await;
     state
-        .node
+        .service
         .metrics()
         .http_request(&route, method.as_str(), started.elapsed());
     response

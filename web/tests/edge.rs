@@ -21,7 +21,8 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use tower::ServiceExt;
 use weft_node::crdt::testkit::World;
-use weft_node::{Config, NodeHandle, files};
+use weft_node::service::Service;
+use weft_node::{Config, files};
 use weft_web::WebOptions;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -29,7 +30,7 @@ const TOKEN: &str = "an operator token of some length";
 
 /// A node of one site (`site0`) with employees `e0`, `e1`, `e2`, each with [`PASSWORD`].
 struct Node {
-    handle: NodeHandle,
+    service: Service,
     _stop: tokio::sync::oneshot::Sender<()>,
     _dir: tempfile::TempDir,
 }
@@ -67,14 +68,14 @@ async fn node() -> Node {
         .await
         .unwrap();
     Node {
-        handle: running.handle,
+        service: running.service(),
         _stop: stop,
         _dir: dir,
     }
 }
 
 fn app(n: &Node, options: WebOptions) -> Router {
-    weft_web::router(n.handle.clone(), options)
+    weft_web::router(n.service.clone(), options)
 }
 
 fn from(ip: [u8; 4], mut r: Request<Body>) -> Request<Body> {
@@ -411,7 +412,7 @@ async fn a_search_answers_200_or_400_whatever_it_holds() {
             "{path}"
         );
     }
-    let ok = n.handle.call(|_| ()).await;
+    let ok = n.service.health().await;
     assert!(ok.is_ok(), "the node is still up");
 }
 

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use maud::{PreEscaped, html};
 use serde::Deserialize;
-use weft_node::personal::{NoticeKind, Notification};
+use weft_node::service::{NoticeKind, Notification};
 
 use super::layout::{fail, page};
 use super::login::form_cookie;
@@ -16,7 +16,7 @@ use crate::extract::{FormCookie, SessionForm, SessionViewer, Viewer};
 use crate::i18n::Lang;
 use crate::markdown;
 use crate::state::AppState;
-use crate::time::{now_ms, rfc3339, short};
+use crate::time::{rfc3339, short};
 
 /// `GET /charter`: the usage charter, to accept before anything else.
 pub(super) async fn charter_page(
@@ -70,14 +70,12 @@ pub(super) async fn charter_accept(
         // The charter changed while the page was open: show the new text.
         return Redirect::to("/charter").into_response();
     }
-    let me = v.employee.clone();
-    let hash = charter.hash.clone();
-    match state.node.call(move |c| c.accept_charter(&me, &hash)).await {
-        Ok(Ok(())) => {
+    match state.service.accept_charter(&v.who(), &charter.hash).await {
+        Ok(()) => {
             tracing::info!(employee = %v.employee, "usage charter accepted");
             Redirect::to("/").into_response()
         }
-        Ok(Err(e)) | Err(e) => fail(e),
+        Err(e) => fail(e),
     }
 }
 
@@ -89,7 +87,7 @@ fn setup_form(
     who: &str,
     error: Option<&str>,
 ) -> (CookieJar, Response) {
-    let csrf = auth::random_token().unwrap_or_default();
+    let csrf = auth::random_token(&state.service).unwrap_or_default();
     let t = |k| lang.t(k);
     let r = page(
         lang,
@@ -133,13 +131,8 @@ fn link_gone(lang: Lang) -> Response {
 
 /// Whether the directory still lists `who` as active at this site: a link made before
 /// someone left or moved away no longer works.
-async fn still_here(state: &AppState, who: &str) -> bool {
-    let who = who.to_owned();
-    state
-        .node
-        .call(move |c| auth::homed_here(c, &who))
-        .await
-        .unwrap_or(false)
+fn still_here(state: &AppState, who: &str) -> bool {
+    state.service.homed_here(who)
 }
 
 /// `GET /setup/{token}`: a one-time link from `weft user invite`.
@@ -151,9 +144,9 @@ pub(super) async fn setup_page(
     let who = state
         .invites
         .as_deref()
-        .and_then(|d| crate::invite::check(d, &token, now_ms()));
+        .and_then(|d| crate::invite::check(d, &token, state.service.now_ms()));
     match who {
-        Some(who) if still_here(&state, &who).await => {
+        Some(who) if still_here(&state, &who) => {
             setup_form(&state, lang, &token, &who, None).into_response()
         }
         _ => link_gone(lang),
@@ -180,7 +173,7 @@ pub(super) async fn setup_submit(
     let Some(dir) = state.invites.clone() else {
         return link_gone(lang);
     };
-    let Some(who) = crate::invite::check(&dir, &token, now_ms()) else {
+    let Some(who) = crate::invite::check(&dir, &token, state.service.now_ms()) else {
         return link_gone(lang);
     };
     let mistake = if f.password.chars().count() < 10 {
@@ -196,15 +189,16 @@ pub(super) async fn setup_submit(
         return r;
     }
     // A turn to hash first, so that a busy node does not use the link up for nothing.
-    let metrics = state.node.metrics().clone();
+    let metrics = state.service.metrics().clone();
     let permit = match state.logins.permit(&metrics).await {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    let Some(who) = crate::invite::take(&dir, &token, now_ms()) else {
+    let claim = state.service.nonce().unwrap_or_default();
+    let Some(who) = crate::invite::take(&dir, &token, state.service.now_ms(), claim) else {
         return link_gone(lang);
     };
-    if !still_here(&state, &who).await {
+    if !still_here(&state, &who) {
         tracing::info!(employee = %who, "setup link refused: not active at this site");
         return link_gone(lang);
     }
@@ -213,18 +207,7 @@ pub(super) async fn setup_submit(
         Ok(Ok(h)) => h,
         _ => return fail(crate::error::AppError::internal("password hashing")),
     };
-    let employee = who.clone();
-    let now = now_ms();
-    let saved = state
-        .node
-        .call(move |c| -> Result<(), weft_node::NodeError> {
-            c.store().set_password_hash(&employee, &hash)?;
-            c.store().flush()?;
-            c.on_login(&employee, now)?;
-            Ok(())
-        })
-        .await;
-    if let Err(e) = saved.and_then(|r| r) {
+    if let Err(e) = state.service.set_password_hash(&who, &hash).await {
         return fail(e);
     }
     // A new password ends every session made with the old one.
@@ -260,21 +243,19 @@ fn describe(lang: Lang, n: &Notification) -> String {
 
 /// `GET /notifications`: newest first; showing them marks them read.
 pub(super) async fn notifications_page(State(state): State<AppState>, v: Viewer) -> Response {
-    let me = v.employee.clone();
-    let items = state
-        .node
-        .call(
-            move |c| -> Result<Vec<Notification>, weft_node::NodeError> {
-                let items = c.notifications_for(&me, None, 100)?;
-                c.mark_notifications_read(&me, items.first().map(|n| n.id))?;
-                Ok(items)
-            },
-        )
-        .await;
-    let items = match items {
-        Ok(Ok(i)) => i,
-        Ok(Err(e)) | Err(e) => return fail(e),
+    let who = v.who();
+    let items = match state.service.notifications(&who, None, 100).await {
+        Ok(i) => i,
+        Err(e) => return fail(e),
     };
+    if let Some(newest) = items.first()
+        && let Err(e) = state
+            .service
+            .mark_notifications_read(&who, Some(newest.id))
+            .await
+    {
+        return fail(e);
+    }
     let lang = v.lang;
     let t = |k| lang.t(k);
     page(

@@ -8,7 +8,6 @@ use maud::html;
 use super::layout::{Older, PAGE, fail, live_page, older_link, thread_card};
 use crate::extract::{Button, CsrfForm, Viewer};
 use crate::state::AppState;
-use crate::time::now_ms;
 
 /// `GET /`: the feed's first page follows what happens (live); older pages stay as they are.
 pub(super) async fn feed(
@@ -16,15 +15,9 @@ pub(super) async fn feed(
     v: Viewer,
     Query(older): Query<Older>,
 ) -> Response {
-    let me = v.employee.clone();
-    let before = older.before;
-    let items = match state
-        .node
-        .call(move |core| core.feed_for(&me, before, PAGE))
-        .await
-    {
-        Ok(Ok(items)) => items,
-        Ok(Err(e)) | Err(e) => return fail(e),
+    let items = match state.service.feed(&v.who(), older.before, PAGE).await {
+        Ok(items) => items,
+        Err(e) => return fail(e),
     };
     let lang = v.lang;
     let unread = items.iter().filter(|i| i.unread).count();
@@ -46,7 +39,7 @@ pub(super) async fn feed(
             @for i in &items { (thread_card(lang, &i.thread, Some(&i.group_name), i.unread)) }
             (older_link(lang, "/", items.len(), items.last().map(|i| i.thread.last_activity)))
         },
-        before.is_none().then_some("feed"),
+        older.before.is_none().then_some("feed"),
     )
 }
 
@@ -55,13 +48,8 @@ pub(super) async fn feed_read(
     State(state): State<AppState>,
     CsrfForm(v, Button {}): CsrfForm<Button>,
 ) -> Response {
-    let me = v.employee;
-    match state
-        .node
-        .call(move |c| c.mark_all_read(&me, now_ms()))
-        .await
-    {
-        Ok(Ok(())) => Redirect::to("/").into_response(),
-        Ok(Err(e)) | Err(e) => fail(e),
+    match state.service.mark_all_read(&v.who()).await {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(e) => fail(e),
     }
 }

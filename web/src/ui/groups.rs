@@ -8,8 +8,8 @@ use axum::response::Response;
 use maud::{Markup, html};
 use serde::Deserialize;
 use weft_node::crdt::{DocKind, GroupView, Visibility};
-use weft_node::readmodel::ThreadSummary;
 use weft_node::service::Access;
+use weft_node::service::ThreadSummary;
 
 use super::layout::{
     Older, PAGE, doc_form, fail, not_found, older_link, page, thread_card, vis_label,
@@ -18,7 +18,6 @@ use crate::extract::{Button, CsrfForm, Viewer};
 use crate::i18n::Lang;
 use crate::params::{doc_id, filter_query, group_matches};
 use crate::state::AppState;
-use crate::time::{nonce, now_ms};
 
 #[derive(Deserialize)]
 pub(super) struct Filter {
@@ -32,12 +31,7 @@ pub(super) async fn groups_page(
     v: Viewer,
     Query(f): Query<Filter>,
 ) -> Response {
-    let me = v.employee.clone();
-    let groups = state
-        .node
-        .call(move |core| core.groups_for(&me))
-        .await
-        .unwrap_or_default();
+    let groups = state.service.groups(&v.who()).await.unwrap_or_default();
     let query = f.q.trim().to_owned();
     if let Err(e) = filter_query(&query) {
         return fail(e);
@@ -109,14 +103,13 @@ pub(super) async fn group_create(
     let Some(vis) = Visibility::parse(&f.visibility) else {
         return fail(crate::error::AppError::invalid("unknown visibility"));
     };
-    let me = v.employee;
     match state
-        .node
-        .call(move |core| core.create_group(&me, &f.name, &f.description, vis, now_ms(), nonce()))
+        .service
+        .create_group(&v.who(), &f.name, &f.description, vis)
         .await
     {
-        Ok(Ok(id)) => crate::cookies::redirect(&format!("/groups/{id}")),
-        Ok(Err(e)) | Err(e) => fail(e),
+        Ok(id) => crate::cookies::redirect(&format!("/groups/{id}")),
+        Err(e) => fail(e),
     }
 }
 
@@ -125,7 +118,7 @@ type PersonRow = (String, String, String);
 
 /// What a group page shows.
 struct GroupPage {
-    group: GroupView,
+    group: std::sync::Arc<GroupView>,
     access: Access,
     threads: Vec<(ThreadSummary, bool)>,
     members: Vec<PersonRow>,
@@ -143,43 +136,25 @@ pub(super) async fn group_page(
     let Ok(gid) = doc_id(&id, DocKind::Group) else {
         return not_found(&v);
     };
-    let me = v.employee.clone();
     let found = state
-        .node
-        .call(move |core| {
-            let (g, access) = core.group_for(&me, &gid)?;
-            let threads = core
-                .thread_summaries_of(&me, &gid, older.before, PAGE)
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            let dir = core.replica().directory().map(|d| &d.directory);
-            let row = |m: &String| {
-                let e = dir.and_then(|d| d.employees.get(m));
-                (
-                    m.clone(),
-                    e.map(|e| e.display_name.clone())
-                        .unwrap_or_else(|| m.clone()),
-                    e.map(|e| e.site.clone()).unwrap_or_default(),
-                )
-            };
-            let members = g.members.iter().map(row).collect();
-            let requests = g
-                .requests
-                .iter()
-                .map(|(who, msg)| (row(who), msg.clone()))
-                .collect();
-            Some(GroupPage {
-                group: g,
-                access,
-                threads,
-                members,
-                requests,
-            })
-        })
+        .service
+        .group_page(&v.who(), &gid, older.before, PAGE)
         .await
         .ok()
-        .flatten();
+        .map(|p| {
+            let row = |m: weft_node::service::Member| (m.id, m.display_name, m.site);
+            GroupPage {
+                group: p.group,
+                access: p.access,
+                threads: p.threads,
+                members: p.members.into_iter().map(row).collect(),
+                requests: p
+                    .requests
+                    .into_iter()
+                    .map(|(m, msg)| (row(m), msg))
+                    .collect(),
+            }
+        });
     let Some(gp) = found else {
         return not_found(&v);
     };
@@ -318,7 +293,7 @@ pub(super) async fn group_join(
         &state,
         &v,
         (&id, DocKind::Group),
-        |c, me, g| c.add_member(me, g, me, now_ms()),
+        |s, me, g| async move { s.join(&me, &g).await },
         |g, _| format!("/groups/{g}"),
     )
     .await
@@ -340,7 +315,7 @@ pub(super) async fn group_invite(
         &state,
         &v,
         (&id, DocKind::Group),
-        move |c, me, g| c.invite(me, g, &user, now_ms()),
+        move |s, me, g| async move { s.invite(&me, &g, &user).await },
         |g, ()| format!("/groups/{g}"),
     )
     .await

@@ -8,9 +8,10 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
+use weft_node::NodeError;
 use weft_node::crdt::{DocId, DocKind, Visibility};
-use weft_node::readmodel::ThreadSummary;
-use weft_node::{Core, NodeError};
+use weft_node::service::ThreadSummary;
+use weft_node::service::{Service, Viewer as Who};
 
 use crate::cookies::SameSite;
 use crate::extract::Viewer;
@@ -118,22 +119,24 @@ pub(super) fn fail(e: impl Into<crate::error::AppError>) -> Response {
 }
 
 /// A form that runs one command on a document: the id is parsed (a bad one is "not found"),
-/// `command` runs on the node as the viewer (whose session and form token the extractor
+/// `command` calls the service as the viewer (whose session and form token the extractor
 /// checked), and the answer is a redirect to where `then` says, or the error.
-pub(super) async fn doc_form<T: Send + 'static>(
+pub(super) async fn doc_form<T, Fut>(
     state: &AppState,
     v: &Viewer,
     (id, kind): (&str, DocKind),
-    command: impl FnOnce(&mut Core, &str, &DocId) -> Result<T, NodeError> + Send + 'static,
+    command: impl FnOnce(Service, Who, DocId) -> Fut,
     then: impl FnOnce(&DocId, T) -> String,
-) -> Response {
+) -> Response
+where
+    Fut: Future<Output = Result<T, NodeError>>,
+{
     let Ok(doc) = doc_id(id, kind) else {
         return not_found(v);
     };
-    let (me, d2) = (v.employee.clone(), doc.clone());
-    match state.node.call(move |core| command(core, &me, &d2)).await {
-        Ok(Ok(x)) => crate::cookies::redirect(&then(&doc, x)),
-        Ok(Err(e)) | Err(e) => fail(e),
+    match command(state.service.clone(), v.who(), doc.clone()).await {
+        Ok(x) => crate::cookies::redirect(&then(&doc, x)),
+        Err(e) => fail(e),
     }
 }
 

@@ -37,7 +37,7 @@ pub(super) fn form_cookie(
 
 /// The login page (with `error` said above the form), and its form cookie.
 fn login_form(state: &AppState, lang: Lang, error: Option<&str>) -> (CookieJar, Response) {
-    let csrf = auth::random_token().unwrap_or_default();
+    let csrf = auth::random_token(&state.service).unwrap_or_default();
     let t = |k| lang.t(k);
     let r = page(
         lang,
@@ -89,7 +89,7 @@ pub(super) async fn login_submit(
         *r.status_mut() = status;
         r
     };
-    match auth::authenticate(&state.node, &state.logins, &f.login, f.password, ip).await {
+    match auth::authenticate(&state.service, &state.logins, &f.login, f.password, ip).await {
         Ok(employee) => match state.sessions.start(&employee).await {
             Ok(token) => (
                 jar.add(auth::session_cookie(token, state.secure_cookies)),

@@ -5,13 +5,13 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
-use weft_node::crdt::{DocKind, GroupSettings};
+use weft_node::crdt::DocKind;
+use weft_node::service::GroupEdit;
 
 use super::layout::{doc_form, fail, not_found, page};
 use crate::extract::{Button, CsrfForm, Viewer};
 use crate::params::doc_id;
 use crate::state::AppState;
-use crate::time::now_ms;
 
 #[derive(Deserialize)]
 pub(super) struct FollowForm {
@@ -31,7 +31,7 @@ pub(super) async fn thread_follow(
         &state,
         &v,
         (&id, DocKind::Thread),
-        move |c, me, t| c.follow_thread(me, t, on),
+        move |s, me, t| async move { s.follow_thread(&me, &t, on).await },
         |t, ()| format!("/threads/{t}"),
     )
     .await
@@ -43,14 +43,13 @@ pub(super) async fn person_follow(
     Path(id): Path<String>,
     CsrfForm(v, f): CsrfForm<FollowForm>,
 ) -> Response {
-    let (me, who, on) = (v.employee.clone(), id.clone(), f.on == "1");
     match state
-        .node
-        .call(move |c| c.follow_person(&me, &who, on))
+        .service
+        .follow_person(&v.who(), &id, f.on == "1")
         .await
     {
-        Ok(Ok(())) => crate::cookies::redirect(&format!("/people/{id}")),
-        Ok(Err(e)) | Err(e) => fail(e),
+        Ok(()) => crate::cookies::redirect(&format!("/people/{id}")),
+        Err(e) => fail(e),
     }
 }
 
@@ -64,20 +63,10 @@ pub(super) async fn post_edit_page(
     let Ok(tid) = doc_id(&id, DocKind::Thread) else {
         return not_found(&v);
     };
-    let (me, t2, p2) = (v.employee.clone(), tid.clone(), post.clone());
-    let found = state
-        .node
-        .call(move |c| {
-            let t = c.thread_for(&me, &t2)?;
-            let p = t
-                .posts
-                .into_iter()
-                .find(|p| p.id == p2 && p.author == me && !p.deleted)?;
-            Some((t.title, p.body))
-        })
-        .await
-        .ok()
-        .flatten();
+    let found = match state.service.post(&v.who(), &tid, &post).await {
+        Ok((t, p)) if p.author == v.employee && !p.deleted => Some((t.title.clone(), p.body)),
+        _ => None,
+    };
     let Some((title, body)) = found else {
         return not_found(&v);
     };
@@ -116,7 +105,7 @@ pub(super) async fn post_edit(
         &state,
         &v,
         (&id, DocKind::Thread),
-        move |c, me, t| c.edit_post(me, t, &p2, &f.body, now_ms()),
+        move |s, me, t| async move { s.edit_post(&me, &t, &p2, &f.body).await },
         |t, ()| format!("/threads/{t}#p-{post}"),
     )
     .await
@@ -133,7 +122,7 @@ pub(super) async fn post_delete(
         &state,
         &v,
         (&id, DocKind::Thread),
-        move |c, me, t| c.delete_post(me, t, &p2, now_ms()),
+        move |s, me, t| async move { s.delete_post(&me, &t, &p2).await },
         |t, ()| format!("/threads/{t}#p-{post}"),
     )
     .await
@@ -159,10 +148,12 @@ async fn member_action(
         &state,
         &v,
         (&id, DocKind::Group),
-        move |c, me, g| match action {
-            MemberAction::Approve => c.add_member(me, g, &user, now_ms()).map(drop),
-            MemberAction::Decline => c.drop_request(me, g, &user, now_ms()),
-            MemberAction::Remove => c.remove_member(me, g, &user, now_ms()),
+        move |s, me, g| async move {
+            match action {
+                MemberAction::Approve => s.add_member(&me, &g, &user).await.map(drop),
+                MemberAction::Decline => s.drop_request(&me, &g, &user).await,
+                MemberAction::Remove => s.remove_member(&me, &g, &user).await,
+            }
         },
         move |g, ()| {
             if leaving {
@@ -219,13 +210,13 @@ pub(super) async fn group_settings(
         &state,
         &v,
         (&id, DocKind::Group),
-        move |c, me, g| {
-            let settings = GroupSettings {
-                name: Some(f.name.trim()),
-                description: Some(&f.description),
+        move |s, me, g| async move {
+            let edit = GroupEdit {
+                name: Some(f.name.trim().to_owned()),
+                description: Some(f.description),
                 visibility: None,
             };
-            c.update_group(me, g, &settings, now_ms())
+            s.update_group(&me, &g, edit).await
         },
         |g, ()| format!("/groups/{g}"),
     )

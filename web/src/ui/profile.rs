@@ -10,7 +10,6 @@ use super::layout::{fail, not_found, page};
 use crate::extract::{CsrfForm, Viewer};
 use crate::markdown;
 use crate::state::AppState;
-use crate::time::now_ms;
 
 /// `GET /people/{id}`.
 pub(super) async fn person_page(
@@ -19,27 +18,11 @@ pub(super) async fn person_page(
     Path(id): Path<String>,
 ) -> Response {
     let lang = v.lang;
-    let who = id.clone();
-    let me = v.employee.clone();
-    let found = state
-        .node
-        .call(move |core| {
-            let dir = &core.replica().directory()?.directory;
-            let e = dir.employees.get(&who)?.clone();
-            let manager = e
-                .manager
-                .as_ref()
-                .and_then(|m| dir.employees.get(m))
-                .map(|m| (m.id.clone(), m.display_name.clone()));
-            let following = core.follows_person(&me, &who).unwrap_or(false);
-            Some((e, manager, core.profile_of(&who), following))
-        })
-        .await
-        .ok()
-        .flatten();
-    let Some((e, manager, p, following)) = found else {
+    let Ok(found) = state.service.person_page(&v.who(), &id).await else {
         return not_found(&v);
     };
+    let (e, p) = (found.person.employee, found.person.profile);
+    let (manager, following) = (found.manager, found.following);
     let t = |k| lang.t(k);
     let mine = e.id == v.employee;
     let tags = |title: &'static str, items: &[String]| {
@@ -162,7 +145,6 @@ pub(super) async fn profile_save(
     State(state): State<AppState>,
     CsrfForm(v, f): CsrfForm<ProfileForm>,
 ) -> Response {
-    let me = v.employee.clone();
     let (expertise, interests, languages) = (
         items(&f.expertise),
         items(&f.interests),
@@ -172,25 +154,16 @@ pub(super) async fn profile_save(
         "en" | "fr" | "" => f.locale.clone(),
         _ => String::new(),
     };
-    let result = state
-        .node
-        .call(move |core| {
-            core.update_profile(
-                &me,
-                &weft_node::crdt::ProfileUpdate {
-                    about: Some(&f.about),
-                    expertise: Some(&expertise),
-                    interests: Some(&interests),
-                    languages: Some(&languages),
-                    locale: Some(&locale),
-                    ..Default::default()
-                },
-                now_ms(),
-            )
-        })
-        .await;
-    match result {
-        Ok(Ok(())) => crate::cookies::redirect(&format!("/people/{}", v.employee)),
-        Ok(Err(e)) | Err(e) => fail(e),
+    let edit = weft_node::service::ProfileEdit {
+        about: Some(f.about),
+        expertise: Some(expertise),
+        interests: Some(interests),
+        languages: Some(languages),
+        locale: Some(locale),
+        ..Default::default()
+    };
+    match state.service.update_profile(&v.who(), edit).await {
+        Ok(()) => crate::cookies::redirect(&format!("/people/{}", v.employee)),
+        Err(e) => fail(e),
     }
 }

@@ -20,13 +20,11 @@ pub(super) async fn topic_page(
     Path(topic): Path<String>,
 ) -> Response {
     let lang = v.lang;
-    let me = v.employee.clone();
     let wanted = topic.to_lowercase();
-    let w2 = wanted.clone();
     // From the search index and the read models: a topic page reads no thread.
     let threads = state
-        .node
-        .call(move |core| core.threads_about(&me, &w2).unwrap_or_default())
+        .service
+        .threads_about(&v.who(), &wanted)
         .await
         .unwrap_or_default();
     let title = format!("#{wanted}");
@@ -56,18 +54,15 @@ pub(super) async fn search_page(
     Query(f): Query<SearchForm>,
 ) -> Response {
     let lang = v.lang;
-    let me = v.employee.clone();
     let q = f.q.trim().to_owned();
     // Words and "phrases" only; a search beyond the limits says so (400), whatever it holds.
     let query = search_query(&q);
     let refused = query.as_ref().err().map(|e| e.message.clone());
     let results = match query {
         Ok(query) if !query.is_empty() => state
-            .node
-            .call(move |core| core.search(&me, &query, None, 30))
+            .service
+            .search(&v.who(), &query, None, 30)
             .await
-            .ok()
-            .and_then(Result::ok)
             .unwrap_or_default(),
         _ => Vec::new(),
     };
@@ -87,12 +82,12 @@ pub(super) async fn search_page(
             @else if !q.is_empty() && results.is_empty() { p.muted { (t("no_results")) } }
             @for r in &results {
                 @let (href, label) = match r.hit.kind {
-                    weft_node::search::HitKind::Post => (
+                    weft_node::service::HitKind::Post => (
                         format!("/threads/{}#p-{}", r.hit.id, r.hit.post.clone().unwrap_or_default()),
                         t("post_kind"),
                     ),
-                    weft_node::search::HitKind::Group => (format!("/groups/{}", r.hit.id), t("group_kind")),
-                    weft_node::search::HitKind::Person => (format!("/people/{}", r.hit.id), t("person_kind")),
+                    weft_node::service::HitKind::Group => (format!("/groups/{}", r.hit.id), t("group_kind")),
+                    weft_node::service::HitKind::Person => (format!("/people/{}", r.hit.id), t("person_kind")),
                 };
                 article.card {
                     p.meta { (label) }

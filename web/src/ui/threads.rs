@@ -12,7 +12,7 @@ use crate::extract::{Button, CsrfForm, Viewer};
 use crate::markdown;
 use crate::params::doc_id;
 use crate::state::AppState;
-use crate::time::{nonce, now_ms, rfc3339, short};
+use crate::time::{rfc3339, short};
 
 #[derive(Deserialize)]
 pub(super) struct ThreadForm {
@@ -30,7 +30,7 @@ pub(super) async fn thread_create(
         &state,
         &v,
         (&id, DocKind::Group),
-        move |c, me, g| c.create_thread(me, g, &f.title, &f.body, now_ms(), nonce()),
+        move |s, me, g| async move { s.create_thread(&me, &g, &f.title, &f.body).await },
         |_, t| format!("/threads/{t}"),
     )
     .await
@@ -46,28 +46,10 @@ pub(super) async fn thread_page(
     let Ok(tid) = doc_id(&id, DocKind::Thread) else {
         return not_found(&v);
     };
-    let me = v.employee.clone();
-    let found = state
-        .node
-        .call(move |core| {
-            let t = core.thread_for(&me, &tid)?;
-            let g = core
-                .model()
-                .group(&t.group)
-                .map(|g| g.name.clone())
-                .unwrap_or_default();
-            let following = core.follows_thread(&me, &tid).unwrap_or(false);
-            if let Err(e) = core.mark_thread_read(&me, &tid) {
-                tracing::warn!(error = %e, "read marker not saved");
-            }
-            Some((t, g, following))
-        })
-        .await
-        .ok()
-        .flatten();
-    let Some((t, group, following)) = found else {
+    let Ok(page) = state.service.thread_page(&v.who(), &tid).await else {
         return not_found(&v);
     };
+    let (t, group, following) = (page.thread, page.group_name, page.following);
     let tr = |k| lang.t(k);
     let live = t.id.to_string();
     live_page(
@@ -143,7 +125,7 @@ pub(super) async fn thread_reply(
         &state,
         &v,
         (&id, DocKind::Thread),
-        move |c, me, t| c.reply(me, t, &f.body, None, now_ms(), nonce()),
+        move |s, me, t| async move { s.reply(&me, &t, &f.body, None).await },
         |t, p| format!("/threads/{t}#p-{p}"),
     )
     .await
@@ -160,13 +142,13 @@ pub(super) async fn post_like(
         &state,
         &v,
         (&id, DocKind::Thread),
-        move |c, me, t| {
-            let on = !c
-                .thread_for(me, t)
-                .and_then(|t| t.posts.into_iter().find(|p| p.id == p2))
-                .and_then(|p| p.reactions.get("like").map(|l| l.iter().any(|e| e == me)))
-                .unwrap_or(false);
-            c.react(me, t, &p2, "like", on, now_ms())
+        move |s, me, t| async move {
+            let (_, p) = s.post(&me, &t, &p2).await?;
+            let liked = p
+                .reactions
+                .get("like")
+                .is_some_and(|l| l.iter().any(|e| e == me.id()));
+            s.react(&me, &t, &p2, "like", !liked).await
         },
         |t, ()| format!("/threads/{t}#p-{post}"),
     )

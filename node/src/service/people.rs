@@ -1,0 +1,190 @@
+//! People: an employee's directory entry with their profile, finding people, pictures and
+//! editing one's own profile.
+
+use std::sync::Arc;
+
+use weft_crdt::{DocId, ProfileUpdate, ProfileView};
+use weft_keys::Employee;
+
+use super::{Service, Viewer};
+use crate::core::Core;
+use crate::error::NodeError;
+
+/// Someone, as the directory lists them and as their profile describes them.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub employee: Employee,
+    pub profile: Arc<ProfileView>,
+}
+
+/// What a person's page shows its viewer.
+#[derive(Debug, Clone)]
+pub struct PersonPage {
+    pub person: Person,
+    /// Their manager's id and name, if the directory names one it lists.
+    pub manager: Option<(String, String)>,
+    /// Whether the viewer follows them.
+    pub following: bool,
+}
+
+/// The fields of one's profile to change (those left `None` stay as they are).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileEdit {
+    pub about: Option<String>,
+    pub career: Option<String>,
+    pub expertise: Option<Vec<String>>,
+    pub interests: Option<Vec<String>>,
+    pub languages: Option<Vec<String>>,
+    pub locale: Option<String>,
+    /// A new picture: its digest (what `photo` records) and its bytes; an empty digest and
+    /// no bytes remove it.
+    pub picture: Option<(String, Vec<u8>)>,
+}
+
+impl Service {
+    /// An employee's profile (everyone's is visible to every employee). Off the loop when a
+    /// view of it is kept; otherwise one job reads it back and keeps it.
+    pub async fn profile(
+        &self,
+        _v: &Viewer,
+        employee: &str,
+    ) -> Result<Arc<ProfileView>, NodeError> {
+        if let Some(p) = self.reader().profile(employee) {
+            return Ok(p);
+        }
+        let who = employee.to_owned();
+        self.run("people.profile", move |c| Ok(c.profile_view_of(&who)))
+            .await
+    }
+
+    /// Someone the directory lists (whatever their status), with their profile; `NotFound`
+    /// if it does not list them.
+    pub async fn person(&self, v: &Viewer, employee: &str) -> Result<Person, NodeError> {
+        let e = self
+            .reader()
+            .employee(employee)
+            .ok_or(NodeError::NotFound)?;
+        let profile = self.profile(v, employee).await?;
+        Ok(Person {
+            employee: e,
+            profile,
+        })
+    }
+
+    /// A person's page: the person, their manager and whether the viewer follows them.
+    pub async fn person_page(&self, v: &Viewer, employee: &str) -> Result<PersonPage, NodeError> {
+        let person = self.person(v, employee).await?;
+        let manager = person
+            .employee
+            .manager
+            .as_ref()
+            .and_then(|m| self.reader().employee(m))
+            .map(|m| (m.id.clone(), m.display_name.clone()));
+        let following = self.reader().follows_person(v.id(), employee)?;
+        Ok(PersonPage {
+            person,
+            manager,
+            following,
+        })
+    }
+
+    /// People still at the company matching `query` (names, ids, e-mails, titles,
+    /// departments, sites), with their profiles. Off the loop, but for profiles no one read
+    /// lately (one job reads them all back).
+    pub async fn find_people(
+        &self,
+        _v: &Viewer,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<Person>, NodeError> {
+        let found = self.reader().find_people(query, limit);
+        let missing: Vec<String> = found
+            .iter()
+            .filter(|e| self.reader().profile(&e.id).is_none())
+            .map(|e| e.id.clone())
+            .collect();
+        if !missing.is_empty() {
+            self.run("people.profiles", move |c| {
+                for who in &missing {
+                    c.profile_view_of(who);
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(found
+            .into_iter()
+            .map(|e| {
+                let profile = self.reader().profile(&e.id).unwrap_or_default();
+                Person {
+                    employee: e,
+                    profile,
+                }
+            })
+            .collect())
+    }
+
+    /// An employee's profile picture, if they have one. One job: pictures are not kept.
+    pub async fn picture(&self, _v: &Viewer, employee: &str) -> Result<Option<Vec<u8>>, NodeError> {
+        let who = employee.to_owned();
+        self.run("people.picture", move |c| Ok(c.picture_of(&who)))
+            .await
+    }
+
+    /// Changes the viewer's own profile.
+    pub async fn update_profile(&self, v: &Viewer, edit: ProfileEdit) -> Result<(), NodeError> {
+        let (me, now) = (v.0.clone(), self.now_ms());
+        self.run("people.update_profile", move |c| {
+            let update = ProfileUpdate {
+                about: edit.about.as_deref(),
+                career: edit.career.as_deref(),
+                expertise: edit.expertise.as_deref(),
+                interests: edit.interests.as_deref(),
+                languages: edit.languages.as_deref(),
+                locale: edit.locale.as_deref(),
+                photo: edit.picture.as_ref().map(|(d, _)| d.as_str()),
+                picture: edit.picture.as_ref().map(|(_, b)| b.as_slice()),
+            };
+            c.update_profile(&me, &update, now)
+        })
+        .await
+    }
+}
+
+impl Core {
+    /// `employee`'s profile view (empty if they have none), read back if need be and kept
+    /// for readers.
+    pub(crate) fn profile_view_of(&mut self, employee: &str) -> Arc<ProfileView> {
+        let id = DocId::profile(employee);
+        self.load(&id);
+        let view = self
+            .replica()
+            .doc(&id)
+            .map(ProfileView::of)
+            .unwrap_or_default();
+        self.keep_profile_view(employee, view)
+    }
+
+    /// An employee's own profile fields.
+    pub fn profile_of(&mut self, employee: &str) -> ProfileView {
+        (*self.profile_view_of(employee)).clone()
+    }
+
+    /// An employee's profile picture.
+    pub fn picture_of(&mut self, employee: &str) -> Option<Vec<u8>> {
+        self.load(&DocId::profile(employee));
+        self.replica()
+            .doc(&DocId::profile(employee))
+            .and_then(ProfileView::picture_of)
+    }
+
+    /// Edits one's profile.
+    pub fn update_profile(
+        &mut self,
+        employee: &str,
+        update: &ProfileUpdate<'_>,
+        now: i64,
+    ) -> Result<(), NodeError> {
+        self.local_one(employee, |r, me| r.update_profile(me, update, now))
+    }
+}
