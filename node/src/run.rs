@@ -153,14 +153,6 @@ pub struct Running {
     pub rng: SharedRng,
 }
 
-impl Running {
-    /// The service API of this node (what the web layer calls), with the clock and the
-    /// random source the node was started with.
-    pub fn service(&self) -> crate::service::Service {
-        crate::service::Service::new(self.handle.clone(), self.clock.clone(), self.rng.clone())
-    }
-}
-
 fn read_trust(paths: &[std::path::PathBuf]) -> Result<TrustAnchors, NodeError> {
     let mut roots = Vec::new();
     for p in paths {

@@ -47,7 +47,7 @@
 //!     .create_thread(&me, &group, "Outing", "Saturday, #photo")
 //!     .await?;
 //! let feed = service.feed(&me, None, 30).await?;
-//! assert_eq!(feed[0].thread.id, thread.id);
+//! assert_eq!(feed[0].thread.id, thread);
 //! # Ok(())
 //! # }
 //! ```
@@ -167,6 +167,14 @@ impl Service {
         f: impl FnOnce(&mut Core) -> Result<T, NodeError> + Send + 'static,
     ) -> Result<T, NodeError> {
         self.node.job(name, f).await?
+    }
+}
+
+impl crate::run::Running {
+    /// The service API of this node (what the web layer calls), with the clock and the
+    /// random source it was started with.
+    pub fn service(&self) -> Service {
+        Service::new(self.handle.clone(), self.clock.clone(), self.rng.clone())
     }
 }
 
