@@ -776,10 +776,12 @@ fn sync_burst(
     let port = paris.http_port;
     company.configure(1, "write_budget_burst = 0");
     let ny = company.start(1);
-    let wanted = paris.metric("weft_documents");
-    eprintln!("New York catches up with {wanted} documents…");
+    eprintln!(
+        "New York catches up with {} documents…",
+        paris.metric("weft_documents")
+    );
     ny.wait_until(Duration::from_secs(1800), "New York caught up", |n| {
-        n.metric("weft_documents") >= wanted
+        n.metric("weft_documents") >= paris.metric("weft_documents")
     });
     let writers: Vec<String> = harness::USERS[1].iter().map(|u| ny.login(u)).collect();
     let mut conn = Conn::open(ny.http_port).unwrap();

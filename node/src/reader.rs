@@ -325,11 +325,18 @@ impl Reader {
         {
             groups.push(g);
         }
-        for g in groups {
+        let considered: HashSet<&DocId> = groups.iter().map(|g| &g.id).collect();
+        for g in &groups {
             ids.extend(g.newest(before).take(limit));
         }
-        let followed = store.followed_threads(employee)?;
-        ids.extend(followed.iter());
+        // A followed thread of a group looked at above is there if it can be in the feed at
+        // all (its group's `limit` newest are): only those of other groups are added.
+        let followed = store.followed_thread_set(employee)?;
+        ids.extend(followed.iter().filter(|t| {
+            model
+                .thread(t)
+                .is_some_and(|s| !considered.contains(&s.group))
+        }));
         let people = store.followed_people(employee)?;
         for p in &people {
             ids.extend(model.threads_by(p));

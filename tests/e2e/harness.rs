@@ -336,11 +336,15 @@ impl Node {
         serde_json::from_str(&body).unwrap()
     }
 
-    /// A counter from `/metrics`.
+    /// A metric from `/metrics`, summed over its labels. Only that metric: `weft_documents`
+    /// is not `weft_documents_in_memory`.
     pub(crate) fn metric(&self, name: &str) -> f64 {
         let (_, body) = self.get("/metrics").unwrap();
         body.lines()
-            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+            })
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
     }

@@ -82,6 +82,9 @@ pub struct Store {
     /// Whether a write went to a tree outside the commit path since the last flush (see
     /// [`Store::has_unflushed`]).
     written: Arc<AtomicBool>,
+    /// The threads each employee follows, as last read or written (see
+    /// [`Store::followed_thread_set`]).
+    follows: personal::FollowCache,
 }
 
 /// A tree written outside the commit path (accounts, personal records, sessions): every write
@@ -176,6 +179,7 @@ impl Store {
             personal: tracked(tree(maps::PERSONAL)?),
             sessions: tracked(tree(maps::SESSIONS)?),
             written,
+            follows: personal::FollowCache::default(),
             db,
             path: dir.to_owned(),
         };

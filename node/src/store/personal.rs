@@ -1,10 +1,31 @@
 //! The `personal` tree: follows, read markers, notifications, settings (see `maps.rs` for
 //! the key layout).
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
 use weft_crdt::DocId;
 
 use super::{Store, StoreError, io, maps};
 use crate::personal::{Notification, Settings};
+
+/// How many employees' followed threads are kept in memory at most (all are dropped when
+/// the limit is reached; they are read again on next use).
+const FOLLOW_SETS: usize = 20_000;
+
+/// The threads each employee follows, kept after the first read.
+#[derive(Debug, Clone, Default)]
+pub(super) struct FollowCache(Arc<Mutex<HashMap<String, Arc<HashSet<DocId>>>>>);
+
+impl FollowCache {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<HashSet<DocId>>>> {
+        // Every operation under the lock is a lookup, an insert or a set update: a panic
+        // while it was held leaves a usable map.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
 
 fn key(parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
@@ -41,12 +62,22 @@ impl Store {
         let v: &[u8] = if on { b"1" } else { b"0" };
         let t = thread.as_str().as_bytes();
         let e = employee.as_bytes();
+        // Under the cache's lock, so that no reader caches what it read before this write.
+        let mut cache = self.follows.lock();
         self.personal
             .insert(key(&[b"ft", t, e]), v)
             .map_err(io("storing a follow"))?;
         self.personal
             .insert(key(&[b"fe", e, t]), v)
             .map_err(io("storing a follow"))?;
+        if let Some(set) = cache.get_mut(employee) {
+            let set = Arc::make_mut(set);
+            if on {
+                set.insert(thread.clone());
+            } else {
+                set.remove(thread);
+            }
+        }
         Ok(())
     }
 
@@ -83,6 +114,23 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The threads `employee` follows, as a set kept in memory after the first read (a
+    /// feed looks at it on every page; an author follows every thread they post in, so it
+    /// can hold thousands). Kept up to date by [`Store::set_thread_follow`], the one writer.
+    pub fn followed_thread_set(&self, employee: &str) -> Result<Arc<HashSet<DocId>>, StoreError> {
+        let mut cache = self.follows.lock();
+        if let Some(set) = cache.get(employee) {
+            return Ok(set.clone());
+        }
+        let set: Arc<HashSet<DocId>> =
+            Arc::new(self.followed_threads(employee)?.into_iter().collect());
+        if cache.len() >= FOLLOW_SETS {
+            cache.clear();
+        }
+        cache.insert(employee.to_owned(), set.clone());
+        Ok(set)
     }
 
     /// The threads `employee` follows.
@@ -286,6 +334,34 @@ mod tests {
             at: 1,
             read: false,
         }
+    }
+
+    #[test]
+    fn the_kept_set_of_followed_threads_follows_every_write_and_a_reopen() {
+        let dir = crate::store::private_tempdir();
+        let t = DocId::parse("t-0123456789abcdef0123456789abcdef").unwrap();
+        let u = DocId::parse("t-fedcba9876543210fedcba9876543210").unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        s.set_thread_follow("ana", &t, true).unwrap();
+        let first = s.followed_thread_set("ana").unwrap();
+        assert_eq!(*first, HashSet::from([t.clone()]));
+        // Written after the set was kept: the kept set changes with it.
+        s.set_thread_follow("ana", &u, true).unwrap();
+        s.set_thread_follow("ana", &t, false).unwrap();
+        assert_eq!(
+            *s.followed_thread_set("ana").unwrap(),
+            HashSet::from([u.clone()])
+        );
+        assert_eq!(
+            *first,
+            HashSet::from([t.clone()]),
+            "a set handed out is not changed"
+        );
+        assert!(s.followed_thread_set("bob").unwrap().is_empty());
+        s.flush().unwrap();
+        drop(s);
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(*s.followed_thread_set("ana").unwrap(), HashSet::from([u]));
     }
 
     #[test]
