@@ -91,7 +91,22 @@ pub struct Kept {
     /// reader counts them at once, so that a thread read is shown read on the next page even
     /// though its marker was not waited for (see [`crate::service::Service::thread_page`]).
     marks: Mutex<HashMap<(String, DocId), i64>>,
+    /// Each employee's followed threads by group, derived from the store's kept set (see
+    /// [`Reader::followed_by_group`]).
+    follows: Mutex<HashMap<String, FollowsByGroup>>,
 }
+
+/// The threads an employee follows, by the group each belongs to, derived from one followed
+/// set of the store's: a thread's group never changes, so this holds as long as the set is
+/// the same (the store replaces a set that changes).
+#[derive(Debug, Clone)]
+struct FollowsByGroup {
+    from: Arc<HashSet<DocId>>,
+    groups: Arc<HashMap<DocId, Vec<DocId>>>,
+}
+
+/// How many employees' followed threads by group are kept (all dropped at the limit).
+const FOLLOW_GROUPINGS: usize = 20_000;
 
 impl Default for Kept {
     fn default() -> Kept {
@@ -99,6 +114,7 @@ impl Default for Kept {
             threads: Mutex::new(ViewCache::new(THREAD_VIEWS)),
             profiles: Mutex::new(ViewCache::new(PROFILE_VIEWS)),
             marks: Mutex::new(HashMap::new()),
+            follows: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -332,11 +348,12 @@ impl Reader {
         // A followed thread of a group looked at above is there if it can be in the feed at
         // all (its group's `limit` newest are): only those of other groups are added.
         let followed = store.followed_thread_set(employee)?;
-        ids.extend(followed.iter().filter(|t| {
-            model
-                .thread(t)
-                .is_some_and(|s| !considered.contains(&s.group))
-        }));
+        let by_group = self.followed_by_group(employee, &followed, &model);
+        for (g, threads) in by_group.iter() {
+            if !considered.contains(g) {
+                ids.extend(threads.iter());
+            }
+        }
         let people = store.followed_people(employee)?;
         for p in &people {
             ids.extend(model.threads_by(p));
@@ -373,6 +390,45 @@ impl Reader {
                 })
             })
             .collect()
+    }
+
+    /// `followed` (an employee's followed threads, as the store keeps them) by group, kept
+    /// while the store's set stays the same. Threads the read models do not know yet are
+    /// left out, and the grouping made again once they do.
+    fn followed_by_group(
+        &self,
+        employee: &str,
+        followed: &Arc<HashSet<DocId>>,
+        model: &ReadModel,
+    ) -> Arc<HashMap<DocId, Vec<DocId>>> {
+        if let Some(k) = lock(&self.kept.follows).get(employee)
+            && Arc::ptr_eq(&k.from, followed)
+        {
+            return k.groups.clone();
+        }
+        let mut groups: HashMap<DocId, Vec<DocId>> = HashMap::new();
+        let mut complete = true;
+        for t in followed.iter() {
+            match model.thread(t) {
+                Some(s) => groups.entry(s.group.clone()).or_default().push(t.clone()),
+                None => complete = false,
+            }
+        }
+        let groups = Arc::new(groups);
+        if complete {
+            let mut kept = lock(&self.kept.follows);
+            if kept.len() >= FOLLOW_GROUPINGS {
+                kept.clear();
+            }
+            kept.insert(
+                employee.to_owned(),
+                FollowsByGroup {
+                    from: followed.clone(),
+                    groups: groups.clone(),
+                },
+            );
+        }
+        groups
     }
 
     fn is_unread(

@@ -70,13 +70,18 @@ impl Store {
         self.personal
             .insert(key(&[b"fe", e, t]), v)
             .map_err(io("storing a follow"))?;
-        if let Some(set) = cache.get_mut(employee) {
-            let set = Arc::make_mut(set);
+        // A changed set is a new one (never changed in place): whoever holds the old one
+        // can tell, by its address, that what they derived from it is stale.
+        if let Some(set) = cache.get_mut(employee)
+            && set.contains(thread) != on
+        {
+            let mut changed = (**set).clone();
             if on {
-                set.insert(thread.clone());
+                changed.insert(thread.clone());
             } else {
-                set.remove(thread);
+                changed.remove(thread);
             }
+            *set = Arc::new(changed);
         }
         Ok(())
     }
@@ -118,7 +123,8 @@ impl Store {
 
     /// The threads `employee` follows, as a set kept in memory after the first read (a
     /// feed looks at it on every page; an author follows every thread they post in, so it
-    /// can hold thousands). Kept up to date by [`Store::set_thread_follow`], the one writer.
+    /// can hold thousands). Kept up to date by [`Store::set_thread_follow`], the one writer,
+    /// which replaces a set that changes rather than changing it.
     pub fn followed_thread_set(&self, employee: &str) -> Result<Arc<HashSet<DocId>>, StoreError> {
         let mut cache = self.follows.lock();
         if let Some(set) = cache.get(employee) {
@@ -356,6 +362,12 @@ mod tests {
             *first,
             HashSet::from([t.clone()]),
             "a set handed out is not changed"
+        );
+        let now = s.followed_thread_set("ana").unwrap();
+        s.set_thread_follow("ana", &u, true).unwrap();
+        assert!(
+            Arc::ptr_eq(&now, &s.followed_thread_set("ana").unwrap()),
+            "a write that changes nothing keeps the set"
         );
         assert!(s.followed_thread_set("bob").unwrap().is_empty());
         s.flush().unwrap();
