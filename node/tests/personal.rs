@@ -224,6 +224,17 @@ fn the_feed_shows_my_groups_and_whom_i_follow_with_unread_markers() {
             .iter()
             .all(|i| !i.unread)
     );
+    // A followed thread of a group e2 is not in shows on its own, and leaves with the follow
+    // (the feed's kept grouping of followed threads follows each change).
+    a.follow_person("e2", "e0", false).unwrap();
+    assert!(
+        ids(&a).contains(&t_other),
+        "followed thread of another group"
+    );
+    a.follow_thread("e2", &t_other, false).unwrap();
+    assert_eq!(ids(&a), vec![t_mine.clone()]);
+    a.follow_thread("e2", &t_other, true).unwrap();
+    assert_eq!(ids(&a), vec![t_mine.clone(), t_other.clone()]);
     // Following oneself or a stranger is refused.
     assert!(a.follow_person("e2", "e2", true).is_err());
     assert!(a.follow_person("e2", "nobody", true).is_err());
