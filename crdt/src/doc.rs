@@ -131,6 +131,19 @@ pub struct Doc {
     group: Option<DocId>,
     /// When the replica last used it (its own counter), for eviction.
     pub(crate) used: u64,
+    /// The last answer of [`Doc::touched_posts`], by the heads it was asked from and to: the
+    /// node's read models and its search index ask the same question of every commit, and
+    /// Automerge's diff is the costly part. Shared by clones, which is harmless: an answer
+    /// is only reused for the same pair of heads.
+    touched: Arc<std::sync::Mutex<Option<Touched>>>,
+}
+
+/// One answer of [`Doc::touched_posts`].
+#[derive(Debug)]
+struct Touched {
+    since: Vec<ChangeHash>,
+    now: Vec<ChangeHash>,
+    posts: Option<std::collections::BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Doc {
@@ -166,6 +179,7 @@ impl Doc {
             staged: Vec::new(),
             group: None,
             used: 0,
+            touched: Arc::default(),
         }
     }
 
@@ -205,7 +219,6 @@ impl Doc {
         &self,
         since: &[ChangeHash],
     ) -> Option<std::collections::BTreeSet<String>> {
-        use automerge::{PatchAction, Prop};
         if since
             .iter()
             .any(|h| self.am.get_change_by_hash(h).is_none())
@@ -213,7 +226,35 @@ impl Doc {
             return None;
         }
         let now = self.am.get_heads();
-        let patches = catch_unwind(AssertUnwindSafe(|| self.am.diff(since, &now))).ok()?;
+        // Every operation under the lock is a comparison or a replacement: a panic while it
+        // was held leaves a usable memo.
+        let mut memo = self
+            .touched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(m) = memo.as_ref()
+            && m.since == since
+            && m.now == now
+        {
+            return m.posts.clone();
+        }
+        let posts = self.diff_posts(since, &now);
+        *memo = Some(Touched {
+            since: since.to_vec(),
+            now,
+            posts: posts.clone(),
+        });
+        posts
+    }
+
+    /// The posts the changes from `since` to `now` touched (see [`Doc::touched_posts`]).
+    fn diff_posts(
+        &self,
+        since: &[ChangeHash],
+        now: &[ChangeHash],
+    ) -> Option<std::collections::BTreeSet<String>> {
+        use automerge::{PatchAction, Prop};
+        let patches = catch_unwind(AssertUnwindSafe(|| self.am.diff(since, now))).ok()?;
         let mut touched = std::collections::BTreeSet::new();
         for p in patches {
             let mut keys: Vec<String> = p

@@ -651,3 +651,38 @@ fn replaying_a_store_trusts_what_it_accepted_and_nothing_after() {
     let mut e = w.replica();
     assert!(e.ingest_bytes([tampered.as_slice()]).accepted.is_empty());
 }
+
+/// The posts a thread's new changes touched, asked twice of the same heads (as the node's
+/// read models and search index do at each commit), then of newer heads: the second answer
+/// is the first one, and newer heads give the newer posts.
+#[test]
+fn touched_posts_answer_each_pair_of_heads_alike() {
+    let w = world();
+    let mut r = w.replica();
+    let g = new_group(&mut r, &w, 0, Visibility::Public);
+    let (t, _) = r
+        .create_thread(&w.authors[0], g.doc(), "Title", "first", 1_001, 8)
+        .unwrap();
+    let since = r.doc(t.doc()).unwrap().applied_heads();
+    let (_, p1) = r
+        .reply(&w.authors[0], t.doc(), "one", None, 1_002, 9)
+        .unwrap();
+    let doc = r.doc(t.doc()).unwrap();
+    let first = doc.touched_posts(&since);
+    assert_eq!(first, Some([p1.clone()].into_iter().collect()));
+    assert_eq!(doc.touched_posts(&since), first, "the same heads, the same answer");
+    let (_, p2) = r
+        .reply(&w.authors[0], t.doc(), "two", None, 1_003, 10)
+        .unwrap();
+    let doc = r.doc(t.doc()).unwrap();
+    assert_eq!(
+        doc.touched_posts(&since),
+        Some([p1, p2].into_iter().collect()),
+        "newer heads: both replies"
+    );
+    assert_eq!(
+        doc.touched_posts(&doc.applied_heads()),
+        Some(Default::default()),
+        "nothing since now"
+    );
+}
