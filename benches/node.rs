@@ -91,6 +91,23 @@ fn main() {
             t.elapsed()
         })
         .collect();
+    // Where the time goes: New York's commits (ingest, read models, search, flush) during the
+    // run, and how many polls a post took to become readable.
+    let commits = |n: &Node| {
+        let (_, m) = n.get("/metrics").unwrap();
+        let pick = |suffix: &str| -> f64 {
+            m.lines()
+                .find(|l| {
+                    l.starts_with(&format!("weft_job_seconds_{suffix}{{"))
+                        && l.contains("job=\"commit\"")
+                })
+                .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+                .unwrap_or(0.0)
+        };
+        (pick("sum"), pick("count"))
+    };
+    let before = commits(&b);
+    let mut polls = 0usize;
     let mut lat = Vec::with_capacity(500);
     for i in 0..500 {
         let t = &threads[i % threads.len()];
@@ -104,6 +121,7 @@ fn main() {
         );
         let start = Instant::now();
         loop {
+            polls += 1;
             if let Some((200, body)) =
                 b.request("GET", &format!("/api/v1/threads/{t}"), None, Some(&john))
                 && serde_json::from_str::<serde_json::Value>(&body).unwrap()["reply_count"].as_u64()
@@ -128,6 +146,14 @@ fn main() {
         b99.as_secs_f64() * 1e3,
         p50.as_secs_f64() / b50.as_secs_f64(),
         p99.as_secs_f64() / b99.as_secs_f64()
+    );
+    let after = commits(&b);
+    let n = (after.1 - before.1).max(1.0);
+    println!(
+        "  New York's commits during the run: {:.0}, mean {:.2} ms each; {:.1} polls of its API per post",
+        after.1 - before.1,
+        (after.0 - before.0) / n * 1e3,
+        polls as f64 / 500.0
     );
     std::thread::sleep(Duration::from_secs(3));
     println!(

@@ -670,7 +670,11 @@ fn touched_posts_answer_each_pair_of_heads_alike() {
     let doc = r.doc(t.doc()).unwrap();
     let first = doc.touched_posts(&since);
     assert_eq!(first, Some([p1.clone()].into_iter().collect()));
-    assert_eq!(doc.touched_posts(&since), first, "the same heads, the same answer");
+    assert_eq!(
+        doc.touched_posts(&since),
+        first,
+        "the same heads, the same answer"
+    );
     let (_, p2) = r
         .reply(&w.authors[0], t.doc(), "two", None, 1_003, 10)
         .unwrap();
