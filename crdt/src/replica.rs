@@ -415,6 +415,15 @@ impl Replica {
         self.certs.values().flatten().map(|c| &c.signed)
     }
 
+    /// Every certificate held with the id of the key it certifies, checked when it was
+    /// accepted (nothing is verified again: a caller looking for new ones at every commit
+    /// pays no signature check per certificate).
+    pub fn certificates_by_key(&self) -> impl Iterator<Item = (&KeyId, &Signed<EmployeeCert>)> {
+        self.certs
+            .iter()
+            .flat_map(|(k, cs)| cs.iter().map(move |c| (k, &c.signed)))
+    }
+
     /// The certificate of `key` for `employee`, to pass on with that employee's changes:
     /// the one valid under the current directory if there is one. (A key may have a
     /// squatter's certificate for another employee besides the real one: sending "a"

@@ -936,15 +936,15 @@ impl Core {
         self.models_stored
     }
 
+    /// Stores the certificates accepted since the last commit. Runs at every commit: it
+    /// looks certificates up by key id (verifying each again here cost a signature check per
+    /// certificate per commit — most of a one-change commit's time).
     fn save_certificates(&mut self) -> Result<(), NodeError> {
         let new: Vec<(KeyId, Vec<u8>)> = self
             .replica
-            .certificates()
-            .filter_map(|c| {
-                let body = c.open().ok()?;
-                let id = body.key.id();
-                (!self.stored_certs.contains(&id)).then(|| (id, c.to_bytes()))
-            })
+            .certificates_by_key()
+            .filter(|(id, _)| !self.stored_certs.contains(*id))
+            .map(|(id, c)| (*id, c.to_bytes()))
             .collect();
         for (id, bytes) in new {
             self.store.put_certificate(&id, &bytes)?;
