@@ -267,6 +267,19 @@ impl Reader {
         self.kept.note_read(employee, thread, at);
     }
 
+    /// Up to which activity time (ms) `employee` has read `thread`: their stored marker, or
+    /// one on its way to the loop if later (`i64::MIN` if none).
+    pub(crate) fn read_up_to(&self, employee: &str, thread: &DocId) -> Result<i64, NodeError> {
+        let stored = self
+            .store
+            .read_marker(employee, thread)?
+            .unwrap_or(i64::MIN);
+        Ok(self
+            .kept
+            .noted(employee, thread)
+            .map_or(stored, |m| m.max(stored)))
+    }
+
     /// `employee`'s profile, if a view of it is kept here; `None` means "ask the loop" (it
     /// reads the profile back and keeps its view for the next readers). Profiles are visible
     /// to everyone.
@@ -437,11 +450,7 @@ impl Reader {
         t: &ThreadSummary,
         read_before: i64,
     ) -> Result<bool, NodeError> {
-        let stored = self.store.read_marker(employee, &t.id)?.unwrap_or(i64::MIN);
-        let marker = self
-            .kept
-            .noted(employee, &t.id)
-            .map_or(stored, |m| m.max(stored));
+        let marker = self.read_up_to(employee, &t.id)?;
         Ok(t.last_author != employee && t.last_activity > marker.max(read_before))
     }
 

@@ -195,6 +195,34 @@ async fn a_test_drives_the_nodes_time() {
     let (_, post) = service.post(&me, &t, &pid).await.unwrap();
     assert_eq!(post.created_at, t0 + 60_000);
 
+    // Reading a thread leaves one read marker; reading it again with nothing new since
+    // queues no second write on the loop.
+    let markers = || {
+        service
+            .metrics()
+            .render(service.site())
+            .lines()
+            .find(|l| {
+                l.starts_with("weft_job_seconds_count{")
+                    && l.contains("job=\"threads.read_marker\"")
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let reader = Viewer::new("e1");
+    service.thread_page(&reader, &t).await.unwrap();
+    for _ in 0..200 {
+        if markers() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(markers(), 1, "the first read leaves a marker");
+    service.thread_page(&reader, &t).await.unwrap();
+    service.thread_page(&reader, &t).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(markers(), 1, "nothing new: no second marker");
+
     // The same seed draws the same ids: a second node with the same seed would too.
     let rng = SeededRng::new(42);
     use weft_node::clock::Rng;

@@ -65,6 +65,15 @@ impl Service {
         else {
             return;
         };
+        // Read again with nothing new since: there is nothing to write (and no job to queue
+        // on the loop for every view of a busy page).
+        if self
+            .reader()
+            .read_up_to(v.id(), thread)
+            .is_ok_and(|m| m >= at)
+        {
+            return;
+        }
         self.reader().note_read(v.id(), thread, at);
         let (node, me, t) = (self.node.clone(), v.0.clone(), thread.clone());
         tokio::spawn(async move {
