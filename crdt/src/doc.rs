@@ -38,6 +38,29 @@ pub(crate) struct ChangeInfo {
     pub(crate) clock: Arc<Clock>,
     /// The signed bytes, as received: the source of truth that is stored and sent on.
     pub(crate) signed: SignedChange,
+    /// The posts it writes, from its validated writes (for [`Doc::touched_posts`]).
+    touches: Touches,
+}
+
+/// The posts one change writes: `None` when it writes anything else than posts, their
+/// moderation marks or reactions (a title, the genesis…).
+type Touches = Option<Box<[Box<str>]>>;
+
+/// What a change's writes say about the posts it touches (see [`Doc::touched_posts`]).
+fn touches_of(writes: &[Write]) -> Touches {
+    let mut posts: Vec<Box<str>> = Vec::new();
+    for w in writes {
+        match w.path.first().map(String::as_str) {
+            Some("reactions") => {}
+            Some("posts" | "moderation") if w.path.len() >= 2 => {
+                if !posts.iter().any(|p| **p == *w.path[1]) {
+                    posts.push(w.path[1].as_str().into());
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(posts.into_boxed_slice())
 }
 
 /// An object id inside a document: (counter, actor).
@@ -131,19 +154,6 @@ pub struct Doc {
     group: Option<DocId>,
     /// When the replica last used it (its own counter), for eviction.
     pub(crate) used: u64,
-    /// The last answer of [`Doc::touched_posts`], by the heads it was asked from and to: the
-    /// node's read models and its search index ask the same question of every commit, and
-    /// Automerge's diff is the costly part. Shared by clones, which is harmless: an answer
-    /// is only reused for the same pair of heads.
-    touched: Arc<std::sync::Mutex<Option<Touched>>>,
-}
-
-/// One answer of [`Doc::touched_posts`].
-#[derive(Debug)]
-struct Touched {
-    since: Vec<ChangeHash>,
-    now: Vec<ChangeHash>,
-    posts: Option<std::collections::BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Doc {
@@ -179,7 +189,6 @@ impl Doc {
             staged: Vec::new(),
             group: None,
             used: 0,
-            touched: Arc::default(),
         }
     }
 
@@ -212,71 +221,22 @@ impl Doc {
     }
 
     /// For a thread: the posts that changes since `since` (heads of the Automerge state)
-    /// added or touched, from Automerge's diff (work in proportion to the changes, not to
-    /// the thread). Reactions are left out. `None` when something else changed (the title…)
-    /// or `since` is unknown: read the whole thread then.
+    /// added or touched, from what the validator found each change writes (work in
+    /// proportion to the changes, not to the thread). Reactions are left out. `None` when
+    /// something else changed (the title…) or `since` is unknown: read the whole thread then.
+    /// Every change this document holds and `since` lacks counts, staged ones too: the answer
+    /// may name a post whose change is not yet applied, never miss one that is.
     pub fn touched_posts(
         &self,
         since: &[ChangeHash],
     ) -> Option<std::collections::BTreeSet<String>> {
-        if since
-            .iter()
-            .any(|h| self.am.get_change_by_hash(h).is_none())
-        {
+        if since.iter().any(|h| !self.changes.contains_key(h)) {
             return None;
         }
-        let now = self.am.get_heads();
-        // Every operation under the lock is a comparison or a replacement: a panic while it
-        // was held leaves a usable memo.
-        let mut memo = self
-            .touched
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(m) = memo.as_ref()
-            && m.since == since
-            && m.now == now
-        {
-            return m.posts.clone();
-        }
-        let posts = self.diff_posts(since, &now);
-        *memo = Some(Touched {
-            since: since.to_vec(),
-            now,
-            posts: posts.clone(),
-        });
-        posts
-    }
-
-    /// The posts the changes from `since` to `now` touched (see [`Doc::touched_posts`]).
-    fn diff_posts(
-        &self,
-        since: &[ChangeHash],
-        now: &[ChangeHash],
-    ) -> Option<std::collections::BTreeSet<String>> {
-        use automerge::{PatchAction, Prop};
-        let patches = catch_unwind(AssertUnwindSafe(|| self.am.diff(since, now))).ok()?;
         let mut touched = std::collections::BTreeSet::new();
-        for p in patches {
-            let mut keys: Vec<String> = p
-                .path
-                .iter()
-                .map(|(_, prop)| match prop {
-                    Prop::Map(k) => k.clone(),
-                    Prop::Seq(i) => i.to_string(),
-                })
-                .collect();
-            match &p.action {
-                PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => {
-                    keys.push(key.clone());
-                }
-                _ => {}
-            }
-            match keys.first().map(String::as_str) {
-                Some("reactions") => {}
-                Some("posts" | "moderation") if keys.len() >= 2 => {
-                    touched.insert(keys[1].clone());
-                }
-                _ => return None,
+        for info in self.infos_missing_from_clock(&self.clock_of(since)) {
+            for p in info.touches.as_deref()? {
+                touched.insert(p.to_string());
             }
         }
         Some(touched)
@@ -381,6 +341,15 @@ impl Doc {
     /// Changes held here beyond `theirs` (another node's [`Doc::clock`]), in topological
     /// order: exactly what that node lacks.
     pub fn changes_missing_from_clock(&self, theirs: &Clock) -> Vec<&SignedChange> {
+        let mut missing = self.infos_missing_from_clock(theirs);
+        // A change's past strictly contains its dependencies' pasts, so ordering by the size
+        // of the past (then by hash, for determinism) is a topological order.
+        missing.sort_by_key(|c| (c.clock.values().sum::<u64>(), c.signed.hash()));
+        missing.into_iter().map(|c| &c.signed).collect()
+    }
+
+    /// What [`Doc::changes_missing_from_clock`] gives, in no particular order.
+    fn infos_missing_from_clock(&self, theirs: &Clock) -> Vec<&ChangeInfo> {
         let mut missing: Vec<&ChangeInfo> = Vec::new();
         for (actor, ops) in &self.actor_ops {
             let have = theirs.get(actor).copied().unwrap_or(0);
@@ -394,10 +363,7 @@ impl Doc {
                 }
             }
         }
-        // A change's past strictly contains its dependencies' pasts, so ordering by the size
-        // of the past (then by hash, for determinism) is a topological order.
-        missing.sort_by_key(|c| (c.clock.values().sum::<u64>(), c.signed.hash()));
-        missing.into_iter().map(|c| &c.signed).collect()
+        missing
     }
 
     /// Whether every dependency of `c` is held.
@@ -631,6 +597,7 @@ impl Doc {
             self.objects.insert(k, info);
         }
         self.order.push(hash);
+        let touches = touches_of(&a.writes);
         self.changes.insert(
             hash,
             ChangeInfo {
@@ -640,6 +607,7 @@ impl Doc {
                 past_max_op: a.past_max_op,
                 clock: Arc::new(a.clock),
                 signed: c,
+                touches,
             },
         );
         Ok(())

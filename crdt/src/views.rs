@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use automerge::{ObjType, ReadDoc, ScalarValue, Value};
+use automerge::{ObjType, ReadDoc, ScalarValue, ScalarValueRef, Value, ValueRef};
 
 use crate::doc::Doc;
 use crate::ids::DocId;
@@ -258,6 +258,68 @@ fn read_post(
         .and_then(|m| child_map(doc, m, pid))
         .and_then(|m| obj_bool(doc, &m, "hidden"))
         .unwrap_or(false);
+    let am = doc.automerge();
+    let mut v = PostView {
+        id: pid.to_owned(),
+        author: String::new(),
+        body: String::new(),
+        created_at: 0,
+        edited_at: None,
+        reply_to: None,
+        deleted: false,
+        hidden,
+        mentions: Vec::new(),
+        topics: Vec::new(),
+        reactions: BTreeMap::new(),
+    };
+    // One pass over the post's fields (a lookup per field costs a seek into the whole
+    // document's operations each time); each key's value is the one `get` would give.
+    for item in am.map_range(&post, ..) {
+        match (item.key.as_ref(), &item.value) {
+            ("author", ValueRef::Scalar(s)) => v.author = ref_str(s).unwrap_or_default(),
+            ("body", ValueRef::Scalar(s)) => v.body = ref_str(s).unwrap_or_default(),
+            ("created_at", ValueRef::Scalar(s)) => v.created_at = ref_i64(s).unwrap_or_default(),
+            ("edited_at", ValueRef::Scalar(s)) => v.edited_at = ref_i64(s),
+            ("reply_to", ValueRef::Scalar(s)) => v.reply_to = ref_str(s),
+            ("deleted", ValueRef::Scalar(s)) => {
+                v.deleted = matches!(s, ScalarValueRef::Boolean(true));
+            }
+            ("mentions", ValueRef::Object(ObjType::Map)) => {
+                v.mentions = am.keys(item.id()).collect()
+            }
+            ("topics", ValueRef::Object(ObjType::Map)) => v.topics = am.keys(item.id()).collect(),
+            _ => {}
+        }
+    }
+    Some(v)
+}
+
+fn ref_str(s: &ScalarValueRef<'_>) -> Option<String> {
+    match s {
+        ScalarValueRef::Str(s) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+fn ref_i64(s: &ScalarValueRef<'_>) -> Option<i64> {
+    match s {
+        ScalarValueRef::Int(i) | ScalarValueRef::Timestamp(i) => Some(*i),
+        ScalarValueRef::Uint(u) => i64::try_from(*u).ok(),
+        _ => None,
+    }
+}
+
+/// [`read_post`] as a lookup per field: what the one-pass reading must agree with.
+#[cfg(test)]
+pub(crate) fn read_post_by_keys(doc: &Doc, pid: &str) -> Option<PostView> {
+    let root = automerge::ROOT;
+    let posts = child_map(doc, &root, "posts")?;
+    let moderation = child_map(doc, &root, "moderation");
+    let post = child_map(doc, &posts, pid)?;
+    let hidden = moderation
+        .and_then(|m| child_map(doc, &m, pid))
+        .and_then(|m| obj_bool(doc, &m, "hidden"))
+        .unwrap_or(false);
     let set = |k: &str| {
         child_map(doc, &post, k)
             .map(|m| keys_of(doc, &m))
@@ -332,5 +394,108 @@ impl ProfileView {
             languages: map_keys(doc, "languages"),
             locale: obj_str(doc, &root, "locale").filter(|s| !s.is_empty()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::World;
+    use crate::{NewGroup, Visibility};
+
+    /// The one-pass reading of a post gives what a lookup per field gives, for every post of
+    /// a thread with replies, mentions and topics, edits (concurrent ones too, whose conflict
+    /// both readings must settle alike), deletions and a moderator's hiding.
+    #[test]
+    fn a_post_read_in_one_pass_is_the_post_read_field_by_field() {
+        let w = World::new(2, 4);
+        let (cm, a) = (&w.authors[0], &w.authors[1]);
+        let mut r1 = w.replica();
+        let mut r2 = w.replica();
+        let g = r1
+            .create_group(
+                a,
+                &NewGroup {
+                    name: "Views",
+                    description: "",
+                    visibility: Visibility::Public,
+                    home_site: "site1",
+                },
+                1,
+                1,
+            )
+            .unwrap();
+        let (t, l) = r1
+            .create_thread(a, g.doc(), "Title", "first #rust", 2, 2)
+            .unwrap();
+        let tid = t.doc().clone();
+        let mut shared = vec![g, t, l];
+        let mut pids = Vec::new();
+        for i in 0..12 {
+            let body = format!("reply {i} to @e2 about #topic{} and #weft", i % 3);
+            let reply_to = pids.last().map(String::as_str);
+            let (c, pid) = r1
+                .reply(a, &tid, &body, reply_to, 10 + i, 100 + i as u64)
+                .unwrap();
+            shared.push(c);
+            pids.push(pid);
+        }
+        let bytes = |cs: &[crate::SignedChange]| -> Vec<Vec<u8>> {
+            cs.iter().map(|c| c.bytes().to_vec()).collect()
+        };
+        let b = bytes(&shared);
+        assert!(
+            r2.ingest_bytes(b.iter().map(Vec::as_slice))
+                .rejected
+                .is_empty()
+        );
+        // Edits and deletions by the author on one replica while a community manager hides
+        // posts (edited ones too) on the other, then merged both ways.
+        let mut one = Vec::new();
+        let mut two = Vec::new();
+        for (i, pid) in pids.iter().enumerate().take(6) {
+            let body = format!("edited @e3 #x{i}");
+            one.push(r1.edit_post(a, &tid, pid, &body, 50).unwrap());
+        }
+        one.push(r1.delete_post(a, &tid, &pids[7], 60).unwrap());
+        one.push(r1.delete_post(a, &tid, &pids[0], 61).unwrap());
+        two.push(
+            r2.moderate(cm, &tid, &pids[1], true, "off topic", 62)
+                .unwrap(),
+        );
+        two.push(r2.moderate(cm, &tid, &pids[8], true, "spam", 63).unwrap());
+        let (b1, b2) = (bytes(&one), bytes(&two));
+        let rep = r1.ingest_bytes(b2.iter().map(Vec::as_slice));
+        assert!(rep.rejected.is_empty(), "{:?}", rep.rejected);
+        assert!(
+            r2.ingest_bytes(b1.iter().map(Vec::as_slice))
+                .rejected
+                .is_empty()
+        );
+        for r in [&r1, &r2] {
+            let d = r.doc(&tid).unwrap();
+            let mut all: Vec<String> = pids.clone();
+            all.push(PostView::root_id(d).unwrap());
+            for pid in &all {
+                let fast = PostView::of(d, pid).unwrap();
+                assert_eq!(
+                    Some(&fast),
+                    read_post_by_keys(d, pid).as_ref(),
+                    "post {pid}"
+                );
+            }
+        }
+        // The readings were of something: edits, deletions, hiding and sets show.
+        let d = r1.doc(&tid).unwrap();
+        let p0 = PostView::of(d, &pids[0]).unwrap();
+        assert!(p0.deleted && p0.body.is_empty());
+        let p1 = PostView::of(d, &pids[1]).unwrap();
+        assert!(p1.body.starts_with("edited") && p1.edited_at.is_some() && p1.hidden);
+        assert_eq!(p1.mentions, vec!["e3".to_owned()]);
+        assert!(PostView::of(d, &pids[8]).unwrap().hidden);
+        let p11 = PostView::of(d, &pids[11]).unwrap();
+        assert_eq!(p11.mentions, vec!["e2".to_owned()]);
+        assert_eq!(p11.topics.len(), 2);
+        assert_eq!(p11.reply_to.as_deref(), Some(pids[10].as_str()));
     }
 }

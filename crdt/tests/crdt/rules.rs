@@ -652,41 +652,139 @@ fn replaying_a_store_trusts_what_it_accepted_and_nothing_after() {
     assert!(e.ingest_bytes([tampered.as_slice()]).accepted.is_empty());
 }
 
-/// The posts a thread's new changes touched, asked twice of the same heads (as the node's
-/// read models and search index do at each commit), then of newer heads: the second answer
-/// is the first one, and newer heads give the newer posts.
+/// The posts a thread's changes touched, from what the validator found each change writes,
+/// agree with Automerge's own diff of the two states, over a run of replies, edits,
+/// deletions, reactions and hidings made on three replicas and merged in varying orders.
 #[test]
-fn touched_posts_answer_each_pair_of_heads_alike() {
+fn touched_posts_are_the_posts_automerges_diff_shows() {
+    use std::collections::BTreeSet;
     let w = world();
-    let mut r = w.replica();
-    let g = new_group(&mut r, &w, 0, Visibility::Public);
-    let (t, _) = r
+    let mut rs: Vec<Replica> = (0..3).map(|_| w.replica()).collect();
+    let g = new_group(&mut rs[0], &w, 0, Visibility::Public);
+    let (t, l) = rs[0]
         .create_thread(&w.authors[0], g.doc(), "Title", "first", 1_001, 8)
         .unwrap();
-    let since = r.doc(t.doc()).unwrap().applied_heads();
-    let (_, p1) = r
-        .reply(&w.authors[0], t.doc(), "one", None, 1_002, 9)
-        .unwrap();
-    let doc = r.doc(t.doc()).unwrap();
-    let first = doc.touched_posts(&since);
-    assert_eq!(first, Some([p1.clone()].into_iter().collect()));
-    assert_eq!(
-        doc.touched_posts(&since),
-        first,
-        "the same heads, the same answer"
+    let tid = t.doc().clone();
+    let mut all = vec![g.clone(), t, l];
+    for (i, r) in rs.iter_mut().enumerate().skip(1) {
+        r.ingest(all.iter().cloned());
+        all.push(
+            r.add_member(&w.authors[i], g.doc(), &format!("e{i}"), 1_002)
+                .unwrap(),
+        );
+    }
+    for r in &mut rs {
+        r.ingest(all.iter().cloned());
+    }
+    // What the diff between two Automerge states shows of the posts (reactions left out).
+    let diffed = |r: &Replica, since: &[automerge::ChangeHash]| -> BTreeSet<String> {
+        let am = r.doc(&tid).unwrap().automerge();
+        let mut out = BTreeSet::new();
+        for p in am.diff(since, &am.get_heads()) {
+            let mut keys: Vec<String> = p.path.iter().map(|(_, prop)| prop.to_string()).collect();
+            if let automerge::PatchAction::PutMap { key, .. }
+            | automerge::PatchAction::DeleteMap { key } = &p.action
+            {
+                keys.push(key.clone());
+            }
+            match keys.first().map(String::as_str) {
+                Some("reactions") => {}
+                Some("posts" | "moderation") if keys.len() >= 2 => {
+                    out.insert(keys[1].clone());
+                }
+                other => panic!("a thread change wrote {other:?}"),
+            }
+        }
+        out
+    };
+    let mut rng = weft_crdt::testkit::Rng::new(7);
+    let mut mine: Vec<Vec<String>> = vec![Vec::new(); 3];
+    let mut seen: Vec<Vec<automerge::ChangeHash>> = rs
+        .iter()
+        .map(|r| r.doc(&tid).unwrap().applied_heads())
+        .collect();
+    let mut checked = 0;
+    for step in 0..120u64 {
+        let i = rng.below(3);
+        let me = &w.authors[i];
+        let now = 2_000 + step as i64;
+        let made = match rng.below(6) {
+            0 | 1 => rs[i]
+                .reply(
+                    me,
+                    &tid,
+                    &format!("reply {step} to @e{} #t{}", rng.below(6), step % 4),
+                    None,
+                    now,
+                    100 + step,
+                )
+                .map(|(c, pid)| {
+                    mine[i].push(pid);
+                    c
+                })
+                .ok(),
+            2 if !mine[i].is_empty() => {
+                let pid = mine[i][rng.below(mine[i].len())].clone();
+                rs[i]
+                    .edit_post(me, &tid, &pid, &format!("edit {step} #e"), now)
+                    .ok()
+            }
+            3 if !mine[i].is_empty() => {
+                let at = rng.below(mine[i].len());
+                let pid = mine[i].remove(at);
+                rs[i].delete_post(me, &tid, &pid, now).ok()
+            }
+            4 => {
+                let pids = ThreadView::of(rs[i].doc(&tid).unwrap()).unwrap().posts;
+                let pid = pids[rng.below(pids.len())].id.clone();
+                rs[i]
+                    .react(me, &tid, &pid, "like", rng.chance(0.7), now)
+                    .ok()
+            }
+            _ if i == 0 => {
+                let pids = ThreadView::of(rs[0].doc(&tid).unwrap()).unwrap().posts;
+                let pid = pids[rng.below(pids.len())].id.clone();
+                rs[0]
+                    .moderate(me, &tid, &pid, rng.chance(0.5), "charter", now)
+                    .ok()
+            }
+            _ => None,
+        };
+        if let Some(c) = made {
+            all.push(c);
+        }
+        // Now and then a replica learns everything made so far, in a shuffled order.
+        if rng.chance(0.3) {
+            let j = rng.below(3);
+            let mut batch = all.clone();
+            rng.shuffle(&mut batch);
+            let report = rs[j].ingest(batch);
+            assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        }
+        for (k, r) in rs.iter().enumerate() {
+            let d = r.doc(&tid).unwrap();
+            let touched = d.touched_posts(&seen[k]).expect("only posts were written");
+            assert_eq!(touched, diffed(r, &seen[k]), "replica {k} at step {step}");
+            checked += usize::from(!touched.is_empty());
+            // Asked again from the same heads: the same answer; from now: nothing.
+            assert_eq!(d.touched_posts(&seen[k]), Some(touched));
+            assert_eq!(d.touched_posts(&d.applied_heads()), Some(BTreeSet::new()));
+            seen[k] = d.applied_heads();
+        }
+    }
+    assert!(
+        checked > 60,
+        "the run touched posts often enough ({checked})"
     );
-    let (_, p2) = r
-        .reply(&w.authors[0], t.doc(), "two", None, 1_003, 10)
-        .unwrap();
-    let doc = r.doc(t.doc()).unwrap();
+    // Heads the document does not hold, and a change to something else than posts: read
+    // the whole thread.
+    let d = rs[0].doc(&tid).unwrap();
+    let unknown = automerge::ChangeHash([7; 32]);
+    assert_eq!(d.touched_posts(&[unknown]), None);
+    let genesis: Vec<automerge::ChangeHash> = Vec::new();
     assert_eq!(
-        doc.touched_posts(&since),
-        Some([p1, p2].into_iter().collect()),
-        "newer heads: both replies"
-    );
-    assert_eq!(
-        doc.touched_posts(&doc.applied_heads()),
-        Some(Default::default()),
-        "nothing since now"
+        d.touched_posts(&genesis),
+        None,
+        "from nothing: the title was written"
     );
 }
