@@ -154,6 +154,18 @@ pub struct Doc {
     group: Option<DocId>,
     /// When the replica last used it (its own counter), for eviction.
     pub(crate) used: u64,
+    /// The last answer of [`Doc::touched_post_views`]: the node's read models and its
+    /// search index ask the same question at each commit. Shared by clones, which is
+    /// harmless: an answer is only reused for the same pair of heads.
+    post_views: Arc<std::sync::Mutex<Option<PostViews>>>,
+}
+
+/// One answer of [`Doc::touched_post_views`], by the heads it was asked from and to.
+#[derive(Debug)]
+struct PostViews {
+    since: Vec<ChangeHash>,
+    now: Vec<ChangeHash>,
+    views: Arc<[(String, Option<crate::views::PostView>)]>,
 }
 
 impl std::fmt::Debug for Doc {
@@ -189,6 +201,7 @@ impl Doc {
             staged: Vec::new(),
             group: None,
             used: 0,
+            post_views: Arc::default(),
         }
     }
 
@@ -240,6 +253,35 @@ impl Doc {
             }
         }
         Some(touched)
+    }
+
+    /// [`Doc::touched_posts`] with each post as it reads now (`None`: not a post, or no
+    /// longer one), read once per pair of heads however many callers ask.
+    pub fn touched_post_views(
+        &self,
+        since: &[ChangeHash],
+    ) -> Option<Arc<[(String, Option<crate::views::PostView>)]>> {
+        let now = self.am.get_heads();
+        // Every operation under the lock is a comparison or a replacement: a panic while it
+        // was held leaves a usable memo.
+        let mut memo = self
+            .post_views
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(m) = memo.as_ref()
+            && m.since == since
+            && m.now == now
+        {
+            return Some(m.views.clone());
+        }
+        let touched = self.touched_posts(since)?;
+        let views: Arc<[_]> = crate::views::PostView::of_many(self, touched).into();
+        *memo = Some(PostViews {
+            since: since.to_vec(),
+            now,
+            views: views.clone(),
+        });
+        Some(views)
     }
 
     /// The current heads, sorted.

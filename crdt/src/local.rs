@@ -300,7 +300,7 @@ impl Replica {
                 });
             }
         };
-        match self.judge_with(&signed, true) {
+        match self.judge_with(&signed, true, false) {
             Verdict::Accept => {
                 let _woken = self.wake(&Waiting::Change(doc_id.clone(), signed.hash()));
                 Ok(signed)

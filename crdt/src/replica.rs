@@ -588,7 +588,7 @@ impl Replica {
         let mut report = IngestReport::default();
         for bytes in &stored {
             match SignedChange::decode_stored(bytes) {
-                Ok(c) if c.doc() == id => self.ingest_one(c, &mut report),
+                Ok(c) if c.doc() == id => self.ingest_one(c, false, &mut report),
                 Ok(_) => {}
                 Err(_) => self.stored_unreadable += 1,
             }
@@ -766,11 +766,60 @@ impl Replica {
     /// retries what waited for it.
     pub fn ingest(&mut self, changes: impl IntoIterator<Item = SignedChange>) -> IngestReport {
         let mut report = IngestReport::default();
-        for c in changes {
-            self.ingest_one(c, &mut report);
+        let changes: Vec<SignedChange> = changes.into_iter().collect();
+        let checked = self.check_signatures_ahead(&changes);
+        for (c, ok) in changes.into_iter().zip(checked) {
+            self.ingest_one(c, ok, &mut report);
         }
         self.flush_all();
         report
+    }
+
+    /// Checks the signatures of a batch on every core before the changes are judged one by
+    /// one (verification is most of what judging costs, and needs nothing but the bytes and
+    /// the key the certificate gives for the key id, itself that key's hash). `true` where a
+    /// signature was found good; a change whose key is not known yet, or whose signature is
+    /// bad, is checked again when judged, which rejects or parks it as before. Small batches
+    /// (live changes arrive one at a time) are not worth the threads.
+    fn check_signatures_ahead(&self, changes: &[SignedChange]) -> Vec<bool> {
+        const WORTH_THREADS: usize = 16;
+        let cores = parallelism();
+        if self.replaying || changes.len() < WORTH_THREADS || cores < 2 {
+            return vec![false; changes.len()];
+        }
+        let key_of = |c: &SignedChange| {
+            self.certs
+                .get(&c.key_id())
+                .and_then(|certs| certs.first())
+                .map(|cert| cert.body.key)
+        };
+        let keys: Vec<_> = changes.iter().map(key_of).collect();
+        let check = |(c, k): (&SignedChange, &Option<PublicKey>)| {
+            k.as_ref()
+                .is_some_and(|k| c.envelope().verify(Domain::CHANGE, k).is_ok())
+        };
+        let per = changes.len().div_ceil(cores);
+        std::thread::scope(|scope| {
+            let mut parts = changes.chunks(per).zip(keys.chunks(per));
+            let mine = parts.next();
+            let helpers: Vec<_> = parts
+                .map(|(cs, ks)| {
+                    scope.spawn(move || cs.iter().zip(ks).map(check).collect::<Vec<bool>>())
+                })
+                .collect();
+            let mut out: Vec<bool> = mine
+                .map(|(cs, ks)| cs.iter().zip(ks).map(check).collect())
+                .unwrap_or_default();
+            for h in helpers {
+                match h.join() {
+                    Ok(part) => out.extend(part),
+                    // A panic in a helper: nothing from it counts as checked.
+                    Err(_) => out.resize(out.len() + per, false),
+                }
+            }
+            out.resize(changes.len(), false);
+            out
+        })
     }
 
     /// Gives every staged change to Automerge (see [`Doc::flush`]).
@@ -788,7 +837,14 @@ impl Replica {
         }
     }
 
-    pub(crate) fn ingest_one(&mut self, c: SignedChange, report: &mut IngestReport) {
+    /// Judges one change; `signature_checked`: its signature was found good under the key
+    /// its key id names (see [`Replica::check_signatures_ahead`]).
+    pub(crate) fn ingest_one(
+        &mut self,
+        c: SignedChange,
+        signature_checked: bool,
+        report: &mut IngestReport,
+    ) {
         let hash = c.hash();
         let doc_id = c.doc().clone();
         if let Err(e) = self.ensure(&doc_id) {
@@ -801,7 +857,7 @@ impl Replica {
             report.duplicates += 1;
             return;
         }
-        match self.judge(&c) {
+        match self.judge_with(&c, false, signature_checked) {
             Verdict::Accept => {
                 self.tick += 1;
                 if let Some(d) = self.docs.get_mut(&doc_id) {
@@ -864,7 +920,7 @@ impl Replica {
             if let Some(p) = self.take_pending(&h) {
                 // Parked again, it keeps its origin and the time it first waited.
                 let before = std::mem::replace(&mut self.parking, (p.since_ms, p.origin));
-                self.ingest_one(p.change, &mut report);
+                self.ingest_one(p.change, false, &mut report);
                 self.parking = before;
             }
         }
@@ -881,14 +937,15 @@ impl Replica {
             })
     }
 
-    /// Decides one change, applying it if accepted.
-    fn judge(&mut self, c: &SignedChange) -> Verdict {
-        self.judge_with(c, false)
-    }
-
-    /// Decides one change. `preapplied`: the change was made locally on the document's own
-    /// Automerge state, which already holds it (see [`crate::local`]).
-    pub(crate) fn judge_with(&mut self, c: &SignedChange, preapplied: bool) -> Verdict {
+    /// Decides one change, applying it if accepted. `preapplied`: the change was made locally
+    /// on the document's own Automerge state, which already holds it (see [`crate::local`]).
+    /// `signature_checked`: its signature was found good already.
+    pub(crate) fn judge_with(
+        &mut self,
+        c: &SignedChange,
+        preapplied: bool,
+        signature_checked: bool,
+    ) -> Verdict {
         // 2-5: who wrote it. Changes replayed from the node's own store were judged when they
         // were accepted.
         let v = c.dir_version();
@@ -913,7 +970,7 @@ impl Replica {
             let Some(key) = certs.first().map(|k| k.body.key) else {
                 return Verdict::Wait(Waiting::Certificate(c.key_id()), false);
             };
-            if c.envelope().verify(Domain::CHANGE, &key).is_err() {
+            if !signature_checked && c.envelope().verify(Domain::CHANGE, &key).is_err() {
                 return Verdict::Reject(Rejection::Signature, false);
             }
             if v > held {
@@ -1285,4 +1342,10 @@ fn check_cert_at(
         )),
         Some(_) => Ok(()),
     }
+}
+
+/// The cores this process may use (asked once).
+fn parallelism() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }

@@ -350,6 +350,25 @@ impl PostView {
         read_post(doc, &posts, moderation.as_ref(), pid)
     }
 
+    /// Several posts of a thread document (each `None` if it is not a post), without their
+    /// reactions.
+    pub fn of_many(
+        doc: &Doc,
+        pids: impl IntoIterator<Item = String>,
+    ) -> Vec<(String, Option<PostView>)> {
+        let root = automerge::ROOT;
+        let posts = child_map(doc, &root, "posts");
+        let moderation = child_map(doc, &root, "moderation");
+        pids.into_iter()
+            .map(|pid| {
+                let v = posts
+                    .as_ref()
+                    .and_then(|p| read_post(doc, p, moderation.as_ref(), &pid));
+                (pid, v)
+            })
+            .collect()
+    }
+
     /// The root post's id of a thread document.
     pub fn root_id(doc: &Doc) -> Option<String> {
         doc.root_str("root_post")

@@ -50,6 +50,14 @@ pub struct ThreadSummary {
     posts: HashSet<String>,
 }
 
+/// Where a thread is filed: under its author, and in its group's activity order.
+struct ThreadFiling {
+    id: DocId,
+    group: DocId,
+    author: String,
+    last_activity: i64,
+}
+
 /// A group as access checks and lists need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupSummary {
@@ -198,25 +206,34 @@ impl ReadModel {
     /// Files a thread under its author and its group (moving it in the group's activity
     /// order if it was there at `old_activity`).
     fn index_thread(&mut self, summary: &ThreadSummary, old_activity: Option<i64>) {
+        let filed = ThreadFiling {
+            id: summary.id.clone(),
+            group: summary.group.clone(),
+            author: summary.author.clone(),
+            last_activity: summary.last_activity,
+        };
+        self.file_thread(&filed, old_activity);
+    }
+
+    fn file_thread(&mut self, t: &ThreadFiling, old_activity: Option<i64>) {
         if old_activity.is_none() {
             self.by_author
-                .entry(summary.author.clone())
+                .entry(t.author.clone())
                 .or_default()
-                .insert(summary.id.clone());
+                .insert(t.id.clone());
         }
-        match self.groups.get_mut(&summary.group) {
+        match self.groups.get_mut(&t.group) {
             Some(g) => {
                 if let Some(old) = old_activity {
-                    g.threads.remove(&(old, summary.id.clone()));
+                    g.threads.remove(&(old, t.id.clone()));
                 }
-                g.threads
-                    .insert((summary.last_activity, summary.id.clone()));
+                g.threads.insert((t.last_activity, t.id.clone()));
             }
             None => {
                 self.orphans
-                    .entry(summary.group.clone())
+                    .entry(t.group.clone())
                     .or_default()
-                    .insert(summary.id.clone());
+                    .insert(t.id.clone());
             }
         }
     }
@@ -230,9 +247,9 @@ impl ReadModel {
             DocKind::Thread => {
                 // Seen before: only the posts the new changes touched (a busy thread is not
                 // read whole at every commit).
-                let touched = self.seen.get(doc).and_then(|h| d.touched_posts(h));
+                let touched = self.seen.get(doc).and_then(|h| d.touched_post_views(h));
                 let notices = match touched {
-                    Some(t) if self.threads.contains_key(doc) => self.update_posts(d, t),
+                    Some(t) if self.threads.contains_key(doc) => self.update_posts(d, &t),
                     _ => ThreadView::of(d)
                         .map(|v| self.update_thread(v))
                         .unwrap_or_default(),
@@ -329,15 +346,20 @@ impl ReadModel {
     }
 
     /// Updates a known thread's summary from the posts that changed.
-    fn update_posts(&mut self, d: &weft_crdt::Doc, touched: BTreeSet<String>) -> Vec<Notice> {
-        let Some(mut s) = self.threads.get(d.id()).cloned() else {
+    fn update_posts(
+        &mut self,
+        d: &weft_crdt::Doc,
+        touched: &[(String, Option<weft_crdt::PostView>)],
+    ) -> Vec<Notice> {
+        // Changed in place: a busy thread's set of posts is not copied at each commit.
+        let Some(s) = self.threads.get_mut(d.id()) else {
             return Vec::new();
         };
         let old_activity = s.last_activity;
         let root = weft_crdt::PostView::root_id(d);
         let mut notices = Vec::new();
-        for pid in touched {
-            let Some(p) = weft_crdt::PostView::of(d, &pid) else {
+        for (pid, p) in touched {
+            let Some(p) = p else {
                 continue;
             };
             if s.posts.insert(pid.clone()) && !p.deleted {
@@ -365,9 +387,15 @@ impl ReadModel {
             }
         }
         s.replies = s.posts.len().saturating_sub(1);
-        self.index_thread(&s, Some(old_activity));
-        self.dirty.insert(s.id.clone());
-        self.threads.insert(s.id.clone(), s);
+        let id = s.id.clone();
+        let filed = ThreadFiling {
+            id: id.clone(),
+            group: s.group.clone(),
+            author: s.author.clone(),
+            last_activity: s.last_activity,
+        };
+        self.file_thread(&filed, Some(old_activity));
+        self.dirty.insert(id);
         notices
     }
 

@@ -335,17 +335,17 @@ impl SearchIndex {
         };
         // A thread seen before: only the posts its new changes touched.
         if id.kind() == DocKind::Thread
-            && let Some(touched) = self.seen.get(id).and_then(|h| doc.touched_posts(h))
+            && let Some(touched) = self.seen.get(id).and_then(|h| doc.touched_post_views(h))
         {
             let root = weft_crdt::PostView::root_id(doc);
             let title = doc.root_str("title").unwrap_or_default();
             let group = doc.root_str("group").unwrap_or_default();
-            for pid in touched {
+            for (pid, p) in touched.iter() {
                 self.pending.push(Op::Delete(Term::from_field_text(
                     self.f.key,
                     &format!("{id}~{pid}"),
                 )));
-                if let Some(p) = weft_crdt::PostView::of(doc, &pid)
+                if let Some(p) = p
                     && !p.deleted
                     && !p.hidden
                 {
@@ -357,7 +357,7 @@ impl SearchIndex {
                     self.add(Entry {
                         kind: HitKind::Post,
                         id: id.as_str(),
-                        post: &pid,
+                        post: pid,
                         title: t,
                         body: &p.body,
                         topics: &p.topics,

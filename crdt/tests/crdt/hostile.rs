@@ -594,3 +594,64 @@ fn a_change_may_not_name_an_older_state_than_its_causal_past() {
     let view = GroupView::of(b.doc(&gid).unwrap()).unwrap();
     assert!(!view.is_member("e1"));
 }
+
+/// A large batch is verified on every core before it is judged: broken signatures in it are
+/// still refused (never parked), what depends on them waits, and the good changes, delivered
+/// later, complete the history.
+#[test]
+fn a_large_batch_checked_on_every_core_refuses_its_broken_signatures() {
+    let w = world();
+    let mut a = w.replica();
+    let g = group(&mut a, &w, Visibility::Public);
+    let (t, l) = a
+        .create_thread(&w.authors[0], g.doc(), "Batch", "start", at(0), 2)
+        .unwrap();
+    let replies: Vec<SignedChange> = (0..40)
+        .map(|i| {
+            a.reply(
+                &w.authors[0],
+                t.doc(),
+                &format!("reply {i}"),
+                None,
+                at(1 + i),
+                3 + i as u64,
+            )
+            .unwrap()
+            .0
+        })
+        .collect();
+    let broken = |c: &SignedChange| {
+        let mut b = c.bytes().to_vec();
+        let n = b.len();
+        b[n - 1] ^= 1;
+        SignedChange::decode(&b).unwrap()
+    };
+    let mut batch = vec![g.clone(), t.clone(), l.clone()];
+    for (i, r) in replies.iter().enumerate() {
+        batch.push(if i == 10 || i == 30 {
+            broken(r)
+        } else {
+            r.clone()
+        });
+    }
+    let mut b = w.replica();
+    let report = b.ingest(batch);
+    assert_eq!(report.accepted.len(), 3 + 10, "{report:?}");
+    let refused: Vec<&Rejection> = report.rejected.iter().map(|r| &r.2).collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(
+        refused.iter().all(|r| matches!(r, Rejection::Signature)),
+        "{refused:?}"
+    );
+    assert_eq!(
+        report.waiting.len(),
+        28,
+        "the replies after the first broken one wait"
+    );
+    let report = b.ingest([replies[10].clone(), replies[30].clone()]);
+    assert_eq!(report.accepted.len(), 30, "{report:?}");
+    assert_eq!(
+        b.doc(t.doc()).unwrap().heads(),
+        a.doc(t.doc()).unwrap().heads()
+    );
+}

@@ -766,6 +766,16 @@ fn touched_posts_are_the_posts_automerges_diff_shows() {
             let touched = d.touched_posts(&seen[k]).expect("only posts were written");
             assert_eq!(touched, diffed(r, &seen[k]), "replica {k} at step {step}");
             checked += usize::from(!touched.is_empty());
+            // The same posts read as they are now, asked twice (the second answer is the
+            // first one, not read again).
+            let views = d.touched_post_views(&seen[k]).unwrap();
+            let named: BTreeSet<String> = views.iter().map(|(p, _)| p.clone()).collect();
+            assert_eq!(named, touched);
+            for (pid, v) in views.iter() {
+                assert_eq!(v, &weft_crdt::PostView::of(d, pid), "post {pid}");
+            }
+            let again = d.touched_post_views(&seen[k]).unwrap();
+            assert!(std::sync::Arc::ptr_eq(&views, &again));
             // Asked again from the same heads: the same answer; from now: nothing.
             assert_eq!(d.touched_posts(&seen[k]), Some(touched));
             assert_eq!(d.touched_posts(&d.applied_heads()), Some(BTreeSet::new()));
