@@ -165,8 +165,11 @@ pub struct Doc {
 struct PostViews {
     since: Vec<ChangeHash>,
     now: Vec<ChangeHash>,
-    views: Arc<[(String, Option<crate::views::PostView>)]>,
+    views: TouchedViews,
 }
+
+/// Touched posts by id, each as it reads now (`None`: not a post).
+pub type TouchedViews = Arc<[(String, Option<crate::views::PostView>)]>;
 
 impl std::fmt::Debug for Doc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -260,7 +263,7 @@ impl Doc {
     pub fn touched_post_views(
         &self,
         since: &[ChangeHash],
-    ) -> Option<Arc<[(String, Option<crate::views::PostView>)]>> {
+    ) -> Option<TouchedViews> {
         let now = self.am.get_heads();
         // Every operation under the lock is a comparison or a replacement: a panic while it
         // was held leaves a usable memo.
