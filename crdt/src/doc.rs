@@ -260,10 +260,7 @@ impl Doc {
 
     /// [`Doc::touched_posts`] with each post as it reads now (`None`: not a post, or no
     /// longer one), read once per pair of heads however many callers ask.
-    pub fn touched_post_views(
-        &self,
-        since: &[ChangeHash],
-    ) -> Option<TouchedViews> {
+    pub fn touched_post_views(&self, since: &[ChangeHash]) -> Option<TouchedViews> {
         let now = self.am.get_heads();
         // Every operation under the lock is a comparison or a replacement: a panic while it
         // was held leaves a usable memo.

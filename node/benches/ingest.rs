@@ -15,6 +15,10 @@ use weft_node::{Core, Store};
 
 const N: usize = 5_000;
 const GROUP: usize = 100;
+/// Rounds of each measurement (medians are reported).
+const ROUNDS: usize = 3;
+/// Writes of the flush-per-write baseline in each round.
+const EACH: usize = 1_000;
 
 fn main() {
     // The data: one thread with N replies by 10 authors, made on a scratch replica.
@@ -53,50 +57,73 @@ fn main() {
     let bytes: Vec<Vec<u8>> = changes.iter().map(|c| c.bytes().to_vec()).collect();
     let total: usize = bytes.iter().map(Vec::len).sum();
 
-    // Weft: a node's core over a real sled store.
-    let dir = tempfile::tempdir().unwrap();
-    let mut core = Core::open(
-        "site0",
-        w.nodes[0].clone(),
-        TrustAnchors::single(w.authority.public()),
-        Some(w.directory.clone()),
-        Store::open(&dir.path().join("store")).unwrap(),
-        SyncConfig::default(),
-        1,
-    )
-    .unwrap();
-    for a in &w.authors {
-        core.add_certificate(&a.cert).unwrap();
-    }
-    let start = Instant::now();
-    for chunk in bytes.chunks(GROUP) {
-        let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
-        let report = core.ingest(&refs);
-        assert_eq!(report.accepted.len(), chunk.len());
-        core.commit().unwrap();
-    }
-    let weft = start.elapsed();
-
-    // Baseline 1: raw sled, the same bytes, the same grouping of flushes.
-    let sdir = tempfile::tempdir().unwrap();
-    let db = sled::open(sdir.path()).unwrap();
-    let start = Instant::now();
-    for (i, chunk) in bytes.chunks(GROUP).enumerate() {
-        for (j, b) in chunk.iter().enumerate() {
-            db.insert(((i * GROUP + j) as u64).to_be_bytes(), b.as_slice())
-                .unwrap();
+    // Weft: a node's core over a real sled store, fresh each round; rounds alternate with
+    // the sled baselines so that a noisy moment of the machine falls on both, and each
+    // figure is the median of its rounds.
+    let open_core = |dir: &std::path::Path| {
+        let mut core = Core::open(
+            "site0",
+            w.nodes[0].clone(),
+            TrustAnchors::single(w.authority.public()),
+            Some(w.directory.clone()),
+            Store::open(&dir.join("store")).unwrap(),
+            SyncConfig::default(),
+            1,
+        )
+        .unwrap();
+        for a in &w.authors {
+            core.add_certificate(&a.cert).unwrap();
         }
-        db.flush().unwrap();
+        core
+    };
+    let mut wefts = Vec::new();
+    let mut sled_groupeds = Vec::new();
+    let mut sled_eachs = Vec::new();
+    let mut kept = None;
+    for round in 0..ROUNDS {
+        let dir = tempfile::tempdir().unwrap();
+        let mut core = open_core(dir.path());
+        let start = Instant::now();
+        for chunk in bytes.chunks(GROUP) {
+            let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+            let report = core.ingest(&refs);
+            assert_eq!(report.accepted.len(), chunk.len());
+            core.commit().unwrap();
+        }
+        wefts.push(start.elapsed());
+        kept = Some((dir, core));
+
+        // Baseline 1: raw sled, the same bytes, the same grouping of flushes.
+        let sdir = tempfile::tempdir().unwrap();
+        let db = sled::open(sdir.path()).unwrap();
+        let start = Instant::now();
+        for (i, chunk) in bytes.chunks(GROUP).enumerate() {
+            for (j, b) in chunk.iter().enumerate() {
+                db.insert(((i * GROUP + j) as u64).to_be_bytes(), b.as_slice())
+                    .unwrap();
+            }
+            db.flush().unwrap();
+        }
+        sled_groupeds.push(start.elapsed());
+        // The goal's baseline: a flush per write.
+        let start = Instant::now();
+        for (i, b) in bytes.iter().take(EACH).enumerate() {
+            db.insert(((1_000_000 + i) as u64).to_be_bytes(), b.as_slice())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        sled_eachs.push(start.elapsed() / EACH as u32);
+        eprintln!("round {}/{ROUNDS} done", round + 1);
     }
-    let sled_grouped = start.elapsed();
-    // For reference: a flush per write.
-    let start = Instant::now();
-    for (i, b) in bytes.iter().take(500).enumerate() {
-        db.insert(((1_000_000 + i) as u64).to_be_bytes(), b.as_slice())
-            .unwrap();
-        db.flush().unwrap();
-    }
-    let sled_each = start.elapsed() / 500;
+    let median = |v: &mut Vec<std::time::Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let weft = median(&mut wefts);
+    let sled_grouped = median(&mut sled_groupeds);
+    let sled_each = median(&mut sled_eachs);
+    let (dir, core) = kept.unwrap();
+    let mut core = core;
 
     // Baseline 2: raw Automerge decode + apply of the same changes, in the same groups.
     let raw: Vec<Vec<u8>> = changes
@@ -148,7 +175,7 @@ fn main() {
 
     let rate = |d: std::time::Duration, n: usize| n as f64 / d.as_secs_f64();
     println!(
-        "\ndurable ingest of {} signed changes ({} KiB), flushed every {GROUP}:",
+        "\ndurable ingest of {} signed changes ({} KiB), flushed every {GROUP} (medians of {ROUNDS} rounds):",
         bytes.len(),
         total / 1024
     );

@@ -513,7 +513,7 @@ impl Core {
         let mut docs: Vec<&DocId> = changes.iter().map(|c| c.doc()).collect();
         docs.dedup();
         for d in docs {
-            let n = write(&self.model).update(&self.replica, d);
+            let n = self.update_model(d);
             self.notices.extend(n);
         }
         for c in &changes {
@@ -766,7 +766,7 @@ impl Core {
         }
         let mut notices = std::mem::take(&mut self.notices);
         for d in changed {
-            notices.extend(write(&self.model).update(&self.replica, d));
+            notices.extend(self.update_model(d));
             self.refresh_kept_view(d);
             self.search.index_doc(&self.replica, d);
             self.store_summary(d)?;
@@ -810,19 +810,33 @@ impl Core {
     /// Stores the thread summaries changed since the last call, and marks the stored read
     /// models as covering every change up to `last`.
     fn store_read_models(&mut self, last: Option<u64>) -> Result<(), NodeError> {
-        let dirty: Vec<ThreadSummary> = write(&self.model)
-            .take_dirty()
-            .into_iter()
-            .cloned()
-            .collect();
-        for t in dirty {
-            let bytes = serde_json::to_vec(&t).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+        let mut model = write(&self.model);
+        for (t, posts) in model.take_dirty() {
+            let bytes = serde_json::to_vec(t).map_err(|e| NodeError::Corrupt(e.to_string()))?;
             self.store.put_thread_summary(&t.id, &bytes)?;
+            self.store
+                .put_thread_posts(&t.id, posts.iter().map(String::as_str))?;
         }
+        drop(model);
         if let Some(seq) = last {
             self.store.set_read_models_at(seq)?;
         }
         Ok(())
+    }
+
+    /// Brings the read models up to date with `d`, first reading back from the store the
+    /// posts a summary restored at start-up knows (a failure to read them is logged and costs
+    /// only the notifications of that update).
+    fn update_model(&self, d: &DocId) -> Vec<crate::readmodel::Notice> {
+        if read(&self.model).posts_unknown(d) {
+            match self.store.thread_posts(d) {
+                Ok(posts) => write(&self.model).set_known_posts(d, posts),
+                Err(e) => {
+                    tracing::warn!(thread = %d, error = %e, "a thread's known posts are unreadable")
+                }
+            }
+        }
+        write(&self.model).update(&self.replica, d)
     }
 
     /// Makes notifications of what is new (see [`crate::personal::deliver`]).

@@ -32,8 +32,9 @@ fn genesis_nonce(doc: &weft_crdt::Doc) -> Option<u64> {
 /// How many characters of a thread's first post the feed shows.
 pub const EXCERPT_CHARS: usize = 220;
 
-/// A thread as lists show it. Stored in sled (JSON) so start-up need not rebuild it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// A thread as lists show it. Stored in sled (JSON) so start-up need not rebuild it; its
+/// posts' ids are stored apart, a new one at a time (a busy thread's summary stays small).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ThreadSummary {
     pub id: DocId,
     pub group: DocId,
@@ -47,8 +48,30 @@ pub struct ThreadSummary {
     pub replies: usize,
     /// The start of the first post (Markdown source), empty once deleted or hidden.
     pub excerpt: String,
-    posts: HashSet<String>,
+    /// Every post's id, to tell a new post from a known one; `None` for a summary read back
+    /// at start-up until the thread next changes and its ids are read from the store (see
+    /// [`ReadModel::posts_unknown`]).
+    #[serde(skip)]
+    posts: Option<HashSet<String>>,
 }
+
+/// Summaries are equal when what they show is: the post ids are what the summary was made
+/// from, read back from the store only when needed.
+impl PartialEq for ThreadSummary {
+    fn eq(&self, o: &Self) -> bool {
+        self.id == o.id
+            && self.group == o.group
+            && self.title == o.title
+            && self.author == o.author
+            && self.created_at == o.created_at
+            && self.last_activity == o.last_activity
+            && self.last_author == o.last_author
+            && self.replies == o.replies
+            && self.excerpt == o.excerpt
+    }
+}
+
+impl Eq for ThreadSummary {}
 
 /// Where a thread is filed: under its author, and in its group's activity order.
 struct ThreadFiling {
@@ -142,6 +165,8 @@ pub struct ReadModel {
     profiles: HashMap<String, ProfileWords>,
     /// Threads whose summary changed since the last [`ReadModel::take_dirty`].
     dirty: HashSet<DocId>,
+    /// Posts those threads learnt of since then.
+    new_posts: HashMap<DocId, Vec<String>>,
     /// Each thread's Automerge heads at its last update.
     seen: HashMap<DocId, Vec<automerge::ChangeHash>>,
 }
@@ -192,10 +217,29 @@ impl ReadModel {
         self.profiles.get(employee)
     }
 
-    /// The threads whose summaries changed since the last call (to store them).
-    pub fn take_dirty(&mut self) -> Vec<&ThreadSummary> {
+    /// The threads whose summaries changed since the last call, with the posts they learnt
+    /// of (to store them).
+    pub fn take_dirty(&mut self) -> Vec<(&ThreadSummary, Vec<String>)> {
         let dirty = std::mem::take(&mut self.dirty);
-        dirty.iter().filter_map(|t| self.threads.get(t)).collect()
+        let mut new_posts = std::mem::take(&mut self.new_posts);
+        dirty
+            .iter()
+            .filter_map(|t| self.threads.get(t))
+            .map(|s| (s, new_posts.remove(&s.id).unwrap_or_default()))
+            .collect()
+    }
+
+    /// Whether `thread`'s summary was read back without its posts' ids, which must be given
+    /// ([`ReadModel::set_known_posts`]) before the thread is updated.
+    pub fn posts_unknown(&self, thread: &DocId) -> bool {
+        self.threads.get(thread).is_some_and(|s| s.posts.is_none())
+    }
+
+    /// Gives a summary read back at start-up its posts' ids, read from the store.
+    pub fn set_known_posts(&mut self, thread: &DocId, posts: HashSet<String>) {
+        if let Some(s) = self.threads.get_mut(thread) {
+            s.posts = Some(posts);
+        }
     }
 
     /// Every thread summary (to store them all).
@@ -294,11 +338,20 @@ impl ReadModel {
 
     fn update_thread(&mut self, v: ThreadView) -> Vec<Notice> {
         let old_activity = self.threads.get(&v.id).map(|s| s.last_activity);
-        let old_posts = self.threads.get(&v.id).map(|s| &s.posts);
-        let first = old_posts.is_none();
+        let old = self.threads.get(&v.id);
+        let old_posts = old.and_then(|s| s.posts.as_ref());
+        let first = old.is_none();
+        // A summary whose posts could not be read back: nothing in it is told as new (a
+        // missed notification rather than one for every post of the thread).
+        let unknown = old.is_some() && old_posts.is_none();
         let mut notices = Vec::new();
+        let mut added = Vec::new();
         for p in &v.posts {
-            if old_posts.is_some_and(|o| o.contains(&p.id)) || p.deleted {
+            if old_posts.is_some_and(|o| o.contains(&p.id)) {
+                continue;
+            }
+            added.push(p.id.clone());
+            if p.deleted || unknown {
                 continue;
             }
             notices.push(Notice::Post {
@@ -329,7 +382,7 @@ impl ReadModel {
             .unwrap_or_default();
         let summary = ThreadSummary {
             replies: v.posts.len().saturating_sub(1),
-            posts: v.posts.iter().map(|p| p.id.clone()).collect(),
+            posts: Some(v.posts.iter().map(|p| p.id.clone()).collect()),
             id: v.id.clone(),
             group: v.group.clone(),
             title: v.title,
@@ -341,6 +394,10 @@ impl ReadModel {
         };
         self.index_thread(&summary, old_activity);
         self.dirty.insert(summary.id.clone());
+        self.new_posts
+            .entry(summary.id.clone())
+            .or_default()
+            .extend(added);
         self.threads.insert(summary.id.clone(), summary);
         notices
     }
@@ -355,6 +412,10 @@ impl ReadModel {
         let Some(s) = self.threads.get_mut(d.id()) else {
             return Vec::new();
         };
+        // Posts not read back from the store (it failed): nothing is told as new, and no
+        // partial set is made (a later update would take old posts for new ones).
+        let mut posts = s.posts.as_mut();
+        let mut added = Vec::new();
         let old_activity = s.last_activity;
         let root = weft_crdt::PostView::root_id(d);
         let mut notices = Vec::new();
@@ -362,7 +423,11 @@ impl ReadModel {
             let Some(p) = p else {
                 continue;
             };
-            if s.posts.insert(pid.clone()) && !p.deleted {
+            let new = posts.as_mut().is_some_and(|set| set.insert(pid.clone()));
+            if new {
+                added.push(pid.clone());
+            }
+            if new && !p.deleted {
                 notices.push(Notice::Post {
                     thread: s.id.clone(),
                     title: s.title.clone(),
@@ -386,7 +451,9 @@ impl ReadModel {
                 };
             }
         }
-        s.replies = s.posts.len().saturating_sub(1);
+        if let Some(set) = posts {
+            s.replies = set.len().saturating_sub(1);
+        }
         let id = s.id.clone();
         let filed = ThreadFiling {
             id: id.clone(),
@@ -395,6 +462,7 @@ impl ReadModel {
             last_activity: s.last_activity,
         };
         self.file_thread(&filed, Some(old_activity));
+        self.new_posts.entry(id.clone()).or_default().extend(added);
         self.dirty.insert(id);
         notices
     }

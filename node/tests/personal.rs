@@ -315,6 +315,16 @@ fn stored_read_models_match_a_rebuild_after_a_restart() {
         assert!(a.read_models_were_stored());
         assert_eq!(a.model().thread(&threads[1]).unwrap().replies, 1);
         same(&mut a);
+        // A post in a thread known only by its stored summary: its earlier posts (e2's reply,
+        // which e0 follows the thread for) are not news; only the new one notifies.
+        let e0_before = kinds(&a, "e0");
+        a.reply("e0", &threads[1], "@e2 thanks", None, t0 + 150, 98)
+            .unwrap();
+        a.commit().unwrap();
+        assert_eq!(kinds(&a, "e0"), e0_before, "nothing old is told again");
+        let e2 = kinds(&a, "e2");
+        assert!(e2.contains(&(NoticeKind::Mention, "e0".into())), "{e2:?}");
+        assert_eq!(a.model().thread(&threads[1]).unwrap().replies, 2);
         // New posts after the restart are still told apart from the stored ones.
         a.store().set_read_models_at(0).unwrap();
         a.store().flush().unwrap();
@@ -322,14 +332,17 @@ fn stored_read_models_match_a_rebuild_after_a_restart() {
     let mut a = open(&w, 0, da.path());
     assert!(!a.read_models_were_stored(), "a stale mark means a rebuild");
     same(&mut a);
+    let e2_before = kinds(&a, "e2").len();
     a.reply("e0", &threads[3], "@e2 look", None, t0 + 200, 100)
         .unwrap();
     a.commit().unwrap();
+    let e2 = kinds(&a, "e2");
     assert_eq!(
-        kinds(&a, "e2"),
-        vec![(NoticeKind::Mention, "e0".into())],
-        "only the new post notifies"
+        e2.len(),
+        e2_before + 1,
+        "only the new post notifies: {e2:?}"
     );
+    assert_eq!(e2[0], (NoticeKind::Mention, "e0".into()));
 }
 
 /// A thread seen before is updated from the posts its new changes touched: the summary and

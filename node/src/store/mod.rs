@@ -14,6 +14,7 @@ mod personal;
 mod sessions;
 mod snapshot;
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -74,6 +75,7 @@ pub struct Store {
     certs: sled::Tree,
     directory: sled::Tree,
     threads: sled::Tree,
+    thread_posts: sled::Tree,
     summaries: sled::Tree,
     profiles: sled::Tree,
     accounts: Tracked,
@@ -173,6 +175,7 @@ impl Store {
             certs: tree(maps::CERTS)?,
             directory: tree(maps::DIRECTORY)?,
             threads: tree(maps::THREADS)?,
+            thread_posts: tree(maps::THREAD_POSTS)?,
             summaries: tree(maps::SUMMARIES)?,
             profiles: tree(maps::PROFILES)?,
             accounts: tracked(tree(maps::ACCOUNTS)?),
@@ -183,7 +186,7 @@ impl Store {
             db,
             path: dir.to_owned(),
         };
-        debug_assert_eq!(maps::ALL.len(), 12);
+        debug_assert_eq!(maps::ALL.len(), 13);
         match store.meta.get("format").map_err(io("reading the format"))? {
             None => {
                 store.write_format()?;
@@ -194,6 +197,9 @@ impl Store {
                     .unwrap_or(u32::MAX);
                 if found == 1 {
                     store.upgrade_from_1()?;
+                    store.upgrade_from_2()?;
+                } else if found == 2 {
+                    store.upgrade_from_2()?;
                 } else if found != FORMAT_VERSION {
                     return Err(StoreError::Version {
                         path,
@@ -233,12 +239,27 @@ impl Store {
         self.doc_changes
             .apply_batch(batch)
             .map_err(io("indexing changes by document"))?;
-        self.write_format()?;
+        self.flush()?;
         tracing::info!(
             changes = n,
             millis = started.elapsed().as_millis() as u64,
             "store upgraded from format 1 to 2 (changes indexed by document)"
         );
+        Ok(())
+    }
+
+    /// Format 2 → 3: the stored read models are dropped (their mark first, so a crash in
+    /// between leaves them unused); start-up rebuilds them from the documents.
+    fn upgrade_from_2(&self) -> Result<(), StoreError> {
+        self.meta
+            .remove("read_models_at")
+            .map_err(io("forgetting the read models' mark"))?;
+        self.flush()?;
+        self.threads
+            .clear()
+            .map_err(io("clearing thread summaries"))?;
+        self.write_format()?;
+        tracing::info!("store upgraded to format 3: read models will be rebuilt at this start");
         Ok(())
     }
 
@@ -393,6 +414,39 @@ impl Store {
             .insert(thread.as_str(), bytes)
             .map_err(io("storing a thread summary"))?;
         Ok(())
+    }
+
+    /// Records posts of a thread as known to its summary (see `read_thread_posts`).
+    pub fn put_thread_posts<'a>(
+        &self,
+        thread: &DocId,
+        posts: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), StoreError> {
+        let prefix = doc_prefix(thread);
+        let mut batch = sled::Batch::default();
+        for p in posts {
+            let mut key = prefix.clone();
+            key.extend_from_slice(p.as_bytes());
+            batch.insert(key, &[][..]);
+        }
+        self.thread_posts
+            .apply_batch(batch)
+            .map_err(io("storing a thread's posts"))
+    }
+
+    /// The posts a thread's stored summary knows.
+    pub fn thread_posts(&self, thread: &DocId) -> Result<HashSet<String>, StoreError> {
+        let prefix = doc_prefix(thread);
+        let mut out = HashSet::new();
+        for item in self.thread_posts.scan_prefix(&prefix) {
+            let (k, _) = item.map_err(io("reading a thread's posts"))?;
+            let pid = std::str::from_utf8(&k[prefix.len()..]).map_err(|_| StoreError::Corrupt {
+                tree: maps::THREAD_POSTS,
+                reason: "a post id is not UTF-8".into(),
+            })?;
+            out.insert(pid.to_owned());
+        }
+        Ok(out)
     }
 
     /// Every stored thread summary.
@@ -643,6 +697,35 @@ mod tests {
         assert_eq!(s.changes_of(&b).unwrap(), vec![b"two".to_vec()]);
         let format = s.meta.get("format").unwrap().unwrap();
         assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
+    }
+
+    #[test]
+    fn a_format_2_store_forgets_its_read_models_and_keeps_its_changes() {
+        let dir = private_tempdir();
+        let t = DocId::parse("t-0123456789abcdef0123456789abcdef").unwrap();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.append_changes([(&t, &b"one"[..])]).unwrap();
+            // A version-2 summary held its posts' ids; its mark said it was current.
+            s.put_thread_summary(&t, br#"{"posts":["p1"]}"#).unwrap();
+            s.set_read_models_at(1).unwrap();
+            s.meta.insert("format", &2u32.to_be_bytes()).unwrap();
+            s.flush().unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.read_models_at().unwrap(), None, "rebuilt at this start");
+        assert_eq!(s.thread_summaries().count(), 0);
+        assert_eq!(s.changes_of(&t).unwrap(), vec![b"one".to_vec()]);
+        let format = s.meta.get("format").unwrap().unwrap();
+        assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
+        // A thread's known posts: stored a few at a time, read back whole, apart from others.
+        let other = DocId::parse("t-0123456789abcdef0123456789abcde0").unwrap();
+        s.put_thread_posts(&t, ["p1", "p2"]).unwrap();
+        s.put_thread_posts(&t, ["p3"]).unwrap();
+        s.put_thread_posts(&other, ["q1"]).unwrap();
+        let known = s.thread_posts(&t).unwrap();
+        assert_eq!(known.len(), 3);
+        assert!(known.contains("p3") && !known.contains("q1"));
     }
 
     #[test]
