@@ -369,6 +369,37 @@ impl PostView {
             .collect()
     }
 
+    /// The ids of the posts a thread document held at `heads` (which it must hold; none
+    /// otherwise).
+    pub fn ids_at(doc: &Doc, heads: &[automerge::ChangeHash]) -> std::collections::HashSet<String> {
+        let am = doc.automerge();
+        match am.get_at(automerge::ROOT, "posts", heads) {
+            Ok(Some((Value::Object(ObjType::Map), posts))) => am.keys_at(&posts, heads).collect(),
+            _ => Default::default(),
+        }
+    }
+
+    /// Which of `pids` were posts of the thread document at `heads` (false for all if the
+    /// document does not hold those heads).
+    pub fn existed_at<'a>(
+        doc: &Doc,
+        heads: &[automerge::ChangeHash],
+        pids: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<bool> {
+        let am = doc.automerge();
+        let posts = match am.get_at(automerge::ROOT, "posts", heads) {
+            Ok(Some((Value::Object(ObjType::Map), posts))) => Some(posts),
+            _ => None,
+        };
+        pids.into_iter()
+            .map(|pid| {
+                posts.as_ref().is_some_and(|p| {
+                    matches!(am.get_at(p, pid, heads), Ok(Some((Value::Object(_), _))))
+                })
+            })
+            .collect()
+    }
+
     /// The root post's id of a thread document.
     pub fn root_id(doc: &Doc) -> Option<String> {
         doc.root_str("root_post")

@@ -811,11 +811,9 @@ impl Core {
     /// models as covering every change up to `last`.
     fn store_read_models(&mut self, last: Option<u64>) -> Result<(), NodeError> {
         let mut model = write(&self.model);
-        for (t, posts) in model.take_dirty() {
+        for t in model.take_dirty() {
             let bytes = serde_json::to_vec(t).map_err(|e| NodeError::Corrupt(e.to_string()))?;
             self.store.put_thread_summary(&t.id, &bytes)?;
-            self.store
-                .put_thread_posts(&t.id, posts.iter().map(String::as_str))?;
         }
         drop(model);
         if let Some(seq) = last {
@@ -824,18 +822,8 @@ impl Core {
         Ok(())
     }
 
-    /// Brings the read models up to date with `d`, first reading back from the store the
-    /// posts a summary restored at start-up knows (a failure to read them is logged and costs
-    /// only the notifications of that update).
+    /// Brings the read models up to date with `d`.
     fn update_model(&self, d: &DocId) -> Vec<crate::readmodel::Notice> {
-        if read(&self.model).posts_unknown(d) {
-            match self.store.thread_posts(d) {
-                Ok(posts) => write(&self.model).set_known_posts(d, posts),
-                Err(e) => {
-                    tracing::warn!(thread = %d, error = %e, "a thread's known posts are unreadable")
-                }
-            }
-        }
         write(&self.model).update(&self.replica, d)
     }
 

@@ -48,15 +48,39 @@ pub struct ThreadSummary {
     pub replies: usize,
     /// The start of the first post (Markdown source), empty once deleted or hidden.
     pub excerpt: String,
-    /// Every post's id, to tell a new post from a known one; `None` for a summary read back
-    /// at start-up until the thread next changes and its ids are read from the store (see
-    /// [`ReadModel::posts_unknown`]).
-    #[serde(skip)]
-    posts: Option<HashSet<String>>,
+    /// The thread's Automerge heads this summary was made at: a post is new to it if the
+    /// thread did not hold it then, and what changed since is what its next update reads
+    /// (also after a restart, where the thread is read back from the store with them).
+    #[serde(with = "heads_hex")]
+    heads: Vec<automerge::ChangeHash>,
 }
 
-/// Summaries are equal when what they show is: the post ids are what the summary was made
-/// from, read back from the store only when needed.
+/// Heads as hexadecimal strings in stored summaries.
+mod heads_hex {
+    use automerge::ChangeHash;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(h: &[ChangeHash], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(h.iter().map(|h| weft_keys::to_hex(&h.0)))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<ChangeHash>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|h| {
+                weft_keys::from_hex(h)
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .map(ChangeHash)
+                    .ok_or_else(|| serde::de::Error::custom("a head is 64 hexadecimal digits"))
+            })
+            .collect()
+    }
+}
+
+/// Summaries are equal when what they show is (two summaries of the same state may have
+/// been made at different moments of it).
 impl PartialEq for ThreadSummary {
     fn eq(&self, o: &Self) -> bool {
         self.id == o.id
@@ -165,10 +189,6 @@ pub struct ReadModel {
     profiles: HashMap<String, ProfileWords>,
     /// Threads whose summary changed since the last [`ReadModel::take_dirty`].
     dirty: HashSet<DocId>,
-    /// Posts those threads learnt of since then.
-    new_posts: HashMap<DocId, Vec<String>>,
-    /// Each thread's Automerge heads at its last update.
-    seen: HashMap<DocId, Vec<automerge::ChangeHash>>,
 }
 
 impl ReadModel {
@@ -217,29 +237,10 @@ impl ReadModel {
         self.profiles.get(employee)
     }
 
-    /// The threads whose summaries changed since the last call, with the posts they learnt
-    /// of (to store them).
-    pub fn take_dirty(&mut self) -> Vec<(&ThreadSummary, Vec<String>)> {
+    /// The threads whose summaries changed since the last call (to store them).
+    pub fn take_dirty(&mut self) -> Vec<&ThreadSummary> {
         let dirty = std::mem::take(&mut self.dirty);
-        let mut new_posts = std::mem::take(&mut self.new_posts);
-        dirty
-            .iter()
-            .filter_map(|t| self.threads.get(t))
-            .map(|s| (s, new_posts.remove(&s.id).unwrap_or_default()))
-            .collect()
-    }
-
-    /// Whether `thread`'s summary was read back without its posts' ids, which must be given
-    /// ([`ReadModel::set_known_posts`]) before the thread is updated.
-    pub fn posts_unknown(&self, thread: &DocId) -> bool {
-        self.threads.get(thread).is_some_and(|s| s.posts.is_none())
-    }
-
-    /// Gives a summary read back at start-up its posts' ids, read from the store.
-    pub fn set_known_posts(&mut self, thread: &DocId, posts: HashSet<String>) {
-        if let Some(s) = self.threads.get_mut(thread) {
-            s.posts = Some(posts);
-        }
+        dirty.iter().filter_map(|t| self.threads.get(t)).collect()
     }
 
     /// Every thread summary (to store them all).
@@ -289,17 +290,18 @@ impl ReadModel {
         };
         match doc.kind() {
             DocKind::Thread => {
-                // Seen before: only the posts the new changes touched (a busy thread is not
-                // read whole at every commit).
-                let touched = self.seen.get(doc).and_then(|h| d.touched_post_views(h));
-                let notices = match touched {
-                    Some(t) if self.threads.contains_key(doc) => self.update_posts(d, &t),
-                    _ => ThreadView::of(d)
-                        .map(|v| self.update_thread(v))
+                // Summarised before: only the posts changed since (a busy thread is not read
+                // whole at every commit).
+                let since = self.threads.get(doc).map(|s| s.heads.clone());
+                let touched = since
+                    .as_ref()
+                    .and_then(|h| d.touched_post_views(h).map(|t| (h, t)));
+                match touched {
+                    Some((since, t)) => self.update_posts(d, since, &t),
+                    None => ThreadView::of(d)
+                        .map(|v| self.update_thread(d, v))
                         .unwrap_or_default(),
-                };
-                self.seen.insert(doc.clone(), d.applied_heads());
-                notices
+                }
             }
             DocKind::Group => GroupView::of(d)
                 .map(|v| {
@@ -336,22 +338,20 @@ impl ReadModel {
         }
     }
 
-    fn update_thread(&mut self, v: ThreadView) -> Vec<Notice> {
-        let old_activity = self.threads.get(&v.id).map(|s| s.last_activity);
+    fn update_thread(&mut self, d: &weft_crdt::Doc, v: ThreadView) -> Vec<Notice> {
         let old = self.threads.get(&v.id);
-        let old_posts = old.and_then(|s| s.posts.as_ref());
+        let old_activity = old.map(|s| s.last_activity);
         let first = old.is_none();
-        // A summary whose posts could not be read back: nothing in it is told as new (a
-        // missed notification rather than one for every post of the thread).
-        let unknown = old.is_some() && old_posts.is_none();
+        // The posts the summary knew: those the thread held at its heads.
+        let known: HashSet<String> = old
+            .map(|s| weft_crdt::PostView::ids_at(d, &s.heads))
+            .unwrap_or_default();
+        // Heads the thread does not hold (nothing known to make them): nothing is told as
+        // new, rather than every post of the thread.
+        let unknown = old.is_some_and(|s| !s.heads.iter().all(|h| d.has(h)));
         let mut notices = Vec::new();
-        let mut added = Vec::new();
         for p in &v.posts {
-            if old_posts.is_some_and(|o| o.contains(&p.id)) {
-                continue;
-            }
-            added.push(p.id.clone());
-            if p.deleted || unknown {
+            if known.contains(&p.id) || p.deleted || unknown {
                 continue;
             }
             notices.push(Notice::Post {
@@ -382,7 +382,7 @@ impl ReadModel {
             .unwrap_or_default();
         let summary = ThreadSummary {
             replies: v.posts.len().saturating_sub(1),
-            posts: Some(v.posts.iter().map(|p| p.id.clone()).collect()),
+            heads: d.applied_heads(),
             id: v.id.clone(),
             group: v.group.clone(),
             title: v.title,
@@ -394,10 +394,6 @@ impl ReadModel {
         };
         self.index_thread(&summary, old_activity);
         self.dirty.insert(summary.id.clone());
-        self.new_posts
-            .entry(summary.id.clone())
-            .or_default()
-            .extend(added);
         self.threads.insert(summary.id.clone(), summary);
         notices
     }
@@ -406,37 +402,35 @@ impl ReadModel {
     fn update_posts(
         &mut self,
         d: &weft_crdt::Doc,
+        since: &[automerge::ChangeHash],
         touched: &[(String, Option<weft_crdt::PostView>)],
     ) -> Vec<Notice> {
-        // Changed in place: a busy thread's set of posts is not copied at each commit.
+        let known =
+            weft_crdt::PostView::existed_at(d, since, touched.iter().map(|(p, _)| p.as_str()));
+        // Changed in place: nothing of a busy thread is copied at each commit.
         let Some(s) = self.threads.get_mut(d.id()) else {
             return Vec::new();
         };
-        // Posts not read back from the store (it failed): nothing is told as new, and no
-        // partial set is made (a later update would take old posts for new ones).
-        let mut posts = s.posts.as_mut();
-        let mut added = Vec::new();
         let old_activity = s.last_activity;
         let root = weft_crdt::PostView::root_id(d);
         let mut notices = Vec::new();
-        for (pid, p) in touched {
+        for ((pid, p), known) in touched.iter().zip(known) {
             let Some(p) = p else {
                 continue;
             };
-            let new = posts.as_mut().is_some_and(|set| set.insert(pid.clone()));
-            if new {
-                added.push(pid.clone());
-            }
-            if new && !p.deleted {
-                notices.push(Notice::Post {
-                    thread: s.id.clone(),
-                    title: s.title.clone(),
-                    post: pid.clone(),
-                    author: p.author.clone(),
-                    at: p.created_at,
-                    mentions: p.mentions.clone(),
-                    first: false,
-                });
+            if !known {
+                s.replies += 1;
+                if !p.deleted {
+                    notices.push(Notice::Post {
+                        thread: s.id.clone(),
+                        title: s.title.clone(),
+                        post: pid.clone(),
+                        author: p.author.clone(),
+                        at: p.created_at,
+                        mentions: p.mentions.clone(),
+                        first: false,
+                    });
+                }
             }
             let at = p.edited_at.unwrap_or(p.created_at).max(p.created_at);
             if at >= s.last_activity {
@@ -451,19 +445,15 @@ impl ReadModel {
                 };
             }
         }
-        if let Some(set) = posts {
-            s.replies = set.len().saturating_sub(1);
-        }
-        let id = s.id.clone();
+        s.heads = d.applied_heads();
         let filed = ThreadFiling {
-            id: id.clone(),
+            id: s.id.clone(),
             group: s.group.clone(),
             author: s.author.clone(),
             last_activity: s.last_activity,
         };
         self.file_thread(&filed, Some(old_activity));
-        self.new_posts.entry(id.clone()).or_default().extend(added);
-        self.dirty.insert(id);
+        self.dirty.insert(filed.id);
         notices
     }
 

@@ -23,11 +23,6 @@ pub(super) const DIRECTORY: &str = "directory";
 /// written last in each commit: at start-up a summary is used only if its document has no
 /// change stored after the mark (those documents are replayed).
 pub(super) const THREADS: &str = "read_threads";
-/// Read model: the posts of each summarised thread, so that a new post is told apart from
-/// known ones after a restart without storing every post's id again at each commit: key =
-/// thread id (u16 big-endian length, UTF-8) followed by the post's id; value empty. Written
-/// with the summaries, valid like them up to `read_models_at`.
-pub(super) const THREAD_POSTS: &str = "read_thread_posts";
 /// Each thread's and profile's summary (groups always replay): key = document id; value =
 /// the binary `DocSummary` of `snapshot.rs`. Valid, like `read_threads`, up to `meta`'s
 /// `read_models_at`: start-up records these documents without reading them.
@@ -57,7 +52,7 @@ pub(super) const PERSONAL: &str = "personal";
 pub(super) const SESSIONS: &str = "sessions";
 
 /// Every tree, for opening and for diagnostics.
-pub(super) const ALL: [&str; 13] = [
+pub(super) const ALL: [&str; 12] = [
     META,
     CHANGES,
     DOC_CHANGES,
@@ -65,7 +60,6 @@ pub(super) const ALL: [&str; 13] = [
     CERTS,
     DIRECTORY,
     THREADS,
-    THREAD_POSTS,
     SUMMARIES,
     PROFILES,
     ACCOUNTS,
@@ -85,7 +79,7 @@ pub(super) const SEARCH_DIR: &str = "search-index";
 /// * 2: adds `doc_changes`, the per-document index of `changes`. A version-1 store is
 ///   upgraded in place when opened: the index is built from `changes`, then the version is
 ///   written (a crash in between upgrades again on the next start).
-/// * 3: thread summaries no longer hold their posts' ids (`read_thread_posts` does). A
+/// * 3: thread summaries hold the heads they were made at instead of their posts' ids. A
 ///   version-2 store (or a version-1 store, once indexed) forgets its read models' mark when
 ///   opened, so the node rebuilds them from the documents at that start.
 pub const FORMAT_VERSION: u32 = 3;

@@ -14,7 +14,6 @@ mod personal;
 mod sessions;
 mod snapshot;
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,7 +74,6 @@ pub struct Store {
     certs: sled::Tree,
     directory: sled::Tree,
     threads: sled::Tree,
-    thread_posts: sled::Tree,
     summaries: sled::Tree,
     profiles: sled::Tree,
     accounts: Tracked,
@@ -175,7 +173,6 @@ impl Store {
             certs: tree(maps::CERTS)?,
             directory: tree(maps::DIRECTORY)?,
             threads: tree(maps::THREADS)?,
-            thread_posts: tree(maps::THREAD_POSTS)?,
             summaries: tree(maps::SUMMARIES)?,
             profiles: tree(maps::PROFILES)?,
             accounts: tracked(tree(maps::ACCOUNTS)?),
@@ -186,7 +183,7 @@ impl Store {
             db,
             path: dir.to_owned(),
         };
-        debug_assert_eq!(maps::ALL.len(), 13);
+        debug_assert_eq!(maps::ALL.len(), 12);
         match store.meta.get("format").map_err(io("reading the format"))? {
             None => {
                 store.write_format()?;
@@ -414,39 +411,6 @@ impl Store {
             .insert(thread.as_str(), bytes)
             .map_err(io("storing a thread summary"))?;
         Ok(())
-    }
-
-    /// Records posts of a thread as known to its summary (see `read_thread_posts`).
-    pub fn put_thread_posts<'a>(
-        &self,
-        thread: &DocId,
-        posts: impl IntoIterator<Item = &'a str>,
-    ) -> Result<(), StoreError> {
-        let prefix = doc_prefix(thread);
-        let mut batch = sled::Batch::default();
-        for p in posts {
-            let mut key = prefix.clone();
-            key.extend_from_slice(p.as_bytes());
-            batch.insert(key, &[][..]);
-        }
-        self.thread_posts
-            .apply_batch(batch)
-            .map_err(io("storing a thread's posts"))
-    }
-
-    /// The posts a thread's stored summary knows.
-    pub fn thread_posts(&self, thread: &DocId) -> Result<HashSet<String>, StoreError> {
-        let prefix = doc_prefix(thread);
-        let mut out = HashSet::new();
-        for item in self.thread_posts.scan_prefix(&prefix) {
-            let (k, _) = item.map_err(io("reading a thread's posts"))?;
-            let pid = std::str::from_utf8(&k[prefix.len()..]).map_err(|_| StoreError::Corrupt {
-                tree: maps::THREAD_POSTS,
-                reason: "a post id is not UTF-8".into(),
-            })?;
-            out.insert(pid.to_owned());
-        }
-        Ok(out)
     }
 
     /// Every stored thread summary.
@@ -718,14 +682,6 @@ mod tests {
         assert_eq!(s.changes_of(&t).unwrap(), vec![b"one".to_vec()]);
         let format = s.meta.get("format").unwrap().unwrap();
         assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
-        // A thread's known posts: stored a few at a time, read back whole, apart from others.
-        let other = DocId::parse("t-0123456789abcdef0123456789abcde0").unwrap();
-        s.put_thread_posts(&t, ["p1", "p2"]).unwrap();
-        s.put_thread_posts(&t, ["p3"]).unwrap();
-        s.put_thread_posts(&other, ["q1"]).unwrap();
-        let known = s.thread_posts(&t).unwrap();
-        assert_eq!(known.len(), 3);
-        assert!(known.contains("p3") && !known.contains("q1"));
     }
 
     #[test]
