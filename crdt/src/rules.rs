@@ -285,7 +285,9 @@ fn may_moderate(ctx: &RuleCtx<'_>, heads: &[ChangeHash]) -> bool {
 fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result<(), RuleError> {
     let heads = ctx.change.auth_heads();
     let poster = may_post(ctx, heads);
-    let moderator = may_moderate(ctx, heads);
+    // Read from the group's history only if a write needs it (most changes are posts).
+    let moderator = std::cell::OnceCell::new();
+    let moderator = || *moderator.get_or_init(|| may_moderate(ctx, heads));
     let first = writes.first().cloned().unwrap_or(Write {
         path: vec![],
         owners: vec![],
@@ -311,7 +313,7 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
     let only_moderation = writes
         .iter()
         .all(|w| w.path.first().map(String::as_str) == Some("moderation"));
-    if !(poster || (moderator && only_moderation && !is_genesis)) {
+    if !(poster || (only_moderation && !is_genesis && moderator())) {
         return Err(deny(
             &first,
             "only members of the group (any employee, if it is public) write in its threads",
@@ -366,7 +368,7 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
                 }
             }
             (_, Some("moderation")) => {
-                if !moderator {
+                if !moderator() {
                     return Err(deny(w, "only group owners and community managers moderate"));
                 }
                 if w.path.len() > 3 {
