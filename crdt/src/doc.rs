@@ -42,16 +42,23 @@ pub(crate) struct ChangeInfo {
     touches: Touches,
 }
 
-/// The posts one change writes: `None` when it writes anything else than posts, their
-/// moderation marks or reactions (a title, the genesis…).
-type Touches = Option<Box<[Box<str>]>>;
+/// The posts one change writes, and whether it writes reactions: `None` when it writes
+/// anything else (a title, the genesis…).
+type Touches = Option<TouchSet>;
+
+#[derive(Debug, Clone)]
+struct TouchSet {
+    posts: Box<[Box<str>]>,
+    reactions: bool,
+}
 
 /// What a change's writes say about the posts it touches (see [`Doc::touched_posts`]).
 fn touches_of(writes: &[Write]) -> Touches {
     let mut posts: Vec<Box<str>> = Vec::new();
+    let mut reactions = false;
     for w in writes {
         match w.path.first().map(String::as_str) {
-            Some("reactions") => {}
+            Some("reactions") => reactions = true,
             Some("posts" | "moderation") if w.path.len() >= 2 => {
                 if !posts.iter().any(|p| **p == *w.path[1]) {
                     posts.push(w.path[1].as_str().into());
@@ -60,7 +67,10 @@ fn touches_of(writes: &[Write]) -> Touches {
             _ => return None,
         }
     }
-    Some(posts.into_boxed_slice())
+    Some(TouchSet {
+        posts: posts.into_boxed_slice(),
+        reactions,
+    })
 }
 
 /// An object id inside a document: (counter, actor).
@@ -249,13 +259,31 @@ impl Doc {
         if since.iter().any(|h| !self.changes.contains_key(h)) {
             return None;
         }
+        self.touched_since(since).map(|(posts, _)| posts)
+    }
+
+    /// Whether changes since `since` wrote reactions; `None` as for [`Doc::touched_posts`].
+    pub fn touched_reactions(&self, since: &[ChangeHash]) -> Option<bool> {
+        self.touched_since(since).map(|(_, reactions)| reactions)
+    }
+
+    fn touched_since(
+        &self,
+        since: &[ChangeHash],
+    ) -> Option<(std::collections::BTreeSet<String>, bool)> {
+        if since.iter().any(|h| !self.changes.contains_key(h)) {
+            return None;
+        }
         let mut touched = std::collections::BTreeSet::new();
+        let mut reactions = false;
         for info in self.infos_missing_from_clock(&self.clock_of(since)) {
-            for p in info.touches.as_deref()? {
+            let t = info.touches.as_ref()?;
+            reactions |= t.reactions;
+            for p in &t.posts {
                 touched.insert(p.to_string());
             }
         }
-        Some(touched)
+        Some((touched, reactions))
     }
 
     /// [`Doc::touched_posts`] with each post as it reads now (`None`: not a post, or no

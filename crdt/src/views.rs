@@ -1,6 +1,8 @@
 //! Typed, read-only views of documents, so no caller handles Automerge paths.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+use automerge::ChangeHash;
 
 use automerge::{ObjType, ReadDoc, ScalarValue, ScalarValueRef, Value, ValueRef};
 
@@ -197,44 +199,22 @@ impl ThreadView {
             return None;
         }
         let group = DocId::parse(&doc.root_str("group")?).ok()?;
-        let mut reactions: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
-        if let Some(r) = child_map(doc, &root, "reactions") {
-            for key in keys_of(doc, &r) {
-                if obj_bool(doc, &r, &key) != Some(true) {
-                    continue;
-                }
-                let mut parts = key.splitn(3, ':');
-                if let (Some(pid), Some(kind), Some(emp)) =
-                    (parts.next(), parts.next(), parts.next())
-                {
-                    reactions
-                        .entry(pid.to_owned())
-                        .or_default()
-                        .entry(kind.to_owned())
-                        .or_default()
-                        .push(emp.to_owned());
-                }
-            }
-        }
+        let mut reactions = read_reactions(doc);
         let moderation = child_map(doc, &root, "moderation");
         let mut posts = Vec::new();
         if let Some(p) = child_map(doc, &root, "posts") {
-            for pid in keys_of(doc, &p) {
-                if let Some(mut post) = read_post(doc, &p, moderation.as_ref(), &pid) {
-                    post.reactions = reactions.remove(&pid).unwrap_or_default();
-                    posts.push(post);
+            // One pass over the posts map (a lookup per post would seek from the start).
+            for item in doc.automerge().map_range(&p, ..) {
+                if !matches!(item.value, ValueRef::Object(ObjType::Map)) {
+                    continue;
                 }
+                let pid = item.key.to_string();
+                let mut post = read_post_at(doc, &item.id(), moderation.as_ref(), &pid);
+                post.reactions = reactions.remove(&pid).unwrap_or_default();
+                posts.push(post);
             }
         }
-        let root_post = doc.root_str("root_post");
-        posts.sort_by(|a, b| {
-            let a_root = Some(&a.id) == root_post.as_ref();
-            let b_root = Some(&b.id) == root_post.as_ref();
-            b_root
-                .cmp(&a_root)
-                .then(a.created_at.cmp(&b.created_at))
-                .then(a.id.cmp(&b.id))
-        });
+        sort_posts(&mut posts, doc.root_str("root_post").as_ref());
         Some(ThreadView {
             id: doc.id().clone(),
             group,
@@ -244,6 +224,84 @@ impl ThreadView {
             posts,
         })
     }
+
+    /// `old`, read when the document had heads `since`, brought up to date from the posts
+    /// and reactions changed since (work in proportion to those changes, and a copy of the
+    /// view). `None` when something else changed or `since` is not held: read it whole.
+    pub fn updated(doc: &Doc, old: &ThreadView, since: &[ChangeHash]) -> Option<ThreadView> {
+        if old.id != *doc.id() {
+            return None;
+        }
+        let touched = doc.touched_post_views(since)?;
+        let reactions = doc.touched_reactions(since)?;
+        let mut v = old.clone();
+        let at: HashMap<&str, usize> = old
+            .posts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.as_str(), i))
+            .collect();
+        let mut gone = Vec::new();
+        for (pid, post) in touched.iter() {
+            match (post, at.get(pid.as_str())) {
+                (Some(p), Some(&i)) => {
+                    let kept = std::mem::take(&mut v.posts[i].reactions);
+                    v.posts[i] = p.clone();
+                    v.posts[i].reactions = kept;
+                }
+                (Some(p), None) => v.posts.push(p.clone()),
+                (None, Some(&i)) => gone.push(i),
+                (None, None) => {}
+            }
+        }
+        gone.sort_unstable();
+        for i in gone.into_iter().rev() {
+            v.posts.remove(i);
+        }
+        if reactions {
+            let mut r = read_reactions(doc);
+            for p in &mut v.posts {
+                p.reactions = r.remove(&p.id).unwrap_or_default();
+            }
+        }
+        sort_posts(&mut v.posts, doc.root_str("root_post").as_ref());
+        Some(v)
+    }
+}
+
+/// A thread's reactions: post id → kind → employees.
+fn read_reactions(doc: &Doc) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+    let mut reactions: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    let Some(r) = child_map(doc, &automerge::ROOT, "reactions") else {
+        return reactions;
+    };
+    for item in doc.automerge().map_range(&r, ..) {
+        if !matches!(item.value, ValueRef::Scalar(ScalarValueRef::Boolean(true))) {
+            continue;
+        }
+        let mut parts = item.key.splitn(3, ':');
+        if let (Some(pid), Some(kind), Some(emp)) = (parts.next(), parts.next(), parts.next()) {
+            reactions
+                .entry(pid.to_owned())
+                .or_default()
+                .entry(kind.to_owned())
+                .or_default()
+                .push(emp.to_owned());
+        }
+    }
+    reactions
+}
+
+/// A thread's order: its root post first, then replies by time (then id).
+fn sort_posts(posts: &mut [PostView], root_post: Option<&String>) {
+    posts.sort_by(|a, b| {
+        let a_root = Some(&a.id) == root_post;
+        let b_root = Some(&b.id) == root_post;
+        b_root
+            .cmp(&a_root)
+            .then(a.created_at.cmp(&b.created_at))
+            .then(a.id.cmp(&b.id))
+    });
 }
 
 /// One post of a thread (without its reactions).
@@ -254,6 +312,16 @@ fn read_post(
     pid: &str,
 ) -> Option<PostView> {
     let post = child_map(doc, posts, pid)?;
+    Some(read_post_at(doc, &post, moderation, pid))
+}
+
+/// One post of a thread, from its map object.
+fn read_post_at(
+    doc: &Doc,
+    post: &automerge::ObjId,
+    moderation: Option<&automerge::ObjId>,
+    pid: &str,
+) -> PostView {
     let hidden = moderation
         .and_then(|m| child_map(doc, m, pid))
         .and_then(|m| obj_bool(doc, &m, "hidden"))
@@ -274,7 +342,7 @@ fn read_post(
     };
     // One pass over the post's fields (a lookup per field costs a seek into the whole
     // document's operations each time); each key's value is the one `get` would give.
-    for item in am.map_range(&post, ..) {
+    for item in am.map_range(post, ..) {
         match (item.key.as_ref(), &item.value) {
             ("author", ValueRef::Scalar(s)) => v.author = ref_str(s).unwrap_or_default(),
             ("body", ValueRef::Scalar(s)) => v.body = ref_str(s).unwrap_or_default(),
@@ -291,7 +359,7 @@ fn read_post(
             _ => {}
         }
     }
-    Some(v)
+    v
 }
 
 fn ref_str(s: &ScalarValueRef<'_>) -> Option<String> {
@@ -371,7 +439,7 @@ impl PostView {
 
     /// The ids of the posts a thread document held at `heads` (which it must hold; none
     /// otherwise).
-    pub fn ids_at(doc: &Doc, heads: &[automerge::ChangeHash]) -> std::collections::HashSet<String> {
+    pub fn ids_at(doc: &Doc, heads: &[ChangeHash]) -> std::collections::HashSet<String> {
         let am = doc.automerge();
         match am.get_at(automerge::ROOT, "posts", heads) {
             Ok(Some((Value::Object(ObjType::Map), posts))) => am.keys_at(&posts, heads).collect(),
@@ -383,7 +451,7 @@ impl PostView {
     /// document does not hold those heads).
     pub fn existed_at<'a>(
         doc: &Doc,
-        heads: &[automerge::ChangeHash],
+        heads: &[ChangeHash],
         pids: impl IntoIterator<Item = &'a str>,
     ) -> Vec<bool> {
         let am = doc.automerge();

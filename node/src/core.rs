@@ -866,11 +866,24 @@ impl Core {
     }
 
     /// Keeps a fresh view of document `id` for readers if one was kept (a commit changed it).
+    /// Brings the view readers keep of `id` (if any) up to date: a thread from the posts and
+    /// reactions changed since it was read (see [`weft_crdt::ThreadView::updated`]), read
+    /// whole only when something else changed; a profile read again (it is small).
     fn refresh_kept_view(&self, id: &DocId) {
         match id.kind() {
-            weft_crdt::DocKind::Thread if self.kept.threads().holds(id) => {
-                if let Some(v) = self.replica.doc(id).and_then(weft_crdt::ThreadView::of) {
-                    self.kept.threads().put(id.clone(), v);
+            weft_crdt::DocKind::Thread => {
+                let Some((old, since)) = self.kept.threads().peek(id) else {
+                    return;
+                };
+                let Some(doc) = self.replica.doc(id) else {
+                    return;
+                };
+                let view = weft_crdt::ThreadView::updated(doc, &old, &since)
+                    .or_else(|| weft_crdt::ThreadView::of(doc));
+                if let Some(v) = view {
+                    self.kept
+                        .threads()
+                        .put_at(id.clone(), v, doc.applied_heads());
                 }
             }
             weft_crdt::DocKind::Profile if self.kept.profiles().holds(id) => {
@@ -889,7 +902,12 @@ impl Core {
         &self,
         view: weft_crdt::ThreadView,
     ) -> std::sync::Arc<weft_crdt::ThreadView> {
-        self.kept.threads().put(view.id.clone(), view)
+        let heads = self
+            .replica
+            .doc(&view.id)
+            .map(weft_crdt::Doc::applied_heads)
+            .unwrap_or_default();
+        self.kept.threads().put_at(view.id.clone(), view, heads)
     }
 
     /// Keeps `employee`'s profile view for readers off the loop, and returns it shared.

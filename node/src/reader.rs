@@ -31,10 +31,12 @@ pub const THREAD_VIEWS: usize = 512;
 /// them).
 pub const PROFILE_VIEWS: usize = 4096;
 
-/// Whole views by document id, the least recently used dropped beyond a capacity.
+/// Whole views by document id, the least recently used dropped beyond a capacity. Each is
+/// kept with the document's heads it was read at (empty if not known), from which the loop
+/// brings it up to date.
 #[derive(Debug)]
 pub struct ViewCache<V> {
-    views: HashMap<DocId, (u64, Arc<V>)>,
+    views: HashMap<DocId, (u64, Arc<V>, Vec<automerge::ChangeHash>)>,
     tick: u64,
     capacity: usize,
 }
@@ -51,22 +53,40 @@ impl<V> ViewCache<V> {
     fn get(&mut self, id: &DocId) -> Option<Arc<V>> {
         self.tick += 1;
         let tick = self.tick;
-        self.views.get_mut(id).map(|(used, v)| {
+        self.views.get_mut(id).map(|(used, v, _)| {
             *used = tick;
             v.clone()
         })
     }
 
-    /// Keeps `view` of `id` (replacing an older one).
+    /// The kept view of `id` and the heads it was read at, without counting it as used.
+    pub(crate) fn peek(&self, id: &DocId) -> Option<(Arc<V>, Vec<automerge::ChangeHash>)> {
+        self.views
+            .get(id)
+            .map(|(_, v, heads)| (v.clone(), heads.clone()))
+    }
+
+    /// Keeps `view` of `id` (replacing an older one), read at unknown heads.
     pub(crate) fn put(&mut self, id: DocId, view: V) -> Arc<V> {
+        self.put_at(id, view, Vec::new())
+    }
+
+    /// Keeps `view` of `id`, read when the document had `heads`.
+    pub(crate) fn put_at(
+        &mut self,
+        id: DocId,
+        view: V,
+        heads: Vec<automerge::ChangeHash>,
+    ) -> Arc<V> {
         self.tick += 1;
         let v = Arc::new(view);
-        self.views.insert(id, (self.tick, v.clone()));
+        let used = self.views.get(&id).map_or(self.tick, |(u, _, _)| *u);
+        self.views.insert(id, (used, v.clone(), heads));
         if self.views.len() > self.capacity
             && let Some(old) = self
                 .views
                 .iter()
-                .min_by_key(|(_, (used, _))| *used)
+                .min_by_key(|(_, (used, _, _))| *used)
                 .map(|(id, _)| id.clone())
         {
             self.views.remove(&old);

@@ -114,6 +114,46 @@ async fn reads_are_answered_while_the_loop_is_busy() {
         1,
         "e1 follows what they post"
     );
+    // The kept view of the thread follows each commit's replies, edits, reactions and
+    // deletions: what readers get is the thread read whole.
+    let t4 = tid.clone();
+    node.call(move |c| {
+        let p1 = c.reply("e1", &t4, "first reply", None, t0 + 3, 4).unwrap();
+        c.commit().unwrap();
+        let p2 = c
+            .reply("e0", &t4, "second reply", Some(&p1), t0 + 4, 5)
+            .unwrap();
+        c.react("e0", &t4, &p1, "like", true, t0 + 5).unwrap();
+        c.commit().unwrap();
+        c.edit_post("e1", &t4, &p1, "first reply, edited", t0 + 6)
+            .unwrap();
+        c.react("e1", &t4, &p2, "like", true, t0 + 7).unwrap();
+        c.react("e0", &t4, &p1, "like", false, t0 + 8).unwrap();
+        c.commit().unwrap();
+        c.delete_post("e0", &t4, &p2, t0 + 9).unwrap();
+        c.commit().unwrap();
+    })
+    .await
+    .unwrap();
+    let kept = node
+        .reader()
+        .thread("e1", &tid)
+        .unwrap()
+        .expect("still kept");
+    let t5 = tid.clone();
+    let whole = node
+        .call(move |c| c.replica().doc(&t5).and_then(weft_crdt::ThreadView::of))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(*kept, whole);
+    assert_eq!(kept.posts.len(), 3);
+    assert_eq!(kept.posts[1].body, "first reply, edited");
+    assert!(
+        kept.posts[1].reactions.is_empty(),
+        "the like was taken back"
+    );
+    assert!(kept.posts[2].deleted);
 }
 
 /// A node started with a manual clock and a seeded random source: the service dates every

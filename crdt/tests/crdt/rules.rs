@@ -703,6 +703,11 @@ fn touched_posts_are_the_posts_automerges_diff_shows() {
         .iter()
         .map(|r| r.doc(&tid).unwrap().applied_heads())
         .collect();
+    // Each replica's whole view of the thread, kept up to date from what changed.
+    let mut kept: Vec<ThreadView> = rs
+        .iter()
+        .map(|r| ThreadView::of(r.doc(&tid).unwrap()).unwrap())
+        .collect();
     let mut checked = 0;
     for step in 0..120u64 {
         let i = rng.below(3);
@@ -779,6 +784,11 @@ fn touched_posts_are_the_posts_automerges_diff_shows() {
             // Asked again from the same heads: the same answer; from now: nothing.
             assert_eq!(d.touched_posts(&seen[k]), Some(touched));
             assert_eq!(d.touched_posts(&d.applied_heads()), Some(BTreeSet::new()));
+            // The kept view brought up to date is the view read whole.
+            let whole = ThreadView::of(d).unwrap();
+            let updated = ThreadView::updated(d, &kept[k], &seen[k]).expect("only posts");
+            assert_eq!(updated, whole, "replica {k} at step {step}");
+            kept[k] = updated;
             seen[k] = d.applied_heads();
         }
     }
