@@ -810,12 +810,20 @@ impl Core {
     /// Stores the thread summaries changed since the last call, and marks the stored read
     /// models as covering every change up to `last`.
     fn store_read_models(&mut self, last: Option<u64>) -> Result<(), NodeError> {
-        let mut model = write(&self.model);
-        for t in model.take_dirty() {
-            let bytes = serde_json::to_vec(t).map_err(|e| NodeError::Corrupt(e.to_string()))?;
-            self.store.put_thread_summary(&t.id, &bytes)?;
+        // Encoded under the write lock (summaries are small), written after it is released:
+        // readers never wait on sled.
+        let encoded: Vec<(DocId, Vec<u8>)> = write(&self.model)
+            .take_dirty()
+            .into_iter()
+            .map(|t| {
+                serde_json::to_vec(t)
+                    .map(|b| (t.id.clone(), b))
+                    .map_err(|e| NodeError::Corrupt(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        for (id, bytes) in encoded {
+            self.store.put_thread_summary(&id, &bytes)?;
         }
-        drop(model);
         if let Some(seq) = last {
             self.store.set_read_models_at(seq)?;
         }

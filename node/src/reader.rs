@@ -359,67 +359,80 @@ impl Reader {
         limit: usize,
     ) -> Result<Vec<FeedItem>, NodeError> {
         let company = self.all_company();
-        let model = self.model();
         let store = &self.store;
-        // Each group keeps its threads by activity: at most `limit` from each can be in the
-        // feed, so a company's thousands of threads are never all looked at.
-        let mut ids: HashSet<&DocId> = HashSet::new();
-        let mut groups: Vec<&GroupSummary> = model
-            .groups_of(employee)
-            .filter_map(|g| model.group(g))
-            .collect();
-        // The one "All company" group (by its identity, never by its name), member or not.
-        if let Some(g) = company.and_then(|id| model.group(&id))
-            && access::to_group(g, employee) == Access::Full
-        {
-            groups.push(g);
-        }
-        let considered: HashSet<&DocId> = groups.iter().map(|g| &g.id).collect();
-        for g in &groups {
-            ids.extend(g.newest(before).take(limit));
-        }
-        // A followed thread of a group looked at above is there if it can be in the feed at
-        // all (its group's `limit` newest are): only those of other groups are added.
+        // What the store says is read before the read models are locked, and the read
+        // markers after: the lock is held only to pick the threads, so that the loop's next
+        // commit (which takes it to write) waits on no disk read.
         let followed = store.followed_thread_set(employee)?;
-        let by_group = self.followed_by_group(employee, &followed, &model);
-        for (g, threads) in by_group.iter() {
-            if !considered.contains(g) {
-                ids.extend(threads.iter());
-            }
-        }
         let people = store.followed_people(employee)?;
-        for p in &people {
-            ids.extend(model.threads_by(p));
-        }
-        let mut picked: Vec<&ThreadSummary> = ids
-            .into_iter()
-            .filter_map(|t| model.thread(t))
-            .filter(|t| before.is_none_or(|b| t.last_activity < b))
-            .filter(|t| access::group(&model, employee, &t.group) == Access::Full)
-            .collect();
-        let newest_first = |a: &&ThreadSummary, b: &&ThreadSummary| {
-            b.last_activity
-                .cmp(&a.last_activity)
-                .then_with(|| a.id.cmp(&b.id))
-        };
-        if picked.len() > limit && limit > 0 {
-            picked.select_nth_unstable_by(limit - 1, newest_first);
-            picked.truncate(limit);
-        }
-        picked.sort_by(newest_first);
-        picked.truncate(limit);
         let read_before = store.settings(employee)?.read_before;
-        picked
-            .into_iter()
-            .map(|t| {
-                Ok(FeedItem {
-                    group_name: model
+        let chosen: Vec<(ThreadSummary, String)> = {
+            let model = self.model();
+            // Each group keeps its threads by activity: at most `limit` from each can be in
+            // the feed, so a company's thousands of threads are never all looked at.
+            let mut ids: HashSet<&DocId> = HashSet::new();
+            let mut groups: Vec<&GroupSummary> = model
+                .groups_of(employee)
+                .filter_map(|g| model.group(g))
+                .collect();
+            // The one "All company" group (by its identity, never by its name), member or
+            // not.
+            if let Some(g) = company.and_then(|id| model.group(&id))
+                && access::to_group(g, employee) == Access::Full
+            {
+                groups.push(g);
+            }
+            let considered: HashSet<&DocId> = groups.iter().map(|g| &g.id).collect();
+            for g in &groups {
+                ids.extend(g.newest(before).take(limit));
+            }
+            // A followed thread of a group looked at above is there if it can be in the feed
+            // at all (its group's `limit` newest are): only those of other groups are added.
+            let by_group = self.followed_by_group(employee, &followed, &model);
+            for (g, threads) in by_group.iter() {
+                if !considered.contains(g) {
+                    ids.extend(threads.iter());
+                }
+            }
+            for p in &people {
+                ids.extend(model.threads_by(p));
+            }
+            let mut picked: Vec<&ThreadSummary> = ids
+                .into_iter()
+                .filter_map(|t| model.thread(t))
+                .filter(|t| before.is_none_or(|b| t.last_activity < b))
+                .filter(|t| access::group(&model, employee, &t.group) == Access::Full)
+                .collect();
+            let newest_first = |a: &&ThreadSummary, b: &&ThreadSummary| {
+                b.last_activity
+                    .cmp(&a.last_activity)
+                    .then_with(|| a.id.cmp(&b.id))
+            };
+            if picked.len() > limit && limit > 0 {
+                picked.select_nth_unstable_by(limit - 1, newest_first);
+                picked.truncate(limit);
+            }
+            picked.sort_by(newest_first);
+            picked.truncate(limit);
+            picked
+                .into_iter()
+                .map(|t| {
+                    let name = model
                         .group(&t.group)
                         .map(|g| g.name.clone())
-                        .unwrap_or_default(),
-                    unread: self.is_unread(employee, t, read_before)?,
+                        .unwrap_or_default();
+                    (t.clone(), name)
+                })
+                .collect()
+        };
+        chosen
+            .into_iter()
+            .map(|(t, group_name)| {
+                Ok(FeedItem {
+                    group_name,
+                    unread: self.is_unread(employee, &t, read_before)?,
                     following: followed.contains(&t.id),
-                    thread: t.clone(),
+                    thread: t,
                 })
             })
             .collect()
