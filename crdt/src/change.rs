@@ -254,6 +254,11 @@ impl SignedChange {
         &self.envelope
     }
 
+    /// The envelope, shared (for checking signatures on other threads).
+    pub(crate) fn shared_envelope(&self) -> Arc<Envelope> {
+        self.envelope.clone()
+    }
+
     /// The author's employee id, as claimed (verified at ingest).
     pub fn author(&self) -> &str {
         self.envelope.author()

@@ -54,6 +54,7 @@
 //! old state on purpose to pass a rule does.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use automerge::ChangeHash;
@@ -767,59 +768,16 @@ impl Replica {
     pub fn ingest(&mut self, changes: impl IntoIterator<Item = SignedChange>) -> IngestReport {
         let mut report = IngestReport::default();
         let changes: Vec<SignedChange> = changes.into_iter().collect();
-        let checked = self.check_signatures_ahead(&changes);
-        for (c, ok) in changes.into_iter().zip(checked) {
-            self.ingest_one(c, ok, &mut report);
+        let cores = parallelism();
+        if self.replaying || changes.len() < SHARED_CHECK_MIN || cores < 2 {
+            for c in changes {
+                self.ingest_one(c, false, &mut report);
+            }
+        } else {
+            self.ingest_sharing_checks(changes, cores, &mut report);
         }
         self.flush_all();
         report
-    }
-
-    /// Checks the signatures of a batch on every core before the changes are judged one by
-    /// one (verification is most of what judging costs, and needs nothing but the bytes and
-    /// the key the certificate gives for the key id, itself that key's hash). `true` where a
-    /// signature was found good; a change whose key is not known yet, or whose signature is
-    /// bad, is checked again when judged, which rejects or parks it as before. Small batches
-    /// (live changes arrive one at a time) are not worth the threads.
-    fn check_signatures_ahead(&self, changes: &[SignedChange]) -> Vec<bool> {
-        const WORTH_THREADS: usize = 16;
-        let cores = parallelism();
-        if self.replaying || changes.len() < WORTH_THREADS || cores < 2 {
-            return vec![false; changes.len()];
-        }
-        let key_of = |c: &SignedChange| {
-            self.certs
-                .get(&c.key_id())
-                .and_then(|certs| certs.first())
-                .map(|cert| cert.body.key)
-        };
-        let keys: Vec<_> = changes.iter().map(key_of).collect();
-        let check = |(c, k): (&SignedChange, &Option<PublicKey>)| {
-            k.as_ref()
-                .is_some_and(|k| c.envelope().verify(Domain::CHANGE, k).is_ok())
-        };
-        let per = changes.len().div_ceil(cores);
-        std::thread::scope(|scope| {
-            let mut parts = changes.chunks(per).zip(keys.chunks(per));
-            let mine = parts.next();
-            let helpers: Vec<_> = parts
-                .map(|(cs, ks)| {
-                    scope.spawn(move || cs.iter().zip(ks).map(check).collect::<Vec<bool>>())
-                })
-                .collect();
-            let mut out: Vec<bool> = mine
-                .map(|(cs, ks)| cs.iter().zip(ks).map(check).collect())
-                .unwrap_or_default();
-            for h in helpers {
-                match h.join() {
-                    Ok(part) => out.extend(part),
-                    // A panic in a helper: nothing from it counts as checked.
-                    Err(_) => out.resize(out.len() + per, false),
-                }
-            }
-            out.resize(changes.len(), false);
-            out
-        })
     }
 
     /// Gives every staged change to Automerge (see [`Doc::flush`]).
@@ -837,8 +795,106 @@ impl Replica {
         }
     }
 
+    /// Judges a batch in order while other cores check its signatures ahead of the judging:
+    /// verification is most of what judging costs and needs nothing but the bytes and the
+    /// key the certificate gives for the key id (itself that key's hash). Every core takes
+    /// the next unchecked change; the judging thread checks a change itself when no one has
+    /// yet, and waits (briefly) for one being checked. A signature found bad, or a change
+    /// whose key is not known yet, is checked again when judged, which rejects or parks it
+    /// as before: the verdicts are those of judging one by one.
+    fn ingest_sharing_checks(
+        &mut self,
+        changes: Vec<SignedChange>,
+        cores: usize,
+        report: &mut IngestReport,
+    ) {
+        use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+        const FREE: u8 = 0;
+        const TAKEN: u8 = 1;
+        const GOOD: u8 = 2;
+        const BAD: u8 = 3;
+        let work: Vec<(Arc<weft_keys::Envelope>, Option<PublicKey>)> = changes
+            .iter()
+            .map(|c| {
+                let key = self
+                    .certs
+                    .get(&c.key_id())
+                    .and_then(|certs| certs.first())
+                    .map(|cert| cert.body.key);
+                (c.shared_envelope(), key)
+            })
+            .collect();
+        let state: Vec<AtomicU8> = work.iter().map(|_| AtomicU8::new(FREE)).collect();
+        let next = AtomicUsize::new(0);
+        let check = |i: usize| -> u8 {
+            let (env, key) = &work[i];
+            let good = catch_unwind(AssertUnwindSafe(|| {
+                key.as_ref()
+                    .is_some_and(|k| env.verify(Domain::CHANGE, k).is_ok())
+            }))
+            .unwrap_or(false);
+            if good { GOOD } else { BAD }
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..cores.min(MAX_CHECKERS) {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= state.len() {
+                            break;
+                        }
+                        if state[i]
+                            .compare_exchange(FREE, TAKEN, Ordering::Acquire, Ordering::Relaxed)
+                            .is_ok()
+                        {
+                            state[i].store(check(i), Ordering::Release);
+                        }
+                    }
+                });
+            }
+            // Takes the next unchecked change off the shared cursor and checks it; false when
+            // none is left.
+            let help = || loop {
+                let j = next.fetch_add(1, Ordering::Relaxed);
+                if j >= state.len() {
+                    return false;
+                }
+                if state[j]
+                    .compare_exchange(FREE, TAKEN, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    state[j].store(check(j), Ordering::Release);
+                    return true;
+                }
+            };
+            for (i, c) in changes.into_iter().enumerate() {
+                let verdict = loop {
+                    match state[i].compare_exchange(
+                        FREE,
+                        TAKEN,
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => break check(i),
+                        Err(TAKEN) => {
+                            // Another core is checking it: check a later one meanwhile, or
+                            // wait if none is left.
+                            if !help() {
+                                std::thread::yield_now();
+                            }
+                        }
+                        Err(done) => break done,
+                    }
+                };
+                self.ingest_one(c, verdict == GOOD, report);
+            }
+            // Nothing is left for the checkers: they stop at the end of the batch.
+            next.store(state.len(), Ordering::Relaxed);
+        });
+    }
+
     /// Judges one change; `signature_checked`: its signature was found good under the key
-    /// its key id names (see [`Replica::check_signatures_ahead`]).
+    /// its key id names (see [`Replica::ingest_sharing_checks`]).
     pub(crate) fn ingest_one(
         &mut self,
         c: SignedChange,
@@ -1343,6 +1399,12 @@ fn check_cert_at(
         Some(_) => Ok(()),
     }
 }
+
+/// Batches at least this large have their signatures checked on every core (live changes
+/// arrive one at a time, and are not worth the threads).
+const SHARED_CHECK_MIN: usize = 16;
+/// At most this many threads check signatures for one batch.
+const MAX_CHECKERS: usize = 4;
 
 /// The cores this process may use (asked once).
 fn parallelism() -> usize {
