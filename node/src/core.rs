@@ -754,20 +754,25 @@ impl Core {
                 rows.push((doc.clone(), c.bytes().clone()));
             }
         }
-        let last = self
-            .store
-            .append_changes(rows.iter().map(|(d, b)| (d, &b[..])))?;
-        let mut people = false;
         let mut changed: Vec<&DocId> = Vec::new();
         for (d, _) in &rows {
             if !changed.contains(&d) {
                 changed.push(d);
             }
         }
+        // Readers see the changes first (they are in the replica already; nothing a reader
+        // is shown waits on the disk), then they are appended and flushed below: a command
+        // that wrote is still answered only after that flush.
         let mut notices = std::mem::take(&mut self.notices);
-        for d in changed {
+        for d in &changed {
             notices.extend(self.update_model(d));
             self.refresh_kept_view(d);
+        }
+        let last = self
+            .store
+            .append_changes(rows.iter().map(|(d, b)| (d, &b[..])))?;
+        let mut people = false;
+        for d in changed {
             self.search.index_doc(&self.replica, d);
             self.store_summary(d)?;
             people |= d.kind() == weft_crdt::DocKind::Profile;
