@@ -300,6 +300,7 @@ impl Core {
         }
         if let Some(d) = self.replica.directory() {
             let dir = d.directory.clone();
+            write(&self.model).index_people(&dir);
             self.search.index_people(&dir, &read(&self.model));
         }
         if let Some(l) = last {
@@ -702,6 +703,7 @@ impl Core {
             );
         }
         // New people, new titles, people who left: found as the directory now says.
+        write(&self.model).index_people(&dir);
         self.search.index_people(&dir, &read(&self.model));
     }
 

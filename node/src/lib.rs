@@ -37,6 +37,7 @@ pub mod identity;
 pub mod metrics;
 pub mod net;
 pub(crate) mod network;
+pub mod people;
 pub mod personal;
 pub mod reader;
 pub mod readmodel;

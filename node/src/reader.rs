@@ -19,7 +19,7 @@ use weft_keys::{Directory, Employee};
 use crate::access::{self, Access};
 use crate::error::NodeError;
 use crate::personal::{Notification, Settings};
-use crate::readmodel::{GroupSummary, ReadModel, SharedModel, ThreadSummary, fold, read};
+use crate::readmodel::{GroupSummary, ReadModel, SharedModel, ThreadSummary, read};
 use crate::store::{SessionRecord, Store};
 
 /// The directory as last installed, shared by the loop (which swaps it) and readers.
@@ -571,39 +571,14 @@ impl Reader {
     /// "hel par" finds Hélène in Paris, and "@jsm" as typed in a post finds jsmith). By name.
     pub fn find_people(&self, query: &str, limit: usize) -> Vec<Employee> {
         let dir = self.directory();
-        let model = self.model();
-        let wanted: Vec<String> = fold(query)
-            .split(|c: char| c.is_whitespace() || c == ',')
-            .map(|w| w.trim_start_matches('@').to_owned())
-            .filter(|w| !w.is_empty())
-            .collect();
-        let mut out: Vec<Employee> = dir
-            .employees
-            .values()
+        let ids = self.model().people().search(query, limit);
+        // The index follows the directory the loop installed; this reader's copy may be a
+        // moment newer: someone who left in between is not shown.
+        ids.iter()
+            .filter_map(|id| dir.employees.get(id))
             .filter(|e| e.status == weft_keys::Status::Active)
-            .filter(|e| {
-                if wanted.is_empty() {
-                    return true;
-                }
-                // The employee's own words come from the read model: no document is read.
-                let hay = fold(&format!(
-                    "{} {} {} {} {} {}",
-                    e.id, e.display_name, e.email, e.site, e.title, e.department
-                )) + " "
-                    + model.profile_words(&e.id);
-                let words: Vec<&str> = hay
-                    .split(|c: char| !c.is_alphanumeric())
-                    .filter(|w| !w.is_empty())
-                    .collect();
-                wanted
-                    .iter()
-                    .all(|w| words.iter().any(|h| h.starts_with(w.as_str())))
-            })
             .cloned()
-            .collect();
-        out.sort_by_key(|e| fold(&e.display_name));
-        out.truncate(limit);
-        out
+            .collect()
     }
 }
 

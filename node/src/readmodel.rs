@@ -187,6 +187,8 @@ pub struct ReadModel {
     orphans: HashMap<DocId, BTreeSet<DocId>>,
     /// What each employee's profile says, for finding people.
     profiles: HashMap<String, ProfileWords>,
+    /// Active people by the words they are found by (see [`crate::people`]).
+    people: crate::people::PeopleIndex,
     /// Threads whose summary changed since the last [`ReadModel::take_dirty`].
     dirty: HashSet<DocId>,
 }
@@ -325,13 +327,10 @@ impl ReadModel {
                         p.interests.join(" "),
                         p.about
                     );
-                    self.profiles.insert(
-                        owner.to_owned(),
-                        ProfileWords {
-                            words: fold(&words.join(" ")),
-                            text,
-                        },
-                    );
+                    let words = fold(&words.join(" "));
+                    self.people.set_profile_words(owner, &words);
+                    self.profiles
+                        .insert(owner.to_owned(), ProfileWords { words, text });
                 }
                 Vec::new()
             }
@@ -539,6 +538,20 @@ impl ReadModel {
     /// The threads `author` started.
     pub fn threads_by(&self, author: &str) -> impl Iterator<Item = &DocId> {
         self.by_author.get(author).into_iter().flatten()
+    }
+
+    /// Files the active people of a newly installed directory (with the profile words this
+    /// model holds) for [`ReadModel::people`].
+    pub fn index_people(&mut self, dir: &weft_keys::Directory) {
+        let profiles = &self.profiles;
+        self.people = crate::people::PeopleIndex::build(dir, |id| {
+            profiles.get(id).map_or("", |p| p.words.as_str())
+        });
+    }
+
+    /// People by the words they are found by.
+    pub fn people(&self) -> &crate::people::PeopleIndex {
+        &self.people
     }
 
     /// An employee's expertise, interests and languages, in lower case without accents.

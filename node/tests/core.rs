@@ -330,6 +330,13 @@ fn a_directory_update_from_a_peer_reaches_people_search() {
         .unwrap();
     assert_eq!(hits.len(), 1, "the new title is found");
     assert_eq!(hits[0].hit.id, "e1");
+    // People search as one types finds it too (its index was rebuilt with the directory).
+    let found: Vec<String> = a
+        .find_people("volcan", 10)
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(found, vec!["e1".to_owned()]);
 }
 
 /// Damaged derived data costs a rebuild, never a document: a summary that cannot be read makes
