@@ -773,11 +773,13 @@ impl Core {
         let last = self
             .store
             .append_changes(rows.iter().map(|(d, b)| (d, &b[..])))?;
-        let mut people = false;
+        let mut people: Vec<String> = Vec::new();
         for d in changed {
             self.search.index_doc(&self.replica, d);
             self.store_summary(d)?;
-            people |= d.kind() == weft_crdt::DocKind::Profile;
+            if let Some(owner) = d.profile_owner() {
+                people.push(owner.to_owned());
+            }
             if !self.committed.contains(d) {
                 self.committed.push(d.clone());
             }
@@ -786,9 +788,14 @@ impl Core {
         // The summaries changed by these changes, and the mark that says the stored ones
         // cover them, go in the same flush.
         self.store_read_models(last)?;
-        if people && let Some(dir) = self.replica.directory() {
+        if !people.is_empty()
+            && let Some(dir) = self.replica.directory()
+        {
             let dir = dir.directory.clone();
-            self.search.index_people(&dir, &read(&self.model));
+            let model = read(&self.model);
+            for who in &people {
+                self.search.index_person(&dir, &model, who);
+            }
         }
         if let Some(seq) = last {
             self.search.set_covered(seq);

@@ -445,6 +445,49 @@ impl SearchIndex {
         }
     }
 
+    /// Indexes one person again (their profile changed), not everyone: a company's tens of
+    /// thousands of people are indexed only when a directory version is installed. An
+    /// employee id that could be a document's id (their entries share the `key` form) is
+    /// handled by indexing everyone again.
+    pub fn index_person(
+        &mut self,
+        dir: &Directory,
+        model: &crate::readmodel::ReadModel,
+        employee: &str,
+    ) {
+        if DocId::parse(employee).is_ok() {
+            self.index_people(dir, model);
+            return;
+        }
+        self.pending.push(Op::Delete(Term::from_field_text(
+            self.f.key,
+            &format!("{employee}~"),
+        )));
+        if let Some(e) = dir
+            .employees
+            .get(employee)
+            .filter(|e| e.status == Status::Active)
+        {
+            let body = format!(
+                "{} {} {} {}",
+                e.title,
+                e.department,
+                e.site,
+                model.profile_text(&e.id)
+            );
+            self.add(Entry {
+                kind: HitKind::Person,
+                id: &e.id,
+                post: "",
+                title: &e.display_name,
+                body: &body,
+                topics: &[],
+                group: "",
+                at: 0,
+            });
+        }
+    }
+
     /// Makes what was indexed searchable, and durable with the change it covers.
     pub fn commit(&mut self) -> Result<(), NodeError> {
         if self.pending.is_empty() && self.covered == self.committed {

@@ -264,6 +264,45 @@ fn people_are_found_by_prefix_of_name_id_and_site() {
     assert_eq!(ids("site1").len(), 2);
     assert!(ids("zzz").is_empty());
     assert_eq!(weft_node::service::fold("Hélène Dupré"), "helene dupre");
+    // Full-text search of people follows one person's profile change, and only theirs.
+    let people = |a: &mut Core, q: &str| -> Vec<String> {
+        let mut v: Vec<String> = a
+            .search(
+                "e0",
+                &common::q(q),
+                Some(weft_node::search::HitKind::Person),
+                10,
+            )
+            .unwrap()
+            .into_iter()
+            .map(|h| h.hit.id)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(people(&mut a, "kubernetes"), vec!["e2"]);
+    assert_eq!(
+        people(&mut a, "employee").len(),
+        4,
+        "everyone else is still there"
+    );
+    let skills = ["Volcanologie".to_owned()];
+    a.update_profile(
+        "e2",
+        &weft_crdt::ProfileUpdate {
+            expertise: Some(&skills),
+            ..Default::default()
+        },
+        now(),
+    )
+    .unwrap();
+    a.commit().unwrap();
+    assert_eq!(people(&mut a, "volcanologie"), vec!["e2"]);
+    assert!(
+        people(&mut a, "kubernetes").is_empty(),
+        "the old expertise is gone"
+    );
+    assert_eq!(people(&mut a, "employee").len(), 4);
 }
 
 /// Thread summaries are stored with the changes; a restart reads them back instead of
