@@ -835,38 +835,25 @@ impl Replica {
             .unwrap_or(false);
             if good { GOOD } else { BAD }
         };
+        // Takes the next unchecked change off the shared cursor and checks it; false when
+        // none is left.
+        let help = || loop {
+            let j = next.fetch_add(1, Ordering::Relaxed);
+            if j >= state.len() {
+                return false;
+            }
+            if state[j]
+                .compare_exchange(FREE, TAKEN, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                state[j].store(check(j), Ordering::Release);
+                return true;
+            }
+        };
         std::thread::scope(|scope| {
             for _ in 1..cores.min(MAX_CHECKERS) {
-                scope.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= state.len() {
-                            break;
-                        }
-                        if state[i]
-                            .compare_exchange(FREE, TAKEN, Ordering::Acquire, Ordering::Relaxed)
-                            .is_ok()
-                        {
-                            state[i].store(check(i), Ordering::Release);
-                        }
-                    }
-                });
+                scope.spawn(|| while help() {});
             }
-            // Takes the next unchecked change off the shared cursor and checks it; false when
-            // none is left.
-            let help = || loop {
-                let j = next.fetch_add(1, Ordering::Relaxed);
-                if j >= state.len() {
-                    return false;
-                }
-                if state[j]
-                    .compare_exchange(FREE, TAKEN, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    state[j].store(check(j), Ordering::Release);
-                    return true;
-                }
-            };
             for (i, c) in changes.into_iter().enumerate() {
                 let verdict = loop {
                     match state[i].compare_exchange(
@@ -888,8 +875,6 @@ impl Replica {
                 };
                 self.ingest_one(c, verdict == GOOD, report);
             }
-            // Nothing is left for the checkers: they stop at the end of the batch.
-            next.store(state.len(), Ordering::Relaxed);
         });
     }
 

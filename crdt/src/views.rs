@@ -2,9 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use automerge::ChangeHash;
-
-use automerge::{ObjType, ReadDoc, ScalarValue, ScalarValueRef, Value, ValueRef};
+use automerge::{ChangeHash, ObjType, ReadDoc, ScalarValue, ScalarValueRef, Value, ValueRef};
 
 use crate::doc::Doc;
 use crate::ids::DocId;
@@ -269,6 +267,13 @@ impl ThreadView {
     }
 }
 
+/// Whether the Automerge state holds every one of `heads` (reads at other heads are empty).
+fn applied(doc: &Doc, heads: &[ChangeHash]) -> bool {
+    heads
+        .iter()
+        .all(|h| doc.automerge().get_change_by_hash(h).is_some())
+}
+
 /// A thread's reactions: post id → kind → employees.
 fn read_reactions(doc: &Doc) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
     let mut reactions: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
@@ -441,6 +446,9 @@ impl PostView {
     /// otherwise).
     pub fn ids_at(doc: &Doc, heads: &[ChangeHash]) -> std::collections::HashSet<String> {
         let am = doc.automerge();
+        if !applied(doc, heads) {
+            return Default::default();
+        }
         match am.get_at(automerge::ROOT, "posts", heads) {
             Ok(Some((Value::Object(ObjType::Map), posts))) => am.keys_at(&posts, heads).collect(),
             _ => Default::default(),
@@ -455,9 +463,13 @@ impl PostView {
         pids: impl IntoIterator<Item = &'a str>,
     ) -> Vec<bool> {
         let am = doc.automerge();
-        let posts = match am.get_at(automerge::ROOT, "posts", heads) {
-            Ok(Some((Value::Object(ObjType::Map), posts))) => Some(posts),
-            _ => None,
+        let posts = if applied(doc, heads) {
+            match am.get_at(automerge::ROOT, "posts", heads) {
+                Ok(Some((Value::Object(ObjType::Map), posts))) => Some(posts),
+                _ => None,
+            }
+        } else {
+            None
         };
         pids.into_iter()
             .map(|pid| {
@@ -522,8 +534,8 @@ mod tests {
     use crate::{NewGroup, Visibility};
 
     /// The one-pass reading of a post gives what a lookup per field gives, for every post of
-    /// a thread with replies, mentions and topics, edits (concurrent ones too, whose conflict
-    /// both readings must settle alike), deletions and a moderator's hiding.
+    /// a thread with replies, mentions and topics, edits, deletions and a moderator's hiding
+    /// made on another replica at the same time, merged both ways.
     #[test]
     fn a_post_read_in_one_pass_is_the_post_read_field_by_field() {
         let w = World::new(2, 4);

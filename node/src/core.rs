@@ -514,7 +514,7 @@ impl Core {
         let mut docs: Vec<&DocId> = changes.iter().map(|c| c.doc()).collect();
         docs.dedup();
         for d in docs {
-            let n = self.update_model(d);
+            let n = write(&self.model).update(&self.replica, d);
             self.notices.extend(n);
         }
         for c in &changes {
@@ -767,7 +767,7 @@ impl Core {
         // that wrote is still answered only after that flush.
         let mut notices = std::mem::take(&mut self.notices);
         for d in &changed {
-            notices.extend(self.update_model(d));
+            notices.extend(write(&self.model).update(&self.replica, d));
             self.refresh_kept_view(d);
         }
         let last = self
@@ -844,11 +844,6 @@ impl Core {
         Ok(())
     }
 
-    /// Brings the read models up to date with `d`.
-    fn update_model(&self, d: &DocId) -> Vec<crate::readmodel::Notice> {
-        write(&self.model).update(&self.replica, d)
-    }
-
     /// Makes notifications of what is new (see [`crate::personal::deliver`]).
     fn notify(&mut self, notices: Vec<crate::readmodel::Notice>) -> Result<(), NodeError> {
         if notices.is_empty() {
@@ -887,7 +882,6 @@ impl Core {
         read(&self.model)
     }
 
-    /// Keeps a fresh view of document `id` for readers if one was kept (a commit changed it).
     /// Brings the view readers keep of `id` (if any) up to date: a thread from the posts and
     /// reactions changed since it was read (see [`weft_crdt::ThreadView::updated`]), read
     /// whole only when something else changed; a profile read again (it is small).

@@ -26,13 +26,29 @@ fn words_of(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// The words a query asks for: folded, split at spaces and commas, `@` dropped.
+/// At most this many words of a query are looked up (a name search has two or three; a
+/// query of hundreds of one-letter words must not cost hundreds of scans of the company).
+pub const MAX_QUERY_WORDS: usize = 8;
+
+/// The words a query asks for: folded, split at spaces and commas, `@` dropped; a word that
+/// begins another one of the query is left out (whoever has the longer one has it too), and
+/// at most [`MAX_QUERY_WORDS`] are kept, the longest first.
 pub fn query_words(query: &str) -> Vec<String> {
-    fold(query)
+    let mut words: Vec<String> = fold(query)
         .split(|c: char| c.is_whitespace() || c == ',')
         .map(|w| w.trim_start_matches('@').to_owned())
         .filter(|w| !w.is_empty())
-        .collect()
+        .collect();
+    words.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    words.dedup();
+    let mut kept: Vec<String> = Vec::new();
+    for w in words {
+        if !kept.iter().any(|k| k.starts_with(w.as_str())) {
+            kept.push(w);
+        }
+    }
+    kept.truncate(MAX_QUERY_WORDS);
+    kept
 }
 
 /// What the directory says of someone, as searched.
@@ -310,6 +326,15 @@ mod tests {
             }
         }
         assert!(!index.search("hel", 1000).is_empty());
+        // Hundreds of words cost a few lookups: repeated ones and those another one begins
+        // with are left out, and no more than eight are looked up.
+        let many: String = (0..300)
+            .map(|i| format!("{} ", ["h", "he", "hel", "u", "u1"][i % 5]))
+            .collect();
+        assert_eq!(query_words(&many), vec!["hel".to_owned(), "u1".to_owned()]);
+        assert_eq!(index.search(&many, 50), scan(&dir, &profile, &many, 50));
+        let letters: String = ('a'..='z').map(|c| format!("{c} ")).collect();
+        assert_eq!(query_words(&letters).len(), MAX_QUERY_WORDS);
         assert!(index.search("nobody", 10).is_empty());
         // A profile that changes: found by its new words, no longer by its old ones.
         profile.insert("u001".into(), "volcans islande".into());

@@ -425,24 +425,30 @@ impl SearchIndex {
             .values()
             .filter(|e| e.status == Status::Active)
         {
-            let body = format!(
-                "{} {} {} {}",
-                e.title,
-                e.department,
-                e.site,
-                model.profile_text(&e.id)
-            );
-            self.add(Entry {
-                kind: HitKind::Person,
-                id: &e.id,
-                post: "",
-                title: &e.display_name,
-                body: &body,
-                topics: &[],
-                group: "",
-                at: 0,
-            });
+            self.add_person(e, model);
         }
+    }
+
+    /// Adds one person: their name as the title, and their title, department, site and
+    /// profile as the body.
+    fn add_person(&mut self, e: &weft_keys::Employee, model: &crate::readmodel::ReadModel) {
+        let body = format!(
+            "{} {} {} {}",
+            e.title,
+            e.department,
+            e.site,
+            model.profile_text(&e.id)
+        );
+        self.add(Entry {
+            kind: HitKind::Person,
+            id: &e.id,
+            post: "",
+            title: &e.display_name,
+            body: &body,
+            topics: &[],
+            group: "",
+            at: 0,
+        });
     }
 
     /// Indexes one person again (their profile changed), not everyone: a company's tens of
@@ -468,23 +474,7 @@ impl SearchIndex {
             .get(employee)
             .filter(|e| e.status == Status::Active)
         {
-            let body = format!(
-                "{} {} {} {}",
-                e.title,
-                e.department,
-                e.site,
-                model.profile_text(&e.id)
-            );
-            self.add(Entry {
-                kind: HitKind::Person,
-                id: &e.id,
-                post: "",
-                title: &e.display_name,
-                body: &body,
-                topics: &[],
-                group: "",
-                at: 0,
-            });
+            self.add_person(e, model);
         }
     }
 
