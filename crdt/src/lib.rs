@@ -203,7 +203,7 @@ pub use change::{DecodeError, SignedChange};
 pub use doc::Doc;
 pub use ids::{DocId, DocKind};
 pub use local::{
-    Author, GroupSettings, LocalError, MAX_BODY, MAX_PICTURE, NewGroup, ProfileUpdate,
+    Author, GroupSettings, LocalError, MAX_BODY, MAX_PICTURE, NewGroup, ProfileUpdate, post_id,
 };
 pub use replica::{DocSource, DocSummary, IngestReport, Rejection, Replica, Waiting};
 pub use rules::Visibility;

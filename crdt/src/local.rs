@@ -201,8 +201,8 @@ fn set_items(
 
 /// A post id: the author's whole key id, then a nonce. The write rules bind a post's key to
 /// its author's key id (see [`crate::rules`]), so no one else can create, or win a conflict
-/// over, a post under that key.
-fn post_id(author: &Author, nonce: u64) -> String {
+/// over, a post under that key. A thread's root post gets the id of its genesis nonce.
+pub fn post_id(author: &Author, nonce: u64) -> String {
     format!("{}-{nonce:016x}", author.key.public().id())
 }
 

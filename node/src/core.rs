@@ -508,7 +508,24 @@ impl Core {
             .cloned()
             .ok_or_else(|| NodeError::NotHomedHere(employee.to_owned()))?;
         self.spend_write(employee)?;
-        let (value, changes) = f(&mut self.replica, &author)?;
+        self.local_as(&author, f)
+    }
+
+    /// Runs a local command signed by `author`, who may be homed at any site (the company
+    /// generator, [`crate::company`], writes a whole company's history through one node this
+    /// way): the change is signed, judged (signature, certificate, standing, write rules) and
+    /// applied exactly as [`Core::local`]'s, with no write budget spent. Not for the service:
+    /// a node signs only for its own employees.
+    #[doc(hidden)]
+    pub fn local_as<T>(
+        &mut self,
+        author: &weft_crdt::Author,
+        f: impl FnOnce(
+            &mut Replica,
+            &weft_crdt::Author,
+        ) -> Result<(T, Vec<SignedChange>), weft_crdt::LocalError>,
+    ) -> Result<T, NodeError> {
+        let (value, changes) = f(&mut self.replica, author)?;
         // The read models follow local changes at once, so that the next command in the same
         // call sees them (peers' changes reach them at commit).
         let mut docs: Vec<&DocId> = changes.iter().map(|c| c.doc()).collect();

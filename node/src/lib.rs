@@ -29,6 +29,8 @@
 pub mod access;
 pub mod budget;
 pub mod clock;
+#[doc(hidden)]
+pub mod company;
 pub mod config;
 pub mod core;
 pub mod error;
