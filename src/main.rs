@@ -7,6 +7,7 @@
 #![allow(clippy::print_stdout)]
 
 mod admin;
+mod bench;
 mod demo;
 mod seed;
 mod serve;
@@ -83,6 +84,9 @@ enum Command {
         #[arg(long)]
         fresh: bool,
     },
+    /// Measure Weft at a company's size (see README, "Benchmark figures").
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
 }
 
 /// Two glibc malloc settings that keep an idle node small, and that glibc reads only when a
@@ -136,7 +140,10 @@ fn private_files() {
 fn main() -> ExitCode {
     private_files();
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Run { .. } | Command::Demo { .. }) {
+    if matches!(
+        cli.command,
+        Command::Run { .. } | Command::Demo { .. } | Command::Bench(_)
+    ) {
         tune_malloc();
     }
     // A running node reports what it does; the other commands speak for themselves and log
@@ -152,6 +159,7 @@ fn main() -> ExitCode {
         Command::Directory(cmd) => admin::directory(cmd),
         Command::Site(cmd) => admin::site(cmd),
         Command::User(cmd) => user::user(cmd),
+        Command::Bench(cmd) => bench::bench(cmd),
         Command::Run { config } => {
             let explicit = config.is_some();
             let path = config.unwrap_or_else(|| PathBuf::from("weft.toml"));
