@@ -42,19 +42,28 @@ pub(crate) struct ChangeInfo {
     touches: Touches,
 }
 
-/// The posts one change writes, and whether it writes reactions: `None` when it writes
-/// anything else (a title, the genesis…).
+/// What one change writes: in a thread, the posts and whether reactions; in a group, the
+/// entries of its maps (members, owners, invitations, requests, thread listings). `None`
+/// when it writes anything else (a title, a group's settings, the genesis…).
 type Touches = Option<TouchSet>;
 
 #[derive(Debug, Clone)]
 struct TouchSet {
     posts: Box<[Box<str>]>,
     reactions: bool,
+    /// (map, key) of group map entries.
+    entries: Box<[(Box<str>, Box<str>)]>,
 }
 
-/// What a change's writes say about the posts it touches (see [`Doc::touched_posts`]).
+/// A group's maps whose entries are read one by one (see [`Doc::touched_entries`]).
+pub const GROUP_ENTRY_MAPS: [&str; 5] = ["owners", "members", "requests", "invitations", "threads"];
+
+/// What a change's writes say it touches (see [`Doc::touched_posts`] and
+/// [`Doc::touched_entries`]). The writes were validated against the document's kind, so a
+/// thread change never writes a group's maps nor a group change posts.
 fn touches_of(writes: &[Write]) -> Touches {
     let mut posts: Vec<Box<str>> = Vec::new();
+    let mut entries: Vec<(Box<str>, Box<str>)> = Vec::new();
     let mut reactions = false;
     for w in writes {
         match w.path.first().map(String::as_str) {
@@ -64,12 +73,18 @@ fn touches_of(writes: &[Write]) -> Touches {
                     posts.push(w.path[1].as_str().into());
                 }
             }
+            Some(m) if w.path.len() >= 2 && GROUP_ENTRY_MAPS.contains(&m) => {
+                if !entries.iter().any(|(a, b)| **a == *m && **b == *w.path[1]) {
+                    entries.push((m.into(), w.path[1].as_str().into()));
+                }
+            }
             _ => return None,
         }
     }
     Some(TouchSet {
         posts: posts.into_boxed_slice(),
         reactions,
+        entries: entries.into_boxed_slice(),
     })
 }
 
@@ -268,19 +283,46 @@ impl Doc {
         &self,
         since: &[ChangeHash],
     ) -> Option<(std::collections::BTreeSet<String>, bool)> {
-        if since.iter().any(|h| !self.changes.contains_key(h)) {
-            return None;
-        }
         let mut touched = std::collections::BTreeSet::new();
         let mut reactions = false;
-        for info in self.infos_missing_from_clock(&self.clock_of(since)) {
-            let t = info.touches.as_ref()?;
+        for t in self.touch_sets_since(since)? {
             reactions |= t.reactions;
             for p in &t.posts {
                 touched.insert(p.to_string());
             }
         }
         Some((touched, reactions))
+    }
+
+    /// For a group: the (map, key) entries of its maps ([`GROUP_ENTRY_MAPS`]) that changes
+    /// since `since` wrote, in proportion to those changes and not to the group (a group of
+    /// thousands of members is not read whole at each join). `None` when something else
+    /// changed (settings) or `since` is unknown: read the whole group then. Staged changes
+    /// count, as for [`Doc::touched_posts`].
+    pub fn touched_entries(
+        &self,
+        since: &[ChangeHash],
+    ) -> Option<std::collections::BTreeSet<(String, String)>> {
+        let mut touched = std::collections::BTreeSet::new();
+        for t in self.touch_sets_since(since)? {
+            if !t.posts.is_empty() || t.reactions {
+                return None;
+            }
+            for (m, k) in &t.entries {
+                touched.insert((m.to_string(), k.to_string()));
+            }
+        }
+        Some(touched)
+    }
+
+    fn touch_sets_since(&self, since: &[ChangeHash]) -> Option<Vec<&TouchSet>> {
+        if since.iter().any(|h| !self.changes.contains_key(h)) {
+            return None;
+        }
+        self.infos_missing_from_clock(&self.clock_of(since))
+            .into_iter()
+            .map(|info| info.touches.as_ref())
+            .collect()
     }
 
     /// [`Doc::touched_posts`] with each post as it reads now (`None`: not a post, or no
@@ -706,6 +748,24 @@ impl Doc {
     /// Reads a scalar string at a root key, now.
     pub fn root_str(&self, key: &str) -> Option<String> {
         get_str(&self.am, &automerge::ROOT, key, None)
+    }
+
+    /// The entry `key` of the map at root key `map` as it is now: `None` if absent, else its
+    /// text (empty if it is not text).
+    pub fn map_entry(&self, map: &str, key: &str) -> Option<String> {
+        let Ok(Some((automerge::Value::Object(ObjType::Map), id))) =
+            self.am.get(automerge::ROOT, map)
+        else {
+            return None;
+        };
+        match self.am.get(&id, key) {
+            Ok(Some((automerge::Value::Scalar(s), _))) => Some(match s.as_ref() {
+                ScalarValue::Str(t) => t.to_string(),
+                _ => String::new(),
+            }),
+            Ok(Some(_)) => Some(String::new()),
+            _ => None,
+        }
     }
 
     /// Whether the map at root key `map` has `key`, at `heads` (None = now). Unknown heads are

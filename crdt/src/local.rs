@@ -14,7 +14,6 @@ use crate::ids::{DocId, DocKind, actor_of};
 use crate::replica::{Rejection, Replica, ReplicaError, Verdict, Waiting};
 use crate::rules::Visibility;
 use crate::text::mentions_and_topics;
-use crate::views::GroupView;
 
 /// The longest post body accepted, in bytes of Markdown.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -418,14 +417,14 @@ impl Replica {
         employee: &str,
         now: i64,
     ) -> Result<SignedChange, LocalError> {
+        // Two entries looked up, not the whole group read (a large group has thousands).
+        self.load(group);
         let invited = self
             .doc(group)
-            .and_then(GroupView::of)
-            .is_some_and(|g| g.invitations.iter().any(|i| i == employee));
+            .is_some_and(|g| g.map_has("invitations", employee, None));
         let requested = self
             .doc(group)
-            .and_then(GroupView::of)
-            .is_some_and(|g| g.requests.contains_key(employee));
+            .is_some_and(|g| g.map_has("requests", employee, None));
         let own = employee == author.employee;
         self.local_change(author, Target::Existing(group), None, now, |tx| {
             let m = root_map(tx, "members")?;

@@ -132,6 +132,24 @@ impl GroupView {
             })
             .unwrap_or_default();
         Some(GroupView {
+            owners: map_keys(doc, "owners"),
+            members: map_keys(doc, "members"),
+            invitations: map_keys(doc, "invitations"),
+            requests,
+            threads,
+            ..GroupView::settings_of(doc)?
+        })
+    }
+
+    /// A group's settings alone (name, description, visibility, who made it, when, where),
+    /// its lists left empty: what a group's search entry needs, without reading its
+    /// thousands of members and threads.
+    pub fn settings_of(doc: &Doc) -> Option<GroupView> {
+        let root = automerge::ROOT;
+        if doc.root_str("kind").as_deref() != Some("group") {
+            return None;
+        }
+        Some(GroupView {
             id: doc.id().clone(),
             name: doc.root_str("name").unwrap_or_default(),
             description: doc.root_str("description").unwrap_or_default(),
@@ -142,12 +160,55 @@ impl GroupView {
             created_by: doc.root_str("created_by").unwrap_or_default(),
             created_at: obj_i64(doc, &root, "created_at").unwrap_or_default(),
             home_site: doc.root_str("home_site").unwrap_or_default(),
-            owners: map_keys(doc, "owners"),
-            members: map_keys(doc, "members"),
-            invitations: map_keys(doc, "invitations"),
-            requests,
-            threads,
+            owners: Vec::new(),
+            members: Vec::new(),
+            invitations: Vec::new(),
+            requests: BTreeMap::new(),
+            threads: BTreeMap::new(),
         })
+    }
+
+    /// Reads one entry of one of the group's maps ([`crate::doc::GROUP_ENTRY_MAPS`]) again,
+    /// as the document says now, into this view (see [`Doc::touched_entries`]); whether the
+    /// entry is there now. The lists stay sorted, as [`GroupView::of`] reads them.
+    pub fn reread_entry(&mut self, doc: &Doc, map: &str, key: &str) -> bool {
+        let value = doc.map_entry(map, key);
+        let present = value.is_some();
+        let list =
+            |v: &mut Vec<String>| match (v.binary_search_by(|m| m.as_str().cmp(key)), present) {
+                (Err(i), true) => v.insert(i, key.to_owned()),
+                (Ok(i), false) => {
+                    v.remove(i);
+                }
+                _ => {}
+            };
+        match map {
+            "owners" => list(&mut self.owners),
+            "members" => list(&mut self.members),
+            "invitations" => list(&mut self.invitations),
+            "requests" => match value {
+                Some(msg) => {
+                    self.requests.insert(key.to_owned(), msg);
+                }
+                None => {
+                    self.requests.remove(key);
+                }
+            },
+            "threads" => {
+                if let Ok(id) = DocId::parse(key) {
+                    match value {
+                        Some(title) => {
+                            self.threads.insert(id, title);
+                        }
+                        None => {
+                            self.threads.remove(&id);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        present
     }
 
     pub fn is_member(&self, employee: &str) -> bool {

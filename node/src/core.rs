@@ -152,9 +152,11 @@ impl Core {
         let mut stored_certs = HashSet::new();
         for cert in store.certificates() {
             let bytes = cert?;
+            // Checked when first learnt: only whether the directory still vouches for it
+            // is decided again.
             if let Ok(c) = Signed::from_bytes(&bytes)
-                && replica.add_certificate(&c).is_ok()
-                && let Ok(body) = c.open()
+                && replica.add_stored_certificate(&c).is_ok()
+                && let Ok(body) = c.open_unverified()
             {
                 stored_certs.insert(body.key.id());
             }
@@ -164,7 +166,10 @@ impl Core {
             .directory()
             .map(|d| d.directory.clone())
             .unwrap_or_default();
-        for cert in identity.refresh(&dir, now_secs) {
+        let fresh = identity.refresh_reusing(&dir, now_secs, |key, employee| {
+            replica.certificate_for(key, employee).cloned()
+        });
+        for cert in fresh {
             replica
                 .add_certificate(&cert)
                 .map_err(|e| NodeError::Corrupt(e.to_string()))?;
@@ -774,8 +779,9 @@ impl Core {
             }
         }
         let mut changed: Vec<&DocId> = Vec::new();
+        let mut seen: HashSet<&DocId> = HashSet::new();
         for (d, _) in &rows {
-            if !changed.contains(&d) {
+            if seen.insert(d) {
                 changed.push(d);
             }
         }
@@ -808,10 +814,9 @@ impl Core {
         if !people.is_empty()
             && let Some(dir) = self.replica.directory()
         {
-            let dir = dir.directory.clone();
             let model = read(&self.model);
             for who in &people {
-                self.search.index_person(&dir, &model, who);
+                self.search.index_person(&dir.directory, &model, who);
             }
         }
         if let Some(seq) = last {

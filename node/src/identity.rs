@@ -6,11 +6,11 @@
 //! (re-enrolling the site) rotates every employee key of the site at once. This gives nothing
 //! away: whoever holds the node key can already sign as the site's employees (DESIGN.md §2).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 use weft_crdt::Author;
-use weft_keys::{Directory, EmployeeCert, SecretKey, Signed, Status};
+use weft_keys::{Directory, EmployeeCert, KeyId, SecretKey, Signed, Status};
 use zeroize::Zeroizing;
 
 /// The node's identity and the authors it signs for.
@@ -67,33 +67,60 @@ impl Identity {
     /// with another key, or the authority revoked this one), the node signs for no one: its
     /// certificates would be refused everywhere anyway.
     pub fn refresh(&mut self, dir: &Directory, now: u64) -> Vec<Signed<EmployeeCert>> {
+        self.refresh_reusing(dir, now, |_, _| None)
+    }
+
+    /// [`Identity::refresh`], reusing the certificates `known` gives (those a node learnt
+    /// before and kept) where this node's key signed them for the same employee, site and
+    /// key: a restart then issues no certificate again (it issued one per employee at
+    /// every start, each to be checked by every peer).
+    pub fn refresh_reusing(
+        &mut self,
+        dir: &Directory,
+        now: u64,
+        known: impl Fn(&KeyId, &str) -> Option<Signed<EmployeeCert>>,
+    ) -> Vec<Signed<EmployeeCert>> {
         let mut fresh = Vec::new();
         if dir.current_node_key(&self.site) != Some(self.node_key.public()) {
             self.authors.clear();
             return fresh;
         }
-        let here: Vec<String> = dir
+        let here: HashSet<String> = dir
             .employees
             .values()
             .filter(|e| e.site == self.site && e.status == Status::Active)
             .map(|e| e.id.clone())
             .collect();
         self.authors.retain(|id, _| here.contains(id));
+        let mut here: Vec<String> = here.into_iter().collect();
+        here.sort();
         for id in here {
             if self.authors.contains_key(&id) {
                 continue;
             }
             let key = self.employee_key(&id);
-            let cert = Signed::sign(
-                &self.node_key,
-                &EmployeeCert {
-                    employee: id.clone(),
-                    site: self.site.clone(),
-                    key: key.public(),
-                    issued_at: now,
-                },
-            );
-            fresh.push(cert.clone());
+            let mine = |c: &Signed<EmployeeCert>| {
+                *c.signer() == self.node_key.public()
+                    && c.open_unverified().is_ok_and(|b| {
+                        b.employee == id && b.site == self.site && b.key == key.public()
+                    })
+            };
+            let cert = match known(&key.public().id(), &id).filter(mine) {
+                Some(c) => c,
+                None => {
+                    let c = Signed::sign(
+                        &self.node_key,
+                        &EmployeeCert {
+                            employee: id.clone(),
+                            site: self.site.clone(),
+                            key: key.public(),
+                            issued_at: now,
+                        },
+                    );
+                    fresh.push(c.clone());
+                    c
+                }
+            };
             self.authors.insert(
                 id.clone(),
                 Author {

@@ -126,6 +126,9 @@ pub struct GroupSummary {
     /// The whole group as its document says now (description, request messages, thread
     /// titles…), for pages read off the loop.
     pub view: std::sync::Arc<GroupView>,
+    /// The group's Automerge heads this summary was made at: the next change is read from
+    /// the entries written since (see [`weft_crdt::Doc::touched_entries`]).
+    pub heads: Vec<automerge::ChangeHash>,
 }
 
 impl GroupSummary {
@@ -305,12 +308,23 @@ impl ReadModel {
                         .unwrap_or_default(),
                 }
             }
-            DocKind::Group => GroupView::of(d)
-                .map(|v| {
-                    let marked = genesis_nonce(d) == Some(ALL_COMPANY_NONCE);
-                    self.update_group(v, marked)
-                })
-                .unwrap_or_default(),
+            DocKind::Group => {
+                // Summarised before: only the entries written since (a group of thousands of
+                // members is not read whole at each join).
+                let touched = self
+                    .groups
+                    .get(doc)
+                    .and_then(|g| d.touched_entries(&g.heads));
+                match touched {
+                    Some(entries) => self.update_group_entries(d, &entries),
+                    None => GroupView::of(d)
+                        .map(|v| {
+                            let marked = genesis_nonce(d) == Some(ALL_COMPANY_NONCE);
+                            self.update_group(v, marked, d.applied_heads())
+                        })
+                        .unwrap_or_default(),
+                }
+            }
             DocKind::Profile => {
                 if let Some(owner) = doc.profile_owner() {
                     let p = weft_crdt::ProfileView::of(d);
@@ -456,7 +470,75 @@ impl ReadModel {
         notices
     }
 
-    fn update_group(&mut self, v: GroupView, all_company_marker: bool) -> Vec<Notice> {
+    /// Brings a group's summary up to date from the entries of its maps written since it was
+    /// made: each read once from the document, the summary's sets, the members' index and
+    /// the view changed in place (the view is copied only if a reader holds it).
+    fn update_group_entries(
+        &mut self,
+        d: &weft_crdt::Doc,
+        entries: &BTreeSet<(String, String)>,
+    ) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        let Some(g) = self.groups.get_mut(d.id()) else {
+            return notices;
+        };
+        let view = std::sync::Arc::make_mut(&mut g.view);
+        let set = |s: &mut BTreeSet<String>, key: &str, present: bool| -> bool {
+            if present {
+                s.insert(key.to_owned())
+            } else {
+                s.remove(key);
+                false
+            }
+        };
+        for (map, key) in entries {
+            let present = view.reread_entry(d, map, key);
+            match map.as_str() {
+                "owners" => {
+                    set(&mut g.owners, key, present);
+                }
+                "members" => {
+                    set(&mut g.members, key, present);
+                    if present {
+                        self.member_of
+                            .entry(key.clone())
+                            .or_default()
+                            .insert(g.id.clone());
+                    } else if let Some(groups) = self.member_of.get_mut(key) {
+                        groups.remove(&g.id);
+                    }
+                }
+                "invitations" => {
+                    if set(&mut g.invitations, key, present) {
+                        notices.push(Notice::Invited {
+                            group: g.id.clone(),
+                            name: g.name.clone(),
+                            who: key.clone(),
+                        });
+                    }
+                }
+                "requests" => {
+                    if set(&mut g.requests, key, present) {
+                        notices.push(Notice::Requested {
+                            group: g.id.clone(),
+                            name: g.name.clone(),
+                            who: key.clone(),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        g.heads = d.applied_heads();
+        notices
+    }
+
+    fn update_group(
+        &mut self,
+        v: GroupView,
+        all_company_marker: bool,
+        heads: Vec<automerge::ChangeHash>,
+    ) -> Vec<Notice> {
         let old = self.groups.remove(&v.id);
         let mut notices = Vec::new();
         if let Some(old) = &old {
@@ -513,6 +595,7 @@ impl ReadModel {
                 created_at: v.created_at,
                 home_site: v.home_site,
                 all_company_marker,
+                heads,
             },
         );
         notices

@@ -376,7 +376,7 @@ impl SearchIndex {
         }
         match id.kind() {
             DocKind::Group => {
-                if let Some(g) = GroupView::of(doc) {
+                if let Some(g) = GroupView::settings_of(doc) {
                     self.add(Entry {
                         kind: HitKind::Group,
                         id: id.as_str(),

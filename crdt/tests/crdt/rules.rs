@@ -808,3 +808,102 @@ fn touched_posts_are_the_posts_automerges_diff_shows() {
         "from nothing: the title was written"
     );
 }
+
+/// A group's view kept up to date from the entries each change wrote (joins, leaves,
+/// invitations, requests, owners, thread listings) is the view read whole, on three replicas
+/// learning changes in shuffled orders; a settings change asks for a whole read.
+#[test]
+fn a_group_view_kept_from_touched_entries_is_the_group_read_whole() {
+    let w = world();
+    let mut rs: Vec<Replica> = (0..3).map(|_| w.replica()).collect();
+    let g = new_group(&mut rs[0], &w, 0, Visibility::Private);
+    let gid = g.doc().clone();
+    let mut all = vec![g];
+    for r in rs.iter_mut().skip(1) {
+        r.ingest(all.iter().cloned());
+    }
+    let mut rng = weft_crdt::testkit::Rng::new(11);
+    let mut seen: Vec<Vec<automerge::ChangeHash>> = rs
+        .iter()
+        .map(|r| r.doc(&gid).unwrap().applied_heads())
+        .collect();
+    let mut kept: Vec<GroupView> = rs
+        .iter()
+        .map(|r| GroupView::of(r.doc(&gid).unwrap()).unwrap())
+        .collect();
+    let mut settings_since: Vec<bool> = vec![false; 3];
+    let (mut entries, mut whole) = (0, 0);
+    for step in 0..200u64 {
+        let a = rng.below(w.authors.len());
+        let owner = &w.authors[0];
+        let them = w.authors[a].employee.clone();
+        let now = 2_000 + step as i64;
+        // Each employee writes from one replica (their site's): the owner from the first.
+        let op = rng.below(9);
+        let own = matches!(op, 1 | 4 | 7);
+        let r = &mut rs[if own { a % 3 } else { 0 }];
+        let made = match op {
+            0 => r.invite(owner, &gid, &them, now).ok(),
+            1 => r.request_to_join(&w.authors[a], &gid, "please", now).ok(),
+            2 | 3 => r.add_member(owner, &gid, &them, now).ok(),
+            4 => r.add_member(&w.authors[a], &gid, &them, now).ok(),
+            5 => r.remove_member(owner, &gid, &them, now).ok(),
+            6 => r.drop_request(owner, &gid, &them, now).ok(),
+            7 => r
+                .create_thread(&w.authors[a], &gid, &format!("T{step}"), "body", now, step)
+                .ok()
+                .map(|(t, l)| {
+                    all.push(t);
+                    l
+                }),
+            _ if rng.chance(0.3) => r
+                .update_group(
+                    owner,
+                    &gid,
+                    &weft_crdt::GroupSettings {
+                        name: Some(&format!("Renamed {step}")),
+                        ..Default::default()
+                    },
+                    now,
+                )
+                .ok(),
+            _ => r.add_owner(owner, &gid, &them, now).ok(),
+        };
+        if let Some(c) = made {
+            all.push(c);
+        }
+        if rng.chance(0.3) {
+            let j = rng.below(3);
+            let mut batch = all.clone();
+            rng.shuffle(&mut batch);
+            let report = rs[j].ingest(batch);
+            assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        }
+        for (k, r) in rs.iter().enumerate() {
+            let d = r.doc(&gid).unwrap();
+            let now_whole = GroupView::of(d).unwrap();
+            settings_since[k] |= now_whole.name != kept[k].name;
+            match d.touched_entries(&seen[k]) {
+                Some(touched) => {
+                    assert!(!settings_since[k], "a rename is not an entry (step {step})");
+                    for (m, key) in &touched {
+                        kept[k].reread_entry(d, m, key);
+                    }
+                    assert_eq!(kept[k], now_whole, "replica {k} at step {step}");
+                    entries += usize::from(!touched.is_empty());
+                }
+                None => {
+                    kept[k] = now_whole;
+                    whole += 1;
+                }
+            }
+            settings_since[k] = false;
+            seen[k] = d.applied_heads();
+        }
+    }
+    assert!(
+        entries > 100,
+        "entries were read one by one often ({entries})"
+    );
+    assert!(whole > 0, "renames asked for whole reads ({whole})");
+}

@@ -836,6 +836,10 @@ impl<'a> Generator<'a> {
             since_search += made;
             if since_commit >= COMMIT_EVERY {
                 core.commit()?;
+                // What a runtime hands to live updates and notification pushes after each
+                // commit: nobody listens here.
+                core.take_committed();
+                core.take_notified();
                 since_commit = 0;
             }
             if since_search >= SEARCH_EVERY {
