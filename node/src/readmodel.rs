@@ -508,23 +508,19 @@ impl ReadModel {
                         groups.remove(&g.id);
                     }
                 }
-                "invitations" => {
-                    if set(&mut g.invitations, key, present) {
-                        notices.push(Notice::Invited {
-                            group: g.id.clone(),
-                            name: g.name.clone(),
-                            who: key.clone(),
-                        });
-                    }
+                "invitations" if set(&mut g.invitations, key, present) => {
+                    notices.push(Notice::Invited {
+                        group: g.id.clone(),
+                        name: g.name.clone(),
+                        who: key.clone(),
+                    });
                 }
-                "requests" => {
-                    if set(&mut g.requests, key, present) {
-                        notices.push(Notice::Requested {
-                            group: g.id.clone(),
-                            name: g.name.clone(),
-                            who: key.clone(),
-                        });
-                    }
+                "requests" if set(&mut g.requests, key, present) => {
+                    notices.push(Notice::Requested {
+                        group: g.id.clone(),
+                        name: g.name.clone(),
+                        who: key.clone(),
+                    });
                 }
                 _ => {}
             }
