@@ -508,6 +508,8 @@ impl ReadModel {
                         groups.remove(&g.id);
                     }
                 }
+                // The guard files the entry (once, whatever it returns): a notice only for
+                // an entry new to the summary.
                 "invitations" if set(&mut g.invitations, key, present) => {
                     notices.push(Notice::Invited {
                         group: g.id.clone(),
