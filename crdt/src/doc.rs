@@ -34,13 +34,27 @@ pub(crate) struct ChangeInfo {
     pub(crate) max_op: u64,
     /// The largest op counter in this change's past, itself included.
     pub(crate) past_max_op: u64,
-    /// The clock of this change's past, itself included.
-    pub(crate) clock: Arc<Clock>,
+    /// The clock of this change's past, itself included — kept only for recent changes,
+    /// heads and checkpoints (see [`CLOCK_WINDOW`]); [`Doc::clock_at`] rebuilds the others.
+    clock: Option<Arc<Clock>>,
+    /// How many changes its past holds, itself included (the sum of its clock): ordering by
+    /// it is a topological order.
+    past_len: u64,
     /// The signed bytes, as received: the source of truth that is stored and sent on.
     pub(crate) signed: SignedChange,
     /// The posts it writes, from its validated writes (for [`Doc::touched_posts`]).
     touches: Touches,
 }
+
+/// How many of a document's most recently accepted changes keep their clock (besides its
+/// heads and every [`CLOCK_CHECKPOINT`]th change). A clock names every actor of the change's
+/// past: kept for every change, a group that thousands of people joined held millions of
+/// entries (one per member per later change). The others are rebuilt when asked for, from
+/// the nearest changes in their past that kept theirs.
+pub const CLOCK_WINDOW: usize = 32;
+/// Every this-many accepted changes one keeps its clock for good, so that rebuilding a clock
+/// walks back at most about this far.
+pub const CLOCK_CHECKPOINT: usize = 128;
 
 /// What one change writes: in a thread, the posts and whether reactions; in a group, the
 /// entries of its maps (members, owners, invitations, requests, thread listings). `None`
@@ -420,14 +434,57 @@ impl Doc {
     }
 
     /// The merged clock of a set of held heads (unknown hashes are skipped).
+    /// Whether the held change `h` is in the past of `heads` (itself included): one
+    /// lookup per head, where [`Doc::clock_of`] would merge whole clocks. `false` for a
+    /// change not held.
+    pub(crate) fn in_past_of(&self, h: &ChangeHash, heads: &[ChangeHash]) -> bool {
+        let Some((actor, seq)) = self.seq_of(h) else {
+            return false;
+        };
+        heads.iter().any(|x| {
+            self.clock_at(x)
+                .and_then(|c| c.get(&actor).copied())
+                .is_some_and(|s| s >= seq)
+        })
+    }
+
     pub(crate) fn clock_of(&self, heads: &[ChangeHash]) -> Clock {
         let mut clock = Clock::new();
         for h in heads {
-            if let Some(info) = self.changes.get(h) {
-                merge(&mut clock, &info.clock);
+            if let Some(c) = self.clock_at(h) {
+                merge(&mut clock, &c);
             }
         }
         clock
+    }
+
+    /// The clock of a held change's past (itself included): the kept one, or rebuilt by
+    /// walking back to the nearest changes that kept theirs (each actor's largest seq met on
+    /// the way). `None` for a change not held.
+    pub(crate) fn clock_at(&self, h: &ChangeHash) -> Option<Arc<Clock>> {
+        let info = self.changes.get(h)?;
+        if let Some(c) = &info.clock {
+            return Some(c.clone());
+        }
+        let mut clock = Clock::new();
+        let mut stack = vec![*h];
+        let mut seen: std::collections::HashSet<ChangeHash> = std::collections::HashSet::new();
+        while let Some(x) = stack.pop() {
+            if !seen.insert(x) {
+                continue;
+            }
+            let Some(info) = self.changes.get(&x) else {
+                continue;
+            };
+            if let Some(c) = &info.clock {
+                merge(&mut clock, c);
+                continue;
+            }
+            let e = clock.entry(info.actor).or_insert(0);
+            *e = (*e).max(info.seq);
+            stack.extend(info.signed.change().deps().iter().copied());
+        }
+        Some(Arc::new(clock))
     }
 
     /// Changes this document holds that are not in the past of `heads` (the other side's
@@ -453,7 +510,7 @@ impl Doc {
         let mut missing = self.infos_missing_from_clock(theirs);
         // A change's past strictly contains its dependencies' pasts, so ordering by the size
         // of the past (then by hash, for determinism) is a topological order.
-        missing.sort_by_key(|c| (c.clock.values().sum::<u64>(), c.signed.hash()));
+        missing.sort_by_key(|c| (c.past_len, c.signed.hash()));
         missing.into_iter().map(|c| &c.signed).collect()
     }
 
@@ -519,7 +576,9 @@ impl Doc {
         let mut past_max_op = 0;
         for d in change.deps() {
             if let Some(info) = self.changes.get(d) {
-                merge(&mut clock, &info.clock);
+                if let Some(c) = self.clock_at(d) {
+                    merge(&mut clock, &c);
+                }
                 past_max_op = past_max_op.max(info.past_max_op);
             }
         }
@@ -707,6 +766,7 @@ impl Doc {
         }
         self.order.push(hash);
         let touches = touches_of(&a.writes);
+        let past_len = a.clock.values().sum();
         self.changes.insert(
             hash,
             ChangeInfo {
@@ -714,12 +774,32 @@ impl Doc {
                 seq: c.change().seq(),
                 max_op: c.change().max_op(),
                 past_max_op: a.past_max_op,
-                clock: Arc::new(a.clock),
+                clock: Some(Arc::new(a.clock)),
+                past_len,
                 signed: c,
                 touches,
             },
         );
+        self.forget_old_clock();
         Ok(())
+    }
+
+    /// Drops the clock of the change that just left the window of recent ones, unless it is
+    /// a head or a checkpoint (see [`CLOCK_WINDOW`]).
+    fn forget_old_clock(&mut self) {
+        let Some(at) = self.order.len().checked_sub(CLOCK_WINDOW + 1) else {
+            return;
+        };
+        if at % CLOCK_CHECKPOINT == 0 {
+            return;
+        }
+        let h = self.order[at];
+        if self.heads.contains(&h) {
+            return;
+        }
+        if let Some(info) = self.changes.get_mut(&h) {
+            info.clock = None;
+        }
     }
 
     /// Rebuilds the Automerge document from the accepted changes, after a panic left it in an
@@ -851,5 +931,116 @@ pub(crate) fn get_str(
             _ => None,
         },
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::testkit::{Rng, World};
+    use crate::{NewGroup, Visibility};
+
+    /// Every actor's largest seq among `h` and its ancestors: a change's clock by definition.
+    fn full_clock(doc: &Doc, h: &ChangeHash) -> Clock {
+        let mut clock = Clock::new();
+        let mut stack = vec![*h];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(x) = stack.pop() {
+            if !seen.insert(x) {
+                continue;
+            }
+            let info = &doc.changes[&x];
+            let e = clock.entry(info.actor).or_insert(0);
+            *e = (*e).max(info.seq);
+            stack.extend(info.signed.change().deps().iter().copied());
+        }
+        clock
+    }
+
+    /// A group joined and listed by many people on three replicas that exchange changes in
+    /// shuffled orders: far more changes than the window, most clocks forgotten, and every
+    /// clock asked for is the clock by definition; the missing changes still come in an
+    /// order where each follows its dependencies.
+    #[test]
+    fn clocks_rebuilt_outside_the_window_are_the_clocks_by_definition() {
+        let w = World::new(3, 12);
+        let mut rs: Vec<_> = (0..3).map(|_| w.replica()).collect();
+        let g = rs[0]
+            .create_group(
+                &w.authors[0],
+                &NewGroup {
+                    name: "Many",
+                    description: "",
+                    visibility: Visibility::Public,
+                    home_site: "site0",
+                },
+                1,
+                1,
+            )
+            .unwrap();
+        let gid = g.doc().clone();
+        let mut all = vec![g];
+        for r in rs.iter_mut().skip(1) {
+            r.ingest(all.iter().cloned());
+        }
+        let mut rng = Rng::new(5);
+        for step in 0..600u64 {
+            let a = rng.below(w.authors.len());
+            let r = &mut rs[a % 3];
+            let me = &w.authors[a];
+            let made = if rng.chance(0.5) {
+                r.add_member(me, &gid, &me.employee, 10 + step as i64).ok()
+            } else {
+                r.remove_member(me, &gid, &me.employee, 10 + step as i64)
+                    .ok()
+            };
+            all.extend(made);
+            if rng.chance(0.2) {
+                let j = rng.below(3);
+                let mut batch = all.clone();
+                rng.shuffle(&mut batch);
+                rs[j].ingest(batch);
+            }
+        }
+        let mut batch = all.clone();
+        rng.shuffle(&mut batch);
+        rs[0].ingest(batch);
+        let doc = rs[0].doc(&gid).unwrap();
+        assert_eq!(doc.changes.len(), all.len());
+        let kept = doc.changes.values().filter(|i| i.clock.is_some()).count();
+        assert!(kept < all.len() / 4, "{kept} of {} clocks kept", all.len());
+        for h in doc.changes.keys() {
+            assert_eq!(*doc.clock_at(h).unwrap(), full_clock(doc, h));
+            assert_eq!(
+                doc.changes[h].past_len,
+                full_clock(doc, h).values().sum::<u64>()
+            );
+        }
+        // What a node that holds only the first hundred changes lacks, dependencies first.
+        let first: Vec<ChangeHash> = doc.order[..100].to_vec();
+        let theirs = doc.clock_of(&first);
+        let missing = doc.changes_missing_from_clock(&theirs);
+        assert_eq!(missing.len(), all.len() - full_clock_len(doc, &first));
+        let mut have: std::collections::HashSet<ChangeHash> = doc.order[..100]
+            .iter()
+            .copied()
+            .filter(|h| doc.in_past_of(h, &first))
+            .collect();
+        for c in missing {
+            assert!(
+                c.deps().iter().all(|d| have.contains(d)),
+                "dependencies first"
+            );
+            have.insert(c.hash());
+        }
+    }
+
+    fn full_clock_len(doc: &Doc, heads: &[ChangeHash]) -> usize {
+        let mut clock = Clock::new();
+        for h in heads {
+            merge(&mut clock, &full_clock(doc, h));
+        }
+        clock.values().sum::<u64>() as usize
     }
 }

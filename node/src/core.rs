@@ -45,6 +45,8 @@ pub struct Core {
     /// Documents changed by the commits since the last [`Core::take_committed`], for live
     /// events.
     committed: Vec<DocId>,
+    /// [`Replica::certificates_learnt`] when certificates were last stored.
+    certs_saved_at: u64,
     /// The full-text index, kept up to date at each commit.
     search: crate::search::SearchIndex,
     /// Thread and group summaries, kept up to date at each commit; shared with readers off
@@ -187,6 +189,7 @@ impl Core {
             gossip,
             announce: Vec::new(),
             committed: Vec::new(),
+            certs_saved_at: u64::MAX,
             search,
             model: SharedModel::default(),
             notified: Vec::new(),
@@ -304,9 +307,22 @@ impl Core {
             }
         }
         if let Some(d) = self.replica.directory() {
-            let dir = d.directory.clone();
-            write(&self.model).index_people(&dir);
-            self.search.index_people(&dir, &read(&self.model));
+            let dir = &d.directory;
+            write(&self.model).index_people(dir);
+            // The index's people are those of the directory version it recorded, each
+            // changed since at the commit of their profile: indexed all again only for
+            // another version (or a new index); profiles changed after the index's last
+            // commit (a crash in between) one by one.
+            if self.search.people_version() != Some(dir.version) {
+                self.search.index_people(dir, &read(&self.model));
+            } else if let Some(changed) = &reindex {
+                let model = read(&self.model);
+                for id in changed {
+                    if let Some(owner) = id.profile_owner() {
+                        self.search.index_person(dir, &model, owner);
+                    }
+                }
+            }
         }
         if let Some(l) = last {
             self.search.set_covered(l);
@@ -998,6 +1014,11 @@ impl Core {
     /// looks certificates up by key id (verifying each again here cost a signature check per
     /// certificate per commit — most of a one-change commit's time).
     fn save_certificates(&mut self) -> Result<(), NodeError> {
+        // Looked for only when one was learnt (tens of thousands are held).
+        let learnt = self.replica.certificates_learnt();
+        if learnt == self.certs_saved_at {
+            return Ok(());
+        }
         let new: Vec<(KeyId, Vec<u8>)> = self
             .replica
             .certificates_by_key()
@@ -1008,6 +1029,7 @@ impl Core {
             self.store.put_certificate(&id, &bytes)?;
             self.stored_certs.insert(id);
         }
+        self.certs_saved_at = learnt;
         Ok(())
     }
 }

@@ -159,6 +159,10 @@ pub struct SearchIndex {
     /// recorded.
     covered: Option<u64>,
     committed: Option<u64>,
+    /// The directory version whose people were indexed, and the one the last commit
+    /// recorded.
+    people: Option<u64>,
+    committed_people: Option<u64>,
 }
 
 /// The index's layout version, kept in every commit's payload: an index written with another
@@ -172,6 +176,10 @@ const LAYOUT: u32 = 3;
 struct Payload {
     layout: u32,
     seq: Option<u64>,
+    /// The directory version whose people the index holds (absent in indexes written
+    /// before it was recorded: people are indexed again once).
+    #[serde(default)]
+    people: Option<u64>,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -226,7 +234,12 @@ impl SearchIndex {
     pub fn open(dir: &std::path::Path) -> Result<SearchIndex, NodeError> {
         let (schema, f) = schema();
         match Self::open_existing(dir, &schema) {
-            Ok(Some((index, seq))) => return SearchIndex::with(index, f, seq),
+            Ok(Some((index, p))) => {
+                let mut s = SearchIndex::with(index, f, p.seq)?;
+                s.people = p.people;
+                s.committed_people = p.people;
+                return Ok(s);
+            }
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "search index unreadable: rebuilding it"),
         }
@@ -244,7 +257,7 @@ impl SearchIndex {
     fn open_existing(
         dir: &std::path::Path,
         schema: &Schema,
-    ) -> Result<Option<(Index, Option<u64>)>, tantivy::TantivyError> {
+    ) -> Result<Option<(Index, Payload)>, tantivy::TantivyError> {
         if !dir.join("meta.json").exists() {
             return Ok(None);
         }
@@ -255,7 +268,7 @@ impl SearchIndex {
             .as_deref()
             .and_then(|p| serde_json::from_str(p).ok());
         match payload {
-            Some(p) if p.layout == LAYOUT && index.schema() == *schema => Ok(Some((index, p.seq))),
+            Some(p) if p.layout == LAYOUT && index.schema() == *schema => Ok(Some((index, p))),
             _ => Ok(None),
         }
     }
@@ -289,7 +302,14 @@ impl SearchIndex {
             seen: Default::default(),
             covered,
             committed: covered,
+            people: None,
+            committed_people: None,
         })
+    }
+
+    /// The directory version whose people the index holds; `None` if they must be indexed.
+    pub fn people_version(&self) -> Option<u64> {
+        self.people
     }
 
     /// The last stored change the index covers; `None` if it must be built from scratch.
@@ -416,6 +436,7 @@ impl SearchIndex {
     /// (Re)indexes people: directory fields plus their profile's about and expertise (from
     /// the read model: no profile document is read).
     pub fn index_people(&mut self, dir: &Directory, model: &crate::readmodel::ReadModel) {
+        self.people = Some(dir.version);
         self.pending.push(Op::Delete(Term::from_field_text(
             self.f.kind,
             HitKind::Person.as_str(),
@@ -480,7 +501,10 @@ impl SearchIndex {
 
     /// Makes what was indexed searchable, and durable with the change it covers.
     pub fn commit(&mut self) -> Result<(), NodeError> {
-        if self.pending.is_empty() && self.covered == self.committed {
+        if self.pending.is_empty()
+            && self.covered == self.committed
+            && self.people == self.committed_people
+        {
             return Ok(());
         }
         // One indexing thread with tantivy's smallest arena: the index is small and the node
@@ -502,12 +526,14 @@ impl SearchIndex {
         let payload = serde_json::to_string(&Payload {
             layout: LAYOUT,
             seq: self.covered,
+            people: self.people,
         })
         .map_err(|e| NodeError::Corrupt(e.to_string()))?;
         let mut prepared = writer.prepare_commit().map_err(err)?;
         prepared.set_payload(&payload);
         prepared.commit().map_err(err)?;
         self.committed = self.covered;
+        self.committed_people = self.people;
         // Let merges finish before the writer goes, so segments do not pile up.
         writer.wait_merging_threads().map_err(err)?;
         self.reader.reload().map_err(err)?;
