@@ -35,6 +35,9 @@ pub struct Config {
     /// How many documents (threads, profiles) stay in memory; the least recently used others
     /// are read back from the store when someone needs them. Groups always stay.
     pub cache_documents: usize,
+    /// The store's page cache (sled's), in MiB: what it keeps of its files in memory. sled's
+    /// own default is 1 GiB, which a node at a large company fills.
+    pub store_cache_mb: u64,
     /// The usage charter shown at first login (Markdown), if any.
     pub charter: Option<PathBuf>,
     /// Writes one employee may make at once before the rate below applies (0: no budget).
@@ -134,6 +137,7 @@ impl Default for Config {
             mdns: false,
             resync_interval_secs: 30,
             cache_documents: crate::core::DEFAULT_CACHE_DOCUMENTS,
+            store_cache_mb: crate::store::DEFAULT_CACHE_MB,
             charter: None,
             write_budget_burst: crate::budget::WriteBudget::default().burst,
             write_budget_per_minute: crate::budget::WriteBudget::default().per_minute,
@@ -227,6 +231,11 @@ impl Config {
                     self.cache_documents = v
                         .parse()
                         .map_err(|_| bad(format!("{v:?} is not a number of documents")))?
+                }
+                "STORE_CACHE_MB" => {
+                    self.store_cache_mb = v
+                        .parse()
+                        .map_err(|_| bad(format!("{v:?} is not a number of MiB")))?
                 }
                 "CHARTER" => self.charter = Some(v.into()),
                 "WRITE_BUDGET_BURST" => {

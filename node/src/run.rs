@@ -201,7 +201,7 @@ pub async fn start_with(
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         NodeError::Config(format!("cannot create {}: {e}", config.data_dir.display()))
     })?;
-    let store = Store::open(&config.data_dir.join("store"))?;
+    let store = Store::open_with_cache(&config.data_dir.join("store"), config.store_cache_mb)?;
     let sync = SyncConfig {
         resync_interval_ms: config.resync_interval_secs * 1000,
         // Public changes are announced over gossipsub; private ones go point-to-point.
