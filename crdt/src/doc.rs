@@ -574,10 +574,26 @@ impl Doc {
         }
         let mut clock = Clock::new();
         let mut past_max_op = 0;
-        for d in change.deps() {
+        // Automerge names the author's previous change among the dependencies even when it
+        // is in the past of another one (it usually is, and may be thousands of changes old,
+        // its clock long forgotten): a dependency in the past of another adds nothing to the
+        // clock, so its clock is not rebuilt.
+        let deps = change.deps();
+        let mut first = true;
+        for d in deps {
             if let Some(info) = self.changes.get(d) {
-                if let Some(c) = self.clock_at(d) {
-                    merge(&mut clock, &c);
+                let implied = info.clock.is_none()
+                    && deps
+                        .iter()
+                        .any(|e| e != d && self.in_past_of(d, std::slice::from_ref(e)));
+                if !implied && let Some(c) = self.clock_at(d) {
+                    if first {
+                        // Copied whole: far cheaper than merging thousands of entries one by one.
+                        clock = (*c).clone();
+                        first = false;
+                    } else {
+                        merge(&mut clock, &c);
+                    }
                 }
                 past_max_op = past_max_op.max(info.past_max_op);
             }

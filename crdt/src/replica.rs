@@ -442,6 +442,9 @@ impl Replica {
             signer: *cert.signer(),
             signed: cert.clone(),
         });
+        // Most keys ever have one certificate: no room kept for the others (a company's
+        // tens of thousands of certificates held three spare slots each).
+        known.shrink_to_fit();
         self.certs_learnt += 1;
         let report = self.wake(&Waiting::Certificate(id));
         self.flush_all();
