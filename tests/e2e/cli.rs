@@ -359,3 +359,98 @@ fn every_command_has_help() {
         assert!(out.contains("Usage:"), "{args:?}: {out}");
     }
 }
+
+/// `weft bench company` writes a small generated company with its figures and a progress
+/// line, refuses a folder that is not empty, and `weft run` serves what it saved: a bench
+/// login sees a feed of the generated threads.
+#[test]
+fn a_generated_company_is_saved_and_served() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("co");
+    let out = weft(
+        tmp.path(),
+        &[
+            "bench", "company", "--people", "300", "--sites", "4", "--groups", "12", "--posts",
+            "400", "--days", "20", "--out", "co",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("100%") && stderr.contains("changes,"),
+        "{stderr}"
+    );
+    let figures: serde_json::Value =
+        serde_json::from_slice(&fs::read(out_dir.join("company.json")).unwrap()).unwrap();
+    assert_eq!(figures["posts"], 400);
+    assert!(figures["changes"].as_u64().unwrap() > 400 + 12);
+    assert!(figures["signed_bytes"].as_u64().unwrap() > 100_000);
+    let site = figures["site"].as_str().unwrap().to_owned();
+    // Every site's key is there; only the generating site has a store.
+    assert_eq!(fs::read_dir(out_dir.join("sites")).unwrap().count(), 4);
+    assert!(
+        out_dir
+            .join("sites")
+            .join(&site)
+            .join("data/store")
+            .is_dir()
+    );
+    let again = fails(
+        tmp.path(),
+        &[
+            "bench", "company", "--people", "300", "--sites", "4", "--out", "co",
+        ],
+    );
+    assert!(again.contains("not empty"), "{again}");
+
+    // Served: a bench login reads a feed of generated threads.
+    let port = crate::harness::free_port();
+    let p2p = crate::harness::free_port();
+    let mut node = Command::new(WEFT)
+        .args(["run", "--config", "weft.toml"])
+        .current_dir(out_dir.join("sites").join(&site))
+        .env("WEFT_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("WEFT_LISTEN", format!("/ip4/127.0.0.1/tcp/{p2p}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while crate::harness::http(port, "GET", "/healthz", None, None).is_none_or(|(s, _)| s != 200) {
+        assert!(start.elapsed().as_secs() < 60, "the node did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let login = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("logins: "))
+        .and_then(|l| l.split("(e.g. ").nth(1))
+        .and_then(|l| l.split(')').next())
+        .unwrap()
+        .to_owned();
+    let (status, body) = crate::harness::http(
+        port,
+        "POST",
+        "/api/v1/session",
+        Some(&serde_json::json!({"login": login, "password": "weft-bench-password"})),
+        None,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let token: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let token = token["token"].as_str().unwrap();
+    let (status, body) =
+        crate::harness::http(port, "GET", "/api/v1/feed", None, Some(token)).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let feed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let items = feed["items"].as_array().unwrap();
+    assert!(
+        !items.is_empty(),
+        "the feed shows generated threads: {body}"
+    );
+    let _ = node.kill();
+    let _ = node.wait();
+}
