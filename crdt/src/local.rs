@@ -206,6 +206,14 @@ pub fn post_id(author: &Author, nonce: u64) -> String {
 }
 
 impl Replica {
+    /// After a local change to a group's applied state (made, or undone by a rebuild): who
+    /// may hold it, again.
+    fn refresh_group_access(&mut self, id: &DocId) {
+        if id.kind() == DocKind::Group {
+            self.refresh_access(id);
+        }
+    }
+
     /// Makes, signs and ingests one change on `target`. Returns the signed change, ready to
     /// store and send.
     fn local_change(
@@ -301,15 +309,18 @@ impl Replica {
         };
         match self.judge_with(&signed, true, false) {
             Verdict::Accept => {
+                self.refresh_group_access(&doc_id);
                 let _woken = self.wake(&Waiting::Change(doc_id.clone(), signed.hash()));
                 Ok(signed)
             }
             Verdict::Reject(r, _) => {
                 self.doc_mut_or_new(&doc_id).rebuild();
+                self.refresh_group_access(&doc_id);
                 Err(LocalError::Refused(r))
             }
             Verdict::Wait(w, _) => {
                 self.doc_mut_or_new(&doc_id).rebuild();
+                self.refresh_group_access(&doc_id);
                 Err(LocalError::Waiting(w))
             }
         }

@@ -64,7 +64,7 @@ use weft_keys::{Domain, EmployeeCert, KeyId, PublicKey, Role, Signed, SignedErro
 use crate::change::{DecodeError, SignedChange};
 use crate::doc::{Doc, StructureError};
 use crate::ids::{DocId, DocKind};
-use crate::rules::{self, RuleCtx, RuleError, Visibility};
+use crate::rules::{self, RuleCtx, RuleError};
 
 /// At most this many changes wait for something at once; beyond it, new arrivals that would
 /// wait are dropped (and fetched again by the next catch-up), so a peer cannot fill our memory
@@ -262,6 +262,10 @@ pub struct Replica {
     /// How many certificates were learnt: a caller storing new ones looks only when it grew.
     certs_learnt: u64,
     docs: BTreeMap<DocId, Doc>,
+    /// Who may hold each group: kept from the entries each change writes, so that
+    /// [`Replica::may_hold`] (asked for every document at every sync round) reads no
+    /// document.
+    access: HashMap<DocId, GroupAccess>,
     /// Documents put away: their summaries.
     cold: BTreeMap<DocId, DocSummary>,
     source: Option<Arc<dyn DocSource>>,
@@ -289,6 +293,92 @@ pub struct Replica {
     /// Changes refused on standing and then accepted because a change in good standing
     /// depended on them.
     vouched: u64,
+}
+
+/// Who may hold a group and its threads: every site if it is public, else the sites that
+/// home one of its members or invitees (as the directory says now).
+#[derive(Debug, Clone, Default)]
+struct GroupAccess {
+    public: bool,
+    /// Members and invitees: bit 1 a member, bit 2 invited.
+    people: HashMap<String, u8>,
+    /// How many of them each site homes.
+    sites: HashMap<String, u32>,
+    /// The heads of the accepted changes this was read after. Not the applied heads: while
+    /// a local change is judged, Automerge holds it before the document's index does, and
+    /// its entries must still count as written after these heads. (Rereading an entry
+    /// twice is harmless.)
+    heads: Vec<ChangeHash>,
+}
+
+impl GroupAccess {
+    /// Read whole from the group document.
+    fn of(doc: &Doc, dir: Option<&weft_keys::Directory>) -> GroupAccess {
+        let mut a = GroupAccess {
+            public: doc.root_str("visibility").as_deref() == Some("public"),
+            heads: doc.heads(),
+            ..GroupAccess::default()
+        };
+        for (map, bit) in [("members", 1u8), ("invitations", 2u8)] {
+            for who in crate::views::map_keys(doc, map) {
+                *a.people.entry(who).or_insert(0) |= bit;
+            }
+        }
+        a.count_sites(dir);
+        a
+    }
+
+    fn site_of<'d>(dir: Option<&'d weft_keys::Directory>, who: &str) -> Option<&'d str> {
+        dir.and_then(|d| d.employees.get(who))
+            .map(|e| e.site.as_str())
+    }
+
+    /// The sites' counts, from the people (after a directory change).
+    fn count_sites(&mut self, dir: Option<&weft_keys::Directory>) {
+        self.sites.clear();
+        for who in self.people.keys() {
+            if let Some(site) = Self::site_of(dir, who) {
+                *self.sites.entry(site.to_owned()).or_insert(0) += 1;
+            }
+        }
+    }
+
+    /// One member or invitation entry read again from the document.
+    fn reread(&mut self, doc: &Doc, dir: Option<&weft_keys::Directory>, map: &str, who: &str) {
+        let bit = match map {
+            "members" => 1u8,
+            "invitations" => 2u8,
+            _ => return,
+        };
+        let old = self.people.get(who).copied().unwrap_or(0);
+        let new = if doc.map_has(map, who, None) {
+            old | bit
+        } else {
+            old & !bit
+        };
+        if new == 0 {
+            self.people.remove(who);
+        } else {
+            self.people.insert(who.to_owned(), new);
+        }
+        if (old == 0) != (new == 0)
+            && let Some(site) = Self::site_of(dir, who)
+        {
+            let n = self.sites.entry(site.to_owned()).or_insert(0);
+            if new == 0 {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.sites.remove(site);
+                }
+            } else {
+                *n += 1;
+            }
+        }
+    }
+
+    fn open_to(&self, site: &str) -> bool {
+        self.public || self.sites.contains_key(site)
+    }
 }
 
 /// A change waiting for something.
@@ -326,6 +416,7 @@ impl Replica {
             certs: HashMap::new(),
             certs_learnt: 0,
             docs: BTreeMap::new(),
+            access: HashMap::new(),
             cold: BTreeMap::new(),
             source: None,
             tick: 0,
@@ -356,6 +447,11 @@ impl Replica {
         let v = directory::accept(self.directory.as_ref(), signed, &self.trust)?;
         let version = v.version();
         self.directory = Some(v);
+        // People may have moved between sites: every group's sites are counted again.
+        let dir = self.directory.as_ref().map(|d| &d.directory);
+        for a in self.access.values_mut() {
+            a.count_sites(dir);
+        }
         let woken: Vec<Waiting> = self
             .waiters
             .keys()
@@ -827,9 +923,41 @@ impl Replica {
 
     /// Gives every staged change to Automerge (see [`Doc::flush`]).
     pub(crate) fn flush_all(&mut self) {
+        let mut groups = Vec::new();
         for doc in self.docs.values_mut() {
             if doc.is_staged() {
                 doc.flush();
+                if doc.kind() == DocKind::Group {
+                    groups.push(doc.id().clone());
+                }
+            }
+        }
+        for g in groups {
+            self.refresh_access(&g);
+        }
+    }
+
+    /// Brings a group's [`GroupAccess`] up to date with its applied state: from the member
+    /// and invitation entries written since it was read, or whole after anything else (a
+    /// visibility change, the genesis). Called whenever a group's applied state changes.
+    pub(crate) fn refresh_access(&mut self, id: &DocId) {
+        let Some(doc) = self.docs.get(id).filter(|d| !d.is_empty()) else {
+            return;
+        };
+        let dir = self.directory.as_ref().map(|d| &d.directory);
+        let touched = self
+            .access
+            .get(id)
+            .and_then(|a| doc.touched_entries(&a.heads));
+        match (touched, self.access.get_mut(id)) {
+            (Some(entries), Some(a)) => {
+                for (map, who) in &entries {
+                    a.reread(doc, dir, map, who);
+                }
+                a.heads = doc.heads();
+            }
+            _ => {
+                self.access.insert(id.clone(), GroupAccess::of(doc, dir));
             }
         }
     }
@@ -837,6 +965,9 @@ impl Replica {
     fn flush_doc(&mut self, id: &DocId) {
         if let Some(d) = self.docs.get_mut(id) {
             d.flush();
+            if id.kind() == DocKind::Group {
+                self.refresh_access(id);
+            }
         }
     }
 
@@ -1218,10 +1349,8 @@ impl Replica {
             DocKind::Thread => self.group_of(id),
         };
         group
-            .and_then(|g| self.docs.get(&g))
-            .and_then(|g| g.root_str("visibility"))
-            .as_deref()
-            == Some("public")
+            .and_then(|g| self.access.get(&g))
+            .is_some_and(|a| a.public)
     }
 
     /// Whether `site` may hold document `id`: public groups, their threads and all profiles go
@@ -1278,26 +1407,7 @@ impl Replica {
     }
 
     fn group_open_to(&self, site: &str, gid: &DocId) -> bool {
-        let Some(g) = self.docs.get(gid) else {
-            return false;
-        };
-        if g.root_str("visibility").and_then(|v| Visibility::parse(&v)) == Some(Visibility::Public)
-        {
-            return true;
-        }
-        let Some(dir) = self.directory.as_ref() else {
-            return false;
-        };
-        let homed_here = |emp: &String| {
-            dir.directory
-                .employees
-                .get(emp)
-                .is_some_and(|e| e.site == site)
-        };
-        crate::views::map_keys(g, "members").iter().any(homed_here)
-            || crate::views::map_keys(g, "invitations")
-                .iter()
-                .any(homed_here)
+        self.access.get(gid).is_some_and(|a| a.open_to(site))
     }
 
     /// Mutable access for the local authoring helpers.

@@ -811,9 +811,11 @@ fn touched_posts_are_the_posts_automerges_diff_shows() {
 
 /// A group's view kept up to date from the entries each change wrote (joins, leaves,
 /// invitations, requests, owners, thread listings) is the view read whole, on three replicas
-/// learning changes in shuffled orders; a settings change asks for a whole read.
+/// learning changes in shuffled orders; a settings change asks for a whole read. Which sites
+/// may hold the group, kept the same way, is what the group and the directory say, also
+/// after a member moves to another site.
 #[test]
-fn a_group_view_kept_from_touched_entries_is_the_group_read_whole() {
+fn a_group_view_and_who_may_hold_it_kept_from_touched_entries_are_the_group_read_whole() {
     let w = world();
     let mut rs: Vec<Replica> = (0..3).map(|_| w.replica()).collect();
     let g = new_group(&mut rs[0], &w, 0, Visibility::Private);
@@ -862,6 +864,12 @@ fn a_group_view_kept_from_touched_entries_is_the_group_read_whole() {
                     &gid,
                     &weft_crdt::GroupSettings {
                         name: Some(&format!("Renamed {step}")),
+                        // Now and then public for a while: every site may hold it then.
+                        visibility: Some(if rng.chance(0.3) {
+                            Visibility::Public
+                        } else {
+                            Visibility::Private
+                        }),
                         ..Default::default()
                     },
                     now,
@@ -882,6 +890,15 @@ fn a_group_view_kept_from_touched_entries_is_the_group_read_whole() {
         for (k, r) in rs.iter().enumerate() {
             let d = r.doc(&gid).unwrap();
             let now_whole = GroupView::of(d).unwrap();
+            // Who may hold it, as the replica keeps it, is what the group and the directory
+            // say now.
+            for site in &w.sites {
+                assert_eq!(
+                    r.may_hold(site, &gid),
+                    may_hold_by_reading(&w.directory, &now_whole, site),
+                    "replica {k}, {site}, step {step}"
+                );
+            }
             settings_since[k] |= now_whole.name != kept[k].name;
             match d.touched_entries(&seen[k]) {
                 Some(touched) => {
@@ -906,4 +923,50 @@ fn a_group_view_kept_from_touched_entries_is_the_group_read_whole() {
         "entries were read one by one often ({entries})"
     );
     assert!(whole > 0, "renames asked for whole reads ({whole})");
+    // The only member at site1 moves to site2: site1 may no longer hold a small private
+    // group, site2 now may — the sites follow the directory.
+    let mut w = w;
+    let r = &mut rs[0];
+    let small = r
+        .create_group(
+            &w.authors[0],
+            &NewGroup {
+                name: "Small",
+                description: "",
+                visibility: Visibility::Private,
+                home_site: "site0",
+            },
+            5_000,
+            99,
+        )
+        .unwrap();
+    let small = small.doc().clone();
+    r.add_member(&w.authors[0], &small, "e1", 5_001).unwrap();
+    assert!(r.may_hold("site1", &small) && !r.may_hold("site2", &small));
+    w.publish(|d| d.employees.get_mut("e1").unwrap().site = "site2".into());
+    r.set_directory(&w.directory).unwrap();
+    let view = GroupView::of(r.doc(&small).unwrap()).unwrap();
+    for site in &w.sites {
+        assert_eq!(
+            r.may_hold(site, &small),
+            may_hold_by_reading(&w.directory, &view, site),
+            "after e1 moved to site2: {site}"
+        );
+    }
+    assert!(!r.may_hold("site1", &small) && r.may_hold("site2", &small));
+}
+
+/// Whether `site` may hold a group, by reading the group and the directory: public, or a
+/// member or invitee is homed there.
+fn may_hold_by_reading(
+    dir: &weft_crdt::keys::Signed<weft_crdt::keys::Directory>,
+    g: &GroupView,
+    site: &str,
+) -> bool {
+    let dir = dir.open().unwrap();
+    g.visibility == Visibility::Public
+        || g.members
+            .iter()
+            .chain(&g.invitations)
+            .any(|m| dir.employees.get(m).is_some_and(|e| e.site == site))
 }
