@@ -224,9 +224,9 @@ fn base36(mut n: u64) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// One site's display name, region and UTC offset (hours).
-fn site_info(i: usize) -> (String, String, String, i64) {
-    let (id, name, region) = match words::SITES.get(i) {
+/// The id, display name and region of the site of size rank `i`.
+fn site_info(i: usize) -> (String, String, String) {
+    match words::SITES.get(i) {
         Some(&(id, name, region)) => (id.to_owned(), name.to_owned(), region.to_owned()),
         None => {
             let (_, _, region) = words::SITES[i % words::SITES.len()];
@@ -236,13 +236,16 @@ fn site_info(i: usize) -> (String, String, String, i64) {
                 region.to_owned(),
             )
         }
-    };
-    let offset = match region.as_str() {
+    }
+}
+
+/// A region's offset from UTC in hours, for working hours.
+fn utc_offset(region: &str) -> i64 {
+    match region {
         "Americas" => -5,
         "Asia" => 6,
         _ => 1,
-    };
-    (id, name, region, offset)
+    }
 }
 
 impl Company {
@@ -272,7 +275,7 @@ impl Company {
         let mut site_keys = BTreeMap::new();
         let mut taken: HashSet<String> = HashSet::new();
         for (i, &n) in sizes.iter().enumerate() {
-            let (id, name, region, _) = site_info(i);
+            let (id, name, region) = site_info(i);
             let key = SecretKey::from_seed(&derive_seed(spec.seed, &format!("site/{id}")));
             dir.sites.insert(
                 id.clone(),
@@ -455,6 +458,8 @@ struct Generator<'a> {
     authors: HashMap<String, Author>,
     by_site: Vec<Vec<u32>>,
     site_offsets: Vec<i64>,
+    /// Display names, in the same order as `by_site`.
+    site_names: Vec<String>,
     groups: Vec<GroupPlan>,
     threads: Vec<ThreadPlan>,
     events: BinaryHeap<Reverse<(i64, u64, Event)>>,
@@ -473,6 +478,7 @@ impl<'a> Generator<'a> {
         let issued = dir.issued_at;
         let mut site_index = HashMap::new();
         let mut site_offsets = Vec::new();
+        let mut site_names = Vec::new();
         for (i, (site, key)) in company.site_keys.iter().enumerate() {
             let mut identity = Identity::new(site.clone(), key.clone());
             for cert in identity.refresh(dir, issued) {
@@ -484,12 +490,9 @@ impl<'a> Generator<'a> {
                 }
             }
             site_index.insert(site.clone(), i as u16);
-            let region = dir.sites.get(site).map_or("", |s| s.region.as_str());
-            site_offsets.push(match region {
-                "Americas" => -5,
-                "Asia" => 6,
-                _ => 1,
-            });
+            let listed = dir.sites.get(site);
+            site_offsets.push(utc_offset(listed.map_or("", |s| s.region.as_str())));
+            site_names.push(listed.map_or_else(|| site.clone(), |s| s.name.clone()));
         }
         let mut by_site = vec![Vec::new(); company.site_keys.len()];
         let mut people = Vec::new();
@@ -513,6 +516,7 @@ impl<'a> Generator<'a> {
             authors,
             by_site,
             site_offsets,
+            site_names,
             groups: Vec::new(),
             threads: Vec::new(),
             events: BinaryHeap::new(),
@@ -598,7 +602,7 @@ impl<'a> Generator<'a> {
             } else {
                 format!("{subject_en} {}", words::KINDS_EN[k])
             };
-            let site_name = site_info(site).1;
+            let site_name = self.site_names[site].clone();
             let mut name = base.clone();
             let mut n = 1;
             while !names.insert(name.clone()) {
