@@ -151,6 +151,7 @@ impl Core {
                 node_key.public().short()
             )));
         }
+        let started = std::time::Instant::now();
         let mut stored_certs = HashSet::new();
         for cert in store.certificates() {
             let bytes = cert?;
@@ -163,6 +164,11 @@ impl Core {
                 stored_certs.insert(body.key.id());
             }
         }
+        tracing::info!(
+            certificates = stored_certs.len(),
+            millis = started.elapsed().as_millis() as u64,
+            "certificates read back"
+        );
         let mut identity = Identity::new(site, node_key);
         let dir = replica
             .directory()
