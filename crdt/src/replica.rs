@@ -963,7 +963,9 @@ impl Replica {
     }
 
     fn flush_doc(&mut self, id: &DocId) {
-        if let Some(d) = self.docs.get_mut(id) {
+        if let Some(d) = self.docs.get_mut(id)
+            && d.is_staged()
+        {
             d.flush();
             if id.kind() == DocKind::Group {
                 self.refresh_access(id);

@@ -85,15 +85,15 @@ impl Identity {
             self.authors.clear();
             return fresh;
         }
-        let here: HashSet<String> = dir
+        // In id order (the directory's), looked up as a set.
+        let here: Vec<String> = dir
             .employees
             .values()
             .filter(|e| e.site == self.site && e.status == Status::Active)
             .map(|e| e.id.clone())
             .collect();
-        self.authors.retain(|id, _| here.contains(id));
-        let mut here: Vec<String> = here.into_iter().collect();
-        here.sort();
+        let set: HashSet<&str> = here.iter().map(String::as_str).collect();
+        self.authors.retain(|id, _| set.contains(id.as_str()));
         for id in here {
             if self.authors.contains_key(&id) {
                 continue;

@@ -98,6 +98,16 @@ impl Spec {
         if self.sites > 999 {
             return Err("at most 999 sites".into());
         }
+        // A signed directory holds at most about 100,000 people (MAX_DIRECTORY_BYTES).
+        if self.people > 100_000 {
+            return Err("at most 100,000 people (the largest directory a node accepts)".into());
+        }
+        if self.groups > self.people {
+            return Err("at most one group per person".into());
+        }
+        if self.posts > 20_000_000 || self.days > 3_650 {
+            return Err("at most 20,000,000 posts over at most 3,650 days".into());
+        }
         Ok(())
     }
 
