@@ -250,8 +250,10 @@ impl DocSummary {
 /// the least recently used ones, and anything that needs one again — a change for it, a
 /// peer's heads or request, a local command, [`Replica::load`] — reads it back from the
 /// source first, replaying its stored changes through the same pipeline (signatures and write
-/// rules, which were checked when the changes were first accepted, are not checked again). Groups are
-/// never put away: every access decision reads them.
+/// rules, which were checked when the changes were first accepted, are not checked again).
+/// Groups are put away like the rest: who may hold each group is kept apart from its document
+/// ([`GroupAccess`]), so access decisions read no document, and judging a thread's change reads
+/// its group back and counts it as used, so the groups of active threads stay in memory.
 #[derive(Clone)]
 pub struct Replica {
     trust: TrustAnchors,
@@ -665,6 +667,39 @@ impl Replica {
         }
     }
 
+    /// Records a stored group by its summary and what decides who may hold it — its
+    /// visibility and its members and invitees, as kept with the summary — without reading
+    /// it (a node's start-up). The directory held now says where they are homed: install it
+    /// first (a directory installed later counts them again).
+    pub fn add_group_summary<'a>(
+        &mut self,
+        id: DocId,
+        summary: DocSummary,
+        public: bool,
+        members: impl IntoIterator<Item = &'a str>,
+        invitees: impl IntoIterator<Item = &'a str>,
+    ) {
+        if id.kind() != DocKind::Group || self.is_loaded(&id) {
+            return;
+        }
+        let mut a = GroupAccess {
+            public,
+            heads: summary.heads.clone(),
+            ..GroupAccess::default()
+        };
+        for (who, bit) in members
+            .into_iter()
+            .map(|w| (w, 1u8))
+            .chain(invitees.into_iter().map(|w| (w, 2u8)))
+        {
+            *a.people.entry(who.to_owned()).or_insert(0) |= bit;
+        }
+        a.count_sites(self.directory.as_ref().map(|d| &d.directory));
+        self.access.insert(id.clone(), a);
+        self.docs.remove(&id);
+        self.cold.insert(id, summary);
+    }
+
     /// Makes sure document `id` is in memory, reading it back from the source if it was put
     /// away, and counts it as used. Returns whether it is held (and now in memory).
     pub fn load(&mut self, id: &DocId) -> bool {
@@ -682,8 +717,8 @@ impl Replica {
         }
     }
 
-    /// Puts away the least recently used documents beyond the `keep` most recent ones
-    /// (groups excepted, and only with a source). The caller must have stored every change
+    /// Puts away the least recently used documents beyond the `keep` most recent ones (only
+    /// with a source; a group's [`GroupAccess`] stays). The caller must have stored every change
     /// it accepted: what is put away is read back from the source. Returns how many were
     /// put away.
     pub fn evict(&mut self, keep: usize) -> usize {
@@ -693,7 +728,7 @@ impl Replica {
         let mut candidates: Vec<(u64, DocId)> = self
             .docs
             .iter()
-            .filter(|(id, d)| id.kind() != DocKind::Group && !d.is_empty())
+            .filter(|(_, d)| !d.is_empty())
             .map(|(id, d)| (d.used, id.clone()))
             .collect();
         if candidates.len() <= keep {
@@ -1269,23 +1304,33 @@ impl Replica {
             let Some(gid) = gid.filter(|g| g.kind() == DocKind::Group) else {
                 return Verdict::Reject(Rejection::NoGroup, true);
             };
-            if let Err(e) = self.ensure(&gid) {
-                return Verdict::Reject(Rejection::Unavailable(e), false);
-            }
-            let group = self.docs.get(&gid);
-            for h in c.auth_heads() {
-                if self.rejected.contains(h) {
-                    return Verdict::Reject(Rejection::RejectedDependency, true);
+            // A stored change was accepted when the group held its auth heads (a group never
+            // loses a change): reading a thread back does not read its group back too.
+            if !self.replaying {
+                if let Err(e) = self.ensure(&gid) {
+                    return Verdict::Reject(Rejection::Unavailable(e), false);
                 }
-                if !group.is_some_and(|g| g.has(h)) {
-                    return Verdict::Wait(Waiting::Change(gid.clone(), *h), true);
+                // The group of an active thread is in use: it stays in memory before idle
+                // ones.
+                self.tick += 1;
+                let tick = self.tick;
+                if let Some(g) = self.docs.get_mut(&gid) {
+                    g.used = tick;
                 }
-            }
-            if !self.replaying
-                && let (Some(g), Some(doc)) = (group, self.docs.get(&doc_id))
-                && let Err(reason) = auth_heads_floor(g, doc, c)
-            {
-                return Verdict::Reject(Rejection::Floor(reason), true);
+                let group = self.docs.get(&gid);
+                for h in c.auth_heads() {
+                    if self.rejected.contains(h) {
+                        return Verdict::Reject(Rejection::RejectedDependency, true);
+                    }
+                    if !group.is_some_and(|g| g.has(h)) {
+                        return Verdict::Wait(Waiting::Change(gid.clone(), *h), true);
+                    }
+                }
+                if let (Some(g), Some(doc)) = (group, self.docs.get(&doc_id))
+                    && let Err(reason) = auth_heads_floor(g, doc, c)
+                {
+                    return Verdict::Reject(Rejection::Floor(reason), true);
+                }
             }
             Some(gid)
         } else {

@@ -29,7 +29,7 @@ fn deny(w: &Write, reason: &'static str) -> RuleError {
 }
 
 /// Group visibility.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Visibility {
     /// Anyone reads and joins.
     Public,

@@ -83,8 +83,9 @@ fn keys_of(doc: &Doc, obj: &automerge::ObjId) -> Vec<String> {
     doc.automerge().keys(obj).collect()
 }
 
-/// A group as people see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A group as people see it. Serializable, so that a node can keep it on disk and start
+/// without reading the group's history again.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GroupView {
     pub id: DocId,
     pub name: String,

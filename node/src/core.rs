@@ -59,8 +59,14 @@ pub struct Core {
     notices: Vec<crate::readmodel::Notice>,
     /// Whether start-up found every thread and profile summarised (none replayed).
     models_stored: bool,
-    /// How many documents (groups aside) stay in memory; the least recently used others are
-    /// put away after each commit and read back from the store when needed.
+    /// What start-up read back and what it replayed.
+    restore_stats: RestoreStats,
+    /// Groups changed since their record was last stored, and when records were last stored
+    /// (see [`Core::save_group_records`]).
+    dirty_groups: HashSet<DocId>,
+    groups_saved: std::time::Instant,
+    /// How many documents stay in memory; the least recently used others are put away after
+    /// each commit and read back from the store when needed.
     cache: usize,
     /// Each employee's write budget (see [`crate::budget`]).
     budgets: crate::budget::Budgets,
@@ -75,6 +81,21 @@ pub struct Core {
     /// The time (a notification's horizon, write budgets, search's ranking by age): the
     /// system's unless the runtime or a test gives another ([`Core::set_clock`]).
     clock: crate::clock::SharedClock,
+}
+
+/// How often the records of changed groups are stored (see [`Core::save_group_records`]).
+pub const GROUP_RECORDS_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// What start-up read back and what it replayed ([`Core::restore_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RestoreStats {
+    /// Groups brought back from their stored record, without reading their history.
+    pub groups_from_records: usize,
+    /// Groups replayed from their changes (no record, or one behind the store).
+    pub groups_replayed: usize,
+    /// Documents of any kind replayed, and how many changes that took.
+    pub replayed_documents: usize,
+    pub replayed_changes: usize,
 }
 
 /// How many documents a node keeps in memory unless configured otherwise (about 30 KB each
@@ -201,6 +222,9 @@ impl Core {
             notified: Vec::new(),
             notices: Vec::new(),
             models_stored: false,
+            restore_stats: RestoreStats::default(),
+            dirty_groups: HashSet::new(),
+            groups_saved: std::time::Instant::now(),
             cache: DEFAULT_CACHE_DOCUMENTS,
             budgets: crate::budget::Budgets::default(),
             directory_changed: None,
@@ -219,11 +243,12 @@ impl Core {
     ///
     /// Threads and profiles whose stored summary is current (written at the commit of their
     /// last change, and covered by the `read_models_at` mark) are recorded by that summary
-    /// and stay on disk; everything else — the groups, which always stay in memory, and
-    /// whatever changed after the mark (a crash between a commit's changes and its mark) or
-    /// was never summarised (a store from an older build) — is replayed from its changes,
-    /// groups first, the others a cache-full at a time, derived, summarised and put away. The
-    /// search index reindexes the documents changed since its own last commit.
+    /// and stay on disk; so are groups whose stored record counts every change the store
+    /// holds for them (see [`Core::save_group_records`]). Everything else — groups without a
+    /// current record, whatever changed after the mark (a crash between a commit's changes
+    /// and its mark) or was never summarised (a store from an older build) — is replayed from
+    /// its changes, groups first, the others a cache-full at a time, derived, summarised and
+    /// put away. The search index reindexes the documents changed since its own last commit.
     pub(crate) fn restore(&mut self) -> Result<(), NodeError> {
         let started = std::time::Instant::now();
         let last = self.store.last_change_seq()?;
@@ -232,13 +257,16 @@ impl Core {
             _ => None,
         };
         let (summaries, threads, profiles) = snapshot.unwrap_or_default();
-        let cold: HashSet<DocId> = summaries.iter().map(|(id, _)| id.clone()).collect();
+        let mut cold: HashSet<DocId> = summaries.iter().map(|(id, _)| id.clone()).collect();
+        let records = self.current_group_records()?;
         let mut groups = Vec::new();
         let mut others = Vec::new();
         for id in self.store.doc_ids() {
             let id = id?;
             if id.kind() == weft_crdt::DocKind::Group {
-                groups.push(id);
+                if !records.contains_key(&id) {
+                    groups.push(id);
+                }
             } else if !cold.contains(&id) {
                 others.push(id);
             }
@@ -250,7 +278,20 @@ impl Core {
         };
         let must_index = |id: &DocId| reindex.as_ref().is_none_or(|r| r.contains(id));
         let (mut replayed, mut refused) = self.replay(&groups)?;
-        *write(&self.model) = ReadModel::load(&self.replica, threads, profiles);
+        let mut views = Vec::with_capacity(records.len());
+        for (id, r) in records {
+            let v = &r.view;
+            self.replica.add_group_summary(
+                id.clone(),
+                r.summary,
+                v.visibility == weft_crdt::Visibility::Public,
+                v.members.iter().map(String::as_str),
+                v.invitations.iter().map(String::as_str),
+            );
+            views.push((r.view, r.all_company_marker, r.view_heads));
+            cold.insert(id);
+        }
+        *write(&self.model) = ReadModel::load(&self.replica, views, threads, profiles);
         for id in &groups {
             if must_index(id) {
                 self.search.index_doc(&self.replica, id);
@@ -283,9 +324,19 @@ impl Core {
             );
         }
         self.models_stored = others.is_empty();
+        self.restore_stats = RestoreStats {
+            groups_from_records: cold
+                .iter()
+                .filter(|d| d.kind() == weft_crdt::DocKind::Group)
+                .count(),
+            groups_replayed: groups.len(),
+            replayed_documents: groups.len() + others.len(),
+            replayed_changes: replayed,
+        };
         tracing::info!(
             site = self.identity.site(),
             documents = self.replica.doc_count(),
+            groups_from_records = self.restore_stats.groups_from_records,
             replayed_documents = groups.len() + others.len(),
             changes = replayed,
             waiting = self.replica.pending_len(),
@@ -293,6 +344,9 @@ impl Core {
             "store replayed"
         );
         self.store_read_models(last)?;
+        // Groups replayed now get a record, so that the next start reads them back instead.
+        self.dirty_groups.extend(groups.iter().cloned());
+        self.save_group_records()?;
         tracing::info!(
             threads = read(&self.model).thread_count(),
             rebuilt = others.len(),
@@ -344,6 +398,94 @@ impl Core {
             "search index built"
         );
         Ok(())
+    }
+
+    /// The stored group records that are current: those counting as many changes as the
+    /// store holds for their group. A record that is unreadable or behind is left out (its
+    /// group is replayed, and stored again after) with a warning for the unreadable.
+    fn current_group_records(
+        &self,
+    ) -> Result<std::collections::HashMap<DocId, crate::store::GroupRecord>, NodeError> {
+        let mut out = std::collections::HashMap::new();
+        let mut stored = std::collections::HashMap::new();
+        for item in self.store.group_records() {
+            match item? {
+                (id, Ok(r)) => {
+                    stored.insert(id, r);
+                }
+                (id, Err(e)) => {
+                    tracing::warn!(group = %id, error = %e, "a stored group record is unreadable: replaying that group");
+                }
+            }
+        }
+        if stored.is_empty() {
+            return Ok(out);
+        }
+        for item in self.store.doc_change_counts() {
+            let (id, count) = item?;
+            if let Some(r) = stored.remove(&id)
+                && r.summary.changes == count
+                && r.view.id == id
+            {
+                out.insert(id, r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores the record of every group changed since its record was last stored: its
+    /// summary, its read model's view and the heads that view was made at. Called every
+    /// [`GROUP_RECORDS_EVERY`] at a commit, at start-up for the groups it replayed, and when
+    /// the node stops ([`Core::checkpoint`]): a group of thousands of members and threads is
+    /// megabytes, too much to write at every commit that touches it. A group changed after
+    /// its record (a crash before the next one) is replayed at the next start. Only called
+    /// when every accepted change is stored, so a record never counts a change the store
+    /// lacks.
+    pub(crate) fn save_group_records(&mut self) -> Result<usize, NodeError> {
+        self.groups_saved = std::time::Instant::now();
+        if self.dirty_groups.is_empty() || !self.unsaved.is_empty() {
+            return Ok(0);
+        }
+        let dirty: Vec<DocId> = self.dirty_groups.drain().collect();
+        let mut records = Vec::with_capacity(dirty.len());
+        {
+            let model = read(&self.model);
+            for id in &dirty {
+                let (Some(g), Some(summary)) = (model.group(id), self.replica.summary(id)) else {
+                    continue;
+                };
+                records.push((
+                    id.clone(),
+                    crate::store::GroupRecord {
+                        summary,
+                        view: (*g.view).clone(),
+                        all_company_marker: g.all_company_marker,
+                        view_heads: g.heads.clone(),
+                    },
+                ));
+            }
+        }
+        for (id, r) in &records {
+            self.store.put_group_record(id, r)?;
+        }
+        Ok(records.len())
+    }
+
+    /// Stores what is cheaper to read back than to rebuild at the next start (the records
+    /// of changed groups, the search index's commit recording what it covers) and flushes
+    /// the store: for a node that stops.
+    pub fn checkpoint(&mut self) -> Result<(), NodeError> {
+        self.commit()?;
+        let n = self.save_group_records()?;
+        self.store.flush()?;
+        self.refresh_search();
+        tracing::debug!(groups = n, "group records stored");
+        Ok(())
+    }
+
+    /// What start-up read back and what it replayed.
+    pub fn restore_stats(&self) -> RestoreStats {
+        self.restore_stats
     }
 
     /// Replays every stored change of these documents; (accepted, refused). A stored change
@@ -432,8 +574,8 @@ impl Core {
         Ok(Some((summaries, threads, profiles)))
     }
 
-    /// Stores the summary of a document in memory (threads and profiles; groups always
-    /// replay), and a profile's words.
+    /// Stores the summary of a document in memory (threads and profiles; groups have
+    /// records, see [`Core::save_group_records`]), and a profile's words.
     fn store_summary(&self, id: &DocId) -> Result<(), NodeError> {
         if id.kind() == weft_crdt::DocKind::Group {
             return Ok(());
@@ -452,7 +594,7 @@ impl Core {
         Ok(())
     }
 
-    /// Sets how many documents (groups aside) stay in memory, and puts away the rest now.
+    /// Sets how many documents stay in memory, and puts away the rest now.
     pub fn set_cache_documents(&mut self, n: usize) {
         self.cache = n;
         self.trim_cache();
@@ -785,6 +927,12 @@ impl Core {
         if self.unsaved.is_empty() {
             // A follow, a read marker, a setting, a session: flushed before the command that
             // wrote it is answered.
+            if !self.dirty_groups.is_empty()
+                && self.groups_saved.elapsed() >= GROUP_RECORDS_EVERY
+                && self.save_group_records()? > 0
+            {
+                self.store.flush()?;
+            }
             if self.store.has_unflushed() {
                 self.store.flush()?;
             }
@@ -822,6 +970,9 @@ impl Core {
         for d in changed {
             self.search.index_doc(&self.replica, d);
             self.store_summary(d)?;
+            if d.kind() == weft_crdt::DocKind::Group {
+                self.dirty_groups.insert(d.clone());
+            }
             if let Some(owner) = d.profile_owner() {
                 people.push(owner.to_owned());
             }
@@ -847,6 +998,9 @@ impl Core {
         // The index itself is committed lazily (before a search, and about once a second):
         // a tantivy commit per write would slow every write and pile up segments.
         self.save_certificates()?;
+        if self.groups_saved.elapsed() >= GROUP_RECORDS_EVERY {
+            self.save_group_records()?;
+        }
         self.store.flush()?;
         self.trim_cache();
         Ok(rows.len())

@@ -49,7 +49,7 @@ pub mod service;
 pub mod store;
 
 pub use config::{Config, ConfigError};
-pub use core::{Core, DEFAULT_CACHE_DOCUMENTS, GossipVerdict, Outcome};
+pub use core::{Core, DEFAULT_CACHE_DOCUMENTS, GossipVerdict, Outcome, RestoreStats};
 pub use error::NodeError;
 pub use reader::Reader;
 pub use run::{Live, NodeHandle, Running, start, start_with};

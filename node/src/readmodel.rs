@@ -211,16 +211,21 @@ impl ReadModel {
         m
     }
 
-    /// Builds the read models from the group documents of `replica` and stored thread
-    /// summaries and profile words (which must be current): no thread or profile document is
-    /// read. Documents replayed at start-up are then brought up to date with
+    /// Builds the read models from stored group views (with their "All company" marker and
+    /// the heads they were made at), the group documents in memory in `replica`, and stored
+    /// thread summaries and profile words (which must be current): no thread or profile
+    /// document is read. Documents replayed at start-up are then brought up to date with
     /// [`ReadModel::update`].
     pub fn load(
         replica: &Replica,
+        stored_groups: Vec<(GroupView, bool, Vec<automerge::ChangeHash>)>,
         threads: Vec<ThreadSummary>,
         profiles: Vec<(String, ProfileWords)>,
     ) -> ReadModel {
         let mut m = ReadModel::default();
+        for (view, marker, heads) in stored_groups {
+            m.update_group(view, marker, heads);
+        }
         let groups: Vec<DocId> = replica
             .docs()
             .map(|d| d.id().clone())

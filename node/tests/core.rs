@@ -254,7 +254,10 @@ fn a_restart_reads_no_thread_and_catches_up_what_a_crash_left_uncovered() {
     {
         let mut a = open(&w, 0, dir.path());
         assert!(a.read_models_were_stored());
-        assert!(a.replica().is_loaded(&g), "groups stay in memory");
+        assert!(
+            a.replica().is_loaded(&g),
+            "a group with no record yet is replayed"
+        );
         for t in &threads {
             assert!(!a.replica().is_loaded(t), "{t} was read at start-up");
         }
@@ -293,6 +296,77 @@ fn a_restart_reads_no_thread_and_catches_up_what_a_crash_left_uncovered() {
     assert_eq!(hits.len(), 1, "the reply the index missed was reindexed");
     assert_eq!(hits[0].hit.id, threads[0].as_str());
     assert_eq!(a.thread_for("e0", &threads[3]).unwrap().posts.len(), 1);
+}
+
+/// A restart reads groups back from their stored records, not from their history: none is
+/// in memory until something needs it, and who may hold each is known without it. A group
+/// changed after its record (a crash before the next one) is replayed and serves its new
+/// state; one whose record is damaged is replayed too.
+#[test]
+fn a_restart_reads_groups_from_their_records_and_replays_those_behind() {
+    let w = World::new(2, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let (public, private, t) = {
+        let mut a = open(&w, 0, dir.path());
+        let public = a
+            .create_group("e0", "Randonnée", "", Visibility::Public, 1, 1)
+            .unwrap();
+        let private = a
+            .create_group("e0", "Chorale", "", Visibility::Private, 2, 2)
+            .unwrap();
+        a.add_member("e0", &private, "e2", 3).unwrap();
+        let t = a
+            .create_thread("e0", &public, "Sortie", "Le Vercors", 4, 10)
+            .unwrap();
+        // As at a clean stop.
+        a.checkpoint().unwrap();
+        (public, private, t)
+    };
+    {
+        let mut a = open(&w, 0, dir.path());
+        let stats = a.restore_stats();
+        assert_eq!(stats.groups_from_records, 2, "{stats:?}");
+        assert_eq!(stats.groups_replayed, 0, "{stats:?}");
+        assert_eq!(stats.replayed_changes, 0, "{stats:?}");
+        assert!(!a.replica().is_loaded(&public));
+        assert!(!a.replica().is_loaded(&private));
+        // Who may hold them, from the records: e2 is homed at site 0 (employees alternate).
+        assert!(a.replica().is_public(&public));
+        assert!(a.replica().may_hold("site1", &public));
+        assert!(a.replica().may_hold("site0", &private));
+        assert!(!a.replica().may_hold("site1", &private));
+        let g = a.model().group(&private).unwrap().clone();
+        assert_eq!(g.name, "Chorale");
+        assert!(g.members.contains("e2"));
+        assert_eq!(a.model().groups_of("e2").count(), 1);
+        // A reply reads the group back to be judged; a new member is added to a group put
+        // away. Both are committed, but no record is stored (a crash before the next one).
+        a.reply("e0", &t, "Avec crampons", None, 20, 99).unwrap();
+        a.add_member("e0", &private, "e3", 21).unwrap();
+        a.commit().unwrap();
+    }
+    {
+        let a = open(&w, 0, dir.path());
+        let stats = a.restore_stats();
+        assert_eq!(stats.groups_from_records, 1, "{stats:?}");
+        assert_eq!(
+            stats.groups_replayed, 1,
+            "the group changed since its record: {stats:?}"
+        );
+        assert!(a.replica().is_loaded(&private));
+        assert!(!a.replica().is_loaded(&public));
+        assert!(a.model().group(&private).unwrap().members.contains("e3"));
+        assert!(
+            a.replica().may_hold("site1", &private),
+            "e3 is homed at site 1"
+        );
+        assert_eq!(a.model().thread(&t).unwrap().replies, 1);
+    }
+    // That start stored the replayed group's record: the next one replays nothing.
+    let a = open(&w, 0, dir.path());
+    assert_eq!(a.restore_stats().groups_replayed, 0);
+    assert_eq!(a.restore_stats().groups_from_records, 2);
+    assert!(a.model().group(&private).unwrap().members.contains("e3"));
 }
 
 /// A newer directory from a peer updates who can be found: a new title is searchable at once.

@@ -132,7 +132,14 @@ impl Sim {
         let thread = (!threads.is_empty()).then(|| threads[b as usize % threads.len()].clone());
         if let Some(t) = &thread {
             self.replicas[site].load(t);
+            // Forgeries below are made against the thread's group and the public group as
+            // they are now: read back if put away (groups are evicted like the rest).
+            if let Some(g) = self.replicas[site].group_of(t) {
+                self.replicas[site].load(&g);
+            }
         }
+        let public = self.g_public.clone();
+        self.replicas[site].load(&public);
         let posts: Vec<(String, String)> = thread
             .as_ref()
             .and_then(|t| self.replicas[site].doc(t))

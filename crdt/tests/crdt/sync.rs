@@ -315,13 +315,18 @@ fn documents_put_away_are_served_and_refused_like_documents_in_memory() {
     let (secret, _) = c.replicas[0]
         .create_thread(&a, private.doc(), "Salaires", "Confidentiel", 2_000, 99)
         .unwrap();
-    // Everything is stored, then every thread is put away.
+    // Everything is stored, then every document, groups included, is put away; who may hold
+    // the private group is still known.
     source.save(&c.replicas[0]);
-    assert_eq!(c.replicas[0].evict(0), 31);
-    assert_eq!(c.replicas[0].loaded_count(), 2);
+    assert_eq!(c.replicas[0].evict(0), 33);
+    assert_eq!(c.replicas[0].loaded_count(), 0);
     assert_eq!(c.replicas[0].doc_count(), 33);
     assert!(c.replicas[0].doc(&threads[0]).is_none());
     assert!(c.replicas[0].holds(&threads[0]));
+    assert!(!c.replicas[0].is_loaded(private.doc()));
+    assert!(c.replicas[0].may_hold("site1", private.doc()));
+    assert!(!c.replicas[0].may_hold("site2", private.doc()));
+    assert!(c.replicas[0].may_hold("site2", public.doc()));
 
     // Catch-up: site 1 (a member site) gets everything, site 2 everything but the private
     // group, from summaries and documents read back on demand.

@@ -236,7 +236,9 @@ impl Core {
         if access == Access::None {
             return None;
         }
-        Some((self.replica().doc(group).and_then(GroupView::of)?, access))
+        // The read model's view: the group's document may be put away.
+        let view = self.model().group(group).map(|g| (*g.view).clone())?;
+        Some((view, access))
     }
 
     /// The threads of a group that `employee` may read, newest activity first.
@@ -244,7 +246,7 @@ impl Core {
         if self.group_access(employee, group) != Access::Full {
             return None;
         }
-        let g = self.replica().doc(group).and_then(GroupView::of)?;
+        let g = self.model().group(group).map(|g| g.view.clone())?;
         for t in g.threads.keys() {
             self.load(t);
         }
@@ -342,10 +344,11 @@ impl Core {
         if access == Access::None {
             return Err(NodeError::NotFound);
         }
+        // The read model's view: the group's document may be put away.
         let view = self
-            .replica()
-            .doc(group)
-            .and_then(GroupView::of)
+            .model()
+            .group(group)
+            .map(|g| g.view.clone())
             .ok_or(NodeError::NotFound)?;
         let own = member == employee;
         if own {

@@ -23,10 +23,15 @@ pub(super) const DIRECTORY: &str = "directory";
 /// written last in each commit: at start-up a summary is used only if its document has no
 /// change stored after the mark (those documents are replayed).
 pub(super) const THREADS: &str = "read_threads";
-/// Each thread's and profile's summary (groups always replay): key = document id; value =
+/// Each thread's and profile's summary (groups have theirs in `groups`): key = document id; value =
 /// the binary `DocSummary` of `snapshot.rs`. Valid, like `read_threads`, up to `meta`'s
 /// `read_models_at`: start-up records these documents without reading them.
 pub(super) const SUMMARIES: &str = "doc_summaries";
+/// Each group as start-up needs it without reading its history: key = group id; value =
+/// the binary `GroupRecord` of `snapshot.rs` (its `DocSummary`, its view, its read-model
+/// heads). Written now and then, not at every commit: a record is used only while it
+/// counts as many changes as `docs` says the group holds; otherwise the group is replayed.
+pub(super) const GROUPS: &str = "groups";
 /// Read model: what each profile says, for finding people. Key: employee id. Value: JSON
 /// `ProfileWords`. Valid up to `read_models_at`.
 pub(super) const PROFILES: &str = "read_profiles";
@@ -52,7 +57,7 @@ pub(super) const PERSONAL: &str = "personal";
 pub(super) const SESSIONS: &str = "sessions";
 
 /// Every tree, for opening and for diagnostics.
-pub(super) const ALL: [&str; 12] = [
+pub(super) const ALL: [&str; 13] = [
     META,
     CHANGES,
     DOC_CHANGES,
@@ -61,6 +66,7 @@ pub(super) const ALL: [&str; 12] = [
     DIRECTORY,
     THREADS,
     SUMMARIES,
+    GROUPS,
     PROFILES,
     ACCOUNTS,
     PERSONAL,

@@ -24,6 +24,7 @@ use weft_keys::KeyId;
 
 pub use maps::FORMAT_VERSION;
 pub use sessions::SessionRecord;
+pub use snapshot::GroupRecord;
 
 /// A storage failure. Names what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +80,7 @@ pub struct Store {
     directory: sled::Tree,
     threads: sled::Tree,
     summaries: sled::Tree,
+    groups: sled::Tree,
     profiles: sled::Tree,
     accounts: Tracked,
     personal: Tracked,
@@ -185,6 +187,7 @@ impl Store {
             directory: tree(maps::DIRECTORY)?,
             threads: tree(maps::THREADS)?,
             summaries: tree(maps::SUMMARIES)?,
+            groups: tree(maps::GROUPS)?,
             profiles: tree(maps::PROFILES)?,
             accounts: tracked(tree(maps::ACCOUNTS)?),
             personal: tracked(tree(maps::PERSONAL)?),
@@ -194,7 +197,7 @@ impl Store {
             db,
             path: dir.to_owned(),
         };
-        debug_assert_eq!(maps::ALL.len(), 12);
+        debug_assert_eq!(maps::ALL.len(), 13);
         match store.meta.get("format").map_err(io("reading the format"))? {
             None => {
                 store.write_format()?;
