@@ -1,0 +1,402 @@
+//! A node holding a whole company, measured (issue 15; run with `cargo bench --bench company`).
+//!
+//! Takes a company saved by `weft bench company` (`COMPANY_DIR`; without it, a small one is
+//! generated once into `target/company-bench`: 5,000 people, 40 sites, 400 groups, 50,000
+//! posts) and starts the generating site's node on it with `weft run`, as an operator would:
+//!
+//! * **cold start**: seconds from launching the process to the first `200` from `/healthz`,
+//!   twice — the first start may store what the second reads back (group records) — and,
+//!   with `COMPANY_BENCH_DROP_CACHES=1` (root only), a third after the OS page cache is
+//!   dropped (a machine's first start after a reboot);
+//! * **memory**: the process's anonymous resident memory (`RssAnon`: the heap, not the
+//!   mapped files) after start-up and after the load, and its peak (`VmHWM`);
+//! * **latency under load**: 500 sessions (`COMPANY_BENCH_SESSIONS`), each its own login and
+//!   keep-alive connection, for `COMPANY_BENCH_SECS` seconds (default 10) per endpoint:
+//!   `/healthz` (the baseline: the most trivial handler, paying the same fixed costs as every
+//!   request, measured in the same run so that the ratios factor out the machine),
+//!   `/static/weft.css` (off the node's loop), `/api/v1/feed`, `/api/v1/search?q=` (half
+//!   planted words with one hit each, half common words with thousands) and
+//!   `/api/v1/people?q=` (name prefixes). The issue's goals: feed p99 ≤ 10×, search and
+//!   people-search p99 ≤ 20× the baseline's.
+//!
+//! Prints one table (Markdown) and writes the figures to `COMPANY_DIR/bench.json`. Every
+//! response must be `200`; more than 1% errors on an endpoint fails the benchmark.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    dead_code
+)]
+
+#[path = "common/load.rs"]
+mod load;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use load::{Auth, Conn, Run, env_usize, load, loadavg, ms, num, print_table};
+use serde_json::{Value, json};
+
+/// The bench logins' password (see `weft bench company`).
+const PASSWORD: &str = "weft-bench-password";
+/// Words common in the generated posts: searches with many hits.
+const COMMON_WORDS: [&str; 8] = [
+    "cloud",
+    "security",
+    "photo",
+    "innovation",
+    "réseaux",
+    "java",
+    "agile",
+    "vélo",
+];
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A field of `/proc/PID/status`, in KiB.
+fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A running node on the saved company.
+struct Node {
+    child: Child,
+    port: u16,
+}
+
+impl Node {
+    /// Starts the node and waits for `/healthz`; returns it and the seconds that took.
+    fn start(site_dir: &Path, log: &Path) -> (Node, f64) {
+        let port = free_port();
+        let p2p = free_port();
+        let out = std::fs::File::create(log).unwrap();
+        let started = Instant::now();
+        let child = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["run", "--config", "weft.toml"])
+            .current_dir(site_dir)
+            .env("WEFT_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("WEFT_LISTEN", format!("/ip4/127.0.0.1/tcp/{p2p}"))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        let mut node = Node { child, port };
+        loop {
+            if let Ok(Some(status)) = node.child.try_wait() {
+                panic!(
+                    "the node exited ({status}) before answering; see {}",
+                    log.display()
+                );
+            }
+            if let Ok(mut c) = Conn::open(port)
+                && matches!(c.request("GET", "/healthz", None, None), Ok((200, _)))
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        (node, started.elapsed().as_secs_f64())
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops it as an operator would (SIGTERM: a clean stop) and waits.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn login(&self, user: &str) -> String {
+        let body = json!({"login": user, "password": PASSWORD}).to_string();
+        for attempt in 0..20 {
+            let mut c = Conn::open(self.port).unwrap();
+            let (status, text) = c
+                .request("POST", "/api/v1/session", None, Some(&body))
+                .unwrap();
+            if status == 200 {
+                let v: Value = serde_json::from_slice(&text).unwrap();
+                return v["token"].as_str().unwrap().to_owned();
+            }
+            assert_eq!(
+                status,
+                429,
+                "login {user}: {}",
+                String::from_utf8_lossy(&text)
+            );
+            std::thread::sleep(Duration::from_millis(200 * (attempt + 1)));
+        }
+        panic!("login {user}: still limited");
+    }
+}
+
+/// The saved company to measure: `COMPANY_DIR`, or a small one generated once.
+fn company_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("COMPANY_DIR") {
+        return PathBuf::from(d);
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/company-bench");
+    if dir.join("company.json").exists() {
+        return dir;
+    }
+    eprintln!(
+        "no COMPANY_DIR: generating a small company into {}…",
+        dir.display()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let status = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args([
+            "bench", "company", "--people", "5000", "--sites", "40", "--groups", "400", "--posts",
+            "50000", "--days", "60", "--out",
+        ])
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "weft bench company failed");
+    dir
+}
+
+/// The generating site's bench logins (its first employees in directory order, as `weft bench
+/// company` gave them the password) and every employee's family name.
+fn people(dir: &Path, site: &str, logins: usize) -> (Vec<String>, Vec<String>) {
+    let bytes = std::fs::read(dir.join("directory.signed")).unwrap();
+    let signed = weft_keys::directory::SignedDirectory::from_bytes(&bytes).unwrap();
+    let d = signed.open().unwrap();
+    let users = d
+        .employees
+        .values()
+        .filter(|e| e.site == site)
+        .map(|e| e.id.clone())
+        .take(logins)
+        .collect();
+    let names = d
+        .employees
+        .values()
+        .map(|e| e.family_name.to_lowercase())
+        .collect();
+    (users, names)
+}
+
+/// A percent-encoded query value.
+fn encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn main() {
+    let secs = env_usize("COMPANY_BENCH_SECS", 10) as f64;
+    let n_sessions = env_usize("COMPANY_BENCH_SESSIONS", 500);
+    let dir = company_dir();
+    let figures: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("company.json")).unwrap()).unwrap();
+    let site = figures["site"].as_str().unwrap().to_owned();
+    let site_dir = dir.join("sites").join(&site);
+    let log = dir.join("bench-node.log");
+    let bench_logins = figures["bench_logins"].as_u64().unwrap_or(0) as usize;
+    assert!(bench_logins > 0, "the saved company has no bench logins");
+
+    // Cold starts.
+    let mut starts = Vec::new();
+    for i in 0..2 {
+        let (node, secs) = Node::start(&site_dir, &log);
+        eprintln!("start {}: /healthz after {secs:.2} s", i + 1);
+        starts.push(secs);
+        node.stop();
+    }
+    let mut dropped = None;
+    if std::env::var("COMPANY_BENCH_DROP_CACHES").as_deref() == Ok("1") {
+        let _ = Command::new("sync").status();
+        if std::fs::write("/proc/sys/vm/drop_caches", "3").is_ok() {
+            let (node, secs) = Node::start(&site_dir, &log);
+            eprintln!("start after dropping the page cache: /healthz after {secs:.2} s");
+            dropped = Some(secs);
+            node.stop();
+        } else {
+            eprintln!("cannot drop the page cache (not root?): skipped");
+        }
+    }
+
+    let (node, _) = Node::start(&site_dir, &log);
+    std::thread::sleep(Duration::from_secs(5));
+    let anon_started = status_kib(node.pid(), "RssAnon:");
+    let (users, names) = people(&dir, &site, bench_logins);
+    eprintln!("logging in {n_sessions} sessions…");
+    let tokens: Vec<String> = (0..n_sessions)
+        .map(|i| node.login(&users[i % users.len()]))
+        .collect();
+
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
+    let planted: Vec<String> = truth["tokens"]
+        .as_object()
+        .map(|m| m.keys().take(5_000).cloned().collect())
+        .unwrap_or_default();
+    let searches: Vec<String> = (0..planted.len().max(COMMON_WORDS.len()) * 2)
+        .map(|i| {
+            let q = if i % 2 == 0 && !planted.is_empty() {
+                planted[(i / 2) % planted.len()].clone()
+            } else {
+                COMMON_WORDS[(i / 2) % COMMON_WORDS.len()].to_owned()
+            };
+            format!("/api/v1/search?q={}", encode(&q))
+        })
+        .collect();
+    let lookups: Vec<String> = (0..5_000)
+        .map(|i| {
+            let name = &names[(i * 7_919) % names.len()];
+            let prefix: String = name.chars().take(3 + i % 3).collect();
+            format!("/api/v1/people?q={}", encode(&prefix))
+        })
+        .collect();
+    let pick = |list: &[String], k: usize, i: usize| list[(k * 131 + i) % list.len()].clone();
+
+    let port = node.port;
+    let mut runs: Vec<Run> = Vec::new();
+    runs.push(load(
+        port,
+        "GET /healthz",
+        &tokens,
+        Auth::Bearer,
+        secs,
+        &|_, _| "/healthz".into(),
+    ));
+    runs.push(load(
+        port,
+        "GET /static/weft.css",
+        &tokens,
+        Auth::Bearer,
+        secs,
+        &|_, _| "/static/weft.css".into(),
+    ));
+    runs.push(load(
+        port,
+        "GET /api/v1/feed",
+        &tokens,
+        Auth::Bearer,
+        secs,
+        &|_, _| "/api/v1/feed".into(),
+    ));
+    runs.push(load(
+        port,
+        "GET /api/v1/search?q=",
+        &tokens,
+        Auth::Bearer,
+        secs,
+        &|k, i| pick(&searches, k, i),
+    ));
+    runs.push(load(
+        port,
+        "GET /api/v1/people?q=",
+        &tokens,
+        Auth::Bearer,
+        secs,
+        &|k, i| pick(&lookups, k, i),
+    ));
+    let anon_loaded = status_kib(node.pid(), "RssAnon:");
+    let peak = status_kib(node.pid(), "VmHWM:");
+    node.stop();
+
+    let gib = |kib: u64| kib as f64 / (1024.0 * 1024.0);
+    println!(
+        "\n## A node holding {} people, {} groups, {} posts ({} changes, {} documents) — site {site}\n",
+        figures["spec"]["people"],
+        figures["spec"]["groups"],
+        figures["posts"],
+        figures["changes"],
+        figures["documents"]
+    );
+    println!(
+        "cold start to /healthz: {:.2} s, then {:.2} s{}",
+        starts[0],
+        starts[1],
+        dropped.map_or(String::new(), |d| format!(
+            ", {d:.2} s with the page cache dropped"
+        ))
+    );
+    println!(
+        "anonymous resident memory: {:.2} GiB after start-up, {:.2} GiB after the load; peak resident {:.2} GiB",
+        gib(anon_started),
+        gib(anon_loaded),
+        gib(peak)
+    );
+    println!(
+        "{} sessions, {secs} s per endpoint, load average {}",
+        tokens.len(),
+        loadavg()
+    );
+    print_table(&runs, &[]);
+    let base = &runs[0];
+    let ratio = |r: &Run| r.p99.as_secs_f64() / base.p99.as_secs_f64();
+    let result = json!({
+        "site": site,
+        "sessions": tokens.len(),
+        "secs_per_endpoint": secs,
+        "cold_start_secs": starts,
+        "cold_start_dropped_cache_secs": dropped,
+        "rss_anon_kib_started": anon_started,
+        "rss_anon_kib_loaded": anon_loaded,
+        "peak_rss_kib": peak,
+        "runs": runs.iter().map(|r| json!({
+            "endpoint": r.name,
+            "requests": r.requests,
+            "errors": r.errors,
+            "rps": r.rps(),
+            "p50_ms": ms(r.p50),
+            "p99_ms": ms(r.p99),
+            "p99_ratio": ratio(r),
+        })).collect::<Vec<_>>(),
+    });
+    std::fs::write(
+        dir.join("bench.json"),
+        serde_json::to_string_pretty(&result).unwrap(),
+    )
+    .unwrap();
+    println!(
+        "\ngoals: feed p99 {}× (≤ 10×), search p99 {}× and people p99 {}× (≤ 20×)",
+        num(ratio(&runs[2])),
+        num(ratio(&runs[3])),
+        num(ratio(&runs[4]))
+    );
+    for r in &runs {
+        assert!(
+            r.errors * 100 <= r.requests,
+            "{}: {} errors of {} ({})",
+            r.name,
+            r.errors,
+            r.requests,
+            r.first_error.clone().unwrap_or_default()
+        );
+    }
+}
