@@ -315,6 +315,7 @@ impl Core {
                 self.store_summary(id)?;
             }
             self.replica.evict(chunk - chunk / 10);
+            self.search.commit_if_large()?;
         }
         if refused > 0 {
             tracing::warn!(
@@ -358,12 +359,29 @@ impl Core {
             Some(r) => r.iter().filter(|id| cold.contains(*id)).cloned().collect(),
             None => cold.iter().cloned().collect(),
         };
+        if missed.len() > chunk {
+            tracing::info!(
+                documents = missed.len(),
+                "search index: reading documents back to index them (progress every 10 s)"
+            );
+        }
+        let mut told = std::time::Instant::now();
         for (i, id) in missed.iter().enumerate() {
+            if told.elapsed() >= std::time::Duration::from_secs(10) {
+                told = std::time::Instant::now();
+                tracing::info!(
+                    done = i,
+                    of = missed.len(),
+                    millis = started.elapsed().as_millis() as u64,
+                    "search index: indexing"
+                );
+            }
             if self.replica.load(id) {
                 self.search.index_doc(&self.replica, id);
             }
             if i % chunk == chunk - 1 {
                 self.replica.evict(chunk - chunk / 10);
+                self.search.commit_if_large()?;
             }
         }
         if let Some(d) = self.replica.directory() {

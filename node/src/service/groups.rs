@@ -230,17 +230,6 @@ impl Service {
 }
 
 impl Core {
-    /// A group, if `employee` may see it.
-    pub(crate) fn group_for(&self, employee: &str, group: &DocId) -> Option<(GroupView, Access)> {
-        let access = self.group_access(employee, group);
-        if access == Access::None {
-            return None;
-        }
-        // The read model's view: the group's document may be put away.
-        let view = self.model().group(group).map(|g| (*g.view).clone())?;
-        Some((view, access))
-    }
-
     /// The threads of a group that `employee` may read, newest activity first.
     pub(crate) fn threads_of(&mut self, employee: &str, group: &DocId) -> Option<Vec<ThreadView>> {
         if self.group_access(employee, group) != Access::Full {

@@ -71,28 +71,29 @@ impl Core {
                 return Err(NodeError::Corrupt("the search failed".into()));
             }
         };
+        // The scope already holds only what the employee may see; each hit is checked once
+        // more against the read model, which also gives the titles (no document is read).
+        let model = self.model();
         let mut out = Vec::new();
         for hit in hits {
-            // The scope already holds only what the employee may see; the views are read
-            // for their titles, and checked once more.
             let context = match hit.kind {
                 HitKind::Post => {
-                    let Ok(t) = DocId::parse(&hit.id) else {
+                    let Some(t) = DocId::parse(&hit.id).ok().and_then(|t| model.thread(&t)) else {
                         continue;
                     };
-                    match self.thread_view_for(employee, &t) {
-                        Some(v) => v.title.clone(),
-                        None => continue,
+                    if crate::access::group(&model, employee, &t.group) != Access::Full {
+                        continue;
                     }
+                    t.title.clone()
                 }
                 HitKind::Group => {
-                    let Ok(g) = DocId::parse(&hit.id) else {
+                    let Some(g) = DocId::parse(&hit.id).ok().and_then(|g| model.group(&g)) else {
                         continue;
                     };
-                    match self.group_for(employee, &g) {
-                        Some((v, _)) => v.name,
-                        None => continue,
+                    if crate::access::to_group(g, employee) == Access::None {
+                        continue;
                     }
+                    g.name.clone()
                 }
                 HitKind::Person => hit.title.clone(),
             };
