@@ -283,47 +283,27 @@ fn main() {
     let pick = |list: &[String], k: usize, i: usize| list[(k * 131 + i) % list.len()].clone();
 
     let port = node.port;
-    let mut runs: Vec<Run> = Vec::new();
-    runs.push(load(
-        port,
-        "GET /healthz",
-        &tokens,
-        Auth::Bearer,
-        secs,
-        &|_, _| "/healthz".into(),
-    ));
-    runs.push(load(
-        port,
-        "GET /static/weft.css",
-        &tokens,
-        Auth::Bearer,
-        secs,
-        &|_, _| "/static/weft.css".into(),
-    ));
-    runs.push(load(
-        port,
-        "GET /api/v1/feed",
-        &tokens,
-        Auth::Bearer,
-        secs,
-        &|_, _| "/api/v1/feed".into(),
-    ));
-    runs.push(load(
-        port,
-        "GET /api/v1/search?q=",
-        &tokens,
-        Auth::Bearer,
-        secs,
-        &|k, i| pick(&searches, k, i),
-    ));
-    runs.push(load(
-        port,
-        "GET /api/v1/people?q=",
-        &tokens,
-        Auth::Bearer,
-        secs,
-        &|k, i| pick(&lookups, k, i),
-    ));
+    type PathOf<'a> = Box<dyn Fn(usize, usize) -> String + Sync + 'a>;
+    let endpoints: Vec<(&str, PathOf)> = vec![
+        ("GET /healthz", Box::new(|_, _| "/healthz".into())),
+        (
+            "GET /static/weft.css",
+            Box::new(|_, _| "/static/weft.css".into()),
+        ),
+        ("GET /api/v1/feed", Box::new(|_, _| "/api/v1/feed".into())),
+        (
+            "GET /api/v1/search?q=",
+            Box::new(|k, i| pick(&searches, k, i)),
+        ),
+        (
+            "GET /api/v1/people?q=",
+            Box::new(|k, i| pick(&lookups, k, i)),
+        ),
+    ];
+    let runs: Vec<Run> = endpoints
+        .iter()
+        .map(|(name, path)| load(port, name, &tokens, Auth::Bearer, secs, path.as_ref()))
+        .collect();
     let anon_loaded = status_kib(node.pid(), "RssAnon:");
     let peak = status_kib(node.pid(), "VmHWM:");
     node.stop();

@@ -549,7 +549,7 @@ impl PostView {
 }
 
 /// An employee's own profile fields.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProfileView {
     pub about: String,
     /// Content hash of the photo blob, if any.

@@ -545,11 +545,31 @@ impl Core {
         let unreadable = |what: &str, e: &dyn std::fmt::Display| {
             tracing::warn!(error = %e, "a stored {what} is unreadable: replaying every document");
         };
+        // Profile records first: one stored by an older build, without the card people
+        // search shows, has its profile replayed (once: it is stored again with its card).
+        let mut profiles = Vec::new();
+        let mut uncarded: HashSet<DocId> = HashSet::new();
+        for item in self.store.profile_words() {
+            let (who, bytes) = item?;
+            match serde_json::from_slice::<crate::readmodel::ProfileWords>(&bytes) {
+                Ok(p) if p.card.is_none() => {
+                    uncarded.insert(DocId::profile(&who));
+                }
+                Ok(p) => profiles.push((who, p)),
+                Err(e) => {
+                    unreadable("profile record", &e);
+                    return Ok(None);
+                }
+            }
+        }
         let mut summaries = Vec::new();
         for item in self.store.doc_summaries() {
             match item {
                 Ok((id, s)) => {
-                    if id.kind() != weft_crdt::DocKind::Group && !stale.contains(&id) {
+                    if id.kind() != weft_crdt::DocKind::Group
+                        && !stale.contains(&id)
+                        && !uncarded.contains(&id)
+                    {
                         summaries.push((id, s));
                     }
                 }
@@ -560,6 +580,7 @@ impl Core {
             }
         }
         let cold: HashSet<&DocId> = summaries.iter().map(|(id, _)| id).collect();
+        profiles.retain(|(who, _)| cold.contains(&DocId::profile(who)));
         let mut threads = Vec::new();
         for item in self.store.thread_summaries() {
             match serde_json::from_slice::<ThreadSummary>(&item?) {
@@ -574,20 +595,11 @@ impl Core {
                 }
             }
         }
-        let mut profiles = Vec::new();
-        for item in self.store.profile_words() {
-            let (who, bytes) = item?;
-            match serde_json::from_slice::<crate::readmodel::ProfileWords>(&bytes) {
-                Ok(p) => {
-                    if cold.contains(&DocId::profile(&who)) {
-                        profiles.push((who, p));
-                    }
-                }
-                Err(e) => {
-                    unreadable("profile record", &e);
-                    return Ok(None);
-                }
-            }
+        if !uncarded.is_empty() {
+            tracing::info!(
+                profiles = uncarded.len(),
+                "profiles recorded by an older build are read again (once)"
+            );
         }
         Ok(Some((summaries, threads, profiles)))
     }

@@ -11,7 +11,7 @@
 //! The index is rebuilt when a directory version is installed (rare) and changed in place
 //! for one employee when their profile changes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use weft_keys::{Directory, Employee, Status};
 
@@ -61,8 +61,8 @@ fn directory_text(e: &Employee) -> String {
 
 #[derive(Debug, Clone, Default)]
 struct Person {
-    /// Folded display name: the order of answers.
-    name: String,
+    /// Place in the order of answers (folded display name, then id), from 0.
+    rank: u32,
     /// From the directory.
     directory: BTreeSet<String>,
     /// From the profile.
@@ -73,61 +73,66 @@ struct Person {
 #[derive(Debug, Clone, Default)]
 pub struct PeopleIndex {
     people: HashMap<String, Person>,
-    /// Word → the employees filed under it.
-    words: BTreeMap<String, HashSet<String>>,
-    /// Every filed employee as (folded name, id): the order of answers.
-    by_name: BTreeSet<(String, String)>,
+    /// Every filed employee's id, in the order of answers: a person's rank is their index.
+    order: Vec<String>,
+    /// Word → the ranks of the employees filed under it, ascending.
+    words: BTreeMap<String, Vec<u32>>,
 }
 
 impl PeopleIndex {
     /// Files every active employee of `dir`, with the profile words `profile` gives.
     pub fn build<'a>(dir: &Directory, profile: impl Fn(&str) -> &'a str) -> PeopleIndex {
+        let mut active: Vec<(String, &Employee)> = dir
+            .employees
+            .values()
+            .filter(|e| e.status == Status::Active)
+            .map(|e| (fold(&e.display_name), e))
+            .collect();
+        active.sort_by(|a, b| (&a.0, &a.1.id).cmp(&(&b.0, &b.1.id)));
         let mut index = PeopleIndex::default();
-        for e in dir.employees.values() {
-            if e.status != Status::Active {
-                continue;
-            }
+        for (rank, (_, e)) in active.into_iter().enumerate() {
             let person = Person {
-                name: fold(&e.display_name),
+                rank: rank as u32,
                 directory: words_of(&directory_text(e)),
                 profile: words_of(profile(&e.id)),
             };
-            index.file(&e.id, person);
-        }
-        index
-    }
-
-    fn file(&mut self, id: &str, person: Person) {
-        for w in person.directory.iter().chain(&person.profile) {
-            self.words
-                .entry(w.clone())
-                .or_default()
-                .insert(id.to_owned());
-        }
-        self.by_name.insert((person.name.clone(), id.to_owned()));
-        self.people.insert(id.to_owned(), person);
-    }
-
-    fn unfile(&mut self, id: &str) -> Option<Person> {
-        let person = self.people.remove(id)?;
-        for w in person.directory.iter().chain(&person.profile) {
-            if let Some(ids) = self.words.get_mut(w) {
-                ids.remove(id);
-                if ids.is_empty() {
-                    self.words.remove(w);
+            index.order.push(e.id.clone());
+            // Ranks are filed in ascending order: every list stays sorted by pushing.
+            for w in person.directory.iter().chain(&person.profile) {
+                let ranks = index.words.entry(w.clone()).or_default();
+                if ranks.last() != Some(&person.rank) {
+                    ranks.push(person.rank);
                 }
             }
+            index.people.insert(e.id.clone(), person);
         }
-        self.by_name.remove(&(person.name.clone(), id.to_owned()));
-        Some(person)
+        index
     }
 
     /// Files `employee` under the words their profile now says (`words`, as the read model
     /// keeps them). Someone the directory does not list as active stays out.
     pub fn set_profile_words(&mut self, employee: &str, words: &str) {
-        if let Some(mut person) = self.unfile(employee) {
-            person.profile = words_of(words);
-            self.file(employee, person);
+        let Some(person) = self.people.get_mut(employee) else {
+            return;
+        };
+        let new = words_of(words);
+        let old = std::mem::replace(&mut person.profile, new.clone());
+        let (rank, directory) = (person.rank, person.directory.clone());
+        for w in old.difference(&new).filter(|w| !directory.contains(*w)) {
+            if let Some(ranks) = self.words.get_mut(w) {
+                if let Ok(i) = ranks.binary_search(&rank) {
+                    ranks.remove(i);
+                }
+                if ranks.is_empty() {
+                    self.words.remove(w);
+                }
+            }
+        }
+        for w in new.difference(&old) {
+            let ranks = self.words.entry(w.clone()).or_default();
+            if let Err(i) = ranks.binary_search(&rank) {
+                ranks.insert(i, rank);
+            }
         }
     }
 
@@ -142,51 +147,91 @@ impl PeopleIndex {
     }
 
     /// The ids of the first `limit` people (by folded name, then id) found by `query`.
+    ///
+    /// One word: the first `limit` ranks of each word it begins, merged (the first `limit`
+    /// of a union are among the first `limit` of each part). Several: the people the word
+    /// with the fewest candidates finds, in rank order, kept while they also have a word
+    /// beginning with each of the others, until `limit` are found.
     pub fn search(&self, query: &str, limit: usize) -> Vec<String> {
         let wanted = query_words(query);
-        if wanted.is_empty() {
-            return self
-                .by_name
+        let by_rank = |ranks: &[u32]| -> Vec<String> {
+            ranks
                 .iter()
-                .take(limit)
-                .map(|(_, id)| id.clone())
-                .collect();
+                .filter_map(|r| self.order.get(*r as usize).cloned())
+                .collect()
+        };
+        if wanted.is_empty() {
+            return self.order.iter().take(limit).cloned().collect();
         }
-        // The rarest word first: the others only narrow what it found.
-        let mut sets: Vec<HashSet<&String>> = wanted.iter().map(|w| self.starting(w)).collect();
-        sets.sort_by_key(HashSet::len);
-        let mut sets = sets.into_iter();
-        let Some(mut found) = sets.next() else {
+        let lists: Vec<Vec<&[u32]>> = wanted.iter().map(|w| self.starting(w)).collect();
+        if lists.len() == 1 {
+            let mut first: Vec<u32> = lists[0]
+                .iter()
+                .flat_map(|ranks| ranks.iter().take(limit).copied())
+                .collect();
+            first.sort_unstable();
+            first.dedup();
+            first.truncate(limit);
+            return by_rank(&first);
+        }
+        let count = |parts: &Vec<&[u32]>| parts.iter().map(|r| r.len()).sum::<usize>();
+        let Some((narrowest, _)) = lists.iter().enumerate().min_by_key(|(_, l)| count(l)) else {
             return Vec::new();
         };
-        for s in sets {
-            found.retain(|id| s.contains(id));
-            if found.is_empty() {
-                break;
+        let mut candidates: Vec<u32> = lists[narrowest]
+            .iter()
+            .flat_map(|ranks| ranks.iter().copied())
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let others: Vec<&str> = wanted
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != narrowest)
+            .map(|(_, w)| w.as_str())
+            .collect();
+        let mut found = Vec::new();
+        for r in candidates {
+            let Some(person) = self
+                .order
+                .get(r as usize)
+                .and_then(|id| self.people.get(id))
+            else {
+                continue;
+            };
+            if others.iter().all(|w| person.has_word_starting(w)) {
+                found.push(r);
+                if found.len() == limit {
+                    break;
+                }
             }
         }
-        let mut ranked: Vec<(&str, &String)> = found
-            .into_iter()
-            .filter_map(|id| self.people.get(id).map(|p| (p.name.as_str(), id)))
-            .collect();
-        ranked.sort();
-        ranked
-            .into_iter()
-            .take(limit)
-            .map(|(_, id)| id.clone())
-            .collect()
+        by_rank(&found)
     }
 
-    /// The employees filed under a word that begins with `prefix`.
-    fn starting(&self, prefix: &str) -> HashSet<&String> {
+    /// The rank lists of the words that begin with `prefix`.
+    fn starting(&self, prefix: &str) -> Vec<&[u32]> {
         self.words
             .range::<str, _>((
                 std::ops::Bound::Included(prefix),
                 std::ops::Bound::Unbounded,
             ))
             .take_while(|(w, _)| w.starts_with(prefix))
-            .flat_map(|(_, ids)| ids.iter())
+            .map(|(_, ranks)| ranks.as_slice())
             .collect()
+    }
+}
+
+impl Person {
+    fn has_word_starting(&self, prefix: &str) -> bool {
+        [&self.directory, &self.profile].iter().any(|set| {
+            set.range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .next()
+            .is_some_and(|w| w.starts_with(prefix))
+        })
     }
 }
 

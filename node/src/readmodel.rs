@@ -177,6 +177,11 @@ pub struct ProfileWords {
     pub words: String,
     /// Expertise, interests and the about text, as written.
     pub text: String,
+    /// The profile as people search shows it, so that listing people reads no profile
+    /// document. Absent in records stored by older builds: their profiles are replayed once
+    /// at start-up (see `Core::restore`).
+    #[serde(default)]
+    pub card: Option<weft_crdt::ProfileView>,
 }
 
 /// The read models of one node.
@@ -348,8 +353,14 @@ impl ReadModel {
                     );
                     let words = fold(&words.join(" "));
                     self.people.set_profile_words(owner, &words);
-                    self.profiles
-                        .insert(owner.to_owned(), ProfileWords { words, text });
+                    self.profiles.insert(
+                        owner.to_owned(),
+                        ProfileWords {
+                            words,
+                            text,
+                            card: Some(p),
+                        },
+                    );
                 }
                 Vec::new()
             }
@@ -643,6 +654,16 @@ impl ReadModel {
     /// An employee's expertise, interests and languages, in lower case without accents.
     pub fn profile_words(&self, employee: &str) -> &str {
         self.profiles.get(employee).map_or("", |p| p.words.as_str())
+    }
+
+    /// An employee's profile as people search shows it: `Some(default)` for someone with no
+    /// profile document held here, `None` only for a profile recorded by an older build
+    /// without its card (read the document instead).
+    pub fn profile_card(&self, employee: &str) -> Option<weft_crdt::ProfileView> {
+        match self.profiles.get(employee) {
+            None => Some(weft_crdt::ProfileView::default()),
+            Some(p) => p.card.clone(),
+        }
     }
 
     /// An employee's expertise, interests and about text, for the search index.

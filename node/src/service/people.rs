@@ -98,10 +98,26 @@ impl Service {
         limit: usize,
     ) -> Result<Vec<Person>, NodeError> {
         let found = self.reader().find_people(query, limit);
+        // Each profile from the read model's card (no document is read); from a view kept
+        // for readers, or the loop, only for a profile recorded without one.
+        let mut cards: Vec<Option<Arc<ProfileView>>> = {
+            let reader = self.reader();
+            let model = reader.model();
+            found
+                .iter()
+                .map(|e| model.profile_card(&e.id).map(Arc::new))
+                .collect()
+        };
+        for (card, e) in cards.iter_mut().zip(&found) {
+            if card.is_none() {
+                *card = self.reader().profile(&e.id);
+            }
+        }
         let missing: Vec<String> = found
             .iter()
-            .filter(|e| self.reader().profile(&e.id).is_none())
-            .map(|e| e.id.clone())
+            .zip(&cards)
+            .filter(|(_, c)| c.is_none())
+            .map(|(e, _)| e.id.clone())
             .collect();
         if !missing.is_empty() {
             self.run("people.profiles", move |c| {
@@ -114,8 +130,11 @@ impl Service {
         }
         Ok(found
             .into_iter()
-            .map(|e| {
-                let profile = self.reader().profile(&e.id).unwrap_or_default();
+            .zip(cards)
+            .map(|(e, card)| {
+                let profile = card
+                    .or_else(|| self.reader().profile(&e.id))
+                    .unwrap_or_default();
                 Person {
                     employee: e,
                     profile,
