@@ -75,6 +75,8 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 struct Node {
     child: Child,
     port: u16,
+    /// Its libp2p listening port (loopback TCP).
+    p2p: u16,
 }
 
 impl Node {
@@ -94,7 +96,7 @@ impl Node {
             .stderr(out)
             .spawn()
             .unwrap();
-        let mut node = Node { child, port };
+        let mut node = Node { child, port, p2p };
         loop {
             if let Ok(Some(status)) = node.child.try_wait() {
                 panic!(
@@ -114,6 +116,24 @@ impl Node {
 
     fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The sum of each series of a metric in `/metrics` (the node serves it to loopback).
+    fn metric(&self, name: &str) -> f64 {
+        let Ok(mut c) = Conn::open(self.port) else {
+            return 0.0;
+        };
+        let Ok((200, body)) = c.request("GET", "/metrics", None, None) else {
+            return 0.0;
+        };
+        String::from_utf8_lossy(&body)
+            .lines()
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
     }
 
     /// Stops it as an operator would (SIGTERM: a clean stop) and waits.
@@ -308,6 +328,11 @@ fn main() {
     let peak = status_kib(node.pid(), "VmHWM:");
     node.stop();
 
+    let join = std::env::var("COMPANY_BENCH_JOIN")
+        .ok()
+        .filter(|v| !v.is_empty() && v != "0")
+        .map(|v| join_phase(&dir, &site_dir, &site, &v, &log));
+
     let gib = |kib: u64| kib as f64 / (1024.0 * 1024.0);
     println!(
         "\n## A node holding {} people, {} groups, {} posts ({} changes, {} documents) — site {site}\n",
@@ -337,6 +362,19 @@ fn main() {
         loadavg()
     );
     print_table(&runs, &[]);
+    if let Some(j) = &join {
+        println!(
+            "\njoin of {} from nothing (one peer: {site}): {} of {} documents it may hold in {:.0} s; {:.1} MB received for {:.1} MB of signed changes held ({:.2}×); peak resident {:.2} GiB",
+            j["site"].as_str().unwrap_or(""),
+            j["documents"],
+            j["expected_documents"],
+            j["secs"].as_f64().unwrap_or(0.0),
+            j["bytes_received"].as_f64().unwrap_or(0.0) / 1e6,
+            j["signed_bytes"].as_f64().unwrap_or(0.0) / 1e6,
+            j["bytes_ratio"].as_f64().unwrap_or(0.0),
+            j["peak_rss_kib"].as_f64().unwrap_or(0.0) / (1024.0 * 1024.0)
+        );
+    }
     let base = &runs[0];
     let ratio = |r: &Run| r.p99.as_secs_f64() / base.p99.as_secs_f64();
     let result = json!({
@@ -348,6 +386,7 @@ fn main() {
         "rss_anon_kib_started": anon_started,
         "rss_anon_kib_loaded": anon_loaded,
         "peak_rss_kib": peak,
+        "join": join,
         "runs": runs.iter().map(|r| json!({
             "endpoint": r.name,
             "requests": r.requests,
@@ -379,4 +418,111 @@ fn main() {
             r.first_error.clone().unwrap_or_default()
         );
     }
+}
+
+/// A new site joins from nothing: its node (`DIR/join-<site>`, made afresh) starts with the
+/// directory and the address of the generating site's node, and catches up. Measured until
+/// its document count stops moving for a minute (or `COMPANY_BENCH_JOIN_SECS`, default
+/// 1,800): time, documents against those it may hold (public groups, groups with a member
+/// homed there, their threads, every profile), bytes received against the signed bytes of
+/// the changes it then holds, and its peak resident memory. `COMPANY_BENCH_JOIN=1` takes
+/// the site with the most employees after the generating one; any other value names it.
+fn join_phase(dir: &Path, site_dir: &Path, site: &str, which: &str, log: &Path) -> Value {
+    let bytes = std::fs::read(dir.join("directory.signed")).unwrap();
+    let d = weft_keys::directory::SignedDirectory::from_bytes(&bytes)
+        .unwrap()
+        .open()
+        .unwrap();
+    let joiner = if which == "1" {
+        let mut sizes: std::collections::BTreeMap<&str, usize> = Default::default();
+        for e in d.employees.values() {
+            *sizes.entry(e.site.as_str()).or_default() += 1;
+        }
+        sizes
+            .into_iter()
+            .filter(|(s, _)| *s != site)
+            .max_by_key(|(s, n)| (*n, std::cmp::Reverse(*s)))
+            .map(|(s, _)| s.to_owned())
+            .unwrap()
+    } else {
+        which.to_owned()
+    };
+    // What it may hold, from the generator's truth and the directory.
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
+    let mut expected = truth["profiles"].as_u64().unwrap_or(0);
+    for g in truth["groups"].as_array().into_iter().flatten() {
+        let open = g["visibility"] == "public"
+            || g["members"].as_array().into_iter().flatten().any(|m| {
+                m.as_str()
+                    .and_then(|m| d.employees.get(m))
+                    .is_some_and(|e| e.site == joiner)
+            });
+        if open {
+            expected += 1 + g["threads"].as_u64().unwrap_or(0);
+        }
+    }
+    let home = dir.join(format!("join-{joiner}"));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    let abs = |p: PathBuf| std::fs::canonicalize(p).unwrap().display().to_string();
+    let (peer, _) = Node::start(site_dir, log);
+    std::fs::write(
+        home.join("weft.toml"),
+        format!(
+            "site = \"{joiner}\"\ndata_dir = \"data\"\nnode_key = \"{}\"\ndirectory = \"{}\"\ntrust = [\"{}\"]\npeers = [\"/ip4/127.0.0.1/tcp/{}\"]\nmdns = false\n",
+            abs(dir.join("sites").join(&joiner).join("node.key")),
+            abs(dir.join("directory.signed")),
+            abs(dir.join("authority/authority.pub")),
+            peer.p2p
+        ),
+    )
+    .unwrap();
+    eprintln!("{joiner} joins from nothing; it may hold {expected} documents…");
+    let limit = env_usize("COMPANY_BENCH_JOIN_SECS", 1_800) as f64;
+    let (node, _) = Node::start(&home, &home.join("node.log"));
+    let started = Instant::now();
+    let (mut last, mut still_since, mut done_at) = (0.0, Instant::now(), 0.0);
+    let mut told = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_secs(2));
+        let docs = node.metric("weft_documents");
+        if docs != last {
+            last = docs;
+            still_since = Instant::now();
+            done_at = started.elapsed().as_secs_f64();
+        }
+        if told.elapsed() > Duration::from_secs(10) {
+            told = Instant::now();
+            eprintln!(
+                "  {:.0} s: {docs} documents, {:.1} MB received",
+                started.elapsed().as_secs_f64(),
+                node.metric("weft_bytes_received_total") / 1e6
+            );
+        }
+        if docs as u64 >= expected && still_since.elapsed() > Duration::from_secs(10)
+            || still_since.elapsed() > Duration::from_secs(60)
+            || started.elapsed().as_secs_f64() > limit
+        {
+            break;
+        }
+    }
+    let received = node.metric("weft_bytes_received_total");
+    let peak = status_kib(node.pid(), "VmHWM:");
+    node.stop();
+    peer.stop();
+    let stats = weft_node::Store::open(&home.join("data/store"))
+        .map(|s| s.stats())
+        .unwrap();
+    json!({
+        "site": joiner,
+        "documents": stats.documents,
+        "expected_documents": expected,
+        "changes": stats.changes,
+        "secs": done_at,
+        "bytes_received": received,
+        "signed_bytes": stats.change_bytes,
+        "bytes_ratio": received / (stats.change_bytes.max(1) as f64),
+        "peak_rss_kib": peak,
+    })
 }

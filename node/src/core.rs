@@ -1186,6 +1186,7 @@ impl Core {
             self.directory.clone(),
             self.kept.clone(),
             self.store.clone(),
+            self.search.reader(),
         )
     }
 

@@ -192,6 +192,7 @@ pub struct Reader {
     directory: SharedDirectory,
     kept: SharedKept,
     store: Store,
+    search: crate::search::SearchReader,
 }
 
 impl std::fmt::Debug for Reader {
@@ -207,6 +208,7 @@ impl Reader {
         directory: SharedDirectory,
         kept: SharedKept,
         store: Store,
+        search: crate::search::SearchReader,
     ) -> Reader {
         Reader {
             site: site.into(),
@@ -214,7 +216,82 @@ impl Reader {
             directory,
             kept,
             store,
+            search,
         }
+    }
+
+    /// Whether the search index holds entries not committed yet (a search would miss
+    /// them: ask the loop to commit first).
+    pub fn search_pending(&self) -> bool {
+        self.search.has_pending()
+    }
+
+    /// Searches posts, groups and people, only among what `employee` may see: their scope
+    /// (the groups they read, the groups they may see listed) filters every match before it
+    /// is ranked (see [`crate::search`]), and every hit is checked once more against the
+    /// read model, which gives its title; no document is read. A failure inside the search
+    /// engine is an error, never allowed to take the node down. Off the loop: what the
+    /// index's last commit holds.
+    pub fn search(
+        &self,
+        employee: &str,
+        query: &crate::search::SearchQuery,
+        kind: Option<crate::search::HitKind>,
+        limit: usize,
+        now: i64,
+    ) -> Result<Vec<crate::service::SearchResult>, NodeError> {
+        use crate::search::HitKind;
+        if query.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut scope = crate::search::Scope::default();
+        for g in self.model().groups() {
+            match access::to_group(g, employee) {
+                Access::Full => {
+                    scope.read(&g.id);
+                    scope.list(&g.id);
+                }
+                Access::Listing => scope.list(&g.id),
+                Access::None => {}
+            }
+        }
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.search.search(query, &scope, kind, limit, now)
+        }));
+        let hits = match found {
+            Ok(hits) => hits?,
+            Err(_) => {
+                tracing::error!(employee, "search failed inside the index; the node goes on");
+                return Err(NodeError::Corrupt("the search failed".into()));
+            }
+        };
+        let model = self.model();
+        let mut out = Vec::new();
+        for hit in hits {
+            let context = match hit.kind {
+                HitKind::Post => {
+                    let Some(t) = DocId::parse(&hit.id).ok().and_then(|t| model.thread(&t)) else {
+                        continue;
+                    };
+                    if access::group(&model, employee, &t.group) != Access::Full {
+                        continue;
+                    }
+                    t.title.clone()
+                }
+                HitKind::Group => {
+                    let Some(g) = DocId::parse(&hit.id).ok().and_then(|g| model.group(&g)) else {
+                        continue;
+                    };
+                    if access::to_group(g, employee) == Access::None {
+                        continue;
+                    }
+                    g.name.clone()
+                }
+                HitKind::Person => hit.title.clone(),
+            };
+            out.push(crate::service::SearchResult { hit, context });
+        }
+        Ok(out)
     }
 
     /// This node's site.

@@ -155,6 +155,8 @@ pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
     pending: Vec<Op>,
+    /// Whether `pending` holds anything, for readers off the loop ([`SearchReader`]).
+    dirty: std::sync::Arc<std::sync::atomic::AtomicBool>,
     f: Fields,
     /// Each thread's Automerge heads when it was last indexed.
     seen: std::collections::HashMap<DocId, Vec<automerge::ChangeHash>>,
@@ -330,6 +332,7 @@ impl SearchIndex {
             index,
             reader,
             pending: Vec::new(),
+            dirty: Default::default(),
             f,
             seen: Default::default(),
             covered,
@@ -353,6 +356,11 @@ impl SearchIndex {
     /// the next commit).
     pub fn set_covered(&mut self, seq: u64) {
         self.covered = Some(seq);
+    }
+
+    fn push_op(&mut self, op: Op) {
+        self.pending.push(op);
+        self.dirty.store(true, std::sync::atomic::Ordering::Release);
     }
 
     fn add(&mut self, e: Entry<'_>) {
@@ -379,15 +387,14 @@ impl SearchIndex {
         for t in e.topics {
             d.add_text(f.topic, t);
         }
-        self.pending.push(Op::Add(d));
+        self.push_op(Op::Add(d));
     }
 
     /// (Re)indexes one document: a group's name and description, or each visible post of a
     /// thread.
     pub fn index_doc(&mut self, replica: &Replica, id: &DocId) {
         let Some(doc) = replica.doc(id) else {
-            self.pending
-                .push(Op::Delete(Term::from_field_text(self.f.id, id.as_str())));
+            self.push_op(Op::Delete(Term::from_field_text(self.f.id, id.as_str())));
             return;
         };
         // A thread seen before: only the posts its new changes touched.
@@ -398,7 +405,7 @@ impl SearchIndex {
             let title = doc.root_str("title").unwrap_or_default();
             let group = doc.root_str("group").unwrap_or_default();
             for (pid, p) in touched.iter() {
-                self.pending.push(Op::Delete(Term::from_field_text(
+                self.push_op(Op::Delete(Term::from_field_text(
                     self.f.key,
                     &format!("{id}~{pid}"),
                 )));
@@ -426,8 +433,7 @@ impl SearchIndex {
             self.seen.insert(id.clone(), doc.applied_heads());
             return;
         }
-        self.pending
-            .push(Op::Delete(Term::from_field_text(self.f.id, id.as_str())));
+        self.push_op(Op::Delete(Term::from_field_text(self.f.id, id.as_str())));
         if id.kind() == DocKind::Thread {
             self.seen.insert(id.clone(), doc.applied_heads());
         }
@@ -474,7 +480,7 @@ impl SearchIndex {
     /// the read model: no profile document is read).
     pub fn index_people(&mut self, dir: &Directory, model: &crate::readmodel::ReadModel) {
         self.people = Some(dir.version);
-        self.pending.push(Op::Delete(Term::from_field_text(
+        self.push_op(Op::Delete(Term::from_field_text(
             self.f.kind,
             HitKind::Person.as_str(),
         )));
@@ -523,7 +529,7 @@ impl SearchIndex {
             self.index_people(dir, model);
             return;
         }
-        self.pending.push(Op::Delete(Term::from_field_text(
+        self.push_op(Op::Delete(Term::from_field_text(
             self.f.key,
             &format!("{employee}~"),
         )));
@@ -585,7 +591,69 @@ impl SearchIndex {
         // Let merges finish before the writer goes, so segments do not pile up.
         writer.wait_merging_threads().map_err(err)?;
         self.reader.reload().map_err(err)?;
+        self.dirty.store(
+            !self.pending.is_empty(),
+            std::sync::atomic::Ordering::Release,
+        );
         Ok(())
+    }
+
+    /// What readers off the loop search with: shares this index's files and reader, so it
+    /// sees every commit.
+    pub fn reader(&self) -> SearchReader {
+        SearchReader {
+            index: self.index.clone(),
+            reader: self.reader.clone(),
+            f: self.f,
+            pending: self.dirty.clone(),
+        }
+    }
+
+    /// See [`SearchReader::threads_about`].
+    pub fn threads_about(
+        &self,
+        topic: &str,
+        groups: &[DocId],
+        limit: usize,
+    ) -> Result<Vec<DocId>, NodeError> {
+        self.reader().threads_about(topic, groups, limit)
+    }
+
+    /// See [`SearchReader::search`].
+    pub fn search(
+        &self,
+        query: &SearchQuery,
+        scope: &Scope,
+        kind: Option<HitKind>,
+        limit: usize,
+        now: i64,
+    ) -> Result<Vec<Hit>, NodeError> {
+        self.reader().search(query, scope, kind, limit, now)
+    }
+}
+
+/// The searching side of the index, for readers off the node's loop: cheap to clone (it
+/// shares the index's files and its reader, reloaded after each commit), and it says whether
+/// entries wait to be committed ([`SearchReader::has_pending`]): a search then asks the loop
+/// to commit them first, so that what someone just wrote is found.
+#[derive(Clone)]
+pub struct SearchReader {
+    index: Index,
+    reader: IndexReader,
+    f: Fields,
+    pending: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl std::fmt::Debug for SearchReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SearchReader")
+    }
+}
+
+impl SearchReader {
+    /// Whether indexed entries wait for a commit (then a search would miss them).
+    pub fn has_pending(&self) -> bool {
+        self.pending.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The threads with a visible post about `topic` in one of `groups` (at most `limit`
@@ -709,21 +777,13 @@ impl SearchIndex {
         kind: Option<HitKind>,
     ) -> Option<impl Fn(u64) -> bool + Clone + Send + Sync + 'static> {
         let wants = |k: HitKind| kind.is_none_or(|w| w == k);
-        let posts: std::collections::HashSet<u64> = if wants(HitKind::Post) {
-            scope
-                .readable
-                .iter()
-                .map(|g| scope_key(g.as_str()))
-                .collect()
+        let posts = if wants(HitKind::Post) {
+            scope.readable.clone()
         } else {
             Default::default()
         };
-        let groups: std::collections::HashSet<u64> = if wants(HitKind::Group) {
-            scope
-                .listed
-                .iter()
-                .map(|g| scope_key(g.as_str()) | LISTED_BIT)
-                .collect()
+        let groups = if wants(HitKind::Group) {
+            scope.listed.clone()
         } else {
             Default::default()
         };
@@ -829,12 +889,37 @@ impl SearchIndex {
 
 /// What a searcher may match: computed by the service from the read models, for one
 /// employee, at the time of the query.
+/// Kept as the groups' keys in the index's `scope` field (see [`scope_key`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
     /// Groups whose threads the searcher reads (their posts may match).
-    pub readable: Vec<DocId>,
-    /// Groups the searcher may see listed (their names and descriptions may match).
-    pub listed: Vec<DocId>,
+    readable: std::collections::HashSet<u64>,
+    /// Groups the searcher may see listed (their names and descriptions may match), with
+    /// [`LISTED_BIT`] set.
+    listed: std::collections::HashSet<u64>,
+}
+
+impl Scope {
+    /// A scope of `readable` groups' posts and `listed` groups' names.
+    pub fn new<'a>(
+        readable: impl IntoIterator<Item = &'a DocId>,
+        listed: impl IntoIterator<Item = &'a DocId>,
+    ) -> Scope {
+        let mut s = Scope::default();
+        readable.into_iter().for_each(|g| s.read(g));
+        listed.into_iter().for_each(|g| s.list(g));
+        s
+    }
+
+    /// The searcher reads `group`'s threads.
+    pub fn read(&mut self, group: &DocId) {
+        self.readable.insert(scope_key(group.as_str()));
+    }
+
+    /// The searcher may see `group` listed.
+    pub fn list(&mut self, group: &DocId) {
+        self.listed.insert(scope_key(group.as_str()) | LISTED_BIT);
+    }
 }
 
 /// Collection statistics that are the same whatever the index holds: every term as rare as
@@ -1069,10 +1154,7 @@ mod tests {
             }
         }
         ix.commit().unwrap();
-        let scope = Scope {
-            readable: vec![open.clone()],
-            listed: vec![open],
-        };
+        let scope = Scope::new([&open], [&open]);
         (ix, scope)
     }
 
@@ -1122,10 +1204,7 @@ mod tests {
         post(&mut ix, &g, 2, "velo", 300 * day);
         post(&mut ix, &g, 3, "velo lundi", 10 * day);
         ix.commit().unwrap();
-        let scope = Scope {
-            readable: vec![g],
-            listed: vec![],
-        };
+        let scope = Scope::new([&g], []);
         let ids = order_at(&ix, &scope, "velo lundi", 400 * day);
         assert_eq!(
             ids,

@@ -1,11 +1,8 @@
 //! Search: posts, groups and people, only among what the searcher may see.
 
-use weft_crdt::DocId;
-
-use super::{Access, Service, Viewer};
+use super::{Service, Viewer};
 use crate::core::Core;
 use crate::error::NodeError;
-use crate::search::Scope;
 pub use crate::search::{Hit, HitKind, SearchQuery};
 
 /// A search result the searcher may see.
@@ -18,7 +15,9 @@ pub struct SearchResult {
 
 impl Service {
     /// Searches posts, groups and people (or only those of `kind`) among what the viewer may
-    /// see. One job: the index is the loop's; a failure inside it is an error, never a crash.
+    /// see, off the loop (see [`crate::Reader::search`]); the loop is asked first only to
+    /// commit entries the index has not made searchable yet, so that what was just written
+    /// is found.
     pub async fn search(
         &self,
         v: &Viewer,
@@ -26,18 +25,24 @@ impl Service {
         kind: Option<HitKind>,
         limit: usize,
     ) -> Result<Vec<SearchResult>, NodeError> {
-        let (me, query) = (v.0.clone(), query.clone());
-        self.run("search", move |c| c.search(&me, &query, kind, limit))
-            .await
+        if query.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.reader().search_pending() {
+            self.run("search.refresh", |c| {
+                c.refresh_search();
+                Ok(())
+            })
+            .await?;
+        }
+        self.reader()
+            .search(&v.0, query, kind, limit, self.now_ms())
     }
 }
 
 impl Core {
-    /// Searches posts, groups and people, only among what `employee` may see: their scope
-    /// (the groups they read, the groups they may see listed) is part of the query itself,
-    /// so what they may not see is never matched, scored or counted (see [`crate::search`]
-    /// for how results are ranked). A failure inside the search engine is reported as an
-    /// error, never allowed to take the node down.
+    /// Searches as [`crate::Reader::search`] does, after committing what the index holds
+    /// (for callers on the loop).
     pub fn search(
         &mut self,
         employee: &str,
@@ -45,60 +50,8 @@ impl Core {
         kind: Option<HitKind>,
         limit: usize,
     ) -> Result<Vec<SearchResult>, NodeError> {
-        if query.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut scope = Scope::default();
-        for g in self.model().groups() {
-            match crate::access::to_group(g, employee) {
-                Access::Full => {
-                    scope.readable.push(g.id.clone());
-                    scope.listed.push(g.id.clone());
-                }
-                Access::Listing => scope.listed.push(g.id.clone()),
-                Access::None => {}
-            }
-        }
+        self.refresh_search();
         let now = self.now_ms();
-        let index = self.search_index();
-        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            index.search(query, &scope, kind, limit, now)
-        }));
-        let hits = match found {
-            Ok(hits) => hits?,
-            Err(_) => {
-                tracing::error!(employee, "search failed inside the index; the node goes on");
-                return Err(NodeError::Corrupt("the search failed".into()));
-            }
-        };
-        // The scope already holds only what the employee may see; each hit is checked once
-        // more against the read model, which also gives the titles (no document is read).
-        let model = self.model();
-        let mut out = Vec::new();
-        for hit in hits {
-            let context = match hit.kind {
-                HitKind::Post => {
-                    let Some(t) = DocId::parse(&hit.id).ok().and_then(|t| model.thread(&t)) else {
-                        continue;
-                    };
-                    if crate::access::group(&model, employee, &t.group) != Access::Full {
-                        continue;
-                    }
-                    t.title.clone()
-                }
-                HitKind::Group => {
-                    let Some(g) = DocId::parse(&hit.id).ok().and_then(|g| model.group(&g)) else {
-                        continue;
-                    };
-                    if crate::access::to_group(g, employee) == Access::None {
-                        continue;
-                    }
-                    g.name.clone()
-                }
-                HitKind::Person => hit.title.clone(),
-            };
-            out.push(SearchResult { hit, context });
-        }
-        Ok(out)
+        self.reader().search(employee, query, kind, limit, now)
     }
 }
