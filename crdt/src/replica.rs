@@ -744,6 +744,22 @@ impl Replica {
         n
     }
 
+    /// The stored changes of a document put away, as the source gives them (in the order
+    /// they were accepted), without bringing the document back into memory: for a peer that
+    /// holds none of it. `None` if it is not put away or cannot be read (then load it).
+    pub fn stored_changes(&self, id: &DocId) -> Option<Vec<SignedChange>> {
+        if !self.cold.contains_key(id) {
+            return None;
+        }
+        let stored = self.source.as_ref()?.changes_of(id).ok()?;
+        let changes: Vec<SignedChange> = stored
+            .iter()
+            .filter_map(|b| SignedChange::decode_stored(b).ok())
+            .filter(|c| c.doc() == id)
+            .collect();
+        (changes.len() == stored.len() && !changes.is_empty()).then_some(changes)
+    }
+
     /// Reads a put-away document back from the source, if it is put away.
     fn ensure(&mut self, id: &DocId) -> Result<(), String> {
         if !self.cold.contains_key(id) {

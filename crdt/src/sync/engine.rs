@@ -652,6 +652,20 @@ impl Engine {
             self.refuse(peer, d.doc);
             return;
         }
+        // A peer that holds none of a document put away here (a site joining, a group it
+        // just joined) gets its stored changes as they are, not read back into memory first:
+        // a joining site asks for every document, and reading each back would hold the whole
+        // company in memory before anything is sent.
+        let holds_none = d.heads.is_empty() && d.clock.as_ref().is_none_or(|c| c.is_empty());
+        if holds_none
+            && !replica.is_loaded(&d.doc)
+            && let Some(stored) = replica.stored_changes(&d.doc)
+        {
+            for c in stored {
+                self.queue(peer, c);
+            }
+            return;
+        }
         replica.load(&d.doc);
         let replica = &*replica;
         let held = replica.doc(&d.doc).filter(|x| !x.is_empty());
