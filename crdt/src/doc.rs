@@ -197,7 +197,16 @@ pub struct Doc {
     /// search index ask the same question at each commit. Shared by clones, which is
     /// harmless: an answer is only reused for the same pair of heads.
     post_views: Arc<std::sync::Mutex<Option<PostViews>>>,
+    /// Clocks rebuilt by [`Doc::clock_at`] lately, by change: a change's clock is a function
+    /// of its hash (its past never changes), and the changes of a thread name the same few
+    /// group heads over and over (a joining site judging a year of posts rebuilt the clock of
+    /// an old group head, merging thousands of members, for every one). At most
+    /// [`REBUILT_CLOCKS`], forgotten all at once when full; shared by clones, harmlessly.
+    rebuilt: Arc<std::sync::Mutex<HashMap<ChangeHash, Arc<Clock>>>>,
 }
+
+/// How many rebuilt clocks a document remembers (see `Doc::rebuilt`).
+const REBUILT_CLOCKS: usize = 512;
 
 /// One answer of [`Doc::touched_post_views`], by the heads it was asked from and to.
 #[derive(Debug)]
@@ -244,6 +253,7 @@ impl Doc {
             group: None,
             used: 0,
             post_views: Arc::default(),
+            rebuilt: Arc::default(),
         }
     }
 
@@ -473,6 +483,9 @@ impl Doc {
         if let Some(c) = &info.clock {
             return Some(c.clone());
         }
+        if let Some(c) = self.rebuilt.lock().ok().and_then(|m| m.get(h).cloned()) {
+            return Some(c);
+        }
         let mut clock = Clock::new();
         let mut stack = vec![*h];
         let mut seen: std::collections::HashSet<ChangeHash> = std::collections::HashSet::new();
@@ -491,7 +504,14 @@ impl Doc {
             *e = (*e).max(info.seq);
             stack.extend(info.signed.change().deps().iter().copied());
         }
-        Some(Arc::new(clock))
+        let clock = Arc::new(clock);
+        if let Ok(mut m) = self.rebuilt.lock() {
+            if m.len() >= REBUILT_CLOCKS {
+                m.clear();
+            }
+            m.insert(*h, clock.clone());
+        }
+        Some(clock)
     }
 
     /// Changes this document holds that are not in the past of `heads` (the other side's
