@@ -244,17 +244,7 @@ impl Reader {
         if query.is_empty() {
             return Ok(Vec::new());
         }
-        let mut scope = crate::search::Scope::default();
-        for g in self.model().groups() {
-            match access::to_group(g, employee) {
-                Access::Full => {
-                    scope.read(&g.id);
-                    scope.list(&g.id);
-                }
-                Access::Listing => scope.list(&g.id),
-                Access::None => {}
-            }
-        }
+        let scope = self.model().search_scope(employee);
         let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.search.search(query, &scope, kind, limit, now)
         }));

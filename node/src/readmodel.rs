@@ -105,6 +105,17 @@ struct ThreadFiling {
     last_activity: i64,
 }
 
+/// What every searcher's scope shares (see [`ReadModel::search_scope`]).
+#[derive(Debug)]
+struct ScopeBase {
+    /// Groups everyone reads (public), as search keys.
+    read: std::sync::Arc<HashSet<u64>>,
+    /// Groups everyone sees listed (public and private), as search keys.
+    list: std::sync::Arc<HashSet<u64>>,
+    /// The groups that are not public: some read them, some do not.
+    closed: Vec<DocId>,
+}
+
 /// A group as access checks and lists need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupSummary {
@@ -189,6 +200,9 @@ pub struct ProfileWords {
 pub struct ReadModel {
     threads: HashMap<DocId, ThreadSummary>,
     groups: HashMap<DocId, GroupSummary>,
+    /// What every searcher's scope shares, built when first asked after a group changed
+    /// (see [`ReadModel::search_scope`]).
+    scope_base: std::sync::Mutex<Option<std::sync::Arc<ScopeBase>>>,
     member_of: HashMap<String, BTreeSet<DocId>>,
     by_author: HashMap<String, BTreeSet<DocId>>,
     /// Threads seen before their group: attached when the group arrives.
@@ -495,6 +509,7 @@ impl ReadModel {
         entries: &BTreeSet<(String, String)>,
     ) -> Vec<Notice> {
         let mut notices = Vec::new();
+        self.forget_scope_base();
         let Some(g) = self.groups.get_mut(d.id()) else {
             return notices;
         };
@@ -553,6 +568,7 @@ impl ReadModel {
         all_company_marker: bool,
         heads: Vec<automerge::ChangeHash>,
     ) -> Vec<Notice> {
+        self.forget_scope_base();
         let old = self.groups.remove(&v.id);
         let mut notices = Vec::new();
         if let Some(old) = &old {
@@ -613,6 +629,62 @@ impl ReadModel {
             },
         );
         notices
+    }
+
+    fn forget_scope_base(&mut self) {
+        if let Ok(b) = self.scope_base.get_mut() {
+            *b = None;
+        }
+    }
+
+    /// The search scope of `employee` (see [`crate::search::Scope`]): what every searcher
+    /// shares — public groups read and listed, private groups listed — kept until a group
+    /// changes, and what is theirs — the private and secret groups they are a member of or
+    /// invited to — from the few groups that are not public. Follows [`crate::access`].
+    pub fn search_scope(&self, employee: &str) -> crate::search::Scope {
+        let base = {
+            let mut cached = self
+                .scope_base
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            cached
+                .get_or_insert_with(|| std::sync::Arc::new(self.make_scope_base()))
+                .clone()
+        };
+        let mut scope = crate::search::Scope::shared(base.read.clone(), base.list.clone());
+        for id in &base.closed {
+            if let Some(g) = self.groups.get(id)
+                && crate::access::to_group(g, employee) == crate::access::Access::Full
+            {
+                scope.read(id);
+                scope.list(id);
+            }
+        }
+        scope
+    }
+
+    fn make_scope_base(&self) -> ScopeBase {
+        let mut read = crate::search::Scope::default();
+        let mut closed = Vec::new();
+        for g in self.groups.values() {
+            match g.visibility {
+                Visibility::Public => {
+                    read.read(&g.id);
+                    read.list(&g.id);
+                }
+                Visibility::Private => {
+                    read.list(&g.id);
+                    closed.push(g.id.clone());
+                }
+                Visibility::Secret => closed.push(g.id.clone()),
+            }
+        }
+        let (r, l) = read.into_sets();
+        ScopeBase {
+            read: std::sync::Arc::new(r),
+            list: std::sync::Arc::new(l),
+            closed,
+        }
     }
 
     pub fn thread(&self, id: &DocId) -> Option<&ThreadSummary> {

@@ -175,6 +175,11 @@ fn read_directory(path: &Path) -> Result<Option<weft_keys::directory::SignedDire
 const INPUTS: usize = 4096;
 /// The most inputs taken into one batch (one commit).
 const BATCH: usize = 512;
+/// No more inputs are taken into a batch once it has run this long: a catch-up's frames
+/// (thousands of changes each, judged one by one) are committed, and the documents they
+/// brought put away, as they come, instead of after hundreds of frames — a site joining
+/// the company once held the whole inflow in memory, committing nothing for minutes.
+const BATCH_TIME: Duration = Duration::from_millis(250);
 
 /// Starts a node from its configuration, with the system's clock and random source. Returns
 /// once the store is open and the listeners are requested; the node runs until `shutdown`
@@ -413,6 +418,7 @@ impl CoreLoop {
         let mut delivers = Vec::new();
         let mut next = Some(first);
         let mut taken = 0;
+        let batch_started = Instant::now();
         let mut stop = false;
         while let Some(work) = next.take() {
             match work {
@@ -435,7 +441,7 @@ impl CoreLoop {
                 Work::Net(n) => self.on_net(n),
             }
             taken += 1;
-            if taken < BATCH {
+            if taken < BATCH && batch_started.elapsed() < BATCH_TIME {
                 // Alternate between the queues so that neither starves the other.
                 next = if taken % 2 == 0 {
                     inputs

@@ -777,28 +777,37 @@ impl SearchReader {
         kind: Option<HitKind>,
     ) -> Option<impl Fn(u64) -> bool + Clone + Send + Sync + 'static> {
         let wants = |k: HitKind| kind.is_none_or(|w| w == k);
+        let none = || (std::sync::Arc::default(), std::collections::HashSet::new());
         let posts = if wants(HitKind::Post) {
-            scope.readable.clone()
+            (scope.shared_read.clone(), scope.readable.clone())
         } else {
-            Default::default()
+            none()
         };
         let groups = if wants(HitKind::Group) {
-            scope.listed.clone()
+            (scope.shared_list.clone(), scope.listed.clone())
         } else {
-            Default::default()
+            none()
         };
         let people = wants(HitKind::Person);
-        if posts.is_empty() && groups.is_empty() && !people {
+        let empty = |(shared, own): &(
+            std::sync::Arc<std::collections::HashSet<u64>>,
+            std::collections::HashSet<u64>,
+        )| shared.is_empty() && own.is_empty();
+        if empty(&posts) && empty(&groups) && !people {
             return None;
         }
         let sets = std::sync::Arc::new((posts, groups));
         Some(move |v: u64| {
+            let has = |(shared, own): &(
+                std::sync::Arc<std::collections::HashSet<u64>>,
+                std::collections::HashSet<u64>,
+            )| shared.contains(&v) || own.contains(&v);
             if v == PERSON_SCOPE {
                 people
             } else if v & LISTED_BIT != 0 {
-                sets.1.contains(&v)
+                has(&sets.1)
             } else {
-                sets.0.contains(&v)
+                has(&sets.0)
             }
         })
     }
@@ -889,9 +898,12 @@ impl SearchReader {
 
 /// What a searcher may match: computed by the service from the read models, for one
 /// employee, at the time of the query.
-/// Kept as the groups' keys in the index's `scope` field (see [`scope_key`]).
+/// Kept as the groups' keys in the index's `scope` field (see [`scope_key`]): sets shared by
+/// every searcher (public groups…), and the searcher's own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
+    shared_read: std::sync::Arc<std::collections::HashSet<u64>>,
+    shared_list: std::sync::Arc<std::collections::HashSet<u64>>,
     /// Groups whose threads the searcher reads (their posts may match).
     readable: std::collections::HashSet<u64>,
     /// Groups the searcher may see listed (their names and descriptions may match), with
@@ -909,6 +921,29 @@ impl Scope {
         readable.into_iter().for_each(|g| s.read(g));
         listed.into_iter().for_each(|g| s.list(g));
         s
+    }
+
+    /// A scope starting from sets of keys shared with other searchers (made by
+    /// [`Scope::into_sets`]).
+    pub fn shared(
+        read: std::sync::Arc<std::collections::HashSet<u64>>,
+        list: std::sync::Arc<std::collections::HashSet<u64>>,
+    ) -> Scope {
+        Scope {
+            shared_read: read,
+            shared_list: list,
+            ..Scope::default()
+        }
+    }
+
+    /// The keys of what this scope reads and lists (its own, for sharing).
+    pub fn into_sets(
+        self,
+    ) -> (
+        std::collections::HashSet<u64>,
+        std::collections::HashSet<u64>,
+    ) {
+        (self.readable, self.listed)
     }
 
     /// The searcher reads `group`'s threads.
