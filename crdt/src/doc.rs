@@ -207,6 +207,8 @@ pub struct Doc {
 
 /// How many rebuilt clocks a document remembers (see `Doc::rebuilt`).
 const REBUILT_CLOCKS: usize = 512;
+/// How many changes [`Doc::in_past_of`] walks before it rebuilds a clock instead.
+const REACH_WALK: usize = 4096;
 
 /// One answer of [`Doc::touched_post_views`], by the heads it was asked from and to.
 #[derive(Debug)]
@@ -454,14 +456,66 @@ impl Doc {
     /// lookup per head, where [`Doc::clock_of`] would merge whole clocks. `false` for a
     /// change not held.
     pub(crate) fn in_past_of(&self, h: &ChangeHash, heads: &[ChangeHash]) -> bool {
-        let Some((actor, seq)) = self.seq_of(h) else {
+        let (Some((actor, seq)), Some(target)) = (self.seq_of(h), self.changes.get(h)) else {
             return false;
         };
-        heads.iter().any(|x| {
-            self.clock_at(x)
-                .and_then(|c| c.get(&actor).copied())
-                .is_some_and(|s| s >= seq)
-        })
+        heads
+            .iter()
+            .any(|x| self.reaches(x, h, actor, seq, target.past_len))
+    }
+
+    /// Whether `h` (the `seq`-th change of `actor`, with a past of `floor` changes) is in the
+    /// past of `x`. A kept or remembered clock of `x` answers at once; otherwise the past of
+    /// `x` is walked back only as far as it can hold `h`: a change whose past is no larger
+    /// than `h`'s cannot hold it, a later change of the same actor holds it, and a change
+    /// with a kept clock answers for its whole past. `h` is usually a little older than `x`
+    /// (a thread's changes name the group's heads of their time), so the walk is short; past
+    /// [`REACH_WALK`] changes, the clock of `x` is rebuilt instead.
+    fn reaches(&self, x: &ChangeHash, h: &ChangeHash, actor: KeyId, seq: u64, floor: u64) -> bool {
+        let known = self
+            .changes
+            .get(x)
+            .and_then(|i| i.clock.clone())
+            .or_else(|| self.rebuilt.lock().ok().and_then(|m| m.get(x).cloned()));
+        if let Some(c) = known {
+            return c.get(&actor).is_some_and(|s| *s >= seq);
+        }
+        let mut stack = vec![*x];
+        let mut seen: std::collections::HashSet<ChangeHash> = std::collections::HashSet::new();
+        while let Some(y) = stack.pop() {
+            if y == *h {
+                return true;
+            }
+            if !seen.insert(y) {
+                continue;
+            }
+            if seen.len() > REACH_WALK {
+                return self
+                    .clock_at(x)
+                    .and_then(|c| c.get(&actor).copied())
+                    .is_some_and(|s| s >= seq);
+            }
+            let Some(info) = self.changes.get(&y) else {
+                continue;
+            };
+            if info.past_len <= floor {
+                continue;
+            }
+            if info.actor == actor {
+                if info.seq >= seq {
+                    return true;
+                }
+                continue;
+            }
+            if let Some(c) = &info.clock {
+                if c.get(&actor).is_some_and(|s| *s >= seq) {
+                    return true;
+                }
+                continue;
+            }
+            stack.extend(info.signed.change().deps().iter().copied());
+        }
+        false
     }
 
     /// The merged clock of a set of held heads (unknown hashes are skipped).
@@ -1053,6 +1107,15 @@ mod tests {
         assert_eq!(doc.changes.len(), all.len());
         let kept = doc.changes.values().filter(|i| i.clock.is_some()).count();
         assert!(kept < all.len() / 4, "{kept} of {} clocks kept", all.len());
+        // Whether one change is in the past of another, by walking, against the clocks.
+        let hashes: Vec<ChangeHash> = doc.order.clone();
+        for _ in 0..3_000 {
+            let h = hashes[rng.below(hashes.len())];
+            let x = hashes[rng.below(hashes.len())];
+            let (actor, seq) = doc.seq_of(&h).unwrap();
+            let want = full_clock(doc, &x).get(&actor).is_some_and(|s| *s >= seq);
+            assert_eq!(doc.in_past_of(&h, &[x]), want, "{h:?} in the past of {x:?}");
+        }
         for h in doc.changes.keys() {
             assert_eq!(*doc.clock_at(h).unwrap(), full_clock(doc, h));
             assert_eq!(
