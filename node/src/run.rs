@@ -299,6 +299,7 @@ pub async fn start_with(
         metrics,
         events,
         last_search_refresh: Instant::now(),
+        last_gauges: Instant::now(),
         directory_file: config.directory.clone(),
         directory_seen: file_stamp(&config.directory),
         last_directory_check: Instant::now(),
@@ -337,6 +338,9 @@ struct CoreLoop {
     /// Live events for the web layer.
     events: tokio::sync::broadcast::Sender<Live>,
     last_search_refresh: Instant,
+    /// When the gauges of `/metrics` were last set: at the timer, and at least once a second
+    /// while inputs keep the thread busy (a catch-up never lets the timer fire).
+    last_gauges: Instant,
     /// The directory file the node was started with, watched for new versions (an operator
     /// publishes one and copies it there; no restart needed).
     directory_file: std::path::PathBuf,
@@ -457,6 +461,9 @@ impl CoreLoop {
                 };
             }
         }
+        if self.last_gauges.elapsed() >= Duration::from_secs(1) {
+            self.gauges();
+        }
         let started = Instant::now();
         let committed = self.core.commit()?;
         if committed > 0 {
@@ -531,7 +538,8 @@ impl CoreLoop {
         Ok(())
     }
 
-    fn gauges(&self) {
+    fn gauges(&mut self) {
+        self.last_gauges = Instant::now();
         let m = &self.metrics;
         let r = self.core.replica();
         Metrics::set(&m.pending_changes, r.pending_len() as u64);
