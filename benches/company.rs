@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use load::{Auth, Conn, Run, env_usize, load, loadavg, ms, num, print_table};
+use load::{Auth, Conn, Run, assert_few_errors, env_usize, load, loadavg, ms, num, print_table};
 use serde_json::{Value, json};
 
 /// The bench logins' password (see `weft bench company`).
@@ -408,16 +408,7 @@ fn main() {
         num(ratio(&runs[3])),
         num(ratio(&runs[4]))
     );
-    for r in &runs {
-        assert!(
-            r.errors * 100 <= r.requests,
-            "{}: {} errors of {} ({})",
-            r.name,
-            r.errors,
-            r.requests,
-            r.first_error.clone().unwrap_or_default()
-        );
-    }
+    assert_few_errors(&runs);
 }
 
 /// A new site joins from nothing: its node (`DIR/join-<site>`, made afresh) starts with the

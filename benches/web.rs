@@ -50,7 +50,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use harness::{Company, Node};
-use load::{Auth, Conn, Run, alone, call, env_usize, load, loadavg, ms, num, print_table};
+use load::{
+    Auth, Conn, Run, alone, assert_few_errors, call, env_usize, load, loadavg, ms, num, print_table,
+};
 use serde_json::json;
 
 const GROUPS: usize = 20;
@@ -397,21 +399,7 @@ fn main() {
         .flat_map(|t| t.1.iter())
         .chain(burst.iter().flat_map(|b| b.1.iter()))
         .collect();
-    for r in &runs {
-        if let Some(e) = &r.first_error {
-            println!("{}: first error: {e}", r.name);
-        }
-    }
-    for r in &runs {
-        assert!(
-            r.errors * 100 <= r.requests,
-            "{}: {} errors in {} requests (more than 1%); first: {:?}",
-            r.name,
-            r.errors,
-            r.requests,
-            r.first_error
-        );
-    }
+    assert_few_errors(runs.iter().copied());
 }
 
 type Endpoint<'a> = (

@@ -357,3 +357,23 @@ pub(crate) fn print_table(runs: &[Run], single: &[Duration]) {
         );
     }
 }
+
+/// Fails the benchmark when an endpoint answered more than 1% of its requests with an
+/// error, after printing each endpoint's first error.
+pub(crate) fn assert_few_errors<'a>(runs: impl IntoIterator<Item = &'a Run> + Clone) {
+    for r in runs.clone() {
+        if let Some(e) = &r.first_error {
+            println!("{}: first error: {e}", r.name);
+        }
+    }
+    for r in runs {
+        assert!(
+            r.errors * 100 <= r.requests,
+            "{}: {} errors in {} requests (more than 1%); first: {:?}",
+            r.name,
+            r.errors,
+            r.requests,
+            r.first_error
+        );
+    }
+}

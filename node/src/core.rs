@@ -258,11 +258,12 @@ impl Core {
         };
         let (summaries, threads, profiles) = snapshot.unwrap_or_default();
         let mut cold: HashSet<DocId> = summaries.iter().map(|(id, _)| id.clone()).collect();
-        let records = self.current_group_records()?;
+        // Every stored document with how many changes it holds: one pass over the store.
+        let counts: Vec<(DocId, u64)> = self.store.doc_change_counts().collect::<Result<_, _>>()?;
+        let records = self.current_group_records(&counts)?;
         let mut groups = Vec::new();
         let mut others = Vec::new();
-        for id in self.store.doc_ids() {
-            let id = id?;
+        for (id, _) in counts {
             if id.kind() == weft_crdt::DocKind::Group {
                 if !records.contains_key(&id) {
                     groups.push(id);
@@ -419,10 +420,12 @@ impl Core {
     }
 
     /// The stored group records that are current: those counting as many changes as the
-    /// store holds for their group. A record that is unreadable or behind is left out (its
-    /// group is replayed, and stored again after) with a warning for the unreadable.
+    /// store holds for their group (`counts`, every document's). A record that is unreadable
+    /// or behind is left out (its group is replayed, and stored again after) with a warning
+    /// for the unreadable.
     fn current_group_records(
         &self,
+        counts: &[(DocId, u64)],
     ) -> Result<std::collections::HashMap<DocId, crate::store::GroupRecord>, NodeError> {
         let mut out = std::collections::HashMap::new();
         let mut stored = std::collections::HashMap::new();
@@ -439,13 +442,12 @@ impl Core {
         if stored.is_empty() {
             return Ok(out);
         }
-        for item in self.store.doc_change_counts() {
-            let (id, count) = item?;
-            if let Some(r) = stored.remove(&id)
-                && r.summary.changes == count
-                && r.view.id == id
+        for (id, count) in counts {
+            if let Some(r) = stored.remove(id)
+                && r.summary.changes == *count
+                && r.view.id == *id
             {
-                out.insert(id, r);
+                out.insert(id.clone(), r);
             }
         }
         Ok(out)

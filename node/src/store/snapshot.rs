@@ -38,10 +38,7 @@ impl Store {
                 tree: maps::SUMMARIES,
                 reason,
             };
-            let id = std::str::from_utf8(&k)
-                .ok()
-                .and_then(|s| DocId::parse(s).ok())
-                .ok_or_else(|| corrupt("key is not a document id".into()))?;
+            let id = doc_key(&k, maps::SUMMARIES)?;
             let s = decode_summary(&v).ok_or_else(|| corrupt(format!("summary of {id}")))?;
             Ok((id, s))
         })
@@ -71,16 +68,7 @@ impl Store {
 
     /// Every document that holds changes.
     pub fn doc_ids(&self) -> impl Iterator<Item = Result<DocId, StoreError>> + '_ {
-        self.docs.iter().map(|r| {
-            let (k, _) = r.map_err(io("reading documents"))?;
-            std::str::from_utf8(&k)
-                .ok()
-                .and_then(|s| DocId::parse(s).ok())
-                .ok_or_else(|| StoreError::Corrupt {
-                    tree: maps::DOCS,
-                    reason: "key is not a document id".into(),
-                })
-        })
+        self.doc_change_counts().map(|r| r.map(|(id, _)| id))
     }
 
     /// The documents that hold a change stored after change `seq`.
@@ -133,14 +121,7 @@ impl Store {
     ) -> impl Iterator<Item = Result<(DocId, Result<GroupRecord, String>), StoreError>> + '_ {
         self.groups.iter().map(|r| {
             let (k, v) = r.map_err(io("reading group records"))?;
-            let id = std::str::from_utf8(&k)
-                .ok()
-                .and_then(|s| DocId::parse(s).ok())
-                .ok_or_else(|| StoreError::Corrupt {
-                    tree: maps::GROUPS,
-                    reason: "key is not a document id".into(),
-                })?;
-            Ok((id, decode_group(&v)))
+            Ok((doc_key(&k, maps::GROUPS)?, decode_group(&v)))
         })
     }
 
@@ -148,16 +129,20 @@ impl Store {
     pub fn doc_change_counts(&self) -> impl Iterator<Item = Result<(DocId, u64), StoreError>> + '_ {
         self.docs.iter().map(|r| {
             let (k, v) = r.map_err(io("reading documents"))?;
-            let id = std::str::from_utf8(&k)
-                .ok()
-                .and_then(|s| DocId::parse(s).ok())
-                .ok_or_else(|| StoreError::Corrupt {
-                    tree: maps::DOCS,
-                    reason: "key is not a document id".into(),
-                })?;
-            Ok((id, super::decode_counts(&v).0))
+            Ok((doc_key(&k, maps::DOCS)?, super::decode_counts(&v).0))
         })
     }
+}
+
+/// A key that is a document id, in `tree`.
+fn doc_key(k: &[u8], tree: &'static str) -> Result<DocId, StoreError> {
+    std::str::from_utf8(k)
+        .ok()
+        .and_then(|s| DocId::parse(s).ok())
+        .ok_or_else(|| StoreError::Corrupt {
+            tree,
+            reason: "key is not a document id".into(),
+        })
 }
 
 /// `v1`, u32 big-endian length of the summary, the summary (as [`encode_summary`]), then
