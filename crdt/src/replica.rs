@@ -53,7 +53,7 @@
 //! and holds everything its dependencies named, so it never hits a floor; a node naming an
 //! old state on purpose to pass a rule does.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
@@ -295,7 +295,18 @@ pub struct Replica {
     /// Changes refused on standing and then accepted because a change in good standing
     /// depended on them.
     vouched: u64,
+    /// The documents whose heads changed (or that appeared), in order, for what callers keep
+    /// per document (the sync engine's item fingerprints): see [`Replica::touched_since`].
+    touched: VecDeque<DocId>,
+    /// The generation of the entry before `touched`'s first (entries dropped so far).
+    touched_from: u64,
+    /// Counts the groups that turned public or stopped being public.
+    visibility_changes: u64,
 }
+
+/// How many entries of [`Replica::touched_since`]'s log are kept: a caller that fell further
+/// behind (a catch-up of many documents between two sync rounds) reads everything again.
+pub const TOUCHED_LOG: usize = 16_384;
 
 /// Who may hold a group and its threads: every site if it is public, else the sites that
 /// home one of its members or invitees (as the directory says now).
@@ -433,6 +444,37 @@ impl Replica {
             now_ms: 0,
             stored_unreadable: 0,
             vouched: 0,
+            touched: VecDeque::new(),
+            touched_from: 0,
+            visibility_changes: 0,
+        }
+    }
+
+    /// Where the log of touched documents stands: pass it to [`Replica::touched_since`] later.
+    pub fn generation(&self) -> u64 {
+        self.touched_from + self.touched.len() as u64
+    }
+
+    /// The documents whose heads changed, or that appeared, since `generation` (with
+    /// repeats, oldest first); `None` if the log no longer reaches back that far (more than
+    /// [`TOUCHED_LOG`] since), and the caller must look at every document again.
+    pub fn touched_since(&self, generation: u64) -> Option<impl Iterator<Item = &DocId>> {
+        let skip = generation.checked_sub(self.touched_from)?;
+        (skip <= self.touched.len() as u64).then(|| self.touched.iter().skip(skip as usize))
+    }
+
+    /// How many times a group turned public or stopped being public: what
+    /// [`Replica::is_public`] answers for its documents changed.
+    pub fn visibility_changes(&self) -> u64 {
+        self.visibility_changes
+    }
+
+    fn note_touched(&mut self, id: &DocId) {
+        // No skipping a repeat of the last entry: a reader may have read up to it already.
+        self.touched.push_back(id.clone());
+        if self.touched.len() > TOUCHED_LOG {
+            self.touched.pop_front();
+            self.touched_from += 1;
         }
     }
 
@@ -662,6 +704,7 @@ impl Replica {
     /// document already in memory is left as it is.
     pub fn add_summary(&mut self, id: DocId, summary: DocSummary) {
         if !self.is_loaded(&id) {
+            self.note_touched(&id);
             self.docs.remove(&id);
             self.cold.insert(id, summary);
         }
@@ -695,7 +738,12 @@ impl Replica {
             *a.people.entry(who.to_owned()).or_insert(0) |= bit;
         }
         a.count_sites(self.directory.as_ref().map(|d| &d.directory));
-        self.access.insert(id.clone(), a);
+        self.note_touched(&id);
+        if let Some(old) = self.access.insert(id.clone(), a)
+            && old.public != public
+        {
+            self.visibility_changes += 1;
+        }
         self.docs.remove(&id);
         self.cold.insert(id, summary);
     }
@@ -996,6 +1044,7 @@ impl Replica {
             return;
         };
         let dir = self.directory.as_ref().map(|d| &d.directory);
+        let was_public = self.access.get(id).map(|a| a.public);
         let touched = self
             .access
             .get(id)
@@ -1008,7 +1057,11 @@ impl Replica {
                 a.heads = doc.heads();
             }
             _ => {
-                self.access.insert(id.clone(), GroupAccess::of(doc, dir));
+                let a = GroupAccess::of(doc, dir);
+                if was_public.is_some_and(|p| p != a.public) {
+                    self.visibility_changes += 1;
+                }
+                self.access.insert(id.clone(), a);
             }
         }
     }
@@ -1389,6 +1442,7 @@ impl Replica {
                 if is_genesis && let Some(g) = group_id {
                     doc.set_group(g);
                 }
+                self.note_touched(&doc_id);
                 Verdict::Accept
             }
             Err(e) => Verdict::Reject(Rejection::Structure(e), true),

@@ -357,6 +357,9 @@ impl Cluster {
         };
         let site = self.world.sites[from].clone();
         self.engines[to].handle_frame(&site, &frame, self.now_ms, &mut self.replicas[to]);
+        // Handled: the sender learns it was delivered (a node's network acknowledges it).
+        let to_site = self.world.sites[to].clone();
+        self.engines[from].handle_delivered(&to_site, &self.replicas[from]);
         self.collect();
         true
     }

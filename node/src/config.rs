@@ -32,6 +32,14 @@ pub struct Config {
     pub mdns: bool,
     /// Seconds between catch-up rounds with each peer.
     pub resync_interval_secs: u64,
+    /// How public changes reach the other sites (private ones always go straight to the
+    /// sites allowed to hold them): `gossip` (the default) announces them on gossipsub,
+    /// which forwards them through a mesh of about six peers per site, so sites need not all
+    /// be connected, but a site receives a change several times and over several hops;
+    /// `direct` sends each one from its site to every connected site, once — for a company
+    /// whose sites all list each other as peers (the full mesh `docs/simulations.md`
+    /// measures at 500 sites).
+    pub public_changes: PublicChanges,
     /// How many documents (threads, profiles) stay in memory; the least recently used others
     /// are read back from the store when someone needs them. Groups always stay.
     pub cache_documents: usize,
@@ -136,6 +144,7 @@ impl Default for Config {
             peers: Vec::new(),
             mdns: false,
             resync_interval_secs: 30,
+            public_changes: PublicChanges::Gossip,
             cache_documents: crate::core::DEFAULT_CACHE_DOCUMENTS,
             store_cache_mb: crate::store::DEFAULT_CACHE_MB,
             charter: None,
@@ -148,6 +157,16 @@ impl Default for Config {
             login_failures_per_address: 100,
         }
     }
+}
+
+/// How public changes travel (see [`Config::public_changes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PublicChanges {
+    /// Announced on gossipsub.
+    Gossip,
+    /// Sent by the sync engine to every connected site.
+    Direct,
 }
 
 /// A setting that could not be used. Always names the setting.
@@ -180,7 +199,7 @@ impl Config {
     /// Applies `WEFT_*` variables: `WEFT_SITE`, `WEFT_DATA_DIR`, `WEFT_NODE_KEY`,
     /// `WEFT_DIRECTORY`, `WEFT_TRUST` (comma-separated), `WEFT_HTTP_ADDR`, `WEFT_LISTEN`
     /// (comma-separated), `WEFT_PEERS` (comma-separated), `WEFT_MDNS` (true/false),
-    /// `WEFT_RESYNC_INTERVAL_SECS`, `WEFT_CHARTER`, `WEFT_PUBLIC_URL`, `WEFT_TRUSTED_PROXIES`
+    /// `WEFT_RESYNC_INTERVAL_SECS`, `WEFT_PUBLIC_CHANGES`, `WEFT_CHARTER`, `WEFT_PUBLIC_URL`, `WEFT_TRUSTED_PROXIES`
     /// (comma-separated), `WEFT_METRICS_TOKEN`, `WEFT_LOGIN_FAILURES_PER_ACCOUNT`,
     /// `WEFT_LOGIN_FAILURES_PER_ADDRESS`. Other `WEFT_` variables that name no
     /// setting are errors too, so a typo does not go unnoticed — except `WEFT_LOG_FORMAT`,
@@ -226,6 +245,13 @@ impl Config {
                     self.resync_interval_secs = v
                         .parse()
                         .map_err(|_| bad(format!("{v:?} is not a number of seconds")))?
+                }
+                "PUBLIC_CHANGES" => {
+                    self.public_changes = match v.as_str() {
+                        "gossip" => PublicChanges::Gossip,
+                        "direct" => PublicChanges::Direct,
+                        _ => return Err(bad(format!("{v:?} is not gossip or direct"))),
+                    }
                 }
                 "CACHE_DOCUMENTS" => {
                     self.cache_documents = v
@@ -383,6 +409,17 @@ mod tests {
         .unwrap();
         assert_eq!(c.site, "bangalore");
         assert_eq!(c.peers.len(), 2);
+        assert_eq!(c.public_changes, PublicChanges::Gossip);
+        c.apply_env([("WEFT_PUBLIC_CHANGES".to_string(), "direct".to_string())])
+            .unwrap();
+        assert_eq!(c.public_changes, PublicChanges::Direct);
+        let err = c
+            .apply_env([("WEFT_PUBLIC_CHANGES".to_string(), "flood".to_string())])
+            .unwrap_err();
+        assert_eq!(err.key, "WEFT_PUBLIC_CHANGES");
+        let toml = Config::from_toml("site = \"paris\"\npublic_changes = \"direct\"\n").unwrap();
+        assert_eq!(toml.public_changes, PublicChanges::Direct);
+        assert!(Config::from_toml("public_changes = \"flood\"\n").is_err());
         let err = c
             .apply_env([("WEFT_HTTP_ADDR".to_string(), "nowhere".to_string())])
             .unwrap_err();

@@ -847,6 +847,17 @@ impl Core {
         self.engine.handle_disconnect(peer_site);
     }
 
+    /// A frame sent to a peer was delivered (acknowledged, or given up on): more of what a
+    /// joining site is sent may go (see `weft_crdt::sync::Config::window_frames`).
+    pub fn delivered(&mut self, peer_site: &str) {
+        self.engine.handle_delivered(peer_site, &self.replica);
+    }
+
+    /// Documents waiting to be sent whole to a peer (a site catching up from nothing).
+    pub fn sync_backlog(&self, peer_site: &str) -> usize {
+        self.engine.backlog(peer_site)
+    }
+
     /// A frame from a peer.
     pub fn frame(&mut self, peer_site: &str, bytes: &[u8], now_ms: u64) -> Outcome {
         self.engine

@@ -17,7 +17,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::request_response;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, mdns};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use weft_crdt::SignedChange;
 use weft_keys::Directory;
 
@@ -31,8 +31,11 @@ pub(crate) enum NetIn {
     Connected(String),
     /// A site's node is gone (its last connection closed).
     Disconnected(String),
-    /// A sync frame from a site (already acknowledged).
-    Frame(String, Vec<u8>),
+    /// A sync frame from a site (already acknowledged). The permit holds the frame's bytes
+    /// against [`INFLOW_BYTES`] until the core has handled it.
+    Frame(String, Vec<u8>, OwnedSemaphorePermit),
+    /// A frame sent to a site was acknowledged (or given up on): the engine's window opens.
+    Delivered(String),
     /// A gossip message from a site, to be judged; its verdict goes back as
     /// [`NetOut::GossipVerdict`].
     Gossip {
@@ -72,6 +75,12 @@ pub(crate) enum NetOut {
 /// Invalid gossip messages tolerated from one peer before its gossip is ignored.
 const MAX_GOSSIP_REJECTS: u32 = 10;
 
+/// Bytes of sync frames received and not yet handled by the core. A frame beyond it is
+/// acknowledged only once the core has caught up, and since a peer sends the next frame to
+/// this node only after the last one's acknowledgement, a fast peer (one sending a joining
+/// site the company's history) waits instead of filling this node's memory.
+pub(crate) const INFLOW_BYTES: usize = 32 * 1024 * 1024;
+
 /// How often to try peers that are not connected.
 const REDIAL: Duration = Duration::from_secs(3);
 
@@ -92,6 +101,17 @@ pub(crate) struct Network {
     /// ignored (its changes still arrive, and are still checked, through sync).
     gossip_rejects: HashMap<PeerId, u32>,
     to_core: mpsc::Sender<NetIn>,
+    /// Holds received frames' bytes until the core has handled them.
+    inflow: Arc<Semaphore>,
+    /// Frames received beyond [`INFLOW_BYTES`], not acknowledged yet, in order.
+    held: std::collections::VecDeque<HeldFrame>,
+}
+
+/// A frame waiting for room in the core's inflow.
+struct HeldFrame {
+    site: String,
+    frame: Vec<u8>,
+    channel: request_response::ResponseChannel<Vec<u8>>,
 }
 
 impl Network {
@@ -115,14 +135,49 @@ impl Network {
             connected: HashMap::new(),
             gossip_rejects: HashMap::new(),
             to_core,
+            inflow: Arc::new(Semaphore::new(INFLOW_BYTES)),
+            held: std::collections::VecDeque::new(),
         }
+    }
+
+    /// The permit for a frame of `len` bytes (one larger than the whole budget takes all of
+    /// it).
+    fn permit_size(len: usize) -> u32 {
+        len.clamp(1, INFLOW_BYTES) as u32
+    }
+
+    /// Acknowledges a frame and passes it to the core.
+    async fn forward(&mut self, h: HeldFrame, permit: OwnedSemaphorePermit) -> Result<(), ()> {
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(h.channel, Vec::new());
+        self.tell(NetIn::Frame(h.site, h.frame, permit)).await
     }
 
     /// Runs until the core stops (its side of the channel closes).
     pub(crate) async fn run(mut self, mut from_core: mpsc::UnboundedReceiver<NetOut>) {
         let mut redial = tokio::time::interval(REDIAL);
         loop {
+            let room = {
+                let need = self.held.front().map(|h| Self::permit_size(h.frame.len()));
+                let inflow = self.inflow.clone();
+                async move {
+                    match need {
+                        Some(n) => inflow.acquire_many_owned(n).await.ok(),
+                        None => std::future::pending().await,
+                    }
+                }
+            };
             tokio::select! {
+                Some(permit) = room => {
+                    if let Some(h) = self.held.pop_front()
+                        && self.forward(h, permit).await.is_err()
+                    {
+                        break;
+                    }
+                }
                 ev = self.swarm.select_next_some() => {
                     if self.on_swarm(ev).await.is_err() {
                         break;
@@ -400,27 +455,47 @@ impl Network {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
-                    let _ = self
-                        .swarm
-                        .behaviour_mut()
-                        .sync
-                        .send_response(channel, Vec::new());
                     let Some(site) = self.sites.get(&peer).cloned() else {
+                        let _ = self
+                            .swarm
+                            .behaviour_mut()
+                            .sync
+                            .send_response(channel, Vec::new());
                         return Ok(());
                     };
                     Metrics::add(&self.metrics.frames_in, 1);
                     Metrics::add(&self.metrics.bytes_in, request.len() as u64);
-                    return self.tell(NetIn::Frame(site, request)).await;
+                    let h = HeldFrame {
+                        site,
+                        frame: request,
+                        channel,
+                    };
+                    // In order: nothing overtakes a frame already held.
+                    if self.held.is_empty()
+                        && let Ok(permit) = self
+                            .inflow
+                            .clone()
+                            .try_acquire_many_owned(Self::permit_size(h.frame.len()))
+                    {
+                        return self.forward(h, permit).await;
+                    }
+                    self.held.push_back(h);
                 }
                 request_response::Message::Response { .. } => {
                     self.outgoing.done(&peer);
                     self.pump();
+                    if let Some(site) = self.sites.get(&peer).cloned() {
+                        return self.tell(NetIn::Delivered(site)).await;
+                    }
                 }
             },
             request_response::Event::OutboundFailure { peer, error, .. } => {
                 tracing::debug!(peer = %peer, error = %error, "frame not delivered");
                 self.outgoing.done(&peer);
                 self.pump();
+                if let Some(site) = self.sites.get(&peer).cloned() {
+                    return self.tell(NetIn::Delivered(site)).await;
+                }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 Metrics::add(&self.metrics.malformed_frames, 1);

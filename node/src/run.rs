@@ -173,6 +173,10 @@ fn read_directory(path: &Path) -> Result<Option<weft_keys::directory::SignedDire
 
 /// How many inputs the core's thread may have waiting before senders wait.
 const INPUTS: usize = 4096;
+
+/// Frames on their way to one peer (sent, not yet acknowledged) while it is sent whole
+/// documents; the network sends them one at a time, so this is what waits in its queue.
+const SYNC_WINDOW_FRAMES: u32 = 4;
 /// The most inputs taken into one batch (one commit).
 const BATCH: usize = 512;
 /// No more inputs are taken into a batch once it has run this long: a catch-up's frames
@@ -209,8 +213,12 @@ pub async fn start_with(
     let store = Store::open_with_cache(&config.data_dir.join("store"), config.store_cache_mb)?;
     let sync = SyncConfig {
         resync_interval_ms: config.resync_interval_secs * 1000,
-        // Public changes are announced over gossipsub; private ones go point-to-point.
-        push_public: false,
+        // Public changes are announced over gossipsub, or sent to every connected site by
+        // the engine (`public_changes`); private ones always go point-to-point.
+        push_public: config.public_changes == crate::config::PublicChanges::Direct,
+        // A joining site is sent whole documents a few frames at a time, as the network
+        // reports the last ones delivered (`NetIn::Delivered`).
+        window_frames: Some(SYNC_WINDOW_FRAMES),
         ..SyncConfig::default()
     };
     let now_secs = clock.now_ms().max(0) as u64 / 1000;
@@ -489,11 +497,14 @@ impl CoreLoop {
                 self.core.connect(&site, now);
             }
             NetIn::Disconnected(site) => self.core.disconnect(&site),
-            NetIn::Frame(site, frame) => {
+            NetIn::Frame(site, frame, permit) => {
                 let now = self.now_ms();
                 let out = self.core.frame(&site, &frame, now);
+                // The frame's bytes are free again: the network may take the next.
+                drop(permit);
                 self.on_outcome(out);
             }
+            NetIn::Delivered(site) => self.core.delivered(&site),
             NetIn::Gossip {
                 site,
                 id,

@@ -36,7 +36,8 @@
 //! * **Links.** A frame from site a to site b leaves once a's uplink (100 Mbit/s, shared by
 //!   all of a's connections) is free, travels half the round-trip time of the two regions
 //!   plus a uniform jitter of up to 10 %, and, with probability 0.1 %, is lost and
-//!   retransmitted after max(200 ms, 4 × one-way) — connections are reliable ordered streams,
+//!   retransmitted one QUIC probe timeout later (RTT + 4 × its variation + 25 ms of ACK
+//!   delay: [`net::LinkModel::retransmit_after_us`]) — connections are reliable ordered streams,
 //!   so a frame never overtakes the previous one on the same connection. A frame in flight
 //!   when its connection goes down is lost.
 //! * **Faults.** A partition calls `handle_disconnect` on both sides of every cut connection

@@ -1,6 +1,7 @@
 #![allow(clippy::print_stdout)]
 //! Runs a scenario: `weft-simulations <steady|partition|crash|private|byzantine|all> [--sites N]
-//! [--seed S] [--days D] [--resync-s S] [--posts-per-day P] [--groups G] [--out DIR]`.
+//! [--seed S] [--days D] [--resync-s S] [--posts-per-day P] [--groups G] [--topology mesh|hubs]
+//! [--hours H] [--loss P] [--out DIR]`.
 //!
 //! Prints the report as Markdown on stdout, progress on stderr, and writes
 //! `<out>/<scenario>-<sites>.md`, `…-cdf.svg` and `…-bytes.svg` when `--out` is given.
@@ -12,7 +13,7 @@ use weft_simulations::scenario::{self, Kind, Params};
 use weft_simulations::{Sim, Topology};
 
 const USAGE: &str = "usage: weft-simulations <steady|partition|crash|private|byzantine|all> \
-[--sites N] [--seed S] [--days D] [--resync-s S] [--posts-per-day P] [--groups G] [--topology mesh|hubs] [--hours H] [--out DIR]";
+[--sites N] [--seed S] [--days D] [--resync-s S] [--posts-per-day P] [--groups G] [--topology mesh|hubs] [--hours H] [--loss P] [--out DIR]";
 
 fn parse() -> Result<(Vec<Kind>, Params, Option<String>), String> {
     let mut args = std::env::args().skip(1);
@@ -40,6 +41,7 @@ fn parse() -> Result<(Vec<Kind>, Params, Option<String>), String> {
             "--resync-s" => p.resync_interval_ms = (num(&value)? * 1000.0) as u64,
             "--posts-per-day" => p.posts_per_day = num(&value)? as usize,
             "--groups" => p.groups = num(&value)? as usize,
+            "--loss" => p.loss = Some(num(&value)?),
             "--out" => out = Some(value),
             "--topology" => {
                 p.topology = Some(match value.as_str() {

@@ -158,16 +158,19 @@ pub fn shortest_one_way_us(a: Region, b: Region) -> u64 {
 pub struct LinkModel {
     /// Extra one-way delay drawn uniformly in `0..=jitter × base` (0.1 = up to 10 %).
     pub jitter: f64,
-    /// Probability that a frame is lost on the wire. Connections are reliable streams (TCP or
-    /// QUIC), so a loss is repaired by a retransmission: the frame arrives one
-    /// retransmission timeout later ([`LinkModel::rto_us`]), still in order.
+    /// Probability that a frame is lost on the wire. Connections are reliable streams (QUIC,
+    /// which the nodes prefer), so a loss is repaired by a retransmission: the frame arrives
+    /// one probe timeout later ([`LinkModel::retransmit_after_us`]), still in order.
     pub loss: f64,
     /// Each site's WAN uplink, in bits per second, shared by all its connections: frames a
     /// site sends are serialised on it one after another.
     pub uplink_bps: u64,
-    /// Minimum retransmission timeout (the actual one is the larger of this and two round
-    /// trips).
-    pub rto_us: u64,
+    /// The peer's largest delay before it acknowledges (QUIC's `max_ack_delay`, 25 ms by
+    /// default), part of the probe timeout.
+    pub max_ack_delay_us: u64,
+    /// The smallest retransmission timeout: QUIC's timer granularity (1 ms). A TCP stack's
+    /// minimum RTO (200 ms on Linux) can be modelled by raising it.
+    pub rto_floor_us: u64,
 }
 
 impl Default for LinkModel {
@@ -176,7 +179,8 @@ impl Default for LinkModel {
             jitter: 0.1,
             loss: 0.001,
             uplink_bps: 100_000_000,
-            rto_us: 200_000,
+            max_ack_delay_us: 25_000,
+            rto_floor_us: 1_000,
         }
     }
 }
@@ -210,11 +214,25 @@ impl LinkModel {
         let jitter = (base_us as f64 * self.jitter * unit(h)) as u64;
         let lost = unit(mix(&[h, 1])) < self.loss;
         let retransmit = if lost {
-            self.rto_us.max(4 * base_us)
+            self.retransmit_after_us(base_us)
         } else {
             0
         };
         base_us + jitter + retransmit
+    }
+
+    /// How long after a lost frame was sent its copy is sent, for a link of one-way delay
+    /// `base_us`: QUIC's probe timeout (RFC 9002, 6.2.1) once the connection has measured its
+    /// round trip — smoothed RTT + max(4 × RTT variation, granularity) + max ACK delay — with
+    /// the RTT variation of this model's jitter (each way up to `jitter` × the one-way delay,
+    /// so a mean deviation of about `jitter` / 2 of the RTT). A frame that is the last of a
+    /// burst is found lost only by this timer; one followed by others is found sooner (three
+    /// later packets acknowledged), which the model leaves out: most frames here travel
+    /// alone.
+    pub fn retransmit_after_us(&self, base_us: u64) -> u64 {
+        let rtt = 2 * base_us;
+        let rttvar = (rtt as f64 * self.jitter / 2.0) as u64;
+        (rtt + (4 * rttvar).max(1_000) + self.max_ack_delay_us).max(self.rto_floor_us)
     }
 
     /// The time to put `bytes` on the uplink, in microseconds.
@@ -254,7 +272,9 @@ mod tests {
         };
         for n in 0..1000 {
             let p = m.propagation_us(7, 1, 2, n, 45_000);
-            assert!((45_000..=45_000 + 4_500 + 200_000).contains(&p), "{p}");
+            let pto = m.retransmit_after_us(45_000);
+            assert!(pto >= 2 * 45_000 + 25_000, "{pto}");
+            assert!((45_000..=45_000 + 4_500 + pto).contains(&p), "{p}");
         }
     }
 }

@@ -16,6 +16,10 @@ pub struct SiteStats {
     pub frames_received: u64,
     /// Signed changes this site's engines put into frames.
     pub changes_sent: u64,
+    /// Signed changes the other sites' engines put into frames for this site.
+    pub changes_received: u64,
+    /// Changes this site had to receive (made elsewhere, for documents it may hold).
+    pub needed_here: u64,
     /// Bytes of signed changes held (the replica's documents).
     pub storage_bytes: u64,
     pub docs: u64,
@@ -149,6 +153,8 @@ pub struct Input {
     pub rejected: u64,
     pub refused: u64,
     pub malformed: u64,
+    pub reconciliations: u64,
+    pub reconciliations_differing: u64,
     pub violations: Vec<String>,
     /// Per post that reached every site that should hold it: (time until the last one got
     /// it, the physical bound for that slowest path), in µs.
@@ -213,6 +219,13 @@ pub struct Report {
     pub bytes_per_post: f64,
     /// Signed changes sent per (change, site) pair that had to travel: 1.0 is ideal.
     pub transmissions_per_delivery: f64,
+    /// The largest, over sites, of the copies of changes a site received per change it had
+    /// to receive.
+    pub copies_received_site_max: f64,
+    /// Catch-up reconciliations finished (each side counts its own), and those that found
+    /// a difference.
+    pub reconciliations: u64,
+    pub reconciliations_differing: u64,
     pub recoveries: Vec<RecoveryResult>,
     pub per_site: Vec<SiteStats>,
     /// Sorted per-post convergence times (ms), for plots.
@@ -319,6 +332,14 @@ impl Report {
             frames_per_post: frames as f64 / posts,
             bytes_per_post: bytes as f64 / posts,
             transmissions_per_delivery: changes_sent as f64 / i.needed_deliveries.max(1) as f64,
+            copies_received_site_max: i
+                .per_site
+                .iter()
+                .filter(|s| s.needed_here > 0)
+                .map(|s| s.changes_received as f64 / s.needed_here as f64)
+                .fold(0.0, f64::max),
+            reconciliations: i.reconciliations,
+            reconciliations_differing: i.reconciliations_differing,
             recoveries: i.recoveries,
             per_site: i.per_site,
             convergence_sorted_ms: conv,
@@ -334,6 +355,7 @@ impl Report {
     pub fn steady_aims_met(&self) -> bool {
         self.convergence_p99_ms <= self.aim_p99_ms
             && self.transmissions_per_delivery <= 1.5
+            && self.copies_received_site_max <= 1.5
             && self.below_bound == 0
             && self.violations.is_empty()
             && self.unconverged == 0
@@ -440,6 +462,21 @@ impl Report {
                 "{:.3}: {}",
                 self.transmissions_per_delivery,
                 yes(self.transmissions_per_delivery <= 1.5)
+            ),
+        );
+        row(
+            "copies received per change needed, at the worst site (aim ≤ 1.5)",
+            format!(
+                "{:.3}: {}",
+                self.copies_received_site_max,
+                yes(self.copies_received_site_max <= 1.5)
+            ),
+        );
+        row(
+            "catch-up reconciliations finished / finding a difference",
+            format!(
+                "{} / {}",
+                self.reconciliations, self.reconciliations_differing
             ),
         );
         row(

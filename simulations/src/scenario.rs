@@ -73,12 +73,13 @@ pub struct Params {
     pub resync_interval_ms: u64,
     pub posts_per_day: usize,
     pub groups: usize,
-    /// `None`: a full mesh up to [`MESH_MAX_SITES`] sites, regional hubs above.
+    /// The probability that a frame is lost on a link (`None`: the link model's default).
+    pub loss: Option<f64>,
+    /// `None`: a full mesh, at any size (the topology the node uses: every site lists every
+    /// other as a peer, and changes go straight from their origin to the sites that may hold
+    /// them).
     pub topology: Option<Topology>,
 }
-
-/// The largest run that uses a full mesh by default (its catch-up rounds cost N² × documents).
-pub const MESH_MAX_SITES: usize = 50;
 
 impl Default for Params {
     fn default() -> Params {
@@ -89,6 +90,7 @@ impl Default for Params {
             resync_interval_ms: 600_000,
             posts_per_day: POSTS_PER_DAY,
             groups: GROUPS,
+            loss: None,
             topology: None,
         }
     }
@@ -107,11 +109,7 @@ pub fn config(kind: Kind, p: &Params) -> SimConfig {
         resync_interval_ms: p.resync_interval_ms,
         groups: p.groups,
         posts_per_day: p.posts_per_day,
-        topology: p.topology.unwrap_or(if sites <= MESH_MAX_SITES {
-            Topology::FullMesh
-        } else {
-            Topology::RegionalHubs
-        }),
+        topology: p.topology.unwrap_or(Topology::FullMesh),
         ..SimConfig::default()
     };
     // A site that is not the first of its region (so not a hub), other than the last site
@@ -120,6 +118,9 @@ pub fn config(kind: Kind, p: &Params) -> SimConfig {
         .rev()
         .find(|&i| (0..i).any(|j| Region::of_site(j) == Region::of_site(i)))
         .unwrap_or(1);
+    if let Some(loss) = p.loss {
+        cfg.link.loss = loss;
+    }
     match kind {
         Kind::Steady => {}
         Kind::Partition => {

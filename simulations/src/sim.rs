@@ -64,7 +64,8 @@ pub struct PrivateGroupSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Topology {
     /// Every site connects to every other (engines with `relay: false`): a change goes
-    /// straight from its origin to every site. Costs N² connections and catch-up rounds.
+    /// straight from its origin to every site. Costs N × (N − 1) / 2 connections, and as many
+    /// catch-up rounds per sync period.
     FullMesh,
     /// The first site of each region is its hub; hubs connect to each other and to every
     /// site of their region; other sites connect only to their region's hub. Engines relay
@@ -189,6 +190,8 @@ struct Site {
     frames_received: u64,
     /// Changes put into frames by this site's engines (harvested from ended sessions).
     changes_sent: u64,
+    /// Changes put into frames for this site by the others' engines (harvested likewise).
+    changes_received: u64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -267,6 +270,10 @@ pub struct Sim {
     rejected: u64,
     refused: u64,
     malformed: u64,
+    /// Reconciliations finished (as each side reports them), and those that found a
+    /// difference.
+    reconciliations: u64,
+    reconciliations_differing: u64,
     /// Changes refused at honest sites, by reason.
     rejections: BTreeMap<&'static str, u64>,
     /// Waiting changes dropped after waiting too long, at all sites.
@@ -413,6 +420,7 @@ impl Sim {
                 frames_sent: 0,
                 frames_received: 0,
                 changes_sent: 0,
+                changes_received: 0,
             })
             .collect();
 
@@ -462,6 +470,8 @@ impl Sim {
             rejected: 0,
             refused: 0,
             malformed: 0,
+            reconciliations: 0,
+            reconciliations_differing: 0,
             rejections: BTreeMap::new(),
             expired: 0,
             violations,
@@ -683,8 +693,10 @@ impl Sim {
             l.epoch = epoch;
             let name = self.names[y].clone();
             let s = &mut self.sites[x];
-            s.changes_sent += s.engine.traffic(&name).changes_sent;
+            let sent = s.engine.traffic(&name).changes_sent;
+            s.changes_sent += sent;
             s.engine.handle_disconnect(&name);
+            self.sites[y].changes_received += sent;
         }
     }
 
@@ -798,6 +810,12 @@ impl Sim {
                 }
             }
             Event::Malformed { .. } => self.malformed += 1,
+            Event::Reconciled { differing, .. } => {
+                self.reconciliations += 1;
+                if differing > 0 {
+                    self.reconciliations_differing += 1;
+                }
+            }
             Event::Expired { changes } => self.expired += changes as u64,
             Event::Refused { .. } | Event::RefusedByPeer { .. } => self.refused += 1,
             _ => {}
@@ -1124,6 +1142,7 @@ impl Sim {
                 if a != b && self.link(a, b).up {
                     let t = self.sites[a].engine.traffic(&self.names[b]);
                     self.sites[a].changes_sent += t.changes_sent;
+                    self.sites[b].changes_received += t.changes_sent;
                 }
             }
         }
@@ -1168,12 +1187,15 @@ impl Sim {
             rejected: self.rejected,
             refused: self.refused,
             malformed: self.malformed,
+            reconciliations: self.reconciliations,
+            reconciliations_differing: self.reconciliations_differing,
             violations: std::mem::take(&mut self.violations),
             byzantine,
             ..report::Input::default()
         };
         let mut digest = net::mix(&[self.cfg.seed, self.events]);
         let mut needed = 0u64;
+        let mut needed_at = vec![0u64; n];
         for t in &self.changes {
             let mut worst = 0u64;
             let mut bound = 0u64;
@@ -1186,6 +1208,7 @@ impl Sim {
                 let seeded = t.created_us == 0 && t.arrivals[j] == 0;
                 if j != t.origin && !seeded {
                     needed += 1;
+                    needed_at[j] += 1;
                 }
                 if j == t.origin {
                     continue;
@@ -1247,6 +1270,8 @@ impl Sim {
                 frames_sent: s.frames_sent,
                 frames_received: s.frames_received,
                 changes_sent: s.changes_sent,
+                changes_received: s.changes_received,
+                needed_here: needed_at[i],
                 storage_bytes: storage,
                 docs: s.replica.docs().count() as u64,
                 pending: s.replica.pending_len() as u64,

@@ -13,6 +13,7 @@ fn small(kind: Kind, seed: u64) -> Report {
         resync_interval_ms: 300_000,
         posts_per_day: 600,
         groups: 12,
+        loss: None,
         topology: None,
     };
     sim::run(&scenario::config(kind, &p))
@@ -115,6 +116,7 @@ fn regional_hubs_converge_too() {
         resync_interval_ms: 300_000,
         posts_per_day: 600,
         groups: 8,
+        loss: None,
         topology: Some(weft_simulations::Topology::RegionalHubs),
     };
     let r = sim::run(&scenario::config(Kind::Partition, &p));
@@ -135,6 +137,7 @@ fn byzantine(seed: u64) -> Report {
         resync_interval_ms: 300_000,
         posts_per_day: 600,
         groups: 8,
+        loss: None,
         topology: None,
     };
     sim::run(&scenario::config(Kind::Byzantine, &p))

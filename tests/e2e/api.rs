@@ -226,6 +226,60 @@ fn a_post_at_one_site_appears_at_the_others() {
     assert_eq!(s, 401);
 }
 
+/// `public_changes = "direct"` (a company whose sites all list each other as peers): a public
+/// change goes from its site to every other once, sent by the sync engine — no gossip, and no
+/// waiting for a catch-up round (an hour apart here).
+#[test]
+fn direct_public_changes_reach_every_site_without_gossip() {
+    let company = Company::new();
+    for i in 0..3 {
+        company.configure(
+            i,
+            "public_changes = \"direct\"\nresync_interval_secs = 3600",
+        );
+    }
+    let nodes: Vec<Node> = (0..3).map(|i| company.start(i)).collect();
+    all_connected(&nodes);
+    let helene = nodes[0].login("hdupre");
+    let john = nodes[1].login("jsmith");
+    let priya = nodes[2].login("pkumar@example.in");
+    let g = nodes[0].api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(json!({"name": "Direct line", "visibility": "public"})),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap().to_owned();
+    let t = nodes[0].api(
+        &helene,
+        "POST",
+        &format!("/api/v1/groups/{gid}/threads"),
+        Some(json!({"title": "Sans détour", "body": "Reçu ?"})),
+        201,
+    );
+    let tid = t["id"].as_str().unwrap().to_owned();
+    for (node, token) in [(&nodes[1], &john), (&nodes[2], &priya)] {
+        let v = eventually(node, token, &format!("/api/v1/threads/{tid}"), |_| true);
+        assert_eq!(v["title"], "Sans détour");
+    }
+    nodes[1].api(
+        &john,
+        "POST",
+        &format!("/api/v1/threads/{tid}/posts"),
+        Some(json!({"body": "Reçu, de New York."})),
+        201,
+    );
+    for (node, token) in [(&nodes[0], &helene), (&nodes[2], &priya)] {
+        eventually(node, token, &format!("/api/v1/threads/{tid}"), |v| {
+            v["reply_count"] == 1
+        });
+    }
+    for n in &nodes {
+        assert_eq!(n.metric("weft_gossip_received_total"), 0.0);
+    }
+}
+
 #[test]
 fn repeated_failed_logins_are_refused_with_429() {
     let company = Company::new();

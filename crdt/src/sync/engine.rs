@@ -27,7 +27,7 @@ use automerge::ChangeHash;
 use weft_keys::{EmployeeCert, KeyId, Signed};
 
 use super::message::{DocHeads, FrameError, MAX_FRAME, Message, PROTOCOL};
-use super::ranges::{self, Fingerprint, ItemSet};
+use super::ranges::{self, Fingerprint};
 use crate::change::SignedChange;
 use crate::ids::DocId;
 use crate::replica::{IngestReport, Rejection, Replica, Waiting};
@@ -62,6 +62,13 @@ pub struct Config {
     /// How many changes one peer may send at once before the rate above applies (a site
     /// catching up on a day's history).
     pub ingest_burst: u32,
+    /// How many frames may be on their way to one peer, sent and not yet reported delivered
+    /// ([`Engine::handle_delivered`]), while whole documents are sent to a peer that holds
+    /// none of them (a site joining) — one more when the certificates that go with a frame's
+    /// changes push it over [`Config::max_frame`]: the rest wait as document ids and are read
+    /// from the replica as the window opens, so a joining site's catch-up does not hold the company
+    /// in this node's memory. `None`: no window (a driver that reports no deliveries).
+    pub window_frames: Option<u32>,
 }
 
 impl Default for Config {
@@ -73,6 +80,7 @@ impl Default for Config {
             push_public: true,
             ingest_changes_per_sec: 5_000,
             ingest_burst: 100_000,
+            window_frames: None,
         }
     }
 }
@@ -147,6 +155,21 @@ struct Peer {
     /// Changes the peer may still send before its rate applies, and when that was computed.
     budget: f64,
     budget_at_ms: u64,
+    /// Documents to send whole (the peer holds none of them), as the window allows.
+    backlog: VecDeque<DocId>,
+    backlog_set: HashSet<DocId>,
+    /// What is left to send of the document being sent whole (a large one takes several
+    /// frames, and as many openings of the window).
+    sending: VecDeque<SignedChange>,
+    /// Frames sent and not yet reported delivered.
+    in_flight: u32,
+}
+
+impl Peer {
+    /// Whether documents are being sent whole to this peer, a window at a time.
+    fn sending_whole(&self) -> bool {
+        !self.backlog.is_empty() || !self.sending.is_empty()
+    }
 }
 
 /// The sync engine of one node.
@@ -161,6 +184,177 @@ pub struct Engine {
     deferred: Vec<(String, DocId)>,
     outbox: VecDeque<(String, Vec<u8>)>,
     events: VecDeque<Event>,
+    /// Every held document's item for reconciliation, kept up to date from the replica's log
+    /// of touched documents instead of being computed at every round with every peer.
+    items: ItemCache,
+}
+
+/// Who may hold a document, as far as the item cache needs to know: every site, the sites
+/// a group is open to (asked of the replica when a peer's items are read, so membership
+/// changes need nothing here), or nobody (a thread whose group is unknown).
+#[derive(Debug, Clone)]
+enum Holders {
+    Everyone,
+    Group(DocId),
+    Nobody,
+}
+
+/// The items of every held document: its id, a fingerprint of its heads, who may hold it.
+/// Valid for the replica's state at `generation` with `visibility` groups having changed
+/// visibility; brought up to date at each round from [`Replica::touched_since`].
+#[derive(Debug, Default)]
+struct ItemCache {
+    /// `None` until first built.
+    at: Option<(u64, u64)>,
+    items: std::collections::BTreeMap<String, (Fingerprint, Holders)>,
+    /// The XOR and count of the items every site may hold: the whole key space's summary
+    /// for any peer, but for the restricted items, so that the first message of a round
+    /// (and the answer to it) costs the restricted items, not every document.
+    everyone: (Fingerprint, u64),
+    /// The items not every site may hold.
+    restricted: std::collections::BTreeMap<String, (Fingerprint, DocId)>,
+}
+
+impl ItemCache {
+    fn insert(&mut self, key: String, item: (Fingerprint, Holders)) {
+        self.remove(&key);
+        match &item.1 {
+            Holders::Everyone => {
+                self.everyone.0 = self.everyone.0.xor(item.0);
+                self.everyone.1 += 1;
+            }
+            Holders::Group(g) => {
+                self.restricted.insert(key.clone(), (item.0, g.clone()));
+            }
+            Holders::Nobody => {}
+        }
+        self.items.insert(key, item);
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some((fp, holders)) = self.items.remove(key) {
+            match holders {
+                Holders::Everyone => {
+                    self.everyone.0 = self.everyone.0.xor(fp);
+                    self.everyone.1 -= 1;
+                }
+                Holders::Group(_) => {
+                    self.restricted.remove(key);
+                }
+                Holders::Nobody => {}
+            }
+        }
+    }
+
+    fn refresh(&mut self, replica: &Replica) {
+        let now = (replica.generation(), replica.visibility_changes());
+        if self.at == Some(now) {
+            return;
+        }
+        let touched = match self.at {
+            Some((generation, visibility)) if visibility == now.1 => {
+                replica.touched_since(generation)
+            }
+            _ => None,
+        };
+        match touched {
+            Some(ids) => {
+                let ids: BTreeSet<&DocId> = ids.collect();
+                for id in ids {
+                    match item_of(replica, id) {
+                        Some(item) => self.insert(id.as_str().to_owned(), item),
+                        None => self.remove(id.as_str()),
+                    }
+                }
+            }
+            None => {
+                *self = ItemCache::default();
+                for id in replica.doc_ids() {
+                    if let Some(item) = item_of(replica, id) {
+                        self.insert(id.as_str().to_owned(), item);
+                    }
+                }
+            }
+        }
+        self.at = Some(now);
+    }
+}
+
+/// The reconciliation item of a held document (`None` if not held, or if its id could not
+/// be sent).
+fn item_of(replica: &Replica, id: &DocId) -> Option<(Fingerprint, Holders)> {
+    if id.as_str().len() > ranges::MAX_KEY_LEN {
+        return None;
+    }
+    let heads = replica.heads_of(id)?;
+    let mut input = Vec::with_capacity(heads.len() * 32);
+    for h in &heads {
+        input.extend_from_slice(&h.0);
+    }
+    let holders = if replica.is_public(id) {
+        Holders::Everyone
+    } else {
+        match id.kind() {
+            crate::ids::DocKind::Profile => Holders::Everyone,
+            crate::ids::DocKind::Group => Holders::Group(id.clone()),
+            crate::ids::DocKind::Thread => {
+                replica.group_of(id).map_or(Holders::Nobody, Holders::Group)
+            }
+        }
+    };
+    Some((Fingerprint::of_item(id.as_str(), &input), holders))
+}
+
+/// The items one peer may hold: a view of the cache, filtered by [`Replica::may_hold`].
+struct PeerItems<'a> {
+    cache: &'a ItemCache,
+    replica: &'a Replica,
+    peer: &'a str,
+}
+
+impl ranges::Items for PeerItems<'_> {
+    fn range<'a>(
+        &'a self,
+        lower: &'a str,
+        upper: Option<&'a str>,
+    ) -> Box<dyn Iterator<Item = (&'a str, Fingerprint)> + 'a> {
+        Box::new(
+            ranges::key_range(&self.cache.items, lower, upper)
+                .into_iter()
+                .flatten()
+                .filter(|(_, (_, holders))| match holders {
+                    Holders::Everyone => true,
+                    Holders::Group(g) => self.replica.may_hold(self.peer, g),
+                    Holders::Nobody => false,
+                })
+                .map(|(k, (fp, _))| (k.as_str(), *fp)),
+        )
+    }
+
+    fn summarize(&self, lower: &str, upper: Option<&str>) -> (Fingerprint, u64) {
+        if !lower.is_empty() || upper.is_some() {
+            let mut fp = Fingerprint::default();
+            let mut count = 0u64;
+            for (_, item) in self.range(lower, upper) {
+                fp = fp.xor(item);
+                count += 1;
+            }
+            return (fp, count);
+        }
+        // The whole key space: what every site may hold is summed already.
+        let (mut fp, mut count) = self.cache.everyone;
+        for (item, group) in self.cache.restricted.values() {
+            if self.replica.may_hold(self.peer, group) {
+                fp = fp.xor(*item);
+                count += 1;
+            }
+        }
+        (fp, count)
+    }
+
+    fn len(&self) -> usize {
+        self.summarize("", None).1 as usize
+    }
 }
 
 impl Engine {
@@ -174,6 +368,7 @@ impl Engine {
             deferred: Vec::new(),
             outbox: VecDeque::new(),
             events: VecDeque::new(),
+            items: ItemCache::default(),
         }
     }
 
@@ -228,9 +423,9 @@ impl Engine {
     pub fn next_timeout_ms(&self) -> Option<u64> {
         let rounds = self
             .peers
-            .values()
-            .filter(|p| p.greeted)
-            .map(|p| p.last_round_ms + self.config.resync_interval_ms);
+            .iter()
+            .filter(|(site, p)| p.greeted && !p.sending_whole() && self.starts_rounds_with(site))
+            .map(|(_, p)| p.last_round_ms + self.config.resync_interval_ms);
         let fetches = (!self.deferred.is_empty())
             .then(|| {
                 self.fetching
@@ -253,8 +448,13 @@ impl Engine {
         let due: Vec<String> = self
             .peers
             .iter()
-            .filter(|(_, p)| {
-                p.greeted && now_ms >= p.last_round_ms + self.config.resync_interval_ms
+            .filter(|(site, p)| {
+                // Not while documents are still being sent whole: the round would find them
+                // again and send them twice.
+                p.greeted
+                    && !p.sending_whole()
+                    && self.starts_rounds_with(site)
+                    && now_ms >= p.last_round_ms + self.config.resync_interval_ms
             })
             .map(|(k, _)| k.clone())
             .collect();
@@ -265,6 +465,14 @@ impl Engine {
         if !self.deferred.is_empty() {
             self.fetched_from("", now_ms, replica);
         }
+    }
+
+    /// Whether this side starts the catch-up rounds with `peer`: the side with the smaller
+    /// site id does, at the greeting and then every [`Config::resync_interval_ms`]. A round
+    /// finds the differences of both sides, so one per pair is enough — in a full mesh of
+    /// N sites that is N × (N − 1) / 2 rounds per period, not N × (N − 1).
+    fn starts_rounds_with(&self, peer: &str) -> bool {
+        self.site.as_str() < peer
     }
 
     /// A new directory was installed here (from the node's own file, or pushed by an
@@ -438,7 +646,7 @@ impl Engine {
                         signed: d.signed.to_bytes(),
                     });
                 }
-                if self.site.as_str() < peer {
+                if self.starts_rounds_with(peer) {
                     self.start_round(peer, now_ms, replica);
                 }
             }
@@ -463,7 +671,23 @@ impl Engine {
                 }
             }
             Message::Ranges { ranges } => {
-                let set = item_set(replica, peer);
+                // The side with the smaller site id starts the rounds (see `handle_tick`); on
+                // this side, the first message of a round begins it.
+                if let Some(p) = self.peers.get_mut(peer)
+                    && now_ms >= p.last_round_ms + self.config.resync_interval_ms / 2
+                    && peer < self.site.as_str()
+                    && !p.sending_whole()
+                {
+                    p.last_round_ms = now_ms;
+                    p.differing.clear();
+                    p.sent.clear();
+                }
+                self.items.refresh(replica);
+                let set = PeerItems {
+                    cache: &self.items,
+                    replica,
+                    peer,
+                };
                 match ranges::respond(&set, &ranges) {
                     Ok(step) => {
                         let Some(p) = self.peers.get_mut(peer) else {
@@ -658,6 +882,17 @@ impl Engine {
         // company in memory before anything is sent.
         let holds_none = d.heads.is_empty() && d.clock.as_ref().is_none_or(|c| c.is_empty());
         if holds_none
+            && self.config.window_frames.is_some()
+            && replica.holds(&d.doc)
+            && let Some(p) = self.peers.get_mut(peer)
+        {
+            // Sent as the window opens (see `Engine::flush`).
+            if p.backlog_set.insert(d.doc.clone()) {
+                p.backlog.push_back(d.doc);
+            }
+            return;
+        }
+        if holds_none
             && !replica.is_loaded(&d.doc)
             && let Some(stored) = replica.stored_changes(&d.doc)
         {
@@ -749,19 +984,91 @@ impl Engine {
     }
 
     fn start_round(&mut self, peer: &str, now_ms: u64, replica: &Replica) {
-        let set = item_set(replica, peer);
+        self.items.refresh(replica);
+        let set = PeerItems {
+            cache: &self.items,
+            replica,
+            peer,
+        };
+        let first = ranges::initiate(&set);
         if let Some(p) = self.peers.get_mut(peer) {
             p.last_round_ms = now_ms;
             p.differing.clear();
             p.sent.clear();
-            p.out.push_back(Message::Ranges {
-                ranges: ranges::initiate(&set),
-            });
+            p.out.push_back(Message::Ranges { ranges: first });
+        }
+    }
+
+    /// A frame sent to `peer` arrived (or was given up on): the window opens by one, and
+    /// more of the documents waiting to be sent whole go out.
+    pub fn handle_delivered(&mut self, peer: &str, replica: &Replica) {
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        p.in_flight = p.in_flight.saturating_sub(1);
+        if p.sending_whole() {
+            self.flush(peer, replica);
+        }
+    }
+
+    /// How many documents wait to be sent whole to `peer` as its window opens (counting the
+    /// one being sent).
+    pub fn backlog(&self, peer: &str) -> usize {
+        self.peers
+            .get(peer)
+            .map_or(0, |p| p.backlog.len() + usize::from(!p.sending.is_empty()))
+    }
+
+    /// Turns what is queued for `peer` into frames, then, while the window allows, the
+    /// documents waiting to be sent whole.
+    fn flush(&mut self, peer: &str, replica: &Replica) {
+        self.flush_queued(peer, replica);
+        let Some(window) = self.config.window_frames else {
+            return;
+        };
+        let max = self.config.max_frame.min(MAX_FRAME);
+        loop {
+            let Some(p) = self.peers.get_mut(peer) else {
+                return;
+            };
+            if p.in_flight >= window || !p.sending_whole() {
+                return;
+            }
+            // One frame's worth of changes at a time.
+            let mut bytes = 0;
+            while bytes < max {
+                if let Some(c) = p.sending.pop_front() {
+                    if bytes > 0 && bytes + c.bytes().len() > max {
+                        p.sending.push_front(c);
+                        break;
+                    }
+                    if !p.sent.contains(&c.hash()) && p.queued_set.insert(c.hash()) {
+                        bytes += c.bytes().len();
+                        p.queued.push(c);
+                    }
+                    continue;
+                }
+                let Some(doc) = p.backlog.pop_front() else {
+                    break;
+                };
+                p.backlog_set.remove(&doc);
+                if !replica.may_hold(peer, &doc) {
+                    continue;
+                }
+                p.sending = match replica.stored_changes(&doc) {
+                    Some(stored) => stored.into(),
+                    None => replica
+                        .doc(&doc)
+                        .map(|d| d.changes().cloned().collect())
+                        .unwrap_or_default(),
+                };
+            }
+            self.flush_queued(peer, replica);
         }
     }
 
     /// Turns what is queued for `peer` into frames.
-    fn flush(&mut self, peer: &str, replica: &Replica) {
+    fn flush_queued(&mut self, peer: &str, replica: &Replica) {
         let max = self.config.max_frame.min(MAX_FRAME);
         let Some(p) = self.peers.get_mut(peer) else {
             return;
@@ -826,6 +1133,7 @@ impl Engine {
         }
         for (kind, f) in frames {
             *p.bytes_by_kind.entry(kind).or_default() += f.len() as u64;
+            p.in_flight += 1;
             p.traffic.frames_sent += 1;
             p.traffic.bytes_sent += f.len() as u64;
             self.outbox.push_back((peer.to_owned(), f));
@@ -861,20 +1169,104 @@ fn in_final_list(msg: &[ranges::Range], key: &str) -> bool {
     false
 }
 
-/// The documents `peer` may hold, with fingerprints of their heads.
-fn item_set(replica: &Replica, peer: &str) -> ItemSet {
-    let mut set = ItemSet::new();
-    for id in replica.doc_ids() {
-        if replica.may_hold(peer, id) {
-            let mut input = Vec::new();
-            for h in replica.heads_of(id).unwrap_or_default() {
-                input.extend_from_slice(&h.0);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::World;
+    use crate::{GroupSettings, NewGroup, Visibility};
+    use ranges::Items;
+
+    /// The items `peer` may hold, read from every document (what the cache stands for).
+    fn read_whole(replica: &Replica, peer: &str) -> ranges::ItemSet {
+        let mut set = ranges::ItemSet::new();
+        for id in replica.doc_ids() {
+            if replica.may_hold(peer, id) {
+                let mut input = Vec::new();
+                for h in replica.heads_of(id).unwrap_or_default() {
+                    input.extend_from_slice(&h.0);
+                }
+                set.insert(
+                    id.as_str().to_owned(),
+                    Fingerprint::of_item(id.as_str(), &input),
+                );
             }
-            set.insert(
-                id.as_str().to_owned(),
-                Fingerprint::of_item(id.as_str(), &input),
-            );
+        }
+        set
+    }
+
+    fn check(w: &World, r: &Replica, cache: &mut ItemCache) {
+        cache.refresh(r);
+        for peer in &w.sites {
+            let view = PeerItems {
+                cache,
+                replica: r,
+                peer,
+            };
+            let truth = read_whole(r, peer);
+            let ours: Vec<_> = view.range("", None).collect();
+            let theirs: Vec<_> = truth.iter().collect();
+            assert_eq!(ours, theirs, "items shown to {peer}");
+            assert_eq!(view.summarize("", None), truth.summarize("", None));
+            assert_eq!(view.len(), truth.len());
+            if let Some((mid, _)) = theirs.get(theirs.len() / 2) {
+                assert_eq!(
+                    view.summarize("", Some(mid)),
+                    truth.summarize("", Some(mid))
+                );
+                assert_eq!(view.summarize(mid, None), truth.summarize(mid, None));
+            }
         }
     }
-    set
+
+    #[test]
+    fn the_item_cache_shows_each_peer_what_reading_every_document_would() {
+        let w = World::new(3, 9);
+        let mut r = w.replica();
+        let mut cache = ItemCache::default();
+        check(&w, &r, &mut cache);
+        let a = w.authors[0].clone();
+        let group = |r: &mut Replica, vis, nonce| {
+            r.create_group(
+                &a,
+                &NewGroup {
+                    name: "Club",
+                    description: "",
+                    visibility: vis,
+                    home_site: "site0",
+                },
+                1_000,
+                nonce,
+            )
+            .unwrap()
+        };
+        let public = group(&mut r, Visibility::Public, 1);
+        let (t1, _) = r
+            .create_thread(&a, public.doc(), "Ouvert", "à tous", 1_100, 2)
+            .unwrap();
+        check(&w, &r, &mut cache);
+        let private = group(&mut r, Visibility::Private, 3);
+        let (t2, _) = r
+            .create_thread(&a, private.doc(), "Fermé", "entre nous", 1_200, 4)
+            .unwrap();
+        check(&w, &r, &mut cache);
+        // A member at site 1: the private group and its thread are shown to site 1 now,
+        // with nothing to refresh in the cache but the group's own item.
+        r.add_member(&a, private.doc(), "e1", 1_300).unwrap();
+        check(&w, &r, &mut cache);
+        r.reply(&a, t1.doc(), "réponse", None, 1_400, 5).unwrap();
+        r.reply(&a, t2.doc(), "réponse", None, 1_400, 6).unwrap();
+        check(&w, &r, &mut cache);
+        // Visibility flips both ways: the cache reads every document again.
+        for (g, vis) in [
+            (public.doc(), Visibility::Private),
+            (private.doc(), Visibility::Public),
+        ] {
+            let settings = GroupSettings {
+                visibility: Some(vis),
+                ..GroupSettings::default()
+            };
+            r.update_group(&a, g, &settings, 1_500).unwrap();
+            check(&w, &r, &mut cache);
+        }
+    }
 }

@@ -182,43 +182,89 @@ impl ItemSet {
     /// than panicking, because the bounds may come from a peer.
     #[must_use]
     pub fn summarize(&self, lower: &str, upper: Option<&str>) -> (Fingerprint, u64) {
+        Items::summarize(self, lower, upper)
+    }
+}
+
+impl Items for ItemSet {
+    fn range<'a>(
+        &'a self,
+        lower: &'a str,
+        upper: Option<&'a str>,
+    ) -> Box<dyn Iterator<Item = (&'a str, Fingerprint)> + 'a> {
+        Box::new(
+            key_range(&self.items, lower, upper)
+                .into_iter()
+                .flatten()
+                .map(|(k, f)| (k.as_str(), *f)),
+        )
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
+/// The entries of `map` with `lower <= key < upper`; `None` if the range is empty or inverted
+/// (which `BTreeMap::range` would panic on, and the bounds may come from a peer).
+pub fn key_range<'a, V>(
+    map: &'a BTreeMap<String, V>,
+    lower: &'a str,
+    upper: Option<&'a str>,
+) -> Option<std::collections::btree_map::Range<'a, String, V>> {
+    let non_empty = upper.is_none_or(|u| lower < u);
+    let bounds: (Bound<&str>, Bound<&str>) = (
+        Bound::Included(lower),
+        upper.map_or(Bound::Unbounded, Bound::Excluded),
+    );
+    non_empty.then(|| map.range::<str, _>(bounds))
+}
+
+/// What reconciliation reads of one side's items: the items of a key range, in key order.
+///
+/// [`ItemSet`] is the plain implementation. A caller may serve the same items from a view
+/// instead — the sync engine keeps one set of item fingerprints for all its peers and shows
+/// each peer only the documents it may hold — as long as every key is at most
+/// [`MAX_KEY_LEN`] bytes and keys come out strictly increasing.
+pub trait Items {
+    /// The items with `lower <= key < upper` (`upper` `None` means unbounded), in key order;
+    /// nothing if the range is empty or inverted.
+    fn range<'a>(
+        &'a self,
+        lower: &'a str,
+        upper: Option<&'a str>,
+    ) -> Box<dyn Iterator<Item = (&'a str, Fingerprint)> + 'a>;
+
+    /// The number of items.
+    fn len(&self) -> usize {
+        self.range("", None).count()
+    }
+
+    /// Whether there are no items.
+    fn is_empty(&self) -> bool {
+        self.range("", None).next().is_none()
+    }
+
+    /// The XOR of the item fingerprints and the count of the items with
+    /// `lower <= key < upper`.
+    fn summarize(&self, lower: &str, upper: Option<&str>) -> (Fingerprint, u64) {
         let mut fp = Fingerprint::default();
         let mut count = 0u64;
         for (_, item) in self.range(lower, upper) {
-            fp = fp.xor(*item);
+            fp = fp.xor(item);
             count += 1;
         }
         (fp, count)
     }
 
-    /// The items with `lower <= key < upper`; empty if the range is empty or inverted (which
-    /// `BTreeMap::range` would panic on).
-    fn range<'a>(
-        &'a self,
-        lower: &'a str,
-        upper: Option<&'a str>,
-    ) -> impl Iterator<Item = (&'a String, &'a Fingerprint)> {
-        let non_empty = upper.is_none_or(|u| lower < u);
-        let bounds: (Bound<&str>, Bound<&str>) = (
-            Bound::Included(lower),
-            upper.map_or(Bound::Unbounded, Bound::Excluded),
-        );
-        non_empty
-            .then(|| self.items.range::<str, _>(bounds))
-            .into_iter()
-            .flatten()
-    }
-
-    /// The items with `lower <= key < upper` as borrowed pairs, collected because several
-    /// answers need to walk them more than once.
+    /// The items with `lower <= key < upper`, collected because several answers need to walk
+    /// them more than once.
     fn collect_range<'a>(
         &'a self,
         lower: &'a str,
         upper: Option<&'a str>,
     ) -> Vec<(&'a str, Fingerprint)> {
-        self.range(lower, upper)
-            .map(|(k, f)| (k.as_str(), *f))
-            .collect()
+        self.range(lower, upper).collect()
     }
 }
 
@@ -319,14 +365,17 @@ pub struct Step {
 /// the set has at most [`LIST_THRESHOLD`] items (a small set is cheaper to list than to
 /// fingerprint and refine).
 #[must_use]
-pub fn initiate(set: &ItemSet) -> Vec<Range> {
-    let mode = if count_u64(set.len()) <= LIST_THRESHOLD {
+pub fn initiate(set: &(impl Items + ?Sized)) -> Vec<Range> {
+    let (fp, count) = set.summarize("", None);
+    let mode = if count <= LIST_THRESHOLD {
         Mode::Items {
-            items: set.iter().map(|(k, f)| (k.to_owned(), f)).collect(),
+            items: set
+                .range("", None)
+                .map(|(k, f)| (k.to_owned(), f))
+                .collect(),
             reply: true,
         }
     } else {
-        let (fp, count) = set.summarize("", None);
         Mode::Fingerprint { fp, count }
     };
     vec![Range { upper: None, mode }]
@@ -407,7 +456,7 @@ pub fn validate(msg: &[Range]) -> Result<(), RangeError> {
 /// next rounds refine, so a reply never exceeds the limits its peer enforces.
 ///
 /// If every range of the reply is Skip, the reply is empty (this side is done).
-pub fn respond(set: &ItemSet, incoming: &[Range]) -> Result<Step, RangeError> {
+pub fn respond(set: &(impl Items + ?Sized), incoming: &[Range]) -> Result<Step, RangeError> {
     validate(incoming)?;
     let end = incoming.last().and_then(|r| r.upper.as_deref());
     let mut reply = ReplyBuilder::default();
@@ -487,7 +536,7 @@ impl ReplyBuilder {
 /// [`BRANCHING`] ranges, and a list answer that exceeds [`MAX_ITEMS`] is replaced by a split.
 /// So each round makes progress even when the fallback is used.
 fn answer_range(
-    set: &ItemSet,
+    set: &(impl Items + ?Sized),
     lower: &str,
     upper: Option<&str>,
     mode: &Mode,

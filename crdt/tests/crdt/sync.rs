@@ -390,6 +390,79 @@ fn documents_put_away_are_served_and_refused_like_documents_in_memory() {
     assert_eq!(view.posts.len(), 2);
 }
 
+/// A site joining from nothing is sent whole documents a window of frames at a time: what
+/// waits stays a list of document ids until the joiner has taken the frames before it, and
+/// nothing is sent twice.
+#[test]
+fn a_joining_site_is_sent_whole_documents_a_window_at_a_time() {
+    let window = 2;
+    let config = Config {
+        window_frames: Some(window),
+        max_frame: 4096,
+        ..Config::default()
+    };
+    let mut c = Cluster::new(World::new(2, 4), config);
+    let g = group(&mut c, 0, 0, Visibility::Public, 1);
+    let a = c.world.authors[0].clone();
+    for i in 0..60u64 {
+        let (t, _) = c.replicas[0]
+            .create_thread(&a, g.doc(), "Topic", &"texte ".repeat(100), 2_000, 10 + i)
+            .unwrap();
+        for k in 0..3 {
+            c.replicas[0]
+                .reply(
+                    &a,
+                    t.doc(),
+                    &format!("réponse {k}"),
+                    None,
+                    2_100,
+                    1_000 + i * 10 + k,
+                )
+                .unwrap();
+        }
+    }
+    let signed: u64 = c.replicas[0]
+        .docs()
+        .flat_map(|d| d.changes())
+        .map(|ch| ch.bytes().len() as u64)
+        .sum();
+    c.connect(0, 1);
+    let mut most_in_flight = 0;
+    let mut most_waiting = 0;
+    let mut frames = 0;
+    loop {
+        let in_flight = c
+            .wire
+            .iter()
+            .filter(|(f, t, bytes)| {
+                *f == 0 && *t == 1 && matches!(Message::decode(bytes), Ok(Message::Changes { .. }))
+            })
+            .count();
+        most_in_flight = most_in_flight.max(in_flight);
+        most_waiting = most_waiting.max(c.engines[0].backlog("site1"));
+        if !c.step() {
+            break;
+        }
+        frames += 1;
+    }
+    assert_eq!(c.state(1), c.state(0));
+    assert!(frames > 20 * window as usize, "only {frames} frames");
+    assert!(
+        most_waiting > 30,
+        "documents never waited for the window: {most_waiting}"
+    );
+    // Frames of changes on their way: the window at most (the greeting, ranges and heads
+    // count in it too), and one more when the certificates that go with a frame's changes
+    // push it over the frame size.
+    assert!(most_in_flight >= 1);
+    assert!(
+        most_in_flight <= window as usize + 1,
+        "{most_in_flight} frames of changes in flight"
+    );
+    let sent = c.engines[0].traffic("site1").change_bytes_sent;
+    assert_eq!(sent, signed, "bytes of changes sent against those held");
+}
+
 /// A removal reaches the removed member's site — at once if it is connected, at the next
 /// catch-up if it was away — although that site may no longer hold the group: it held
 /// everything up to the removal. Its node then refuses the member's writes, and a site with
