@@ -331,7 +331,7 @@ fn main() {
     let join = std::env::var("COMPANY_BENCH_JOIN")
         .ok()
         .filter(|v| !v.is_empty() && v != "0")
-        .map(|v| join_phase(&dir, &site_dir, &site, &v, &log));
+        .map(|v| join_phase(&dir, &site_dir, &site, &v, &log, &tokens));
 
     let gib = |kib: u64| kib as f64 / (1024.0 * 1024.0);
     println!(
@@ -363,8 +363,9 @@ fn main() {
     );
     print_table(&runs, &[]);
     if let Some(j) = &join {
+        let gb = |v: &Value| v.as_f64().unwrap_or(0.0) / (1024.0 * 1024.0);
         println!(
-            "\njoin of {} from nothing (one peer: {site}): {} of {} documents it may hold in {:.0} s; {:.1} MB received for {:.1} MB of signed changes held ({:.2}×); peak resident {:.2} GiB",
+            "\njoin of {} from nothing (one peer: {site}): {} of {} documents it may hold in {:.0} s; {:.1} MB received for {:.1} MB of signed changes held ({:.2}×); peak resident {:.2} GiB (the peer's {:.2} GiB)",
             j["site"].as_str().unwrap_or(""),
             j["documents"],
             j["expected_documents"],
@@ -372,8 +373,40 @@ fn main() {
             j["bytes_received"].as_f64().unwrap_or(0.0) / 1e6,
             j["signed_bytes"].as_f64().unwrap_or(0.0) / 1e6,
             j["bytes_ratio"].as_f64().unwrap_or(0.0),
-            j["peak_rss_kib"].as_f64().unwrap_or(0.0) / (1024.0 * 1024.0)
+            gb(&j["peak_rss_kib"]),
+            gb(&j["peer_peak_rss_kib"]),
         );
+        let w = &j["week"];
+        if !w.is_null() {
+            println!(
+                "back after a week offline ({} replies written meanwhile): {} changes, {:.2} MB of signed changes gained, {:.2} MB received ({:.2}×) in {:.0} s; peak resident {:.2} GiB",
+                w["replies_written"],
+                w["changes_gained"],
+                w["signed_bytes_gained"].as_f64().unwrap_or(0.0) / 1e6,
+                w["bytes_received"].as_f64().unwrap_or(0.0) / 1e6,
+                w["bytes_ratio"].as_f64().unwrap_or(0.0),
+                w["secs"].as_f64().unwrap_or(0.0),
+                gb(&w["peak_rss_kib"]),
+            );
+        }
+        let t = &j["two_peers"];
+        if !t.is_null() {
+            println!(
+                "join of {} from two peers ({}, {}): {} of {} documents in {:.0} s; {:.1} MB received ({:.1} and {:.1} MB sent by each) for {:.1} MB of signed changes held ({:.2}×); peak resident {:.2} GiB",
+                t["site"].as_str().unwrap_or(""),
+                t["peers"][0].as_str().unwrap_or(""),
+                t["peers"][1].as_str().unwrap_or(""),
+                t["documents"],
+                t["expected_documents"],
+                t["secs"].as_f64().unwrap_or(0.0),
+                t["bytes_received"].as_f64().unwrap_or(0.0) / 1e6,
+                t["bytes_sent_by_peers"][0].as_f64().unwrap_or(0.0) / 1e6,
+                t["bytes_sent_by_peers"][1].as_f64().unwrap_or(0.0) / 1e6,
+                t["signed_bytes"].as_f64().unwrap_or(0.0) / 1e6,
+                t["bytes_ratio"].as_f64().unwrap_or(0.0),
+                gb(&t["peak_rss_kib"]),
+            );
+        }
     }
     let base = &runs[0];
     let ratio = |r: &Run| r.p99.as_secs_f64() / base.p99.as_secs_f64();
@@ -411,34 +444,9 @@ fn main() {
     assert_few_errors(&runs);
 }
 
-/// A new site joins from nothing: its node (`DIR/join-<site>`, made afresh) starts with the
-/// directory and the address of the generating site's node, and catches up. Measured until
-/// its document count stops moving for a minute (or `COMPANY_BENCH_JOIN_SECS`, default
-/// 1,800): time, documents against those it may hold (public groups, groups with a member
-/// homed there, their threads, every profile), bytes received against the signed bytes of
-/// the changes it then holds, and its peak resident memory. `COMPANY_BENCH_JOIN=1` takes
-/// the site with the most employees after the generating one; any other value names it.
-fn join_phase(dir: &Path, site_dir: &Path, site: &str, which: &str, log: &Path) -> Value {
-    let bytes = std::fs::read(dir.join("directory.signed")).unwrap();
-    let d = weft_keys::directory::SignedDirectory::from_bytes(&bytes)
-        .unwrap()
-        .open()
-        .unwrap();
-    let joiner = if which == "1" {
-        let mut sizes: std::collections::BTreeMap<&str, usize> = Default::default();
-        for e in d.employees.values() {
-            *sizes.entry(e.site.as_str()).or_default() += 1;
-        }
-        sizes
-            .into_iter()
-            .filter(|(s, _)| *s != site)
-            .max_by_key(|(s, n)| (*n, std::cmp::Reverse(*s)))
-            .map(|(s, _)| s.to_owned())
-            .unwrap()
-    } else {
-        which.to_owned()
-    };
-    // What it may hold, from the generator's truth and the directory.
+/// What a site may hold of the saved company: every profile, every public group, the groups
+/// with a member homed at the site, their threads.
+fn may_hold(dir: &Path, d: &weft_keys::Directory, site: &str) -> u64 {
     let truth: Value =
         serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
     let mut expected = truth["profiles"].as_u64().unwrap_or(0);
@@ -447,73 +455,265 @@ fn join_phase(dir: &Path, site_dir: &Path, site: &str, which: &str, log: &Path) 
             || g["members"].as_array().into_iter().flatten().any(|m| {
                 m.as_str()
                     .and_then(|m| d.employees.get(m))
-                    .is_some_and(|e| e.site == joiner)
+                    .is_some_and(|e| e.site == site)
             });
         if open {
             expected += 1 + g["threads"].as_u64().unwrap_or(0);
         }
     }
-    let home = dir.join(format!("join-{joiner}"));
+    expected
+}
+
+/// The sites by number of employees, largest first (ties by id).
+fn sites_by_size(d: &weft_keys::Directory) -> Vec<String> {
+    let mut sizes: std::collections::BTreeMap<&str, usize> = Default::default();
+    for e in d.employees.values() {
+        *sizes.entry(e.site.as_str()).or_default() += 1;
+    }
+    let mut v: Vec<(&str, usize)> = sizes.into_iter().collect();
+    v.sort_by_key(|(s, n)| (std::cmp::Reverse(*n), *s));
+    v.into_iter().map(|(s, _)| s.to_owned()).collect()
+}
+
+/// Writes the configuration of a site's node at `home` (made afresh) that dials `peers`
+/// (loopback libp2p ports).
+fn joiner_home(dir: &Path, site: &str, peers: &[u16]) -> PathBuf {
+    let home = dir.join(format!("join-{site}"));
     let _ = std::fs::remove_dir_all(&home);
     std::fs::create_dir_all(&home).unwrap();
+    write_config(dir, &home, site, peers);
+    home
+}
+
+fn write_config(dir: &Path, home: &Path, site: &str, peers: &[u16]) {
     let abs = |p: PathBuf| std::fs::canonicalize(p).unwrap().display().to_string();
-    let (peer, _) = Node::start(site_dir, log);
+    let peers: Vec<String> = peers
+        .iter()
+        .map(|p| format!("\"/ip4/127.0.0.1/tcp/{p}\""))
+        .collect();
     std::fs::write(
         home.join("weft.toml"),
         format!(
-            "site = \"{joiner}\"\ndata_dir = \"data\"\nnode_key = \"{}\"\ndirectory = \"{}\"\ntrust = [\"{}\"]\npeers = [\"/ip4/127.0.0.1/tcp/{}\"]\nmdns = false\n",
-            abs(dir.join("sites").join(&joiner).join("node.key")),
+            "site = \"{site}\"\ndata_dir = \"data\"\nnode_key = \"{}\"\ndirectory = \"{}\"\ntrust = [\"{}\"]\npeers = [{}]\nmdns = false\n",
+            abs(dir.join("sites").join(site).join("node.key")),
             abs(dir.join("directory.signed")),
             abs(dir.join("authority/authority.pub")),
-            peer.p2p
+            peers.join(", ")
         ),
     )
     .unwrap();
-    eprintln!("{joiner} joins from nothing; it may hold {expected} documents…");
+}
+
+/// Waits while `node` catches up: until it holds `expected` documents and its received
+/// changes have not moved for ten seconds, or nothing moved for a minute, or
+/// `COMPANY_BENCH_JOIN_SECS` (default 1,800) passed. Returns the seconds until the last
+/// change arrived and the peak resident memory (KiB).
+fn catch_up(node: &Node, expected: u64) -> (f64, u64) {
     let limit = env_usize("COMPANY_BENCH_JOIN_SECS", 1_800) as f64;
-    let (node, _) = Node::start(&home, &home.join("node.log"));
     let started = Instant::now();
-    let (mut last, mut still_since, mut done_at) = (0.0, Instant::now(), 0.0);
+    let (mut last, mut still_since, mut done_at) = ((0.0, 0.0), Instant::now(), 0.0);
     let mut told = Instant::now();
+    let mut peak = 0;
     loop {
         std::thread::sleep(Duration::from_secs(2));
+        peak = peak.max(status_kib(node.pid(), "VmHWM:"));
         let docs = node.metric("weft_documents");
-        if docs != last {
-            last = docs;
+        let changes = node.metric("weft_changes_received_total");
+        if (docs, changes) != last {
+            last = (docs, changes);
             still_since = Instant::now();
             done_at = started.elapsed().as_secs_f64();
         }
         if told.elapsed() > Duration::from_secs(10) {
             told = Instant::now();
             eprintln!(
-                "  {:.0} s: {docs} documents, {:.1} MB received",
+                "  {:.0} s: {docs} documents, {changes} changes, {:.1} MB received, resident {:.2} GiB",
                 started.elapsed().as_secs_f64(),
-                node.metric("weft_bytes_received_total") / 1e6
+                node.metric("weft_bytes_received_total") / 1e6,
+                status_kib(node.pid(), "VmRSS:") as f64 / (1024.0 * 1024.0)
             );
         }
-        if docs as u64 >= expected && still_since.elapsed() > Duration::from_secs(10)
+        if docs as u64 >= expected
+            && changes > 0.0
+            && still_since.elapsed() > Duration::from_secs(10)
             || still_since.elapsed() > Duration::from_secs(60)
             || started.elapsed().as_secs_f64() > limit
         {
             break;
         }
     }
-    let received = node.metric("weft_bytes_received_total");
-    let peak = status_kib(node.pid(), "VmHWM:");
-    node.stop();
-    peer.stop();
-    let stats = weft_node::Store::open(&home.join("data/store"))
+    (done_at, peak.max(status_kib(node.pid(), "VmHWM:")))
+}
+
+fn store_stats(home: &Path) -> weft_node::store::StoreStats {
+    weft_node::Store::open(&home.join("data/store"))
         .map(|s| s.stats())
+        .unwrap()
+}
+
+/// A new site joins from nothing: its node (`DIR/join-<site>`, made afresh) starts with the
+/// directory and the address of the generating site's node, and catches up (see
+/// [`catch_up`]): time, documents against those it may hold (public groups, groups with a
+/// member homed there, their threads, every profile), bytes received against the signed
+/// bytes of the changes it then holds, and its peak resident memory, with the peer's peak
+/// too. `COMPANY_BENCH_JOIN=1` takes the site with the most employees after the generating
+/// one; any other value names it. Then, unless `COMPANY_BENCH_WEEK=0`, [`week_phase`], and
+/// unless `COMPANY_BENCH_JOIN2=0`, a third site joins from both (the next largest site).
+fn join_phase(
+    dir: &Path,
+    site_dir: &Path,
+    site: &str,
+    which: &str,
+    log: &Path,
+    tokens: &[String],
+) -> Value {
+    let bytes = std::fs::read(dir.join("directory.signed")).unwrap();
+    let d = weft_keys::directory::SignedDirectory::from_bytes(&bytes)
+        .unwrap()
+        .open()
         .unwrap();
-    json!({
+    let by_size: Vec<String> = sites_by_size(&d)
+        .into_iter()
+        .filter(|s| s != site)
+        .collect();
+    let joiner = if which == "1" {
+        by_size[0].clone()
+    } else {
+        which.to_owned()
+    };
+    let expected = may_hold(dir, &d, &joiner);
+    let (peer, _) = Node::start(site_dir, log);
+    let home = joiner_home(dir, &joiner, &[peer.p2p]);
+    eprintln!("{joiner} joins from nothing; it may hold {expected} documents…");
+    let (node, _) = Node::start(&home, &home.join("node.log"));
+    let (secs, peak) = catch_up(&node, expected);
+    let received = node.metric("weft_bytes_received_total");
+    let peer_peak = status_kib(peer.pid(), "VmHWM:");
+    node.stop();
+    let stats = store_stats(&home);
+    let mut result = json!({
         "site": joiner,
         "documents": stats.documents,
         "expected_documents": expected,
         "changes": stats.changes,
-        "secs": done_at,
+        "secs": secs,
         "bytes_received": received,
         "signed_bytes": stats.change_bytes,
         "bytes_ratio": received / (stats.change_bytes.max(1) as f64),
+        "peak_rss_kib": peak,
+        "peer_peak_rss_kib": peer_peak,
+    });
+    if std::env::var("COMPANY_BENCH_WEEK").as_deref() != Ok("0") {
+        result["week"] = week_phase(&peer, &home, &joiner, tokens);
+    }
+    if std::env::var("COMPANY_BENCH_JOIN2").as_deref() != Ok("0")
+        && let Some(third) = by_size.iter().find(|s| **s != joiner)
+    {
+        // The first joiner serves too now.
+        let first_log = home.join("node.log");
+        write_config(dir, &home, &joiner, &[peer.p2p]);
+        let (first, _) = Node::start(&home, &first_log);
+        let expected = may_hold(dir, &d, third);
+        let home3 = joiner_home(dir, third, &[peer.p2p, first.p2p]);
+        eprintln!(
+            "{third} joins from nothing from two peers ({site}, {joiner}); it may hold {expected} documents…"
+        );
+        let sent_before = (
+            peer.metric("weft_bytes_sent_total"),
+            first.metric("weft_bytes_sent_total"),
+        );
+        let (node, _) = Node::start(&home3, &home3.join("node.log"));
+        let (secs, peak) = catch_up(&node, expected);
+        let received = node.metric("weft_bytes_received_total");
+        let sent = (
+            peer.metric("weft_bytes_sent_total") - sent_before.0,
+            first.metric("weft_bytes_sent_total") - sent_before.1,
+        );
+        node.stop();
+        first.stop();
+        let stats = store_stats(&home3);
+        result["two_peers"] = json!({
+            "site": third,
+            "peers": [site, joiner],
+            "documents": stats.documents,
+            "expected_documents": expected,
+            "changes": stats.changes,
+            "secs": secs,
+            "bytes_received": received,
+            "bytes_sent_by_peers": [sent.0, sent.1],
+            "signed_bytes": stats.change_bytes,
+            "bytes_ratio": received / (stats.change_bytes.max(1) as f64),
+            "peak_rss_kib": peak,
+        });
+    }
+    peer.stop();
+    result
+}
+
+/// A site back after a week offline: the joined site's node is stopped, the company writes
+/// a week of replies at the peer (`COMPANY_BENCH_WEEK_POSTS`, default 7,000: the sources'
+/// 1,000 posts a day, in threads of each writer's feed), and the site restarts. Measured:
+/// the bytes it received against the signed bytes of the changes it gained, and the
+/// seconds until the last one arrived.
+fn week_phase(peer: &Node, home: &Path, joiner: &str, tokens: &[String]) -> Value {
+    let posts = env_usize("COMPANY_BENCH_WEEK_POSTS", 7_000);
+    let before = store_stats(home);
+    eprintln!("{joiner} is away; {posts} replies are written at the peer…");
+    let mut conn = Conn::open(peer.port).unwrap();
+    let feeds: Vec<Vec<String>> = tokens
+        .iter()
+        .map(|t| {
+            let v = load::call(&mut conn, t, "GET", "/api/v1/feed", Value::Null, 200);
+            v["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .collect();
+    let (mut written, mut refused) = (0, 0);
+    for i in 0..posts {
+        let k = i % tokens.len();
+        let Some(thread) =
+            (!feeds[k].is_empty()).then(|| &feeds[k][(i / tokens.len()) % feeds[k].len()])
+        else {
+            continue;
+        };
+        let body =
+            json!({"body": format!("Semaine d'absence : réponse {i}, on en reparle lundi #suivi")})
+                .to_string();
+        let (status, _) = conn
+            .request(
+                "POST",
+                &format!("/api/v1/threads/{thread}/posts"),
+                Some((&tokens[k], Auth::Bearer)),
+                Some(&body),
+            )
+            .unwrap();
+        if status == 201 {
+            written += 1;
+        } else {
+            refused += 1;
+        }
+        if (i + 1) % 1_000 == 0 {
+            eprintln!("  {} written", i + 1);
+        }
+    }
+    eprintln!("{written} replies written ({refused} refused); {joiner} comes back…");
+    let (node, _) = Node::start(home, &home.join("node.log"));
+    let (secs, peak) = catch_up(&node, before.documents);
+    let received = node.metric("weft_bytes_received_total");
+    node.stop();
+    let after = store_stats(home);
+    let gained = after.change_bytes.saturating_sub(before.change_bytes);
+    json!({
+        "replies_written": written,
+        "changes_gained": after.changes.saturating_sub(before.changes),
+        "signed_bytes_gained": gained,
+        "bytes_received": received,
+        "bytes_ratio": received / (gained.max(1) as f64),
+        "secs": secs,
         "peak_rss_kib": peak,
     })
 }

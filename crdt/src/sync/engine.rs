@@ -15,7 +15,21 @@
 //!    each sends the changes the other lacks — computed from vector clocks, so the cost grows
 //!    with what is missing, not with the document's history — bundled into few messages.
 //! 4. Afterwards, local changes are pushed at once to every connected peer allowed to hold
-//!    them; catch-up repeats every [`Config::resync_interval_ms`] to repair anything lost.
+//!    them; the same side starts a catch-up round again every [`Config::resync_interval_ms`]
+//!    to repair anything lost (one round per pair finds both sides' differences).
+//!
+//! What a round reads of this side is kept, not recomputed: every held document's item (a
+//! fingerprint of its heads, and who may hold it) is brought up to date from the replica's
+//! log of touched documents ([`Replica::touched_since`]), and the summary of the documents
+//! every site may hold is kept whole, so a round with a peer that differs in nothing costs
+//! the documents only some sites may hold, not all of them.
+//!
+//! A peer that holds none of a document (a site joining) is sent it whole; with
+//! [`Config::window_frames`], those documents wait as ids and go out a few frames at a time
+//! as the driver reports earlier frames delivered ([`Engine::handle_delivered`]). A document
+//! asked of one peer is not asked of another while the first is still answering (it sent
+//! something within [`FETCH_TIMEOUT_MS`]); the others are asked once it has sent the
+//! document, for what they hold beyond.
 //!
 //! Changes whose dependencies are missing wait in the replica, and the engine asks the peer
 //! that sent them for the missing ones ([`Message::Need`]). A peer never receives, and is
@@ -32,7 +46,8 @@ use crate::change::SignedChange;
 use crate::ids::DocId;
 use crate::replica::{IngestReport, Rejection, Replica, Waiting};
 
-/// How long a document fetched from one peer is not asked of another.
+/// How long a peer being fetched from may stay silent before the documents asked of it are
+/// asked of other peers.
 pub const FETCH_TIMEOUT_MS: u64 = 10_000;
 /// How many of the changes a peer lacks are looked at, when it is refused a group it held,
 /// for those it may still receive (see `Engine::handle_heads`): enough for a site that was
@@ -163,6 +178,8 @@ struct Peer {
     sending: VecDeque<SignedChange>,
     /// Frames sent and not yet reported delivered.
     in_flight: u32,
+    /// When a frame last came from the peer (a fetch from a silent peer is given up).
+    last_heard_ms: u64,
 }
 
 impl Peer {
@@ -180,8 +197,11 @@ pub struct Engine {
     peers: HashMap<String, Peer>,
     /// Documents being fetched, from which peer, since when.
     fetching: HashMap<DocId, (String, u64)>,
-    /// Heads exchanges postponed while another peer sends the document.
-    deferred: Vec<(String, DocId)>,
+    /// Heads exchanges postponed while another peer sends the document: document → the
+    /// peers to ask once it has.
+    deferred: HashMap<DocId, BTreeSet<String>>,
+    /// When fetches that went unanswered were last looked at.
+    fetches_checked_ms: u64,
     outbox: VecDeque<(String, Vec<u8>)>,
     events: VecDeque<Event>,
     /// Every held document's item for reconciliation, kept up to date from the replica's log
@@ -365,7 +385,8 @@ impl Engine {
             config,
             peers: HashMap::new(),
             fetching: HashMap::new(),
-            deferred: Vec::new(),
+            deferred: HashMap::new(),
+            fetches_checked_ms: 0,
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             items: ItemCache::default(),
@@ -400,6 +421,7 @@ impl Engine {
         let p = self.peers.entry(peer.to_owned()).or_default();
         *p = Peer {
             last_round_ms: now_ms,
+            last_heard_ms: now_ms,
             budget: f64::from(self.config.ingest_burst),
             budget_at_ms: now_ms,
             ..Peer::default()
@@ -426,14 +448,8 @@ impl Engine {
             .iter()
             .filter(|(site, p)| p.greeted && !p.sending_whole() && self.starts_rounds_with(site))
             .map(|(_, p)| p.last_round_ms + self.config.resync_interval_ms);
-        let fetches = (!self.deferred.is_empty())
-            .then(|| {
-                self.fetching
-                    .values()
-                    .map(|(_, since)| since + FETCH_TIMEOUT_MS)
-                    .min()
-            })
-            .flatten();
+        let fetches =
+            (!self.fetching.is_empty()).then_some(self.fetches_checked_ms + FETCH_TIMEOUT_MS);
         rounds.chain(fetches).min()
     }
 
@@ -462,9 +478,76 @@ impl Engine {
             self.start_round(&peer, now_ms, replica);
             self.flush(&peer, replica);
         }
-        if !self.deferred.is_empty() {
-            self.fetched_from("", now_ms, replica);
+        if !self.fetching.is_empty() && now_ms >= self.fetches_checked_ms + FETCH_TIMEOUT_MS {
+            self.check_fetches(now_ms, replica);
         }
+    }
+
+    /// Whether `peer` stopped answering: gone, or silent for [`FETCH_TIMEOUT_MS`].
+    fn stalled(&self, peer: &str, now_ms: u64) -> bool {
+        self.peers
+            .get(peer)
+            .is_none_or(|p| now_ms >= p.last_heard_ms + FETCH_TIMEOUT_MS)
+    }
+
+    /// Fetches from peers that stopped answering are given up, and the exchanges postponed
+    /// for them resume with the other peers; fetches that went unanswered (the peer had
+    /// nothing to add) and that nothing waits for are forgotten.
+    fn check_fetches(&mut self, now_ms: u64, replica: &Replica) {
+        self.fetches_checked_ms = now_ms;
+        let given_up: Vec<DocId> = self
+            .fetching
+            .iter()
+            .filter(|(doc, (p, since))| {
+                self.stalled(p, now_ms)
+                    || (now_ms >= since + FETCH_TIMEOUT_MS && !self.deferred.contains_key(*doc))
+            })
+            .map(|(d, _)| d.clone())
+            .collect();
+        let mut touched = BTreeSet::new();
+        for doc in given_up {
+            self.fetching.remove(&doc);
+            touched.extend(self.resume(doc, now_ms, replica));
+        }
+        // Postponed for a fetch no longer running (the peer went away and came back).
+        let orphans: Vec<DocId> = self
+            .deferred
+            .keys()
+            .filter(|d| !self.fetching.contains_key(*d))
+            .cloned()
+            .collect();
+        for doc in orphans {
+            touched.extend(self.resume(doc, now_ms, replica));
+        }
+        for p in touched {
+            self.flush(&p, replica);
+        }
+    }
+
+    /// `peer` answered for `doc` (sent changes, its heads, or a refusal): the fetch is over,
+    /// and the exchanges postponed for it resume.
+    fn fetched(&mut self, peer: &str, doc: &DocId, now_ms: u64, replica: &Replica) {
+        if self.fetching.get(doc).is_some_and(|(p, _)| p == peer) {
+            self.fetching.remove(doc);
+            for p in self.resume(doc.clone(), now_ms, replica) {
+                self.flush(&p, replica);
+            }
+        }
+    }
+
+    /// Sends our heads of `doc` to the peers that were postponed for it; returns them.
+    fn resume(&mut self, doc: DocId, now_ms: u64, replica: &Replica) -> Vec<String> {
+        let Some(peers) = self.deferred.remove(&doc) else {
+            return Vec::new();
+        };
+        let mut sent = Vec::new();
+        for p in peers {
+            if self.peers.contains_key(&p) {
+                self.send_heads(&p, doc.clone(), false, true, now_ms, replica);
+                sent.push(p);
+            }
+        }
+        sent
     }
 
     /// Whether this side starts the catch-up rounds with `peer`: the side with the smaller
@@ -552,13 +635,14 @@ impl Engine {
         now_ms: u64,
         replica: &Replica,
     ) {
-        if let Some((other, since)) = self.fetching.get(&doc)
+        if let Some((other, _)) = self.fetching.get(&doc)
             && other != peer
-            && now_ms < since + FETCH_TIMEOUT_MS
+            && !self.stalled(other, now_ms)
         {
-            if !self.deferred.iter().any(|(p, d)| p == peer && *d == doc) {
-                self.deferred.push((peer.to_owned(), doc));
-            }
+            self.deferred
+                .entry(doc)
+                .or_default()
+                .insert(peer.to_owned());
             return;
         }
         self.fetching.insert(doc.clone(), (peer.to_owned(), now_ms));
@@ -578,37 +662,6 @@ impl Engine {
         }
     }
 
-    /// A peer we fetched from has sent its changes: resume the exchanges postponed for the
-    /// documents it was sending.
-    fn fetched_from(&mut self, peer: &str, now_ms: u64, replica: &Replica) {
-        let done: Vec<DocId> = self
-            .fetching
-            .iter()
-            .filter(|(_, (p, since))| p == peer || now_ms >= since + FETCH_TIMEOUT_MS)
-            .map(|(d, _)| d.clone())
-            .collect();
-        for d in &done {
-            self.fetching.remove(d);
-        }
-        let resume: Vec<(String, DocId)> = self
-            .deferred
-            .iter()
-            .filter(|(_, d)| !self.fetching.contains_key(d))
-            .cloned()
-            .collect();
-        self.deferred.retain(|(_, d)| self.fetching.contains_key(d));
-        let mut touched = BTreeSet::new();
-        for (p, d) in resume {
-            if self.peers.contains_key(&p) {
-                self.send_heads(&p, d, false, true, now_ms, replica);
-                touched.insert(p);
-            }
-        }
-        for p in touched {
-            self.flush(&p, replica);
-        }
-    }
-
     /// A frame arrived from `peer`.
     pub fn handle_frame(&mut self, peer: &str, frame: &[u8], now_ms: u64, replica: &mut Replica) {
         let Some(p) = self.peers.get_mut(peer) else {
@@ -616,6 +669,7 @@ impl Engine {
         };
         p.traffic.frames_received += 1;
         p.traffic.bytes_received += frame.len() as u64;
+        p.last_heard_ms = now_ms;
         replica.set_now(now_ms);
         match Message::decode(frame) {
             Ok(msg) => self.handle_message(peer, msg, now_ms, replica),
@@ -729,6 +783,7 @@ impl Engine {
             }
             Message::Heads { docs } => {
                 for d in docs {
+                    self.fetched(peer, &d.doc, now_ms, replica);
                     self.handle_heads(peer, d, now_ms, replica);
                 }
             }
@@ -738,7 +793,6 @@ impl Engine {
                         peer: peer.to_owned(),
                         changes: changes.len(),
                     });
-                    self.fetched_from(peer, now_ms, replica);
                     return;
                 }
                 let mut report = IngestReport::default();
@@ -756,8 +810,19 @@ impl Engine {
                 }
                 let r = replica.ingest_bytes_from(peer, changes.iter().map(Vec::as_slice));
                 merge_report(&mut report, r);
+                // The documents it sent changes of are fetched (those of a large document
+                // may still be on their way: the peers postponed for it add what they hold
+                // beyond).
+                let answered: BTreeSet<DocId> = report
+                    .accepted
+                    .iter()
+                    .map(|(d, _)| d.clone())
+                    .chain(report.rejected.iter().filter_map(|(d, _, _)| d.clone()))
+                    .collect();
                 self.after_ingest(peer, report, replica);
-                self.fetched_from(peer, now_ms, replica);
+                for doc in &answered {
+                    self.fetched(peer, doc, now_ms, replica);
+                }
             }
             Message::Need { doc, hashes } => {
                 replica.load(&doc);
@@ -796,10 +861,13 @@ impl Engine {
                     });
                 }
             }
-            Message::Refused { doc } => self.events.push_back(Event::RefusedByPeer {
-                peer: peer.to_owned(),
-                doc,
-            }),
+            Message::Refused { doc } => {
+                self.fetched(peer, &doc, now_ms, replica);
+                self.events.push_back(Event::RefusedByPeer {
+                    peer: peer.to_owned(),
+                    doc,
+                });
+            }
         }
     }
 

@@ -463,6 +463,48 @@ fn a_joining_site_is_sent_whole_documents_a_window_at_a_time() {
     assert_eq!(sent, signed, "bytes of changes sent against those held");
 }
 
+/// A site joining from two peers that hold the same documents gets each document from one
+/// of them: what it receives is what it then holds, not twice that.
+#[test]
+fn a_site_joining_from_two_peers_gets_each_document_once() {
+    for window in [None, Some(2)] {
+        let config = Config {
+            window_frames: window,
+            max_frame: 8192,
+            ..Config::default()
+        };
+        let mut c = Cluster::new(World::new(3, 9), config);
+        let g = group(&mut c, 0, 0, Visibility::Public, 1);
+        let a = c.world.authors[0].clone();
+        for i in 0..40u64 {
+            let (t, _) = c.replicas[0]
+                .create_thread(&a, g.doc(), "Sujet", &"mot ".repeat(80), 2_000, 10 + i)
+                .unwrap();
+            c.replicas[0]
+                .reply(&a, t.doc(), "réponse", None, 2_100, 500 + i)
+                .unwrap();
+        }
+        c.connect(0, 1);
+        c.run();
+        assert_eq!(c.state(1), c.state(0));
+        c.connect(0, 2);
+        c.connect(1, 2);
+        c.run();
+        assert_eq!(c.state(2), c.state(0), "window {window:?}");
+        let held: u64 = c.replicas[2]
+            .docs()
+            .flat_map(|d| d.changes())
+            .map(|ch| ch.bytes().len() as u64)
+            .sum();
+        let received = c.engines[0].traffic("site2").change_bytes_sent
+            + c.engines[1].traffic("site2").change_bytes_sent;
+        assert!(
+            received as f64 <= 1.1 * held as f64,
+            "window {window:?}: {received} bytes of changes received for {held} held"
+        );
+    }
+}
+
 /// A removal reaches the removed member's site — at once if it is connected, at the next
 /// catch-up if it was away — although that site may no longer hold the group: it held
 /// everything up to the removal. Its node then refuses the member's writes, and a site with
