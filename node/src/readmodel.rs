@@ -109,9 +109,9 @@ struct ThreadFiling {
 #[derive(Debug)]
 struct ScopeBase {
     /// Groups everyone reads (public), as search keys.
-    read: std::sync::Arc<HashSet<u64>>,
+    read: std::sync::Arc<crate::search::ScopeSet>,
     /// Groups everyone sees listed (public and private), as search keys.
-    list: std::sync::Arc<HashSet<u64>>,
+    list: std::sync::Arc<crate::search::ScopeSet>,
     /// The groups that are not public: some read them, some do not.
     closed: Vec<DocId>,
 }

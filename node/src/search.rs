@@ -1,8 +1,11 @@
 //! Full-text search (tantivy): posts, groups and people, in English and French.
 //!
-//! Each text is indexed twice, once with an English and once with a French stemmer, and queries
-//! search both, so "réunions" finds "réunion" and "meetings" finds "meeting" whatever the
-//! language of the post. The index is kept on disk, in the store's directory, and updated
+//! Each word of a text is indexed with its English and its French stem (one term when both
+//! stemmers agree, both at the word's position otherwise: see [`BothStems`]), and a query's
+//! words are looked up by both stems, so "réunions" finds "réunion" and "meetings" finds
+//! "meeting" whatever the language of the post. (Layouts before 5 indexed each text twice,
+//! in an English and a French field: every common word's posts were walked twice per
+//! search.) The index is kept on disk, in the store's directory, and updated
 //! as documents change; each commit records (as tantivy's commit payload) the last stored
 //! change it covers, so a restart reindexes only the documents changed since — or everything,
 //! if the index is missing, unreadable or of another version. What a searcher may see is
@@ -55,8 +58,7 @@ use tantivy::schema::{
 };
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    TextAnalyzer,
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
 };
 use tantivy::{Index, IndexReader, IndexWriter, TantivyDocument, Term, doc};
 use weft_crdt::{DocId, DocKind, GroupView, Replica, ThreadView};
@@ -112,11 +114,12 @@ struct Fields {
     /// `thread~post`, to replace one post.
     key: Field,
     title: Field,
-    title_en: Field,
-    title_fr: Field,
+    /// The title's words, by both stems.
+    title_words: Field,
+    /// The body as written (stored: results and their excerpts are made from it).
     body: Field,
-    body_en: Field,
-    body_fr: Field,
+    /// The body's words, by both stems.
+    body_words: Field,
     /// A post's #topics, exactly as the post view gives them (one term each).
     topic: Field,
     /// A post's group (its thread's group).
@@ -177,7 +180,87 @@ pub struct SearchIndex {
 /// * 3: adds `group` and `at` (scoped, statistics-free ranking).
 /// * 4: adds `scope`, the fast field the searcher's scope filters on (a set of thousands of
 ///   group terms in the query cost a pass over every post of those groups per search).
-const LAYOUT: u32 = 4;
+/// * 5: one field for a title's words and one for a body's, each word by both stems, instead
+///   of an English and a French field each (and the body stored once, not twice).
+const LAYOUT: u32 = 5;
+
+/// The analyzer of titles and bodies (see [`BothStems`]).
+const ANALYZER: &str = "weft_words";
+
+/// A token filter that gives each (lower-cased, accent-folded) word its English stem and,
+/// when it differs, its French stem at the same position: one field finds a word by either
+/// language's stem. A phrase is looked up by English stems, which every position holds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BothStems;
+
+impl tantivy::tokenizer::TokenFilter for BothStems {
+    type Tokenizer<T: tantivy::tokenizer::Tokenizer> = BothStemsFilter<T>;
+
+    fn transform<T: tantivy::tokenizer::Tokenizer>(self, tokenizer: T) -> BothStemsFilter<T> {
+        BothStemsFilter { inner: tokenizer }
+    }
+}
+
+/// [`BothStems`] applied to a tokenizer.
+#[derive(Clone)]
+pub struct BothStemsFilter<T> {
+    inner: T,
+}
+
+impl<T: tantivy::tokenizer::Tokenizer> tantivy::tokenizer::Tokenizer for BothStemsFilter<T> {
+    type TokenStream<'a> = BothStemsStream<T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        BothStemsStream {
+            tail: self.inner.token_stream(text),
+            en: frostem::Stemmer::new(frostem::Algorithm::English),
+            fr: frostem::Stemmer::new(frostem::Algorithm::French),
+            french: None,
+            token: tantivy::tokenizer::Token::default(),
+        }
+    }
+}
+
+/// The token stream of [`BothStemsFilter`].
+pub struct BothStemsStream<T> {
+    tail: T,
+    en: frostem::Stemmer,
+    fr: frostem::Stemmer,
+    /// The French stem of the word just given, when it is to come next.
+    french: Option<String>,
+    token: tantivy::tokenizer::Token,
+}
+
+impl<T: tantivy::tokenizer::TokenStream> tantivy::tokenizer::TokenStream for BothStemsStream<T> {
+    fn advance(&mut self) -> bool {
+        if let Some(fr) = self.french.take() {
+            self.token.text = fr;
+            return true;
+        }
+        if !self.tail.advance() {
+            return false;
+        }
+        let word = self.tail.token();
+        let en = self.en.stem(&word.text).into_owned();
+        let fr = self.fr.stem(&word.text);
+        if fr != en {
+            self.french = Some(fr.into_owned());
+        }
+        self.token = tantivy::tokenizer::Token {
+            text: en,
+            ..word.clone()
+        };
+        true
+    }
+
+    fn token(&self) -> &tantivy::tokenizer::Token {
+        &self.token
+    }
+
+    fn token_mut(&mut self) -> &mut tantivy::tokenizer::Token {
+        &mut self.token
+    }
+}
 
 /// How many index entries may wait in memory while a start-up reindexes (see
 /// [`SearchIndex::commit_if_large`]).
@@ -192,6 +275,54 @@ const PERSON_SCOPE: u64 = u64::MAX;
 /// `g-` and 32 hexadecimal digits made from a hash), or of the id's SHA-256 for any other
 /// form. Two groups sharing a key would only widen what the index offers for a scope; the
 /// service checks every hit against the read model before showing it.
+/// A set of scope keys. The keys are hashes already (of group ids), so they are hashed with
+/// one multiplication by a key drawn when the node starts, not SipHash (which took a
+/// measurable share of every search: each match is looked up); the key keeps anyone from
+/// choosing group ids that collide.
+pub type ScopeSet = std::collections::HashSet<u64, ScopeHash>;
+
+/// The hasher of [`ScopeSet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScopeHash(u64);
+
+impl Default for ScopeHash {
+    fn default() -> ScopeHash {
+        static KEY: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        ScopeHash(*KEY.get_or_init(|| {
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64)
+        }))
+    }
+}
+
+impl std::hash::BuildHasher for ScopeHash {
+    type Hasher = ScopeHasher;
+    fn build_hasher(&self) -> ScopeHasher {
+        ScopeHasher(self.0)
+    }
+}
+
+/// One [`ScopeSet`] key's hash.
+#[derive(Debug, Clone, Copy)]
+pub struct ScopeHasher(u64);
+
+impl std::hash::Hasher for ScopeHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        let x = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = x ^ (x >> 29);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 fn scope_key(group: &str) -> u64 {
     let hex = group.strip_prefix("g-").filter(|h| h.len() >= 16);
     let n = match hex.and_then(|h| u64::from_str_radix(&h[..16], 16).ok()) {
@@ -238,11 +369,9 @@ fn schema() -> (Schema, Fields) {
         post: b.add_text_field("post", STRING | STORED),
         key: b.add_text_field("key", STRING),
         title: b.add_text_field("title", STORED),
-        title_en: b.add_text_field("title_en", text("weft_en")),
-        title_fr: b.add_text_field("title_fr", text("weft_fr")),
+        title_words: b.add_text_field("title_words", text(ANALYZER)),
         body: b.add_text_field("body", STORED),
-        body_en: b.add_text_field("body_en", text("weft_en").set_stored()),
-        body_fr: b.add_text_field("body_fr", text("weft_fr")),
+        body_words: b.add_text_field("body_words", text(ANALYZER)),
         topic: b.add_text_field("topic", STRING),
         group: b.add_text_field("group", STRING),
         scope: b.add_u64_field("scope", FAST),
@@ -308,20 +437,15 @@ impl SearchIndex {
     }
 
     fn with(index: Index, f: Fields, covered: Option<u64>) -> Result<SearchIndex, NodeError> {
-        for (name, lang) in [
-            ("weft_en", Language::English),
-            ("weft_fr", Language::French),
-        ] {
-            index.tokenizers().register(
-                name,
-                TextAnalyzer::builder(SimpleTokenizer::default())
-                    .filter(RemoveLongFilter::limit(40))
-                    .filter(LowerCaser)
-                    .filter(AsciiFoldingFilter)
-                    .filter(Stemmer::new(lang))
-                    .build(),
-            );
-        }
+        index.tokenizers().register(
+            ANALYZER,
+            TextAnalyzer::builder(SimpleTokenizer::default())
+                .filter(RemoveLongFilter::limit(40))
+                .filter(LowerCaser)
+                .filter(AsciiFoldingFilter)
+                .filter(BothStems)
+                .build(),
+        );
         // Reloaded by hand after each commit: no thread watching the files.
         let reader = index
             .reader_builder()
@@ -371,11 +495,9 @@ impl SearchIndex {
             f.post => e.post,
             f.key => format!("{}~{}", e.id, e.post),
             f.title => e.title,
-            f.title_en => e.title,
-            f.title_fr => e.title,
+            f.title_words => e.title,
             f.body => e.body,
-            f.body_en => e.body,
-            f.body_fr => e.body,
+            f.body_words => e.body,
             f.group => e.group,
             f.scope => match e.kind {
                 HitKind::Post => scope_key(e.group),
@@ -672,7 +794,7 @@ impl SearchReader {
             Term::from_field_text(self.f.topic, topic),
             IndexRecordOption::Basic,
         );
-        let keys: std::sync::Arc<std::collections::HashSet<u64>> =
+        let keys: std::sync::Arc<ScopeSet> =
             std::sync::Arc::new(groups.iter().map(|g| scope_key(g.as_str())).collect());
         let top = searcher
             .search(
@@ -702,29 +824,37 @@ impl SearchReader {
     }
 
     /// The terms `word` gives in `field` (through that field's analyzer: lower case, accents
-    /// folded, stemmed; none for a word longer than the analyzer keeps).
-    fn terms(&self, field: Field, word: &str) -> Vec<Term> {
+    /// folded, both stems; none for a word longer than the analyzer keeps), with the
+    /// position of each (the English stem first at each position).
+    fn terms_at(&self, field: Field, word: &str) -> Vec<(usize, Term)> {
         let Ok(mut analyzer) = self.index.tokenizer_for_field(field) else {
             return Vec::new();
         };
         let mut out = Vec::new();
         let mut stream = analyzer.token_stream(word);
         while let Some(t) = stream.next() {
-            out.push(Term::from_field_text(field, &t.text));
+            out.push((t.position, Term::from_field_text(field, &t.text)));
         }
         out
     }
 
-    /// The text part of a query: each word in any of the four text fields (title counted
-    /// twice), at least one word; each phrase required, as a phrase, in one of them.
+    /// The terms `word` gives in `field`, each once.
+    fn terms(&self, field: Field, word: &str) -> Vec<Term> {
+        let mut out: Vec<Term> = Vec::new();
+        for (_, t) in self.terms_at(field, word) {
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        out
+    }
+
+    /// The text part of a query: each word by either stem in the title (counted twice) or
+    /// the body, at least one word; each phrase required, as a phrase of English stems, in
+    /// one of them.
     fn text_query(&self, q: &SearchQuery) -> Option<Box<dyn Query>> {
         let f = self.f;
-        let fields = [
-            (f.title_en, 2.0),
-            (f.title_fr, 2.0),
-            (f.body_en, 1.0),
-            (f.body_fr, 1.0),
-        ];
+        let fields = [(f.title_words, 2.0), (f.body_words, 1.0)];
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for word in &q.words {
             let mut per_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -745,7 +875,17 @@ impl SearchReader {
         for phrase in &q.phrases {
             let mut per_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
             for (field, boost) in fields {
-                let terms: Vec<Term> = phrase.iter().flat_map(|w| self.terms(field, w)).collect();
+                // The first term at each position: its English stem.
+                let terms: Vec<Term> = phrase
+                    .iter()
+                    .flat_map(|w| {
+                        let mut last = None;
+                        self.terms_at(field, w)
+                            .into_iter()
+                            .filter(move |(pos, _)| last.replace(*pos) != Some(*pos))
+                            .map(|(_, t)| t)
+                    })
+                    .collect();
                 // A phrase query needs two terms or more (and panics otherwise).
                 let pq: Box<dyn Query> = match terms.len() {
                     0 => continue,
@@ -777,7 +917,7 @@ impl SearchReader {
         kind: Option<HitKind>,
     ) -> Option<impl Fn(u64) -> bool + Clone + Send + Sync + 'static> {
         let wants = |k: HitKind| kind.is_none_or(|w| w == k);
-        let none = || (std::sync::Arc::default(), std::collections::HashSet::new());
+        let none = || (std::sync::Arc::default(), ScopeSet::default());
         let posts = if wants(HitKind::Post) {
             (scope.shared_read.clone(), scope.readable.clone())
         } else {
@@ -789,19 +929,17 @@ impl SearchReader {
             none()
         };
         let people = wants(HitKind::Person);
-        let empty = |(shared, own): &(
-            std::sync::Arc<std::collections::HashSet<u64>>,
-            std::collections::HashSet<u64>,
-        )| shared.is_empty() && own.is_empty();
+        let empty = |(shared, own): &(std::sync::Arc<ScopeSet>, ScopeSet)| {
+            shared.is_empty() && own.is_empty()
+        };
         if empty(&posts) && empty(&groups) && !people {
             return None;
         }
         let sets = std::sync::Arc::new((posts, groups));
         Some(move |v: u64| {
-            let has = |(shared, own): &(
-                std::sync::Arc<std::collections::HashSet<u64>>,
-                std::collections::HashSet<u64>,
-            )| shared.contains(&v) || own.contains(&v);
+            let has = |(shared, own): &(std::sync::Arc<ScopeSet>, ScopeSet)| {
+                shared.contains(&v) || own.contains(&v)
+            };
             if v == PERSON_SCOPE {
                 people
             } else if v & LISTED_BIT != 0 {
@@ -853,7 +991,7 @@ impl SearchReader {
         // by the whole index's document frequencies).
         let mut words = BTreeMap::new();
         for w in query.words.iter().chain(query.phrases.iter().flatten()) {
-            for t in self.terms(f.body_en, w) {
+            for t in self.terms(f.body_words, w) {
                 if let Some(text) = t.value().as_str() {
                     words.insert(text.to_owned(), 1.0);
                 }
@@ -861,8 +999,8 @@ impl SearchReader {
         }
         let snippets = self
             .index
-            .tokenizer_for_field(f.body_en)
-            .map(|analyzer| SnippetGenerator::new(words, analyzer, f.body_en, 150))
+            .tokenizer_for_field(f.body_words)
+            .map(|analyzer| SnippetGenerator::new(words, analyzer, f.body, 150))
             .map_err(err)?;
         let mut hits = Vec::new();
         for (_, addr) in top {
@@ -902,13 +1040,13 @@ impl SearchReader {
 /// every searcher (public groups…), and the searcher's own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
-    shared_read: std::sync::Arc<std::collections::HashSet<u64>>,
-    shared_list: std::sync::Arc<std::collections::HashSet<u64>>,
+    shared_read: std::sync::Arc<ScopeSet>,
+    shared_list: std::sync::Arc<ScopeSet>,
     /// Groups whose threads the searcher reads (their posts may match).
-    readable: std::collections::HashSet<u64>,
+    readable: ScopeSet,
     /// Groups the searcher may see listed (their names and descriptions may match), with
     /// [`LISTED_BIT`] set.
-    listed: std::collections::HashSet<u64>,
+    listed: ScopeSet,
 }
 
 impl Scope {
@@ -925,10 +1063,7 @@ impl Scope {
 
     /// A scope starting from sets of keys shared with other searchers (made by
     /// [`Scope::into_sets`]).
-    pub fn shared(
-        read: std::sync::Arc<std::collections::HashSet<u64>>,
-        list: std::sync::Arc<std::collections::HashSet<u64>>,
-    ) -> Scope {
+    pub fn shared(read: std::sync::Arc<ScopeSet>, list: std::sync::Arc<ScopeSet>) -> Scope {
         Scope {
             shared_read: read,
             shared_list: list,
@@ -937,12 +1072,7 @@ impl Scope {
     }
 
     /// The keys of what this scope reads and lists (its own, for sharing).
-    pub fn into_sets(
-        self,
-    ) -> (
-        std::collections::HashSet<u64>,
-        std::collections::HashSet<u64>,
-    ) {
+    pub fn into_sets(self) -> (ScopeSet, ScopeSet) {
         (self.readable, self.listed)
     }
 
@@ -975,7 +1105,7 @@ const BODY_WORDS: u64 = 60;
 
 impl Bm25StatisticsProvider for FixedStatistics {
     fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
-        let typical = if field == self.f.title_en || field == self.f.title_fr {
+        let typical = if field == self.f.title_words {
             TITLE_WORDS
         } else {
             BODY_WORDS
@@ -1248,6 +1378,47 @@ mod tests {
         let phrase = order(&ix, &scope, "\"velo lundi\"");
         assert_eq!(phrase, [thread(3).to_string()]);
         assert!(recency(0, 5) == 1.0 && recency(1, 1 + 180 * day) < 0.88);
+    }
+
+    /// One field finds a word by its English or its French stem, phrases still match word
+    /// for word, and the excerpt marks each word once.
+    #[test]
+    fn words_are_found_by_either_stem_in_one_field() {
+        let g = group(1);
+        let mut ix = SearchIndex::new().unwrap();
+        post(&mut ix, &g, 1, "Les réunions du lundi", 1_000);
+        post(
+            &mut ix,
+            &g,
+            2,
+            "Weekly meetings about cloud migrations",
+            1_000,
+        );
+        post(&mut ix, &g, 3, "migration report", 1_000);
+        ix.commit().unwrap();
+        let scope = Scope::new([&g], []);
+        assert_eq!(order(&ix, &scope, "réunion"), [thread(1).to_string()]);
+        assert_eq!(order(&ix, &scope, "reunions"), [thread(1).to_string()]);
+        assert_eq!(order(&ix, &scope, "meeting"), [thread(2).to_string()]);
+        let both = order(&ix, &scope, "migration");
+        assert_eq!(both.len(), 2, "{both:?}");
+        assert_eq!(
+            order(&ix, &scope, "\"cloud migration\""),
+            [thread(2).to_string()]
+        );
+        assert!(order(&ix, &scope, "\"migration cloud\"").is_empty());
+        let hits = ix.search(&q("réunions"), &scope, None, 10, 2_000).unwrap();
+        assert_eq!(
+            hits[0].snippet_html.matches("<b>").count(),
+            1,
+            "{}",
+            hits[0].snippet_html
+        );
+        assert!(
+            hits[0].snippet_html.contains("<b>réunions</b>"),
+            "{}",
+            hits[0].snippet_html
+        );
     }
 
     /// Whatever is typed, a search answers (and never panics): bytes from a fixed
