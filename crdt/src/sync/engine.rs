@@ -49,6 +49,8 @@ use crate::replica::{IngestReport, Rejection, Replica, Waiting};
 /// How long a peer being fetched from may stay silent before the documents asked of it are
 /// asked of other peers.
 pub const FETCH_TIMEOUT_MS: u64 = 10_000;
+/// How long after a peer's last frame a document it was sending counts as sent.
+pub const QUIET_MS: u64 = 1_000;
 /// How many of the changes a peer lacks are looked at, when it is refused a group it held,
 /// for those it may still receive (see `Engine::handle_heads`): enough for a site that was
 /// away for months of membership changes, and a bound on the work one request can cause.
@@ -180,6 +182,10 @@ struct Peer {
     in_flight: u32,
     /// When a frame last came from the peer (a fetch from a silent peer is given up).
     last_heard_ms: u64,
+    /// Documents being fetched from this peer whose changes its last frame carried: more may
+    /// follow in the next frames (a peer sends a document's changes one after the other), so
+    /// the fetch ends with the first frame that carries none of them, or a quiet moment.
+    receiving: BTreeSet<DocId>,
 }
 
 impl Peer {
@@ -450,7 +456,12 @@ impl Engine {
             .map(|(_, p)| p.last_round_ms + self.config.resync_interval_ms);
         let fetches =
             (!self.fetching.is_empty()).then_some(self.fetches_checked_ms + FETCH_TIMEOUT_MS);
-        rounds.chain(fetches).min()
+        let quiet = self
+            .peers
+            .values()
+            .filter(|p| !p.receiving.is_empty())
+            .map(|p| p.last_heard_ms + QUIET_MS);
+        rounds.chain(fetches).chain(quiet).min()
     }
 
     /// Time passed: starts catch-up rounds that are due, and drops changes that waited too
@@ -478,8 +489,39 @@ impl Engine {
             self.start_round(&peer, now_ms, replica);
             self.flush(&peer, replica);
         }
+        let quiet: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| !p.receiving.is_empty() && now_ms >= p.last_heard_ms + QUIET_MS)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for peer in quiet {
+            self.progress(&peer, BTreeSet::new(), now_ms, replica);
+        }
         if !self.fetching.is_empty() && now_ms >= self.fetches_checked_ms + FETCH_TIMEOUT_MS {
             self.check_fetches(now_ms, replica);
+        }
+    }
+
+    /// A frame from `peer` carried changes of `docs` (none: it was not a bundle of changes):
+    /// the documents it was sending and no longer is are fetched.
+    fn progress(&mut self, peer: &str, docs: BTreeSet<DocId>, now_ms: u64, replica: &Replica) {
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        let done: Vec<DocId> = p
+            .receiving
+            .iter()
+            .filter(|d| !docs.contains(*d))
+            .cloned()
+            .collect();
+        let fetching = &self.fetching;
+        p.receiving = docs
+            .into_iter()
+            .filter(|d| fetching.get(d).is_some_and(|(x, _)| x == peer))
+            .collect();
+        for d in done {
+            self.fetched(peer, &d, now_ms, replica);
         }
     }
 
@@ -682,6 +724,9 @@ impl Engine {
     }
 
     fn handle_message(&mut self, peer: &str, msg: Message, now_ms: u64, replica: &mut Replica) {
+        if !matches!(msg, Message::Changes { .. }) {
+            self.progress(peer, BTreeSet::new(), now_ms, replica);
+        }
         match msg {
             Message::Hello {
                 protocol: _,
@@ -810,9 +855,8 @@ impl Engine {
                 }
                 let r = replica.ingest_bytes_from(peer, changes.iter().map(Vec::as_slice));
                 merge_report(&mut report, r);
-                // The documents it sent changes of are fetched (those of a large document
-                // may still be on their way: the peers postponed for it add what they hold
-                // beyond).
+                // The documents it sent changes of are being fetched; those it no longer
+                // sends are fetched.
                 let answered: BTreeSet<DocId> = report
                     .accepted
                     .iter()
@@ -820,9 +864,7 @@ impl Engine {
                     .chain(report.rejected.iter().filter_map(|(d, _, _)| d.clone()))
                     .collect();
                 self.after_ingest(peer, report, replica);
-                for doc in &answered {
-                    self.fetched(peer, doc, now_ms, replica);
-                }
+                self.progress(peer, answered, now_ms, replica);
             }
             Message::Need { doc, hashes } => {
                 replica.load(&doc);
