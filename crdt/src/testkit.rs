@@ -364,13 +364,28 @@ impl Cluster {
         true
     }
 
-    /// Delivers frames until none is in flight (bounded, in case of a bug).
+    /// Delivers frames until none is in flight (bounded, in case of a bug). Time stands
+    /// still: see [`Cluster::settle`].
     pub fn run(&mut self) -> usize {
         let mut n = 0;
         while n < 1_000_000 && self.step() {
             n += 1;
         }
         n
+    }
+
+    /// Like [`Cluster::run`], but when the wire falls quiet a second passes (what an engine
+    /// does after a quiet moment, it does: a document a peer stopped sending counts as
+    /// fetched), and delivery goes on while that sends anything.
+    pub fn settle(&mut self) -> usize {
+        let mut n = 0;
+        loop {
+            n += self.run();
+            self.tick(crate::sync::engine::QUIET_MS);
+            if self.wire.is_empty() || n >= 1_000_000 {
+                return n;
+            }
+        }
     }
 
     /// Advances time by `ms` and lets due catch-up rounds start.

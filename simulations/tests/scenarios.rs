@@ -47,6 +47,50 @@ fn every_site_converges_after_a_partition_heals() {
     assert_eq!(r.unconverged, 0);
     assert_eq!(r.pending_total, 0);
     assert!(r.violations.is_empty(), "{:?}", r.violations);
+    // Healing, every site is sent what it missed once, however many peers hold it.
+    assert!(
+        r.copies_received_site_max <= 1.5,
+        "{} copies received per change needed",
+        r.copies_received_site_max
+    );
+}
+
+/// A full mesh of 60 sites (more than the 50 at which runs once switched to hubs) for two
+/// hours: one round per pair and period, no spurious differences, each change received
+/// once.
+#[test]
+fn a_full_mesh_of_sixty_sites_reconciles_once_per_pair_and_receives_each_change_once() {
+    let p = Params {
+        sites: 60,
+        seed: 9,
+        duration_ms: 2 * 3_600_000,
+        resync_interval_ms: 600_000,
+        posts_per_day: 2_000,
+        groups: 20,
+        loss: None,
+        topology: None,
+    };
+    let r = sim::run(&scenario::config(Kind::Steady, &p));
+    assert_eq!(r.unconverged, 0);
+    let pairs = 60 * 59 / 2;
+    let periods = r.simulated_ms / r.resync_interval_ms;
+    assert!(
+        r.reconciliations >= pairs * periods && r.reconciliations <= pairs * (periods + 2),
+        "{} reconciliations for {pairs} pairs over {periods} periods",
+        r.reconciliations
+    );
+    // Differences found only for changes still on their way when a round ran.
+    assert!(
+        r.reconciliations_differing * 100 <= r.reconciliations,
+        "{} of {} rounds found a difference",
+        r.reconciliations_differing,
+        r.reconciliations
+    );
+    assert!(
+        r.copies_received_site_max <= 1.01,
+        "{}",
+        r.copies_received_site_max
+    );
 }
 
 #[test]

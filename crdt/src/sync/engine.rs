@@ -182,6 +182,8 @@ struct Peer {
     in_flight: u32,
     /// When a frame last came from the peer (a fetch from a silent peer is given up).
     last_heard_ms: u64,
+    /// When a bundle of changes last came from the peer.
+    last_changes_ms: u64,
     /// Documents being fetched from this peer whose changes its last frame carried: more may
     /// follow in the next frames (a peer sends a document's changes one after the other), so
     /// the fetch ends with the first frame that carries none of them, or a quiet moment.
@@ -428,6 +430,7 @@ impl Engine {
         *p = Peer {
             last_round_ms: now_ms,
             last_heard_ms: now_ms,
+            last_changes_ms: now_ms,
             budget: f64::from(self.config.ingest_burst),
             budget_at_ms: now_ms,
             ..Peer::default()
@@ -533,16 +536,24 @@ impl Engine {
     }
 
     /// Fetches from peers that stopped answering are given up, and the exchanges postponed
-    /// for them resume with the other peers; fetches that went unanswered (the peer had
-    /// nothing to add) and that nothing waits for are forgotten.
+    /// for them resume with the other peers: a peer gone or silent, or one asked long ago
+    /// that has not sent changes for a while (it had nothing to add, or its answer was
+    /// lost). A peer that keeps sending changes (a site joining is sent documents a window at
+    /// a time, for minutes) is waited for.
     fn check_fetches(&mut self, now_ms: u64, replica: &Replica) {
         self.fetches_checked_ms = now_ms;
+        let idle = |p: &str| {
+            self.peers
+                .get(p)
+                .is_none_or(|x| now_ms >= x.last_changes_ms + FETCH_TIMEOUT_MS)
+        };
         let given_up: Vec<DocId> = self
             .fetching
             .iter()
             .filter(|(doc, (p, since))| {
                 self.stalled(p, now_ms)
-                    || (now_ms >= since + FETCH_TIMEOUT_MS && !self.deferred.contains_key(*doc))
+                    || (now_ms >= since + FETCH_TIMEOUT_MS
+                        && (idle(p) || !self.deferred.contains_key(*doc)))
             })
             .map(|(d, _)| d.clone())
             .collect();
@@ -566,8 +577,8 @@ impl Engine {
         }
     }
 
-    /// `peer` answered for `doc` (sent changes, its heads, or a refusal): the fetch is over,
-    /// and the exchanges postponed for it resume.
+    /// `peer` answered for `doc` (sent its changes, or refused): the fetch is over, and the
+    /// exchanges postponed for it resume.
     fn fetched(&mut self, peer: &str, doc: &DocId, now_ms: u64, replica: &Replica) {
         if self.fetching.get(doc).is_some_and(|(p, _)| p == peer) {
             self.fetching.remove(doc);
@@ -827,8 +838,9 @@ impl Engine {
                 }
             }
             Message::Heads { docs } => {
+                // Heads are no answer to a fetch: a peer sends its heads before the changes
+                // of the same exchange.
                 for d in docs {
-                    self.fetched(peer, &d.doc, now_ms, replica);
                     self.handle_heads(peer, d, now_ms, replica);
                 }
             }
@@ -855,6 +867,9 @@ impl Engine {
                 }
                 let r = replica.ingest_bytes_from(peer, changes.iter().map(Vec::as_slice));
                 merge_report(&mut report, r);
+                if let Some(p) = self.peers.get_mut(peer) {
+                    p.last_changes_ms = now_ms;
+                }
                 // The documents it sent changes of are being fetched; those it no longer
                 // sends are fetched.
                 let answered: BTreeSet<DocId> = report

@@ -485,11 +485,11 @@ fn a_site_joining_from_two_peers_gets_each_document_once() {
                 .unwrap();
         }
         c.connect(0, 1);
-        c.run();
+        c.settle();
         assert_eq!(c.state(1), c.state(0));
         c.connect(0, 2);
         c.connect(1, 2);
-        c.run();
+        c.settle();
         assert_eq!(c.state(2), c.state(0), "window {window:?}");
         let held: u64 = c.replicas[2]
             .docs()
