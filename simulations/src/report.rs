@@ -222,6 +222,8 @@ pub struct Report {
     /// The largest, over sites, of the copies of changes a site received per change it had
     /// to receive.
     pub copies_received_site_max: f64,
+    /// The site where that is (and its region).
+    pub copies_received_worst_site: String,
     /// Catch-up reconciliations finished (each side counts its own), and those that found
     /// a difference.
     pub reconciliations: u64,
@@ -292,6 +294,13 @@ impl Report {
         let changes_sent: u64 = i.per_site.iter().map(|s| s.changes_sent).sum();
         let posts = i.posts.max(1) as f64;
         let step = (deliveries.len() / 5000).max(1);
+        let worst = i
+            .per_site
+            .iter()
+            .filter(|s| s.needed_here > 0)
+            .map(|s| (s.changes_received as f64 / s.needed_here as f64, s))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let worst = worst.map(|(r, s)| (r, s.clone()));
         Report {
             sites: i.sites,
             simulated_ms: i.simulated_ms,
@@ -332,12 +341,10 @@ impl Report {
             frames_per_post: frames as f64 / posts,
             bytes_per_post: bytes as f64 / posts,
             transmissions_per_delivery: changes_sent as f64 / i.needed_deliveries.max(1) as f64,
-            copies_received_site_max: i
-                .per_site
-                .iter()
-                .filter(|s| s.needed_here > 0)
-                .map(|s| s.changes_received as f64 / s.needed_here as f64)
-                .fold(0.0, f64::max),
+            copies_received_site_max: worst.as_ref().map_or(0.0, |(r, _)| *r),
+            copies_received_worst_site: worst
+                .map(|(_, s)| format!("{} ({:?})", s.site, s.region))
+                .unwrap_or_default(),
             reconciliations: i.reconciliations,
             reconciliations_differing: i.reconciliations_differing,
             recoveries: i.recoveries,
@@ -467,8 +474,9 @@ impl Report {
         row(
             "copies received per change needed, at the worst site (aim ≤ 1.5)",
             format!(
-                "{:.3}: {}",
+                "{:.3} ({}): {}",
                 self.copies_received_site_max,
+                self.copies_received_worst_site,
                 yes(self.copies_received_site_max <= 1.5)
             ),
         );

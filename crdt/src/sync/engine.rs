@@ -206,10 +206,13 @@ pub struct Engine {
     /// Documents being fetched, from which peer, since when.
     fetching: HashMap<DocId, (String, u64)>,
     /// Heads exchanges postponed while another peer sends the document: document → the
-    /// peers to ask once it has.
-    deferred: HashMap<DocId, BTreeSet<String>>,
+    /// peers to ask once it has, with their heads when they said them.
+    deferred: HashMap<DocId, std::collections::BTreeMap<String, Option<Vec<ChangeHash>>>>,
     /// When fetches that went unanswered were last looked at.
     fetches_checked_ms: u64,
+    /// The heads a peer just said for a document, while its answer is being made (kept
+    /// with an exchange postponed for it).
+    heads_said: Option<(String, DocId, Vec<ChangeHash>)>,
     outbox: VecDeque<(String, Vec<u8>)>,
     events: VecDeque<Event>,
     /// Every held document's item for reconciliation, kept up to date from the replica's log
@@ -395,6 +398,7 @@ impl Engine {
             fetching: HashMap::new(),
             deferred: HashMap::new(),
             fetches_checked_ms: 0,
+            heads_said: None,
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             items: ItemCache::default(),
@@ -524,7 +528,7 @@ impl Engine {
             .filter(|d| fetching.get(d).is_some_and(|(x, _)| x == peer))
             .collect();
         for d in done {
-            self.fetched(peer, &d, now_ms, replica);
+            self.fetched(peer, &d, true, now_ms, replica);
         }
     }
 
@@ -560,7 +564,7 @@ impl Engine {
         let mut touched = BTreeSet::new();
         for doc in given_up {
             self.fetching.remove(&doc);
-            touched.extend(self.resume(doc, now_ms, replica));
+            touched.extend(self.resume(doc, false, now_ms, replica));
         }
         // Postponed for a fetch no longer running (the peer went away and came back).
         let orphans: Vec<DocId> = self
@@ -570,37 +574,52 @@ impl Engine {
             .cloned()
             .collect();
         for doc in orphans {
-            touched.extend(self.resume(doc, now_ms, replica));
+            touched.extend(self.resume(doc, false, now_ms, replica));
         }
         for p in touched {
             self.flush(&p, replica);
         }
     }
 
-    /// `peer` answered for `doc` (sent its changes, or refused): the fetch is over, and the
-    /// exchanges postponed for it resume.
-    fn fetched(&mut self, peer: &str, doc: &DocId, now_ms: u64, replica: &Replica) {
+    /// `peer` answered for `doc`: sent its changes (`got`), or refused. The fetch is over,
+    /// and the exchanges postponed for it resume (see [`Engine::resume`]).
+    fn fetched(&mut self, peer: &str, doc: &DocId, got: bool, now_ms: u64, replica: &Replica) {
         if self.fetching.get(doc).is_some_and(|(p, _)| p == peer) {
             self.fetching.remove(doc);
-            for p in self.resume(doc.clone(), now_ms, replica) {
+            for p in self.resume(doc.clone(), got, now_ms, replica) {
                 self.flush(&p, replica);
             }
         }
     }
 
-    /// Sends our heads of `doc` to the peers that were postponed for it; returns them.
-    fn resume(&mut self, doc: DocId, now_ms: u64, replica: &Replica) -> Vec<String> {
+    /// After a fetch of `doc` ended: of the peers postponed for it, those that may still hold
+    /// something we lack — their heads, when they said them, are not all here; when they did
+    /// not, only if the fetch failed (`got` false) — are asked, one at a time (the first now,
+    /// the others once it has answered); the rest are dropped (a catch-up round finds any
+    /// difference left). Asking them all at once had a site that came back from a partition
+    /// receive the same changes from dozens of peers. Returns the peer asked.
+    fn resume(&mut self, doc: DocId, got: bool, now_ms: u64, replica: &Replica) -> Vec<String> {
         let Some(peers) = self.deferred.remove(&doc) else {
             return Vec::new();
         };
-        let mut sent = Vec::new();
-        for p in peers {
-            if self.peers.contains_key(&p) {
-                self.send_heads(&p, doc.clone(), false, true, now_ms, replica);
-                sent.push(p);
-            }
+        let mut left: std::collections::BTreeMap<String, Option<Vec<ChangeHash>>> = peers
+            .into_iter()
+            .filter(|(p, theirs)| {
+                self.peers.contains_key(p)
+                    && match theirs {
+                        Some(heads) => heads.iter().any(|h| !replica.knows(&doc, h)),
+                        None => !got,
+                    }
+            })
+            .collect();
+        let Some((first, theirs)) = left.pop_first() else {
+            return Vec::new();
+        };
+        self.send_heads(&first, doc.clone(), theirs.is_some(), true, now_ms, replica);
+        if !left.is_empty() {
+            self.deferred.entry(doc).or_default().extend(left);
         }
-        sent
+        vec![first]
     }
 
     /// Whether this side starts the catch-up rounds with `peer`: the side with the smaller
@@ -688,16 +707,22 @@ impl Engine {
         now_ms: u64,
         replica: &Replica,
     ) {
-        if let Some((other, _)) = self.fetching.get(&doc)
+        // A fetch asked lately, or of a peer that still answers, holds the others back.
+        if let Some((other, since)) = self.fetching.get(&doc)
             && other != peer
-            && !self.stalled(other, now_ms)
+            && (now_ms < since + FETCH_TIMEOUT_MS || !self.stalled(other, now_ms))
         {
+            let theirs = self
+                .heads_said
+                .take()
+                .filter(|(p, d, _)| p == peer && *d == doc);
             self.deferred
                 .entry(doc)
                 .or_default()
-                .insert(peer.to_owned());
+                .insert(peer.to_owned(), theirs.map(|(_, _, h)| h));
             return;
         }
+        self.heads_said = None;
         self.fetching.insert(doc.clone(), (peer.to_owned(), now_ms));
         let held = replica.summary(&doc);
         let heads = held.as_ref().map(|d| d.heads.clone()).unwrap_or_default();
@@ -919,7 +944,7 @@ impl Engine {
                 }
             }
             Message::Refused { doc } => {
-                self.fetched(peer, &doc, now_ms, replica);
+                self.fetched(peer, &doc, false, now_ms, replica);
                 self.events.push_back(Event::RefusedByPeer {
                     peer: peer.to_owned(),
                     doc,
@@ -1032,6 +1057,7 @@ impl Engine {
         let Some(doc) = held else {
             // We hold none of it: ask for all of it.
             if d.reply {
+                self.heads_said = Some((peer.to_owned(), d.doc.clone(), d.hashes()));
                 self.send_heads(peer, d.doc, true, d.clock.is_none(), now_ms, replica);
             }
             return;
@@ -1057,6 +1083,7 @@ impl Engine {
             self.queue(peer, c);
         }
         if d.reply && we_lack {
+            self.heads_said = Some((peer.to_owned(), d.doc.clone(), theirs));
             self.send_heads(peer, d.doc, true, d.clock.is_none(), now_ms, replica);
         }
     }
