@@ -1200,7 +1200,7 @@ impl Sim {
             let mut worst = 0u64;
             let mut bound = 0u64;
             let mut complete = true;
-            for j in 0..n {
+            for (j, needed_here) in needed_at.iter_mut().enumerate() {
                 digest = net::mix(&[digest, t.arrivals[j]]);
                 if !t.expected[j] {
                     continue;
@@ -1208,7 +1208,7 @@ impl Sim {
                 let seeded = t.created_us == 0 && t.arrivals[j] == 0;
                 if j != t.origin && !seeded {
                     needed += 1;
-                    needed_at[j] += 1;
+                    *needed_here += 1;
                 }
                 if j == t.origin {
                     continue;
