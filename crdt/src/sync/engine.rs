@@ -808,6 +808,15 @@ impl Engine {
                     }),
                 }
             }
+            Message::Ranges { ranges } if ranges.is_empty() => {
+                // The peer found nothing more to say: the round is over on both sides.
+                if let Some(p) = self.peers.get(peer) {
+                    self.events.push_back(Event::Reconciled {
+                        peer: peer.to_owned(),
+                        differing: p.differing.len(),
+                    });
+                }
+            }
             Message::Ranges { ranges } => {
                 // The side with the smaller site id starts the rounds (see `handle_tick`); on
                 // this side, the first message of a round begins it.
@@ -831,11 +840,11 @@ impl Engine {
                         let Some(p) = self.peers.get_mut(peer) else {
                             return;
                         };
-                        if !step.reply.is_empty() {
-                            p.out.push_back(Message::Ranges {
-                                ranges: step.reply.clone(),
-                            });
-                        }
+                        // An empty reply ends the round: it is sent too, so that the peer
+                        // knows (and counts) the round as over.
+                        p.out.push_back(Message::Ranges {
+                            ranges: step.reply.clone(),
+                        });
                         // Differences found in a final list (one that asked for no reply)
                         // were also found by the peer when it received our list, and it has
                         // sent its heads for them: sending ours too would double the work.
