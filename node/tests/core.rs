@@ -560,3 +560,30 @@ fn queries_alone_do_not_grow_the_cache_past_its_size() {
     assert_eq!(a.commit().unwrap(), 0);
     assert!(loaded(&a) <= 2, "{} threads still in memory", loaded(&a));
 }
+
+/// A searcher's scope is kept between searches and made again when a group changes: a new
+/// member finds a private group's posts at once, and a removed one no longer does.
+#[test]
+fn search_scope_follows_membership_changes() {
+    let w = World::new(2, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = open(&w, 0, dir.path());
+    let g = a
+        .create_group("e0", "Comité", "", Visibility::Private, 1, 1)
+        .unwrap();
+    a.create_thread("e0", &g, "Ordre du jour", "Le quorum est atteint", 2, 10)
+        .unwrap();
+    a.commit().unwrap();
+    a.refresh_search();
+    let found =
+        |a: &mut Core, who: &str| a.search(who, &common::q("quorum"), None, 10).unwrap().len();
+    assert_eq!(found(&mut a, "e0"), 1);
+    assert_eq!(found(&mut a, "e2"), 0);
+    assert_eq!(found(&mut a, "e2"), 0, "kept scope");
+    a.add_member("e0", &g, "e2", 3).unwrap();
+    a.commit().unwrap();
+    assert_eq!(found(&mut a, "e2"), 1, "a new member finds it at once");
+    a.remove_member("e0", &g, "e2", 4).unwrap();
+    a.commit().unwrap();
+    assert_eq!(found(&mut a, "e2"), 0, "a removed member no longer does");
+}
