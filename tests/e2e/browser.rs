@@ -42,6 +42,14 @@ impl Driver {
     }
 
     fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        match self.try_call(method, path, body) {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// A WebDriver call; `Err` with the status and answer when it fails.
+    fn try_call(&self, method: &str, path: &str, body: Value) -> Result<Value, String> {
         let text = if method == "GET" {
             String::new()
         } else {
@@ -56,8 +64,10 @@ impl Driver {
         )
         .expect("chromedriver answers");
         let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
-        assert!(status < 300, "{method} {path}: {status} {out}");
-        v["value"].clone()
+        if status >= 300 {
+            return Err(format!("{method} {path}: {status} {out}"));
+        }
+        Ok(v["value"].clone())
     }
 
     fn browser(&self, profile: &std::path::Path) -> Browser<'_> {
@@ -121,22 +131,32 @@ impl Browser<'_> {
         v[ELEMENT].as_str().unwrap().to_owned()
     }
 
+    /// Types into the element `css` finds. Pages refresh themselves in place when something
+    /// they show changes (live updates), so an element found a moment ago may be gone: it is
+    /// found again then.
     fn type_into(&self, css: &str, text: &str) {
-        let e = self.find(css);
-        self.d.call(
-            "POST",
-            &format!("/session/{}/element/{e}/value", self.id),
-            json!({"text": text}),
-        );
+        self.on_element(css, "value", json!({"text": text}));
+    }
+
+    fn on_element(&self, css: &str, action: &str, body: Value) {
+        for attempt in 0.. {
+            let e = self.find(css);
+            match self.d.try_call(
+                "POST",
+                &format!("/session/{}/element/{e}/{action}", self.id),
+                body.clone(),
+            ) {
+                Ok(_) => return,
+                Err(err) if err.contains("stale element") && attempt < 5 => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(err) => panic!("{err}"),
+            }
+        }
     }
 
     fn click(&self, css: &str) {
-        let e = self.find(css);
-        self.d.call(
-            "POST",
-            &format!("/session/{}/element/{e}/click", self.id),
-            json!({}),
-        );
+        self.on_element(css, "click", json!({}));
     }
 
     fn js(&self, script: &str) -> Value {
