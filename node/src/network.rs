@@ -81,6 +81,9 @@ const MAX_GOSSIP_REJECTS: u32 = 10;
 /// site the company's history) waits instead of filling this node's memory.
 pub(crate) const INFLOW_BYTES: usize = 32 * 1024 * 1024;
 
+/// Frames of one peer held at once while the core catches up (see the use).
+const MAX_HELD_PER_PEER: usize = 4;
+
 /// How often to try peers that are not connected.
 const REDIAL: Duration = Duration::from_secs(3);
 
@@ -478,6 +481,15 @@ impl Network {
                             .try_acquire_many_owned(Self::permit_size(h.frame.len()))
                     {
                         return self.forward(h, permit).await;
+                    }
+                    // A peer waits for each frame's acknowledgement before the next, so an
+                    // honest one has at most one held here; one that opens stream after
+                    // stream is refused beyond a few (its frames fail, nothing is judged, and
+                    // catch-up brings whatever it had to say), so it cannot fill memory.
+                    if self.held.iter().filter(|x| x.site == h.site).count() >= MAX_HELD_PER_PEER {
+                        Metrics::add(&self.metrics.malformed_frames, 1);
+                        tracing::warn!(peer = %h.site, "frames beyond the inflow from one peer: refused");
+                        return Ok(());
                     }
                     self.held.push_back(h);
                 }

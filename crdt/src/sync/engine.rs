@@ -364,13 +364,7 @@ impl ranges::Items for PeerItems<'_> {
 
     fn summarize(&self, lower: &str, upper: Option<&str>) -> (Fingerprint, u64) {
         if !lower.is_empty() || upper.is_some() {
-            let mut fp = Fingerprint::default();
-            let mut count = 0u64;
-            for (_, item) in self.range(lower, upper) {
-                fp = fp.xor(item);
-                count += 1;
-            }
-            return (fp, count);
+            return ranges::summary_of(self.range(lower, upper));
         }
         // The whole key space: what every site may hold is summed already.
         let (mut fp, mut count) = self.cache.everyone;

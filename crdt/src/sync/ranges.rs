@@ -220,6 +220,13 @@ pub fn key_range<'a, V>(
     non_empty.then(|| map.range::<str, _>(bounds))
 }
 
+/// The XOR of the fingerprints and the count of `items`.
+pub fn summary_of<'a>(items: impl Iterator<Item = (&'a str, Fingerprint)>) -> (Fingerprint, u64) {
+    items.fold((Fingerprint::default(), 0), |(fp, n), (_, item)| {
+        (fp.xor(item), n + 1)
+    })
+}
+
 /// What reconciliation reads of one side's items: the items of a key range, in key order.
 ///
 /// [`ItemSet`] is the plain implementation. A caller may serve the same items from a view
@@ -248,13 +255,7 @@ pub trait Items {
     /// The XOR of the item fingerprints and the count of the items with
     /// `lower <= key < upper`.
     fn summarize(&self, lower: &str, upper: Option<&str>) -> (Fingerprint, u64) {
-        let mut fp = Fingerprint::default();
-        let mut count = 0u64;
-        for (_, item) in self.range(lower, upper) {
-            fp = fp.xor(item);
-            count += 1;
-        }
-        (fp, count)
+        summary_of(self.range(lower, upper))
     }
 
     /// The items with `lower <= key < upper`, collected because several answers need to walk
