@@ -364,18 +364,25 @@ fn main() {
     print_table(&runs, &[]);
     if let Some(j) = &join {
         let gb = |v: &Value| v.as_f64().unwrap_or(0.0) / (1024.0 * 1024.0);
-        println!(
-            "\njoin of {} from nothing (one peer: {site}): {} of {} documents it may hold in {:.0} s; {:.1} MB received for {:.1} MB of signed changes held ({:.2}×); peak resident {:.2} GiB (the peer's {:.2} GiB)",
-            j["site"].as_str().unwrap_or(""),
-            j["documents"],
-            j["expected_documents"],
-            j["secs"].as_f64().unwrap_or(0.0),
-            j["bytes_received"].as_f64().unwrap_or(0.0) / 1e6,
-            j["signed_bytes"].as_f64().unwrap_or(0.0) / 1e6,
-            j["bytes_ratio"].as_f64().unwrap_or(0.0),
-            gb(&j["peak_rss_kib"]),
-            gb(&j["peer_peak_rss_kib"]),
-        );
+        if j["reused"] == true {
+            println!(
+                "\n{} joined in an earlier run (COMPANY_BENCH_REUSE_JOINED=1): its join not measured again",
+                j["site"].as_str().unwrap_or("")
+            );
+        } else {
+            println!(
+                "\njoin of {} from nothing (one peer: {site}): {} of {} documents it may hold in {:.0} s; {:.1} MB received for {:.1} MB of signed changes held ({:.2}×); peak resident {:.2} GiB (the peer's {:.2} GiB)",
+                j["site"].as_str().unwrap_or(""),
+                j["documents"],
+                j["expected_documents"],
+                j["secs"].as_f64().unwrap_or(0.0),
+                j["bytes_received"].as_f64().unwrap_or(0.0) / 1e6,
+                j["signed_bytes"].as_f64().unwrap_or(0.0) / 1e6,
+                j["bytes_ratio"].as_f64().unwrap_or(0.0),
+                gb(&j["peak_rss_kib"]),
+                gb(&j["peer_peak_rss_kib"]),
+            );
+        }
         let w = &j["week"];
         if !w.is_null() {
             println!(
@@ -558,7 +565,8 @@ fn store_stats(home: &Path) -> weft_node::store::StoreStats {
 /// bytes of the changes it then holds, and its peak resident memory, with the peer's peak
 /// too. `COMPANY_BENCH_JOIN=1` takes the site with the most employees after the generating
 /// one; any other value names it. Then, unless `COMPANY_BENCH_WEEK=0`, [`week_phase`], and
-/// unless `COMPANY_BENCH_JOIN2=0`, a third site joins from both (the next largest site).
+/// [`two_peer_join`]. With `COMPANY_BENCH_REUSE_JOINED=1`, a site that joined in an earlier
+/// run (its `DIR/join-<site>` holds a store) is not joined again: only the two-peer join runs.
 fn join_phase(
     dir: &Path,
     site_dir: &Path,
@@ -583,6 +591,29 @@ fn join_phase(
     };
     let expected = may_hold(dir, &d, &joiner);
     let (peer, _) = Node::start(site_dir, log);
+    let reused = dir.join(format!("join-{joiner}"));
+    if std::env::var("COMPANY_BENCH_REUSE_JOINED").as_deref() == Ok("1")
+        && reused.join("data/store").exists()
+    {
+        // The first join ran before: only the two-peer join is measured again.
+        eprintln!(
+            "{joiner} joined in an earlier run: reusing {}",
+            reused.display()
+        );
+        let mut result = json!({"site": joiner, "reused": true});
+        two_peer_join(
+            dir,
+            &d,
+            site,
+            &joiner,
+            &reused,
+            &peer,
+            &by_size,
+            &mut result,
+        );
+        peer.stop();
+        return result;
+    }
     let home = joiner_home(dir, &joiner, &[peer.p2p]);
     eprintln!("{joiner} joins from nothing; it may hold {expected} documents…");
     let (node, _) = Node::start(&home, &home.join("node.log"));
@@ -606,14 +637,34 @@ fn join_phase(
     if std::env::var("COMPANY_BENCH_WEEK").as_deref() != Ok("0") {
         result["week"] = week_phase(&peer, &home, &joiner, tokens);
     }
+    two_peer_join(dir, &d, site, &joiner, &home, &peer, &by_size, &mut result);
+    peer.stop();
+    result
+}
+
+/// Unless `COMPANY_BENCH_JOIN2=0`, a third site (the next largest) joins from nothing from
+/// both the generating site's node (`peer`) and the first joiner's (at `home`), which
+/// serves too now: time, bytes received against the signed bytes it then holds, what each
+/// peer sent, peak memory (in `result["two_peers"]`).
+#[allow(clippy::too_many_arguments)]
+fn two_peer_join(
+    dir: &Path,
+    d: &weft_keys::Directory,
+    site: &str,
+    joiner: &str,
+    home: &Path,
+    peer: &Node,
+    by_size: &[String],
+    result: &mut Value,
+) {
     if std::env::var("COMPANY_BENCH_JOIN2").as_deref() != Ok("0")
         && let Some(third) = by_size.iter().find(|s| **s != joiner)
     {
         // The first joiner serves too now.
         let first_log = home.join("node.log");
-        write_config(dir, &home, &joiner, &[peer.p2p]);
-        let (first, _) = Node::start(&home, &first_log);
-        let expected = may_hold(dir, &d, third);
+        write_config(dir, home, joiner, &[peer.p2p]);
+        let (first, _) = Node::start(home, &first_log);
+        let expected = may_hold(dir, d, third);
         let home3 = joiner_home(dir, third, &[peer.p2p, first.p2p]);
         eprintln!(
             "{third} joins from nothing from two peers ({site}, {joiner}); it may hold {expected} documents…"
@@ -646,8 +697,6 @@ fn join_phase(
             "peak_rss_kib": peak,
         });
     }
-    peer.stop();
-    result
 }
 
 /// A site back after a week offline: the joined site's node is stopped, the company writes

@@ -375,13 +375,12 @@ impl Cluster {
     }
 
     /// Like [`Cluster::run`], but when the wire falls quiet a second passes (what an engine
-    /// does after a quiet moment, it does: a document a peer stopped sending counts as
-    /// fetched), and delivery goes on while that sends anything.
+    /// does when time passes, it does), and delivery goes on while that sends anything.
     pub fn settle(&mut self) -> usize {
         let mut n = 0;
         loop {
             n += self.run();
-            self.tick(crate::sync::engine::QUIET_MS);
+            self.tick(1_000);
             if self.wire.is_empty() || n >= 1_000_000 {
                 return n;
             }

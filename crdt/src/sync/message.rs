@@ -71,6 +71,10 @@ pub enum Message {
     NeedCerts { keys: Vec<[u8; 16]> },
     /// The sender will not share this document with the receiver.
     Refused { doc: DocId },
+    /// The sender has sent everything it will send of these documents in answer to the
+    /// receiver's heads (in the frames before this one; possibly nothing): a fetch from it
+    /// is over, and another peer may be asked for what it holds beyond.
+    Answered { docs: Vec<DocId> },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -116,6 +120,7 @@ const K_CHANGES: u8 = 5;
 const K_NEED: u8 = 6;
 const K_NEED_CERTS: u8 = 7;
 const K_REFUSED: u8 = 8;
+const K_ANSWERED: u8 = 9;
 
 fn body<T: Serialize>(v: &T) -> Vec<u8> {
     postcard::to_stdvec(v).unwrap_or_default()
@@ -147,6 +152,7 @@ impl Message {
             Message::Need { .. } => "need",
             Message::NeedCerts { .. } => "need_certs",
             Message::Refused { .. } => "refused",
+            Message::Answered { .. } => "answered",
         }
     }
 
@@ -184,6 +190,7 @@ impl Message {
             ),
             Message::NeedCerts { keys } => (K_NEED_CERTS, body(keys)),
             Message::Refused { doc } => (K_REFUSED, body(doc)),
+            Message::Answered { docs } => (K_ANSWERED, body(docs)),
         };
         let mut out = Vec::with_capacity(3 + b.len());
         out.extend_from_slice(&PROTOCOL.to_be_bytes());
@@ -270,6 +277,16 @@ impl Message {
                 let doc: DocId = decode("refused", b)?;
                 DocId::parse(doc.as_str()).map_err(|e| FrameError::Limit(e.to_string()))?;
                 Message::Refused { doc }
+            }
+            K_ANSWERED => {
+                let docs: Vec<DocId> = decode("answered", b)?;
+                if docs.len() > MAX_DOCS_PER_MESSAGE {
+                    return Err(FrameError::Limit("too many documents".into()));
+                }
+                for d in &docs {
+                    DocId::parse(d.as_str()).map_err(|e| FrameError::Limit(e.to_string()))?;
+                }
+                Message::Answered { docs }
             }
             k => return Err(FrameError::UnknownKind(k)),
         };

@@ -610,3 +610,136 @@ fn a_flooding_peer_is_throttled_and_catch_up_repairs_it() {
     }
     assert_eq!(c.state(0), c.state(1));
 }
+
+/// A site joining from two peers while catch-up rounds go on: documents of many frames come
+/// a window at a time from one peer, the rounds' own messages arrive between those frames,
+/// and time passes (a second every few frames). A document whose frames are interrupted by
+/// another message is still being sent, not fetched: asking the other peer for it then
+/// would have both send its rest.
+#[test]
+fn a_join_from_two_peers_interrupted_by_rounds_gets_each_change_once() {
+    let config = Config {
+        window_frames: Some(1),
+        max_frame: 2048,
+        resync_interval_ms: 3_000,
+        ..Config::default()
+    };
+    // Sites 0 and 2 hold the company; site 1 joins. The side with the smaller site id
+    // starts the rounds, so with each order the rounds run beside a different sender.
+    for (first, second) in [(0, 2), (2, 0)] {
+        let mut c = Cluster::new(World::new(3, 9), config.clone());
+        let g = group(&mut c, first, first, Visibility::Public, 1);
+        let a = c.world.authors[first].clone();
+        for i in 0..30u64 {
+            let (t, _) = c.replicas[first]
+                .create_thread(&a, g.doc(), "Sujet", &"mot ".repeat(60), 2_000, 10 + i)
+                .unwrap();
+            for k in 0..25u64 {
+                c.replicas[first]
+                    .reply(
+                        &a,
+                        t.doc(),
+                        &"réponse ".repeat(30),
+                        None,
+                        2_100,
+                        1_000 + i * 100 + k,
+                    )
+                    .unwrap();
+            }
+        }
+        c.connect(first, second);
+        c.settle();
+        assert_eq!(c.state(second), c.state(first));
+        c.connect(0, 1);
+        c.connect(1, 2);
+        let mut steps = 0u64;
+        while c.step() {
+            steps += 1;
+            if steps.is_multiple_of(4) {
+                c.tick(250);
+            }
+            assert!(steps < 200_000);
+        }
+        c.settle();
+        assert_eq!(c.state(1), c.state(0));
+        let held: u64 = c.replicas[1]
+            .docs()
+            .flat_map(|d| d.changes())
+            .map(|ch| ch.bytes().len() as u64)
+            .sum();
+        let received = c.engines[0].traffic("site1").change_bytes_sent
+            + c.engines[2].traffic("site1").change_bytes_sent;
+        assert!(
+            received as f64 <= 1.02 * held as f64,
+            "first {first}: {received} bytes of changes received for {held} held ({:.2}×; {} ms of cluster time)",
+            received as f64 / held as f64,
+            c.now_ms
+        );
+    }
+}
+
+/// Delivers the first frame in flight from `from` to `to` (others stay on the wire, in
+/// order); false if there is none.
+fn deliver_between(c: &mut Cluster, from: usize, to: usize) -> bool {
+    let Some(at) = c.wire.iter().position(|(f, t, _)| *f == from && *t == to) else {
+        return false;
+    };
+    let (_, _, frame) = c.wire.remove(at).unwrap();
+    let (sf, st) = (c.world.sites[from].clone(), c.world.sites[to].clone());
+    c.engines[to].handle_frame(&sf, &frame, c.now_ms, &mut c.replicas[to]);
+    c.engines[from].handle_delivered(&st, &c.replicas[from]);
+    c.collect();
+    true
+}
+
+/// A fetch lasts until the peer says it has answered: a document of many frames, whose
+/// sending is interrupted by another message from the same peer and by time passing, is
+/// not asked of a second peer that said it holds the same — the second sends nothing.
+#[test]
+fn a_fetch_lasts_until_the_peer_says_it_answered() {
+    let config = Config {
+        window_frames: Some(1),
+        max_frame: 2048,
+        ..Config::default()
+    };
+    let mut c = Cluster::new(World::new(3, 9), config);
+    let g = group(&mut c, 0, 0, Visibility::Public, 1);
+    let a = c.world.authors[0].clone();
+    let (t, _) = c.replicas[0]
+        .create_thread(&a, g.doc(), "Sujet", "Le début", 2_000, 10)
+        .unwrap();
+    for k in 0..40u64 {
+        c.replicas[0]
+            .reply(&a, t.doc(), &"réponse ".repeat(25), None, 2_100, 100 + k)
+            .unwrap();
+    }
+    c.connect(0, 2);
+    c.settle();
+    assert_eq!(c.state(2), c.state(0));
+    // Site 1 joins from site 0 and holds the start of the thread.
+    c.connect(0, 1);
+    while !c.replicas[1].holds(t.doc()) {
+        assert!(c.step(), "the thread never started to arrive");
+    }
+    assert_ne!(
+        c.replicas[1].heads_of(t.doc()),
+        c.replicas[0].heads_of(t.doc())
+    );
+    // Site 2 connects: its round with site 1 finds the thread differing, and its heads are
+    // postponed while site 0 sends it.
+    c.connect(1, 2);
+    while deliver_between(&mut c, 1, 2) || deliver_between(&mut c, 2, 1) {}
+    // Site 0 says something else between two frames of the thread, and time passes.
+    let other = Message::Ranges { ranges: vec![] }.encode();
+    let now = c.now_ms;
+    c.engines[1].handle_frame("site0", &other, now, &mut c.replicas[1]);
+    c.collect();
+    c.tick(2_000);
+    c.settle();
+    assert_eq!(c.state(1), c.state(0));
+    assert_eq!(
+        c.engines[2].traffic("site1").change_bytes_sent,
+        0,
+        "site 2 was asked for what site 0 was sending"
+    );
+}
