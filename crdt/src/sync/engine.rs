@@ -204,6 +204,12 @@ pub struct Engine {
     peers: HashMap<String, Peer>,
     /// Documents being fetched, from which peer, since when.
     fetching: HashMap<DocId, (String, u64)>,
+    /// How many of those are groups.
+    groups_fetching: usize,
+    /// Threads this side holds none of, to be asked for once no group is being fetched
+    /// (see [`Engine::send_heads`]): (peer, thread, with clock, reply, the heads the peer
+    /// said).
+    after_groups: std::collections::BTreeMap<(String, DocId), AfterGroups>,
     /// Heads exchanges postponed while another peer sends the document: document → the
     /// peers to ask once it has, with their heads when they said them.
     deferred: HashMap<DocId, std::collections::BTreeMap<String, Option<Vec<ChangeHash>>>>,
@@ -217,6 +223,14 @@ pub struct Engine {
     /// Every held document's item for reconciliation, kept up to date from the replica's log
     /// of touched documents instead of being computed at every round with every peer.
     items: ItemCache,
+}
+
+/// A postponed heads exchange (see `Engine::after_groups`).
+#[derive(Debug)]
+struct AfterGroups {
+    with_clock: bool,
+    reply: bool,
+    heads: Option<Vec<ChangeHash>>,
 }
 
 /// Who may hold a document, as far as the item cache needs to know: every site, the sites
@@ -389,6 +403,8 @@ impl Engine {
             config,
             peers: HashMap::new(),
             fetching: HashMap::new(),
+            groups_fetching: 0,
+            after_groups: Default::default(),
             deferred: HashMap::new(),
             fetches_checked_ms: 0,
             heads_said: None,
@@ -523,9 +539,10 @@ impl Engine {
             .collect();
         let mut touched = BTreeSet::new();
         for doc in given_up {
-            self.fetching.remove(&doc);
+            self.fetch_over(&doc);
             touched.extend(self.resume(doc, false, now_ms, replica));
         }
+        touched.extend(self.release_after_groups(now_ms, replica));
         // Postponed for a fetch no longer running (the peer went away and came back).
         let orphans: Vec<DocId> = self
             .deferred
@@ -545,11 +562,43 @@ impl Engine {
     /// and the exchanges postponed for it resume (see [`Engine::resume`]).
     fn fetched(&mut self, peer: &str, doc: &DocId, got: bool, now_ms: u64, replica: &Replica) {
         if self.fetching.get(doc).is_some_and(|(p, _)| p == peer) {
-            self.fetching.remove(doc);
-            for p in self.resume(doc.clone(), got, now_ms, replica) {
+            self.fetch_over(doc);
+            let mut touched: BTreeSet<String> = self
+                .resume(doc.clone(), got, now_ms, replica)
+                .into_iter()
+                .collect();
+            touched.extend(self.release_after_groups(now_ms, replica));
+            for p in touched {
                 self.flush(&p, replica);
             }
         }
+    }
+
+    /// `doc` is no longer being fetched.
+    fn fetch_over(&mut self, doc: &DocId) {
+        if self.fetching.remove(doc).is_some() && doc.kind() == crate::DocKind::Group {
+            self.groups_fetching -= 1;
+        }
+    }
+
+    /// Once no group is being fetched, the threads postponed for that are asked for.
+    /// Returns the peers asked.
+    fn release_after_groups(&mut self, now_ms: u64, replica: &Replica) -> BTreeSet<String> {
+        let mut asked = BTreeSet::new();
+        if self.groups_fetching > 0 || self.after_groups.is_empty() {
+            return asked;
+        }
+        for ((peer, doc), a) in std::mem::take(&mut self.after_groups) {
+            if !self.peers.contains_key(&peer) || replica.holds(&doc) {
+                continue;
+            }
+            if let Some(heads) = a.heads {
+                self.heads_said = Some((peer.clone(), doc.clone(), heads));
+            }
+            self.send_heads(&peer, doc, a.with_clock, a.reply, now_ms, replica);
+            asked.insert(peer);
+        }
+        asked
     }
 
     /// After a fetch of `doc` ended: of the peers postponed for it, those that may still hold
@@ -682,8 +731,42 @@ impl Engine {
                 .insert(peer.to_owned(), theirs.map(|(_, _, h)| h));
             return;
         }
+        // A thread's changes name the group heads they were written under, and wait for them:
+        // a site that holds none of a thread asks for it once no group is being fetched, so
+        // that its group arrives first. Asked together, a joining site received threads from
+        // one peer while the other still sent their groups — they waited, overflowed what may
+        // wait, were dropped and sent again, and their groups' changes were asked of both.
+        if doc.kind() == crate::DocKind::Thread && self.groups_fetching > 0 && !replica.holds(&doc)
+        {
+            let heads = self
+                .heads_said
+                .take()
+                .filter(|(p, d, _)| p == peer && *d == doc)
+                .map(|(_, _, h)| h);
+            let a = self
+                .after_groups
+                .entry((peer.to_owned(), doc))
+                .or_insert(AfterGroups {
+                    with_clock,
+                    reply,
+                    heads: None,
+                });
+            a.with_clock |= with_clock;
+            a.reply |= reply;
+            if heads.is_some() {
+                a.heads = heads;
+            }
+            return;
+        }
         self.heads_said = None;
-        self.fetching.insert(doc.clone(), (peer.to_owned(), now_ms));
+        if self
+            .fetching
+            .insert(doc.clone(), (peer.to_owned(), now_ms))
+            .is_none()
+            && doc.kind() == crate::DocKind::Group
+        {
+            self.groups_fetching += 1;
+        }
         let held = replica.summary(&doc);
         let heads = held.as_ref().map(|d| d.heads.clone()).unwrap_or_default();
         let clock = with_clock.then(|| {

@@ -743,3 +743,85 @@ fn a_fetch_lasts_until_the_peer_says_it_answered() {
         "site 2 was asked for what site 0 was sending"
     );
 }
+
+/// A site joining asks for threads only once their groups are here: a thread's changes name
+/// the group heads they were written under and wait for them, so threads asked of one peer
+/// while another still sends their groups would wait (and, at a company's size, overflow
+/// what may wait and be sent again). Checked on every heads message the joiner sends, and
+/// on the bytes it receives from two peers.
+#[test]
+fn a_joining_site_asks_for_threads_once_their_groups_are_here() {
+    let config = Config {
+        window_frames: Some(1),
+        max_frame: 4096,
+        ..Config::default()
+    };
+    let mut c = Cluster::new(World::new(3, 9), config);
+    let a = c.world.authors[0].clone();
+    let mut groups = Vec::new();
+    for n in 0..4u64 {
+        let g = group(&mut c, 0, 0, Visibility::Public, 1 + n);
+        for i in 0..6u64 {
+            let (t, _) = c.replicas[0]
+                .create_thread(&a, g.doc(), "Sujet", &"mot ".repeat(40), 2_000, 100 * n + i)
+                .unwrap();
+            c.replicas[0]
+                .reply(&a, t.doc(), "réponse", None, 2_100, 1_000 + 100 * n + i)
+                .unwrap();
+        }
+        groups.push(g.doc().clone());
+    }
+    c.connect(0, 2);
+    c.settle();
+    assert_eq!(c.state(2), c.state(0));
+    c.connect(0, 1);
+    c.connect(1, 2);
+    let from_joiner = |c: &Cluster| -> Vec<Vec<u8>> {
+        c.wire
+            .iter()
+            .filter(|(f, _, _)| *f == 1)
+            .map(|(_, _, b)| b.clone())
+            .collect()
+    };
+    // Each heads message the joiner sends: a thread it holds none of is asked for only
+    // when every group is here.
+    let check = |c: &Cluster, frames: &[Vec<u8>], asks: &mut usize| {
+        for frame in frames {
+            let Ok(Message::Heads { docs }) = Message::decode(frame) else {
+                continue;
+            };
+            for d in docs {
+                if d.doc.kind() == DocKind::Thread && d.heads.is_empty() {
+                    *asks += 1;
+                    for g in &groups {
+                        assert!(
+                            c.replicas[1].holds(g),
+                            "the joiner asked for a thread before group {g} arrived"
+                        );
+                    }
+                }
+            }
+        }
+    };
+    let mut thread_asks = 0;
+    check(&c, &from_joiner(&c), &mut thread_asks);
+    while let Some((from, _, _)) = c.wire.front().cloned() {
+        let old = from_joiner(&c).len() - usize::from(from == 1);
+        c.step();
+        check(&c, &from_joiner(&c)[old..], &mut thread_asks);
+    }
+    c.settle();
+    assert!(thread_asks > 0, "the joiner never asked for a thread");
+    assert_eq!(c.state(1), c.state(0));
+    let held: u64 = c.replicas[1]
+        .docs()
+        .flat_map(|d| d.changes())
+        .map(|ch| ch.bytes().len() as u64)
+        .sum();
+    let received = c.engines[0].traffic("site1").change_bytes_sent
+        + c.engines[2].traffic("site1").change_bytes_sent;
+    assert_eq!(
+        received, held,
+        "bytes of changes received against those held"
+    );
+}
