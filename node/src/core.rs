@@ -272,8 +272,18 @@ impl Core {
                 others.push(id);
             }
         }
+        // The index's mark counts changes as the store numbers them, unless the store was
+        // renumbered since (an upgrade): then everything is indexed again, once.
+        let stale = self.store.search_marks_stale()?;
         let reindex: Option<HashSet<DocId>> = match (self.search.covered(), last) {
-            (Some(seq), Some(l)) if seq <= l => Some(self.store.docs_changed_after(seq)?),
+            (_, _) if stale => None,
+            (Some(seq), Some(l)) if seq <= l => match self.store.docs_changed_after(seq) {
+                Ok(docs) => Some(docs),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the search index's mark is unreadable: indexing everything again");
+                    None
+                }
+            },
             (_, None) => Some(HashSet::new()),
             _ => None,
         };
@@ -407,6 +417,10 @@ impl Core {
             self.search.set_covered(l);
         }
         self.search.commit()?;
+        if stale {
+            self.store.search_marks_current()?;
+            self.store.flush()?;
+        }
         tracing::info!(
             reindexed = match &reindex {
                 Some(r) => r.len(),
@@ -543,9 +557,15 @@ impl Core {
         )>,
         NodeError,
     > {
-        let stale = self.store.docs_changed_after(mark)?;
         let unreadable = |what: &str, e: &dyn std::fmt::Display| {
             tracing::warn!(error = %e, "a stored {what} is unreadable: replaying every document");
+        };
+        let stale = match self.store.docs_changed_after(mark) {
+            Ok(s) => s,
+            Err(e) => {
+                unreadable("read models' mark", &e);
+                return Ok(None);
+            }
         };
         // Profile records first: one stored by an older build, without the card people
         // search shows, has its profile replayed (once: it is stored again with its card).

@@ -271,13 +271,14 @@ fn a_restart_reads_no_thread_and_catches_up_what_a_crash_left_uncovered() {
             4
         );
         // A reply is committed, but the search index is not (a crash before its commit)...
+        let before = a.store().last_change_seq().unwrap().unwrap();
         a.reply("e0", &threads[0], "Avec crampons et piolet", None, 50, 99)
             .unwrap();
         a.commit().unwrap();
-        // ... and the read models' mark is set back, as a crash between a commit's changes
-        // and its mark would leave it.
-        let mark = a.store().read_models_at().unwrap().unwrap();
-        a.store().set_read_models_at(mark - 1).unwrap();
+        // ... and the read models' mark is set back to the change before, as a crash
+        // between a commit's changes and its mark would leave it.
+        assert!(a.store().read_models_at().unwrap().unwrap() > before);
+        a.store().set_read_models_at(before).unwrap();
         a.store().flush().unwrap();
     }
     let mut a = open(&w, 0, dir.path());

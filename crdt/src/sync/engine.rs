@@ -47,6 +47,12 @@ use crate::change::SignedChange;
 use crate::ids::DocId;
 use crate::replica::{IngestReport, Rejection, Replica, Waiting};
 
+/// While more documents than this are being fetched (a site joining or back from a long
+/// partition), the periodic catch-up rounds wait: each would find again every document not
+/// yet here and exchange heads for it with every peer (a site joining from two peers spent
+/// a third of its traffic on that).
+pub const MAX_FETCHING_FOR_ROUNDS: usize = 256;
+
 /// How long a peer being fetched from may stay silent before the documents asked of it are
 /// asked of other peers.
 pub const FETCH_TIMEOUT_MS: u64 = 10_000;
@@ -465,10 +471,13 @@ impl Engine {
     /// given): the earliest catch-up round due, or a postponed fetch timing out. `None` when
     /// nothing is scheduled (no peer). A driver sleeps until then instead of ticking.
     pub fn next_timeout_ms(&self) -> Option<u64> {
+        let catching_up = self.fetching.len() > MAX_FETCHING_FOR_ROUNDS;
         let rounds = self
             .peers
             .iter()
-            .filter(|(site, p)| p.greeted && !p.sending_whole() && self.starts_rounds_with(site))
+            .filter(|(site, p)| {
+                !catching_up && p.greeted && !p.sending_whole() && self.starts_rounds_with(site)
+            })
             .map(|(_, p)| p.last_round_ms + self.config.resync_interval_ms);
         let fetches =
             (!self.fetching.is_empty()).then_some(self.fetches_checked_ms + FETCH_TIMEOUT_MS);
@@ -483,13 +492,16 @@ impl Engine {
             self.events.push_back(Event::Expired { changes: expired });
         }
         let replica = &*replica;
+        let catching_up = self.fetching.len() > MAX_FETCHING_FOR_ROUNDS;
         let due: Vec<String> = self
             .peers
             .iter()
             .filter(|(site, p)| {
                 // Not while documents are still being sent whole: the round would find them
-                // again and send them twice.
-                p.greeted
+                // again and send them twice; nor while many are being fetched (see
+                // `MAX_FETCHING_FOR_ROUNDS`).
+                !catching_up
+                    && p.greeted
                     && !p.sending_whole()
                     && self.starts_rounds_with(site)
                     && now_ms >= p.last_round_ms + self.config.resync_interval_ms

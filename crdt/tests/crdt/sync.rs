@@ -825,3 +825,75 @@ fn a_joining_site_asks_for_threads_once_their_groups_are_here() {
         "bytes of changes received against those held"
     );
 }
+
+/// While a site fetches many documents (it is joining), its periodic catch-up rounds wait:
+/// each would find every document not yet here again, and exchange heads for each with the
+/// peer. Site 0 (which starts the rounds: its id is the smaller) joins from site 1, which
+/// sends a window at a time; resync periods pass and no round starts until it is done.
+#[test]
+fn rounds_wait_while_many_documents_are_being_fetched() {
+    let config = Config {
+        window_frames: Some(1),
+        max_frame: 1024,
+        resync_interval_ms: 1_000,
+        ..Config::default()
+    };
+    let mut c = Cluster::new(World::new(2, 4), config);
+    let g = group(&mut c, 1, 1, Visibility::Public, 1);
+    let a = c.world.authors[1].clone();
+    let docs = 2 * weft_crdt::sync::engine::MAX_FETCHING_FOR_ROUNDS;
+    let docs_asked_min = || weft_crdt::sync::engine::MAX_FETCHING_FOR_ROUNDS;
+    for i in 0..docs as u64 {
+        c.replicas[1]
+            .create_thread(&a, g.doc(), "Sujet", "mot", 2_000, 10 + i)
+            .unwrap();
+    }
+    c.connect(0, 1);
+    // Until the group is here (each thread is also in its index: a change each) and the
+    // threads asked for.
+    loop {
+        let (f, _, b) = c
+            .wire
+            .front()
+            .cloned()
+            .expect("the threads were never asked for");
+        c.step();
+        if f == 0
+            && matches!(Message::decode(&b), Ok(Message::Heads { docs }) if docs.len() >= docs_asked_min())
+        {
+            break;
+        }
+    }
+    for _ in 0..20 {
+        assert!(c.step());
+    }
+    let rounds_started = |c: &Cluster| {
+        c.wire
+            .iter()
+            .filter(|(f, _, b)| {
+                *f == 0 && matches!(Message::decode(b), Ok(Message::Ranges { ranges }) if !ranges.is_empty())
+            })
+            .count()
+    };
+    let before = rounds_started(&c);
+    for _ in 0..5 {
+        c.tick(1_000);
+        assert_eq!(
+            rounds_started(&c),
+            before,
+            "a round started during the join"
+        );
+        for _ in 0..5 {
+            c.step();
+        }
+    }
+    assert!(
+        c.replicas[0].doc_ids().count() < docs,
+        "the join is over already"
+    );
+    // Once it is over, rounds start again.
+    c.run();
+    assert_eq!(c.state(0), c.state(1));
+    c.tick(1_000);
+    assert!(rounds_started(&c) > 0, "no round after the join");
+}

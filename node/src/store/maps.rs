@@ -1,15 +1,19 @@
 //! The catalogue of sled trees: every tree the node uses, in one place, with what its keys
 //! and values are. Nothing outside `store` names a tree.
 
-/// Format version and node-wide settings. Keys are ASCII names.
+/// Format version and node-wide settings. Keys are ASCII names; `log_end` and `log_last`
+/// (u64 BE) say where the change log ends and where its last record starts.
 pub(super) const META: &str = "meta";
-/// Accepted signed changes, the source of truth. Key: u64 big-endian sequence number (the
-/// order of acceptance, hence a topological order per document). Value: document id (u16
-/// big-endian length, UTF-8) followed by the signed change's bytes.
-pub(super) const CHANGES: &str = "changes";
+/// Formats 1 to 3 only (read once, to upgrade): the accepted signed changes. Key: u64 BE
+/// sequence number. Value: document id (u16 BE length, UTF-8) then the signed change. Since
+/// format 4 the changes — the source of truth — are in the change log beside sled
+/// (`log.rs`), numbered by their offset in it (the order of acceptance, hence a
+/// topological order per document).
+pub(super) const LEGACY_CHANGES: &str = "changes";
 /// Each document's changes, in order: key = document id (u16 big-endian length, UTF-8)
-/// followed by the change's u64 big-endian sequence number in `changes`; value empty. Written
-/// with the changes, in the same flush; read to bring one document back into memory.
+/// followed by the change's u64 BE offset in the change log; value = the record's length
+/// after its length field (u32 BE). Written with the changes, in the same flush, after the
+/// log is synced; read to bring one document back into memory.
 pub(super) const DOC_CHANGES: &str = "doc_changes";
 /// Which documents hold changes, and how many bytes. Key: document id. Value: u64 BE count,
 /// u64 BE bytes.
@@ -57,9 +61,8 @@ pub(super) const PERSONAL: &str = "personal";
 pub(super) const SESSIONS: &str = "sessions";
 
 /// Every tree, for opening and for diagnostics.
-pub(super) const ALL: [&str; 13] = [
+pub(super) const ALL: [&str; 12] = [
     META,
-    CHANGES,
     DOC_CHANGES,
     DOCS,
     CERTS,
@@ -88,4 +91,9 @@ pub(super) const SEARCH_DIR: &str = "search-index";
 /// * 3: thread summaries hold the heads they were made at instead of their posts' ids. A
 ///   version-2 store (or a version-1 store, once indexed) forgets its read models' mark when
 ///   opened, so the node rebuilds them from the documents at that start.
-pub const FORMAT_VERSION: u32 = 3;
+/// * 4: the signed changes leave sled for the change log (`changes.log`, see `log.rs`):
+///   sled kept them at 3.6 times their size on disk. A version-3 store (or older, once
+///   upgraded to 3) moves them when opened (minutes for a company of a million posts, with
+///   progress in the log), the index and the read models' mark renumbered; the search index
+///   is rebuilt at that start.
+pub const FORMAT_VERSION: u32 = 4;

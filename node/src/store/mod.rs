@@ -4,11 +4,16 @@
 //! changes, flush, replay, certificates, directory, read models): replacing it (redb is the
 //! likely successor) touches nothing else. The tree catalogue is in `maps.rs`.
 //!
+//! The signed changes themselves are not in sled but appended to a file beside it (see
+//! `log.rs`); sled holds where each document's changes are, and everything else.
+//!
 //! Durability: writes go to sled's log; [`Store::flush`] makes everything written so far
 //! durable, and the node answers a command only after the flush that covers it. sled
 //! recovers to a consistent prefix of its log after a crash, so a node killed at any moment
-//! restarts with every flushed change and nothing torn.
+//! restarts with every flushed change and nothing torn; the change log is synced before
+//! sled learns of its records, and cut back at opening to what sled knows.
 
+mod log;
 mod maps;
 mod personal;
 mod sessions;
@@ -45,6 +50,8 @@ pub enum StoreError {
     },
     #[error("corrupt record in {tree}: {reason}")]
     Corrupt { tree: &'static str, reason: String },
+    #[error("the change log: {0}")]
+    Log(String),
     #[error(
         "the store at {path} can be read by other users (mode {mode:o}); it holds password hashes and private groups: run `chmod -R go-rwx {path}`"
     )]
@@ -53,6 +60,12 @@ pub enum StoreError {
 
 fn io(doing: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
     move |source| StoreError::Io { doing, source }
+}
+
+impl From<log::LogError> for StoreError {
+    fn from(e: log::LogError) -> StoreError {
+        StoreError::Log(e.to_string())
+    }
 }
 
 /// What a store holds, for `/api/v1/node` and metrics.
@@ -73,7 +86,8 @@ pub struct Store {
     db: sled::Db,
     path: std::path::PathBuf,
     meta: sled::Tree,
-    changes: sled::Tree,
+    /// The signed changes, in the order accepted (see `log.rs`).
+    log: Arc<log::ChangeLog>,
     doc_changes: sled::Tree,
     docs: sled::Tree,
     certs: sled::Tree,
@@ -128,7 +142,7 @@ impl std::ops::Deref for Tracked {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Store({} changes)", self.changes.len())
+        write!(f, "Store({} bytes of changes)", self.log.len())
     }
 }
 
@@ -178,9 +192,16 @@ impl Store {
             tree,
             written: written.clone(),
         };
+        let meta = tree(maps::META)?;
+        let log_end = meta
+            .get(LOG_END)
+            .map_err(io("reading the change log's end"))?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes);
+        let log = log::ChangeLog::open(dir, log_end).map_err(|e| StoreError::Log(e.to_string()))?;
         let store = Store {
-            meta: tree(maps::META)?,
-            changes: tree(maps::CHANGES)?,
+            meta,
+            log: Arc::new(log),
             doc_changes: tree(maps::DOC_CHANGES)?,
             docs: tree(maps::DOCS)?,
             certs: tree(maps::CERTS)?,
@@ -197,7 +218,7 @@ impl Store {
             db,
             path: dir.to_owned(),
         };
-        debug_assert_eq!(maps::ALL.len(), 13);
+        debug_assert_eq!(maps::ALL.len(), 12);
         match store.meta.get("format").map_err(io("reading the format"))? {
             None => {
                 store.write_format()?;
@@ -206,11 +227,11 @@ impl Store {
                 let found = <[u8; 4]>::try_from(v.as_ref())
                     .map(u32::from_be_bytes)
                     .unwrap_or(u32::MAX);
-                if found == 1 {
-                    store.upgrade_from_1()?;
+                if found == 1 || found == 2 {
                     store.upgrade_from_2()?;
-                } else if found == 2 {
-                    store.upgrade_from_2()?;
+                    store.upgrade_from_3()?;
+                } else if found == 3 {
+                    store.upgrade_from_3()?;
                 } else if found != FORMAT_VERSION {
                     return Err(StoreError::Version {
                         path,
@@ -230,35 +251,6 @@ impl Store {
         self.flush()
     }
 
-    /// Format 1 → 2: builds the per-document index from the change log.
-    fn upgrade_from_1(&self) -> Result<(), StoreError> {
-        let started = std::time::Instant::now();
-        let mut batch = sled::Batch::default();
-        let mut n = 0u64;
-        for item in self.changes.iter() {
-            let (k, v) = item.map_err(io("reading changes"))?;
-            let seq = <[u8; 8]>::try_from(k.as_ref())
-                .map(u64::from_be_bytes)
-                .map_err(|_| StoreError::Corrupt {
-                    tree: maps::CHANGES,
-                    reason: "key is not a sequence number".into(),
-                })?;
-            let (doc, _) = split_record(&v)?;
-            batch.insert(doc_change_key(&doc, seq), &[][..]);
-            n += 1;
-        }
-        self.doc_changes
-            .apply_batch(batch)
-            .map_err(io("indexing changes by document"))?;
-        self.flush()?;
-        tracing::info!(
-            changes = n,
-            millis = started.elapsed().as_millis() as u64,
-            "store upgraded from format 1 to 2 (changes indexed by document)"
-        );
-        Ok(())
-    }
-
     /// Format 2 → 3: the stored read models are dropped (their mark first, so a crash in
     /// between leaves them unused); start-up rebuilds them from the documents.
     fn upgrade_from_2(&self) -> Result<(), StoreError> {
@@ -269,8 +261,122 @@ impl Store {
         self.threads
             .clear()
             .map_err(io("clearing thread summaries"))?;
-        self.write_format()?;
+        self.meta
+            .insert("format", &3u32.to_be_bytes())
+            .map_err(io("writing the format"))?;
+        self.flush()?;
         tracing::info!("store upgraded to format 3: read models will be rebuilt at this start");
+        Ok(())
+    }
+
+    /// Format 3 → 4: the signed changes move from sled's `changes` tree to the change log,
+    /// in the same order; `doc_changes` is rebuilt to point into the log, and the read
+    /// models' mark is carried over to the new numbering (a change's number becomes its
+    /// offset in the log). The search index's mark, kept by tantivy, cannot be: it is
+    /// marked stale, and the next start reindexes everything once (see
+    /// [`Store::search_marks_stale`]). The old tree is dropped last; an upgrade cut short
+    /// starts again from it at the next start (the format says 3 until the end).
+    fn upgrade_from_3(&self) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        let legacy = self
+            .db
+            .open_tree(maps::LEGACY_CHANGES)
+            .map_err(io("opening the old change tree"))?;
+        let total = legacy.len();
+        tracing::info!(
+            changes = total,
+            "store: moving the signed changes out of sled into the change log (format 4; once)"
+        );
+        self.log.reset()?;
+        self.doc_changes
+            .clear()
+            .map_err(io("clearing the document index"))?;
+        self.docs.clear().map_err(io("clearing document counts"))?;
+        // The mark is renumbered as the changes move; until then (or if no change falls
+        // under it) there is none, and the read models are rebuilt.
+        let mark = self.read_models_at()?;
+        self.meta
+            .remove("read_models_at")
+            .map_err(io("forgetting the read models' mark"))?;
+        let mut new_mark = None;
+        let mut rows: Vec<(DocId, Vec<u8>)> = Vec::new();
+        let mut rows_bytes = 0usize;
+        let mut done = 0u64;
+        let mut told = std::time::Instant::now();
+        let mut items = legacy.iter();
+        loop {
+            let next = items.next().transpose().map_err(io("reading changes"))?;
+            let at_end = next.is_none();
+            if let Some((k, v)) = next {
+                let seq = <[u8; 8]>::try_from(k.as_ref())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt {
+                        tree: maps::LEGACY_CHANGES,
+                        reason: "key is not a sequence number".into(),
+                    })?;
+                let (doc, bytes) = split_record(&v)?;
+                if mark.is_some_and(|m| seq <= m) {
+                    // Marked after this batch is written: its last record's offset.
+                    new_mark = Some(rows.len());
+                }
+                rows_bytes += bytes.len();
+                rows.push((doc, bytes.to_vec()));
+            }
+            if rows_bytes >= 16 << 20 || (at_end && !rows.is_empty()) {
+                let last = self.append_changes(rows.iter().map(|(d, b)| (d, &b[..])))?;
+                if let (Some(i), Some(_)) = (new_mark.take(), last) {
+                    // The offset of row `i`: appended in order, so recomputed from the end.
+                    let after: u64 = rows[i + 1..]
+                        .iter()
+                        .map(|(d, b)| 6 + d.as_str().len() as u64 + b.len() as u64)
+                        .sum();
+                    let row = 6 + rows[i].0.as_str().len() as u64 + rows[i].1.len() as u64;
+                    self.set_read_models_at(self.log.end() - after - row)?;
+                }
+                done += rows.len() as u64;
+                rows.clear();
+                rows_bytes = 0;
+                if told.elapsed() >= std::time::Duration::from_secs(10) {
+                    told = std::time::Instant::now();
+                    tracing::info!(done, of = total, "store: moving changes");
+                }
+            }
+            if at_end {
+                break;
+            }
+        }
+        self.meta
+            .insert(SEARCH_STALE, &[1u8][..])
+            .map_err(io("marking the search index stale"))?;
+        self.write_format()?;
+        drop(items);
+        self.db
+            .drop_tree(maps::LEGACY_CHANGES)
+            .map_err(io("dropping the old change tree"))?;
+        self.flush()?;
+        tracing::info!(
+            changes = done,
+            log_bytes = self.log.end(),
+            millis = started.elapsed().as_millis() as u64,
+            "store upgraded to format 4 (changes in the change log)"
+        );
+        Ok(())
+    }
+
+    /// Whether the search index's mark counts in an older numbering of the changes (the
+    /// store was upgraded to format 4 since the index's last full build): the index is then
+    /// rebuilt from the documents.
+    pub fn search_marks_stale(&self) -> Result<bool, StoreError> {
+        self.meta
+            .contains_key(SEARCH_STALE)
+            .map_err(io("reading the search mark"))
+    }
+
+    /// The search index was rebuilt: its mark counts in this numbering.
+    pub fn search_marks_current(&self) -> Result<(), StoreError> {
+        self.meta
+            .remove(SEARCH_STALE)
+            .map_err(io("clearing the search mark"))?;
         Ok(())
     }
 
@@ -279,25 +385,26 @@ impl Store {
         let prefix = doc_prefix(doc);
         let mut out = Vec::new();
         for item in self.doc_changes.scan_prefix(&prefix) {
-            let (k, _) = item.map_err(io("reading a document's changes"))?;
-            let seq = k
+            let (k, v) = item.map_err(io("reading a document's changes"))?;
+            let corrupt = || StoreError::Corrupt {
+                tree: maps::DOC_CHANGES,
+                reason: "not a document id, an offset and a length".into(),
+            };
+            let offset = k
                 .get(prefix.len()..)
                 .and_then(|s| <[u8; 8]>::try_from(s).ok())
-                .ok_or_else(|| StoreError::Corrupt {
-                    tree: maps::DOC_CHANGES,
-                    reason: "key is not a document id and a sequence number".into(),
-                })?;
-            let Some(v) = self.changes.get(seq).map_err(io("reading a change"))? else {
-                return Err(StoreError::Corrupt {
-                    tree: maps::DOC_CHANGES,
-                    reason: format!(
-                        "change {} of {doc} is indexed but not stored",
-                        u64::from_be_bytes(seq)
-                    ),
-                });
-            };
-            let (_, bytes) = split_record(&v)?;
-            out.push(bytes.to_vec());
+                .map(u64::from_be_bytes)
+                .ok_or_else(corrupt)?;
+            let len = <[u8; 4]>::try_from(v.as_ref())
+                .map(u32::from_be_bytes)
+                .map_err(|_| corrupt())?;
+            let (of, bytes) = self.log.read(offset, len)?;
+            if of != *doc {
+                return Err(StoreError::Log(format!(
+                    "the change at byte {offset} belongs to {of}, the index says {doc}"
+                )));
+            }
+            out.push(bytes);
         }
         Ok(out)
     }
@@ -307,33 +414,37 @@ impl Store {
         Arc::new(Source(self.clone()))
     }
 
-    /// Appends accepted changes (in acceptance order). Not durable until [`Store::flush`].
-    /// Returns the sequence number of the last one appended, if any.
+    /// Appends accepted changes (in acceptance order): to the change log, synced, then
+    /// indexed in sled. The index is not durable until [`Store::flush`]. Returns the number
+    /// (log offset) of the last one appended, if any.
     pub fn append_changes<'a>(
         &self,
         changes: impl IntoIterator<Item = (&'a DocId, &'a [u8])>,
     ) -> Result<Option<u64>, StoreError> {
-        let mut last = None;
-        let mut batch = sled::Batch::default();
+        let rows: Vec<(&DocId, &[u8])> = changes.into_iter().collect();
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let (at, end) = self.log.append(rows.iter().copied())?;
+        // The new end first: an index entry sled makes durable (it also flushes on its
+        // own) then never points past what the log file is known to hold.
+        let last = at.last().map(|(o, _)| *o);
+        let mut meta = sled::Batch::default();
+        meta.insert(LOG_END, &end.to_be_bytes());
+        if let Some(l) = last {
+            meta.insert(LOG_LAST, &l.to_be_bytes());
+        }
+        self.meta
+            .apply_batch(meta)
+            .map_err(io("recording the change log's end"))?;
         let mut index = sled::Batch::default();
         let mut per_doc: std::collections::BTreeMap<&DocId, (u64, u64)> = Default::default();
-        for (doc, bytes) in changes {
-            let seq = self.db.generate_id().map_err(io("numbering a change"))?;
-            index.insert(doc_change_key(doc, seq), &[][..]);
-            last = Some(seq);
-            let id = doc.as_str().as_bytes();
-            let mut value = Vec::with_capacity(2 + id.len() + bytes.len());
-            value.extend_from_slice(&(id.len() as u16).to_be_bytes());
-            value.extend_from_slice(id);
-            value.extend_from_slice(bytes);
-            batch.insert(&seq.to_be_bytes(), value);
+        for ((doc, bytes), (offset, len)) in rows.iter().zip(&at) {
+            index.insert(doc_change_key(doc, *offset), &len.to_be_bytes());
             let e = per_doc.entry(doc).or_default();
             e.0 += 1;
             e.1 += bytes.len() as u64;
         }
-        self.changes
-            .apply_batch(batch)
-            .map_err(io("storing changes"))?;
         self.doc_changes
             .apply_batch(index)
             .map_err(io("indexing changes by document"))?;
@@ -348,23 +459,35 @@ impl Store {
         Ok(last)
     }
 
-    /// The sequence number of the last stored change.
+    /// The number (log offset) of the last stored change.
     pub fn last_change_seq(&self) -> Result<Option<u64>, StoreError> {
         Ok(self
-            .changes
-            .last()
-            .map_err(io("reading changes"))?
-            .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok())
-            .map(u64::from_be_bytes))
+            .meta
+            .get(LOG_LAST)
+            .map_err(io("reading the change log's end"))?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .filter(|l| *l < self.log.end()))
     }
 
     /// Every stored change, in acceptance order: (document, signed bytes).
     pub fn changes(&self) -> impl Iterator<Item = Result<(DocId, Vec<u8>), StoreError>> + '_ {
-        self.changes.iter().map(|r| {
-            let (_, v) = r.map_err(io("reading changes"))?;
-            let (doc, bytes) = split_record(&v)?;
-            Ok((doc, bytes.to_vec()))
+        self.log.records_from(0).map(|r| {
+            r.map(|(_, doc, bytes)| (doc, bytes))
+                .map_err(StoreError::from)
         })
+    }
+
+    /// The documents of the changes stored after change `seq` (a log offset), in order.
+    fn docs_in_log_after(&self, seq: u64) -> Result<std::collections::HashSet<DocId>, StoreError> {
+        let mut out = std::collections::HashSet::new();
+        for r in self.log.records_from(seq) {
+            let (offset, doc, _) = r?;
+            if offset > seq {
+                out.insert(doc);
+            }
+        }
+        Ok(out)
     }
 
     /// Whether the store holds any change of `doc`.
@@ -488,9 +611,9 @@ impl Store {
         self.path.join(maps::SEARCH_DIR)
     }
 
-    /// Bytes on disk, approximately.
+    /// Bytes on disk, approximately: sled's files and the change log.
     pub fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        self.db.size_on_disk().unwrap_or(0) + self.log.len()
     }
 
     /// A change's hash is not stored separately: it is recomputed from the change when the
@@ -547,10 +670,18 @@ impl weft_crdt::DocSource for Source {
     }
 }
 
-/// A record of `changes`: the document id, then the signed change.
+/// `meta`'s key for where the change log ends (u64 BE): what sled indexes of it.
+const LOG_END: &str = "log_end";
+/// `meta`'s key for the offset of the last record in the change log (u64 BE).
+const LOG_LAST: &str = "log_last";
+/// `meta`'s key saying the search index's mark counts in an older numbering.
+const SEARCH_STALE: &str = "search_stale";
+
+/// A record of the old `changes` tree (formats 1 to 3): the document id, then the signed
+/// change.
 fn split_record(v: &[u8]) -> Result<(DocId, &[u8]), StoreError> {
     let corrupt = |reason: &str| StoreError::Corrupt {
-        tree: maps::CHANGES,
+        tree: maps::LEGACY_CHANGES,
         reason: reason.to_owned(),
     };
     if v.len() < 2 {
@@ -652,6 +783,110 @@ mod tests {
         );
     }
 
+    impl Store {
+        /// Writes changes as formats 1 to 3 did (in sled's `changes` tree, indexed by
+        /// sequence number); returns their numbers.
+        fn legacy_append(&self, rows: &[(&DocId, &[u8])]) -> Vec<u64> {
+            let t = self.db.open_tree(maps::LEGACY_CHANGES).unwrap();
+            rows.iter()
+                .map(|(doc, bytes)| {
+                    let seq = self.db.generate_id().unwrap();
+                    let id = doc.as_str().as_bytes();
+                    let mut v = (id.len() as u16).to_be_bytes().to_vec();
+                    v.extend_from_slice(id);
+                    v.extend_from_slice(bytes);
+                    t.insert(seq.to_be_bytes(), v).unwrap();
+                    self.doc_changes
+                        .insert(doc_change_key(doc, seq), &[][..])
+                        .unwrap();
+                    self.docs
+                        .insert(doc.as_str(), &encode_counts(1, bytes.len() as u64)[..])
+                        .unwrap();
+                    seq
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn a_format_3_store_moves_its_changes_to_the_log_and_renumbers_its_marks() {
+        let dir = private_tempdir();
+        let a = DocId::parse("g-0123456789abcdef0123456789abcdef").unwrap();
+        let b = DocId::profile("hdupre");
+        {
+            let s = Store::open(dir.path()).unwrap();
+            let seqs = s.legacy_append(&[(&a, b"one"), (&b, b"two"), (&a, b"three")]);
+            // The read models covered the first two changes.
+            s.set_read_models_at(seqs[1]).unwrap();
+            s.meta.insert("format", &3u32.to_be_bytes()).unwrap();
+            s.flush().unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            s.changes_of(&a).unwrap(),
+            vec![b"one".to_vec(), b"three".to_vec()]
+        );
+        assert_eq!(s.changes_of(&b).unwrap(), vec![b"two".to_vec()]);
+        let all: Vec<DocId> = s.changes().map(|r| r.unwrap().0).collect();
+        assert_eq!(all, vec![a.clone(), b.clone(), a.clone()]);
+        // The mark now names the second record's offset: the documents changed after it
+        // are those of the third.
+        let mark = s.read_models_at().unwrap().expect("the mark carried over");
+        let first = 6 + a.as_str().len() as u64 + 3;
+        assert_eq!(mark, first);
+        assert_eq!(
+            s.docs_changed_after(mark).unwrap(),
+            std::collections::HashSet::from([a.clone()])
+        );
+        assert!(s.search_marks_stale().unwrap());
+        assert!(
+            !s.db
+                .tree_names()
+                .iter()
+                .any(|n| n.as_ref() == maps::LEGACY_CHANGES.as_bytes()),
+            "the old tree was dropped"
+        );
+        assert_eq!((s.stats().changes, s.stats().change_bytes), (3, 11));
+        let format = s.meta.get("format").unwrap().unwrap();
+        assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
+        s.search_marks_current().unwrap();
+        assert!(!s.search_marks_stale().unwrap());
+    }
+
+    #[test]
+    fn a_log_tail_the_index_never_saw_is_cut_off_and_a_short_log_refused() {
+        let dir = private_tempdir();
+        let a = DocId::parse("g-0123456789abcdef0123456789abcdef").unwrap();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.append_changes([(&a, &b"one"[..])]).unwrap();
+            s.flush().unwrap();
+        }
+        // A node stopped after writing a batch to the log and before sled recorded it.
+        let path = dir.path().join(log::FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let good = bytes.len() as u64;
+        bytes.extend_from_slice(&[0, 0, 0, 40, 0, 1, b'x']);
+        std::fs::write(&path, &bytes).unwrap();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            assert_eq!(std::fs::metadata(&path).unwrap().len(), good);
+            assert_eq!(s.changes_of(&a).unwrap(), vec![b"one".to_vec()]);
+            // Writing goes on where the log really ends.
+            s.append_changes([(&a, &b"two"[..])]).unwrap();
+            s.flush().unwrap();
+            assert_eq!(
+                s.changes_of(&a).unwrap(),
+                vec![b"one".to_vec(), b"two".to_vec()]
+            );
+        }
+        // A log shorter than the store says (a disk that lost data) is refused clearly.
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(good - 1).unwrap();
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("change log"), "{err}");
+    }
+
     #[test]
     fn a_format_1_store_is_upgraded_with_its_index_built() {
         let dir = private_tempdir();
@@ -659,8 +894,7 @@ mod tests {
         let b = DocId::profile("hdupre");
         {
             let s = Store::open(dir.path()).unwrap();
-            s.append_changes([(&a, &b"one"[..]), (&b, &b"two"[..]), (&a, &b"three"[..])])
-                .unwrap();
+            s.legacy_append(&[(&a, b"one"), (&b, b"two"), (&a, b"three")]);
             // What a version-1 store looked like: no per-document index.
             s.doc_changes.clear().unwrap();
             s.meta.insert("format", &1u32.to_be_bytes()).unwrap();
@@ -683,7 +917,7 @@ mod tests {
         let t = DocId::parse("t-0123456789abcdef0123456789abcdef").unwrap();
         {
             let s = Store::open(dir.path()).unwrap();
-            s.append_changes([(&t, &b"one"[..])]).unwrap();
+            s.legacy_append(&[(&t, b"one")]);
             // A version-2 summary held its posts' ids; its mark said it was current.
             s.put_thread_summary(&t, br#"{"posts":["p1"]}"#).unwrap();
             s.set_read_models_at(1).unwrap();
