@@ -10,13 +10,13 @@ pub(super) const META: &str = "meta";
 /// (`log.rs`), numbered by their offset in it (the order of acceptance, hence a
 /// topological order per document).
 pub(super) const LEGACY_CHANGES: &str = "changes";
-/// Each document's changes, in order: key = document id (u16 big-endian length, UTF-8)
-/// followed by the change's u64 BE offset in the change log; value = the record's length
-/// after its length field (u32 BE). Written with the changes, in the same flush, after the
-/// log is synced; read to bring one document back into memory.
-pub(super) const DOC_CHANGES: &str = "doc_changes";
+/// Formats 2 and 3 only (dropped by the upgrade to 4): each document's changes in
+/// `changes`, key = document id (u16 BE length, UTF-8) then u64 BE sequence number. Since
+/// format 4 each change's record in the log points to its document's previous one, and
+/// `docs` holds the last.
+pub(super) const LEGACY_DOC_CHANGES: &str = "doc_changes";
 /// Which documents hold changes, and how many bytes. Key: document id. Value: u64 BE count,
-/// u64 BE bytes.
+/// u64 BE bytes, u64 BE offset of its last record in the change log.
 pub(super) const DOCS: &str = "docs";
 /// Employee certificates. Key: key id (16 bytes). Value: signed certificate bytes.
 pub(super) const CERTS: &str = "certs";
@@ -61,18 +61,8 @@ pub(super) const PERSONAL: &str = "personal";
 pub(super) const SESSIONS: &str = "sessions";
 
 /// Every tree, for opening and for diagnostics.
-pub(super) const ALL: [&str; 12] = [
-    META,
-    DOC_CHANGES,
-    DOCS,
-    CERTS,
-    DIRECTORY,
-    THREADS,
-    SUMMARIES,
-    GROUPS,
-    PROFILES,
-    ACCOUNTS,
-    PERSONAL,
+pub(super) const ALL: [&str; 11] = [
+    META, DOCS, CERTS, DIRECTORY, THREADS, SUMMARIES, GROUPS, PROFILES, ACCOUNTS, PERSONAL,
     SESSIONS,
 ];
 

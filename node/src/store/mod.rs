@@ -88,7 +88,6 @@ pub struct Store {
     meta: sled::Tree,
     /// The signed changes, in the order accepted (see `log.rs`).
     log: Arc<log::ChangeLog>,
-    doc_changes: sled::Tree,
     docs: sled::Tree,
     certs: sled::Tree,
     directory: sled::Tree,
@@ -202,7 +201,6 @@ impl Store {
         let store = Store {
             meta,
             log: Arc::new(log),
-            doc_changes: tree(maps::DOC_CHANGES)?,
             docs: tree(maps::DOCS)?,
             certs: tree(maps::CERTS)?,
             directory: tree(maps::DIRECTORY)?,
@@ -218,7 +216,7 @@ impl Store {
             db,
             path: dir.to_owned(),
         };
-        debug_assert_eq!(maps::ALL.len(), 12);
+        debug_assert_eq!(maps::ALL.len(), 11);
         match store.meta.get("format").map_err(io("reading the format"))? {
             None => {
                 store.write_format()?;
@@ -288,9 +286,6 @@ impl Store {
             "store: moving the signed changes out of sled into the change log (format 4; once)"
         );
         self.log.reset()?;
-        self.doc_changes
-            .clear()
-            .map_err(io("clearing the document index"))?;
         self.docs.clear().map_err(io("clearing document counts"))?;
         // The mark is renumbered as the changes move; until then (or if no change falls
         // under it) there is none, and the read models are rebuilt.
@@ -326,11 +321,11 @@ impl Store {
                 let last = self.append_changes(rows.iter().map(|(d, b)| (d, &b[..])))?;
                 if let (Some(i), Some(_)) = (new_mark.take(), last) {
                     // The offset of row `i`: appended in order, so recomputed from the end.
-                    let after: u64 = rows[i + 1..]
-                        .iter()
-                        .map(|(d, b)| 6 + d.as_str().len() as u64 + b.len() as u64)
-                        .sum();
-                    let row = 6 + rows[i].0.as_str().len() as u64 + rows[i].1.len() as u64;
+                    let size = |(d, b): &(DocId, Vec<u8>)| {
+                        (log::HEADER + d.as_str().len() + b.len()) as u64
+                    };
+                    let after: u64 = rows[i + 1..].iter().map(size).sum();
+                    let row = size(&rows[i]);
                     self.set_read_models_at(self.log.end() - after - row)?;
                 }
                 done += rows.len() as u64;
@@ -350,9 +345,11 @@ impl Store {
             .map_err(io("marking the search index stale"))?;
         self.write_format()?;
         drop(items);
-        self.db
-            .drop_tree(maps::LEGACY_CHANGES)
-            .map_err(io("dropping the old change tree"))?;
+        for old in [maps::LEGACY_CHANGES, maps::LEGACY_DOC_CHANGES] {
+            self.db
+                .drop_tree(old)
+                .map_err(io("dropping the old change trees"))?;
+        }
         self.flush()?;
         tracing::info!(
             changes = done,
@@ -380,32 +377,37 @@ impl Store {
         Ok(())
     }
 
-    /// The stored changes of one document, in the order they were accepted.
+    /// The stored changes of one document, in the order they were accepted: walked back
+    /// from its last record in the change log.
     pub fn changes_of(&self, doc: &DocId) -> Result<Vec<Vec<u8>>, StoreError> {
-        let prefix = doc_prefix(doc);
-        let mut out = Vec::new();
-        for item in self.doc_changes.scan_prefix(&prefix) {
-            let (k, v) = item.map_err(io("reading a document's changes"))?;
-            let corrupt = || StoreError::Corrupt {
-                tree: maps::DOC_CHANGES,
-                reason: "not a document id, an offset and a length".into(),
-            };
-            let offset = k
-                .get(prefix.len()..)
-                .and_then(|s| <[u8; 8]>::try_from(s).ok())
-                .map(u64::from_be_bytes)
-                .ok_or_else(corrupt)?;
-            let len = <[u8; 4]>::try_from(v.as_ref())
-                .map(u32::from_be_bytes)
-                .map_err(|_| corrupt())?;
-            let (of, bytes) = self.log.read(offset, len)?;
-            if of != *doc {
+        let Some(v) = self
+            .docs
+            .get(doc.as_str())
+            .map_err(io("reading documents"))?
+        else {
+            return Ok(Vec::new());
+        };
+        let (count, _) = decode_counts(&v);
+        let mut at = decode_last(&v);
+        let mut out = Vec::with_capacity(count as usize);
+        while at != log::NONE {
+            let r = self.log.read(at)?;
+            if r.doc != *doc || out.len() as u64 >= count {
                 return Err(StoreError::Log(format!(
-                    "the change at byte {offset} belongs to {of}, the index says {doc}"
+                    "the chain of {doc}'s changes is broken at byte {at} ({} of {count} read)",
+                    out.len()
                 )));
             }
-            out.push(bytes);
+            out.push(r.change);
+            at = r.prev;
         }
+        if out.len() as u64 != count {
+            return Err(StoreError::Log(format!(
+                "{doc} holds {count} changes, its chain {}",
+                out.len()
+            )));
+        }
+        out.reverse();
         Ok(out)
     }
 
@@ -415,7 +417,8 @@ impl Store {
     }
 
     /// Appends accepted changes (in acceptance order): to the change log, synced, then
-    /// indexed in sled. The index is not durable until [`Store::flush`]. Returns the number
+    /// counted in sled (each document's count, bytes and last record). Not durable until
+    /// [`Store::flush`]. Returns the number
     /// (log offset) of the last one appended, if any.
     pub fn append_changes<'a>(
         &self,
@@ -425,10 +428,26 @@ impl Store {
         if rows.is_empty() {
             return Ok(None);
         }
-        let (at, end) = self.log.append(rows.iter().copied())?;
-        // The new end first: an index entry sled makes durable (it also flushes on its
-        // own) then never points past what the log file is known to hold.
-        let last = at.last().map(|(o, _)| *o);
+        // Each document's last record so far: the first of this batch points back to it.
+        let mut last_of: std::collections::HashMap<DocId, u64> = Default::default();
+        for (doc, _) in &rows {
+            if !last_of.contains_key(*doc) {
+                let last = self
+                    .docs
+                    .get(doc.as_str())
+                    .map_err(io("reading documents"))?
+                    .map_or(log::NONE, |v| decode_last(&v));
+                last_of.insert((*doc).clone(), last);
+            }
+        }
+        let (at, end) = self.log.append(rows.iter().copied(), &mut |doc, offset| {
+            last_of
+                .get_mut(doc)
+                .map_or(log::NONE, |l| std::mem::replace(l, offset))
+        })?;
+        // The new end first: a count sled makes durable (it also flushes on its own) then
+        // never points past what the log file is known to hold.
+        let last = at.last().copied();
         let mut meta = sled::Batch::default();
         meta.insert(LOG_END, &end.to_be_bytes());
         if let Some(l) = last {
@@ -437,22 +456,18 @@ impl Store {
         self.meta
             .apply_batch(meta)
             .map_err(io("recording the change log's end"))?;
-        let mut index = sled::Batch::default();
         let mut per_doc: std::collections::BTreeMap<&DocId, (u64, u64)> = Default::default();
-        for ((doc, bytes), (offset, len)) in rows.iter().zip(&at) {
-            index.insert(doc_change_key(doc, *offset), &len.to_be_bytes());
+        for (doc, bytes) in &rows {
             let e = per_doc.entry(doc).or_default();
             e.0 += 1;
             e.1 += bytes.len() as u64;
         }
-        self.doc_changes
-            .apply_batch(index)
-            .map_err(io("indexing changes by document"))?;
         for (doc, (n, b)) in per_doc {
+            let last = last_of.get(doc).copied().unwrap_or(log::NONE);
             self.docs
                 .update_and_fetch(doc.as_str(), |old| {
                     let (c, bytes) = old.map(decode_counts).unwrap_or((0, 0));
-                    Some(encode_counts(c + n, bytes + b).to_vec())
+                    Some(encode_counts(c + n, bytes + b, last).to_vec())
                 })
                 .map_err(io("counting changes"))?;
         }
@@ -472,19 +487,18 @@ impl Store {
 
     /// Every stored change, in acceptance order: (document, signed bytes).
     pub fn changes(&self) -> impl Iterator<Item = Result<(DocId, Vec<u8>), StoreError>> + '_ {
-        self.log.records_from(0).map(|r| {
-            r.map(|(_, doc, bytes)| (doc, bytes))
-                .map_err(StoreError::from)
-        })
+        self.log
+            .records_from(0)
+            .map(|r| r.map(|r| (r.doc, r.change)).map_err(StoreError::from))
     }
 
     /// The documents of the changes stored after change `seq` (a log offset), in order.
     fn docs_in_log_after(&self, seq: u64) -> Result<std::collections::HashSet<DocId>, StoreError> {
         let mut out = std::collections::HashSet::new();
         for r in self.log.records_from(seq) {
-            let (offset, doc, _) = r?;
-            if offset > seq {
-                out.insert(doc);
+            let r = r?;
+            if r.offset > seq {
+                out.insert(r.doc);
             }
         }
         Ok(out)
@@ -694,6 +708,9 @@ fn split_record(v: &[u8]) -> Result<(DocId, &[u8]), StoreError> {
     Ok((doc, &v[2 + n..]))
 }
 
+/// The key prefix of a document's entries in formats 2 and 3's `doc_changes` (tests make
+/// such stores).
+#[cfg(test)]
 fn doc_prefix(doc: &DocId) -> Vec<u8> {
     let id = doc.as_str().as_bytes();
     let mut k = Vec::with_capacity(2 + id.len() + 8);
@@ -702,27 +719,36 @@ fn doc_prefix(doc: &DocId) -> Vec<u8> {
     k
 }
 
+#[cfg(test)]
 fn doc_change_key(doc: &DocId, seq: u64) -> Vec<u8> {
     let mut k = doc_prefix(doc);
     k.extend_from_slice(&seq.to_be_bytes());
     k
 }
 
-fn encode_counts(c: u64, b: u64) -> [u8; 16] {
-    let mut out = [0u8; 16];
+/// A `docs` value: how many changes, how many bytes, the offset of the last record.
+fn encode_counts(c: u64, b: u64, last: u64) -> [u8; 24] {
+    let mut out = [0u8; 24];
     out[..8].copy_from_slice(&c.to_be_bytes());
-    out[8..].copy_from_slice(&b.to_be_bytes());
+    out[8..16].copy_from_slice(&b.to_be_bytes());
+    out[16..].copy_from_slice(&last.to_be_bytes());
     out
 }
 
 fn decode_counts(v: &[u8]) -> (u64, u64) {
-    let mut c = [0u8; 8];
-    let mut b = [0u8; 8];
-    if v.len() == 16 {
-        c.copy_from_slice(&v[..8]);
-        b.copy_from_slice(&v[8..]);
-    }
-    (u64::from_be_bytes(c), u64::from_be_bytes(b))
+    let word = |i: usize| {
+        v.get(i * 8..i * 8 + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map_or(0, u64::from_be_bytes)
+    };
+    (word(0), word(1))
+}
+
+/// The offset of a document's last record ([`log::NONE`] if the value has none).
+fn decode_last(v: &[u8]) -> u64 {
+    v.get(16..24)
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        .map_or(log::NONE, u64::from_be_bytes)
 }
 
 #[cfg(test)]
@@ -796,11 +822,10 @@ mod tests {
                     v.extend_from_slice(id);
                     v.extend_from_slice(bytes);
                     t.insert(seq.to_be_bytes(), v).unwrap();
-                    self.doc_changes
+                    self.db
+                        .open_tree(maps::LEGACY_DOC_CHANGES)
+                        .unwrap()
                         .insert(doc_change_key(doc, seq), &[][..])
-                        .unwrap();
-                    self.docs
-                        .insert(doc.as_str(), &encode_counts(1, bytes.len() as u64)[..])
                         .unwrap();
                     seq
                 })
@@ -832,7 +857,7 @@ mod tests {
         // The mark now names the second record's offset: the documents changed after it
         // are those of the third.
         let mark = s.read_models_at().unwrap().expect("the mark carried over");
-        let first = 6 + a.as_str().len() as u64 + 3;
+        let first = (log::HEADER + a.as_str().len() + 3) as u64;
         assert_eq!(mark, first);
         assert_eq!(
             s.docs_changed_after(mark).unwrap(),
@@ -866,7 +891,7 @@ mod tests {
         let path = dir.path().join(log::FILE);
         let mut bytes = std::fs::read(&path).unwrap();
         let good = bytes.len() as u64;
-        bytes.extend_from_slice(&[0, 0, 0, 40, 0, 1, b'x']);
+        bytes.extend_from_slice(&[0, 0, 0, 40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, b'x']);
         std::fs::write(&path, &bytes).unwrap();
         {
             let s = Store::open(dir.path()).unwrap();
@@ -896,7 +921,10 @@ mod tests {
             let s = Store::open(dir.path()).unwrap();
             s.legacy_append(&[(&a, b"one"), (&b, b"two"), (&a, b"three")]);
             // What a version-1 store looked like: no per-document index.
-            s.doc_changes.clear().unwrap();
+            s.db.open_tree(maps::LEGACY_DOC_CHANGES)
+                .unwrap()
+                .clear()
+                .unwrap();
             s.meta.insert("format", &1u32.to_be_bytes()).unwrap();
             s.flush().unwrap();
             assert!(s.changes_of(&a).unwrap().is_empty());
