@@ -1058,6 +1058,8 @@ impl Core {
         if let Some(seq) = last {
             self.search.set_covered(seq);
         }
+        // A bound whoever drives the core: never more than a commit's worth waiting.
+        self.search.commit_if_large()?;
         // The index itself is committed lazily (before a search, and about once a second):
         // a tantivy commit per write would slow every write and pile up segments.
         self.save_certificates()?;

@@ -482,6 +482,13 @@ impl CoreLoop {
             d();
         }
         self.send();
+        // Also while inputs keep the thread busy (a catch-up never lets the timer fire):
+        // what was indexed becomes searchable, and leaves memory. A joining node held every
+        // post it received in the index's pending entries until the end (gigabytes).
+        if self.last_search_refresh.elapsed() >= SEARCH_REFRESH {
+            self.core.refresh_search();
+            self.last_search_refresh = Instant::now();
+        }
         Ok(!stop)
     }
 
