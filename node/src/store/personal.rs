@@ -27,6 +27,15 @@ impl FollowCache {
     }
 }
 
+/// How many notifications each employee keeps: the newest. A year of a busy company's
+/// replies notified each follower of every one — 1.9 million notifications for the 1,400
+/// employees of one site, most of what that node's sled held — while a person reads the
+/// last few dozen.
+pub(crate) const MAX_NOTIFICATIONS: usize = 500;
+/// Old notifications are looked for at one new notification in this many (ids are numbered
+/// across the node), so that each new one costs little.
+pub(crate) const PRUNE_EVERY: u64 = 32;
+
 fn key(parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
     for (i, p) in parts.iter().enumerate() {
@@ -219,7 +228,9 @@ impl Store {
             .transpose()
     }
 
-    /// Adds a notification for `employee`, numbering it; returns its id.
+    /// Adds a notification for `employee`, numbering it; returns its id. Only the newest
+    /// [`MAX_NOTIFICATIONS`] are kept (give or take [`PRUNE_EVERY`]): older ones are
+    /// deleted now and then as new ones arrive.
     pub fn add_notification(&self, employee: &str, mut n: Notification) -> Result<u64, StoreError> {
         let id = self
             .db
@@ -230,7 +241,29 @@ impl Store {
         self.personal
             .insert(key(&[b"nt", employee.as_bytes(), &id.to_be_bytes()]), v)
             .map_err(io("storing a notification"))?;
+        if id.is_multiple_of(PRUNE_EVERY) {
+            self.prune_notifications(employee)?;
+        }
         Ok(id)
+    }
+
+    /// Deletes `employee`'s notifications beyond the newest [`MAX_NOTIFICATIONS`].
+    fn prune_notifications(&self, employee: &str) -> Result<(), StoreError> {
+        let prefix = key(&[b"nt", employee.as_bytes(), b""]);
+        let old: Vec<sled::IVec> = self
+            .personal
+            .scan_prefix(&prefix)
+            .rev()
+            .skip(MAX_NOTIFICATIONS)
+            .map(|r| r.map(|(k, _)| k))
+            .collect::<Result<_, _>>()
+            .map_err(io("reading notifications"))?;
+        for k in old {
+            self.personal
+                .remove(k)
+                .map_err(io("deleting an old notification"))?;
+        }
+        Ok(())
     }
 
     /// `employee`'s notifications, newest first, older than `before` (an id) if given.
@@ -374,6 +407,37 @@ mod tests {
         drop(s);
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(*s.followed_thread_set("ana").unwrap(), HashSet::from([u]));
+    }
+
+    #[test]
+    fn each_employee_keeps_only_their_newest_notifications() {
+        let dir = super::super::private_tempdir();
+        let s = Store::open(dir.path()).unwrap();
+        let many = MAX_NOTIFICATIONS + 3 * PRUNE_EVERY as usize;
+        let mut ids = Vec::new();
+        for i in 0..many {
+            ids.push(
+                s.add_notification("hdupre", notice(&format!("n{i}")))
+                    .unwrap(),
+            );
+            if i % 10 == 0 {
+                s.add_notification("aallen", notice("other")).unwrap();
+            }
+        }
+        let kept = s.notifications("hdupre", None, usize::MAX).unwrap();
+        assert!(
+            (MAX_NOTIFICATIONS..MAX_NOTIFICATIONS + PRUNE_EVERY as usize).contains(&kept.len()),
+            "{} kept",
+            kept.len()
+        );
+        // The newest are those kept, newest first.
+        assert_eq!(kept[0].id, *ids.last().unwrap());
+        assert!(kept.iter().all(|n| n.id >= ids[many - kept.len()]));
+        assert_eq!(
+            s.notifications("aallen", None, usize::MAX).unwrap().len(),
+            many.div_ceil(10),
+            "another employee's notifications are theirs to keep"
+        );
     }
 
     #[test]
