@@ -465,6 +465,9 @@ impl Engine {
     /// The connection to `peer` is gone.
     pub fn handle_disconnect(&mut self, peer: &str) {
         self.peers.remove(peer);
+        // What was held back to ask of it is not asked of anyone (a round with another
+        // peer finds it again).
+        self.after_groups.retain(|(p, _), _| p != peer);
     }
 
     /// When [`Engine::handle_tick`] next has something to do (ms, on the clock the engine is
