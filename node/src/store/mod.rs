@@ -13,6 +13,7 @@
 //! restarts with every flushed change and nothing torn; the change log is synced before
 //! sled learns of its records, and cut back at opening to what sled knows.
 
+mod compact;
 mod log;
 mod maps;
 mod personal;
@@ -27,6 +28,7 @@ use automerge::ChangeHash;
 use weft_crdt::DocId;
 use weft_keys::KeyId;
 
+pub use compact::Compacted;
 pub use maps::FORMAT_VERSION;
 pub use sessions::SessionRecord;
 pub use snapshot::GroupRecord;
@@ -52,6 +54,8 @@ pub enum StoreError {
     Corrupt { tree: &'static str, reason: String },
     #[error("the change log: {0}")]
     Log(String),
+    #[error("compacting the store: {0}")]
+    Compact(String),
     #[error(
         "the store at {path} can be read by other users (mode {mode:o}); it holds password hashes and private groups: run `chmod -R go-rwx {path}`"
     )]
@@ -104,6 +108,8 @@ pub struct Store {
     /// The threads each employee follows, as last read or written (see
     /// [`Store::followed_thread_set`]).
     follows: personal::FollowCache,
+    /// Added to sled's id generator (see [`Store::next_id`]).
+    id_floor: u64,
 }
 
 /// A tree written outside the commit path (accounts, personal records, sessions): every write
@@ -155,36 +161,46 @@ impl Store {
     /// [`Store::open`] with a page cache of `cache_mb` MiB (see `store_cache_mb` in the
     /// configuration).
     pub fn open_with_cache(dir: &Path, cache_mb: u64) -> Result<Store, StoreError> {
-        let path = dir.display().to_string();
         private_dir(dir)?;
-        // sled's background flusher can hold the previous handle's file lock for a moment
-        // after that handle is dropped (a restart within one process, as in tests): retry
-        // briefly before reporting the store as busy.
-        let mut attempts = 0;
-        let db = loop {
-            match sled::Config::new()
-                .path(dir)
-                .cache_capacity(cache_mb.max(1).saturating_mul(1024 * 1024))
-                .mode(sled::Mode::HighThroughput)
-                .open()
-            {
-                Ok(db) => break db,
-                Err(sled::Error::Io(e))
-                    if attempts < 60
-                        && (e.kind() == std::io::ErrorKind::WouldBlock
-                            || e.to_string().contains("could not acquire lock")) =>
-                {
-                    attempts += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
-                Err(source) => {
-                    return Err(StoreError::Open {
-                        path: path.clone(),
-                        source,
-                    });
-                }
+        compact::finish_interrupted(dir)?;
+        if let Some((size, threshold)) = compact::due(dir) {
+            tracing::info!(
+                store = %dir.display(),
+                file_mb = size >> 20,
+                threshold_mb = threshold >> 20,
+                "compacting the store: sled's file has grown since it was last compacted"
+            );
+            match compact::compact(dir) {
+                Ok(c) => tracing::info!(
+                    before_mb = c.before >> 20,
+                    after_mb = c.after >> 20,
+                    records = c.records,
+                    millis = c.millis,
+                    "store compacted"
+                ),
+                // A copy that failed (a full disk) changed nothing: go on with the old file.
+                Err(e) => tracing::warn!(error = %e, "the store was not compacted"),
             }
-        };
+        }
+        Store::open_uncompacted_with_cache(dir, cache_mb)
+    }
+
+    /// Compacts the store in `dir` now, whatever its size (it must not be open): see
+    /// `compact.rs`.
+    pub fn compact(dir: &Path) -> Result<Compacted, StoreError> {
+        private_dir(dir)?;
+        compact::finish_interrupted(dir)?;
+        compact::compact(dir)
+    }
+
+    #[cfg(test)]
+    fn open_uncompacted(dir: &Path) -> Store {
+        Store::open_uncompacted_with_cache(dir, DEFAULT_CACHE_MB).unwrap()
+    }
+
+    fn open_uncompacted_with_cache(dir: &Path, cache_mb: u64) -> Result<Store, StoreError> {
+        private_dir(dir)?;
+        let db = open_sled(dir, cache_mb)?;
         let tree = |name: &'static str| db.open_tree(name).map_err(io("opening a tree"));
         let written = Arc::new(AtomicBool::new(false));
         let tracked = |tree: sled::Tree| Tracked {
@@ -213,10 +229,18 @@ impl Store {
             sessions: tracked(tree(maps::SESSIONS)?),
             written,
             follows: personal::FollowCache::default(),
+            id_floor: 0,
             db,
             path: dir.to_owned(),
         };
         debug_assert_eq!(maps::ALL.len(), 11);
+        let mut store = store;
+        store.id_floor = store
+            .meta
+            .get(ID_FLOOR)
+            .map_err(io("reading the id floor"))?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes);
         match store.meta.get("format").map_err(io("reading the format"))? {
             None => {
                 store.write_format()?;
@@ -232,7 +256,7 @@ impl Store {
                     store.upgrade_from_3()?;
                 } else if found != FORMAT_VERSION {
                     return Err(StoreError::Version {
-                        path,
+                        path: dir.display().to_string(),
                         found,
                         expected: FORMAT_VERSION,
                     });
@@ -614,6 +638,13 @@ impl Store {
         Ok(())
     }
 
+    /// A number larger than every one this store gave before (notification ids): sled's
+    /// generator plus the floor a compaction set.
+    fn next_id(&self) -> Result<u64, StoreError> {
+        let id = self.db.generate_id().map_err(io("numbering a record"))?;
+        Ok(self.id_floor.saturating_add(id))
+    }
+
     /// Whether accounts, personal records or sessions were written since the last flush:
     /// the node then answers the command that wrote only after flushing.
     pub fn has_unflushed(&self) -> bool {
@@ -651,6 +682,41 @@ pub(crate) fn private_tempdir() -> tempfile::TempDir {
 /// the existing one is: the store holds password hashes, sessions and the text of private
 /// groups, and one that others may read is refused, as a key file is. (The binary also sets
 /// its umask to 077, so every file sled and tantivy create inside is 0600.)
+/// `meta`'s key for what [`Store::next_id`] adds to sled's id generator (u64 BE): set by a
+/// compaction past every id the old file gave, since a fresh file counts from 0 again.
+const ID_FLOOR: &str = "id_floor";
+
+/// Opens sled's file in `dir`. sled's background flusher can hold the previous handle's file
+/// lock for a moment after that handle is dropped (a restart within one process, as in tests,
+/// or right after a compaction): retries briefly before reporting the store as busy.
+fn open_sled(dir: &Path, cache_mb: u64) -> Result<sled::Db, StoreError> {
+    let mut attempts = 0;
+    loop {
+        match sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_mb.max(1).saturating_mul(1024 * 1024))
+            .mode(sled::Mode::HighThroughput)
+            .open()
+        {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e))
+                if attempts < 60
+                    && (e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.to_string().contains("could not acquire lock")) =>
+            {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(source) => {
+                return Err(StoreError::Open {
+                    path: dir.display().to_string(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
 fn private_dir(dir: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let path = dir.display().to_string();

@@ -232,10 +232,7 @@ impl Store {
     /// [`MAX_NOTIFICATIONS`] are kept (give or take [`PRUNE_EVERY`]): older ones are
     /// deleted now and then as new ones arrive.
     pub fn add_notification(&self, employee: &str, mut n: Notification) -> Result<u64, StoreError> {
-        let id = self
-            .db
-            .generate_id()
-            .map_err(io("numbering a notification"))?;
+        let id = self.next_id()?;
         n.id = id;
         let v = serde_json::to_vec(&n).map_err(corrupt)?;
         self.personal
