@@ -867,9 +867,14 @@ impl Core {
         self.engine.handle_disconnect(peer_site);
     }
 
-    /// A frame sent to a peer was delivered (acknowledged, or given up on): more of what a
-    /// joining site is sent may go (see `weft_crdt::sync::Config::window_frames`).
-    pub fn delivered(&mut self, peer_site: &str) {
+    /// A frame sent to a peer was delivered (acknowledged `rtt_ms` after it was sent, or given
+    /// up on): more of what a joining site is sent may go (see
+    /// `weft_crdt::sync::Config::window_frames`), and the engine learns how near the peer is
+    /// (see `weft_crdt::sync::Config::repair_peers`).
+    pub fn delivered(&mut self, peer_site: &str, rtt_ms: Option<u64>) {
+        if let Some(ms) = rtt_ms {
+            self.engine.observe_rtt(peer_site, ms);
+        }
         self.engine.handle_delivered(peer_site, &self.replica);
     }
 

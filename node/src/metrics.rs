@@ -71,6 +71,10 @@ pub struct Metrics {
     pub stored_unreadable: Counter,
     pub vouched: Counter,
     pub writes_refused: Counter,
+    /// Changes announced by near peers, and those asked of them because their own copy was
+    /// late (see `weft_crdt::sync::Config::repair_peers`).
+    pub announced_changes: Counter,
+    pub repaired_changes: Counter,
     pub certificates_refused: Counter,
     pub throttled_bundles: Counter,
     pub expired_changes: Counter,
@@ -122,6 +126,8 @@ impl Default for Metrics {
             stored_unreadable: Counter::default(),
             vouched: Counter::default(),
             writes_refused: Counter::default(),
+            announced_changes: Counter::default(),
+            repaired_changes: Counter::default(),
             certificates_refused: Counter::default(),
             throttled_bundles: Counter::default(),
             expired_changes: Counter::default(),
@@ -316,6 +322,16 @@ impl Metrics {
             self.writes_refused.clone(),
         );
         r.register(
+            "announced_changes",
+            "Changes near peers announced they received (for repairing a lost copy)",
+            self.announced_changes.clone(),
+        );
+        r.register(
+            "repaired_changes",
+            "Announced changes asked of a near peer because their own copy was late or lost",
+            self.repaired_changes.clone(),
+        );
+        r.register(
             "certificates_refused",
             "Employee certificates from peers refused (signer not a listed node key, malformed)",
             self.certificates_refused.clone(),
@@ -443,6 +459,8 @@ mod tests {
             "weft_bytes_received_total",
             "weft_bytes_sent_total",
             "weft_sync_backlog_frames",
+            "weft_announced_changes_total",
+            "weft_repaired_changes_total",
             "weft_pending_changes",
             "weft_refused_peers_total",
             "weft_malformed_frames_total",

@@ -169,7 +169,8 @@ impl Behaviour {
 #[derive(Debug, Default)]
 pub struct Outgoing {
     queues: HashMap<PeerId, VecDeque<Vec<u8>>>,
-    in_flight: HashMap<PeerId, request_response::OutboundRequestId>,
+    /// The frame on its way to each peer, and when it was sent.
+    in_flight: HashMap<PeerId, (request_response::OutboundRequestId, std::time::Instant)>,
 }
 
 impl Outgoing {
@@ -185,14 +186,16 @@ impl Outgoing {
             }
             if let Some(frame) = q.pop_front() {
                 let id = sync.send_request(peer, frame);
-                self.in_flight.insert(*peer, id);
+                self.in_flight
+                    .insert(*peer, (id, std::time::Instant::now()));
             }
         }
     }
 
-    /// The frame to `peer` was acknowledged (or failed): the next may go.
-    pub fn done(&mut self, peer: &PeerId) {
-        self.in_flight.remove(peer);
+    /// The frame to `peer` was acknowledged (or failed): the next may go. Returns how long
+    /// ago it was sent (a round trip, plus however long the peer took to take it).
+    pub fn done(&mut self, peer: &PeerId) -> Option<std::time::Duration> {
+        self.in_flight.remove(peer).map(|(_, at)| at.elapsed())
     }
 
     /// Drops what was queued for a peer that went away (the engine resyncs on reconnect).

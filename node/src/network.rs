@@ -34,8 +34,9 @@ pub(crate) enum NetIn {
     /// A sync frame from a site (already acknowledged). The permit holds the frame's bytes
     /// against [`INFLOW_BYTES`] until the core has handled it.
     Frame(String, Vec<u8>, OwnedSemaphorePermit),
-    /// A frame sent to a site was acknowledged (or given up on): the engine's window opens.
-    Delivered(String),
+    /// A frame sent to a site was acknowledged (with the time since it was sent, in ms) or
+    /// given up on: the engine's window opens, and it learns how near the site is.
+    Delivered(String, Option<u64>),
     /// A gossip message from a site, to be judged; its verdict goes back as
     /// [`NetOut::GossipVerdict`].
     Gossip {
@@ -494,10 +495,11 @@ impl Network {
                     self.held.push_back(h);
                 }
                 request_response::Message::Response { .. } => {
-                    self.outgoing.done(&peer);
+                    let rtt = self.outgoing.done(&peer);
                     self.pump();
                     if let Some(site) = self.sites.get(&peer).cloned() {
-                        return self.tell(NetIn::Delivered(site)).await;
+                        let rtt_ms = rtt.map(|d| d.as_millis() as u64);
+                        return self.tell(NetIn::Delivered(site, rtt_ms)).await;
                     }
                 }
             },
@@ -506,7 +508,7 @@ impl Network {
                 self.outgoing.done(&peer);
                 self.pump();
                 if let Some(site) = self.sites.get(&peer).cloned() {
-                    return self.tell(NetIn::Delivered(site)).await;
+                    return self.tell(NetIn::Delivered(site, None)).await;
                 }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {

@@ -511,7 +511,7 @@ impl CoreLoop {
                 drop(permit);
                 self.on_outcome(out);
             }
-            NetIn::Delivered(site) => self.core.delivered(&site),
+            NetIn::Delivered(site, rtt_ms) => self.core.delivered(&site, rtt_ms),
             NetIn::Gossip {
                 site,
                 id,
@@ -572,6 +572,9 @@ impl CoreLoop {
             r.directory().map_or(0, |d| d.version()),
         );
         Metrics::set(&m.writes_refused, self.core.writes_refused());
+        let (repaired, announced) = self.core.engine().repair_counts();
+        Metrics::set(&m.repaired_changes, repaired);
+        Metrics::set(&m.announced_changes, announced);
     }
 
     /// Installs the directory file's version if it changed and is newer than the one held.

@@ -1,7 +1,7 @@
 #![allow(clippy::print_stdout)]
 //! Runs a scenario: `weft-simulations <steady|partition|crash|private|byzantine|all> [--sites N]
 //! [--seed S] [--days D] [--resync-s S] [--posts-per-day P] [--groups G] [--topology mesh|hubs]
-//! [--hours H] [--loss P] [--out DIR]`.
+//! [--hours H] [--loss P] [--repair-peers N] [--repair-grace-ms MS] [--out DIR]`.
 //!
 //! Prints the report as Markdown on stdout, progress on stderr, and writes
 //! `<out>/<scenario>-<sites>.md`, `…-cdf.svg` and `…-bytes.svg` when `--out` is given.
@@ -13,7 +13,7 @@ use weft_simulations::scenario::{self, Kind, Params};
 use weft_simulations::{Sim, Topology};
 
 const USAGE: &str = "usage: weft-simulations <steady|partition|crash|private|byzantine|all> \
-[--sites N] [--seed S] [--days D] [--resync-s S] [--posts-per-day P] [--groups G] [--topology mesh|hubs] [--hours H] [--loss P] [--out DIR]";
+[--sites N] [--seed S] [--days D] [--resync-s S] [--posts-per-day P] [--groups G] [--topology mesh|hubs] [--hours H] [--loss P] [--repair-peers N] [--repair-grace-ms MS] [--out DIR]";
 
 fn parse() -> Result<(Vec<Kind>, Params, Option<String>), String> {
     let mut args = std::env::args().skip(1);
@@ -42,6 +42,8 @@ fn parse() -> Result<(Vec<Kind>, Params, Option<String>), String> {
             "--posts-per-day" => p.posts_per_day = num(&value)? as usize,
             "--groups" => p.groups = num(&value)? as usize,
             "--loss" => p.loss = Some(num(&value)?),
+            "--repair-peers" => p.repair_peers = Some(num(&value)? as usize),
+            "--repair-grace-ms" => p.repair_grace_ms = Some(num(&value)? as u64),
             "--out" => out = Some(value),
             "--topology" => {
                 p.topology = Some(match value.as_str() {

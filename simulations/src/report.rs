@@ -155,6 +155,9 @@ pub struct Input {
     pub malformed: u64,
     pub reconciliations: u64,
     pub reconciliations_differing: u64,
+    /// Changes asked of a near peer that announced them (their own copy was late or lost),
+    /// and announcements received, over every site.
+    pub repairs: (u64, u64),
     pub violations: Vec<String>,
     /// Per post that reached every site that should hold it: (time until the last one got
     /// it, the physical bound for that slowest path), in µs.
@@ -228,6 +231,7 @@ pub struct Report {
     /// a difference.
     pub reconciliations: u64,
     pub reconciliations_differing: u64,
+    pub repairs: (u64, u64),
     pub recoveries: Vec<RecoveryResult>,
     pub per_site: Vec<SiteStats>,
     /// Sorted per-post convergence times (ms), for plots.
@@ -347,6 +351,7 @@ impl Report {
                 .unwrap_or_default(),
             reconciliations: i.reconciliations,
             reconciliations_differing: i.reconciliations_differing,
+            repairs: i.repairs,
             recoveries: i.recoveries,
             per_site: i.per_site,
             convergence_sorted_ms: conv,
@@ -486,6 +491,10 @@ impl Report {
                 "{} / {}",
                 self.reconciliations, self.reconciliations_differing
             ),
+        );
+        row(
+            "changes asked of a near peer that announced them / announcements received",
+            format!("{} / {}", self.repairs.0, self.repairs.1),
         );
         row(
             "frames dropped (link down) / changes rejected / refusals / malformed",

@@ -79,6 +79,10 @@ pub struct Params {
     /// other as a peer, and changes go straight from their origin to the sites that may hold
     /// them).
     pub topology: Option<Topology>,
+    /// Near peers each site announces pushed changes to (`None`: the engine's default).
+    pub repair_peers: Option<usize>,
+    /// How long an announced change is waited for before it is asked (`None`: the default).
+    pub repair_grace_ms: Option<u64>,
 }
 
 impl Default for Params {
@@ -92,6 +96,8 @@ impl Default for Params {
             groups: GROUPS,
             loss: None,
             topology: None,
+            repair_peers: None,
+            repair_grace_ms: None,
         }
     }
 }
@@ -120,6 +126,12 @@ pub fn config(kind: Kind, p: &Params) -> SimConfig {
         .unwrap_or(1);
     if let Some(loss) = p.loss {
         cfg.link.loss = loss;
+    }
+    if let Some(n) = p.repair_peers {
+        cfg.repair_peers = n;
+    }
+    if let Some(ms) = p.repair_grace_ms {
+        cfg.repair_grace_ms = ms;
     }
     match kind {
         Kind::Steady => {}

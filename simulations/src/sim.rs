@@ -101,6 +101,11 @@ pub struct SimConfig {
     /// One byzantine site (see [`ByzantineSpec`]); it needs `authors_per_site` ≥ 3.
     pub byzantine: Option<ByzantineSpec>,
     pub topology: Topology,
+    /// How many near peers each site announces pushed changes to (the engine's
+    /// `repair_peers`; 0: none).
+    pub repair_peers: usize,
+    /// The engine's `repair_grace_ms`.
+    pub repair_grace_ms: u64,
 }
 
 impl Default for SimConfig {
@@ -121,6 +126,8 @@ impl Default for SimConfig {
             private_group: None,
             byzantine: None,
             topology: Topology::FullMesh,
+            repair_peers: EngineConfig::default().repair_peers,
+            repair_grace_ms: EngineConfig::default().repair_grace_ms,
         }
     }
 }
@@ -143,6 +150,8 @@ enum Ev {
         frame: Vec<u8>,
     },
     Tick(usize),
+    /// The engine's repairs are due (see `Sim::wake_for_repairs`).
+    Wake(usize),
     Post(usize),
     PrivateSetup,
     Byzantine(byzantine::Step),
@@ -184,6 +193,8 @@ struct Site {
     engine: Engine,
     alive: bool,
     uplink_free_us: u64,
+    /// When a wake-up for the engine's repairs is scheduled (see `Sim::wake_for_repairs`).
+    wake_at_us: Option<u64>,
     bytes_sent: u64,
     bytes_received: u64,
     frames_sent: u64,
@@ -299,6 +310,8 @@ fn engine_config(cfg: &SimConfig) -> EngineConfig {
         resync_interval_ms: cfg.resync_interval_ms,
         relay: cfg.topology == Topology::RegionalHubs,
         push_public: true,
+        repair_peers: cfg.repair_peers,
+        repair_grace_ms: cfg.repair_grace_ms,
         ..EngineConfig::default()
     }
 }
@@ -415,6 +428,7 @@ impl Sim {
                 engine: Engine::new(names[i].clone(), engine_config.clone()),
                 alive: !joining.contains(&i),
                 uplink_free_us: 0,
+                wake_at_us: None,
                 bytes_sent: 0,
                 bytes_received: 0,
                 frames_sent: 0,
@@ -677,8 +691,11 @@ impl Sim {
         }
         let now_ms = self.now_us / 1000;
         for (x, y) in [(a, b), (b, a)] {
+            let rtt = u64::from(net::RTT_MS[self.regions[x].index()][self.regions[y].index()]);
             let s = &mut self.sites[x];
             s.engine.handle_connect(&self.names[y], now_ms, &s.replica);
+            // What the node measures from its frames' acknowledgements.
+            s.engine.set_peer_rtt(&self.names[y], rtt);
         }
         self.collect(a);
         self.collect(b);
@@ -742,6 +759,23 @@ impl Sim {
         while let Some(e) = self.sites[i].engine.poll_event() {
             self.on_event(i, e);
         }
+        self.wake_for_repairs(i);
+    }
+
+    /// Schedules a wake-up when the site's engine has announced changes to ask for (the
+    /// node's loop sleeps until the engine's next timeout; the simulator otherwise ticks
+    /// only every quarter period).
+    fn wake_for_repairs(&mut self, i: usize) {
+        let Some(at_ms) = self.sites[i].engine.next_repair_ms() else {
+            return;
+        };
+        let at = (at_ms * 1000).max(self.now_us);
+        let s = &mut self.sites[i];
+        if s.wake_at_us.is_some_and(|w| w <= at && w >= self.now_us) {
+            return;
+        }
+        s.wake_at_us = Some(at);
+        self.schedule(at, Ev::Wake(i));
     }
 
     fn send(&mut self, from: usize, to: usize, frame: Vec<u8>) {
@@ -1101,6 +1135,16 @@ impl Sim {
                 let next = self.now_us + self.tick_us();
                 self.schedule(next, Ev::Tick(i));
             }
+            Ev::Wake(i) => {
+                if self.sites[i].wake_at_us == Some(self.now_us) {
+                    self.sites[i].wake_at_us = None;
+                }
+                if self.sites[i].alive {
+                    let s = &mut self.sites[i];
+                    s.engine.handle_tick(self.now_us / 1000, &mut s.replica);
+                    self.collect(i);
+                }
+            }
             Ev::Post(k) => self.post(k),
             Ev::PrivateSetup => self.private_setup(),
             Ev::Byzantine(step) => self.byzantine_step(step),
@@ -1189,6 +1233,10 @@ impl Sim {
             malformed: self.malformed,
             reconciliations: self.reconciliations,
             reconciliations_differing: self.reconciliations_differing,
+            repairs: self.sites.iter().fold((0, 0), |(a, b), s| {
+                let (x, y) = s.engine.repair_counts();
+                (a + x, b + y)
+            }),
             violations: std::mem::take(&mut self.violations),
             byzantine,
             ..report::Input::default()

@@ -75,6 +75,10 @@ pub enum Message {
     /// receiver's heads (in the frames before this one; possibly nothing): a fetch from it
     /// is over, and another peer may be asked for what it holds beyond.
     Answered { docs: Vec<DocId> },
+    /// The sender received these changes (document and hash), pushed by their author's site:
+    /// a receiver that lacks one a moment later asks the sender for it ([`Message::Need`]).
+    /// Sent to near peers only (see `Config::repair_peers`).
+    Have { changes: Vec<(DocId, [u8; 32])> },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -121,6 +125,7 @@ const K_NEED: u8 = 6;
 const K_NEED_CERTS: u8 = 7;
 const K_REFUSED: u8 = 8;
 const K_ANSWERED: u8 = 9;
+const K_HAVE: u8 = 10;
 
 fn body<T: Serialize>(v: &T) -> Vec<u8> {
     postcard::to_stdvec(v).unwrap_or_default()
@@ -153,6 +158,7 @@ impl Message {
             Message::NeedCerts { .. } => "need_certs",
             Message::Refused { .. } => "refused",
             Message::Answered { .. } => "answered",
+            Message::Have { .. } => "have",
         }
     }
 
@@ -191,6 +197,7 @@ impl Message {
             Message::NeedCerts { keys } => (K_NEED_CERTS, body(keys)),
             Message::Refused { doc } => (K_REFUSED, body(doc)),
             Message::Answered { docs } => (K_ANSWERED, body(docs)),
+            Message::Have { changes } => (K_HAVE, body(changes)),
         };
         let mut out = Vec::with_capacity(3 + b.len());
         out.extend_from_slice(&PROTOCOL.to_be_bytes());
@@ -287,6 +294,16 @@ impl Message {
                     DocId::parse(d.as_str()).map_err(|e| FrameError::Limit(e.to_string()))?;
                 }
                 Message::Answered { docs }
+            }
+            K_HAVE => {
+                let changes: Vec<(DocId, [u8; 32])> = decode("have", b)?;
+                if changes.len() > MAX_CHANGES_PER_MESSAGE {
+                    return Err(FrameError::Limit("too many changes".into()));
+                }
+                for (d, _) in &changes {
+                    DocId::parse(d.as_str()).map_err(|e| FrameError::Limit(e.to_string()))?;
+                }
+                Message::Have { changes }
             }
             k => return Err(FrameError::UnknownKind(k)),
         };

@@ -897,3 +897,105 @@ fn rounds_wait_while_many_documents_are_being_fetched() {
     c.tick(1_000);
     assert!(rounds_started(&c) > 0, "no round after the join");
 }
+
+/// A change lost on a long path reaches its site from a near peer that announced it (one
+/// short round trip after the grace), not a long path's retransmission later; nothing is
+/// asked when the direct copy comes; a private group's changes are announced only to near
+/// peers that may hold them.
+#[test]
+fn a_change_lost_on_a_long_path_is_asked_of_a_near_peer_that_announced_it() {
+    let mut c = cluster();
+    c.connect_all();
+    // Sites 1 and 2 are near each other and far from site 0.
+    for (x, y, rtt) in [(1, 2, 20), (0, 1, 400), (0, 2, 400)] {
+        let (sx, sy) = (c.world.sites[x].clone(), c.world.sites[y].clone());
+        c.engines[x].set_peer_rtt(&sy, rtt);
+        c.engines[y].set_peer_rtt(&sx, rtt);
+    }
+    let g = group(&mut c, 0, 0, Visibility::Public, 1);
+    let a = c.world.authors[0].clone();
+    let (t, l) = c.replicas[0]
+        .create_thread(&a, g.doc(), "Sujet", "Début", 2_000, 2)
+        .unwrap();
+    c.announce(0, &[t.clone(), l]);
+    c.settle();
+    assert_eq!(c.state(2), c.state(0));
+    let sent_1_to_2 = |c: &Cluster| c.engines[1].traffic("site2").change_bytes_sent;
+    let before = sent_1_to_2(&c);
+
+    // A reply whose frame to site 2 is lost.
+    let (r, _) = c.replicas[0]
+        .reply(&a, t.doc(), "perdue en route", None, 2_100, 3)
+        .unwrap();
+    c.announce(0, std::slice::from_ref(&r));
+    let on_wire = c.wire.len();
+    c.wire.retain(|(from, to, _)| !(*from == 0 && *to == 2));
+    assert_eq!(c.wire.len(), on_wire - 1, "one frame to site 2");
+    c.run();
+    assert!(!c.replicas[2].knows(t.doc(), &r.hash()));
+    assert!(
+        c.engines[2].next_repair_ms().is_some(),
+        "site 1 announced it"
+    );
+    c.tick(10);
+    c.run();
+    assert!(
+        !c.replicas[2].knows(t.doc(), &r.hash()),
+        "asked before the grace"
+    );
+    c.tick(Config::default().repair_grace_ms);
+    c.run();
+    assert!(c.replicas[2].knows(t.doc(), &r.hash()));
+    assert_eq!(c.state(2), c.state(0));
+    assert!(sent_1_to_2(&c) > before, "sent by the near peer");
+    assert_eq!(c.engines[2].next_repair_ms(), None);
+
+    // When the direct copy comes, nothing is asked.
+    let before = sent_1_to_2(&c);
+    let (r2, _) = c.replicas[0]
+        .reply(&a, t.doc(), "arrivée", None, 2_200, 4)
+        .unwrap();
+    c.announce(0, std::slice::from_ref(&r2));
+    c.run();
+    c.tick(1_000);
+    c.run();
+    assert_eq!(
+        sent_1_to_2(&c),
+        before,
+        "a change already here was asked for"
+    );
+    assert_eq!(c.state(2), c.state(0));
+    assert_eq!(c.engines[2].next_repair_ms(), None);
+
+    // A private group with members at sites 0 and 1 only: nothing of it is announced to 2.
+    let have_to_2 = |c: &Cluster| {
+        c.engines[1]
+            .bytes_sent_by_kind("site2")
+            .into_iter()
+            .find(|(k, _)| *k == "have")
+            .map_or(0, |(_, n)| n)
+    };
+    assert!(have_to_2(&c) > 0, "site 1 announced what it received");
+    let before = have_to_2(&c);
+    let p = group(&mut c, 0, 0, Visibility::Private, 5);
+    let add = c.replicas[0].add_member(&a, p.doc(), "e1", 1_500).unwrap();
+    c.announce(0, &[add]);
+    let (pt, pl) = c.replicas[0]
+        .create_thread(&a, p.doc(), "Salaires", "Confidentiel", 2_000, 6)
+        .unwrap();
+    c.announce(0, &[pt.clone(), pl]);
+    let (pr, _) = c.replicas[0]
+        .reply(&a, pt.doc(), "Très confidentiel", None, 2_100, 7)
+        .unwrap();
+    c.announce(0, &[pr]);
+    c.run();
+    c.tick(1_000);
+    c.run();
+    assert!(c.replicas[1].holds(pt.doc()));
+    assert!(!c.replicas[2].holds(pt.doc()) && !c.replicas[2].holds(p.doc()));
+    assert_eq!(
+        have_to_2(&c),
+        before,
+        "a private group's changes announced to a non-member"
+    );
+}
