@@ -65,6 +65,12 @@ fn ring_position(site: &str) -> u64 {
     })
 }
 
+/// Most threads held back for one peer until no group is being fetched (see
+/// `Engine::after_groups`): beyond, that peer's threads are asked for at once, as if no
+/// group were being fetched. A site joining a company of 100,000 threads holds back about
+/// as many; a peer claiming millions of made-up threads costs no more than this.
+pub const MAX_AFTER_GROUPS_PER_PEER: usize = 262_144;
+
 /// How many round trips observed make one estimate (see [`Engine::observe_rtt`]).
 pub const RTT_WINDOW: u32 = 32;
 
@@ -235,6 +241,8 @@ struct Peer {
     /// The smallest of the round trips observed in the current window, and how many
     /// ([`Engine::observe_rtt`]).
     rtt_window: (u64, u32),
+    /// Threads held back for this peer in `Engine::after_groups`.
+    after_groups: usize,
 }
 
 impl Peer {
@@ -831,6 +839,9 @@ impl Engine {
         if self.groups_fetching > 0 || self.after_groups.is_empty() {
             return asked;
         }
+        for p in self.peers.values_mut() {
+            p.after_groups = 0;
+        }
         for ((peer, doc), a) in std::mem::take(&mut self.after_groups) {
             if !self.peers.contains_key(&peer) || replica.holds(&doc) {
                 continue;
@@ -979,21 +990,32 @@ impl Engine {
         // that its group arrives first. Asked together, a joining site received threads from
         // one peer while the other still sent their groups — they waited, overflowed what may
         // wait, were dropped and sent again, and their groups' changes were asked of both.
-        if doc.kind() == crate::DocKind::Thread && self.groups_fetching > 0 && !replica.holds(&doc)
+        if doc.kind() == crate::DocKind::Thread
+            && self.groups_fetching > 0
+            && !replica.holds(&doc)
+            && self
+                .peers
+                .get(peer)
+                .is_some_and(|p| p.after_groups < MAX_AFTER_GROUPS_PER_PEER)
         {
             let heads = self
                 .heads_said
                 .take()
                 .filter(|(p, d, _)| p == peer && *d == doc)
                 .map(|(_, _, h)| h);
-            let a = self
-                .after_groups
-                .entry((peer.to_owned(), doc))
-                .or_insert(AfterGroups {
-                    with_clock,
-                    reply,
-                    heads: None,
-                });
+            let a = match self.after_groups.entry((peer.to_owned(), doc)) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    if let Some(p) = self.peers.get_mut(peer) {
+                        p.after_groups += 1;
+                    }
+                    e.insert(AfterGroups {
+                        with_clock,
+                        reply,
+                        heads: None,
+                    })
+                }
+            };
             a.with_clock |= with_clock;
             a.reply |= reply;
             if heads.is_some() {
@@ -1774,5 +1796,38 @@ mod tests {
             r.update_group(&a, g, &settings, 1_500).unwrap();
             check(&w, &r, &mut cache);
         }
+    }
+
+    /// A peer claiming many threads while groups are being fetched has at most
+    /// [`MAX_AFTER_GROUPS_PER_PEER`] held back; the rest are asked for at once, and the
+    /// count starts again once they are released.
+    #[test]
+    fn threads_held_back_for_a_peer_are_bounded() {
+        let w = World::new(2, 2);
+        let r = w.replica();
+        let mut e = Engine::new("site1".to_owned(), Config::default());
+        e.handle_connect("site0", 0, &r);
+        e.groups_fetching = 1;
+        let extra = 5;
+        for n in 0..MAX_AFTER_GROUPS_PER_PEER + extra {
+            let id = DocId::from_genesis(crate::DocKind::Thread, &distinct_hash(n as u64));
+            e.send_heads("site0", id, false, true, 0, &r);
+        }
+        assert_eq!(e.after_groups.len(), MAX_AFTER_GROUPS_PER_PEER);
+        assert_eq!(e.peers["site0"].after_groups, MAX_AFTER_GROUPS_PER_PEER);
+        assert_eq!(e.peers["site0"].heads_out.len(), extra, "asked at once");
+        e.groups_fetching = 0;
+        e.release_after_groups(0, &r);
+        assert!(e.after_groups.is_empty());
+        assert_eq!(e.peers["site0"].after_groups, 0);
+    }
+
+    /// A made-up change hash, different for every `n`.
+    fn distinct_hash(n: u64) -> ChangeHash {
+        let mut h = [0u8; 32];
+        for (i, c) in h.chunks_mut(8).enumerate() {
+            c.copy_from_slice(&(n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i as u64).to_be_bytes());
+        }
+        ChangeHash(h)
     }
 }
