@@ -371,7 +371,7 @@ fn main() {
             );
         } else {
             println!(
-                "\njoin of {} from nothing (one peer: {site}): {} of {} documents it may hold in {:.0} s; {:.1} MB received for {:.1} MB of signed changes held ({:.2}×); peak resident {:.2} GiB (the peer's {:.2} GiB)",
+                "\njoin of {} from nothing (one peer: {site}): {} of {} documents it may hold in {:.0} s; {:.1} MB received for {:.1} MB of signed changes held ({:.2}×); peak resident {:.2} GiB, anonymous {:.2} GiB (the peer's {:.2} GiB)",
                 j["site"].as_str().unwrap_or(""),
                 j["documents"],
                 j["expected_documents"],
@@ -380,13 +380,14 @@ fn main() {
                 j["signed_bytes"].as_f64().unwrap_or(0.0) / 1e6,
                 j["bytes_ratio"].as_f64().unwrap_or(0.0),
                 gb(&j["peak_rss_kib"]),
+                gb(&j["peak_anon_kib"]),
                 gb(&j["peer_peak_rss_kib"]),
             );
         }
         let w = &j["week"];
         if !w.is_null() {
             println!(
-                "back after a week offline ({} replies written meanwhile): {} changes, {:.2} MB of signed changes gained, {:.2} MB received ({:.2}×) in {:.0} s; peak resident {:.2} GiB",
+                "back after a week offline ({} replies written meanwhile): {} changes, {:.2} MB of signed changes gained, {:.2} MB received ({:.2}×) in {:.0} s; peak resident {:.2} GiB, anonymous {:.2} GiB",
                 w["replies_written"],
                 w["changes_gained"],
                 w["signed_bytes_gained"].as_f64().unwrap_or(0.0) / 1e6,
@@ -394,12 +395,13 @@ fn main() {
                 w["bytes_ratio"].as_f64().unwrap_or(0.0),
                 w["secs"].as_f64().unwrap_or(0.0),
                 gb(&w["peak_rss_kib"]),
+                gb(&w["peak_anon_kib"]),
             );
         }
         let t = &j["two_peers"];
         if !t.is_null() {
             println!(
-                "join of {} from two peers ({}, {}): {} of {} documents in {:.0} s; {:.1} MB received ({:.1} and {:.1} MB sent by each) for {:.1} MB of signed changes held ({:.2}×); peak resident {:.2} GiB",
+                "join of {} from two peers ({}, {}): {} of {} documents in {:.0} s; {:.1} MB received ({:.1} and {:.1} MB sent by each) for {:.1} MB of signed changes held ({:.2}×); peak resident {:.2} GiB, anonymous {:.2} GiB",
                 t["site"].as_str().unwrap_or(""),
                 t["peers"][0].as_str().unwrap_or(""),
                 t["peers"][1].as_str().unwrap_or(""),
@@ -412,6 +414,7 @@ fn main() {
                 t["signed_bytes"].as_f64().unwrap_or(0.0) / 1e6,
                 t["bytes_ratio"].as_f64().unwrap_or(0.0),
                 gb(&t["peak_rss_kib"]),
+                gb(&t["peak_anon_kib"]),
             );
         }
     }
@@ -514,16 +517,19 @@ fn write_config(dir: &Path, home: &Path, site: &str, peers: &[u16]) {
 /// Waits while `node` catches up: until it holds `expected` documents and its received
 /// changes have not moved for ten seconds, or nothing moved for a minute, or
 /// `COMPANY_BENCH_JOIN_SECS` (default 1,800) passed. Returns the seconds until the last
-/// change arrived and the peak resident memory (KiB).
-fn catch_up(node: &Node, expected: u64) -> (f64, u64) {
+/// change arrived, the peak resident memory (KiB; `VmHWM`, which counts the pages of mapped
+/// files such as the search index's) and the largest anonymous resident memory seen (KiB;
+/// `RssAnon`, sampled every 2 s: the heap).
+fn catch_up(node: &Node, expected: u64) -> (f64, u64, u64) {
     let limit = env_usize("COMPANY_BENCH_JOIN_SECS", 1_800) as f64;
     let started = Instant::now();
     let (mut last, mut still_since, mut done_at) = ((0.0, 0.0), Instant::now(), 0.0);
     let mut told = Instant::now();
-    let mut peak = 0;
+    let (mut peak, mut peak_anon) = (0, 0);
     loop {
         std::thread::sleep(Duration::from_secs(2));
         peak = peak.max(status_kib(node.pid(), "VmHWM:"));
+        peak_anon = peak_anon.max(status_kib(node.pid(), "RssAnon:"));
         let docs = node.metric("weft_documents");
         let changes = node.metric("weft_changes_received_total");
         if (docs, changes) != last {
@@ -549,7 +555,11 @@ fn catch_up(node: &Node, expected: u64) -> (f64, u64) {
             break;
         }
     }
-    (done_at, peak.max(status_kib(node.pid(), "VmHWM:")))
+    (
+        done_at,
+        peak.max(status_kib(node.pid(), "VmHWM:")),
+        peak_anon.max(status_kib(node.pid(), "RssAnon:")),
+    )
 }
 
 fn store_stats(home: &Path) -> weft_node::store::StoreStats {
@@ -617,7 +627,7 @@ fn join_phase(
     let home = joiner_home(dir, &joiner, &[peer.p2p]);
     eprintln!("{joiner} joins from nothing; it may hold {expected} documents…");
     let (node, _) = Node::start(&home, &home.join("node.log"));
-    let (secs, peak) = catch_up(&node, expected);
+    let (secs, peak, peak_anon) = catch_up(&node, expected);
     let received = node.metric("weft_bytes_received_total");
     let peer_peak = status_kib(peer.pid(), "VmHWM:");
     node.stop();
@@ -632,6 +642,7 @@ fn join_phase(
         "signed_bytes": stats.change_bytes,
         "bytes_ratio": received / (stats.change_bytes.max(1) as f64),
         "peak_rss_kib": peak,
+        "peak_anon_kib": peak_anon,
         "peer_peak_rss_kib": peer_peak,
     });
     if std::env::var("COMPANY_BENCH_WEEK").as_deref() != Ok("0") {
@@ -674,7 +685,7 @@ fn two_peer_join(
             first.metric("weft_bytes_sent_total"),
         );
         let (node, _) = Node::start(&home3, &home3.join("node.log"));
-        let (secs, peak) = catch_up(&node, expected);
+        let (secs, peak, peak_anon) = catch_up(&node, expected);
         let received = node.metric("weft_bytes_received_total");
         let sent = (
             peer.metric("weft_bytes_sent_total") - sent_before.0,
@@ -695,6 +706,7 @@ fn two_peer_join(
             "signed_bytes": stats.change_bytes,
             "bytes_ratio": received / (stats.change_bytes.max(1) as f64),
             "peak_rss_kib": peak,
+        "peak_anon_kib": peak_anon,
         });
     }
 }
@@ -751,7 +763,7 @@ fn week_phase(peer: &Node, home: &Path, joiner: &str, tokens: &[String]) -> Valu
     }
     eprintln!("{written} replies written ({refused} refused); {joiner} comes back…");
     let (node, _) = Node::start(home, &home.join("node.log"));
-    let (secs, peak) = catch_up(&node, before.documents);
+    let (secs, peak, peak_anon) = catch_up(&node, before.documents);
     let received = node.metric("weft_bytes_received_total");
     node.stop();
     let after = store_stats(home);
@@ -764,5 +776,6 @@ fn week_phase(peer: &Node, home: &Path, joiner: &str, tokens: &[String]) -> Valu
         "bytes_ratio": received / (gained.max(1) as f64),
         "secs": secs,
         "peak_rss_kib": peak,
+        "peak_anon_kib": peak_anon,
     })
 }
