@@ -265,6 +265,59 @@ const GROUPS: &[Group] = &[
     },
 ];
 
+/// A poll started as a thread, and the votes cast at each voter's home site.
+struct Poll {
+    group: &'static str,
+    author: &'static str,
+    title: &'static str,
+    question: &'static str,
+    options: &'static [&'static str],
+    multiple: bool,
+    /// Hours from the seeding until it closes (none: open).
+    closes_in_hours: Option<i64>,
+    votes: &'static [(&'static str, &'static [&'static str])],
+}
+
+const POLLS: &[Poll] = &[
+    Poll {
+        group: "All company",
+        author: "hdupre",
+        title: "Sondage : le séminaire 2027 / Poll: the 2027 seminar",
+        question: "Où organiser le séminaire 2027 ? / Where should the 2027 seminar be?",
+        options: &["Paris", "New York", "Bangalore", "En ligne / Online"],
+        multiple: false,
+        closes_in_hours: Some(7 * 24),
+        // Votes from the three sites.
+        votes: &[
+            ("cmartin", &["1"]),
+            ("tbernard", &["1"]),
+            ("jsmith", &["2"]),
+            ("ejohnson", &["4"]),
+            ("pkumar", &["3"]),
+            ("srao", &["3"]),
+            ("aiyer", &["1"]),
+        ],
+    },
+    Poll {
+        group: "IT Transformation",
+        author: "jsmith",
+        title: "Which tools should we pilot next quarter?",
+        question: "Which tools should we pilot next quarter? (several choices)",
+        options: &[
+            "Kubernetes platform",
+            "Internal developer portal",
+            "Feature flags",
+        ],
+        multiple: true,
+        closes_in_hours: None,
+        votes: &[
+            ("hdupre", &["1", "2"]),
+            ("pkumar", &["1"]),
+            ("jlefevre", &["2", "3"]),
+        ],
+    },
+];
+
 type Handles = BTreeMap<String, (NodeHandle, SocketAddr)>;
 
 fn nonce() -> u64 {
@@ -315,6 +368,7 @@ pub(crate) async fn seed(handles: &Handles) -> Result<Vec<(DocId, Vec<String>)>>
         base + clock
     };
     let mut docs = Vec::new();
+    let mut groups: BTreeMap<&str, (DocId, &str)> = BTreeMap::new();
     for g in GROUPS {
         let (name, desc, vis, owner) = (g.name, g.description, visibility(g.visibility), g.owner);
         let t0 = tick();
@@ -335,6 +389,7 @@ pub(crate) async fn seed(handles: &Handles) -> Result<Vec<(DocId, Vec<String>)>>
             })
             .await?;
         }
+        groups.insert(name, (gid.clone(), owner));
         let mut group_docs = vec![gid.clone()];
         for th in g.threads {
             let (gid2, author, title, body) = (gid.clone(), th.author, th.title, th.body);
@@ -394,6 +449,46 @@ pub(crate) async fn seed(handles: &Handles) -> Result<Vec<(DocId, Vec<String>)>>
                 .await?;
             docs.push((d, allowed));
         }
+    }
+    for p in POLLS {
+        let (gid, _) = groups.get(p.group).context("a poll's group")?.clone();
+        let t = tick();
+        let poll = weft_node::crdt::NewPoll {
+            question: p.question.to_owned(),
+            options: p.options.iter().map(|o| o.to_string()).collect(),
+            multiple: p.multiple,
+            closes_at: p
+                .closes_in_hours
+                .map(|h| weft_node::run::now_ms() as i64 + h * 3_600_000),
+            results_after_vote: false,
+        };
+        let (author, title) = (p.author, p.title);
+        wait_for(handles, &homes, author, &gid).await?;
+        let (tid, root) = at_home(handles, &homes, author, move |c| {
+            let q = poll.question.clone();
+            let tid = c.create_thread_with(author, &gid, title, &q, Some(&poll), t, nonce())?;
+            c.load(&tid);
+            let root = c
+                .replica()
+                .doc(&tid)
+                .and_then(weft_node::crdt::ThreadView::of)
+                .and_then(|v| v.posts.first().map(|p| p.id.clone()))
+                .unwrap_or_default();
+            Ok((tid, root))
+        })
+        .await?;
+        for (who, choice) in p.votes {
+            let (tid2, root2, who2) = (tid.clone(), root.clone(), *who);
+            // Votes are signed now: a poll's closing is judged by the vote's own time.
+            let t = weft_node::run::now_ms() as i64;
+            wait_for(handles, &homes, who2, &tid2).await?;
+            at_home(handles, &homes, who2, move |c| {
+                c.vote(who2, &tid2, &root2, choice, t)
+            })
+            .await?;
+        }
+        let sites: Vec<String> = handles.keys().cloned().collect();
+        docs.push((tid, sites));
     }
     Ok(docs)
 }

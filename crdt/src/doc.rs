@@ -978,6 +978,47 @@ impl Doc {
         }
     }
 
+    /// The poll of post `post` at `heads` (its options, whether several may be chosen, when
+    /// it closes), or `None` if the post has none there — or if some head is not applied to
+    /// the Automerge state yet (the caller flushes staged changes first). A poll is written
+    /// once, with its post, so any heads that hold it give the same answer.
+    pub(crate) fn poll_at(
+        &self,
+        post: &str,
+        heads: &[ChangeHash],
+    ) -> Option<crate::local::PollDef> {
+        if heads
+            .iter()
+            .any(|h| self.am.get_change_by_hash(h).is_none())
+        {
+            return None;
+        }
+        let map = |obj: &automerge::ObjId, key: &str| match self.am.get_at(obj, key, heads) {
+            Ok(Some((automerge::Value::Object(ObjType::Map), id))) => Some(id),
+            _ => None,
+        };
+        let posts = map(&automerge::ROOT, "posts")?;
+        let p = map(&posts, post)?;
+        let poll = map(&p, "poll")?;
+        let scalar = |key: &str| match self.am.get_at(&poll, key, heads) {
+            Ok(Some((automerge::Value::Scalar(v), _))) => Some(v.into_owned()),
+            _ => None,
+        };
+        let multiple = matches!(scalar("multiple"), Some(ScalarValue::Boolean(true)));
+        let closes_at = match scalar("closes_at") {
+            Some(ScalarValue::Timestamp(t) | ScalarValue::Int(t)) => Some(t),
+            _ => None,
+        };
+        let options = map(&poll, "options")
+            .map(|o| self.am.keys_at(&o, heads).collect())
+            .unwrap_or_default();
+        Some(crate::local::PollDef {
+            options,
+            multiple,
+            closes_at,
+        })
+    }
+
     /// A root scalar string at `heads`.
     pub fn root_str_at(&self, key: &str, heads: &[ChangeHash]) -> Option<String> {
         get_str(&self.am, &automerge::ROOT, key, Some(heads))

@@ -19,6 +19,47 @@ use crate::text::mentions_and_topics;
 pub const MAX_BODY: usize = 64 * 1024;
 /// The longest title, group name or short field, in bytes.
 pub const MAX_TITLE: usize = 300;
+/// Most options of a poll, and the longest option label (bytes).
+pub const MAX_POLL_OPTIONS: usize = 20;
+pub const MAX_POLL_OPTION: usize = 200;
+
+/// A poll made with a post (the thread's first post, or a reply). Its definition is part of
+/// the post, written once with it; votes are the voters' own entries in the thread's
+/// `reactions` map (`<post>:vote.<option>:<employee>`), which every node already accepts
+/// from their author (see `rules.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPoll {
+    pub question: String,
+    /// The labels, in order; their ids are `1`, `2`, …
+    pub options: Vec<String>,
+    /// Whether a voter may choose several options.
+    pub multiple: bool,
+    /// When voting ends (ms since the epoch), if it does.
+    pub closes_at: Option<i64>,
+    /// Whether voters see the results only once they have voted (a display choice: every
+    /// site holding the thread holds every vote).
+    pub results_after_vote: bool,
+}
+
+impl NewPoll {
+    fn check(&self) -> Result<(), LocalError> {
+        if self.question.trim().is_empty() {
+            return Err(LocalError::Invalid("a poll needs a question"));
+        }
+        limit("question", &self.question, MAX_TITLE)?;
+        if self.options.len() < 2 {
+            return Err(LocalError::Invalid("a poll needs at least two options"));
+        }
+        at_most("poll options", self.options.len(), MAX_POLL_OPTIONS)?;
+        for o in &self.options {
+            if o.trim().is_empty() {
+                return Err(LocalError::Invalid("a poll option needs a label"));
+            }
+            limit("option", o, MAX_POLL_OPTION)?;
+        }
+        Ok(())
+    }
+}
 /// The longest group description or profile text, in bytes.
 pub const MAX_TEXT: usize = 8 * 1024;
 /// The most distinct @mentions one post may carry. Each is an operation of the change, and
@@ -526,6 +567,24 @@ impl Replica {
         now: i64,
         nonce: u64,
     ) -> Result<(SignedChange, SignedChange), LocalError> {
+        self.create_thread_with(author, group, title, body, None, now, nonce)
+    }
+
+    /// [`Replica::create_thread`] whose first post carries a poll (see [`NewPoll`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_thread_with(
+        &mut self,
+        author: &Author,
+        group: &DocId,
+        title: &str,
+        body: &str,
+        poll: Option<&NewPoll>,
+        now: i64,
+        nonce: u64,
+    ) -> Result<(SignedChange, SignedChange), LocalError> {
+        if let Some(p) = poll {
+            p.check()?;
+        }
         let title = title.trim();
         if title.is_empty() {
             return Err(LocalError::Invalid("a thread needs a title"));
@@ -551,7 +610,8 @@ impl Replica {
                 let posts = tx.put_object(ROOT, "posts", ObjType::Map)?;
                 tx.put_object(ROOT, "reactions", ObjType::Map)?;
                 tx.put_object(ROOT, "moderation", ObjType::Map)?;
-                write_post(tx, &posts, &pid, &me, body, now, None, &mentions, &topics)
+                write_post(tx, &posts, &pid, &me, body, now, None, &mentions, &topics)?;
+                write_poll(tx, &posts, &pid, poll)
             },
         )?;
         let tid = genesis.doc().clone();
@@ -579,6 +639,24 @@ impl Replica {
         now: i64,
         nonce: u64,
     ) -> Result<(SignedChange, String), LocalError> {
+        self.reply_with(author, thread, body, reply_to, None, now, nonce)
+    }
+
+    /// [`Replica::reply`] with a poll in the new post (see [`NewPoll`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn reply_with(
+        &mut self,
+        author: &Author,
+        thread: &DocId,
+        body: &str,
+        reply_to: Option<&str>,
+        poll: Option<&NewPoll>,
+        now: i64,
+        nonce: u64,
+    ) -> Result<(SignedChange, String), LocalError> {
+        if let Some(p) = poll {
+            p.check()?;
+        }
         if body.trim().is_empty() {
             return Err(LocalError::Invalid("a post needs a body"));
         }
@@ -597,7 +675,8 @@ impl Replica {
                 }
                 write_post(
                     tx, &posts, &pid, &me, body, now, reply_to, &mentions, &topics,
-                )
+                )?;
+                write_poll(tx, &posts, &pid, poll)
             })?;
         Ok((change, pid))
     }
@@ -646,6 +725,58 @@ impl Replica {
             for k in ["body", "mentions", "topics"] {
                 if tx.get(&p, k)?.is_some() {
                     tx.delete(&p, k)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Sets one's vote in the poll of `post` to `options` (option ids; none withdraws the
+    /// vote): the options no longer chosen are removed and the new ones added, in one
+    /// change. Refused once the poll is closed (by this node's clock: the change carries
+    /// that time, and every node judges the vote by it), for an unknown option, and for
+    /// more than one option of a single-choice poll.
+    pub fn vote(
+        &mut self,
+        author: &Author,
+        thread: &DocId,
+        post: &str,
+        options: &[&str],
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        let group = self.thread_group(thread)?;
+        let me = author.employee.clone();
+        let mut chosen: Vec<&str> = options.to_vec();
+        chosen.sort_unstable();
+        chosen.dedup();
+        self.local_change(author, Target::Existing(thread), Some(&group), now, |tx| {
+            let posts = root_map(tx, "posts")?;
+            let p = existing_post(tx, &posts, post)?;
+            let poll = match tx.get(&p, "poll")? {
+                Some((automerge::Value::Object(ObjType::Map), id)) => id,
+                _ => return Err(LocalError::Invalid("the post has no poll")),
+            };
+            let def = read_poll_tx(tx, &poll)?;
+            if def.closes_at.is_some_and(|c| now > c) {
+                return Err(LocalError::Invalid("the poll is closed"));
+            }
+            if !def.multiple && chosen.len() > 1 {
+                return Err(LocalError::Invalid("one option only in this poll"));
+            }
+            if let Some(o) = chosen.iter().find(|o| !def.options.iter().any(|d| d == *o)) {
+                let _ = o;
+                return Err(LocalError::Invalid("unknown poll option"));
+            }
+            let r = root_map(tx, "reactions")?;
+            let mine = |o: &str| vote_key(post, o, &me);
+            for o in &def.options {
+                let key = mine(o);
+                let wanted = chosen.contains(&o.as_str());
+                let held = tx.get(&r, key.as_str())?.is_some();
+                if wanted && !held {
+                    tx.put(&r, key.as_str(), true)?;
+                } else if !wanted && held {
+                    tx.delete(&r, key.as_str())?;
                 }
             }
             Ok(())
@@ -801,6 +932,69 @@ fn existing_post(
         Some((automerge::Value::Object(ObjType::Map), id)) => Ok(id),
         _ => Err(LocalError::Invalid("unknown post")),
     }
+}
+
+/// The `reactions` key of `employee`'s vote for `option` in the poll of `post`.
+pub fn vote_key(post: &str, option: &str, employee: &str) -> String {
+    format!("{post}:{VOTE_PREFIX}{option}:{employee}")
+}
+
+/// What a vote's reaction kind starts with (`vote.<option>`).
+pub const VOTE_PREFIX: &str = "vote.";
+
+/// Writes `posts/<pid>/poll` (in the change that makes the post).
+fn write_poll(
+    tx: &mut Transaction<'_>,
+    posts: &automerge::ObjId,
+    pid: &str,
+    poll: Option<&NewPoll>,
+) -> Result<(), LocalError> {
+    let Some(poll) = poll else {
+        return Ok(());
+    };
+    let post = existing_post(tx, posts, pid)?;
+    let m = tx.put_object(&post, "poll", ObjType::Map)?;
+    tx.put(&m, "question", poll.question.trim())?;
+    tx.put(&m, "multiple", poll.multiple)?;
+    tx.put(&m, "results_after_vote", poll.results_after_vote)?;
+    if let Some(c) = poll.closes_at {
+        tx.put(&m, "closes_at", ScalarValue::Timestamp(c))?;
+    }
+    let options = tx.put_object(&m, "options", ObjType::Map)?;
+    for (i, label) in poll.options.iter().enumerate() {
+        tx.put(&options, (i + 1).to_string(), label.trim())?;
+    }
+    Ok(())
+}
+
+/// A poll's definition as the rules and a voter need it.
+pub(crate) struct PollDef {
+    pub(crate) options: Vec<String>,
+    pub(crate) multiple: bool,
+    pub(crate) closes_at: Option<i64>,
+}
+
+fn read_poll_tx(tx: &Transaction<'_>, poll: &automerge::ObjId) -> Result<PollDef, LocalError> {
+    let multiple = matches!(
+        tx.get(poll, "multiple")?,
+        Some((automerge::Value::Scalar(v), _)) if matches!(v.as_ref(), ScalarValue::Boolean(true))
+    );
+    let closes_at = match tx.get(poll, "closes_at")? {
+        Some((automerge::Value::Scalar(v), _)) => match v.as_ref() {
+            ScalarValue::Timestamp(t) | ScalarValue::Int(t) => Some(*t),
+            _ => None,
+        },
+        _ => None,
+    };
+    let options = match tx.get(poll, "options")? {
+        Some((automerge::Value::Object(ObjType::Map), id)) => tx.keys(&id).collect(),
+        _ => Vec::new(),
+    };
+    Ok(PollDef {
+        options,
+        multiple,
+        closes_at,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

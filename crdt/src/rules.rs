@@ -313,6 +313,14 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
     let only_moderation = writes
         .iter()
         .all(|w| w.path.first().map(String::as_str) == Some("moderation"));
+    // Posts this change makes: a poll is written with its post, never after.
+    let made: std::collections::HashSet<&str> = writes
+        .iter()
+        .filter(|w| w.path.len() == 2 && w.path[0] == "posts" && w.action == WriteAction::MakeMap)
+        .map(|w| w.path[1].as_str())
+        .collect();
+    // Options a vote of this change chooses, per post (a single-choice poll allows one).
+    let mut chosen: std::collections::HashMap<&str, usize> = Default::default();
     if !(poster || (only_moderation && !is_genesis && moderator())) {
         return Err(deny(
             &first,
@@ -355,6 +363,9 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
                 if is_path_suffix(w, "author") && str_value(w) != Some(ctx.author) {
                     return Err(deny(w, "a post's author field names its author"));
                 }
+                if w.path[2] == "poll" && !made.contains(w.path[1].as_str()) {
+                    return Err(deny(w, "a poll is written with its post, never changed"));
+                }
             }
             (2, Some("reactions")) => {
                 let key = &w.path[1];
@@ -366,6 +377,11 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
                     WriteAction::Put(ScalarValue::Boolean(true)) | WriteAction::Delete => {}
                     _ => return Err(deny(w, "a reaction is true or deleted")),
                 }
+                let mut parts = key.splitn(3, ':');
+                let (post, kind) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                if let Some(option) = kind.strip_prefix(crate::local::VOTE_PREFIX) {
+                    check_vote(ctx, w, post, option, &mut chosen)?;
+                }
             }
             (_, Some("moderation")) => {
                 if !moderator() {
@@ -376,6 +392,37 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
                 }
             }
             _ => return Err(deny(w, "not a writable part of a thread")),
+        }
+    }
+    Ok(())
+}
+
+/// A vote (`<post>:vote.<option>:<author>` in `reactions`): for a poll in the change's
+/// causal past (read at its dependencies, so every node sees the same poll), for one of its
+/// options, made before the poll closed by the change's own time — setting or withdrawing
+/// alike — and one option per change in a single-choice poll. (Two concurrent changes of
+/// one voter can still both stand: the view counts a single-choice voter once.)
+fn check_vote<'w>(
+    ctx: &RuleCtx<'_>,
+    w: &Write,
+    post: &'w str,
+    option: &str,
+    chosen: &mut std::collections::HashMap<&'w str, usize>,
+) -> Result<(), RuleError> {
+    let Some(poll) = ctx.doc.poll_at(post, ctx.change.deps()) else {
+        return Err(deny(w, "a vote is for a poll its author has seen"));
+    };
+    if !poll.options.iter().any(|o| o == option) {
+        return Err(deny(w, "a vote is for one of the poll's options"));
+    }
+    if poll.closes_at.is_some_and(|c| ctx.change.time_ms() > c) {
+        return Err(deny(w, "the poll was closed"));
+    }
+    if matches!(w.action, WriteAction::Put(_)) {
+        let n = chosen.entry(post).or_default();
+        *n += 1;
+        if !poll.multiple && *n > 1 {
+            return Err(deny(w, "one option only in this poll"));
         }
     }
     Ok(())

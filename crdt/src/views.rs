@@ -236,8 +236,73 @@ pub struct PostView {
     pub hidden: bool,
     pub mentions: Vec<String>,
     pub topics: Vec<String>,
-    /// Reaction kind → employees who reacted so.
+    /// Reaction kind → employees who reacted so (votes are in [`PollView::votes`]).
     pub reactions: BTreeMap<String, Vec<String>>,
+    /// The poll made with the post, if any.
+    pub poll: Option<PollView>,
+}
+
+/// A poll and its votes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollView {
+    pub question: String,
+    /// (option id, label), in order.
+    pub options: Vec<(String, String)>,
+    pub multiple: bool,
+    pub closes_at: Option<i64>,
+    pub results_after_vote: bool,
+    /// Option id → the employees who chose it. In a single-choice poll a voter counts once,
+    /// for the first of their options (two devices voting at once can leave two).
+    pub votes: BTreeMap<String, Vec<String>>,
+}
+
+impl PollView {
+    /// Whether the poll is closed at `now` (ms).
+    pub fn closed(&self, now: i64) -> bool {
+        self.closes_at.is_some_and(|c| now > c)
+    }
+
+    /// The options `employee` chose.
+    pub fn choices_of(&self, employee: &str) -> Vec<String> {
+        self.votes
+            .iter()
+            .filter(|(_, who)| who.iter().any(|w| w == employee))
+            .map(|(o, _)| o.clone())
+            .collect()
+    }
+}
+
+/// Gives a post its reactions: the kinds that are votes go to its poll (or nowhere, if it
+/// has none), the others stay reactions.
+fn attach_reactions(post: &mut PostView, mut kinds: BTreeMap<String, Vec<String>>) {
+    let votes: Vec<(String, Vec<String>)> = kinds
+        .keys()
+        .filter(|k| k.starts_with(crate::local::VOTE_PREFIX))
+        .cloned()
+        .collect::<Vec<_>>()
+        .into_iter()
+        .filter_map(|k| kinds.remove(&k).map(|v| (k, v)))
+        .map(|(k, v)| (k[crate::local::VOTE_PREFIX.len()..].to_owned(), v))
+        .collect();
+    post.reactions = kinds;
+    let Some(poll) = post.poll.as_mut() else {
+        return;
+    };
+    poll.votes.clear();
+    let mut counted = std::collections::HashSet::new();
+    for (id, _) in &poll.options {
+        let Some((_, who)) = votes.iter().find(|(o, _)| o == id) else {
+            continue;
+        };
+        let who: Vec<String> = who
+            .iter()
+            .filter(|w| poll.multiple || counted.insert((*w).clone()))
+            .cloned()
+            .collect();
+        if !who.is_empty() {
+            poll.votes.insert(id.clone(), who);
+        }
+    }
 }
 
 /// A thread: its root post first, then replies in time order.
@@ -270,7 +335,7 @@ impl ThreadView {
                 }
                 let pid = item.key.to_string();
                 let mut post = read_post_at(doc, &item.id(), moderation.as_ref(), &pid);
-                post.reactions = reactions.remove(&pid).unwrap_or_default();
+                attach_reactions(&mut post, reactions.remove(&pid).unwrap_or_default());
                 posts.push(post);
             }
         }
@@ -306,8 +371,12 @@ impl ThreadView {
             match (post, at.get(pid.as_str())) {
                 (Some(p), Some(&i)) => {
                     let kept = std::mem::take(&mut v.posts[i].reactions);
+                    let votes = v.posts[i].poll.take().map(|p| p.votes);
                     v.posts[i] = p.clone();
                     v.posts[i].reactions = kept;
+                    if let (Some(poll), Some(votes)) = (v.posts[i].poll.as_mut(), votes) {
+                        poll.votes = votes;
+                    }
                 }
                 (Some(p), None) => v.posts.push(p.clone()),
                 (None, Some(&i)) => gone.push(i),
@@ -321,7 +390,7 @@ impl ThreadView {
         if reactions {
             let mut r = read_reactions(doc);
             for p in &mut v.posts {
-                p.reactions = r.remove(&p.id).unwrap_or_default();
+                attach_reactions(p, r.remove(&p.id).unwrap_or_default());
             }
         }
         sort_posts(&mut v.posts, doc.root_str("root_post").as_ref());
@@ -406,6 +475,7 @@ fn read_post_at(
         mentions: Vec::new(),
         topics: Vec::new(),
         reactions: BTreeMap::new(),
+        poll: None,
     };
     // One pass over the post's fields (a lookup per field costs a seek into the whole
     // document's operations each time); each key's value is the one `get` would give.
@@ -423,6 +493,7 @@ fn read_post_at(
                 v.mentions = am.keys(item.id()).collect()
             }
             ("topics", ValueRef::Object(ObjType::Map)) => v.topics = am.keys(item.id()).collect(),
+            ("poll", ValueRef::Object(ObjType::Map)) => v.poll = read_poll(doc, &item.id()),
             _ => {}
         }
     }
@@ -442,6 +513,31 @@ fn ref_i64(s: &ScalarValueRef<'_>) -> Option<i64> {
         ScalarValueRef::Uint(u) => i64::try_from(*u).ok(),
         _ => None,
     }
+}
+
+/// A post's poll, from its map (without votes).
+fn read_poll(doc: &Doc, poll: &automerge::ObjId) -> Option<PollView> {
+    let mut options: Vec<(String, String)> = child_map(doc, poll, "options")
+        .map(|o| {
+            doc.automerge()
+                .map_range(&o, ..)
+                .filter_map(|i| match &i.value {
+                    ValueRef::Scalar(s) => Some((i.key.to_string(), ref_str(s)?)),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // Ids are 1, 2, …: in number order, not as text ("10" after "9").
+    options.sort_by_key(|(id, _)| (id.parse::<u32>().unwrap_or(u32::MAX), id.clone()));
+    Some(PollView {
+        question: obj_str(doc, poll, "question")?,
+        options,
+        multiple: obj_bool(doc, poll, "multiple").unwrap_or(false),
+        closes_at: obj_i64(doc, poll, "closes_at"),
+        results_after_vote: obj_bool(doc, poll, "results_after_vote").unwrap_or(false),
+        votes: BTreeMap::new(),
+    })
 }
 
 /// [`read_post`] as a lookup per field: what the one-pass reading must agree with.
@@ -471,6 +567,7 @@ pub(crate) fn read_post_by_keys(doc: &Doc, pid: &str) -> Option<PostView> {
         mentions: set("mentions"),
         topics: set("topics"),
         reactions: BTreeMap::new(),
+        poll: child_map(doc, &post, "poll").and_then(|p| read_poll(doc, &p)),
         id: pid.to_owned(),
     })
 }

@@ -4,6 +4,7 @@
 mod api;
 mod browser;
 mod cli;
+mod content;
 mod demo;
 mod edge;
 mod harness;

@@ -609,7 +609,7 @@ pub(crate) async fn list_threads(
         .group_threads(&viewer(&me), &id)
         .await?
         .iter()
-        .map(|t| thread_json(t, &me))
+        .map(|t| thread_json(t, &me, state.service.now_ms()))
         .collect();
     Ok(Json(List::all(items)))
 }
@@ -621,6 +621,8 @@ pub(crate) struct NewThreadBody {
     title: String,
     /// Markdown, with @mentions and #topics.
     body: String,
+    /// A poll the first post carries.
+    poll: Option<crate::content::PollBody>,
 }
 
 /// Start a thread
@@ -652,11 +654,26 @@ pub(crate) async fn create_thread(
 ) -> Result<(StatusCode, Json<ThreadJson>), AppError> {
     let id = doc_id(&id, DocKind::Group)?;
     let v = viewer(&me);
-    let tid = state
-        .service
-        .create_thread(&v, &id, &b.title, &b.body)
-        .await?;
-    let t = thread_json(&*state.service.thread(&v, &tid).await?, &me);
+    let tid = match &b.poll {
+        Some(p) => {
+            let poll = p.to_poll(state.service.now_ms())?;
+            state
+                .service
+                .create_poll(&v, &id, &b.title, &b.body, poll)
+                .await?
+        }
+        None => {
+            state
+                .service
+                .create_thread(&v, &id, &b.title, &b.body)
+                .await?
+        }
+    };
+    let t = thread_json(
+        &*state.service.thread(&v, &tid).await?,
+        &me,
+        state.service.now_ms(),
+    );
     Ok((StatusCode::CREATED, Json(t)))
 }
 
@@ -681,7 +698,7 @@ pub(crate) async fn thread(
 ) -> Result<Json<ThreadJson>, AppError> {
     let id = doc_id(&id, DocKind::Thread)?;
     let page = state.service.thread_page(&viewer(&me), &id).await?;
-    let mut t = thread_json(&page.thread, &me);
+    let mut t = thread_json(&page.thread, &me, state.service.now_ms());
     t.following = page.following;
     Ok(Json(t))
 }
@@ -694,6 +711,8 @@ pub(crate) struct NewPostBody {
     body: String,
     /// The post of this thread it answers (`thread~post`).
     reply_to: Option<String>,
+    /// A poll the post carries.
+    poll: Option<crate::content::PollBody>,
 }
 
 /// Reply (answered once durable)
@@ -732,12 +751,23 @@ pub(crate) async fn create_post(
         None => None,
     };
     let v = viewer(&me);
-    let pid = state
-        .service
-        .reply(&v, &id, &b.body, reply_to.as_deref())
-        .await?;
+    let pid = match &b.poll {
+        Some(p) => {
+            let poll = p.to_poll(state.service.now_ms())?;
+            state
+                .service
+                .reply_with_poll(&v, &id, &b.body, reply_to.as_deref(), poll)
+                .await?
+        }
+        None => {
+            state
+                .service
+                .reply(&v, &id, &b.body, reply_to.as_deref())
+                .await?
+        }
+    };
     let (_, p) = state.service.post(&v, &id, &pid).await?;
-    let p = post_json(&id, &p, &me);
+    let p = post_json(&id, &p, &me, state.service.now_ms());
     Ok((StatusCode::CREATED, Json(p)))
 }
 
@@ -778,7 +808,7 @@ pub(crate) async fn edit_post(
     let v = viewer(&me);
     state.service.edit_post(&v, &tid, &pid, &b.body).await?;
     let (_, p) = state.service.post(&v, &tid, &pid).await?;
-    let p = post_json(&tid, &p, &me);
+    let p = post_json(&tid, &p, &me, state.service.now_ms());
     Ok(Json(p))
 }
 

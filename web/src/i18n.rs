@@ -259,6 +259,37 @@ impl Lang {
                 "Changing the photo needs JavaScript.",
                 "Changer de photo demande JavaScript.",
             ),
+            "add_poll" => ("Add a poll", "Ajouter un sondage"),
+            "poll" => ("Poll", "Sondage"),
+            "poll_question" => ("Question", "Question"),
+            "poll_options" => (
+                "Options, one per line (2 to 20)",
+                "Choix, un par ligne (2 à 20)",
+            ),
+            "poll_multiple" => (
+                "Voters may choose several options",
+                "Plusieurs choix possibles",
+            ),
+            "poll_after" => (
+                "Show the results only to those who voted",
+                "Résultats visibles seulement après avoir voté",
+            ),
+            "poll_closes" => ("Voting ends", "Fin du vote"),
+            "poll_never" => ("Never", "Jamais"),
+            "poll_1d" => ("In a day", "Dans un jour"),
+            "poll_3d" => ("In three days", "Dans trois jours"),
+            "poll_1w" => ("In a week", "Dans une semaine"),
+            "poll_one" => ("One choice", "Un seul choix"),
+            "poll_several" => ("Several choices", "Plusieurs choix"),
+            "voters" => ("voters", "votants"),
+            "poll_closed" => ("closed on", "terminé le"),
+            "poll_closes_at" => ("ends", "se termine le"),
+            "poll_results_after" => (
+                "The results show once you have voted.",
+                "Les résultats s'affichent une fois votre vote donné.",
+            ),
+            "vote" => ("Vote", "Voter"),
+            "change_vote" => ("Change my vote", "Changer mon vote"),
             _ => ("", ""),
         };
         match self {

@@ -9,10 +9,10 @@ use serde::Serialize;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{ToResponse, ToSchema};
-use weft_node::crdt::{DocId, GroupView, PostView, ProfileView, ThreadView};
+use weft_node::crdt::{DocId, GroupView, PollView, PostView, ProfileView, ThreadView};
 use weft_node::keys::Employee;
-use weft_node::service::Notification;
 use weft_node::service::{Access, FeedItem, last_activity, post_ref};
+use weft_node::service::{Notification, PollResults};
 
 use crate::time::rfc3339;
 
@@ -248,10 +248,83 @@ pub struct PostJson {
     pub mentions: Vec<String>,
     /// #topics, lower case.
     pub topics: Vec<String>,
+    /// The poll the post carries, if any (none once the post is deleted or hidden).
+    pub poll: Option<PollJson>,
 }
 
-/// A post of `thread` as `me` sees it.
-pub fn post_json(thread: &DocId, p: &PostView, me: &str) -> PostJson {
+/// A poll, as its viewer sees it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Poll)]
+pub struct PollJson {
+    /// The poll's id: its post's (`thread~post`), for `PUT /polls/{id}/vote`.
+    pub id: String,
+    pub question: String,
+    pub options: Vec<PollOptionJson>,
+    /// Whether a voter may choose several options.
+    pub multiple: bool,
+    /// When voting ends, if it does.
+    #[schema(format = DateTime)]
+    pub closes_at: Option<String>,
+    pub closed: bool,
+    /// Whether voters see the counts only once they have voted (or the poll closed).
+    pub results_after_vote: bool,
+    /// Whether the counts are shown to the caller (`votes` is null otherwise).
+    pub results_visible: bool,
+    /// How many employees voted (null while the counts are withheld).
+    pub voters: Option<usize>,
+    /// The option ids the caller chose.
+    pub my_votes: Vec<String>,
+}
+
+/// One option of a poll.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PollOption)]
+pub struct PollOptionJson {
+    pub id: String,
+    pub label: String,
+    /// Votes for it, across every site (null while the counts are withheld).
+    pub votes: Option<usize>,
+}
+
+/// The poll of post `post` of `thread` (by `author`) as `me` sees it at `now`.
+pub fn poll_json(
+    thread: &DocId,
+    post: &str,
+    author: &str,
+    poll: &PollView,
+    me: &str,
+    now: i64,
+) -> PollJson {
+    poll_results_json(thread, post, &PollResults::of(poll, author, me, now))
+}
+
+/// A poll's JSON from what the service answered.
+pub fn poll_results_json(thread: &DocId, post: &str, r: &PollResults) -> PollJson {
+    PollJson {
+        id: post_ref(thread, post),
+        question: r.poll.question.clone(),
+        options: r
+            .poll
+            .options
+            .iter()
+            .map(|(id, label)| PollOptionJson {
+                id: id.clone(),
+                label: label.clone(),
+                votes: r.count(id),
+            })
+            .collect(),
+        multiple: r.poll.multiple,
+        closes_at: r.poll.closes_at.map(rfc3339),
+        closed: r.closed,
+        results_after_vote: r.poll.results_after_vote,
+        results_visible: r.visible,
+        voters: r.visible.then_some(r.voters),
+        my_votes: r.mine.clone(),
+    }
+}
+
+/// A post of `thread` as `me` sees it at `now`.
+pub fn post_json(thread: &DocId, p: &PostView, me: &str, now: i64) -> PostJson {
     let visible = !p.hidden && !p.deleted;
     PostJson {
         id: post_ref(thread, &p.id),
@@ -284,6 +357,11 @@ pub fn post_json(thread: &DocId, p: &PostView, me: &str) -> PostJson {
             .collect(),
         mentions: p.mentions.clone(),
         topics: p.topics.clone(),
+        poll: p
+            .poll
+            .as_ref()
+            .filter(|_| visible)
+            .map(|poll| poll_json(thread, &p.id, &p.author, poll, me, now)),
     }
 }
 
@@ -305,9 +383,9 @@ pub struct ThreadJson {
     pub following: bool,
 }
 
-/// A thread as `me` sees it (`following` left false: the caller fills it in).
-pub fn thread_json(t: &ThreadView, me: &str) -> ThreadJson {
-    let mut posts = t.posts.iter().map(|p| post_json(&t.id, p, me));
+/// A thread as `me` sees it at `now` (`following` left false: the caller fills it in).
+pub fn thread_json(t: &ThreadView, me: &str, now: i64) -> ThreadJson {
+    let mut posts = t.posts.iter().map(|p| post_json(&t.id, p, me, now));
     let root = posts.next();
     let replies: Vec<PostJson> = posts.collect();
     ThreadJson {

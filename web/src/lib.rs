@@ -38,6 +38,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod content;
 pub mod cookies;
 mod error;
 pub mod extract;
@@ -118,6 +119,7 @@ fn router_with_state(state: AppState) -> Router {
             "/api/v1",
             api::routes()
                 .merge(personal::routes())
+                .merge(content::routes())
                 .layer(axum::middleware::from_fn(cookie_writes_are_json)),
         )
         .merge(ui::routes())

@@ -51,6 +51,9 @@ never 403."
         crate::api::react_off,
         crate::api::events,
         crate::api::search,
+        crate::content::create_poll,
+        crate::content::poll,
+        crate::content::vote,
         crate::personal::feed,
         crate::personal::feed_read,
         crate::personal::notifications,
@@ -76,6 +79,7 @@ never 403."
         (name = "threads", description = "Threads, posts, reactions, follows"),
         (name = "feed", description = "The caller's home feed"),
         (name = "notifications", description = "The caller's notifications"),
+        (name = "polls", description = "Polls and votes"),
         (name = "search", description = "Search"),
         (name = "events", description = "Live events"),
         (name = "operations", description = "For operators and tools"),
@@ -168,7 +172,11 @@ mod tests {
             }
         }
         // The routes as the router declares them: `.route("/path", get(a).post(b))`.
-        let sources = concat!(include_str!("api.rs"), include_str!("personal.rs"));
+        let sources = concat!(
+            include_str!("api.rs"),
+            include_str!("personal.rs"),
+            include_str!("content.rs")
+        );
         let mut served = BTreeSet::new();
         for rest in sources.split(".route(").skip(1) {
             // The arguments of this `.route(`, up to its closing parenthesis.

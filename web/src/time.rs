@@ -29,6 +29,92 @@ pub fn rfc3339(ms: i64) -> String {
     )
 }
 
+/// Milliseconds since the epoch from RFC 3339 (`2026-12-05T14:00:00Z`,
+/// `2026-12-05T15:00:00.5+01:00`; seconds may be left out, as HTML's date-time inputs do;
+/// a date alone is its midnight UTC). `None` for anything else.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let num = |t: &str| -> Option<i64> {
+        (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let (date, rest) = match s.find(['T', 't', ' ']) {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, ""),
+    };
+    let mut d = date.split('-');
+    let (year, month, day) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
+    if d.next().is_some() || date.len() != 10 || !(1..=12).contains(&month) {
+        return None;
+    }
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if day < 1 || day > days_in[(month - 1) as usize] {
+        return None;
+    }
+    // Days since the epoch (the inverse of `rfc3339`'s civil date).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    if rest.is_empty() {
+        return Some(days * 86_400_000);
+    }
+    // The time, then an offset: Z, +hh:mm or -hh:mm (none: UTC).
+    let (time, offset_ms) = if let Some(t) = rest.strip_suffix(['Z', 'z']) {
+        (t, 0)
+    } else if let Some(i) = rest.rfind(['+', '-']) {
+        let (t, off) = (&rest[..i], &rest[i..]);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let (h, m) = off[1..].split_once(':')?;
+        let (h, m) = (num(h)?, num(m)?);
+        if h > 23 || m > 59 || off.len() != 6 {
+            return None;
+        }
+        (t, sign * (h * 3600 + m * 60) * 1000)
+    } else {
+        (rest, 0)
+    };
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let mut t = hms.split(':');
+    let (h, m) = (num(t.next()?)?, num(t.next()?)?);
+    let sec = match t.next() {
+        Some(x) => num(x)?,
+        None => 0,
+    };
+    if t.next().is_some() || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let millis = if frac.is_empty() {
+        0
+    } else {
+        let digits = num(frac)?;
+        let len = frac.len().min(9) as u32;
+        if frac.len() > 9 {
+            return None;
+        }
+        digits * 1000 / 10_i64.pow(len)
+    };
+    Some(days * 86_400_000 + (h * 3600 + m * 60 + sec) * 1000 + millis - offset_ms)
+}
+
 /// "2026-11-23 14:05 UTC": how pages show a time (the exact instant is in the `datetime`
 /// attribute beside it).
 pub fn short(ms: i64) -> String {
@@ -46,5 +132,37 @@ mod tests {
         assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
         assert_eq!(short(1_795_442_700_000), "2026-11-23 14:05 UTC");
+    }
+
+    #[test]
+    fn rfc3339_is_read_back() {
+        for ms in [0, 951_782_400_123, -1, 1_795_442_700_000, 4_102_444_799_999] {
+            assert_eq!(parse_rfc3339(&rfc3339(ms)), Some(ms), "{ms}");
+        }
+        assert_eq!(
+            parse_rfc3339("2026-11-23T15:05:00+01:00"),
+            Some(1_795_442_700_000)
+        );
+        assert_eq!(parse_rfc3339("2026-11-23T14:05"), Some(1_795_442_700_000));
+        assert_eq!(
+            parse_rfc3339("2026-11-23"),
+            Some(1_795_442_700_000 - (14 * 60 + 5) * 60_000)
+        );
+        for bad in [
+            "",
+            "tomorrow",
+            "2026-13-01T00:00Z",
+            "2026-02-29T00:00Z",
+            "2026-11-23T24:00Z",
+            "2026-11-23T10:00+1:00",
+            "2026-1-23",
+            "2026-11-23T10:00:00.1234567890Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+        assert_eq!(
+            parse_rfc3339("2024-02-29T00:00:00Z"),
+            Some(1_709_164_800_000)
+        );
     }
 }

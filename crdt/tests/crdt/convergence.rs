@@ -27,7 +27,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (0..3usize, 0..10u8, any::<u16>(), any::<u16>())
+        3 => (0..3usize, 0..13u8, any::<u16>(), any::<u16>())
             .prop_map(|(site, action, a, b)| Op::Local { site, action, a, b }),
         2 => (0..3usize, 1..12u8, any::<u16>()).prop_map(|(to, count, seed)| Op::Deliver { to, count, seed }),
     ]
@@ -145,6 +145,17 @@ impl Sim {
             .and_then(|t| self.replicas[site].doc(t))
             .and_then(ThreadView::of)
             .map(|v| v.posts.into_iter().map(|p| (p.id, p.author)).collect())
+            .unwrap_or_default();
+        let polls: Vec<(String, weft_crdt::PollView)> = thread
+            .as_ref()
+            .and_then(|t| self.replicas[site].doc(t))
+            .and_then(ThreadView::of)
+            .map(|v| {
+                v.posts
+                    .into_iter()
+                    .filter_map(|p| Some((p.id, p.poll?)))
+                    .collect()
+            })
             .unwrap_or_default();
         let post = (!posts.is_empty()).then(|| posts[a as usize % posts.len()].clone());
         let own_post = posts
@@ -265,6 +276,80 @@ impl Sim {
                     )
                 {
                     self.forged.push(c);
+                }
+            }
+            10 => {
+                // A poll, closing soon: later votes fall after it.
+                let poll = weft_crdt::NewPoll {
+                    question: "Q?".into(),
+                    options: vec!["a".into(), "b".into(), "c".into()],
+                    multiple: b.is_multiple_of(2),
+                    closes_at: (!a.is_multiple_of(3)).then_some(now + 8),
+                    results_after_vote: false,
+                };
+                let made_here = match &thread {
+                    Some(t) if a.is_multiple_of(2) => r
+                        .reply_with(&author, t, "poll", None, Some(&poll), now, nonce)
+                        .map(|(c, _)| vec![c]),
+                    _ => r
+                        .create_thread_with(
+                            &author,
+                            &self.g_public,
+                            "P",
+                            "poll",
+                            Some(&poll),
+                            now,
+                            nonce,
+                        )
+                        .map(|(t, l)| vec![t, l]),
+                };
+                if let Ok(c) = made_here {
+                    made.extend(c);
+                }
+            }
+            11 => {
+                // An honest vote (refused locally once the poll is closed).
+                if let (Some(t), false) = (&thread, polls.is_empty()) {
+                    let (p, _) = &polls[a as usize % polls.len()];
+                    let all = ["1", "2", "3"];
+                    let n = b as usize % 3;
+                    let options: Vec<&str> = all[n..]
+                        .iter()
+                        .copied()
+                        .take(1 + (b as usize / 3) % 2)
+                        .collect();
+                    if let Ok(c) = r.vote(&author, t, p, &options, now) {
+                        made.push(c);
+                    }
+                }
+            }
+            12 => {
+                // Forged: a vote in someone else's name, or one signed after the poll closed.
+                if let (Some(t), false) = (&thread, polls.is_empty()) {
+                    let (p, view) = &polls[a as usize % polls.len()];
+                    let g = r.group_of(t).unwrap();
+                    let heads = r.doc(&g).unwrap().heads();
+                    let (who, when) = match view.closes_at {
+                        Some(c) if b.is_multiple_of(2) => (author.employee.clone(), c + 1),
+                        _ => (format!("e{}", (site + 1) % 6), now),
+                    };
+                    let key = format!("{p}:vote.{}:{who}", 1 + b % 3);
+                    if (who != author.employee || view.closes_at.is_some_and(|c| when > c))
+                        && let Some(c) = unchecked_change(
+                            r,
+                            &author,
+                            Some(t),
+                            DocKind::Thread,
+                            heads,
+                            when,
+                            |tx| {
+                                let rs = tx.get(automerge::ROOT, "reactions")?.unwrap().1;
+                                tx.put(&rs, key.as_str(), true)
+                            },
+                        )
+                    {
+                        self.forged.push(c);
+                    }
                 }
             }
             _ => {

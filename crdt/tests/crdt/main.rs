@@ -6,5 +6,6 @@ mod byzantine;
 mod convergence;
 mod decoders;
 mod hostile;
+mod polls;
 mod rules;
 mod sync;

@@ -28,7 +28,7 @@ fn new_group(r: &mut Replica, w: &World, owner: usize, vis: Visibility) -> Signe
 }
 
 /// Ingests `changes` into a fresh replica of the world and returns it.
-fn receiver(w: &World, changes: &[SignedChange]) -> Replica {
+pub(crate) fn receiver(w: &World, changes: &[SignedChange]) -> Replica {
     let mut r = w.replica();
     let report = r.ingest(changes.iter().cloned());
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
@@ -39,7 +39,7 @@ fn receiver(w: &World, changes: &[SignedChange]) -> Replica {
 /// Checks that `c` is refused by `r` and by two other replicas that learn `r`'s history in
 /// other orders (reversed; and with `c` delivered before that history, so it must wait and
 /// then be refused).
-fn assert_rejected(r: &mut Replica, c: SignedChange, what: &str) -> Rejection {
+pub(crate) fn assert_rejected(r: &mut Replica, c: SignedChange, what: &str) -> Rejection {
     let history: Vec<SignedChange> = r
         .docs()
         .flat_map(|d| d.changes().cloned().collect::<Vec<_>>())

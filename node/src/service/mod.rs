@@ -57,6 +57,7 @@ mod feed;
 mod groups;
 mod people;
 mod personal;
+mod polls;
 mod search;
 mod threads;
 
@@ -77,6 +78,7 @@ pub use feed::TOPIC_POSTS;
 pub use groups::{ALL_COMPANY, GroupEdit, GroupPage, Member, MembershipOutcome, is_reserved_name};
 pub use people::{Person, PersonPage, ProfileEdit};
 pub use personal::{NoticeKind, Notification, Settings};
+pub use polls::PollResults;
 pub use search::{Hit, HitKind, SearchQuery, SearchResult};
 pub use threads::ThreadPage;
 

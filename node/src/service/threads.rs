@@ -224,7 +224,11 @@ impl Core {
     /// That `employee` may write in `thread`: it exists and they have full access to its
     /// group; `Forbidden` if they see the group's listing only (a private group they are
     /// not, or no longer, a member of), `NotFound` if they may not see it at all.
-    fn require_thread(&mut self, employee: &str, thread: &DocId) -> Result<(), NodeError> {
+    pub(super) fn require_thread(
+        &mut self,
+        employee: &str,
+        thread: &DocId,
+    ) -> Result<(), NodeError> {
         let group = self.replica().group_of(thread).ok_or(NodeError::NotFound)?;
         self.require(employee, &group, Access::Full)?;
         self.thread_view_for(employee, thread)
@@ -242,11 +246,7 @@ impl Core {
         now: i64,
         nonce: u64,
     ) -> Result<DocId, NodeError> {
-        self.require(employee, group, Access::Full)?;
-        self.local(employee, |r, me| {
-            let (t, l) = r.create_thread(me, group, title, body, now, nonce)?;
-            Ok((t.doc().clone(), vec![t, l]))
-        })
+        self.create_thread_with(employee, group, title, body, None, now, nonce)
     }
 
     /// Replies in a thread; returns the new post's id within the thread.
@@ -259,11 +259,7 @@ impl Core {
         now: i64,
         nonce: u64,
     ) -> Result<String, NodeError> {
-        self.require_thread(employee, thread)?;
-        self.local(employee, |r, me| {
-            let (c, pid) = r.reply(me, thread, body, reply_to, now, nonce)?;
-            Ok((pid, vec![c]))
-        })
+        self.reply_with(employee, thread, body, reply_to, None, now, nonce)
     }
 
     /// Edits one's post.

@@ -213,6 +213,7 @@ fn group_body(lang: Lang, v: &Viewer, gp: &GroupPage) -> Markup {
                                 input id="ttitle" name="title" required maxlength="300";
                                 label for="tbody" { (t("message")) }
                                 textarea id="tbody" name="body" rows="5" required data-mentions {}
+                                (super::threads::poll_fields(lang))
                                 button type="submit" { (t("post")) }
                             }
                         }

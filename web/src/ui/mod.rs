@@ -67,6 +67,7 @@ pub fn routes() -> Router<AppState> {
         .route("/threads/{id}", get(threads::thread_page))
         .route("/threads/{id}/reply", post(threads::thread_reply))
         .route("/threads/{id}/like/{post}", post(threads::post_like))
+        .route("/threads/{id}/vote/{post}", post(threads::post_vote))
         .route("/threads/{id}/follow", post(manage::thread_follow))
         .route(
             "/threads/{id}/posts/{post}/edit",

@@ -3,12 +3,17 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use maud::{PreEscaped, html};
+use std::collections::BTreeMap;
+
+use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
-use weft_node::crdt::DocKind;
+use weft_node::NodeError;
+use weft_node::crdt::{DocId, DocKind, NewPoll, PostView};
+use weft_node::service::PollResults;
 
 use super::layout::{doc_form, live_page, not_found};
 use crate::extract::{Button, CsrfForm, Viewer};
+use crate::i18n::Lang;
 use crate::markdown;
 use crate::params::doc_id;
 use crate::state::AppState;
@@ -18,6 +23,133 @@ use crate::time::{rfc3339, short};
 pub(super) struct ThreadForm {
     title: String,
     body: String,
+    #[serde(flatten)]
+    poll: PollForm,
+}
+
+/// The poll fields of a post's form (all optional: no question, no poll).
+#[derive(Deserialize, Default)]
+pub(super) struct PollForm {
+    #[serde(default)]
+    poll_question: String,
+    /// One option per line.
+    #[serde(default)]
+    poll_options: String,
+    poll_multiple: Option<String>,
+    poll_after: Option<String>,
+    /// Hours until it closes; empty: never.
+    #[serde(default)]
+    poll_hours: String,
+}
+
+impl PollForm {
+    /// The poll asked for, if any, closing `poll_hours` after `now`.
+    fn poll(&self, now: i64) -> Result<Option<NewPoll>, NodeError> {
+        if self.poll_question.trim().is_empty() {
+            return Ok(None);
+        }
+        let hours: Option<i64> = match self.poll_hours.trim() {
+            "" => None,
+            h => Some(
+                h.parse()
+                    .ok()
+                    .filter(|h| (1..=24 * 365).contains(h))
+                    .ok_or_else(|| {
+                        NodeError::Invalid("the poll's duration is not a number of hours".into())
+                    })?,
+            ),
+        };
+        Ok(Some(NewPoll {
+            question: self.poll_question.clone(),
+            options: self
+                .poll_options
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            multiple: self.poll_multiple.is_some(),
+            closes_at: hours.map(|h| now + h * 3_600_000),
+            results_after_vote: self.poll_after.is_some(),
+        }))
+    }
+}
+
+/// The fields that add a poll to a post's form, folded away until opened.
+pub(super) fn poll_fields(lang: Lang) -> Markup {
+    let t = |k| lang.t(k);
+    html! {
+        details.poll-fields {
+            summary { (t("add_poll")) }
+            label for="pquestion" { (t("poll_question")) }
+            input id="pquestion" name="poll_question" maxlength="300";
+            label for="poptions" { (t("poll_options")) }
+            textarea id="poptions" name="poll_options" rows="4" {}
+            label.choice { input type="checkbox" name="poll_multiple" value="1"; " " (t("poll_multiple")) }
+            label.choice { input type="checkbox" name="poll_after" value="1"; " " (t("poll_after")) }
+            label for="phours" { (t("poll_closes")) }
+            select id="phours" name="poll_hours" {
+                option value="" { (t("poll_never")) }
+                option value="24" { (t("poll_1d")) }
+                option value="72" { (t("poll_3d")) }
+                option value="168" { (t("poll_1w")) }
+            }
+        }
+    }
+}
+
+/// A post's poll: a form to vote while it is open, the counts when the viewer may see them.
+fn poll_section(lang: Lang, v: &Viewer, thread: &DocId, post: &PostView, now: i64) -> Markup {
+    let t = |k| lang.t(k);
+    let Some(poll) = post.poll.as_ref() else {
+        return html! {};
+    };
+    let r = PollResults::of(poll, &post.author, &v.employee, now);
+    let total: usize = poll.votes.values().map(Vec::len).sum();
+    let kind = if poll.multiple { "checkbox" } else { "radio" };
+    html! {
+        section.poll aria-label=(t("poll")) {
+            h3 { (poll.question) }
+            p.meta {
+                @if poll.multiple { (t("poll_several")) } @else { (t("poll_one")) }
+                " · " (r.voters) " " (t("voters"))
+                @if let Some(c) = poll.closes_at {
+                    " · " @if r.closed { (t("poll_closed")) } @else { (t("poll_closes_at")) }
+                    " " time datetime=(rfc3339(c)) { (short(c)) }
+                }
+            }
+            form method="post" action={ "/threads/" (thread) "/vote/" (post.id) } {
+                input type="hidden" name="_csrf" value=(v.csrf);
+                ul.options {
+                    @for (id, label) in &poll.options {
+                        @let n = r.count(id);
+                        @let chosen = r.mine.contains(id);
+                        li.chosen[chosen] {
+                            label {
+                                @if !r.closed {
+                                    @if poll.multiple {
+                                        input type=(kind) name={ "opt_" (id) } value="1" checked[chosen];
+                                    } @else {
+                                        input type=(kind) name="choice" value=(id) checked[chosen];
+                                    }
+                                    " "
+                                }
+                                (label)
+                                @if let Some(n) = n { " " span.count { "(" (n) ")" } }
+                            }
+                            @if let Some(n) = n {
+                                meter min="0" max=(total.max(1)) value=(n) {}
+                            }
+                        }
+                    }
+                }
+                @if !r.visible { p.muted { (t("poll_results_after")) } }
+                @if !r.closed {
+                    button type="submit" { @if r.mine.is_empty() { (t("vote")) } @else { (t("change_vote")) } }
+                }
+            }
+        }
+    }
 }
 
 /// `POST /groups/{id}/threads` (members).
@@ -30,7 +162,12 @@ pub(super) async fn thread_create(
         &state,
         &v,
         (&id, DocKind::Group),
-        move |s, me, g| async move { s.create_thread(&me, &g, &f.title, &f.body).await },
+        move |s, me, g| async move {
+            match f.poll.poll(s.now_ms())? {
+                Some(p) => s.create_poll(&me, &g, &f.title, &f.body, p).await,
+                None => s.create_thread(&me, &g, &f.title, &f.body).await,
+            }
+        },
         |_, t| format!("/threads/{t}"),
     )
     .await
@@ -52,6 +189,7 @@ pub(super) async fn thread_page(
     let (t, group, following) = (page.thread, page.group_name, page.following);
     let tr = |k| lang.t(k);
     let live = t.id.to_string();
+    let now = state.service.now_ms();
     live_page(
         lang,
         &t.title,
@@ -77,7 +215,10 @@ pub(super) async fn thread_page(
                     }
                     @if p.deleted { p.muted { (tr("deleted")) } }
                     @else if p.hidden { p.muted { (tr("hidden")) } }
-                    @else { div.body { (PreEscaped(markdown::render(&p.body))) } }
+                    @else {
+                        div.body { (PreEscaped(markdown::render(&p.body))) }
+                        (poll_section(lang, &v, &t.id, p, now))
+                    }
                     @let likes = p.reactions.get("like").map_or(0, Vec::len);
                     @let mine = p.reactions.get("like").is_some_and(|l| l.contains(&v.employee));
                     form.inline method="post" action={ "/threads/" (t.id) "/like/" (p.id) } {
@@ -102,6 +243,7 @@ pub(super) async fn thread_page(
                     input type="hidden" name="_csrf" value=(v.csrf);
                     label for="rbody" { (tr("message")) }
                     textarea id="rbody" name="body" rows="4" required data-mentions {}
+                    (poll_fields(lang))
                     button type="submit" { (tr("reply")) }
                 }
             }
@@ -113,6 +255,8 @@ pub(super) async fn thread_page(
 #[derive(Deserialize)]
 pub(super) struct ReplyForm {
     body: String,
+    #[serde(flatten)]
+    poll: PollForm,
 }
 
 /// `POST /threads/{id}/reply`.
@@ -125,7 +269,12 @@ pub(super) async fn thread_reply(
         &state,
         &v,
         (&id, DocKind::Thread),
-        move |s, me, t| async move { s.reply(&me, &t, &f.body, None).await },
+        move |s, me, t| async move {
+            match f.poll.poll(s.now_ms())? {
+                Some(p) => s.reply_with_poll(&me, &t, &f.body, None, p).await,
+                None => s.reply(&me, &t, &f.body, None).await,
+            }
+        },
         |t, p| format!("/threads/{t}#p-{p}"),
     )
     .await
@@ -150,6 +299,32 @@ pub(super) async fn post_like(
                 .is_some_and(|l| l.iter().any(|e| e == me.id()));
             s.react(&me, &t, &p2, "like", !liked).await
         },
+        |t, ()| format!("/threads/{t}#p-{post}"),
+    )
+    .await
+}
+
+/// `POST /threads/{id}/vote/{post}`: sets the viewer's vote (`choice` for a single-choice
+/// poll, an `opt_<id>` box per option of a multiple-choice one).
+pub(super) async fn post_vote(
+    State(state): State<AppState>,
+    Path((id, post)): Path<(String, String)>,
+    CsrfForm(v, f): CsrfForm<BTreeMap<String, String>>,
+) -> Response {
+    let p2 = post.clone();
+    let options: Vec<String> = f
+        .iter()
+        .filter_map(|(k, val)| match k.strip_prefix("opt_") {
+            Some(id) => Some(id.to_owned()),
+            None => (k == "choice").then(|| val.clone()),
+        })
+        .take(weft_node::crdt::MAX_POLL_OPTIONS + 1)
+        .collect();
+    doc_form(
+        &state,
+        &v,
+        (&id, DocKind::Thread),
+        move |s, me, t| async move { s.vote(&me, &t, &p2, options).await.map(|_| ()) },
         |t, ()| format!("/threads/{t}#p-{post}"),
     )
     .await
