@@ -1019,6 +1019,25 @@ impl Doc {
         })
     }
 
+    /// Whether post `post` has an event at `heads` (false too if some head is not applied
+    /// to the Automerge state yet: the caller flushes staged changes first).
+    pub(crate) fn has_event_at(&self, post: &str, heads: &[ChangeHash]) -> bool {
+        if heads
+            .iter()
+            .any(|h| self.am.get_change_by_hash(h).is_none())
+        {
+            return false;
+        }
+        let map = |obj: &automerge::ObjId, key: &str| match self.am.get_at(obj, key, heads) {
+            Ok(Some((automerge::Value::Object(ObjType::Map), id))) => Some(id),
+            _ => None,
+        };
+        map(&automerge::ROOT, "posts")
+            .and_then(|posts| map(&posts, post))
+            .and_then(|p| map(&p, "event"))
+            .is_some()
+    }
+
     /// A root scalar string at `heads`.
     pub fn root_str_at(&self, key: &str, heads: &[ChangeHash]) -> Option<String> {
         get_str(&self.am, &automerge::ROOT, key, Some(heads))

@@ -60,6 +60,48 @@ impl NewPoll {
         Ok(())
     }
 }
+/// The longest place or link of an event, and its time zone's name (bytes).
+pub const MAX_LOCATION: usize = 1024;
+pub const MAX_TIME_ZONE: usize = 64;
+/// The longest an event may last (a year, in ms).
+pub const MAX_EVENT_MS: i64 = 366 * 24 * 3600 * 1000;
+/// The answers of an RSVP.
+pub const RSVP_ANSWERS: [&str; 3] = ["yes", "maybe", "no"];
+/// What an RSVP's reaction kind starts with (`rsvp.<answer>`).
+pub const RSVP_PREFIX: &str = "rsvp.";
+
+/// An event made with a post (a thread's first post): the thread's title is its title, the
+/// post its description. The post's author may change it later (times, place, cancelled);
+/// RSVPs are the employees' own entries in the thread's `reactions` map
+/// (`<post>:rsvp.<yes|maybe|no>:<employee>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// Start and end (ms since the epoch, UTC).
+    pub starts_at: i64,
+    pub ends_at: i64,
+    /// The IANA name of the time zone it is planned in (`Europe/Paris`), for showing it
+    /// in its own time and in calendars.
+    pub time_zone: String,
+    /// A place or a link (may be empty).
+    pub location: String,
+    /// Cancelled (kept, shown as cancelled, and so in calendars).
+    pub cancelled: bool,
+}
+
+impl NewEvent {
+    fn check(&self) -> Result<(), LocalError> {
+        if self.ends_at < self.starts_at {
+            return Err(LocalError::Invalid("an event ends after it starts"));
+        }
+        if self.ends_at - self.starts_at > MAX_EVENT_MS {
+            return Err(LocalError::Invalid("an event lasts a year at most"));
+        }
+        limit("time zone", &self.time_zone, MAX_TIME_ZONE)?;
+        limit("location", &self.location, MAX_LOCATION)?;
+        Ok(())
+    }
+}
+
 /// The longest group description or profile text, in bytes.
 pub const MAX_TEXT: usize = 8 * 1024;
 /// The most distinct @mentions one post may carry. Each is an operation of the change, and
@@ -582,8 +624,51 @@ impl Replica {
         now: i64,
         nonce: u64,
     ) -> Result<(SignedChange, SignedChange), LocalError> {
+        self.new_thread(author, group, title, body, poll, None, now, nonce)
+    }
+
+    /// Starts a thread whose first post is an event (see [`NewEvent`]): the title is the
+    /// event's, the body its description.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_event(
+        &mut self,
+        author: &Author,
+        group: &DocId,
+        title: &str,
+        description: &str,
+        event: &NewEvent,
+        now: i64,
+        nonce: u64,
+    ) -> Result<(SignedChange, SignedChange), LocalError> {
+        self.new_thread(
+            author,
+            group,
+            title,
+            description,
+            None,
+            Some(event),
+            now,
+            nonce,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new_thread(
+        &mut self,
+        author: &Author,
+        group: &DocId,
+        title: &str,
+        body: &str,
+        poll: Option<&NewPoll>,
+        event: Option<&NewEvent>,
+        now: i64,
+        nonce: u64,
+    ) -> Result<(SignedChange, SignedChange), LocalError> {
         if let Some(p) = poll {
             p.check()?;
+        }
+        if let Some(e) = event {
+            e.check()?;
         }
         let title = title.trim();
         if title.is_empty() {
@@ -611,7 +696,12 @@ impl Replica {
                 tx.put_object(ROOT, "reactions", ObjType::Map)?;
                 tx.put_object(ROOT, "moderation", ObjType::Map)?;
                 write_post(tx, &posts, &pid, &me, body, now, None, &mentions, &topics)?;
-                write_poll(tx, &posts, &pid, poll)
+                write_poll(tx, &posts, &pid, poll)?;
+                if let Some(e) = event {
+                    let post = existing_post(tx, &posts, &pid)?;
+                    write_event(tx, &post, e)?;
+                }
+                Ok(())
             },
         )?;
         let tid = genesis.doc().clone();
@@ -783,6 +873,69 @@ impl Replica {
         })
     }
 
+    /// Changes the event of one's post `post` (its times, time zone, place; cancelling it).
+    pub fn edit_event(
+        &mut self,
+        author: &Author,
+        thread: &DocId,
+        post: &str,
+        event: &NewEvent,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        event.check()?;
+        let group = self.thread_group(thread)?;
+        self.local_change(author, Target::Existing(thread), Some(&group), now, |tx| {
+            let posts = root_map(tx, "posts")?;
+            let p = existing_post(tx, &posts, post)?;
+            if !matches!(
+                tx.get(&p, "event")?,
+                Some((automerge::Value::Object(ObjType::Map), _))
+            ) {
+                return Err(LocalError::Invalid("the post has no event"));
+            }
+            write_event(tx, &p, event)
+        })
+    }
+
+    /// Sets one's answer to the event of `post` (`yes`, `maybe`, `no`; `None` withdraws
+    /// it), replacing an earlier one, in one change.
+    pub fn rsvp(
+        &mut self,
+        author: &Author,
+        thread: &DocId,
+        post: &str,
+        answer: Option<&str>,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        if answer.is_some_and(|a| !RSVP_ANSWERS.contains(&a)) {
+            return Err(LocalError::Invalid("an answer is yes, maybe or no"));
+        }
+        let group = self.thread_group(thread)?;
+        let me = author.employee.clone();
+        self.local_change(author, Target::Existing(thread), Some(&group), now, |tx| {
+            let posts = root_map(tx, "posts")?;
+            let p = existing_post(tx, &posts, post)?;
+            if !matches!(
+                tx.get(&p, "event")?,
+                Some((automerge::Value::Object(ObjType::Map), _))
+            ) {
+                return Err(LocalError::Invalid("the post has no event"));
+            }
+            let r = root_map(tx, "reactions")?;
+            for a in RSVP_ANSWERS {
+                let key = rsvp_key(post, a, &me);
+                let wanted = answer == Some(a);
+                let held = tx.get(&r, key.as_str())?.is_some();
+                if wanted && !held {
+                    tx.put(&r, key.as_str(), true)?;
+                } else if !wanted && held {
+                    tx.delete(&r, key.as_str())?;
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// Adds (`on`) or removes one's reaction of `kind` (`like`, …) to a post.
     pub fn react(
         &mut self,
@@ -941,6 +1094,26 @@ pub fn vote_key(post: &str, option: &str, employee: &str) -> String {
 
 /// What a vote's reaction kind starts with (`vote.<option>`).
 pub const VOTE_PREFIX: &str = "vote.";
+
+/// The `reactions` key of `employee`'s answer `answer` to the event of `post`.
+pub fn rsvp_key(post: &str, answer: &str, employee: &str) -> String {
+    format!("{post}:{RSVP_PREFIX}{answer}:{employee}")
+}
+
+/// Writes a post's `event` map (made, or its fields replaced).
+fn write_event(
+    tx: &mut Transaction<'_>,
+    post: &automerge::ObjId,
+    e: &NewEvent,
+) -> Result<(), LocalError> {
+    let m = map_in(tx, post, "event")?;
+    tx.put(&m, "starts_at", ScalarValue::Timestamp(e.starts_at))?;
+    tx.put(&m, "ends_at", ScalarValue::Timestamp(e.ends_at))?;
+    tx.put(&m, "time_zone", e.time_zone.as_str())?;
+    tx.put(&m, "location", e.location.trim())?;
+    tx.put(&m, "cancelled", e.cancelled)?;
+    Ok(())
+}
 
 /// Writes `posts/<pid>/poll` (in the change that makes the post).
 fn write_poll(

@@ -1410,14 +1410,17 @@ impl Replica {
         // causal history: it is not judged again (which would mean giving every group change
         // to Automerge one at a time instead of in one batch — most of a restart's time).
         if !self.replaying {
-            // A vote's rule reads its poll from the thread at the vote's dependencies.
+            // A vote's or an RSVP's rule reads its poll or event from the thread at its dependencies.
             let votes = || {
                 analysis.writes.iter().any(|w| {
                     w.path.first().map(String::as_str) == Some("reactions")
                         && w.path
                             .get(1)
                             .and_then(|k| k.split(':').nth(1))
-                            .is_some_and(|kind| kind.starts_with(crate::local::VOTE_PREFIX))
+                            .is_some_and(|kind| {
+                                kind.starts_with(crate::local::VOTE_PREFIX)
+                                    || kind.starts_with(crate::local::RSVP_PREFIX)
+                            })
                 })
             };
             if doc_id.kind() == DocKind::Group || (doc_id.kind() == DocKind::Thread && votes()) {

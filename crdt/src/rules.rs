@@ -321,6 +321,8 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
         .collect();
     // Options a vote of this change chooses, per post (a single-choice poll allows one).
     let mut chosen: std::collections::HashMap<&str, usize> = Default::default();
+    // Answers an RSVP of this change gives, per post (one).
+    let mut answered: std::collections::HashMap<&str, usize> = Default::default();
     if !(poster || (only_moderation && !is_genesis && moderator())) {
         return Err(deny(
             &first,
@@ -381,6 +383,8 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
                 let (post, kind) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
                 if let Some(option) = kind.strip_prefix(crate::local::VOTE_PREFIX) {
                     check_vote(ctx, w, post, option, &mut chosen)?;
+                } else if let Some(answer) = kind.strip_prefix(crate::local::RSVP_PREFIX) {
+                    check_rsvp(ctx, w, post, answer, &mut answered)?;
                 }
             }
             (_, Some("moderation")) => {
@@ -423,6 +427,31 @@ fn check_vote<'w>(
         *n += 1;
         if !poll.multiple && *n > 1 {
             return Err(deny(w, "one option only in this poll"));
+        }
+    }
+    Ok(())
+}
+
+/// An RSVP (`<post>:rsvp.<answer>:<author>` in `reactions`): to an event in the change's
+/// causal past, one of the answers, one answer set per post per change.
+fn check_rsvp<'w>(
+    ctx: &RuleCtx<'_>,
+    w: &Write,
+    post: &'w str,
+    answer: &str,
+    answered: &mut std::collections::HashMap<&'w str, usize>,
+) -> Result<(), RuleError> {
+    if !crate::local::RSVP_ANSWERS.contains(&answer) {
+        return Err(deny(w, "an answer is yes, maybe or no"));
+    }
+    if !ctx.doc.has_event_at(post, ctx.change.deps()) {
+        return Err(deny(w, "an answer is to an event its author has seen"));
+    }
+    if matches!(w.action, WriteAction::Put(_)) {
+        let n = answered.entry(post).or_default();
+        *n += 1;
+        if *n > 1 {
+            return Err(deny(w, "one answer to an event"));
         }
     }
     Ok(())

@@ -240,6 +240,37 @@ pub struct PostView {
     pub reactions: BTreeMap<String, Vec<String>>,
     /// The poll made with the post, if any.
     pub poll: Option<PollView>,
+    /// The event the post announces, if any.
+    pub event: Option<EventView>,
+}
+
+/// An event and the answers to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventView {
+    /// Start and end (ms since the epoch, UTC).
+    pub starts_at: i64,
+    pub ends_at: i64,
+    /// The IANA time zone it is planned in.
+    pub time_zone: String,
+    pub location: String,
+    pub cancelled: bool,
+    /// Answer (`yes`, `maybe`, `no`) → the employees who gave it; each employee once.
+    pub rsvps: BTreeMap<String, Vec<String>>,
+}
+
+impl EventView {
+    /// `employee`'s answer, if any.
+    pub fn answer_of(&self, employee: &str) -> Option<&str> {
+        self.rsvps
+            .iter()
+            .find(|(_, who)| who.iter().any(|w| w == employee))
+            .map(|(a, _)| a.as_str())
+    }
+
+    /// How many gave `answer`.
+    pub fn count(&self, answer: &str) -> usize {
+        self.rsvps.get(answer).map_or(0, Vec::len)
+    }
 }
 
 /// A poll and its votes.
@@ -284,7 +315,30 @@ fn attach_reactions(post: &mut PostView, mut kinds: BTreeMap<String, Vec<String>
         .filter_map(|k| kinds.remove(&k).map(|v| (k, v)))
         .map(|(k, v)| (k[crate::local::VOTE_PREFIX.len()..].to_owned(), v))
         .collect();
+    let rsvps: Vec<(String, Vec<String>)> = crate::local::RSVP_ANSWERS
+        .iter()
+        .filter_map(|a| {
+            kinds
+                .remove(&format!("{}{a}", crate::local::RSVP_PREFIX))
+                .map(|v| ((*a).to_owned(), v))
+        })
+        .collect();
+    kinds.retain(|k, _| !k.starts_with(crate::local::RSVP_PREFIX));
     post.reactions = kinds;
+    if let Some(event) = post.event.as_mut() {
+        event.rsvps.clear();
+        let mut counted = std::collections::HashSet::new();
+        // In the order yes, maybe, no: an employee counts once.
+        for (answer, who) in rsvps {
+            let who: Vec<String> = who
+                .into_iter()
+                .filter(|w| counted.insert(w.clone()))
+                .collect();
+            if !who.is_empty() {
+                event.rsvps.insert(answer, who);
+            }
+        }
+    }
     let Some(poll) = post.poll.as_mut() else {
         return;
     };
@@ -372,10 +426,14 @@ impl ThreadView {
                 (Some(p), Some(&i)) => {
                     let kept = std::mem::take(&mut v.posts[i].reactions);
                     let votes = v.posts[i].poll.take().map(|p| p.votes);
+                    let rsvps = v.posts[i].event.take().map(|e| e.rsvps);
                     v.posts[i] = p.clone();
                     v.posts[i].reactions = kept;
                     if let (Some(poll), Some(votes)) = (v.posts[i].poll.as_mut(), votes) {
                         poll.votes = votes;
+                    }
+                    if let (Some(event), Some(rsvps)) = (v.posts[i].event.as_mut(), rsvps) {
+                        event.rsvps = rsvps;
                     }
                 }
                 (Some(p), None) => v.posts.push(p.clone()),
@@ -476,6 +534,7 @@ fn read_post_at(
         topics: Vec::new(),
         reactions: BTreeMap::new(),
         poll: None,
+        event: None,
     };
     // One pass over the post's fields (a lookup per field costs a seek into the whole
     // document's operations each time); each key's value is the one `get` would give.
@@ -494,6 +553,7 @@ fn read_post_at(
             }
             ("topics", ValueRef::Object(ObjType::Map)) => v.topics = am.keys(item.id()).collect(),
             ("poll", ValueRef::Object(ObjType::Map)) => v.poll = read_poll(doc, &item.id()),
+            ("event", ValueRef::Object(ObjType::Map)) => v.event = read_event(doc, &item.id()),
             _ => {}
         }
     }
@@ -540,6 +600,18 @@ fn read_poll(doc: &Doc, poll: &automerge::ObjId) -> Option<PollView> {
     })
 }
 
+/// A post's event, from its map (without answers); `None` if its times are missing.
+fn read_event(doc: &Doc, event: &automerge::ObjId) -> Option<EventView> {
+    Some(EventView {
+        starts_at: obj_i64(doc, event, "starts_at")?,
+        ends_at: obj_i64(doc, event, "ends_at")?,
+        time_zone: obj_str(doc, event, "time_zone").unwrap_or_default(),
+        location: obj_str(doc, event, "location").unwrap_or_default(),
+        cancelled: obj_bool(doc, event, "cancelled").unwrap_or(false),
+        rsvps: BTreeMap::new(),
+    })
+}
+
 /// [`read_post`] as a lookup per field: what the one-pass reading must agree with.
 #[cfg(test)]
 pub(crate) fn read_post_by_keys(doc: &Doc, pid: &str) -> Option<PostView> {
@@ -568,6 +640,7 @@ pub(crate) fn read_post_by_keys(doc: &Doc, pid: &str) -> Option<PostView> {
         topics: set("topics"),
         reactions: BTreeMap::new(),
         poll: child_map(doc, &post, "poll").and_then(|p| read_poll(doc, &p)),
+        event: child_map(doc, &post, "event").and_then(|e| read_event(doc, &e)),
         id: pid.to_owned(),
     })
 }

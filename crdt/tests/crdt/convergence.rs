@@ -27,7 +27,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (0..3usize, 0..13u8, any::<u16>(), any::<u16>())
+        3 => (0..3usize, 0..15u8, any::<u16>(), any::<u16>())
             .prop_map(|(site, action, a, b)| Op::Local { site, action, a, b }),
         2 => (0..3usize, 1..12u8, any::<u16>()).prop_map(|(to, count, seed)| Op::Deliver { to, count, seed }),
     ]
@@ -154,6 +154,18 @@ impl Sim {
                 v.posts
                     .into_iter()
                     .filter_map(|p| Some((p.id, p.poll?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let events: Vec<(String, String)> = thread
+            .as_ref()
+            .and_then(|t| self.replicas[site].doc(t))
+            .and_then(ThreadView::of)
+            .map(|v| {
+                v.posts
+                    .into_iter()
+                    .filter(|p| p.event.is_some())
+                    .map(|p| (p.id, p.author))
                     .collect()
             })
             .unwrap_or_default();
@@ -349,6 +361,46 @@ impl Sim {
                         )
                     {
                         self.forged.push(c);
+                    }
+                }
+            }
+            13 => {
+                // An event in the public group, or its author changing or cancelling it.
+                let e = weft_crdt::NewEvent {
+                    starts_at: now + i64::from(a),
+                    ends_at: now + i64::from(a) + i64::from(b),
+                    time_zone: "Europe/Paris".into(),
+                    location: format!("room {b}"),
+                    cancelled: b.is_multiple_of(5),
+                };
+                let own_event = events
+                    .iter()
+                    .find(|(_, who)| *who == author.employee)
+                    .map(|(p, _)| p.clone());
+                match (&thread, own_event) {
+                    (Some(t), Some(p)) if a.is_multiple_of(2) => {
+                        if let Ok(c) = r.edit_event(&author, t, &p, &e, now) {
+                            made.push(c);
+                        }
+                    }
+                    _ => {
+                        if let Ok((t, l)) =
+                            r.create_event(&author, &self.g_public, "E", "event", &e, now, nonce)
+                        {
+                            made.extend([t, l]);
+                        }
+                    }
+                }
+            }
+            14 => {
+                // An answer to an event (or withdrawing it).
+                if let (Some(t), false) = (&thread, events.is_empty()) {
+                    let (p, _) = &events[a as usize % events.len()];
+                    let answer = ["yes", "maybe", "no", ""][b as usize % 4];
+                    if let Ok(c) =
+                        r.rsvp(&author, t, p, Some(answer).filter(|a| !a.is_empty()), now)
+                    {
+                        made.push(c);
                     }
                 }
             }

@@ -5,6 +5,7 @@
 mod byzantine;
 mod convergence;
 mod decoders;
+mod events;
 mod hostile;
 mod polls;
 mod rules;
