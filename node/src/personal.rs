@@ -60,6 +60,10 @@ pub struct Settings {
     /// first login and by "mark all as read".
     #[serde(default)]
     pub read_before: i64,
+    /// The secret of the employee's calendar subscription URL (see
+    /// [`crate::service::Service::calendar_token`]), once drawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar_token: Option<String>,
 }
 
 /// How many of a post's mentions notify (a post listing the whole company is not a way to

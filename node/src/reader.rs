@@ -598,6 +598,11 @@ impl Reader {
             .any(|p| p == person))
     }
 
+    /// Whose calendar token has this SHA-256 (hex).
+    pub fn calendar_owner(&self, hash: &str) -> Result<Option<String>, NodeError> {
+        Ok(self.store.calendar_owner(hash)?)
+    }
+
     /// `employee`'s settings.
     pub fn settings(&self, employee: &str) -> Result<Settings, NodeError> {
         Ok(self.store.settings(employee)?)

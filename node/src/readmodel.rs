@@ -11,7 +11,7 @@
 //! notifications. Built from the replica at start-up (reporting nothing: what was there
 //! before a restart is not news).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use weft_crdt::{DocId, DocKind, GroupView, Replica, ThreadView, Visibility};
 
@@ -48,6 +48,9 @@ pub struct ThreadSummary {
     pub replies: usize,
     /// The start of the first post (Markdown source), empty once deleted or hidden.
     pub excerpt: String,
+    /// The event the first post announces, if any (and it is not deleted or hidden).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<EventTimes>,
     /// The thread's Automerge heads this summary was made at: a post is new to it if the
     /// thread did not hold it then, and what changed since is what its next update reads
     /// (also after a restart, where the thread is read back from the store with them).
@@ -79,6 +82,45 @@ mod heads_hex {
     }
 }
 
+/// An event as agendas list it (its answers are in the thread).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EventTimes {
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub time_zone: String,
+    pub location: String,
+    pub cancelled: bool,
+}
+
+impl EventTimes {
+    /// The event of a thread's first post, if it shows one.
+    fn of(root: &weft_crdt::PostView) -> Option<EventTimes> {
+        let e = root
+            .event
+            .as_ref()
+            .filter(|_| !root.deleted && !root.hidden)?;
+        Some(EventTimes {
+            starts_at: e.starts_at,
+            ends_at: e.ends_at,
+            time_zone: e.time_zone.clone(),
+            location: e.location.clone(),
+            cancelled: e.cancelled,
+        })
+    }
+}
+
+/// Files (`on`) or unfiles an event thread under its start time.
+fn file_event(events: &mut BTreeMap<i64, BTreeSet<DocId>>, at: i64, id: &DocId, on: bool) {
+    if on {
+        events.entry(at).or_default().insert(id.clone());
+    } else if let Some(ids) = events.get_mut(&at) {
+        ids.remove(id);
+        if ids.is_empty() {
+            events.remove(&at);
+        }
+    }
+}
+
 /// Summaries are equal when what they show is (two summaries of the same state may have
 /// been made at different moments of it).
 impl PartialEq for ThreadSummary {
@@ -92,6 +134,7 @@ impl PartialEq for ThreadSummary {
             && self.last_author == o.last_author
             && self.replies == o.replies
             && self.excerpt == o.excerpt
+            && self.event == o.event
     }
 }
 
@@ -219,6 +262,8 @@ pub struct ReadModel {
     people: crate::people::PeopleIndex,
     /// Threads whose summary changed since the last [`ReadModel::take_dirty`].
     dirty: HashSet<DocId>,
+    /// Threads that are events, by start time.
+    events: BTreeMap<i64, BTreeSet<DocId>>,
 }
 
 impl ReadModel {
@@ -286,6 +331,9 @@ impl ReadModel {
     /// Files a thread under its author and its group (moving it in the group's activity
     /// order if it was there at `old_activity`).
     fn index_thread(&mut self, summary: &ThreadSummary, old_activity: Option<i64>) {
+        if let Some(e) = &summary.event {
+            file_event(&mut self.events, e.starts_at, &summary.id, true);
+        }
         let filed = ThreadFiling {
             id: summary.id.clone(),
             group: summary.group.clone(),
@@ -429,7 +477,12 @@ impl ReadModel {
             .filter(|p| !p.deleted && !p.hidden)
             .map(|p| p.body.chars().take(EXCERPT_CHARS).collect())
             .unwrap_or_default();
+        let event = root.and_then(EventTimes::of);
+        if let Some(e) = old.and_then(|s| s.event.as_ref()) {
+            file_event(&mut self.events, e.starts_at, &v.id, false);
+        }
         let summary = ThreadSummary {
+            event,
             replies: v.posts.len().saturating_sub(1),
             heads: d.applied_heads(),
             id: v.id.clone(),
@@ -492,6 +545,16 @@ impl ReadModel {
                 } else {
                     p.body.chars().take(EXCERPT_CHARS).collect()
                 };
+                let event = EventTimes::of(p);
+                if event != s.event {
+                    if let Some(e) = &s.event {
+                        file_event(&mut self.events, e.starts_at, &s.id, false);
+                    }
+                    if let Some(e) = &event {
+                        file_event(&mut self.events, e.starts_at, &s.id, true);
+                    }
+                    s.event = event;
+                }
             }
         }
         s.heads = d.applied_heads();
@@ -708,6 +771,14 @@ impl ReadModel {
             closed,
             personal: std::sync::Mutex::default(),
         }
+    }
+
+    /// Event threads starting in `from..to` (ms), by start time.
+    pub fn events_between(&self, from: i64, to: i64) -> impl Iterator<Item = &ThreadSummary> {
+        self.events
+            .range(from..to.max(from))
+            .flat_map(|(_, ids)| ids)
+            .filter_map(|id| self.threads.get(id))
     }
 
     pub fn thread(&self, id: &DocId) -> Option<&ThreadSummary> {

@@ -325,3 +325,411 @@ fn a_poll_voted_at_three_sites_counts_the_same_everywhere() {
 fn rfc3339(ms: i64) -> String {
     weft_web::time::rfc3339(ms)
 }
+
+/// A strict reading of an iCalendar document (RFC 5545) as a test parser: CRLF line ends,
+/// lines of at most 75 octets, unfolding, `NAME[;PARAM=…]:value` content lines, balanced
+/// BEGIN/END, the properties a VCALENDAR and each VEVENT must have, UTC date-times, and
+/// TEXT escapes. Returns each VEVENT's properties (values unescaped).
+fn parse_ics(text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    use std::collections::BTreeMap;
+    assert!(text.ends_with("\r\n"), "ends with CRLF");
+    let raw: Vec<&str> = text.strip_suffix("\r\n").unwrap().split("\r\n").collect();
+    for l in &raw {
+        assert!(l.len() <= 75, "a line of {} octets: {l:?}", l.len());
+        assert!(
+            !l.contains('\n') && !l.contains('\r'),
+            "a bare line break in {l:?}"
+        );
+    }
+    // Unfold: a line starting with a space or tab continues the previous one.
+    let mut lines: Vec<String> = Vec::new();
+    for l in raw {
+        match l.strip_prefix([' ', '\t']) {
+            Some(rest) => lines
+                .last_mut()
+                .expect("a continuation first")
+                .push_str(rest),
+            None => lines.push(l.to_owned()),
+        }
+    }
+    let unescape = |v: &str| {
+        let mut out = String::new();
+        let mut it = v.chars();
+        while let Some(c) = it.next() {
+            if c == '\\' {
+                match it.next() {
+                    Some('n' | 'N') => out.push('\n'),
+                    Some(c @ ('\\' | ';' | ',')) => out.push(c),
+                    other => panic!("a bad escape \\{other:?} in {v:?}"),
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    let utc = |v: &str| {
+        assert!(
+            v.len() == 16
+                && v.ends_with('Z')
+                && v.as_bytes()[8] == b'T'
+                && v[..8]
+                    .bytes()
+                    .chain(v[9..15].bytes())
+                    .all(|b| b.is_ascii_digit()),
+            "not a UTC date-time: {v:?}"
+        );
+    };
+    let mut stack: Vec<String> = Vec::new();
+    let mut calendar: BTreeMap<String, String> = BTreeMap::new();
+    let mut events = Vec::new();
+    let mut current: Option<BTreeMap<String, String>> = None;
+    for l in &lines {
+        let (name_params, value) = l
+            .split_once(':')
+            .unwrap_or_else(|| panic!("no colon: {l:?}"));
+        let name = name_params.split(';').next().unwrap();
+        assert!(
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+            "a bad name in {l:?}"
+        );
+        match name {
+            "BEGIN" => {
+                if value == "VEVENT" {
+                    assert_eq!(stack.last().map(String::as_str), Some("VCALENDAR"));
+                    current = Some(BTreeMap::new());
+                } else {
+                    assert_eq!(value, "VCALENDAR");
+                    assert!(stack.is_empty(), "VCALENDAR inside something");
+                }
+                stack.push(value.to_owned());
+            }
+            "END" => {
+                assert_eq!(
+                    stack.pop().as_deref(),
+                    Some(value),
+                    "unbalanced END:{value}"
+                );
+                if value == "VEVENT" {
+                    let e = current.take().unwrap();
+                    for required in ["UID", "DTSTAMP", "DTSTART"] {
+                        assert!(
+                            e.contains_key(required),
+                            "a VEVENT without {required}: {e:?}"
+                        );
+                    }
+                    for t in ["DTSTAMP", "DTSTART", "DTEND"] {
+                        if let Some(v) = e.get(t) {
+                            utc(v);
+                        }
+                    }
+                    if let (Some(s), Some(e2)) = (e.get("DTSTART"), e.get("DTEND")) {
+                        assert!(s <= e2, "ends before it starts");
+                    }
+                    events.push(e);
+                }
+            }
+            _ => {
+                let target = current.as_mut().unwrap_or(&mut calendar);
+                target.insert(name.to_owned(), unescape(value));
+            }
+        }
+    }
+    assert!(stack.is_empty(), "unclosed {stack:?}");
+    assert_eq!(calendar.get("VERSION").map(String::as_str), Some("2.0"));
+    assert!(calendar.contains_key("PRODID"));
+    events
+}
+
+/// The body of a GET that must answer 200 with `text/calendar`.
+fn get_ics(node: &Node, path: &str, token: Option<&str>) -> String {
+    let extra: Vec<String> = token
+        .map(|t| vec![format!("Authorization: Bearer {t}")])
+        .unwrap_or_default();
+    let (status, head, body) =
+        crate::harness::http_raw(node.http_port, "GET", path, &extra, "").unwrap();
+    assert_eq!(status, 200, "{path}: {body}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/calendar"),
+        "{head}"
+    );
+    body
+}
+
+#[test]
+fn an_event_is_answered_at_three_sites_and_subscribed_to_as_icalendar() {
+    let company = Company::new();
+    let nodes: Vec<Node> = (0..3).map(|i| company.start(i)).collect();
+    all_connected(&nodes);
+    let tokens = [
+        nodes[0].login("hdupre"),
+        nodes[1].login("jsmith"),
+        nodes[2].login("pkumar"),
+    ];
+    let g = nodes[0].api(
+        &tokens[0],
+        "POST",
+        "/api/v1/groups",
+        Some(json!({"name": "Club photo", "visibility": "public"})),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap().to_owned();
+    let events = format!("/api/v1/groups/{gid}/events");
+    for bad in [
+        json!({"title": "Sortie", "starts_at": "2027-03-10T10:00", "time_zone": "Mars/Base"}),
+        json!({"title": "Sortie", "starts_at": "le 10 mars"}),
+        json!({"title": "Sortie", "starts_at": "2027-03-10T10:00", "ends_at": "2027-03-10T09:00"}),
+        json!({"title": "", "starts_at": "2027-03-10T10:00"}),
+    ] {
+        nodes[0].api(&tokens[0], "POST", &events, Some(bad), 422);
+    }
+    // Planned at Paris, in Paris time: 10:00 in March is 09:00 UTC.
+    let e = nodes[0].api(
+        &tokens[0],
+        "POST",
+        &events,
+        Some(json!({
+            "title": "Sortie au Jardin des Plantes; macro, et fleurs",
+            "description": "Apportez vos objectifs.\nRendez-vous à l'entrée.",
+            "starts_at": "2027-03-10T10:00",
+            "ends_at": "2027-03-10T12:30",
+            "time_zone": "Europe/Paris",
+            "location": "57 rue Cuvier, Paris",
+        })),
+        201,
+    );
+    let eid = e["id"].as_str().unwrap().to_owned();
+    assert_eq!(e["starts_at"], "2027-03-10T09:00:00.000Z");
+    assert_eq!(e["ends_at"], "2027-03-10T11:30:00.000Z");
+    assert_eq!(e["time_zone"], "Europe/Paris");
+    assert_eq!(e["rsvp"], json!({"yes": 0, "maybe": 0, "no": 0}));
+    assert_eq!(e["my_rsvp"], Value::Null);
+    // New York says yes, Bangalore maybe, each at their own site.
+    for (i, answer) in [(1, "yes"), (2, "maybe")] {
+        eventually(
+            &nodes[i],
+            &tokens[i],
+            &format!("/api/v1/events/{eid}"),
+            |_| true,
+        );
+        nodes[i].api(
+            &tokens[i],
+            "PUT",
+            &format!("/api/v1/events/{eid}/rsvp"),
+            Some(json!({"answer": "perhaps"})),
+            422,
+        );
+        let e = nodes[i].api(
+            &tokens[i],
+            "PUT",
+            &format!("/api/v1/events/{eid}/rsvp"),
+            Some(json!({"answer": answer})),
+            200,
+        );
+        assert_eq!(e["my_rsvp"], answer);
+    }
+    for (node, token) in nodes.iter().zip(&tokens) {
+        eventually(node, token, &format!("/api/v1/events/{eid}"), |e| {
+            e["rsvp"] == json!({"yes": 1, "maybe": 1, "no": 0})
+        });
+        let list = eventually(node, token, &events, |l| {
+            l["items"].as_array().unwrap().len() == 1
+        });
+        assert_eq!(list["items"][0]["id"], eid.as_str());
+    }
+    // Only its author changes it.
+    nodes[1].api(
+        &tokens[1],
+        "PATCH",
+        &format!("/api/v1/events/{eid}"),
+        Some(json!({"starts_at": "2027-03-11T10:00", "time_zone": "Europe/Paris"})),
+        403,
+    );
+
+    // The group's agenda as iCalendar (with the session's bearer token).
+    let ics = get_ics(
+        &nodes[1],
+        &format!("/api/v1/groups/{gid}/events.ics"),
+        Some(&tokens[1]),
+    );
+    let parsed = parse_ics(&ics);
+    assert_eq!(parsed.len(), 1, "{ics}");
+    let ev = &parsed[0];
+    assert_eq!(ev["UID"], format!("{eid}@weft"));
+    assert_eq!(ev["DTSTART"], "20270310T090000Z");
+    assert_eq!(ev["DTEND"], "20270310T113000Z");
+    assert_eq!(
+        ev["SUMMARY"],
+        "Sortie au Jardin des Plantes; macro, et fleurs"
+    );
+    assert_eq!(
+        ev["DESCRIPTION"],
+        "Apportez vos objectifs.\nRendez-vous à l'entrée."
+    );
+    assert_eq!(ev["LOCATION"], "57 rue Cuvier, Paris");
+    assert_eq!(ev["STATUS"], "CONFIRMED");
+    let (s, _, _) = crate::harness::http_raw(
+        nodes[1].http_port,
+        "GET",
+        &format!("/api/v1/groups/{gid}/events.ics"),
+        &[],
+        "",
+    )
+    .unwrap();
+    assert_eq!(s, 401, "the group's .ics needs a session or a bearer token");
+
+    // New York's own agenda: not a member of the club, but said yes — so it is listed,
+    // and the secret subscription URL serves it without a session.
+    let mine = nodes[1].api(&tokens[1], "GET", "/api/v1/me/events", None, 200);
+    assert_eq!(mine["items"][0]["id"], eid.as_str(), "{mine}");
+    let cal = nodes[1].api(&tokens[1], "GET", "/api/v1/me/calendar", None, 200);
+    let url = cal["url"].as_str().unwrap().to_owned();
+    assert!(cal["webcal"].as_str().unwrap().starts_with("webcal://"));
+    assert_eq!(
+        nodes[1].api(&tokens[1], "GET", "/api/v1/me/calendar", None, 200)["url"],
+        url.as_str(),
+        "the same URL until it is replaced"
+    );
+    let path = &url[url.find("/calendar/").unwrap()..];
+    let parsed = parse_ics(&get_ics(&nodes[1], path, None));
+    assert_eq!(parsed.len(), 1);
+    assert_eq!(parsed[0]["UID"], format!("{eid}@weft"));
+    // Not at another site, not with another token.
+    assert_eq!(
+        crate::harness::http_get(nodes[0].http_port, path)
+            .unwrap()
+            .0,
+        404
+    );
+    let forged = format!("/calendar/{}.ics", "ab".repeat(32));
+    assert_eq!(
+        crate::harness::http_get(nodes[1].http_port, &forged)
+            .unwrap()
+            .0,
+        404
+    );
+    // One who said no has nothing there.
+    nodes[1].api(
+        &tokens[1],
+        "PUT",
+        &format!("/api/v1/events/{eid}/rsvp"),
+        Some(json!({"answer": "no"})),
+        200,
+    );
+    assert!(parse_ics(&get_ics(&nodes[1], path, None)).is_empty());
+    nodes[1].api(
+        &tokens[1],
+        "PUT",
+        &format!("/api/v1/events/{eid}/rsvp"),
+        Some(json!({"answer": "yes"})),
+        200,
+    );
+    // A reset URL replaces the old one at once.
+    let new = nodes[1].api(&tokens[1], "POST", "/api/v1/me/calendar/reset", None, 200);
+    assert_ne!(new["url"], url.as_str());
+    assert_eq!(
+        crate::harness::http_get(nodes[1].http_port, path)
+            .unwrap()
+            .0,
+        404
+    );
+
+    // Cancelled at Paris: shown cancelled at New York, in JSON and in the calendar.
+    nodes[0].api(
+        &tokens[0],
+        "PATCH",
+        &format!("/api/v1/events/{eid}"),
+        Some(json!({"starts_at": "2027-03-10T10:00", "ends_at": "2027-03-10T12:30", "time_zone": "Europe/Paris", "location": "57 rue Cuvier, Paris", "cancelled": true})),
+        200,
+    );
+    eventually(
+        &nodes[1],
+        &tokens[1],
+        &format!("/api/v1/events/{eid}"),
+        |e| e["cancelled"] == true,
+    );
+    let ics = get_ics(
+        &nodes[1],
+        &format!("/api/v1/groups/{gid}/events.ics"),
+        Some(&tokens[1]),
+    );
+    assert_eq!(parse_ics(&ics)[0]["STATUS"], "CANCELLED");
+
+    // A private group's event: at its members' sites only.
+    let g = nodes[0].api(
+        &tokens[0],
+        "POST",
+        "/api/v1/groups",
+        Some(json!({"name": "Works council prep", "visibility": "private"})),
+        201,
+    );
+    let private = g["id"].as_str().unwrap().to_owned();
+    nodes[0].api(
+        &tokens[0],
+        "POST",
+        &format!("/api/v1/groups/{private}/members"),
+        Some(json!({"user": "jsmith"})),
+        200,
+    );
+    let e = nodes[0].api(
+        &tokens[0],
+        "POST",
+        &format!("/api/v1/groups/{private}/events"),
+        Some(json!({"title": "Réunion CSE", "starts_at": "2027-04-02T14:00:00Z"})),
+        201,
+    );
+    let secret = e["id"].as_str().unwrap().to_owned();
+    eventually(
+        &nodes[1],
+        &tokens[1],
+        &format!("/api/v1/events/{secret}"),
+        |_| true,
+    );
+    nodes[1].api(
+        &tokens[1],
+        "PUT",
+        &format!("/api/v1/events/{secret}/rsvp"),
+        Some(json!({"answer": "yes"})),
+        200,
+    );
+    // New York's agenda has it (a member's group).
+    eventually(&nodes[1], &tokens[1], "/api/v1/me/events", |l| {
+        l["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == secret.as_str())
+    });
+    let rounds = nodes[2].metric("weft_sync_rounds_total");
+    nodes[2].wait_until(Duration::from_secs(60), "two catch-up rounds", |n| {
+        n.metric("weft_sync_rounds_total") >= rounds + 4.0
+    });
+    let (s, _) = nodes[2]
+        .request(
+            "GET",
+            &format!("/api/v1/events/{secret}"),
+            None,
+            Some(&tokens[2]),
+        )
+        .unwrap();
+    assert_eq!(s, 404);
+    let mine = nodes[2].api(&tokens[2], "GET", "/api/v1/me/events", None, 200);
+    assert!(
+        mine["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["id"] != secret.as_str()),
+        "{mine}"
+    );
+    let mut nodes = nodes;
+    let c = nodes.pop().unwrap();
+    assert!(c.stop().success());
+    let store = weft_node::Store::open(&company.store_dir(2)).unwrap();
+    let doc = weft_node::crdt::DocId::parse(&secret).unwrap();
+    assert!(
+        !store.holds_doc(&doc).unwrap(),
+        "the private event reached Bangalore"
+    );
+}

@@ -1,23 +1,32 @@
-//! The JSON API of what people post besides threads (issue 16): polls, so far.
+//! The JSON API of what people post besides threads (issue 16): polls, events and agendas.
 //!
 //! A poll is made with a post — the first post of a new thread (`POST /groups/{id}/polls`,
 //! or `POST /groups/{id}/threads` with a `poll`) or a reply (`POST /threads/{id}/posts` with
 //! a `poll`) — and its id is its post's (`thread~post`). Votes: `PUT /polls/{id}/vote`.
+//!
+//! An event is a thread whose first post announces it; its id is the thread's. Agendas:
+//! a group's (`/groups/{id}/events`, and `.ics`), the caller's (`/me/events`), and the
+//! caller's subscription URL for calendar applications (`/me/calendar`), served outside the
+//! API at `/calendar/{token}.ics` without a session: the secret token is the credential.
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
 use axum::{Json, Router, routing::get, routing::post, routing::put};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use weft_node::crdt::{DocKind, NewPoll};
+use weft_node::crdt::{DocKind, NewEvent, NewPoll};
+use weft_node::service::{AGENDA_AHEAD_MS, AGENDA_PAST_MS};
 
 use crate::error::AppError;
 use crate::extract::{ApiJson, Me};
 use crate::json::{E400, E401, E403, E404, E413, E415, E422, E429};
-use crate::json::{PollJson, ThreadJson, poll_results_json, thread_json};
+use crate::json::{
+    EventJson, List, PollJson, ThreadJson, event_json, poll_results_json, thread_json,
+};
 use crate::params::{doc_id, post_id};
 use crate::state::{AppState, viewer};
-use crate::time::parse_rfc3339;
+use crate::time::{parse_in, parse_rfc3339, zone};
 
 /// The routes, under `/api/v1`.
 pub fn routes() -> Router<AppState> {
@@ -25,6 +34,13 @@ pub fn routes() -> Router<AppState> {
         .route("/groups/{id}/polls", post(create_poll))
         .route("/polls/{id}", get(poll))
         .route("/polls/{id}/vote", put(vote))
+        .route("/groups/{id}/events", get(group_events).post(create_event))
+        .route("/groups/{id}/events.ics", get(group_calendar))
+        .route("/events/{id}", get(event).patch(edit_event))
+        .route("/events/{id}/rsvp", put(rsvp))
+        .route("/me/events", get(my_events))
+        .route("/me/calendar", get(my_calendar))
+        .route("/me/calendar/reset", post(reset_calendar))
 }
 
 /// A poll to make with a post.
@@ -193,4 +209,394 @@ pub(crate) async fn vote(
         .vote(&viewer(&me), &tid, &pid, b.options)
         .await?;
     Ok(Json(poll_results_json(&tid, &pid, &r)))
+}
+
+/// A new event, or an event's new times and place.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EventBody {
+    /// At most 300 bytes (required for a new event; ignored when changing one).
+    #[serde(default)]
+    title: String,
+    /// Markdown (ignored when changing one: edit the post).
+    #[serde(default)]
+    description: String,
+    /// RFC 3339; without an offset (`2026-12-10T10:00`), a time in `time_zone`.
+    starts_at: String,
+    /// As `starts_at`; at or after it, within a year of it. Default: an hour after it.
+    ends_at: Option<String>,
+    /// An IANA time zone (`Europe/Paris`); default UTC.
+    #[serde(default)]
+    time_zone: String,
+    /// A place or a link (at most 1,024 bytes).
+    #[serde(default)]
+    location: String,
+    /// Cancelled (when changing one).
+    #[serde(default)]
+    cancelled: bool,
+}
+
+impl EventBody {
+    fn to_event(&self) -> Result<NewEvent, AppError> {
+        let name = if self.time_zone.trim().is_empty() {
+            "UTC"
+        } else {
+            self.time_zone.trim()
+        };
+        let tz = zone(name).ok_or_else(|| {
+            AppError::invalid("time_zone is not an IANA time zone (Europe/Paris)")
+        })?;
+        let starts_at = parse_in(&self.starts_at, &tz)
+            .ok_or_else(|| AppError::invalid("starts_at is not a date and time (RFC 3339)"))?;
+        let ends_at = match self.ends_at.as_deref().filter(|s| !s.trim().is_empty()) {
+            Some(s) => parse_in(s, &tz)
+                .ok_or_else(|| AppError::invalid("ends_at is not a date and time (RFC 3339)"))?,
+            None => starts_at + 3_600_000,
+        };
+        Ok(NewEvent {
+            starts_at,
+            ends_at,
+            time_zone: name.to_owned(),
+            location: self.location.clone(),
+            cancelled: self.cancelled,
+        })
+    }
+}
+
+/// Plan an event
+///
+/// A thread whose first post announces the event, in a group the caller is a member of
+/// (anyone, in a public group). Answered once durable.
+#[utoipa::path(
+    post,
+    path = "/groups/{id}/events",
+    tag = "agenda",
+    params(("id" = String, Path, description = "A group's id")),
+    request_body = EventBody,
+    responses(
+        (status = 201, description = "Created", body = EventJson),
+        (status = 400, response = E400),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 404, response = E404),
+        (status = 413, response = E413),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn create_event(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<EventBody>,
+) -> Result<(StatusCode, Json<EventJson>), AppError> {
+    let id = doc_id(&id, DocKind::Group)?;
+    let v = viewer(&me);
+    let e = b.to_event()?;
+    let tid = state
+        .service
+        .create_event(&v, &id, &b.title, &b.description, e)
+        .await?;
+    let item = state.service.event(&v, &tid).await?;
+    Ok((StatusCode::CREATED, Json(event_json(&item, &me))))
+}
+
+/// An event
+#[utoipa::path(
+    get,
+    path = "/events/{id}",
+    tag = "agenda",
+    params(("id" = String, Path, description = "An event's id (its thread's)")),
+    responses(
+        (status = 200, description = "OK", body = EventJson),
+        (status = 401, response = E401),
+        (status = 404, response = E404),
+    )
+)]
+pub(crate) async fn event(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+) -> Result<Json<EventJson>, AppError> {
+    let id = doc_id(&id, DocKind::Thread)?;
+    let item = state.service.event(&viewer(&me), &id).await?;
+    Ok(Json(event_json(&item, &me)))
+}
+
+/// Change an event
+///
+/// Its times, time zone, place, or cancel it: its author only (403 for others). The title
+/// and description are the thread's and its first post's.
+#[utoipa::path(
+    patch,
+    path = "/events/{id}",
+    tag = "agenda",
+    params(("id" = String, Path, description = "An event's id (its thread's)")),
+    request_body = EventBody,
+    responses(
+        (status = 200, description = "The event as it is now", body = EventJson),
+        (status = 400, response = E400),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 404, response = E404),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn edit_event(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<EventBody>,
+) -> Result<Json<EventJson>, AppError> {
+    let id = doc_id(&id, DocKind::Thread)?;
+    let e = b.to_event()?;
+    let item = state.service.edit_event(&viewer(&me), &id, e).await?;
+    Ok(Json(event_json(&item, &me)))
+}
+
+/// An answer to an event.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RsvpBody {
+    /// `yes`, `maybe` or `no`; null withdraws one's answer.
+    answer: Option<String>,
+}
+
+/// Answer an event
+///
+/// Sets the caller's answer, replacing an earlier one. Members of the group only (anyone in
+/// a public group). Answered once durable, with the event as it is now.
+#[utoipa::path(
+    put,
+    path = "/events/{id}/rsvp",
+    tag = "agenda",
+    params(("id" = String, Path, description = "An event's id (its thread's)")),
+    request_body = RsvpBody,
+    responses(
+        (status = 200, description = "The event with the caller's answer", body = EventJson),
+        (status = 400, response = E400),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 404, response = E404),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn rsvp(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<RsvpBody>,
+) -> Result<Json<EventJson>, AppError> {
+    let id = doc_id(&id, DocKind::Thread)?;
+    if let Some(a) = &b.answer
+        && !weft_node::crdt::RSVP_ANSWERS.contains(&a.as_str())
+    {
+        return Err(AppError::invalid("answer is yes, maybe, no or null"));
+    }
+    let item = state.service.rsvp(&viewer(&me), &id, b.answer).await?;
+    Ok(Json(event_json(&item, &me)))
+}
+
+/// The window of an agenda.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AgendaParams {
+    /// Events starting at or after this time (RFC 3339); default 30 days ago.
+    from: Option<String>,
+    /// Events starting before this time (RFC 3339); default a year from now.
+    to: Option<String>,
+}
+
+impl AgendaParams {
+    fn window(&self, now: i64) -> Result<(i64, i64), AppError> {
+        let at = |s: &Option<String>, what: &str, default: i64| match s.as_deref() {
+            None | Some("") => Ok(default),
+            Some(t) => parse_rfc3339(t)
+                .ok_or_else(|| AppError::invalid(format!("{what} is not an RFC 3339 time"))),
+        };
+        Ok((
+            at(&self.from, "from", now - AGENDA_PAST_MS)?,
+            at(&self.to, "to", now + AGENDA_AHEAD_MS)?,
+        ))
+    }
+}
+
+/// A group's agenda
+///
+/// Its events by start time (at most 500). Members only in a private group (403 for others
+/// who see its listing).
+#[utoipa::path(
+    get,
+    path = "/groups/{id}/events",
+    tag = "agenda",
+    params(("id" = String, Path, description = "A group's id"), AgendaParams),
+    responses(
+        (status = 200, description = "OK", body = List<EventJson>),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 404, response = E404),
+        (status = 422, response = E422),
+    )
+)]
+pub(crate) async fn group_events(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+    Query(q): Query<AgendaParams>,
+) -> Result<Json<List<EventJson>>, AppError> {
+    let id = doc_id(&id, DocKind::Group)?;
+    let (from, to) = q.window(state.service.now_ms())?;
+    let items = state
+        .service
+        .group_events(&viewer(&me), &id, from, to)
+        .await?;
+    Ok(Json(List::all(
+        items.iter().map(|e| event_json(e, &me)).collect(),
+    )))
+}
+
+/// A group's agenda as iCalendar
+///
+/// `text/calendar` (RFC 5545) of the same events as `/groups/{id}/events`.
+#[utoipa::path(
+    get,
+    path = "/groups/{id}/events.ics",
+    tag = "agenda",
+    params(("id" = String, Path, description = "A group's id"), AgendaParams),
+    responses(
+        (status = 200, description = "An iCalendar document", content_type = "text/calendar", body = String),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 404, response = E404),
+        (status = 422, response = E422),
+    )
+)]
+pub(crate) async fn group_calendar(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+    Query(q): Query<AgendaParams>,
+) -> Result<Response, AppError> {
+    let id = doc_id(&id, DocKind::Group)?;
+    let now = state.service.now_ms();
+    let (from, to) = q.window(now)?;
+    let v = viewer(&me);
+    let items = state.service.group_events(&v, &id, from, to).await?;
+    let name = items
+        .first()
+        .map(|e| e.group_name.clone())
+        .unwrap_or_else(|| "Weft".into());
+    Ok(crate::ical::response(&state, &name, &items, now))
+}
+
+/// The caller's agenda
+///
+/// The events of the groups they are a member of, and those they answered yes or maybe to
+/// elsewhere, by start time (at most 500).
+#[utoipa::path(
+    get,
+    path = "/me/events",
+    tag = "agenda",
+    params(AgendaParams),
+    responses(
+        (status = 200, description = "OK", body = List<EventJson>),
+        (status = 401, response = E401),
+        (status = 422, response = E422),
+    )
+)]
+pub(crate) async fn my_events(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Query(q): Query<AgendaParams>,
+) -> Result<Json<List<EventJson>>, AppError> {
+    let (from, to) = q.window(state.service.now_ms())?;
+    let items = state.service.my_events(&viewer(&me), from, to).await?;
+    Ok(Json(List::all(
+        items.iter().map(|e| event_json(e, &me)).collect(),
+    )))
+}
+
+/// Where a calendar application subscribes to an agenda.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CalendarJson {
+    /// The caller's agenda as iCalendar, at a secret URL that needs no session (keep it
+    /// private; `POST /me/calendar/reset` replaces it).
+    pub url: String,
+    /// The same with the `webcal:` scheme, which calendar applications open directly.
+    pub webcal: String,
+}
+
+fn calendar_json(state: &AppState, headers: &HeaderMap, token: &str) -> CalendarJson {
+    let base = match &state.public_url {
+        Some(u) => u.to_string(),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| {
+                    h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+                })
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    };
+    let url = format!("{base}/calendar/{token}.ics");
+    let webcal = format!(
+        "webcal://{}",
+        url.split_once("://").map_or(url.as_str(), |(_, r)| r)
+    );
+    CalendarJson { url, webcal }
+}
+
+/// The caller's calendar subscription
+///
+/// The secret URL of the caller's agenda for calendar applications (drawn at the first
+/// call; the same afterwards).
+#[utoipa::path(
+    get,
+    path = "/me/calendar",
+    tag = "agenda",
+    responses(
+        (status = 200, description = "OK", body = CalendarJson),
+        (status = 401, response = E401),
+    )
+)]
+pub(crate) async fn my_calendar(
+    State(state): State<AppState>,
+    Me(me): Me,
+    headers: HeaderMap,
+) -> Result<Json<CalendarJson>, AppError> {
+    let token = state.service.calendar_token(&viewer(&me)).await?;
+    Ok(Json(calendar_json(&state, &headers, &token)))
+}
+
+/// Replace the calendar subscription
+///
+/// Draws a new secret URL; the old one stops working at once.
+#[utoipa::path(
+    post,
+    path = "/me/calendar/reset",
+    tag = "agenda",
+    responses(
+        (status = 200, description = "The new subscription", body = CalendarJson),
+        (status = 401, response = E401),
+        (status = 415, response = E415),
+    )
+)]
+pub(crate) async fn reset_calendar(
+    State(state): State<AppState>,
+    Me(me): Me,
+    headers: HeaderMap,
+) -> Result<Json<CalendarJson>, AppError> {
+    let token = state
+        .service
+        .reset_calendar_token(&viewer(&me), true)
+        .await?;
+    Ok(Json(calendar_json(&state, &headers, &token)))
 }

@@ -12,7 +12,7 @@ use utoipa::{ToResponse, ToSchema};
 use weft_node::crdt::{DocId, GroupView, PollView, PostView, ProfileView, ThreadView};
 use weft_node::keys::Employee;
 use weft_node::service::{Access, FeedItem, last_activity, post_ref};
-use weft_node::service::{Notification, PollResults};
+use weft_node::service::{EventItem, Notification, PollResults};
 
 use crate::time::rfc3339;
 
@@ -320,6 +320,67 @@ pub fn poll_results_json(thread: &DocId, post: &str, r: &PollResults) -> PollJso
         results_visible: r.visible,
         voters: r.visible.then_some(r.voters),
         my_votes: r.mine.clone(),
+    }
+}
+
+/// An event (a thread whose first post announces it).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Event)]
+pub struct EventJson {
+    /// The event's id: its thread's.
+    pub id: String,
+    pub group: String,
+    pub group_name: String,
+    pub title: String,
+    /// The description (Markdown source) and as sanitized HTML.
+    pub description: String,
+    pub html: String,
+    /// Who planned it (they alone change it).
+    pub author: String,
+    #[schema(format = DateTime)]
+    pub starts_at: String,
+    #[schema(format = DateTime)]
+    pub ends_at: String,
+    /// The IANA time zone it is planned in.
+    pub time_zone: String,
+    /// A place or a link.
+    pub location: String,
+    pub cancelled: bool,
+    /// How many answered each way, across every site.
+    pub rsvp: RsvpCounts,
+    /// The caller's answer (`yes`, `maybe`, `no`), if any.
+    pub my_rsvp: Option<String>,
+}
+
+/// Answers to an event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RsvpCounts {
+    pub yes: usize,
+    pub maybe: usize,
+    pub no: usize,
+}
+
+/// An event as `me` sees it.
+pub fn event_json(e: &EventItem, me: &str) -> EventJson {
+    EventJson {
+        id: e.thread.id.to_string(),
+        group: e.thread.group.to_string(),
+        group_name: e.group_name.clone(),
+        title: e.title.clone(),
+        html: crate::markdown::render(&e.description),
+        description: e.description.clone(),
+        author: e.author.clone(),
+        starts_at: rfc3339(e.event.starts_at),
+        ends_at: rfc3339(e.event.ends_at),
+        time_zone: e.event.time_zone.clone(),
+        location: e.event.location.clone(),
+        cancelled: e.event.cancelled,
+        rsvp: RsvpCounts {
+            yes: e.event.count("yes"),
+            maybe: e.event.count("maybe"),
+            no: e.event.count("no"),
+        },
+        my_rsvp: e.answer_of(me).map(str::to_owned),
     }
 }
 

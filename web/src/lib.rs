@@ -43,6 +43,7 @@ pub mod cookies;
 mod error;
 pub mod extract;
 pub mod i18n;
+pub mod ical;
 pub mod invite;
 pub mod json;
 pub mod markdown;
@@ -98,6 +99,12 @@ pub fn state_of(service: Service, options: WebOptions) -> AppState {
             .public_url
             .as_deref()
             .is_some_and(|u| u.starts_with("https://")),
+        public_url: options
+            .public_url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/'))
+            .filter(|u| !u.is_empty())
+            .map(Arc::from),
         trusted_proxies: options.trusted_proxies.into(),
         metrics_token: options
             .metrics_token
@@ -122,6 +129,7 @@ fn router_with_state(state: AppState) -> Router {
                 .merge(content::routes())
                 .layer(axum::middleware::from_fn(cookie_writes_are_json)),
         )
+        .merge(ical::routes())
         .merge(ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

@@ -21,6 +21,9 @@ pub struct AppState {
     pub invites: Option<std::path::PathBuf>,
     /// Whether cookies are marked `Secure` (the node's public address is https).
     pub secure_cookies: bool,
+    /// The node's public address (`https://weft.paris.example.com`), if configured: the
+    /// base of links handed out to other applications (calendar subscriptions).
+    pub public_url: Option<Arc<str>>,
     /// The reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<[IpRange]>,
     /// The SHA-256 of the token that opens `/metrics` and `/api/v1/node` to other machines.

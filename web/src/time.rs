@@ -115,6 +115,52 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(days * 86_400_000 + (h * 3600 + m * 60 + sec) * 1000 + millis - offset_ms)
 }
 
+/// A time zone by its IANA name (`Europe/Paris`), or `UTC`.
+pub fn zone(name: &str) -> Option<jiff::tz::TimeZone> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 64 {
+        return None;
+    }
+    jiff::tz::TimeZone::get(name).ok()
+}
+
+/// Milliseconds since the epoch from a time written with an offset (RFC 3339), or without
+/// one (`2026-12-10T09:00`, as HTML's `datetime-local` sends it), then read in `zone`.
+pub fn parse_in(s: &str, zone: &jiff::tz::TimeZone) -> Option<i64> {
+    let s = s.trim();
+    let has_offset = s.ends_with(['Z', 'z'])
+        || s.get(10..)
+            .is_some_and(|t| t.contains('+') || t.contains('-'));
+    if has_offset {
+        return parse_rfc3339(s);
+    }
+    let civil: jiff::civil::DateTime = s.parse().ok()?;
+    let z = civil.to_zoned(zone.clone()).ok()?;
+    Some(z.timestamp().as_millisecond())
+}
+
+/// "2026-11-23 15:05 CET": a time as shown in `zone`.
+pub fn short_in(ms: i64, zone: &jiff::tz::TimeZone) -> String {
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(t) => t
+            .to_zoned(zone.clone())
+            .strftime("%Y-%m-%d %H:%M %Z")
+            .to_string(),
+        Err(_) => short(ms),
+    }
+}
+
+/// "2026-12-10T10:00": a time in `zone` as a `datetime-local` input holds it.
+pub fn local_input(ms: i64, zone: &jiff::tz::TimeZone) -> String {
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(t) => t
+            .to_zoned(zone.clone())
+            .strftime("%Y-%m-%dT%H:%M")
+            .to_string(),
+        Err(_) => rfc3339(ms)[..16].to_owned(),
+    }
+}
+
 /// "2026-11-23 14:05 UTC": how pages show a time (the exact instant is in the `datetime`
 /// attribute beside it).
 pub fn short(ms: i64) -> String {
@@ -132,6 +178,32 @@ mod tests {
         assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
         assert_eq!(short(1_795_442_700_000), "2026-11-23 14:05 UTC");
+    }
+
+    #[test]
+    fn times_are_read_and_shown_in_a_time_zone() {
+        let paris = zone("Europe/Paris").unwrap();
+        let ny = zone("America/New_York").unwrap();
+        assert!(zone("Mars/Olympus").is_none());
+        // 10:00 in Paris in winter is 09:00 UTC; in summer, 08:00 UTC.
+        assert_eq!(
+            parse_in("2026-12-10T10:00", &paris),
+            parse_rfc3339("2026-12-10T09:00Z")
+        );
+        assert_eq!(
+            parse_in("2026-07-10T10:00", &paris),
+            parse_rfc3339("2026-07-10T08:00Z")
+        );
+        // An explicit offset wins over the zone.
+        assert_eq!(
+            parse_in("2026-12-10T10:00:00+05:30", &paris),
+            parse_rfc3339("2026-12-10T04:30Z")
+        );
+        let t = parse_rfc3339("2026-12-10T09:00Z").unwrap();
+        assert_eq!(short_in(t, &paris), "2026-12-10 10:00 CET");
+        assert_eq!(short_in(t, &ny), "2026-12-10 04:00 EST");
+        assert_eq!(local_input(t, &ny), "2026-12-10T04:00");
+        assert_eq!(parse_in("nonsense", &paris), None);
     }
 
     #[test]

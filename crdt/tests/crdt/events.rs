@@ -2,8 +2,8 @@
 //! only by its author; an RSVP is its author's own answer (yes, maybe or no), one at a time,
 //! judged and counted alike in every order of delivery.
 
-use automerge::{ROOT, ReadDoc};
 use automerge::transaction::Transactable;
+use automerge::{ROOT, ReadDoc};
 use weft_crdt::testkit::{Rng, World, unchecked_change};
 use weft_crdt::{
     DocId, DocKind, EventView, NewEvent, NewGroup, Replica, SignedChange, ThreadView, Visibility,

@@ -53,6 +53,7 @@
 //! ```
 
 mod admin;
+mod events;
 mod feed;
 mod groups;
 mod people;
@@ -70,10 +71,11 @@ use crate::run::NodeHandle;
 
 pub use crate::access::Access;
 pub use crate::reader::{FeedItem, founding_site};
-pub use crate::readmodel::ThreadSummary;
 pub use crate::readmodel::{ALL_COMPANY_NONCE, fold, last_activity};
+pub use crate::readmodel::{EventTimes, ThreadSummary};
 pub use crate::store::SessionRecord;
 pub use admin::{NodeStatus, PeerStatus};
+pub use events::{AGENDA_AHEAD_MS, AGENDA_MAX, AGENDA_PAST_MS, EventItem};
 pub use feed::TOPIC_POSTS;
 pub use groups::{ALL_COMPANY, GroupEdit, GroupPage, Member, MembershipOutcome, is_reserved_name};
 pub use people::{Person, PersonPage, ProfileEdit};

@@ -146,8 +146,8 @@ impl Core {
     pub fn on_login(&mut self, employee: &str, now: i64) -> Result<Settings, NodeError> {
         if !self.store().has_settings(employee)? {
             let s = Settings {
-                charter: None,
                 read_before: now,
+                ..Settings::default()
             };
             self.store().put_settings(employee, &s)?;
             return Ok(s);

@@ -52,7 +52,8 @@ pub(super) const ACCOUNTS: &str = "accounts";
 /// * `fp\0<employee>\0<person>`: follows a person;
 /// * `rd\0<employee>\0<thread>`: i64 BE, the activity time read up to;
 /// * `nt\0<employee>\0<u64 BE id>`: JSON `Notification`;
-/// * `st\0<employee>`: JSON `Settings`.
+/// * `st\0<employee>`: JSON `Settings`;
+/// * `ca\0<SHA-256 hex of a calendar token>`: the employee whose token it is.
 pub(super) const PERSONAL: &str = "personal";
 
 /// Web sessions of this site's employees, never replicated. Key: the SHA-256 of the

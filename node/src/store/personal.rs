@@ -344,6 +344,25 @@ impl Store {
             .map_err(io("reading settings"))
     }
 
+    /// Files (`Some`) or unfiles a calendar token's SHA-256 (hex) under its employee.
+    pub fn set_calendar_owner(&self, hash: &str, employee: Option<&str>) -> Result<(), StoreError> {
+        let k = key(&[b"ca", hash.as_bytes()]);
+        match employee {
+            Some(e) => self.personal.insert(k, e.as_bytes()).map(|_| ()),
+            None => self.personal.remove(k).map(|_| ()),
+        }
+        .map_err(io("storing a calendar token"))
+    }
+
+    /// The employee whose calendar token has this SHA-256 (hex), if any.
+    pub fn calendar_owner(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .personal
+            .get(key(&[b"ca", hash.as_bytes()]))
+            .map_err(io("reading a calendar token"))?
+            .and_then(|v| String::from_utf8(v.to_vec()).ok()))
+    }
+
     /// Stores `employee`'s settings.
     pub fn put_settings(&self, employee: &str, s: &Settings) -> Result<(), StoreError> {
         let v = serde_json::to_vec(s).map_err(corrupt)?;
@@ -457,6 +476,7 @@ mod tests {
                 &Settings {
                     charter: Some("abc".into()),
                     read_before: 7,
+                    calendar_token: None,
                 },
             )
             .unwrap();

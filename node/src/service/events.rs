@@ -1,0 +1,350 @@
+//! Events and agendas: an event is a thread whose first post has times, a time zone and a
+//! place (`weft_crdt::NewEvent`), changed only by its author; answers (yes, maybe, no) are
+//! each employee's own (`weft-crdt`'s rules). The read models file every event thread by
+//! its start (`ReadModel::events_between`), so an agenda reads the summaries of the events
+//! in its window and the threads of those it shows (kept for the next readers).
+//!
+//! A calendar application subscribes to an employee's agenda through a secret URL: the
+//! token is drawn once (`calendar_token`), kept in the employee's settings, and found again
+//! by its SHA-256 (`Service::calendar_owner`); `reset_calendar_token` draws a new one.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use weft_crdt::{DocId, EventView, NewEvent, ThreadView};
+
+use super::{Access, Service, Viewer};
+use crate::core::Core;
+use crate::error::NodeError;
+use crate::readmodel::ThreadSummary;
+
+/// How far back an agenda looks by default (ms): events of the last 30 days.
+pub const AGENDA_PAST_MS: i64 = 30 * 24 * 3600 * 1000;
+/// How far ahead (ms): a year.
+pub const AGENDA_AHEAD_MS: i64 = 366 * 24 * 3600 * 1000;
+/// The most events one agenda lists.
+pub const AGENDA_MAX: usize = 500;
+
+/// An event as an agenda or its page shows it.
+#[derive(Debug, Clone)]
+pub struct EventItem {
+    pub thread: Arc<ThreadView>,
+    /// Its group's name.
+    pub group_name: String,
+    /// The post that holds the event (the thread's first).
+    pub post: String,
+    pub author: String,
+    pub title: String,
+    /// The description (Markdown), empty if the post is deleted or hidden.
+    pub description: String,
+    pub event: EventView,
+}
+
+impl EventItem {
+    fn of(thread: Arc<ThreadView>, group_name: String) -> Option<EventItem> {
+        let root = thread.posts.first()?;
+        if root.deleted || root.hidden {
+            return None;
+        }
+        let event = root.event.clone()?;
+        Some(EventItem {
+            group_name,
+            post: root.id.clone(),
+            author: root.author.clone(),
+            title: thread.title.clone(),
+            description: root.body.clone(),
+            event,
+            thread,
+        })
+    }
+
+    /// The viewer's answer.
+    pub fn answer_of(&self, employee: &str) -> Option<&str> {
+        self.event.answer_of(employee)
+    }
+}
+
+impl Service {
+    /// Starts an event in a group the viewer has full access to.
+    pub async fn create_event(
+        &self,
+        v: &Viewer,
+        group: &DocId,
+        title: &str,
+        description: &str,
+        event: NewEvent,
+    ) -> Result<DocId, NodeError> {
+        let (me, g, title) = (v.0.clone(), group.clone(), title.to_owned());
+        let description = if description.trim().is_empty() {
+            title.clone()
+        } else {
+            description.to_owned()
+        };
+        let (now, nonce) = (self.now_ms(), self.nonce()?);
+        self.run("events.create", move |c| {
+            c.create_event(&me, &g, &title, &description, &event, now, nonce)
+        })
+        .await
+    }
+
+    /// An event the viewer may read; `NotFound` for a thread that is not one.
+    pub async fn event(&self, v: &Viewer, thread: &DocId) -> Result<EventItem, NodeError> {
+        let t = self.thread(v, thread).await?;
+        let name = self
+            .reader()
+            .model()
+            .group(&t.group)
+            .map(|g| g.name.clone())
+            .unwrap_or_default();
+        EventItem::of(t, name).ok_or(NodeError::NotFound)
+    }
+
+    /// Changes an event (its author only): times, time zone, place, cancelled.
+    pub async fn edit_event(
+        &self,
+        v: &Viewer,
+        thread: &DocId,
+        event: NewEvent,
+    ) -> Result<EventItem, NodeError> {
+        let item = self.event(v, thread).await?;
+        if item.author != v.id() {
+            return Err(NodeError::Forbidden(
+                "only its author changes an event".into(),
+            ));
+        }
+        let (me, t, p, now) = (v.0.clone(), thread.clone(), item.post, self.now_ms());
+        self.run("events.edit", move |c| {
+            c.require_thread(&me, &t)?;
+            c.local_one(&me, |r, a| r.edit_event(a, &t, &p, &event, now))
+        })
+        .await?;
+        self.event(v, thread).await
+    }
+
+    /// Sets the viewer's answer (`yes`, `maybe`, `no`; `None` withdraws it).
+    pub async fn rsvp(
+        &self,
+        v: &Viewer,
+        thread: &DocId,
+        answer: Option<String>,
+    ) -> Result<EventItem, NodeError> {
+        let item = self.event(v, thread).await?;
+        let (me, t, p, now) = (v.0.clone(), thread.clone(), item.post, self.now_ms());
+        self.run("events.rsvp", move |c| {
+            c.require_thread(&me, &t)?;
+            c.local_one(&me, |r, a| r.rsvp(a, &t, &p, answer.as_deref(), now))
+        })
+        .await?;
+        self.event(v, thread).await
+    }
+
+    /// A group's events starting in `from..to` (ms), by start; members only in a private
+    /// group (forbidden to others who see its listing).
+    pub async fn group_events(
+        &self,
+        v: &Viewer,
+        group: &DocId,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<EventItem>, NodeError> {
+        match self.reader().group_access(v.id(), group) {
+            Access::Full => {}
+            Access::Listing => {
+                return Err(NodeError::Forbidden(
+                    "the group's events are for its members".into(),
+                ));
+            }
+            Access::None => return Err(NodeError::NotFound),
+        }
+        let ids: Vec<DocId> = self
+            .reader()
+            .model()
+            .events_between(from, to)
+            .filter(|t| t.group == *group)
+            .take(AGENDA_MAX)
+            .map(|t| t.id.clone())
+            .collect();
+        self.events_of(v, ids).await
+    }
+
+    /// The viewer's agenda for `from..to`: the events of the groups they are a member of,
+    /// and those they answered yes or maybe to in any group they may read.
+    pub async fn my_events(
+        &self,
+        v: &Viewer,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<EventItem>, NodeError> {
+        let reader = self.reader();
+        let (mine, others): (Vec<DocId>, Vec<DocId>) = {
+            let model = reader.model();
+            let groups: std::collections::HashSet<&DocId> = model.groups_of(v.id()).collect();
+            let (mine, others): (Vec<&ThreadSummary>, Vec<&ThreadSummary>) = model
+                .events_between(from, to)
+                .filter(|t| crate::access::group(&model, v.id(), &t.group) == Access::Full)
+                .partition(|t| groups.contains(&t.group));
+            (
+                mine.into_iter().map(|t| t.id.clone()).collect(),
+                others.into_iter().map(|t| t.id.clone()).collect(),
+            )
+        };
+        let me = v.id().to_owned();
+        let mut items = self.events_of(v, mine).await?;
+        items.extend(
+            self.events_of(v, others)
+                .await?
+                .into_iter()
+                .filter(|e| matches!(e.answer_of(&me), Some("yes" | "maybe"))),
+        );
+        items.sort_by(|a, b| {
+            (a.event.starts_at, a.thread.id.as_str())
+                .cmp(&(b.event.starts_at, b.thread.id.as_str()))
+        });
+        items.truncate(AGENDA_MAX);
+        Ok(items)
+    }
+
+    /// The events of `ids` the viewer may read, in that order: threads kept for readers
+    /// off the loop, the others read in one job (and kept).
+    async fn events_of(&self, v: &Viewer, ids: Vec<DocId>) -> Result<Vec<EventItem>, NodeError> {
+        let reader = self.reader();
+        let mut found: Vec<Option<Arc<ThreadView>>> = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            match reader.thread(v.id(), id) {
+                Ok(Some(t)) => found.push(Some(t)),
+                Ok(None) => {
+                    found.push(None);
+                    missing.push((i, id.clone()));
+                }
+                Err(_) => found.push(None),
+            }
+        }
+        if !missing.is_empty() {
+            let me = v.0.clone();
+            let read = self
+                .run("events.read", move |c| {
+                    Ok(missing
+                        .into_iter()
+                        .map(|(i, id)| (i, c.thread_view_for(&me, &id)))
+                        .collect::<Vec<_>>())
+                })
+                .await?;
+            for (i, t) in read {
+                found[i] = t;
+            }
+        }
+        let model = reader.model();
+        Ok(found
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                let name = model
+                    .group(&t.group)
+                    .map(|g| g.name.clone())
+                    .unwrap_or_default();
+                EventItem::of(t, name)
+            })
+            .collect())
+    }
+
+    /// The viewer's calendar token, drawn at the first call.
+    pub async fn calendar_token(&self, v: &Viewer) -> Result<String, NodeError> {
+        if let Some(t) = self.reader().settings(v.id())?.calendar_token {
+            return Ok(t);
+        }
+        self.reset_calendar_token(v, false).await
+    }
+
+    /// Draws a new calendar token for the viewer (the old URL stops working); with
+    /// `always` false, keeps one drawn meanwhile.
+    pub async fn reset_calendar_token(
+        &self,
+        v: &Viewer,
+        always: bool,
+    ) -> Result<String, NodeError> {
+        let (me, token) = (v.0.clone(), self.token()?);
+        self.run("events.calendar_token", move |c| {
+            c.set_calendar_token(&me, &token, always)
+        })
+        .await
+    }
+
+    /// Whose calendar token `token` is, if anyone's (an employee still active here).
+    pub fn calendar_owner(&self, token: &str) -> Result<Option<Viewer>, NodeError> {
+        let hash = token_hash(token);
+        let reader = self.reader();
+        let Some(employee) = reader.calendar_owner(&hash)? else {
+            return Ok(None);
+        };
+        // The token is the one in their settings (a reset replaced it), and they still
+        // work here.
+        let current = reader.settings(&employee)?.calendar_token;
+        let active = reader
+            .directory()
+            .active_employee(&employee)
+            .is_some_and(|e| e.site.as_str() == reader.site());
+        Ok((current.as_deref() == Some(token) && active).then(|| Viewer::from(employee.as_str())))
+    }
+}
+
+/// The SHA-256 (hex) a calendar token is found by.
+fn token_hash(token: &str) -> String {
+    weft_keys::to_hex(&Sha256::digest(token.as_bytes()))
+}
+
+impl Core {
+    /// Starts a thread whose first post is an event.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_event(
+        &mut self,
+        employee: &str,
+        group: &DocId,
+        title: &str,
+        description: &str,
+        event: &NewEvent,
+        now: i64,
+        nonce: u64,
+    ) -> Result<DocId, NodeError> {
+        self.require(employee, group, Access::Full)?;
+        self.local(employee, |r, me| {
+            let (t, l) = r.create_event(me, group, title, description, event, now, nonce)?;
+            Ok((t.doc().clone(), vec![t, l]))
+        })
+    }
+
+    /// Answers an event (see [`Service::rsvp`]).
+    pub fn rsvp(
+        &mut self,
+        employee: &str,
+        thread: &DocId,
+        post: &str,
+        answer: Option<&str>,
+        now: i64,
+    ) -> Result<(), NodeError> {
+        self.require_thread(employee, thread)?;
+        self.local_one(employee, |r, me| r.rsvp(me, thread, post, answer, now))
+    }
+
+    /// Stores `token` as `employee`'s calendar token (unless they have one and `always` is
+    /// false) and returns the one in force.
+    pub fn set_calendar_token(
+        &mut self,
+        employee: &str,
+        token: &str,
+        always: bool,
+    ) -> Result<String, NodeError> {
+        let mut s = self.store().settings(employee)?;
+        if let (Some(t), false) = (&s.calendar_token, always) {
+            return Ok(t.clone());
+        }
+        if let Some(old) = &s.calendar_token {
+            self.store().set_calendar_owner(&token_hash(old), None)?;
+        }
+        self.store()
+            .set_calendar_owner(&token_hash(token), Some(employee))?;
+        s.calendar_token = Some(token.to_owned());
+        self.store().put_settings(employee, &s)?;
+        Ok(token.to_owned())
+    }
+}
