@@ -318,6 +318,63 @@ const POLLS: &[Poll] = &[
     },
 ];
 
+/// An event planned in a group, and the answers given at each person's home site.
+struct Event {
+    group: &'static str,
+    author: &'static str,
+    title: &'static str,
+    description: &'static str,
+    /// Days from the seeding, and the hour (in `time_zone`) it starts at.
+    in_days: i64,
+    hour: i64,
+    minutes: i64,
+    time_zone: &'static str,
+    /// The UTC offset of `time_zone` on that day, in minutes (the seed needs no time zone
+    /// database: the demo's zones keep one offset all winter).
+    utc_offset_minutes: i64,
+    location: &'static str,
+    rsvps: &'static [(&'static str, &'static str)],
+}
+
+const EVENTS: &[Event] = &[
+    Event {
+        group: "Running club",
+        author: "nfournier",
+        title: "Course du dimanche le long de la Seine / Sunday run along the Seine",
+        description: "10 km à allure tranquille, départ du pont de Sèvres. Tous niveaux ! #running",
+        in_days: 4,
+        hour: 9,
+        minutes: 30,
+        time_zone: "Europe/Paris",
+        utc_offset_minutes: 60,
+        location: "Pont de Sèvres, Boulogne-Billancourt",
+        rsvps: &[
+            ("rsharma", "yes"),
+            ("jwilson", "maybe"),
+            ("cmartin", "yes"),
+            ("pkumar", "no"),
+        ],
+    },
+    Event {
+        group: "Bangalore engineering",
+        author: "aiyer",
+        title: "Tech talk: property-based testing in Rust",
+        description: "Room Kaveri and online. I'll show how we test our sync engine. #rust #testing",
+        in_days: 6,
+        hour: 16,
+        minutes: 0,
+        time_zone: "Asia/Kolkata",
+        utc_offset_minutes: 330,
+        location: "https://meet.example.com/rust-talk",
+        rsvps: &[
+            ("vreddy", "yes"),
+            ("cmartin", "yes"),
+            ("jsmith", "maybe"),
+            ("hdupre", "yes"),
+        ],
+    },
+];
+
 type Handles = BTreeMap<String, (NodeHandle, SocketAddr)>;
 
 fn nonce() -> u64 {
@@ -484,6 +541,52 @@ pub(crate) async fn seed(handles: &Handles) -> Result<Vec<(DocId, Vec<String>)>>
             wait_for(handles, &homes, who2, &tid2).await?;
             at_home(handles, &homes, who2, move |c| {
                 c.vote(who2, &tid2, &root2, choice, t)
+            })
+            .await?;
+        }
+        let sites: Vec<String> = handles.keys().cloned().collect();
+        docs.push((tid, sites));
+    }
+    let day = 24 * 3_600_000;
+    let today = weft_node::run::now_ms() as i64 / day * day;
+    for e in EVENTS {
+        let Some((gid, _)) = groups.get(e.group).cloned() else {
+            bail!("the event's group {} is not in the seed", e.group);
+        };
+        let starts_at =
+            today + e.in_days * day + (e.hour * 60 + e.minutes - e.utc_offset_minutes) * 60_000;
+        let event = weft_node::crdt::NewEvent {
+            starts_at,
+            ends_at: starts_at + 90 * 60_000,
+            time_zone: e.time_zone.to_owned(),
+            location: e.location.to_owned(),
+            cancelled: false,
+        };
+        let (author, title, description) = (e.author, e.title, e.description);
+        let t = tick();
+        wait_for(handles, &homes, author, &gid).await?;
+        let tid = at_home(handles, &homes, author, move |c| {
+            c.create_event(author, &gid, title, description, &event, t, nonce())
+        })
+        .await?;
+        let root = at_home(handles, &homes, author, {
+            let tid = tid.clone();
+            move |c| {
+                c.load(&tid);
+                Ok(c.replica()
+                    .doc(&tid)
+                    .and_then(weft_node::crdt::ThreadView::of)
+                    .and_then(|v| v.posts.first().map(|p| p.id.clone()))
+                    .unwrap_or_default())
+            }
+        })
+        .await?;
+        for (who, answer) in e.rsvps {
+            let (tid2, root2, who2, answer2) = (tid.clone(), root.clone(), *who, *answer);
+            let t = tick();
+            wait_for(handles, &homes, who2, &tid2).await?;
+            at_home(handles, &homes, who2, move |c| {
+                c.rsvp(who2, &tid2, &root2, Some(answer2), t)
             })
             .await?;
         }

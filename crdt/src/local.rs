@@ -236,6 +236,8 @@ pub struct ProfileUpdate<'a> {
     pub interests: Option<&'a [String]>,
     pub languages: Option<&'a [String]>,
     pub locale: Option<&'a str>,
+    /// The IANA time zone the employee's times are shown in (empty: the browser's).
+    pub time_zone: Option<&'a str>,
 }
 
 fn map_in(
@@ -1000,6 +1002,7 @@ impl Replica {
             ("career", update.career, MAX_TEXT),
             ("photo", update.photo, MAX_TITLE),
             ("locale", update.locale, 16),
+            ("time zone", update.time_zone, MAX_TIME_ZONE),
         ] {
             if let Some(v) = v {
                 limit(f, v, max)?;
@@ -1028,6 +1031,7 @@ impl Replica {
                 ("photo", update.photo),
                 ("career", update.career),
                 ("locale", update.locale),
+                ("time_zone", update.time_zone),
             ] {
                 if let Some(v) = v {
                     tx.put(ROOT, k, v)?;

@@ -730,6 +730,8 @@ pub struct ProfileView {
     pub languages: Vec<String>,
     /// Preferred UI language (`fr`, `en`).
     pub locale: Option<String>,
+    /// The IANA time zone the employee chose for their times, if any.
+    pub time_zone: Option<String>,
 }
 
 impl ProfileView {
@@ -755,6 +757,7 @@ impl ProfileView {
             interests: map_keys(doc, "interests"),
             languages: map_keys(doc, "languages"),
             locale: obj_str(doc, &root, "locale").filter(|s| !s.is_empty()),
+            time_zone: obj_str(doc, &root, "time_zone").filter(|s| !s.is_empty()),
         }
     }
 }

@@ -446,6 +446,52 @@ fn the_demo_pages_in_a_browser_with_screenshots() {
         std::thread::sleep(Duration::from_millis(100));
     }
     b.screenshot("profile");
+    // A poll voted at three sites: Hélène (Paris) votes; the counts include New York's and
+    // Bangalore's votes.
+    let all = demo.group_id("paris", &token, "All company");
+    let (_, threads) = demo.get("paris", &token, &format!("/api/v1/groups/{all}/threads"));
+    let poll = threads["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["root"]["poll"].is_object())
+        .expect("the demo's poll");
+    let poll_thread = poll["id"].as_str().unwrap().to_owned();
+    let voters_before = poll["root"]["poll"]["voters"].as_u64().unwrap();
+    b.go(&url(&format!("/threads/{poll_thread}")));
+    b.wait_for("section.poll", 10);
+    b.click("section.poll input[value='1']");
+    b.click("section.poll button[type=submit]");
+    b.wait_text("Change my vote", 10);
+    assert!(b.count("section.poll li.chosen") == 1, "{}", b.text());
+    let (_, after) = demo.get("paris", &token, &format!("/api/v1/threads/{poll_thread}"));
+    assert_eq!(
+        after["root"]["poll"]["voters"].as_u64().unwrap(),
+        voters_before + 1
+    );
+    b.js(
+        "var r = document.querySelector('section.poll').getBoundingClientRect();\
+          window.scrollBy(0, r.top - 90); return null;",
+    );
+    b.screenshot("poll");
+    // An event: Hélène answers; the agenda lists it with her answer.
+    let eng = demo.group_id("paris", &token, "Running club");
+    let (_, events) = demo.get("paris", &token, &format!("/api/v1/groups/{eng}/events"));
+    let event = events["items"][0]["id"]
+        .as_str()
+        .expect("the demo's event")
+        .to_owned();
+    b.go(&url(&format!("/threads/{event}")));
+    b.wait_for("section.event", 10);
+    b.click("form.rsvp button[value='yes']");
+    b.wait_for("form.rsvp button[value='yes'][aria-pressed='true']", 10);
+    b.screenshot("event");
+    b.go(&url("/agenda"));
+    b.wait_for("ul.events li", 10);
+    assert!(b.text().contains("I'm going"), "{}", b.text());
+    let cal = b.js("return document.getElementById('calurl').value;");
+    assert!(cal.as_str().unwrap().contains("/calendar/"), "{cal}");
+    b.screenshot("agenda");
     b.go(&url("/search?q=kubernetes"));
     b.wait_for("main article.card", 10);
     assert!(b.count("main article.card b") >= 1, "highlighted words");

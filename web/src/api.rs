@@ -356,6 +356,8 @@ pub(crate) struct ProfileBody {
     languages: Option<Vec<String>>,
     /// `en`, `fr`, or empty for the browser's.
     locale: Option<String>,
+    /// An IANA time zone (`Europe/Paris`) for the times shown, or empty for the browser's.
+    time_zone: Option<String>,
 }
 
 /// Edit one's profile
@@ -386,6 +388,12 @@ pub(crate) async fn update_profile(
         interests: b.interests,
         languages: b.languages,
         locale: b.locale,
+        time_zone: match b.time_zone {
+            Some(z) if !z.trim().is_empty() && crate::time::zone(&z).is_none() => {
+                return Err(AppError::invalid("time_zone is not an IANA time zone"));
+            }
+            z => z.map(|z| z.trim().to_owned()),
+        },
         picture: None,
     };
     state.service.update_profile(&viewer(&me), edit).await?;

@@ -531,7 +531,7 @@ pub struct CalendarJson {
     pub webcal: String,
 }
 
-fn calendar_json(state: &AppState, headers: &HeaderMap, token: &str) -> CalendarJson {
+pub(crate) fn calendar_json(state: &AppState, headers: &HeaderMap, token: &str) -> CalendarJson {
     let base = match &state.public_url {
         Some(u) => u.to_string(),
         None => {

@@ -124,9 +124,20 @@ pub struct Viewer {
     pub lang: Lang,
     /// Notifications not read yet (the bell's count).
     pub unread: usize,
+    /// The time zone pages show times in: the profile's, else the browser's (the
+    /// [`TZ_COOKIE`] cookie `live.js` sets), else UTC.
+    pub tz: jiff::tz::TimeZone,
 }
 
+/// The cookie that holds the browser's time zone (set by `live.js`).
+pub const TZ_COOKIE: &str = "weft_tz";
+
 impl Viewer {
+    /// A time as pages show it, in the viewer's time zone.
+    pub fn time(&self, ms: i64) -> String {
+        crate::time::short_in(ms, &self.tz)
+    }
+
     /// The viewer as the service layer knows them.
     pub fn who(&self) -> weft_node::service::Viewer {
         weft_node::service::Viewer::from(self.employee.as_str())
@@ -161,6 +172,10 @@ impl FromRequestParts<AppState> for SessionViewer {
             csrf: auth::csrf_of(&token),
             lang: Lang::of(&jar, &parts.headers),
             unread: 0,
+            tz: jar
+                .get(TZ_COOKIE)
+                .and_then(|c| crate::time::zone(c.value()))
+                .unwrap_or(jiff::tz::TimeZone::UTC),
         }))
     }
 }
@@ -179,10 +194,13 @@ impl FromRequestParts<AppState> for Viewer {
             .await
             .ok()
             .and_then(|s| s.charter);
-        let locale = match state.service.profile(&who, &me).await {
-            Ok(p) => p.locale.clone(),
-            Err(_) => None,
+        let (locale, tz) = match state.service.profile(&who, &me).await {
+            Ok(p) => (p.locale.clone(), p.time_zone.clone()),
+            Err(_) => (None, None),
         };
+        if let Some(z) = tz.as_deref().and_then(crate::time::zone) {
+            v.tz = z;
+        }
         // The language: the one picked at the bottom of the page, else the profile's, else
         // the browser's.
         if Lang::chosen(&CookieJar::from_headers(&parts.headers)).is_none()

@@ -290,6 +290,47 @@ impl Lang {
             ),
             "vote" => ("Vote", "Voter"),
             "change_vote" => ("Change my vote", "Changer mon vote"),
+            "time_zone" => ("Time zone", "Fuseau horaire"),
+            "browser_time_zone" => ("As my browser", "Comme mon navigateur"),
+            "agenda" => ("Agenda", "Agenda"),
+            "when" => ("When", "Quand"),
+            "where" => ("Where", "Où"),
+            "event" => ("Event", "Événement"),
+            "plan_event" => ("Plan an event", "Organiser un événement"),
+            "plan" => ("Plan it", "Organiser"),
+            "starts" => ("Starts", "Début"),
+            "ends" => ("Ends", "Fin"),
+            "location" => ("Place or link", "Lieu ou lien"),
+            "location_hint" => (
+                "Room, address or video link",
+                "Salle, adresse ou lien visio",
+            ),
+            "going" => ("going", "participent"),
+            "maybe" => ("maybe", "peut-être"),
+            "not_going" => ("not going", "ne viennent pas"),
+            "rsvp_yes" => ("I'm going", "J'y vais"),
+            "rsvp_maybe" => ("Maybe", "Peut-être"),
+            "rsvp_no" => ("Not going", "Je n'y vais pas"),
+            "rsvp_withdraw" => ("Withdraw my answer", "Retirer ma réponse"),
+            "cancelled" => ("Cancelled", "Annulé"),
+            "cancel_event" => ("Cancel the event", "Annuler l'événement"),
+            "change_event" => ("Change the event", "Modifier l'événement"),
+            "upcoming_events" => ("Upcoming events", "Événements à venir"),
+            "no_events" => ("No events planned.", "Aucun événement prévu."),
+            "subscribe" => ("Subscribe in your calendar", "S'abonner dans votre agenda"),
+            "subscribe_hint" => (
+                "Outlook, Google Calendar or Apple Calendar can subscribe to this address: your groups' events and those you said you would attend appear there. Keep it to yourself.",
+                "Outlook, Google Agenda ou Calendrier d'Apple peuvent s'abonner à cette adresse : les événements de vos groupes et ceux auxquels vous avez dit participer y apparaissent. Gardez-la pour vous.",
+            ),
+            "calendar_address" => ("Calendar address", "Adresse de l'agenda"),
+            "open_in_calendar" => (
+                "Open in my calendar application",
+                "Ouvrir dans mon application d'agenda",
+            ),
+            "new_calendar_address" => (
+                "Make a new address (the old one stops working)",
+                "Créer une nouvelle adresse (l'ancienne cesse de fonctionner)",
+            ),
             _ => ("", ""),
         };
         match self {
@@ -330,6 +371,7 @@ mod tests {
             include_str!("ui/account.rs"),
             include_str!("ui/manage.rs"),
             include_str!("ui/profile.rs"),
+            include_str!("ui/events.rs"),
         ];
         let mut keys = Vec::new();
         for src in sources {

@@ -3,6 +3,23 @@
 // the reply being typed; and on every page, keep the unread notification count current. Pages work the same without this script; it only saves a reload.
 (function () {
   "use strict";
+  // The browser's time zone, for the node to show times in it (unless the profile names
+  // one). On the first page after it is learned, the times already shown are redone here.
+  try {
+    var tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (tz && document.cookie.split("; ").indexOf("weft_tz=" + tz) < 0) {
+      document.cookie = "weft_tz=" + tz + "; path=/; max-age=31536000; samesite=lax";
+      var fmt = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+        year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+        timeZoneName: "short"
+      });
+      var times = document.querySelectorAll("time[datetime]:not([data-zone])");
+      for (var i = 0; i < times.length; i++) {
+        var d = new Date(times[i].getAttribute("datetime"));
+        if (!isNaN(d)) times[i].textContent = fmt.format(d);
+      }
+    }
+  } catch (err) { /* an old browser: times stay as the node wrote them */ }
   var main = document.getElementById("main");
   var live = main && main.getAttribute("data-live");
   if (!window.EventSource || !window.fetch) return;
@@ -27,6 +44,12 @@
       .then(function () { busy = false; if (again) { again = false; refresh(); } });
   }
   var es = new EventSource("/api/v1/events");
+  // A page left for another is closed at once: kept open (in the back-forward cache), its
+  // stream would hold one of the few connections a browser opens to one host, and after a
+  // handful of pages the next one would wait for a free connection forever. Coming back to
+  // it reloads it, so that it is current.
+  window.addEventListener("pagehide", function () { es.close(); });
+  window.addEventListener("pageshow", function (e) { if (e.persisted) location.reload(); });
   es.addEventListener("change", function (e) {
     if (!live) return;
     try {

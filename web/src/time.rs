@@ -124,6 +124,22 @@ pub fn zone(name: &str) -> Option<jiff::tz::TimeZone> {
     jiff::tz::TimeZone::get(name).ok()
 }
 
+/// The IANA time zone names, sorted (for choosing one).
+pub fn zone_names() -> &'static [String] {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut v: Vec<String> = jiff::tz::db()
+            .available()
+            .map(|n| n.as_str().to_owned())
+            .filter(|n| n.contains('/') || n == "UTC")
+            .filter(|n| !n.starts_with("Etc/") && !n.starts_with("SystemV/"))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    })
+}
+
 /// Milliseconds since the epoch from a time written with an offset (RFC 3339), or without
 /// one (`2026-12-10T09:00`, as HTML's `datetime-local` sends it), then read in `zone`.
 pub fn parse_in(s: &str, zone: &jiff::tz::TimeZone) -> Option<i64> {

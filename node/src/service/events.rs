@@ -129,6 +129,10 @@ impl Service {
         answer: Option<String>,
     ) -> Result<EventItem, NodeError> {
         let item = self.event(v, thread).await?;
+        if item.answer_of(v.id()) == answer.as_deref() {
+            // Nothing to write: the same answer again (a second click) is no change.
+            return Ok(item);
+        }
         let (me, t, p, now) = (v.0.clone(), thread.clone(), item.post, self.now_ms());
         self.run("events.rsvp", move |c| {
             c.require_thread(&me, &t)?;

@@ -36,6 +36,8 @@ pub struct ProfileEdit {
     pub interests: Option<Vec<String>>,
     pub languages: Option<Vec<String>>,
     pub locale: Option<String>,
+    /// An IANA time zone, or empty for the browser's.
+    pub time_zone: Option<String>,
     /// A new picture: its digest (what `photo` records) and its bytes; an empty digest and
     /// no bytes remove it.
     pub picture: Option<(String, Vec<u8>)>,
@@ -161,6 +163,7 @@ impl Service {
                 interests: edit.interests.as_deref(),
                 languages: edit.languages.as_deref(),
                 locale: edit.locale.as_deref(),
+                time_zone: edit.time_zone.as_deref(),
                 photo: edit.picture.as_ref().map(|(d, _)| d.as_str()),
                 picture: edit.picture.as_ref().map(|(_, b)| b.as_slice()),
             };

@@ -116,8 +116,15 @@ impl Service {
         options: Vec<String>,
     ) -> Result<PollResults, NodeError> {
         let (_, p) = self.post(v, thread, post).await?;
-        if p.poll.is_none() || p.deleted || p.hidden {
+        let Some(poll) = p.poll.as_ref().filter(|_| !p.deleted && !p.hidden) else {
             return Err(NodeError::NotFound);
+        };
+        let mut wanted = options.clone();
+        wanted.sort();
+        wanted.dedup();
+        if poll.choices_of(v.id()) == wanted {
+            // The same vote again is no change (nothing to sign).
+            return Ok(PollResults::of(poll, &p.author, v.id(), self.now_ms()));
         }
         let (me, t, pid, now) = (v.0.clone(), thread.clone(), post.to_owned(), self.now_ms());
         self.run("polls.vote", move |c| {

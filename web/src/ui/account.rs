@@ -16,7 +16,7 @@ use crate::extract::{FormCookie, SessionForm, SessionViewer, Viewer};
 use crate::i18n::Lang;
 use crate::markdown;
 use crate::state::AppState;
-use crate::time::{rfc3339, short};
+use crate::time::rfc3339;
 
 /// `GET /charter`: the usage charter, to accept before anything else.
 pub(super) async fn charter_page(
@@ -274,7 +274,7 @@ pub(super) async fn notifications_page(State(state): State<AppState>, v: Viewer)
                     li.card.unread[!n.read] {
                         a href=(href) { (describe(lang, n)) }
                         " "
-                        time.meta datetime=(rfc3339(n.at)) { (short(n.at)) }
+                        time.meta datetime=(rfc3339(n.at)) { (v.time(n.at)) }
                         @if !n.read { " " span.new { (t("new")) } }
                     }
                 }

@@ -36,7 +36,7 @@ pub(super) async fn feed(
                 }
             }
             @if items.is_empty() { p.muted { (lang.t("feed_empty")) } }
-            @for i in &items { (thread_card(lang, &i.thread, Some(&i.group_name), i.unread)) }
+            @for i in &items { (thread_card(&v, &i.thread, Some(&i.group_name), i.unread)) }
             (older_link(lang, "/", items.len(), items.last().map(|i| i.thread.last_activity)))
         },
         older.before.is_none().then_some("feed"),

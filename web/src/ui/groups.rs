@@ -123,6 +123,8 @@ struct GroupPage {
     threads: Vec<(ThreadSummary, bool)>,
     members: Vec<PersonRow>,
     requests: Vec<(PersonRow, String)>,
+    /// Upcoming events (for those who may read the group).
+    events: Vec<weft_node::service::EventItem>,
 }
 
 /// `GET /groups/{id}`: what the viewer may see of it (404 for a group they may not see).
@@ -153,11 +155,26 @@ pub(super) async fn group_page(
                     .into_iter()
                     .map(|(m, msg)| (row(m), msg))
                     .collect(),
+                events: Vec::new(),
             }
         });
-    let Some(gp) = found else {
+    let Some(mut gp) = found else {
         return not_found(&v);
     };
+    if gp.access == Access::Full {
+        let now = state.service.now_ms();
+        gp.events = state
+            .service
+            .group_events(
+                &v.who(),
+                &gid,
+                now - 2 * 3_600_000,
+                now + weft_node::service::AGENDA_AHEAD_MS,
+            )
+            .await
+            .unwrap_or_default();
+        gp.events.truncate(10);
+    }
     page(
         lang,
         &gp.group.name.clone(),
@@ -202,7 +219,7 @@ fn group_body(lang: Lang, v: &Viewer, gp: &GroupPage) -> Markup {
                 section {
                     h2 { (t("threads")) }
                     @if gp.threads.is_empty() { p.muted { (t("no_threads")) } }
-                    @for (th, unread) in &gp.threads { (thread_card(lang, th, None, *unread)) }
+                    @for (th, unread) in &gp.threads { (thread_card(v, th, None, *unread)) }
                     (older_link(lang, &format!("/groups/{}", g.id), gp.threads.len(), gp.threads.last().map(|t| t.0.last_activity)))
                     @if member {
                         section.card {
@@ -217,9 +234,14 @@ fn group_body(lang: Lang, v: &Viewer, gp: &GroupPage) -> Markup {
                                 button type="submit" { (t("post")) }
                             }
                         }
+                        (super::events::plan_form(v, &g.id))
                     }
                 }
                 aside {
+                    section.card {
+                        h2 { (t("upcoming_events")) }
+                        (super::events::event_list(v, &gp.events, false))
+                    }
                     @if owner && !gp.requests.is_empty() {
                         section.card {
                             h2 { (t("join_requests")) " (" (gp.requests.len()) ")" }

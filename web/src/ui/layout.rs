@@ -18,7 +18,7 @@ use crate::extract::Viewer;
 use crate::i18n::Lang;
 use crate::params::doc_id;
 use crate::state::AppState;
-use crate::time::{rfc3339, short};
+use crate::time::rfc3339;
 
 const CSS: &str = include_str!("../weft.css");
 /// Live updates of the page being read (progressive: pages work without it).
@@ -69,6 +69,7 @@ pub(super) fn live_page(
                         nav aria-label="main" {
                             a href="/" { (t("feed")) }
                             a href="/groups" { (t("groups")) }
+                            a href="/agenda" { (t("agenda")) }
                             a href="/notifications" id="bell" aria-label=(format!("{} ({})", t("notifications"), v.unread)) {
                                 (t("notifications"))
                                 span.badge id="unread" hidden[v.unread == 0] { (v.unread) }
@@ -142,11 +143,12 @@ where
 
 /// A thread as a card of a list (the feed, a group, a topic).
 pub(super) fn thread_card(
-    lang: Lang,
+    v: &Viewer,
     t: &ThreadSummary,
     group: Option<&str>,
     unread: bool,
 ) -> Markup {
+    let lang = v.lang;
     html! {
         article.card.unread[unread] {
             h3 {
@@ -156,7 +158,7 @@ pub(super) fn thread_card(
             p.meta {
                 a href={ "/people/" (t.author) } { "@" (t.author) }
                 @if let Some(g) = group { " " (lang.t("in")) " " a href={ "/groups/" (t.group) } { (g) } }
-                " · " time datetime=(rfc3339(t.last_activity)) { (short(t.last_activity)) }
+                " · " time datetime=(rfc3339(t.last_activity)) { (v.time(t.last_activity)) }
                 " · " (t.replies) " " (lang.t("replies"))
             }
             p { (t.excerpt) }

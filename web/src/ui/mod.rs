@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use crate::state::AppState;
 
 mod account;
+mod events;
 mod feed;
 mod groups;
 mod layout;
@@ -64,6 +65,11 @@ pub fn routes() -> Router<AppState> {
             post(manage::member_remove),
         )
         .route("/groups/{id}/threads", post(threads::thread_create))
+        .route("/groups/{id}/events", post(events::event_create))
+        .route("/threads/{id}/event", post(events::event_edit))
+        .route("/threads/{id}/rsvp", post(events::event_rsvp))
+        .route("/agenda", get(events::agenda_page))
+        .route("/agenda/reset", post(events::agenda_reset))
         .route("/threads/{id}", get(threads::thread_page))
         .route("/threads/{id}/reply", post(threads::thread_reply))
         .route("/threads/{id}/like/{post}", post(threads::post_like))

@@ -94,6 +94,13 @@ pub(super) async fn person_page(
                             option value="en" selected[p.locale.as_deref() == Some("en")] lang="en" { "English" }
                             option value="fr" selected[p.locale.as_deref() == Some("fr")] lang="fr" { "Français" }
                         }
+                        label for="tz" { (t("time_zone")) }
+                        select id="tz" name="time_zone" {
+                            option value="" selected[p.time_zone.is_none()] { (t("browser_time_zone")) }
+                            @for z in crate::time::zone_names() {
+                                option value=(z) selected[p.time_zone.as_deref() == Some(z.as_str())] { (z) }
+                            }
+                        }
                         button type="submit" { (t("save")) }
                     }
                     h3 { (t("photo")) }
@@ -131,6 +138,8 @@ pub(super) struct ProfileForm {
     languages: String,
     #[serde(default)]
     locale: String,
+    #[serde(default)]
+    time_zone: String,
 }
 
 fn items(s: &str) -> Vec<String> {
@@ -160,6 +169,11 @@ pub(super) async fn profile_save(
         interests: Some(interests),
         languages: Some(languages),
         locale: Some(locale),
+        time_zone: Some(if crate::time::zone(&f.time_zone).is_some() {
+            f.time_zone.trim().to_owned()
+        } else {
+            String::new()
+        }),
         ..Default::default()
     };
     match state.service.update_profile(&v.who(), edit).await {

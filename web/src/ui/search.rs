@@ -35,7 +35,7 @@ pub(super) async fn topic_page(
         html! {
             h1 { (title) }
             @if threads.is_empty() { p.muted { (lang.t("topic_empty")) } }
-            @for (t, g) in &threads { (thread_card(lang, t, Some(g), false)) }
+            @for (t, g) in &threads { (thread_card(&v, t, Some(g), false)) }
         },
     )
 }

@@ -17,7 +17,7 @@ use crate::i18n::Lang;
 use crate::markdown;
 use crate::params::doc_id;
 use crate::state::AppState;
-use crate::time::{rfc3339, short};
+use crate::time::rfc3339;
 
 #[derive(Deserialize)]
 pub(super) struct ThreadForm {
@@ -115,7 +115,7 @@ fn poll_section(lang: Lang, v: &Viewer, thread: &DocId, post: &PostView, now: i6
                 " · " (r.voters) " " (t("voters"))
                 @if let Some(c) = poll.closes_at {
                     " · " @if r.closed { (t("poll_closed")) } @else { (t("poll_closes_at")) }
-                    " " time datetime=(rfc3339(c)) { (short(c)) }
+                    " " time datetime=(rfc3339(c)) { (v.time(c)) }
                 }
             }
             form method="post" action={ "/threads/" (thread) "/vote/" (post.id) } {
@@ -210,12 +210,15 @@ pub(super) async fn thread_page(
                 article.post id={ "p-" (p.id) } {
                     p.meta {
                         a href={ "/people/" (p.author) } { "@" (p.author) }
-                        " · " time datetime=(rfc3339(p.created_at)) { (short(p.created_at)) }
+                        " · " time datetime=(rfc3339(p.created_at)) { (v.time(p.created_at)) }
                         @if p.edited_at.is_some() && !p.deleted { " · " (tr("edited")) }
                     }
                     @if p.deleted { p.muted { (tr("deleted")) } }
                     @else if p.hidden { p.muted { (tr("hidden")) } }
                     @else {
+                        @if let Some(e) = &p.event {
+                            (super::events::event_card(&v, &t.id, &p.author, e))
+                        }
                         div.body { (PreEscaped(markdown::render(&p.body))) }
                         (poll_section(lang, &v, &t.id, p, now))
                     }
