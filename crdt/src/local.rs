@@ -102,6 +102,33 @@ impl NewEvent {
     }
 }
 
+/// An announcement: a thread of the All company group that communication teams pin at the
+/// top of the feeds of the whole company, or of one site's people, until it expires (or each
+/// reader dismisses it). Only community managers and the directory's `communication` role
+/// make one (`rules.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAnnouncement {
+    /// The site whose people it is for; `None`: everyone.
+    pub site: Option<String>,
+    /// When it stops being pinned (ms).
+    pub expires_at: i64,
+}
+
+/// What a new thread is besides its title and first post.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreadExtras<'a> {
+    /// A poll in its first post.
+    pub poll: Option<&'a NewPoll>,
+    /// An event its first post announces.
+    pub event: Option<&'a NewEvent>,
+    /// The employee whose wall it is (a thread of the All company group that anyone
+    /// writes in and its owner moderates).
+    pub wall_of: Option<&'a str>,
+    /// A question: its asker (or a group owner) may mark one reply the best answer.
+    pub question: bool,
+    pub announcement: Option<&'a NewAnnouncement>,
+}
+
 /// The longest group description or profile text, in bytes.
 pub const MAX_TEXT: usize = 8 * 1024;
 /// The most distinct @mentions one post may carry. Each is an operation of the change, and
@@ -626,7 +653,49 @@ impl Replica {
         now: i64,
         nonce: u64,
     ) -> Result<(SignedChange, SignedChange), LocalError> {
-        self.new_thread(author, group, title, body, poll, None, now, nonce)
+        let extras = ThreadExtras {
+            poll,
+            ..ThreadExtras::default()
+        };
+        self.new_thread(author, group, title, body, extras, now, nonce)
+    }
+
+    /// Starts a thread that is more than a title and a post (see [`ThreadExtras`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_thread_ext(
+        &mut self,
+        author: &Author,
+        group: &DocId,
+        title: &str,
+        body: &str,
+        extras: ThreadExtras<'_>,
+        now: i64,
+        nonce: u64,
+    ) -> Result<(SignedChange, SignedChange), LocalError> {
+        self.new_thread(author, group, title, body, extras, now, nonce)
+    }
+
+    /// Marks `post` (a reply) the best answer of a question thread, or unmarks it (`None`):
+    /// the asker's or a group owner's (and a community manager's) to do.
+    pub fn set_best_answer(
+        &mut self,
+        author: &Author,
+        thread: &DocId,
+        post: Option<&str>,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        let group = self.thread_group(thread)?;
+        self.local_change(author, Target::Existing(thread), Some(&group), now, |tx| {
+            match post {
+                Some(p) => {
+                    let posts = root_map(tx, "posts")?;
+                    existing_post(tx, &posts, p)?;
+                    tx.put(ROOT, "best_answer", p)?;
+                }
+                None => tx.delete(ROOT, "best_answer")?,
+            }
+            Ok(())
+        })
     }
 
     /// Starts a thread whose first post is an event (see [`NewEvent`]): the title is the
@@ -642,16 +711,11 @@ impl Replica {
         now: i64,
         nonce: u64,
     ) -> Result<(SignedChange, SignedChange), LocalError> {
-        self.new_thread(
-            author,
-            group,
-            title,
-            description,
-            None,
-            Some(event),
-            now,
-            nonce,
-        )
+        let extras = ThreadExtras {
+            event: Some(event),
+            ..ThreadExtras::default()
+        };
+        self.new_thread(author, group, title, description, extras, now, nonce)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -661,16 +725,30 @@ impl Replica {
         group: &DocId,
         title: &str,
         body: &str,
-        poll: Option<&NewPoll>,
-        event: Option<&NewEvent>,
+        extras: ThreadExtras<'_>,
         now: i64,
         nonce: u64,
     ) -> Result<(SignedChange, SignedChange), LocalError> {
+        let ThreadExtras {
+            poll,
+            event,
+            wall_of,
+            question,
+            announcement,
+        } = extras;
         if let Some(p) = poll {
             p.check()?;
         }
         if let Some(e) = event {
             e.check()?;
+        }
+        if let Some(w) = wall_of {
+            limit("wall owner", w, MAX_TITLE)?;
+        }
+        if let Some(a) = announcement
+            && let Some(s) = &a.site
+        {
+            limit("site", s, MAX_TITLE)?;
         }
         let title = title.trim();
         if title.is_empty() {
@@ -694,6 +772,19 @@ impl Replica {
                 tx.put(ROOT, "created_at", ScalarValue::Timestamp(now))?;
                 tx.put(ROOT, "nonce", ScalarValue::Uint(nonce))?;
                 tx.put(ROOT, "root_post", pid.as_str())?;
+                if let Some(w) = wall_of {
+                    tx.put(ROOT, "wall_of", w)?;
+                }
+                if question {
+                    tx.put(ROOT, "question", true)?;
+                }
+                if let Some(a) = announcement {
+                    let m = tx.put_object(ROOT, "announcement", ObjType::Map)?;
+                    if let Some(s) = &a.site {
+                        tx.put(&m, "site", s.as_str())?;
+                    }
+                    tx.put(&m, "expires_at", ScalarValue::Timestamp(a.expires_at))?;
+                }
                 let posts = tx.put_object(ROOT, "posts", ObjType::Map)?;
                 tx.put_object(ROOT, "reactions", ObjType::Map)?;
                 tx.put_object(ROOT, "moderation", ObjType::Map)?;

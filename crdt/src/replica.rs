@@ -1273,6 +1273,7 @@ impl Replica {
         // were accepted.
         let v = c.dir_version();
         let mut community_manager = false;
+        let mut communicator = false;
         if !self.replaying {
             let Some(dir) = self.directory.as_ref() else {
                 return Verdict::Wait(Waiting::Directory(v.max(1)), false);
@@ -1312,9 +1313,12 @@ impl Replica {
                     self.vouched += 1;
                 }
             }
-            community_manager = d
+            let roles = d
                 .employee_at(c.author(), v)
-                .is_some_and(|t| t.roles.contains(&Role::CommunityManager));
+                .map(|t| t.roles.clone())
+                .unwrap_or_default();
+            community_manager = roles.contains(&Role::CommunityManager);
+            communicator = community_manager || roles.contains(&Role::Communication);
         }
         // 6: dependencies.
         let doc_id = c.doc().clone();
@@ -1410,17 +1414,20 @@ impl Replica {
         // causal history: it is not judged again (which would mean giving every group change
         // to Automerge one at a time instead of in one batch — most of a restart's time).
         if !self.replaying {
-            // A vote's or an RSVP's rule reads its poll or event from the thread at its dependencies.
+            // A vote's or an RSVP's rule reads its poll or event from the thread at its dependencies,
+            // a moderation mark the thread's wall owner.
             let votes = || {
                 analysis.writes.iter().any(|w| {
-                    w.path.first().map(String::as_str) == Some("reactions")
-                        && w.path
-                            .get(1)
-                            .and_then(|k| k.split(':').nth(1))
-                            .is_some_and(|kind| {
-                                kind.starts_with(crate::local::VOTE_PREFIX)
-                                    || kind.starts_with(crate::local::RSVP_PREFIX)
-                            })
+                    // Moderation reads whose wall the thread is.
+                    w.path.first().map(String::as_str) == Some("moderation")
+                        || w.path.first().map(String::as_str) == Some("reactions")
+                            && w.path
+                                .get(1)
+                                .and_then(|k| k.split(':').nth(1))
+                                .is_some_and(|kind| {
+                                    kind.starts_with(crate::local::VOTE_PREFIX)
+                                        || kind.starts_with(crate::local::RSVP_PREFIX)
+                                })
                 })
             };
             if doc_id.kind() == DocKind::Group || (doc_id.kind() == DocKind::Thread && votes()) {
@@ -1439,6 +1446,7 @@ impl Replica {
                 change: c,
                 group,
                 community_manager,
+                communicator,
             };
             if let Err(e) = rules::check(&ctx, &analysis.writes, analysis.is_genesis) {
                 return Verdict::Reject(Rejection::Rule(e), true);

@@ -69,6 +69,9 @@ pub(crate) struct RuleCtx<'a> {
     pub(crate) group: Option<&'a Doc>,
     /// Whether the author is a community manager as of the change's directory version.
     pub(crate) community_manager: bool,
+    /// Whether the author may make announcements: a community manager, or the directory's
+    /// `communication` role.
+    pub(crate) communicator: bool,
 }
 
 /// Checks every write of a change against its document's rules.
@@ -280,6 +283,8 @@ fn may_moderate(ctx: &RuleCtx<'_>, heads: &[ChangeHash]) -> bool {
         || ctx
             .group
             .is_some_and(|g| g.map_has("owners", ctx.author, Some(heads)))
+        // A wall is moderated by its owner too (set at the thread's genesis, never after).
+        || ctx.doc.root_str_at("wall_of", ctx.change.deps()).as_deref() == Some(ctx.author)
 }
 
 fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result<(), RuleError> {
@@ -336,6 +341,31 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
             | (1, Some("posts" | "reactions" | "moderation")) => {
                 if !is_genesis {
                     return Err(deny(w, "set once, when the thread is created"));
+                }
+            }
+            (1, Some("wall_of" | "question")) => {
+                if !is_genesis {
+                    return Err(deny(w, "set once, when the thread is created"));
+                }
+            }
+            (_, Some("announcement")) => {
+                if !is_genesis {
+                    return Err(deny(w, "set once, when the thread is created"));
+                }
+                if !ctx.communicator {
+                    return Err(deny(
+                        w,
+                        "only community managers and communication make announcements",
+                    ));
+                }
+            }
+            (1, Some("best_answer")) => {
+                let asker = ctx.doc.creator().is_none_or(|c| c == ctx.author);
+                if !(asker || moderator()) {
+                    return Err(deny(w, "the asker or a group owner picks the best answer"));
+                }
+                if !matches!(w.action, WriteAction::Delete) && str_value(w).is_none() {
+                    return Err(deny(w, "the best answer names a post"));
                 }
             }
             (1, Some("title")) => {

@@ -368,6 +368,21 @@ pub struct ThreadView {
     pub author: String,
     pub created_at: i64,
     pub posts: Vec<PostView>,
+    /// The employee whose wall this thread is, if it is one.
+    pub wall_of: Option<String>,
+    /// A question thread: `best_answer` is the reply its asker (or an owner) picked.
+    pub question: bool,
+    pub best_answer: Option<String>,
+    /// An announcement: for whom, until when.
+    pub announcement: Option<AnnouncementView>,
+}
+
+/// An announcement's reach and end.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AnnouncementView {
+    /// The site whose people it is for; `None`: everyone.
+    pub site: Option<String>,
+    pub expires_at: i64,
 }
 
 impl ThreadView {
@@ -401,6 +416,15 @@ impl ThreadView {
             author: doc.root_str("author").unwrap_or_default(),
             created_at: obj_i64(doc, &root, "created_at").unwrap_or_default(),
             posts,
+            wall_of: doc.root_str("wall_of").filter(|w| !w.is_empty()),
+            question: obj_bool(doc, &root, "question").unwrap_or(false),
+            best_answer: doc.root_str("best_answer").filter(|b| !b.is_empty()),
+            announcement: child_map(doc, &root, "announcement").and_then(|a| {
+                Some(AnnouncementView {
+                    site: obj_str(doc, &a, "site").filter(|s| !s.is_empty()),
+                    expires_at: obj_i64(doc, &a, "expires_at")?,
+                })
+            }),
         })
     }
 

@@ -192,17 +192,20 @@ pub enum Role {
     CommunityManager,
     /// Runs a site's node (IT).
     SiteAdmin,
+    /// Internal communication: makes announcements to the company or to a site.
+    Communication,
 }
 
 impl Role {
     /// All roles, for parsing and help texts.
-    pub const ALL: [Role; 2] = [Role::CommunityManager, Role::SiteAdmin];
+    pub const ALL: [Role; 3] = [Role::CommunityManager, Role::SiteAdmin, Role::Communication];
 
     /// The role's name as written in LDIF, CSV and JSON.
     pub fn as_str(&self) -> &'static str {
         match self {
             Role::CommunityManager => "community_manager",
             Role::SiteAdmin => "site_admin",
+            Role::Communication => "communication",
         }
     }
 

@@ -10,3 +10,4 @@ mod hostile;
 mod polls;
 mod rules;
 mod sync;
+mod walls;
