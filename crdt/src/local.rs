@@ -675,6 +675,22 @@ impl Replica {
         self.new_thread(author, group, title, body, extras, now, nonce)
     }
 
+    /// Pins a thread at the top of its group (`on`), or unpins it: group owners and
+    /// community managers.
+    pub fn pin_thread(
+        &mut self,
+        author: &Author,
+        thread: &DocId,
+        on: bool,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        let group = self.thread_group(thread)?;
+        self.local_change(author, Target::Existing(thread), Some(&group), now, |tx| {
+            tx.put(ROOT, "pinned", on)?;
+            Ok(())
+        })
+    }
+
     /// Marks `post` (a reply) the best answer of a question thread, or unmarks it (`None`):
     /// the asker's or a group owner's (and a community manager's) to do.
     pub fn set_best_answer(

@@ -315,9 +315,12 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
             }
         }
     }
-    let only_moderation = writes
-        .iter()
-        .all(|w| w.path.first().map(String::as_str) == Some("moderation"));
+    let only_moderation = writes.iter().all(|w| {
+        matches!(
+            w.path.first().map(String::as_str),
+            Some("moderation" | "pinned")
+        )
+    });
     // Posts this change makes: a poll is written with its post, never after.
     let made: std::collections::HashSet<&str> = writes
         .iter()
@@ -357,6 +360,17 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
                         w,
                         "only community managers and communication make announcements",
                     ));
+                }
+            }
+            (1, Some("pinned")) => {
+                if is_genesis || !moderator() {
+                    return Err(deny(w, "group owners and community managers pin threads"));
+                }
+                if !matches!(
+                    w.action,
+                    WriteAction::Put(ScalarValue::Boolean(_)) | WriteAction::Delete
+                ) {
+                    return Err(deny(w, "pinned is true or false"));
                 }
             }
             (1, Some("best_answer")) => {

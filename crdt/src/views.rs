@@ -375,6 +375,8 @@ pub struct ThreadView {
     pub best_answer: Option<String>,
     /// An announcement: for whom, until when.
     pub announcement: Option<AnnouncementView>,
+    /// Pinned at the top of its group by an owner.
+    pub pinned: bool,
 }
 
 /// An announcement's reach and end.
@@ -418,6 +420,7 @@ impl ThreadView {
             posts,
             wall_of: doc.root_str("wall_of").filter(|w| !w.is_empty()),
             question: obj_bool(doc, &root, "question").unwrap_or(false),
+            pinned: obj_bool(doc, &root, "pinned").unwrap_or(false),
             best_answer: doc.root_str("best_answer").filter(|b| !b.is_empty()),
             announcement: child_map(doc, &root, "announcement").and_then(|a| {
                 Some(AnnouncementView {

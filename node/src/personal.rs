@@ -16,6 +16,10 @@ pub enum NoticeKind {
     JoinRequest,
     /// The employee was invited to a group.
     Invitation,
+    /// Someone wrote on the employee's wall.
+    Wall,
+    /// Someone planned an event in a group the employee is a member of.
+    Event,
 }
 
 impl NoticeKind {
@@ -25,6 +29,8 @@ impl NoticeKind {
             NoticeKind::Reply => "reply",
             NoticeKind::JoinRequest => "join_request",
             NoticeKind::Invitation => "invitation",
+            NoticeKind::Wall => "wall",
+            NoticeKind::Event => "event",
         }
     }
 }
@@ -65,6 +71,9 @@ pub struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calendar_token: Option<String>,
 }
+
+/// How many of a group's members a new event notifies at most.
+pub const MAX_EVENT_NOTICES: usize = 5_000;
 
 /// How many of a post's mentions notify (a post listing the whole company is not a way to
 /// page everyone).
@@ -133,7 +142,7 @@ pub(crate) fn deliver(
                 author,
                 at,
                 mentions,
-                first: _,
+                first,
             } => {
                 if local(&author) && store.thread_follow(&author, &thread)?.is_none() {
                     store.set_thread_follow(&author, &thread, true)?;
@@ -141,9 +150,12 @@ pub(crate) fn deliver(
                 if at < now - NOTICE_HORIZON_MS {
                     continue;
                 }
-                let Some(group) = model.thread(&thread).map(|t| t.group.clone()) else {
+                let Some(summary) = model.thread(&thread) else {
                     continue;
                 };
+                let group = summary.group.clone();
+                let wall_of = summary.wall_of.clone();
+                let event = first && summary.event.is_some();
                 let note = |kind| Notification {
                     id: 0,
                     kind,
@@ -164,6 +176,31 @@ pub(crate) fn deliver(
                     {
                         add(m, note(NoticeKind::Mention))?;
                         told.push(m);
+                    }
+                }
+                // A post on someone's wall tells them.
+                if let Some(owner) = wall_of.as_deref()
+                    && owner != author
+                    && local(owner)
+                    && !told.contains(&owner)
+                {
+                    add(owner, note(NoticeKind::Wall))?;
+                    told.push(owner);
+                }
+                // A new event tells the group's members here (at most a few thousand).
+                if event {
+                    let members: Vec<String> = model
+                        .group(&group)
+                        .map(|g| g.members.iter().cloned().collect())
+                        .unwrap_or_default();
+                    for m in members
+                        .iter()
+                        .filter(|m| **m != author && local(m))
+                        .take(MAX_EVENT_NOTICES)
+                    {
+                        if !told.contains(&m.as_str()) {
+                            add(m, note(NoticeKind::Event))?;
+                        }
                     }
                 }
                 for f in store.thread_followers(&thread)? {

@@ -598,6 +598,16 @@ impl Reader {
             .any(|p| p == person))
     }
 
+    /// The announcements `employee` dismissed.
+    pub fn dismissed(&self, employee: &str) -> Result<HashSet<DocId>, NodeError> {
+        Ok(self.store.dismissed(employee)?)
+    }
+
+    /// `employee`'s bookmarks: (thread, post, when kept).
+    pub fn bookmarks(&self, employee: &str) -> Result<Vec<(DocId, String, i64)>, NodeError> {
+        Ok(self.store.bookmarks(employee)?)
+    }
+
     /// Whose calendar token has this SHA-256 (hex).
     pub fn calendar_owner(&self, hash: &str) -> Result<Option<String>, NodeError> {
         Ok(self.store.calendar_owner(hash)?)

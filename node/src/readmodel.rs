@@ -51,6 +51,20 @@ pub struct ThreadSummary {
     /// The event the first post announces, if any (and it is not deleted or hidden).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<EventTimes>,
+    /// The employee whose wall it is: a wall is not listed with its group's threads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_of: Option<String>,
+    /// An announcement's reach and end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announcement: Option<weft_crdt::AnnouncementView>,
+    /// A question thread, and the best answer picked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub question: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_answer: Option<String>,
+    /// Pinned at the top of its group.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
     /// The thread's Automerge heads this summary was made at: a post is new to it if the
     /// thread did not hold it then, and what changed since is what its next update reads
     /// (also after a restart, where the thread is read back from the store with them).
@@ -135,6 +149,11 @@ impl PartialEq for ThreadSummary {
             && self.replies == o.replies
             && self.excerpt == o.excerpt
             && self.event == o.event
+            && self.wall_of == o.wall_of
+            && self.announcement == o.announcement
+            && self.question == o.question
+            && self.best_answer == o.best_answer
+            && self.pinned == o.pinned
     }
 }
 
@@ -146,6 +165,8 @@ struct ThreadFiling {
     group: DocId,
     author: String,
     last_activity: i64,
+    /// A wall: filed under its owner, not in its group's list.
+    wall_of: Option<String>,
 }
 
 /// What every searcher's scope shares (see [`ReadModel::search_scope`]).
@@ -264,6 +285,10 @@ pub struct ReadModel {
     dirty: HashSet<DocId>,
     /// Threads that are events, by start time.
     events: BTreeMap<i64, BTreeSet<DocId>>,
+    /// Each employee's wall threads (usually one; two sites may start one at once).
+    walls: HashMap<String, BTreeSet<DocId>>,
+    /// Announcement threads.
+    announcements: HashMap<DocId, weft_crdt::AnnouncementView>,
 }
 
 impl ReadModel {
@@ -334,16 +359,27 @@ impl ReadModel {
         if let Some(e) = &summary.event {
             file_event(&mut self.events, e.starts_at, &summary.id, true);
         }
+        if let Some(a) = &summary.announcement {
+            self.announcements.insert(summary.id.clone(), a.clone());
+        }
         let filed = ThreadFiling {
             id: summary.id.clone(),
             group: summary.group.clone(),
             author: summary.author.clone(),
             last_activity: summary.last_activity,
+            wall_of: summary.wall_of.clone(),
         };
         self.file_thread(&filed, old_activity);
     }
 
     fn file_thread(&mut self, t: &ThreadFiling, old_activity: Option<i64>) {
+        if let Some(owner) = &t.wall_of {
+            self.walls
+                .entry(owner.clone())
+                .or_default()
+                .insert(t.id.clone());
+            return;
+        }
         if old_activity.is_none() {
             self.by_author
                 .entry(t.author.clone())
@@ -483,6 +519,11 @@ impl ReadModel {
         }
         let summary = ThreadSummary {
             event,
+            wall_of: v.wall_of.clone(),
+            announcement: v.announcement.clone(),
+            question: v.question,
+            best_answer: v.best_answer.clone(),
+            pinned: v.pinned,
             replies: v.posts.len().saturating_sub(1),
             heads: d.applied_heads(),
             id: v.id.clone(),
@@ -563,6 +604,7 @@ impl ReadModel {
             group: s.group.clone(),
             author: s.author.clone(),
             last_activity: s.last_activity,
+            wall_of: s.wall_of.clone(),
         };
         self.file_thread(&filed, Some(old_activity));
         self.dirty.insert(filed.id);
@@ -673,7 +715,7 @@ impl ReadModel {
         }
         let mut threads = old.map(|o| o.threads).unwrap_or_default();
         for t in self.orphans.remove(&v.id).unwrap_or_default() {
-            if let Some(s) = self.threads.get(&t) {
+            if let Some(s) = self.threads.get(&t).filter(|s| s.wall_of.is_none()) {
                 threads.insert((s.last_activity, t));
             }
         }
@@ -771,6 +813,20 @@ impl ReadModel {
             closed,
             personal: std::sync::Mutex::default(),
         }
+    }
+
+    /// `employee`'s wall threads.
+    pub fn walls_of(&self, employee: &str) -> impl Iterator<Item = &DocId> {
+        self.walls.get(employee).into_iter().flatten()
+    }
+
+    /// Announcement threads and their reach.
+    pub fn announcements(
+        &self,
+    ) -> impl Iterator<Item = (&ThreadSummary, &weft_crdt::AnnouncementView)> {
+        self.announcements
+            .iter()
+            .filter_map(|(id, a)| Some((self.threads.get(id)?, a)))
     }
 
     /// Event threads starting in `from..to` (ms), by start time.

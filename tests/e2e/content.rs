@@ -733,3 +733,304 @@ fn an_event_is_answered_at_three_sites_and_subscribed_to_as_icalendar() {
         "the private event reached Bangalore"
     );
 }
+
+/// The id of the All company group at `node`, once it has arrived there.
+fn all_company(node: &Node, token: &str) -> String {
+    let groups = eventually(node, token, "/api/v1/groups", |g| {
+        g["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["name"] == "All company")
+    });
+    groups["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "All company")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn wall_posts(v: &Value) -> Vec<Value> {
+    v["root"]
+        .as_object()
+        .map(|_| v["root"].clone())
+        .into_iter()
+        .chain(v["replies"].as_array().unwrap().iter().cloned())
+        .collect()
+}
+
+#[test]
+fn walls_announcements_pins_questions_and_bookmarks_across_sites() {
+    let company = Company::new();
+    let nodes: Vec<Node> = (0..3).map(|i| company.start(i)).collect();
+    all_connected(&nodes);
+    let helene = nodes[0].login("hdupre");
+    let manon = nodes[0].login("mroux");
+    let john = nodes[1].login("jsmith");
+    let emma = nodes[1].login("ejohnson");
+    let priya = nodes[2].login("pkumar");
+    for (n, t) in [
+        (&nodes[0], &helene),
+        (&nodes[1], &john),
+        (&nodes[2], &priya),
+    ] {
+        all_company(n, t);
+    }
+
+    // Walls: New York and Bangalore write on Hélène's; she is told, and hides one.
+    nodes[1].api(&john, "GET", "/api/v1/people/nobody/wall", None, 404);
+    let empty = nodes[1].api(&john, "GET", "/api/v1/people/hdupre/wall", None, 200);
+    assert_eq!(empty["root"], Value::Null);
+    let p = nodes[1].api(
+        &john,
+        "POST",
+        "/api/v1/people/hdupre/wall",
+        Some(json!({"body": "Welcome to the New York office next week!"})),
+        201,
+    );
+    assert_eq!(p["author"], "jsmith");
+    eventually(&nodes[2], &priya, "/api/v1/people/hdupre/wall", |w| {
+        w["root"].is_object()
+    });
+    let spam = nodes[2].api(
+        &priya,
+        "POST",
+        "/api/v1/people/hdupre/wall",
+        Some(json!({"body": "Buy my old bicycle"})),
+        201,
+    );
+    let spam_id = spam["id"].as_str().unwrap().to_owned();
+    let wall = eventually(&nodes[0], &helene, "/api/v1/people/hdupre/wall", |w| {
+        wall_posts(w).len() == 2
+    });
+    assert_eq!(wall["wall_of"], "hdupre");
+    let told = eventually(&nodes[0], &helene, "/api/v1/notifications", |n| {
+        n["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == "wall")
+            .count()
+            == 2
+    });
+    assert!(
+        told["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["by"] == "pkumar")
+    );
+    // John may not hide a post on Hélène's wall; Hélène may.
+    nodes[1].api(
+        &john,
+        "PUT",
+        &format!("/api/v1/posts/{spam_id}/hidden"),
+        Some(json!({"hidden": true, "reason": "spam"})),
+        403,
+    );
+    nodes[0].api(
+        &helene,
+        "PUT",
+        &format!("/api/v1/posts/{spam_id}/hidden"),
+        Some(json!({"hidden": true, "reason": "Pas ici, merci"})),
+        204,
+    );
+    let wall = eventually(&nodes[1], &john, "/api/v1/people/hdupre/wall", |w| {
+        wall_posts(w)
+            .iter()
+            .any(|p| p["id"] == spam_id.as_str() && p["hidden"] == true)
+    });
+    assert!(
+        wall_posts(&wall)
+            .iter()
+            .any(|p| p["body"] == "Welcome to the New York office next week!")
+    );
+    // Walls are not listed among All company's threads.
+    let all = all_company(&nodes[1], &john);
+    let listed = nodes[1].api(
+        &john,
+        "GET",
+        &format!("/api/v1/groups/{all}/threads"),
+        None,
+        200,
+    );
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["wall_of"].is_null()),
+        "{listed}"
+    );
+
+    // Announcements: community managers and communication only; for a site, or everyone.
+    nodes[1].api(
+        &john,
+        "POST",
+        "/api/v1/announcements",
+        Some(json!({"title": "Free pizza", "body": "Now"})),
+        403,
+    );
+    let a = nodes[0].api(
+        &manon,
+        "POST",
+        "/api/v1/announcements",
+        Some(json!({"title": "New York: office move on Friday", "body": "Pack your desks.", "site": "new-york"})),
+        201,
+    );
+    let ny_only = a["id"].as_str().unwrap().to_owned();
+    assert_eq!(a["announcement"]["site"], "new-york");
+    let b = nodes[1].api(
+        &emma,
+        "POST",
+        "/api/v1/announcements",
+        Some(json!({"title": "Weft is live at every site", "body": "Tell your colleagues."})),
+        201,
+    );
+    let everyone = b["id"].as_str().unwrap().to_owned();
+    let ids = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let for_john = eventually(&nodes[1], &john, "/api/v1/announcements", |v| {
+        ids(v).len() == 2
+    });
+    assert!(ids(&for_john).contains(&ny_only));
+    let for_priya = eventually(&nodes[2], &priya, "/api/v1/announcements", |v| {
+        ids(v).contains(&everyone)
+    });
+    assert!(
+        !ids(&for_priya).contains(&ny_only),
+        "a New York announcement at Bangalore: {for_priya}"
+    );
+    nodes[2].api(
+        &priya,
+        "POST",
+        &format!("/api/v1/announcements/{everyone}/dismiss"),
+        None,
+        204,
+    );
+    let after = nodes[2].api(&priya, "GET", "/api/v1/announcements", None, 200);
+    assert!(!ids(&after).contains(&everyone), "dismissed: {after}");
+    assert!(
+        ids(&nodes[1].api(&john, "GET", "/api/v1/announcements", None, 200)).contains(&everyone)
+    );
+
+    // A group: John's question, Priya's answer, picked by John; Hélène pins it.
+    let g = nodes[0].api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(json!({"name": "Photo club", "visibility": "public"})),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap().to_owned();
+    eventually(&nodes[1], &john, &format!("/api/v1/groups/{gid}"), |_| true);
+    let q = nodes[1].api(
+        &john,
+        "POST",
+        &format!("/api/v1/groups/{gid}/threads"),
+        Some(
+            json!({"title": "Which lens for portraits?", "body": "Budget 500 €", "question": true}),
+        ),
+        201,
+    );
+    assert_eq!(q["question"], true);
+    let qid = q["id"].as_str().unwrap().to_owned();
+    eventually(&nodes[2], &priya, &format!("/api/v1/threads/{qid}"), |_| {
+        true
+    });
+    let answer = nodes[2].api(
+        &priya,
+        "POST",
+        &format!("/api/v1/threads/{qid}/posts"),
+        Some(json!({"body": "A 50 mm f/1.8"})),
+        201,
+    );
+    let aid = answer["id"].as_str().unwrap().to_owned();
+    eventually(&nodes[1], &john, &format!("/api/v1/threads/{qid}"), |t| {
+        t["reply_count"] == 1
+    });
+    nodes[2].api(
+        &priya,
+        "PUT",
+        &format!("/api/v1/threads/{qid}/best_answer"),
+        Some(json!({"post": aid})),
+        403,
+    );
+    let t = nodes[1].api(
+        &john,
+        "PUT",
+        &format!("/api/v1/threads/{qid}/best_answer"),
+        Some(json!({"post": aid})),
+        200,
+    );
+    assert_eq!(t["best_answer"], aid.as_str());
+    nodes[1].api(
+        &john,
+        "PUT",
+        &format!("/api/v1/threads/{qid}/pinned"),
+        Some(json!({"pinned": true})),
+        403,
+    );
+    eventually(
+        &nodes[0],
+        &helene,
+        &format!("/api/v1/threads/{qid}"),
+        |_| true,
+    );
+    let t = nodes[0].api(
+        &helene,
+        "PUT",
+        &format!("/api/v1/threads/{qid}/pinned"),
+        Some(json!({"pinned": true})),
+        200,
+    );
+    assert_eq!(t["pinned"], true);
+    for (n, tok) in [(&nodes[1], &john), (&nodes[2], &priya)] {
+        eventually(n, tok, &format!("/api/v1/threads/{qid}"), |t| {
+            t["pinned"] == true && t["best_answer"] == aid.as_str()
+        });
+    }
+
+    // Bookmarks: Priya's own, at her site only.
+    let root = q["root"]["id"].as_str().unwrap().to_owned();
+    nodes[2].api(
+        &priya,
+        "PUT",
+        &format!("/api/v1/posts/{root}/bookmark"),
+        None,
+        204,
+    );
+    let mine = nodes[2].api(&priya, "GET", "/api/v1/me/bookmarks", None, 200);
+    assert_eq!(mine["items"][0]["post"], root.as_str());
+    assert_eq!(mine["items"][0]["title"], "Which lens for portraits?");
+    let johns = nodes[1].api(&john, "GET", "/api/v1/me/bookmarks", None, 200);
+    assert_eq!(johns["items"], json!([]));
+    nodes[2].api(
+        &priya,
+        "PUT",
+        "/api/v1/posts/t-00000000000000000000000000000000~x/bookmark",
+        None,
+        404,
+    );
+    nodes[2].api(
+        &priya,
+        "DELETE",
+        &format!("/api/v1/posts/{root}/bookmark"),
+        None,
+        204,
+    );
+    assert_eq!(
+        nodes[2].api(&priya, "GET", "/api/v1/me/bookmarks", None, 200)["items"],
+        json!([])
+    );
+}

@@ -14,7 +14,7 @@ pub(crate) const SITES: [&str; 3] = ["paris", "new-york", "bangalore"];
 
 /// Employees with a password, per site (from examples/directory.ldif).
 pub(crate) const USERS: [&[&str]; 3] = [
-    &["hdupre", "cmartin"],
+    &["hdupre", "cmartin", "mroux"],
     &["jsmith", "ejohnson"],
     &["pkumar", "srao"],
 ];

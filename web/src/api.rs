@@ -631,6 +631,9 @@ pub(crate) struct NewThreadBody {
     body: String,
     /// A poll the first post carries.
     poll: Option<crate::content::PollBody>,
+    /// A question: its asker (or a group owner) may mark one reply the best answer.
+    #[serde(default)]
+    question: bool,
 }
 
 /// Start a thread
@@ -670,6 +673,7 @@ pub(crate) async fn create_thread(
                 .create_poll(&v, &id, &b.title, &b.body, poll)
                 .await?
         }
+        None if b.question => state.service.ask(&v, &id, &b.title, &b.body).await?,
         None => {
             state
                 .service

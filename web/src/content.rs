@@ -20,10 +20,11 @@ use weft_node::service::{AGENDA_AHEAD_MS, AGENDA_PAST_MS};
 
 use crate::error::AppError;
 use crate::extract::{ApiJson, Me};
-use crate::json::{E400, E401, E403, E404, E413, E415, E422, E429};
 use crate::json::{
-    EventJson, List, PollJson, ThreadJson, event_json, poll_results_json, thread_json,
+    AnnouncementJson, EventJson, List, PollJson, PostJson, ThreadJson, event_json,
+    poll_results_json, post_json, thread_json,
 };
+use crate::json::{E400, E401, E403, E404, E413, E415, E422, E429};
 use crate::params::{doc_id, post_id};
 use crate::state::{AppState, viewer};
 use crate::time::{parse_in, parse_rfc3339, zone};
@@ -41,6 +42,17 @@ pub fn routes() -> Router<AppState> {
         .route("/me/events", get(my_events))
         .route("/me/calendar", get(my_calendar))
         .route("/me/calendar/reset", post(reset_calendar))
+        .route("/people/{id}/wall", get(wall).post(write_on_wall))
+        .route("/posts/{id}/hidden", put(hide_post))
+        .route("/threads/{id}/best_answer", put(best_answer))
+        .route("/threads/{id}/pinned", put(pin))
+        .route("/announcements", get(announcements).post(announce))
+        .route("/announcements/{id}/dismiss", post(dismiss))
+        .route(
+            "/posts/{id}/bookmark",
+            put(bookmark_on).delete(bookmark_off),
+        )
+        .route("/me/bookmarks", get(bookmarks))
 }
 
 /// A poll to make with a post.
@@ -599,4 +611,481 @@ pub(crate) async fn reset_calendar(
         .reset_calendar_token(&viewer(&me), true)
         .await?;
     Ok(Json(calendar_json(&state, &headers, &token)))
+}
+
+/// Someone's wall
+///
+/// The posts colleagues left on an employee's profile, as a thread (oldest first: `root`,
+/// then `replies`; each post's id names its own thread). An empty wall has no `root` and an
+/// empty `id`.
+#[utoipa::path(
+    get,
+    path = "/people/{id}/wall",
+    tag = "walls",
+    params(("id" = String, Path, description = "An employee's id")),
+    responses(
+        (status = 200, description = "OK", body = ThreadJson),
+        (status = 401, response = E401),
+        (status = 404, response = E404),
+    )
+)]
+pub(crate) async fn wall(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+) -> Result<Json<ThreadJson>, AppError> {
+    let w = state.service.wall(&viewer(&me), &id).await?;
+    Ok(Json(wall_json(&state, &w, &me)))
+}
+
+/// A wall as one thread's JSON.
+pub(crate) fn wall_json(state: &AppState, w: &weft_node::service::Wall, me: &str) -> ThreadJson {
+    let now = state.service.now_ms();
+    let mut posts = w.posts().into_iter().map(|(t, p)| post_json(t, p, me, now));
+    let root = posts.next();
+    let replies: Vec<PostJson> = posts.collect();
+    let first = w.threads.first();
+    ThreadJson {
+        id: first.map(|t| t.id.to_string()).unwrap_or_default(),
+        group: first.map(|t| t.group.to_string()).unwrap_or_default(),
+        title: first.map(|t| t.title.clone()).unwrap_or_default(),
+        reply_count: replies.len(),
+        last_activity: crate::time::rfc3339(
+            w.threads
+                .iter()
+                .map(|t| weft_node::service::last_activity(t))
+                .max()
+                .unwrap_or(0),
+        ),
+        root,
+        replies,
+        following: false,
+        question: false,
+        best_answer: None,
+        pinned: false,
+        wall_of: Some(w.owner.clone()),
+        announcement: None,
+    }
+}
+
+/// A post on a wall.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WallPostBody {
+    /// Markdown, with @mentions and #topics.
+    body: String,
+}
+
+/// Write on someone's wall
+///
+/// Any employee writes on any active employee's wall (their own too); the wall's owner is
+/// notified. Answered once durable.
+#[utoipa::path(
+    post,
+    path = "/people/{id}/wall",
+    tag = "walls",
+    params(("id" = String, Path, description = "An employee's id")),
+    request_body = WallPostBody,
+    responses(
+        (status = 201, description = "Created", body = PostJson),
+        (status = 400, response = E400),
+        (status = 401, response = E401),
+        (status = 404, response = E404),
+        (status = 413, response = E413),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn write_on_wall(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<WallPostBody>,
+) -> Result<(StatusCode, Json<PostJson>), AppError> {
+    let v = viewer(&me);
+    let (tid, pid) = state.service.post_on_wall(&v, &id, &b.body).await?;
+    let (_, p) = state.service.post(&v, &tid, &pid).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(post_json(&tid, &p, &me, state.service.now_ms())),
+    ))
+}
+
+/// Hiding a post.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HideBody {
+    hidden: bool,
+    /// Why (shown to the post's author).
+    #[serde(default)]
+    reason: String,
+}
+
+/// Hide a post on one's wall
+///
+/// The wall's owner (or a community manager) hides a post on it, or shows it again. 403 for
+/// anyone else; 404 for a post that is not on a wall.
+#[utoipa::path(
+    put,
+    path = "/posts/{id}/hidden",
+    tag = "walls",
+    params(("id" = String, Path, description = "A post's id (`thread~post`)")),
+    request_body = HideBody,
+    responses(
+        (status = 204, description = "Done"),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 404, response = E404),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn hide_post(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<HideBody>,
+) -> Result<StatusCode, AppError> {
+    let (tid, pid) = post_id(&id)?;
+    if b.reason.len() > 1_000 {
+        return Err(AppError::invalid("a reason is at most 1,000 bytes"));
+    }
+    state
+        .service
+        .moderate_wall(&viewer(&me), &tid, &pid, b.hidden, &b.reason)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The best answer.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BestAnswerBody {
+    /// A reply's id (`thread~post`); null unmarks it.
+    post: Option<String>,
+}
+
+/// Pick the best answer
+///
+/// Of a question thread: its asker, a group owner or a community manager (403 for others).
+#[utoipa::path(
+    put,
+    path = "/threads/{id}/best_answer",
+    tag = "threads",
+    params(("id" = String, Path, description = "A thread's id")),
+    request_body = BestAnswerBody,
+    responses(
+        (status = 200, description = "The thread as it is now", body = ThreadJson),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 404, response = E404),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn best_answer(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<BestAnswerBody>,
+) -> Result<Json<ThreadJson>, AppError> {
+    let tid = doc_id(&id, DocKind::Thread)?;
+    let post = match &b.post {
+        Some(p) => Some(
+            weft_node::service::parse_post_ref(p)
+                .filter(|(t, _)| *t == tid)
+                .map(|(_, p)| p)
+                .ok_or_else(|| AppError::invalid("post is not a reply of this thread"))?,
+        ),
+        None => None,
+    };
+    let v = viewer(&me);
+    state
+        .service
+        .set_best_answer(&v, &tid, post.as_deref())
+        .await
+        .map_err(forbidden_if_refused)?;
+    let t = state.service.thread(&v, &tid).await?;
+    Ok(Json(thread_json(&t, &me, state.service.now_ms())))
+}
+
+/// A write the rules refused for its author is theirs not to make: 403.
+fn forbidden_if_refused(e: weft_node::NodeError) -> AppError {
+    match e {
+        weft_node::NodeError::Local(weft_node::crdt::LocalError::Refused(r)) => AppError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("not allowed: {r}"),
+        ),
+        e => e.into(),
+    }
+}
+
+/// Pinning.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PinBody {
+    pinned: bool,
+}
+
+/// Pin a thread
+///
+/// At the top of its group: group owners and community managers (403 for others).
+#[utoipa::path(
+    put,
+    path = "/threads/{id}/pinned",
+    tag = "threads",
+    params(("id" = String, Path, description = "A thread's id")),
+    request_body = PinBody,
+    responses(
+        (status = 200, description = "The thread as it is now", body = ThreadJson),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 404, response = E404),
+        (status = 415, response = E415),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn pin(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<PinBody>,
+) -> Result<Json<ThreadJson>, AppError> {
+    let tid = doc_id(&id, DocKind::Thread)?;
+    let v = viewer(&me);
+    state.service.pin_thread(&v, &tid, b.pinned).await?;
+    let t = state.service.thread(&v, &tid).await?;
+    Ok(Json(thread_json(&t, &me, state.service.now_ms())))
+}
+
+/// A new announcement.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AnnouncementBody {
+    title: String,
+    /// Markdown.
+    body: String,
+    /// The site whose people it is for; absent or null: everyone.
+    site: Option<String>,
+    /// When it stops being shown above feeds (RFC 3339, in the future); default a week.
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+}
+
+/// Make an announcement
+///
+/// A thread of All company shown above the feeds of everyone (or of one site's people)
+/// until it expires or each reader dismisses it. Community managers and the directory's
+/// `communication` role only (403 for others).
+#[utoipa::path(
+    post,
+    path = "/announcements",
+    tag = "announcements",
+    request_body = AnnouncementBody,
+    responses(
+        (status = 201, description = "Created", body = ThreadJson),
+        (status = 400, response = E400),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 413, response = E413),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn announce(
+    State(state): State<AppState>,
+    Me(me): Me,
+    ApiJson(b): ApiJson<AnnouncementBody>,
+) -> Result<(StatusCode, Json<ThreadJson>), AppError> {
+    let now = state.service.now_ms();
+    let expires_at = match b.expires_at.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(s) => parse_rfc3339(s)
+            .ok_or_else(|| AppError::invalid("expires_at is not an RFC 3339 time"))?,
+        None => now + 7 * 24 * 3_600_000,
+    };
+    let v = viewer(&me);
+    let tid = state
+        .service
+        .announce(&v, &b.title, &b.body, b.site.as_deref(), expires_at)
+        .await?;
+    let t = state.service.thread(&v, &tid).await?;
+    Ok((StatusCode::CREATED, Json(thread_json(&t, &me, now))))
+}
+
+/// An announcement in force for the caller.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnnouncementItem {
+    /// The thread's id.
+    pub id: String,
+    pub title: String,
+    pub author: String,
+    /// The start of its text (Markdown source).
+    pub excerpt: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    pub announcement: AnnouncementJson,
+}
+
+/// Announcements for the caller
+///
+/// Those in force for the caller (everyone's and their site's, not expired, not dismissed),
+/// newest first, at most five: what the feed shows above its threads.
+#[utoipa::path(
+    get,
+    path = "/announcements",
+    tag = "announcements",
+    responses(
+        (status = 200, description = "OK", body = List<AnnouncementItem>),
+        (status = 401, response = E401),
+    )
+)]
+pub(crate) async fn announcements(
+    State(state): State<AppState>,
+    Me(me): Me,
+) -> Result<Json<List<AnnouncementItem>>, AppError> {
+    let items = state
+        .service
+        .announcements(&viewer(&me))?
+        .into_iter()
+        .map(|(t, a)| AnnouncementItem {
+            id: t.id.to_string(),
+            title: t.title,
+            author: t.author,
+            excerpt: t.excerpt,
+            created_at: crate::time::rfc3339(t.created_at),
+            announcement: AnnouncementJson::of(&a),
+        })
+        .collect();
+    Ok(Json(List::all(items)))
+}
+
+/// Dismiss an announcement
+///
+/// For the caller only: it stops being shown above their feed.
+#[utoipa::path(
+    post,
+    path = "/announcements/{id}/dismiss",
+    tag = "announcements",
+    params(("id" = String, Path, description = "An announcement's id (its thread's)")),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 401, response = E401),
+        (status = 404, response = E404),
+        (status = 415, response = E415),
+    )
+)]
+pub(crate) async fn dismiss(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let tid = doc_id(&id, DocKind::Thread)?;
+    state.service.dismiss(&viewer(&me), &tid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Bookmark a post
+///
+/// Kept for the caller only, at their home site (never replicated).
+#[utoipa::path(
+    put,
+    path = "/posts/{id}/bookmark",
+    tag = "bookmarks",
+    params(("id" = String, Path, description = "A post's id (`thread~post`)")),
+    responses(
+        (status = 204, description = "Kept"),
+        (status = 401, response = E401),
+        (status = 404, response = E404),
+        (status = 415, response = E415),
+    )
+)]
+pub(crate) async fn bookmark_on(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let (tid, pid) = post_id(&id)?;
+    state
+        .service
+        .bookmark(&viewer(&me), &tid, &pid, true)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Forget a bookmark
+#[utoipa::path(
+    delete,
+    path = "/posts/{id}/bookmark",
+    tag = "bookmarks",
+    params(("id" = String, Path, description = "A post's id (`thread~post`)")),
+    responses(
+        (status = 204, description = "Forgotten"),
+        (status = 401, response = E401),
+        (status = 404, response = E404),
+        (status = 415, response = E415),
+    )
+)]
+pub(crate) async fn bookmark_off(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let (tid, pid) = post_id(&id)?;
+    state
+        .service
+        .bookmark(&viewer(&me), &tid, &pid, false)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A bookmark.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Bookmark)]
+pub struct BookmarkJson {
+    /// The post kept (`thread~post`).
+    pub post: String,
+    pub thread: String,
+    pub title: String,
+    pub group: String,
+    /// The start of the thread's first post.
+    pub excerpt: String,
+    #[schema(format = DateTime)]
+    pub saved_at: String,
+}
+
+/// The caller's bookmarks
+///
+/// Newest first; those the caller may no longer read are left out.
+#[utoipa::path(
+    get,
+    path = "/me/bookmarks",
+    tag = "bookmarks",
+    responses(
+        (status = 200, description = "OK", body = List<BookmarkJson>),
+        (status = 401, response = E401),
+    )
+)]
+pub(crate) async fn bookmarks(
+    State(state): State<AppState>,
+    Me(me): Me,
+) -> Result<Json<List<BookmarkJson>>, AppError> {
+    let items = state
+        .service
+        .bookmarks(&viewer(&me))?
+        .into_iter()
+        .map(|b| BookmarkJson {
+            post: weft_node::service::post_ref(&b.thread.id, &b.post),
+            thread: b.thread.id.to_string(),
+            title: b.thread.title.clone(),
+            group: b.thread.group.to_string(),
+            excerpt: b.thread.excerpt.clone(),
+            saved_at: crate::time::rfc3339(b.at),
+        })
+        .collect();
+    Ok(Json(List::all(items)))
 }

@@ -442,6 +442,34 @@ pub struct ThreadJson {
     pub last_activity: String,
     /// Whether the caller follows it (replies in it notify them).
     pub following: bool,
+    /// A question thread, and the reply picked as its best answer (`thread~post`).
+    pub question: bool,
+    pub best_answer: Option<String>,
+    /// Pinned at the top of its group by an owner.
+    pub pinned: bool,
+    /// The employee whose wall this is, if it is a wall.
+    pub wall_of: Option<String>,
+    /// An announcement's reach: the site it is for (null: everyone) and its end.
+    pub announcement: Option<AnnouncementJson>,
+}
+
+/// An announcement's reach.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Announcement)]
+pub struct AnnouncementJson {
+    /// The site whose people it is for; null: everyone.
+    pub site: Option<String>,
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+}
+
+impl AnnouncementJson {
+    pub fn of(a: &weft_node::crdt::AnnouncementView) -> AnnouncementJson {
+        AnnouncementJson {
+            site: a.site.clone(),
+            expires_at: rfc3339(a.expires_at),
+        }
+    }
 }
 
 /// A thread as `me` sees it at `now` (`following` left false: the caller fills it in).
@@ -458,6 +486,11 @@ pub fn thread_json(t: &ThreadView, me: &str, now: i64) -> ThreadJson {
         replies,
         last_activity: rfc3339(last_activity(t)),
         following: false,
+        question: t.question,
+        best_answer: t.best_answer.as_ref().map(|b| post_ref(&t.id, b)),
+        pinned: t.pinned,
+        wall_of: t.wall_of.clone(),
+        announcement: t.announcement.as_ref().map(AnnouncementJson::of),
     }
 }
 
@@ -518,7 +551,14 @@ pub struct NotificationJson {
 }
 
 fn notice_kind() -> RefOr<Schema> {
-    one_of(&["mention", "reply", "join_request", "invitation"])
+    one_of(&[
+        "mention",
+        "reply",
+        "join_request",
+        "invitation",
+        "wall",
+        "event",
+    ])
 }
 
 /// A notification as the API shows it.

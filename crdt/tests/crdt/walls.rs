@@ -203,3 +203,35 @@ fn only_community_managers_and_communication_announce() {
         Some((Some("site1".to_owned()), 9_000))
     );
 }
+
+#[test]
+fn group_owners_pin_threads_others_do_not() {
+    let w = World::new(3, 6);
+    let (mut a, mut log, gid) = public_group(&w);
+    let (t, l) = a
+        .create_thread(&w.authors[1], &gid, "Charte", "À lire", 2_000, 2)
+        .unwrap();
+    let tid = t.doc().clone();
+    log.extend([t, l]);
+    let mut r = receiver(&w, &log);
+    // Its author, not an owner, may not pin it.
+    assert!(r.pin_thread(&w.authors[1], &tid, true, 2_100).is_err());
+    let heads = r.doc(&gid).unwrap().heads();
+    let forged = unchecked_change(
+        &r,
+        &w.authors[1],
+        Some(&tid),
+        DocKind::Thread,
+        heads,
+        2_100,
+        |tx| tx.put(ROOT, "pinned", true),
+    )
+    .unwrap();
+    assert_rejected(&mut r, forged, "pinning without owning the group");
+    // The group's owner may, and unpin it.
+    log.push(r.pin_thread(&w.authors[0], &tid, true, 2_200).unwrap());
+    assert!(view(&receiver(&w, &log), &tid).pinned);
+    let mut o = receiver(&w, &log);
+    log.push(o.pin_thread(&w.authors[0], &tid, false, 2_300).unwrap());
+    assert!(!view(&receiver(&w, &log), &tid).pinned);
+}

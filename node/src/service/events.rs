@@ -211,37 +211,11 @@ impl Service {
     /// The events of `ids` the viewer may read, in that order: threads kept for readers
     /// off the loop, the others read in one job (and kept).
     async fn events_of(&self, v: &Viewer, ids: Vec<DocId>) -> Result<Vec<EventItem>, NodeError> {
+        let threads = self.threads_for(v, ids).await?;
         let reader = self.reader();
-        let mut found: Vec<Option<Arc<ThreadView>>> = Vec::with_capacity(ids.len());
-        let mut missing = Vec::new();
-        for (i, id) in ids.iter().enumerate() {
-            match reader.thread(v.id(), id) {
-                Ok(Some(t)) => found.push(Some(t)),
-                Ok(None) => {
-                    found.push(None);
-                    missing.push((i, id.clone()));
-                }
-                Err(_) => found.push(None),
-            }
-        }
-        if !missing.is_empty() {
-            let me = v.0.clone();
-            let read = self
-                .run("events.read", move |c| {
-                    Ok(missing
-                        .into_iter()
-                        .map(|(i, id)| (i, c.thread_view_for(&me, &id)))
-                        .collect::<Vec<_>>())
-                })
-                .await?;
-            for (i, t) in read {
-                found[i] = t;
-            }
-        }
         let model = reader.model();
-        Ok(found
+        Ok(threads
             .into_iter()
-            .flatten()
             .filter_map(|t| {
                 let name = model
                     .group(&t.group)

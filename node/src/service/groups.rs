@@ -247,9 +247,10 @@ impl Core {
             .keys()
             .filter(|t| self.replica().group_of(t).as_ref() == Some(group))
             .filter_map(|t| self.replica().doc(t).and_then(ThreadView::of))
-            .filter(|v| v.group == *group)
+            .filter(|v| v.group == *group && v.wall_of.is_none())
             .collect();
-        threads.sort_by_key(|t| std::cmp::Reverse(last_activity(t)));
+        // Pinned threads first, then by last activity. (Walls are on their owners' pages.)
+        threads.sort_by_key(|t| (!t.pinned, std::cmp::Reverse(last_activity(t))));
         Some(threads)
     }
 

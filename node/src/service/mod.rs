@@ -53,6 +53,7 @@
 //! ```
 
 mod admin;
+mod content;
 mod events;
 mod feed;
 mod groups;
@@ -75,6 +76,7 @@ pub use crate::readmodel::{ALL_COMPANY_NONCE, fold, last_activity};
 pub use crate::readmodel::{EventTimes, ThreadSummary};
 pub use crate::store::SessionRecord;
 pub use admin::{NodeStatus, PeerStatus};
+pub use content::{Bookmark, MAX_ANNOUNCEMENTS, Wall};
 pub use events::{AGENDA_AHEAD_MS, AGENDA_MAX, AGENDA_PAST_MS, EventItem};
 pub use feed::TOPIC_POSTS;
 pub use groups::{ALL_COMPANY, GroupEdit, GroupPage, Member, MembershipOutcome, is_reserved_name};

@@ -53,7 +53,9 @@ pub(super) const ACCOUNTS: &str = "accounts";
 /// * `rd\0<employee>\0<thread>`: i64 BE, the activity time read up to;
 /// * `nt\0<employee>\0<u64 BE id>`: JSON `Notification`;
 /// * `st\0<employee>`: JSON `Settings`;
-/// * `ca\0<SHA-256 hex of a calendar token>`: the employee whose token it is.
+/// * `ca\0<SHA-256 hex of a calendar token>`: the employee whose token it is;
+/// * `dm\0<employee>\0<thread>`: an announcement the employee dismissed (empty);
+/// * `bm\0<employee>\0<thread>\0<post>`: a bookmark, i64 BE the time it was kept.
 pub(super) const PERSONAL: &str = "personal";
 
 /// Web sessions of this site's employees, never replicated. Key: the SHA-256 of the

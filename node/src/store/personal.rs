@@ -344,6 +344,82 @@ impl Store {
             .map_err(io("reading settings"))
     }
 
+    /// Records that `employee` dismissed the announcement `thread`.
+    pub fn set_dismissed(&self, employee: &str, thread: &DocId) -> Result<(), StoreError> {
+        self.personal
+            .insert(
+                key(&[b"dm", employee.as_bytes(), thread.as_str().as_bytes()]),
+                &[],
+            )
+            .map_err(io("storing a dismissal"))?;
+        Ok(())
+    }
+
+    /// The announcements `employee` dismissed.
+    pub fn dismissed(&self, employee: &str) -> Result<HashSet<DocId>, StoreError> {
+        let prefix = key(&[b"dm", employee.as_bytes(), b""]);
+        let mut out = HashSet::new();
+        for item in self.personal.scan_prefix(&prefix) {
+            let (k, _) = item.map_err(io("reading dismissals"))?;
+            if let Some(d) = k
+                .get(prefix.len()..)
+                .and_then(|t| std::str::from_utf8(t).ok())
+                .and_then(|t| DocId::parse(t).ok())
+            {
+                out.insert(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Keeps (`Some(at)`) or forgets `employee`'s bookmark of `post` in `thread`.
+    pub fn set_bookmark(
+        &self,
+        employee: &str,
+        thread: &DocId,
+        post: &str,
+        at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let k = key(&[
+            b"bm",
+            employee.as_bytes(),
+            thread.as_str().as_bytes(),
+            post.as_bytes(),
+        ]);
+        match at {
+            Some(at) => self.personal.insert(k, &at.to_be_bytes()).map(|_| ()),
+            None => self.personal.remove(k).map(|_| ()),
+        }
+        .map_err(io("storing a bookmark"))
+    }
+
+    /// `employee`'s bookmarks: (thread, post, when kept).
+    pub fn bookmarks(&self, employee: &str) -> Result<Vec<(DocId, String, i64)>, StoreError> {
+        let prefix = key(&[b"bm", employee.as_bytes(), b""]);
+        let mut out = Vec::new();
+        for item in self.personal.scan_prefix(&prefix) {
+            let (k, v) = item.map_err(io("reading bookmarks"))?;
+            let rest = &k[prefix.len()..];
+            let Some(at) = rest.iter().position(|b| *b == 0) else {
+                continue;
+            };
+            let (Ok(t), Ok(p)) = (
+                std::str::from_utf8(&rest[..at]),
+                std::str::from_utf8(&rest[at + 1..]),
+            ) else {
+                continue;
+            };
+            let Ok(thread) = DocId::parse(t) else {
+                continue;
+            };
+            let when = <[u8; 8]>::try_from(v.as_ref())
+                .map(i64::from_be_bytes)
+                .unwrap_or(0);
+            out.push((thread, p.to_owned(), when));
+        }
+        Ok(out)
+    }
+
     /// Files (`Some`) or unfiles a calendar token's SHA-256 (hex) under its employee.
     pub fn set_calendar_owner(&self, hash: &str, employee: Option<&str>) -> Result<(), StoreError> {
         let k = key(&[b"ca", hash.as_bytes()]);

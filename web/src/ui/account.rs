@@ -238,6 +238,10 @@ fn describe(lang: Lang, n: &Notification) -> String {
         }
         (Lang::En, NoticeKind::Invitation) => format!("You were invited to “{}”", n.title),
         (Lang::Fr, NoticeKind::Invitation) => format!("Vous êtes invité à « {} »", n.title),
+        (Lang::En, NoticeKind::Wall) => format!("@{by} wrote on your wall"),
+        (Lang::Fr, NoticeKind::Wall) => format!("@{by} a écrit sur votre mur"),
+        (Lang::En, NoticeKind::Event) => format!("@{by} planned “{}”", n.title),
+        (Lang::Fr, NoticeKind::Event) => format!("@{by} organise « {} »", n.title),
     }
 }
 
