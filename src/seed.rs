@@ -593,7 +593,165 @@ pub(crate) async fn seed(handles: &Handles) -> Result<Vec<(DocId, Vec<String>)>>
         let sites: Vec<String> = handles.keys().cloned().collect();
         docs.push((tid, sites));
     }
+    // Walls: colleagues at the three sites write on each other's profiles.
+    for (author, owner, text) in WALLS {
+        let (a, o, x) = (*author, *owner, *text);
+        let all = all_company(handles, &homes, a).await?;
+        wait_for(handles, &homes, a, &all).await?;
+        // A wall started at another site a moment ago: wait until it is here, so that the
+        // wall stays one thread.
+        wait_for_wall(handles, &homes, a, o).await?;
+        let (tid, _) = at_home(handles, &homes, a, move |c| {
+            c.post_on_wall(a, o, x, weft_node::run::now_ms() as i64, nonce())
+        })
+        .await?;
+        let sites: Vec<String> = handles.keys().cloned().collect();
+        docs.push((tid, sites));
+    }
+    // An announcement from internal communication, and a question with its best answer,
+    // pinned by its group's owner.
+    let (announcer, all) = (
+        "mroux",
+        groups.get("All company").context("All company")?.0.clone(),
+    );
+    let ann = weft_node::crdt::NewAnnouncement {
+        site: None,
+        expires_at: weft_node::run::now_ms() as i64 + 14 * 24 * 3_600_000,
+    };
+    let t = weft_node::run::now_ms() as i64;
+    wait_for(handles, &homes, announcer, &all).await?;
+    let tid = at_home(handles, &homes, announcer, move |c| {
+        let extras = weft_node::crdt::ThreadExtras {
+            announcement: Some(&ann),
+            ..Default::default()
+        };
+        c.create_thread_ext(
+            announcer,
+            &all,
+            "Nouveau : sondages, agenda et murs / New: polls, agenda and walls",
+            "Weft vous permet désormais de voter, de répondre aux invitations et d'écrire sur le mur de vos collègues. Essayez ! #weft\n\nWeft now has polls, an agenda you can subscribe to in your calendar, and walls on every profile. Try them!",
+            extras,
+            t,
+            nonce(),
+        )
+    })
+    .await?;
+    docs.push((tid, handles.keys().cloned().collect()));
+    let (asker, answerer, owner) = ("pkumar", "jsmith", "jlefevre");
+    let gid = groups
+        .get("IT Transformation")
+        .context("IT Transformation")?
+        .0
+        .clone();
+    wait_for(handles, &homes, asker, &gid).await?;
+    let q = at_home(handles, &homes, asker, move |c| {
+        let extras = weft_node::crdt::ThreadExtras {
+            question: true,
+            ..Default::default()
+        };
+        c.create_thread_ext(
+            asker,
+            &gid,
+            "How do we request a new cloud project?",
+            "Is there a form, or do we ask IT directly? #cloud",
+            extras,
+            weft_node::run::now_ms() as i64,
+            nonce(),
+        )
+    })
+    .await?;
+    wait_for(handles, &homes, answerer, &q).await?;
+    let q2 = q.clone();
+    let answer = at_home(handles, &homes, answerer, move |c| {
+        c.reply(
+            answerer,
+            &q2,
+            "Use the *Cloud request* form on the intranet; IT answers within two days.",
+            None,
+            weft_node::run::now_ms() as i64,
+            nonce(),
+        )
+    })
+    .await?;
+    wait_until_post(handles, &homes, asker, &q, &answer).await?;
+    let q3 = q.clone();
+    at_home(handles, &homes, asker, move |c| {
+        c.set_best_answer(asker, &q3, Some(&answer), weft_node::run::now_ms() as i64)
+    })
+    .await?;
+    wait_for(handles, &homes, owner, &q).await?;
+    let q4 = q.clone();
+    at_home(handles, &homes, owner, move |c| {
+        c.pin_thread(owner, &q4, true, weft_node::run::now_ms() as i64)
+    })
+    .await?;
+    docs.push((q, handles.keys().cloned().collect()));
     Ok(docs)
+}
+
+/// What colleagues write on each other's walls in the demo: (author, wall's owner, text).
+const WALLS: &[(&str, &str, &str)] = &[
+    (
+        "jsmith",
+        "hdupre",
+        "Thanks for the warm welcome in Paris last month, Hélène!",
+    ),
+    (
+        "pkumar",
+        "hdupre",
+        "Merci pour la formation Weft. Bangalore is all set.",
+    ),
+    (
+        "cmartin",
+        "jsmith",
+        "Bravo pour la migration #kubernetes, John !",
+    ),
+    ("srao", "pkumar", "Congratulations on the release, Priya!"),
+];
+
+/// Waits until `employee`'s node holds every wall of `owner` another site has started.
+async fn wait_for_wall(
+    handles: &Handles,
+    homes: &BTreeMap<String, String>,
+    employee: &str,
+    owner: &str,
+) -> Result<()> {
+    // The walls any node knows of.
+    let mut known = std::collections::BTreeSet::new();
+    for (h, _) in handles.values() {
+        let o = owner.to_owned();
+        let ids: Vec<DocId> = h
+            .call(move |c| c.model().walls_of(&o).cloned().collect::<Vec<_>>())
+            .await?;
+        known.extend(ids);
+    }
+    for t in known {
+        wait_for(handles, homes, employee, &t).await?;
+    }
+    Ok(())
+}
+
+/// Waits until `employee`'s node holds post `post` of `thread`.
+async fn wait_until_post(
+    handles: &Handles,
+    homes: &BTreeMap<String, String>,
+    employee: &str,
+    thread: &DocId,
+    post: &str,
+) -> Result<()> {
+    for _ in 0..600 {
+        let (t, p, who) = (thread.clone(), post.to_owned(), employee.to_owned());
+        let here = at_home(handles, homes, employee, move |c| {
+            Ok(c.thread_for(&who, &t)
+                .is_some_and(|v| v.posts.iter().any(|x| x.id == p)))
+        })
+        .await?;
+        if here {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    bail!("post {post} did not reach {employee}'s site")
 }
 
 /// Waits until `employee`'s home node shows them `doc`, a group or thread written at another

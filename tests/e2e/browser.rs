@@ -492,6 +492,35 @@ fn the_demo_pages_in_a_browser_with_screenshots() {
     let cal = b.js("return document.getElementById('calurl').value;");
     assert!(cal.as_str().unwrap().contains("/calendar/"), "{cal}");
     b.screenshot("agenda");
+    // The announcement from internal communication, above the feed.
+    b.go(&url("/"));
+    b.wait_for("aside.announcement", 10);
+    assert!(
+        b.text().contains("New: polls, agenda and walls"),
+        "{}",
+        b.text()
+    );
+    // A wall: Hélène writes on John's, at New York's node's profile of him.
+    b.go(&url("/people/jsmith"));
+    b.wait_for("#wall", 10);
+    b.type_into("#wbody", "Merci John, à bientôt à New York !");
+    b.click("#wall form button[type=submit]");
+    b.wait_text("Merci John, à bientôt à New York", 10);
+    assert!(
+        b.text().contains("Bravo pour la migration"),
+        "the seeded wall post: {}",
+        b.text()
+    );
+    b.js(
+        "var r = document.getElementById('wall').getBoundingClientRect();\
+          window.scrollBy(0, r.top - 90); return null;",
+    );
+    b.screenshot("wall");
+    // The people directory, by department, and a reporting line.
+    b.go(&url("/directory?department=Communication"));
+    b.wait_for("ul.people-grid li", 10);
+    assert!(b.text().contains("Manon Roux"), "{}", b.text());
+    b.screenshot("directory");
     b.go(&url("/search?q=kubernetes"));
     b.wait_for("main article.card", 10);
     assert!(b.count("main article.card b") >= 1, "highlighted words");

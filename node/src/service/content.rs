@@ -176,8 +176,7 @@ impl Service {
             self.now_ms(),
         );
         self.run("threads.best_answer", move |c| {
-            c.require_thread(&me, &t)?;
-            c.local_one(&me, |r, a| r.set_best_answer(a, &t, p.as_deref(), now))
+            c.set_best_answer(&me, &t, p.as_deref(), now)
         })
         .await
     }
@@ -191,15 +190,30 @@ impl Service {
         }
         let (me, t, now) = (v.0.clone(), thread.clone(), self.now_ms());
         self.run("threads.pin", move |c| {
-            c.local_one(&me, |r, a| r.pin_thread(a, &t, on, now))
-                .map_err(|e| match e {
-                    NodeError::Local(weft_crdt::LocalError::Refused(_)) => NodeError::Forbidden(
-                        "group owners and community managers pin threads".into(),
-                    ),
-                    e => e,
-                })
+            c.pin_thread(&me, &t, on, now).map_err(|e| match e {
+                NodeError::Local(weft_crdt::LocalError::Refused(_)) => {
+                    NodeError::Forbidden("group owners and community managers pin threads".into())
+                }
+                e => e,
+            })
         })
         .await
+    }
+
+    /// Whether the viewer may make announcements (a community manager, or the directory's
+    /// `communication` role).
+    pub fn may_announce(&self, v: &Viewer) -> bool {
+        self.reader()
+            .directory()
+            .active_employee(v.id())
+            .is_some_and(|e| {
+                e.roles.iter().any(|r| {
+                    matches!(
+                        r,
+                        weft_keys::Role::CommunityManager | weft_keys::Role::Communication
+                    )
+                })
+            })
     }
 
     /// Posts an announcement to All company (for everyone, or for `site`'s people) until
@@ -391,6 +405,29 @@ impl Service {
 }
 
 impl Core {
+    /// Marks (or unmarks) the best answer of a question thread.
+    pub fn set_best_answer(
+        &mut self,
+        employee: &str,
+        thread: &DocId,
+        post: Option<&str>,
+        now: i64,
+    ) -> Result<(), NodeError> {
+        self.require_thread(employee, thread)?;
+        self.local_one(employee, |r, a| r.set_best_answer(a, thread, post, now))
+    }
+
+    /// Pins (or unpins) a thread in its group.
+    pub fn pin_thread(
+        &mut self,
+        employee: &str,
+        thread: &DocId,
+        on: bool,
+        now: i64,
+    ) -> Result<(), NodeError> {
+        self.local_one(employee, |r, a| r.pin_thread(a, thread, on, now))
+    }
+
     /// Starts a thread with extras (see [`ThreadExtras`]).
     #[allow(clippy::too_many_arguments)]
     pub fn create_thread_ext(

@@ -25,6 +25,20 @@ pub struct PersonPage {
     pub manager: Option<(String, String)>,
     /// Whether the viewer follows them.
     pub following: bool,
+    /// The people whose manager they are (id, name, title), by name.
+    pub reports: Vec<(String, String, String)>,
+}
+
+/// A page of the people directory (see [`Service::browse_people`]).
+#[derive(Debug, Clone)]
+pub struct DirectoryPage {
+    /// The people of this page, by name.
+    pub people: Vec<Employee>,
+    /// How many match in all.
+    pub total: usize,
+    /// Every site (id, name) and department, to filter by.
+    pub sites: Vec<(String, String)>,
+    pub departments: Vec<String>,
 }
 
 /// The fields of one's profile to change (those left `None` stay as they are).
@@ -83,10 +97,21 @@ impl Service {
             .and_then(|m| self.reader().employee(m))
             .map(|m| (m.id.clone(), m.display_name.clone()));
         let following = self.reader().follows_person(v.id(), employee)?;
+        let dir = self.reader().directory();
+        let mut reports: Vec<(String, String, String)> = dir
+            .employees
+            .values()
+            .filter(|e| {
+                e.manager.as_deref() == Some(employee) && e.status == weft_keys::Status::Active
+            })
+            .map(|e| (e.id.clone(), e.display_name.clone(), e.title.clone()))
+            .collect();
+        reports.sort_by(|a, b| crate::readmodel::fold(&a.1).cmp(&crate::readmodel::fold(&b.1)));
         Ok(PersonPage {
             person,
             manager,
             following,
+            reports,
         })
     }
 
@@ -150,6 +175,58 @@ impl Service {
         let who = employee.to_owned();
         self.run("people.picture", move |c| Ok(c.picture_of(&who)))
             .await
+    }
+
+    /// The people directory: active employees, by name, filtered by site, department and
+    /// words of their title (any case, any accents), `limit` from `offset`.
+    pub fn browse_people(
+        &self,
+        site: Option<&str>,
+        department: Option<&str>,
+        title: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> DirectoryPage {
+        use crate::readmodel::fold;
+        let dir = self.reader().directory();
+        let words: Vec<String> = title
+            .map(|t| fold(t).split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default();
+        let mut matching: Vec<&Employee> = dir
+            .employees
+            .values()
+            .filter(|e| e.status == weft_keys::Status::Active)
+            .filter(|e| site.is_none_or(|s| e.site.as_str() == s))
+            .filter(|e| department.is_none_or(|d| e.department == d))
+            .filter(|e| {
+                let t = fold(&e.title);
+                words.iter().all(|w| t.contains(w.as_str()))
+            })
+            .collect();
+        matching.sort_by_cached_key(|e| (fold(&e.display_name), e.id.clone()));
+        let mut departments: Vec<String> = dir
+            .employees
+            .values()
+            .filter(|e| e.status == weft_keys::Status::Active && !e.department.is_empty())
+            .map(|e| e.department.clone())
+            .collect();
+        departments.sort_by_cached_key(|d| fold(d));
+        departments.dedup();
+        DirectoryPage {
+            total: matching.len(),
+            people: matching
+                .into_iter()
+                .skip(offset)
+                .take(limit)
+                .cloned()
+                .collect(),
+            sites: dir
+                .sites
+                .values()
+                .map(|s| (s.id.to_string(), s.name.clone()))
+                .collect(),
+            departments,
+        }
     }
 
     /// Changes the viewer's own profile.

@@ -17,6 +17,11 @@ pub struct ThreadPage {
     pub group_name: String,
     /// Whether the viewer follows it.
     pub following: bool,
+    /// Whether the viewer moderates it: an owner of its group, a community manager, or the
+    /// owner of the wall it is (they pin threads, pick best answers, hide posts).
+    pub moderator: bool,
+    /// The posts of it the viewer bookmarked.
+    pub bookmarked: Vec<String>,
 }
 
 impl Service {
@@ -47,11 +52,28 @@ impl Service {
             .map(|g| g.name.clone())
             .unwrap_or_default();
         let following = reader.follows_thread(v.id(), thread)?;
+        let cm = reader
+            .directory()
+            .active_employee(v.id())
+            .is_some_and(|e| e.roles.contains(&weft_keys::Role::CommunityManager));
+        let owner = reader
+            .model()
+            .group(&t.group)
+            .is_some_and(|g| g.owners.contains(v.id()));
+        let moderator = cm || owner || t.wall_of.as_deref() == Some(v.id());
+        let bookmarked = reader
+            .bookmarks(v.id())?
+            .into_iter()
+            .filter(|(th, _, _)| th == thread)
+            .map(|(_, p, _)| p)
+            .collect();
         self.leave_read_marker(v, thread);
         Ok(ThreadPage {
             thread: t,
             group_name,
             following,
+            moderator,
+            bookmarked,
         })
     }
 

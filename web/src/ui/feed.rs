@@ -21,13 +21,21 @@ pub(super) async fn feed(
     };
     let lang = v.lang;
     let unread = items.iter().filter(|i| i.unread).count();
+    let announcements = if older.before.is_none() {
+        state.service.announcements(&v.who()).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let announcer = state.service.may_announce(&v.who());
     live_page(
         lang,
         lang.t("feed"),
         Some(&v),
         html! {
+            (super::social::announcements_banner(&v, &announcements))
             div.heading {
                 h1 { (lang.t("feed_title")) }
+                @if announcer { a.button.secondary href="/announce" { (lang.t("make_announcement")) } }
                 @if unread > 0 {
                     form method="post" action="/feed/read" {
                         input type="hidden" name="_csrf" value=(v.csrf);

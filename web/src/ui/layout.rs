@@ -70,6 +70,8 @@ pub(super) fn live_page(
                             a href="/" { (t("feed")) }
                             a href="/groups" { (t("groups")) }
                             a href="/agenda" { (t("agenda")) }
+                            a href="/directory" { (t("directory")) }
+                            a href="/bookmarks" { (t("bookmarks")) }
                             a href="/notifications" id="bell" aria-label=(format!("{} ({})", t("notifications"), v.unread)) {
                                 (t("notifications"))
                                 span.badge id="unread" hidden[v.unread == 0] { (v.unread) }

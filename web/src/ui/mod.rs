@@ -22,6 +22,7 @@ mod login;
 mod manage;
 mod profile;
 mod search;
+mod social;
 mod threads;
 
 /// The UI's routes.
@@ -69,6 +70,22 @@ pub fn routes() -> Router<AppState> {
         .route("/threads/{id}/event", post(events::event_edit))
         .route("/threads/{id}/rsvp", post(events::event_rsvp))
         .route("/agenda", get(events::agenda_page))
+        .route("/threads/{id}/react/{post}", post(social::post_react))
+        .route("/threads/{id}/bookmark/{post}", post(social::post_bookmark))
+        .route("/threads/{id}/pin", post(social::thread_pin))
+        .route("/threads/{id}/best/{post}", post(social::thread_best))
+        .route("/threads/{id}/hide/{post}", post(social::wall_hide))
+        .route("/people/{id}/wall", post(social::wall_post))
+        .route(
+            "/announcements/{id}/dismiss",
+            post(social::announcement_dismiss),
+        )
+        .route(
+            "/announce",
+            get(social::announce_page).post(social::announce_post),
+        )
+        .route("/bookmarks", get(social::bookmarks_page))
+        .route("/directory", get(social::directory_page))
         .route("/agenda/reset", post(events::agenda_reset))
         .route("/threads/{id}", get(threads::thread_page))
         .route("/threads/{id}/reply", post(threads::thread_reply))

@@ -22,7 +22,8 @@ pub(super) async fn person_page(
         return not_found(&v);
     };
     let (e, p) = (found.person.employee, found.person.profile);
-    let (manager, following) = (found.manager, found.following);
+    let (manager, following, reports) = (found.manager, found.following, found.reports);
+    let wall = state.service.wall(&v.who(), &id).await.ok();
     let t = |k| lang.t(k);
     let mine = e.id == v.employee;
     let tags = |title: &'static str, items: &[String]| {
@@ -74,6 +75,8 @@ pub(super) async fn person_page(
                 (tags("interests", &p.interests))
                 (tags("languages", &p.languages))
             }
+            (super::social::org_chart(&v, manager.as_ref(), &e.display_name, &reports))
+            @if let Some(w) = &wall { (super::social::wall_section(&v, w, &e.display_name)) }
             @if mine {
                 section.card {
                     h2 { (t("edit_profile")) }

@@ -187,6 +187,7 @@ pub(super) async fn thread_page(
         return not_found(&v);
     };
     let (t, group, following) = (page.thread, page.group_name, page.following);
+    let (moderator, bookmarked) = (page.moderator, page.bookmarked);
     let tr = |k| lang.t(k);
     let live = t.id.to_string();
     let now = state.service.now_ms();
@@ -197,7 +198,12 @@ pub(super) async fn thread_page(
         html! {
             p.meta { a href={ "/groups/" (t.group) } { (group) } }
             div.heading {
-                h1 { (t.title) }
+                h1 {
+                    @if t.pinned { span.badge.pin { (tr("pinned")) } " " }
+                    @if t.question { span.badge.question { (tr("question")) } " " }
+                    @if t.announcement.is_some() { span.badge.question { (tr("announcement")) } " " }
+                    (t.title)
+                }
                 form method="post" action={ "/threads/" (t.id) "/follow" } {
                     input type="hidden" name="_csrf" value=(v.csrf);
                     input type="hidden" name="on" value=(if following { "0" } else { "1" });
@@ -206,8 +212,9 @@ pub(super) async fn thread_page(
                     }
                 }
             }
-            @for p in &t.posts {
-                article.post id={ "p-" (p.id) } {
+            @for (i, p) in t.posts.iter().enumerate() {
+                @let first = i == 0;
+                article.post.best[t.best_answer.as_deref() == Some(p.id.as_str())] id={ "p-" (p.id) } {
                     p.meta {
                         a href={ "/people/" (p.author) } { "@" (p.author) }
                         " · " time datetime=(rfc3339(p.created_at)) { (v.time(p.created_at)) }
@@ -222,14 +229,11 @@ pub(super) async fn thread_page(
                         div.body { (PreEscaped(markdown::render(&p.body))) }
                         (poll_section(lang, &v, &t.id, p, now))
                     }
-                    @let likes = p.reactions.get("like").map_or(0, Vec::len);
-                    @let mine = p.reactions.get("like").is_some_and(|l| l.contains(&v.employee));
-                    form.inline method="post" action={ "/threads/" (t.id) "/like/" (p.id) } {
-                        input type="hidden" name="_csrf" value=(v.csrf);
-                        button.link type="submit" aria-pressed=(mine) {
-                            @if mine { (tr("unlike")) } @else { (tr("like")) } " · " (likes)
-                        }
+                    @if t.best_answer.as_deref() == Some(p.id.as_str()) {
+                        p.best { strong { (tr("best_answer")) } }
                     }
+                    @if !p.deleted && !p.hidden { (super::social::reactions_bar(&v, &t.id, p)) }
+                    (super::social::post_actions(&v, &t, p, first, moderator, bookmarked.contains(&p.id)))
                     @if p.author == v.employee && !p.deleted {
                         " · " a href={ "/threads/" (t.id) "/posts/" (p.id) "/edit" } { (tr("edit")) }
                         " · "
