@@ -65,6 +65,8 @@ pub struct Core {
     /// (see [`Core::save_group_records`]).
     dirty_groups: HashSet<DocId>,
     groups_saved: std::time::Instant,
+    /// When reminders were last looked for (ms; see [`Core::remind`]).
+    reminded_at: i64,
     /// How many documents stay in memory; the least recently used others are put away after
     /// each commit and read back from the store when needed.
     cache: usize,
@@ -229,6 +231,7 @@ impl Core {
             restore_stats: RestoreStats::default(),
             dirty_groups: HashSet::new(),
             groups_saved: std::time::Instant::now(),
+            reminded_at: 0,
             cache: DEFAULT_CACHE_DOCUMENTS,
             budgets: crate::budget::Budgets::default(),
             directory_changed: None,
@@ -897,7 +900,114 @@ impl Core {
     /// Time passed.
     pub fn tick(&mut self, now_ms: u64) -> Outcome {
         self.engine.handle_tick(now_ms, &mut self.replica);
+        let now = self.now_ms();
+        if now - self.reminded_at >= crate::personal::REMIND_EVERY_MS {
+            let since = if self.reminded_at == 0 {
+                now - crate::personal::REMIND_EVERY_MS
+            } else {
+                self.reminded_at
+            };
+            self.reminded_at = now;
+            if let Err(e) = self.remind(since, now) {
+                tracing::warn!(error = %e, "reminders not made");
+            }
+        }
         self.drain_events()
+    }
+
+    /// Reminders, looked for about once a minute: an hour before an event starts, its
+    /// attendees homed here (those who answered yes or maybe) are reminded; when a poll in a
+    /// thread's first post closes, its author and voters homed here are told. Each employee
+    /// is told once of each (recorded in their personal records).
+    pub fn remind(&mut self, since: i64, now: i64) -> Result<(), NodeError> {
+        use crate::personal::{NoticeKind, Notification, REMIND_BEFORE_MS};
+        let (events, polls): (Vec<DocId>, Vec<DocId>) = {
+            let m = read(&self.model);
+            (
+                m.events_between(now, now + REMIND_BEFORE_MS)
+                    .filter(|t| t.event.as_ref().is_some_and(|e| !e.cancelled))
+                    .map(|t| t.id.clone())
+                    .collect(),
+                m.polls_closing_between(since, now + 1)
+                    .map(|t| t.id.clone())
+                    .collect(),
+            )
+        };
+        let site = self.identity.site().to_owned();
+        let local = |c: &Core, e: &str| {
+            c.replica
+                .directory()
+                .and_then(|d| {
+                    d.directory
+                        .active_employee(e)
+                        .map(|x| x.site.as_str() == site)
+                })
+                .unwrap_or(false)
+        };
+        let mut told = Vec::new();
+        for (ids, kind) in [
+            (events, NoticeKind::Reminder),
+            (polls, NoticeKind::PollClosed),
+        ] {
+            for id in ids {
+                self.load(&id);
+                let Some(v) = self.replica.doc(&id).and_then(weft_crdt::ThreadView::of) else {
+                    continue;
+                };
+                let Some(root) = v.posts.first() else {
+                    continue;
+                };
+                let who: Vec<String> = match kind {
+                    NoticeKind::Reminder => root
+                        .event
+                        .iter()
+                        .flat_map(|e| {
+                            ["yes", "maybe"]
+                                .into_iter()
+                                .flat_map(|a| e.rsvps.get(a).cloned().unwrap_or_default())
+                        })
+                        .collect(),
+                    _ => std::iter::once(root.author.clone())
+                        .chain(
+                            root.poll
+                                .iter()
+                                .flat_map(|p| p.votes.values().flatten().cloned()),
+                        )
+                        .collect(),
+                };
+                for e in who {
+                    if !local(self, &e) || told.contains(&(e.clone(), id.clone())) {
+                        continue;
+                    }
+                    let mark = format!("{}:{}", kind.as_str(), id);
+                    if self.store.reminded(&e, &mark)? {
+                        continue;
+                    }
+                    self.store.set_reminded(&e, &mark)?;
+                    self.store.add_notification(
+                        &e,
+                        Notification {
+                            id: 0,
+                            kind,
+                            doc: id.as_str().to_owned(),
+                            post: Some(root.id.clone()),
+                            by: root.author.clone(),
+                            title: v.title.clone(),
+                            at: now,
+                            read: false,
+                        },
+                    )?;
+                    told.push((e.clone(), id.clone()));
+                    if !self.notified.contains(&e) {
+                        self.notified.push(e);
+                    }
+                }
+            }
+        }
+        if !told.is_empty() {
+            self.store.flush()?;
+        }
+        Ok(())
     }
 
     /// Installs a newer signed directory given to this node directly (its directory file

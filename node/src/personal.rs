@@ -20,6 +20,10 @@ pub enum NoticeKind {
     Wall,
     /// Someone planned an event in a group the employee is a member of.
     Event,
+    /// An event the employee said they would attend starts within the hour.
+    Reminder,
+    /// A poll the employee made or voted in has closed: its results are final.
+    PollClosed,
 }
 
 impl NoticeKind {
@@ -31,6 +35,8 @@ impl NoticeKind {
             NoticeKind::Invitation => "invitation",
             NoticeKind::Wall => "wall",
             NoticeKind::Event => "event",
+            NoticeKind::Reminder => "reminder",
+            NoticeKind::PollClosed => "poll_closed",
         }
     }
 }
@@ -71,6 +77,11 @@ pub struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calendar_token: Option<String>,
 }
+
+/// How often reminders are looked for (ms), and how long before an event its attendees are
+/// reminded.
+pub const REMIND_EVERY_MS: i64 = 60_000;
+pub const REMIND_BEFORE_MS: i64 = 3_600_000;
 
 /// How many of a group's members a new event notifies at most.
 pub const MAX_EVENT_NOTICES: usize = 5_000;

@@ -65,6 +65,9 @@ pub struct ThreadSummary {
     /// Pinned at the top of its group.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pinned: bool,
+    /// When the poll of its first post closes, if it has one that does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_closes: Option<i64>,
     /// The thread's Automerge heads this summary was made at: a post is new to it if the
     /// thread did not hold it then, and what changed since is what its next update reads
     /// (also after a restart, where the thread is read back from the store with them).
@@ -154,6 +157,7 @@ impl PartialEq for ThreadSummary {
             && self.question == o.question
             && self.best_answer == o.best_answer
             && self.pinned == o.pinned
+            && self.poll_closes == o.poll_closes
     }
 }
 
@@ -289,6 +293,8 @@ pub struct ReadModel {
     walls: HashMap<String, BTreeSet<DocId>>,
     /// Announcement threads.
     announcements: HashMap<DocId, weft_crdt::AnnouncementView>,
+    /// Threads whose first post's poll closes, by closing time (a poll never changes).
+    polls: BTreeMap<i64, BTreeSet<DocId>>,
 }
 
 impl ReadModel {
@@ -358,6 +364,9 @@ impl ReadModel {
     fn index_thread(&mut self, summary: &ThreadSummary, old_activity: Option<i64>) {
         if let Some(e) = &summary.event {
             file_event(&mut self.events, e.starts_at, &summary.id, true);
+        }
+        if let Some(c) = summary.poll_closes {
+            file_event(&mut self.polls, c, &summary.id, true);
         }
         if let Some(a) = &summary.announcement {
             self.announcements.insert(summary.id.clone(), a.clone());
@@ -524,6 +533,7 @@ impl ReadModel {
             question: v.question,
             best_answer: v.best_answer.clone(),
             pinned: v.pinned,
+            poll_closes: root.and_then(|p| p.poll.as_ref()).and_then(|p| p.closes_at),
             replies: v.posts.len().saturating_sub(1),
             heads: d.applied_heads(),
             id: v.id.clone(),
@@ -813,6 +823,18 @@ impl ReadModel {
             closed,
             personal: std::sync::Mutex::default(),
         }
+    }
+
+    /// Threads whose first post's poll closes in `from..to` (ms).
+    pub fn polls_closing_between(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> impl Iterator<Item = &ThreadSummary> {
+        self.polls
+            .range(from..to.max(from))
+            .flat_map(|(_, ids)| ids)
+            .filter_map(|id| self.threads.get(id))
     }
 
     /// `employee`'s wall threads.

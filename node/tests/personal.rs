@@ -588,3 +588,79 @@ fn only_the_founding_sites_all_company_group_is_in_everyones_feed() {
     // A second start of the founding site makes no other.
     assert_eq!(a.ensure_all_company(t0 + 50).unwrap(), None);
 }
+
+/// An hour before an event, those who said they would come are reminded at their own
+/// site; when a poll closes, its author and voters are told; each once.
+#[test]
+fn attendees_are_reminded_and_voters_told_a_poll_closed_once_at_home() {
+    let w = World::new(2, 4);
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let t0 = now();
+    let mut a = open(&w, 0, da.path());
+    let mut b = open(&w, 1, db.path());
+    a.connect("site1", 0);
+    b.connect("site0", 0);
+    pump(&mut a, &mut b);
+    let g = a
+        .create_group("e0", "Choir", "", Visibility::Public, t0, 1)
+        .unwrap();
+    let event = weft_crdt::NewEvent {
+        starts_at: t0 + 30 * 60_000,
+        ends_at: t0 + 90 * 60_000,
+        time_zone: "Europe/Paris".into(),
+        location: "Salle Volta".into(),
+        cancelled: false,
+    };
+    let ev = a
+        .create_event("e0", &g, "Rehearsal", "Bring the scores", &event, t0, 2)
+        .unwrap();
+    let poll = weft_crdt::NewPoll {
+        question: "Which song first?".into(),
+        options: vec!["Ave verum".into(), "Cantique".into()],
+        multiple: false,
+        closes_at: Some(t0 + 1_000),
+        results_after_vote: false,
+    };
+    let pl = a
+        .create_thread_with("e0", &g, "Song", "Vote!", Some(&poll), t0, 3)
+        .unwrap();
+    pump(&mut a, &mut b);
+    let root = |c: &mut Core, t: &DocId| c.thread_for("e0", t).unwrap().posts[0].id.clone();
+    let (ev_root, pl_root) = (root(&mut a, &ev), root(&mut a, &pl));
+    b.rsvp("e1", &ev, &ev_root, Some("yes"), t0 + 10).unwrap();
+    b.rsvp("e3", &ev, &ev_root, Some("no"), t0 + 10).unwrap();
+    a.rsvp("e2", &ev, &ev_root, Some("maybe"), t0 + 10).unwrap();
+    b.vote("e1", &pl, &pl_root, &["2"], t0 + 20).unwrap();
+    pump(&mut a, &mut b);
+    let told = |c: &Core, who: &str, kind: NoticeKind| {
+        c.notifications_for(who, None, 100)
+            .unwrap()
+            .iter()
+            .filter(|n| n.kind == kind)
+            .count()
+    };
+    // Before the event's hour and before the poll closed: nothing.
+    a.remind(t0 - 60_000, t0 - 30 * 60_000 - 1).unwrap();
+    assert_eq!(told(&a, "e2", NoticeKind::Reminder), 0);
+    for _ in 0..2 {
+        a.remind(t0, t0 + 2_000).unwrap();
+        b.remind(t0, t0 + 2_000).unwrap();
+    }
+    assert_eq!(told(&a, "e2", NoticeKind::Reminder), 1, "maybe: reminded");
+    assert_eq!(
+        told(&b, "e1", NoticeKind::Reminder),
+        1,
+        "yes: reminded, once"
+    );
+    assert_eq!(told(&b, "e3", NoticeKind::Reminder), 0, "no: not reminded");
+    assert_eq!(
+        told(&a, "e0", NoticeKind::Reminder),
+        0,
+        "no answer: not reminded"
+    );
+    assert_eq!(told(&a, "e0", NoticeKind::PollClosed), 1, "its author");
+    assert_eq!(told(&b, "e1", NoticeKind::PollClosed), 1, "a voter");
+    assert_eq!(told(&b, "e3", NoticeKind::PollClosed), 0, "not a voter");
+    // At each one's own site only.
+    assert_eq!(told(&a, "e1", NoticeKind::Reminder), 0);
+}

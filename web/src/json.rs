@@ -558,6 +558,8 @@ fn notice_kind() -> RefOr<Schema> {
         "invitation",
         "wall",
         "event",
+        "reminder",
+        "poll_closed",
     ])
 }
 

@@ -106,7 +106,7 @@ impl Service {
             })
             .map(|e| (e.id.clone(), e.display_name.clone(), e.title.clone()))
             .collect();
-        reports.sort_by(|a, b| crate::readmodel::fold(&a.1).cmp(&crate::readmodel::fold(&b.1)));
+        reports.sort_by_cached_key(|r| crate::readmodel::fold(&r.1));
         Ok(PersonPage {
             person,
             manager,

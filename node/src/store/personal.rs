@@ -344,6 +344,21 @@ impl Store {
             .map_err(io("reading settings"))
     }
 
+    /// Whether `employee` was already told of `what` (a reminder, a closed poll).
+    pub fn reminded(&self, employee: &str, what: &str) -> Result<bool, StoreError> {
+        self.personal
+            .contains_key(key(&[b"rm", employee.as_bytes(), what.as_bytes()]))
+            .map_err(io("reading reminders"))
+    }
+
+    /// Records that `employee` was told of `what`.
+    pub fn set_reminded(&self, employee: &str, what: &str) -> Result<(), StoreError> {
+        self.personal
+            .insert(key(&[b"rm", employee.as_bytes(), what.as_bytes()]), &[])
+            .map_err(io("storing a reminder"))?;
+        Ok(())
+    }
+
     /// Records that `employee` dismissed the announcement `thread`.
     pub fn set_dismissed(&self, employee: &str, thread: &DocId) -> Result<(), StoreError> {
         self.personal

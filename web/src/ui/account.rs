@@ -240,6 +240,17 @@ fn describe(lang: Lang, n: &Notification) -> String {
         (Lang::Fr, NoticeKind::Invitation) => format!("Vous êtes invité à « {} »", n.title),
         (Lang::En, NoticeKind::Wall) => format!("@{by} wrote on your wall"),
         (Lang::Fr, NoticeKind::Wall) => format!("@{by} a écrit sur votre mur"),
+        (Lang::En, NoticeKind::Reminder) => format!("“{}” starts within the hour", n.title),
+        (Lang::Fr, NoticeKind::Reminder) => {
+            format!("« {} » commence dans moins d'une heure", n.title)
+        }
+        (Lang::En, NoticeKind::PollClosed) => {
+            format!("The poll “{}” has closed: see the results", n.title)
+        }
+        (Lang::Fr, NoticeKind::PollClosed) => format!(
+            "Le sondage « {} » est terminé : voir les résultats",
+            n.title
+        ),
         (Lang::En, NoticeKind::Event) => format!("@{by} planned “{}”", n.title),
         (Lang::Fr, NoticeKind::Event) => format!("@{by} organise « {} »", n.title),
     }

@@ -35,7 +35,7 @@ pub(super) fn reactions_bar(v: &Viewer, thread: &DocId, p: &PostView) -> Markup 
             input type="hidden" name="_csrf" value=(v.csrf);
             @for (kind, key) in REACTIONS {
                 @let who = p.reactions.get(kind).map(Vec::as_slice).unwrap_or(&[]);
-                @let mine = who.iter().any(|w| *w == v.employee);
+                @let mine = who.contains(&v.employee);
                 @if !who.is_empty() || kind == "like" {
                     button.chip type="submit" name="kind" value=(kind) aria-pressed=(mine) {
                         (t(key)) " · " (who.len())
