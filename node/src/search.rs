@@ -540,12 +540,13 @@ impl SearchIndex {
                     } else {
                         ""
                     };
+                    let body = searchable(p);
                     self.add(Entry {
                         kind: HitKind::Post,
                         id: id.as_str(),
                         post: pid,
                         title: t,
-                        body: &p.body,
+                        body: &body,
                         topics: &p.topics,
                         group: &group,
                         at: p.created_at,
@@ -581,12 +582,13 @@ impl SearchIndex {
                             continue;
                         }
                         let title = if i == 0 { t.title.as_str() } else { "" };
+                        let body = searchable(p);
                         self.add(Entry {
                             kind: HitKind::Post,
                             id: id.as_str(),
                             post: &p.id,
                             title,
-                            body: &p.body,
+                            body: &body,
                             topics: &p.topics,
                             group: t.group.as_str(),
                             at: p.created_at,
@@ -1227,6 +1229,28 @@ fn tantivy_escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// The text of a post that search finds it by: its body, and its poll's question and
+/// options or its event's place.
+fn searchable(p: &weft_crdt::PostView) -> std::borrow::Cow<'_, str> {
+    if p.poll.is_none() && p.event.as_ref().is_none_or(|e| e.location.is_empty()) {
+        return std::borrow::Cow::Borrowed(&p.body);
+    }
+    let mut text = p.body.clone();
+    if let Some(poll) = &p.poll {
+        text.push_str("\n\n");
+        text.push_str(&poll.question);
+        for (_, label) in &poll.options {
+            text.push_str("\n");
+            text.push_str(label);
+        }
+    }
+    if let Some(e) = &p.event {
+        text.push_str("\n\n");
+        text.push_str(&e.location);
+    }
+    std::borrow::Cow::Owned(text)
 }
 
 #[cfg(test)]

@@ -204,6 +204,11 @@ fn a_poll_voted_at_three_sites_counts_the_same_everywhere() {
         201,
     );
     let pid2 = t2["poll"]["id"].as_str().unwrap().to_owned();
+    // A poll is found by its question and options, at every site.
+    let hits = eventually(&nodes[2], &tokens[2], "/api/v1/search?q=suit", |v| {
+        !v["items"].as_array().unwrap().is_empty()
+    });
+    assert_eq!(hits["items"][0]["id"], pid2.as_str(), "{hits}");
     let vote2 = format!("/api/v1/polls/{pid2}/vote");
     let p = nodes[0].api(
         &tokens[0],
