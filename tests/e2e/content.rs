@@ -1038,4 +1038,39 @@ fn walls_announcements_pins_questions_and_bookmarks_across_sites() {
         nodes[2].api(&priya, "GET", "/api/v1/me/bookmarks", None, 200)["items"],
         json!([])
     );
+
+    // The people directory: by department, and a manager's direct reports.
+    let d = nodes[2].api(
+        &priya,
+        "GET",
+        "/api/v1/directory?department=Communication",
+        None,
+        200,
+    );
+    let ids: Vec<&str> = d["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"hdupre") && ids.contains(&"mroux"), "{d}");
+    assert_eq!(d["total"].as_u64().unwrap() as usize, ids.len());
+    let reports = nodes[2].api(&priya, "GET", "/api/v1/directory?manager=hdupre", None, 200);
+    assert!(
+        reports["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["manager"] == "hdupre")
+            && reports["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["id"] == "mroux"),
+        "{reports}"
+    );
+    let page = nodes[2].api(&priya, "GET", "/api/v1/directory?limit=10", None, 200);
+    assert_eq!(page["items"].as_array().unwrap().len(), 10);
+    assert_eq!(page["next"], 10);
+    nodes[2].api(&priya, "GET", "/api/v1/directory?limit=0", None, 422);
 }

@@ -53,6 +53,7 @@ pub fn routes() -> Router<AppState> {
             put(bookmark_on).delete(bookmark_off),
         )
         .route("/me/bookmarks", get(bookmarks))
+        .route("/directory", get(directory))
 }
 
 /// A poll to make with a post.
@@ -1088,4 +1089,96 @@ pub(crate) async fn bookmarks(
         })
         .collect();
     Ok(Json(List::all(items)))
+}
+
+/// The filters of the people directory.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DirectoryParams {
+    /// A site's id.
+    site: Option<String>,
+    /// A department, exactly as the directory writes it.
+    department: Option<String>,
+    /// Words of the job title (any case, any accents).
+    title: Option<String>,
+    /// An employee's id: their direct reports.
+    manager: Option<String>,
+    /// How many to skip (default 0).
+    #[serde(default)]
+    offset: usize,
+    /// How many (default 50, at most 200).
+    limit: Option<usize>,
+}
+
+/// A page of the people directory.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DirectoryJson {
+    pub items: Vec<crate::json::Person>,
+    /// How many match in all.
+    pub total: usize,
+    /// The offset of the next page, null on the last.
+    pub next: Option<usize>,
+}
+
+/// The people directory
+///
+/// Every active employee of the company, by name, filtered by site, department, words of
+/// the title, or manager (their direct reports: the org chart one level at a time).
+#[utoipa::path(
+    get,
+    path = "/directory",
+    tag = "people",
+    params(DirectoryParams),
+    responses(
+        (status = 200, description = "OK", body = DirectoryJson),
+        (status = 401, response = E401),
+        (status = 422, response = E422),
+    )
+)]
+pub(crate) async fn directory(
+    State(state): State<AppState>,
+    Me(_me): Me,
+    Query(q): Query<DirectoryParams>,
+) -> Result<Json<DirectoryJson>, AppError> {
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > 200 {
+        return Err(AppError::invalid("limit is 1 to 200"));
+    }
+    if [&q.site, &q.department, &q.title, &q.manager]
+        .iter()
+        .any(|x| x.as_ref().is_some_and(|x| x.len() > 200))
+    {
+        return Err(AppError::invalid("a filter is at most 200 bytes"));
+    }
+    let opt = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let f = weft_node::service::DirectoryFilter {
+        site: opt(&q.site),
+        department: opt(&q.department),
+        title: opt(&q.title),
+        manager: opt(&q.manager),
+    };
+    let d = state.service.browse_people(&f, q.offset, limit);
+    let next = q.offset + d.people.len();
+    let items = d
+        .people
+        .iter()
+        .map(|e| {
+            let p = d
+                .profiles
+                .get(&e.id)
+                .map(|p| (**p).clone())
+                .unwrap_or_default();
+            crate::json::person_of(e, p)
+        })
+        .collect();
+    Ok(Json(DirectoryJson {
+        items,
+        total: d.total,
+        next: (next < d.total).then_some(next),
+    }))
 }

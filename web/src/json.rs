@@ -97,6 +97,8 @@ pub struct Person {
     pub phone: String,
     pub title: String,
     pub department: String,
+    /// Their manager's id, if the directory names one.
+    pub manager: Option<String>,
     /// Where their picture is (changes when the picture does), or null.
     pub photo_url: Option<String>,
     /// Markdown.
@@ -116,6 +118,7 @@ pub fn person_of(e: &Employee, p: ProfileView) -> Person {
         phone: e.phone.clone(),
         title: e.title.clone(),
         department: e.department.clone(),
+        manager: e.manager.clone(),
         photo_url: p
             .photo
             .filter(|h| !h.is_empty())

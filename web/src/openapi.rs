@@ -74,6 +74,7 @@ never 403."
         crate::content::bookmark_on,
         crate::content::bookmark_off,
         crate::content::bookmarks,
+        crate::content::directory,
         crate::personal::feed,
         crate::personal::feed_read,
         crate::personal::notifications,

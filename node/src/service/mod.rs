@@ -80,7 +80,7 @@ pub use content::{Bookmark, MAX_ANNOUNCEMENTS, Wall};
 pub use events::{AGENDA_AHEAD_MS, AGENDA_MAX, AGENDA_PAST_MS, EventItem};
 pub use feed::TOPIC_POSTS;
 pub use groups::{ALL_COMPANY, GroupEdit, GroupPage, Member, MembershipOutcome, is_reserved_name};
-pub use people::{DirectoryPage, Person, PersonPage, ProfileEdit};
+pub use people::{DirectoryFilter, DirectoryPage, Person, PersonPage, ProfileEdit};
 pub use personal::{NoticeKind, Notification, Settings};
 pub use polls::PollResults;
 pub use search::{Hit, HitKind, SearchQuery, SearchResult};

@@ -39,6 +39,19 @@ pub struct DirectoryPage {
     /// Every site (id, name) and department, to filter by.
     pub sites: Vec<(String, String)>,
     pub departments: Vec<String>,
+    /// The profiles of the people of this page that this node holds (their photos).
+    pub profiles: std::collections::HashMap<String, Arc<ProfileView>>,
+}
+
+/// What the people directory is filtered by (each `None`: any).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirectoryFilter {
+    pub site: Option<String>,
+    pub department: Option<String>,
+    /// Words of the title, in any case and with any accents.
+    pub title: Option<String>,
+    /// Direct reports of this employee.
+    pub manager: Option<String>,
 }
 
 /// The fields of one's profile to change (those left `None` stay as they are).
@@ -179,17 +192,17 @@ impl Service {
 
     /// The people directory: active employees, by name, filtered by site, department and
     /// words of their title (any case, any accents), `limit` from `offset`.
-    pub fn browse_people(
-        &self,
-        site: Option<&str>,
-        department: Option<&str>,
-        title: Option<&str>,
-        offset: usize,
-        limit: usize,
-    ) -> DirectoryPage {
+    pub fn browse_people(&self, f: &DirectoryFilter, offset: usize, limit: usize) -> DirectoryPage {
         use crate::readmodel::fold;
         let dir = self.reader().directory();
-        let words: Vec<String> = title
+        let (site, department, manager) = (
+            f.site.as_deref(),
+            f.department.as_deref(),
+            f.manager.as_deref(),
+        );
+        let words: Vec<String> = f
+            .title
+            .as_deref()
             .map(|t| fold(t).split_whitespace().map(str::to_owned).collect())
             .unwrap_or_default();
         let mut matching: Vec<&Employee> = dir
@@ -198,6 +211,7 @@ impl Service {
             .filter(|e| e.status == weft_keys::Status::Active)
             .filter(|e| site.is_none_or(|s| e.site.as_str() == s))
             .filter(|e| department.is_none_or(|d| e.department == d))
+            .filter(|e| manager.is_none_or(|m| e.manager.as_deref() == Some(m)))
             .filter(|e| {
                 let t = fold(&e.title);
                 words.iter().all(|w| t.contains(w.as_str()))
@@ -212,14 +226,22 @@ impl Service {
             .collect();
         departments.sort_by_cached_key(|d| fold(d));
         departments.dedup();
+        let people: Vec<Employee> = matching
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|e| (*e).clone())
+            .collect();
+        let model = self.reader().model();
+        let profiles = people
+            .iter()
+            .filter_map(|e| Some((e.id.clone(), Arc::new(model.profile_card(&e.id)?))))
+            .collect();
+        drop(model);
         DirectoryPage {
             total: matching.len(),
-            people: matching
-                .into_iter()
-                .skip(offset)
-                .take(limit)
-                .cloned()
-                .collect(),
+            profiles,
+            people,
             sites: dir
                 .sites
                 .values()

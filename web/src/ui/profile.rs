@@ -121,7 +121,7 @@ pub(super) async fn person_page(
 }
 
 /// "Hélène Dupré" → "HD".
-fn initials(name: &str) -> String {
+pub(super) fn initials(name: &str) -> String {
     name.split_whitespace()
         .filter_map(|w| w.chars().next())
         .take(2)

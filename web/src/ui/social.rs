@@ -323,7 +323,10 @@ pub(super) async fn announcement_dismiss(
 /// `GET /announce`: the form communication teams announce with.
 pub(super) async fn announce_page(State(state): State<AppState>, v: Viewer) -> Response {
     let t = |k| v.lang.t(k);
-    let sites = state.service.browse_people(None, None, None, 0, 0).sites;
+    let sites = state
+        .service
+        .browse_people(&weft_node::service::DirectoryFilter::default(), 0, 0)
+        .sites;
     page(
         v.lang,
         t("make_announcement"),
@@ -440,9 +443,12 @@ pub(super) async fn directory_page(
         ));
     }
     let d = state.service.browse_people(
-        site.as_deref(),
-        dept.as_deref(),
-        title.as_deref(),
+        &weft_node::service::DirectoryFilter {
+            site: site.clone(),
+            department: dept.clone(),
+            title: title.clone(),
+            manager: None,
+        },
         f.from,
         DIRECTORY_PAGE,
     );
@@ -477,7 +483,11 @@ pub(super) async fn directory_page(
             p.meta { (d.total) " " (t("people_found")) }
             ul.grid.people-grid {
                 @for e in &d.people {
-                    li.card {
+                    li.card.person {
+                        @match d.profiles.get(&e.id).and_then(|p| p.photo.clone()) {
+                            Some(h) => img.avatar.small src={ "/api/v1/people/" (e.id) "/photo?v=" (h) } alt="" width="48" height="48";,
+                            None => span.avatar.small.initials aria-hidden="true" { (super::profile::initials(&e.display_name)) },
+                        }
                         a href={ "/people/" (e.id) } { strong { (e.display_name) } }
                         br;
                         span.meta { (e.title) }
