@@ -1242,7 +1242,7 @@ fn searchable(p: &weft_crdt::PostView) -> std::borrow::Cow<'_, str> {
         text.push_str("\n\n");
         text.push_str(&poll.question);
         for (_, label) in &poll.options {
-            text.push_str("\n");
+            text.push('\n');
             text.push_str(label);
         }
     }

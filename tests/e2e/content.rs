@@ -464,6 +464,16 @@ fn get_ics(node: &Node, path: &str, token: Option<&str>) -> String {
 
 #[test]
 fn an_event_is_answered_at_three_sites_and_subscribed_to_as_icalendar() {
+    // Next year's March: within the agendas' year ahead, and in Paris's winter time.
+    let y: i32 = rfc3339(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64,
+    )[..4]
+        .parse::<i32>()
+        .unwrap()
+        + 1;
     let company = Company::new();
     let nodes: Vec<Node> = (0..3).map(|i| company.start(i)).collect();
     all_connected(&nodes);
@@ -482,10 +492,10 @@ fn an_event_is_answered_at_three_sites_and_subscribed_to_as_icalendar() {
     let gid = g["id"].as_str().unwrap().to_owned();
     let events = format!("/api/v1/groups/{gid}/events");
     for bad in [
-        json!({"title": "Sortie", "starts_at": "2027-03-10T10:00", "time_zone": "Mars/Base"}),
+        json!({"title": "Sortie", "starts_at": format!("{y}-03-10T10:00"), "time_zone": "Mars/Base"}),
         json!({"title": "Sortie", "starts_at": "le 10 mars"}),
-        json!({"title": "Sortie", "starts_at": "2027-03-10T10:00", "ends_at": "2027-03-10T09:00"}),
-        json!({"title": "", "starts_at": "2027-03-10T10:00"}),
+        json!({"title": "Sortie", "starts_at": format!("{y}-03-10T10:00"), "ends_at": format!("{y}-03-10T09:00")}),
+        json!({"title": "", "starts_at": format!("{y}-03-10T10:00")}),
     ] {
         nodes[0].api(&tokens[0], "POST", &events, Some(bad), 422);
     }
@@ -497,16 +507,16 @@ fn an_event_is_answered_at_three_sites_and_subscribed_to_as_icalendar() {
         Some(json!({
             "title": "Sortie au Jardin des Plantes; macro, et fleurs",
             "description": "Apportez vos objectifs.\nRendez-vous à l'entrée.",
-            "starts_at": "2027-03-10T10:00",
-            "ends_at": "2027-03-10T12:30",
+            "starts_at": format!("{y}-03-10T10:00"),
+            "ends_at": format!("{y}-03-10T12:30"),
             "time_zone": "Europe/Paris",
             "location": "57 rue Cuvier, Paris",
         })),
         201,
     );
     let eid = e["id"].as_str().unwrap().to_owned();
-    assert_eq!(e["starts_at"], "2027-03-10T09:00:00.000Z");
-    assert_eq!(e["ends_at"], "2027-03-10T11:30:00.000Z");
+    assert_eq!(e["starts_at"], format!("{y}-03-10T09:00:00.000Z"));
+    assert_eq!(e["ends_at"], format!("{y}-03-10T11:30:00.000Z"));
     assert_eq!(e["time_zone"], "Europe/Paris");
     assert_eq!(e["rsvp"], json!({"yes": 0, "maybe": 0, "no": 0}));
     assert_eq!(e["my_rsvp"], Value::Null);
@@ -548,7 +558,7 @@ fn an_event_is_answered_at_three_sites_and_subscribed_to_as_icalendar() {
         &tokens[1],
         "PATCH",
         &format!("/api/v1/events/{eid}"),
-        Some(json!({"starts_at": "2027-03-11T10:00", "time_zone": "Europe/Paris"})),
+        Some(json!({"starts_at": format!("{y}-03-11T10:00"), "time_zone": "Europe/Paris"})),
         403,
     );
 
@@ -562,8 +572,8 @@ fn an_event_is_answered_at_three_sites_and_subscribed_to_as_icalendar() {
     assert_eq!(parsed.len(), 1, "{ics}");
     let ev = &parsed[0];
     assert_eq!(ev["UID"], format!("{eid}@weft"));
-    assert_eq!(ev["DTSTART"], "20270310T090000Z");
-    assert_eq!(ev["DTEND"], "20270310T113000Z");
+    assert_eq!(ev["DTSTART"], format!("{y}0310T090000Z"));
+    assert_eq!(ev["DTEND"], format!("{y}0310T113000Z"));
     assert_eq!(
         ev["SUMMARY"],
         "Sortie au Jardin des Plantes; macro, et fleurs"
@@ -645,7 +655,7 @@ fn an_event_is_answered_at_three_sites_and_subscribed_to_as_icalendar() {
         &tokens[0],
         "PATCH",
         &format!("/api/v1/events/{eid}"),
-        Some(json!({"starts_at": "2027-03-10T10:00", "ends_at": "2027-03-10T12:30", "time_zone": "Europe/Paris", "location": "57 rue Cuvier, Paris", "cancelled": true})),
+        Some(json!({"starts_at": format!("{y}-03-10T10:00"), "ends_at": format!("{y}-03-10T12:30"), "time_zone": "Europe/Paris", "location": "57 rue Cuvier, Paris", "cancelled": true})),
         200,
     );
     eventually(
@@ -681,7 +691,7 @@ fn an_event_is_answered_at_three_sites_and_subscribed_to_as_icalendar() {
         &tokens[0],
         "POST",
         &format!("/api/v1/groups/{private}/events"),
-        Some(json!({"title": "Réunion CSE", "starts_at": "2027-04-02T14:00:00Z"})),
+        Some(json!({"title": "Réunion CSE", "starts_at": format!("{y}-03-12T14:00:00Z")})),
         201,
     );
     let secret = e["id"].as_str().unwrap().to_owned();

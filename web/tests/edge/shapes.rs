@@ -367,3 +367,144 @@ async fn answers_have_the_fields_the_document_describes() {
     assert_eq!(s, StatusCode::OK);
     shaped(&doc, "NodeInfo", &serde_json::from_str(&node).unwrap());
 }
+
+/// The answers of polls, events, agendas, walls, announcements, bookmarks and the people
+/// directory have the fields the document describes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rich_content_answers_have_the_fields_the_document_describes() {
+    let n = node().await;
+    let app = app(&n, WebOptions::default());
+    let (_, _, doc) = send(
+        &app,
+        from(
+            HERE,
+            Request::get("/api/v1/openapi.json")
+                .body(Body::empty())
+                .unwrap(),
+        ),
+    )
+    .await;
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    let call = async |r: Request<Body>, want: StatusCode| -> Value {
+        let (s, _, body) = send(&app, from(HERE, r)).await;
+        assert_eq!(s, want, "{body}");
+        serde_json::from_str(&body).unwrap_or(Value::Null)
+    };
+    let t = login(&app, "e0").await;
+    let get = |path: &str| bearer(&t, Request::get(path)).body(Body::empty()).unwrap();
+    let post =
+        |path: &str, body: Value| json_body(bearer(&t, Request::post(path)), body.to_string());
+    let put = |path: &str, body: Value| json_body(bearer(&t, Request::put(path)), body.to_string());
+
+    let g = call(
+        post(
+            "/api/v1/groups",
+            json!({"name": "Choir", "visibility": "public"}),
+        ),
+        StatusCode::CREATED,
+    )
+    .await;
+    let gid = g["id"].as_str().unwrap().to_owned();
+    // A poll.
+    let th = call(
+        post(
+            &format!("/api/v1/groups/{gid}/polls"),
+            json!({"question": "Which song?", "options": ["A", "B"], "results_after_vote": true}),
+        ),
+        StatusCode::CREATED,
+    )
+    .await;
+    shaped(&doc, "Thread", &th);
+    let poll = shaped(&doc, "Poll", &th["root"]["poll"]);
+    shaped(&doc, "PollOption", &poll["options"][0]);
+    let pid = poll["id"].as_str().unwrap().to_owned();
+    let voted = call(
+        put(
+            &format!("/api/v1/polls/{pid}/vote"),
+            json!({"options": ["2"]}),
+        ),
+        StatusCode::OK,
+    )
+    .await;
+    shaped(&doc, "Poll", &voted);
+    assert_eq!(voted["options"][1]["votes"], 1);
+    shaped(
+        &doc,
+        "Poll",
+        &call(get(&format!("/api/v1/polls/{pid}")), StatusCode::OK).await,
+    );
+    // An event, its answer, the agendas and the calendar address.
+    let in_a_month = weft_web::time::rfc3339(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+            + 30 * 24 * 3_600_000,
+    );
+    let e = call(
+        post(
+            &format!("/api/v1/groups/{gid}/events"),
+            json!({"title": "Rehearsal", "starts_at": in_a_month, "time_zone": "Europe/Paris"}),
+        ),
+        StatusCode::CREATED,
+    )
+    .await;
+    shaped(&doc, "Event", &e);
+    shaped(&doc, "RsvpCounts", &e["rsvp"]);
+    let eid = e["id"].as_str().unwrap().to_owned();
+    let e = call(
+        put(
+            &format!("/api/v1/events/{eid}/rsvp"),
+            json!({"answer": "yes"}),
+        ),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(e["my_rsvp"], "yes");
+    for path in [
+        format!("/api/v1/groups/{gid}/events"),
+        "/api/v1/me/events".to_owned(),
+    ] {
+        let list = call(get(&path), StatusCode::OK).await;
+        shaped(&doc, "Event", &list["items"][0]);
+    }
+    shaped(
+        &doc,
+        "CalendarJson",
+        &call(get("/api/v1/me/calendar"), StatusCode::OK).await,
+    );
+    // A wall.
+    let p = call(
+        post("/api/v1/people/e1/wall", json!({"body": "Welcome!"})),
+        StatusCode::CREATED,
+    )
+    .await;
+    shaped(&doc, "Post", &p);
+    let wall = call(get("/api/v1/people/e1/wall"), StatusCode::OK).await;
+    shaped(&doc, "Thread", &wall);
+    assert_eq!(wall["wall_of"], "e1");
+    // An announcement (e0 is a community manager).
+    let a = call(
+        post(
+            "/api/v1/announcements",
+            json!({"title": "Hello", "body": "All"}),
+        ),
+        StatusCode::CREATED,
+    )
+    .await;
+    shaped(&doc, "Thread", &a);
+    shaped(&doc, "Announcement", &a["announcement"]);
+    let list = call(get("/api/v1/announcements"), StatusCode::OK).await;
+    shaped(&doc, "AnnouncementItem", &list["items"][0]);
+    // A bookmark, and the directory.
+    let root = th["root"]["id"].as_str().unwrap().to_owned();
+    let r = bearer(&t, Request::put(format!("/api/v1/posts/{root}/bookmark")))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, from(HERE, r)).await.0, StatusCode::NO_CONTENT);
+    let list = call(get("/api/v1/me/bookmarks"), StatusCode::OK).await;
+    shaped(&doc, "Bookmark", &list["items"][0]);
+    let d = call(get("/api/v1/directory"), StatusCode::OK).await;
+    shaped(&doc, "DirectoryJson", &d);
+    shaped(&doc, "Person", &d["items"][0]);
+}
