@@ -287,3 +287,110 @@ async fn a_form_without_its_token_is_refused() {
             .starts_with("weft_session=")
     );
 }
+
+/// A private group's polls and events: outsiders (who see the group listed) may not read
+/// them (404), vote, answer or list its agenda (403); a secret group's are not found at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_and_events_of_a_group_one_is_not_in_are_out_of_reach() {
+    let n = node().await;
+    let app = app(&n, WebOptions::default());
+    let owner = login(&app, "e0").await;
+    let outsider = login(&app, "e1").await;
+    for (visibility, listed) in [("private", true), ("secret", false)] {
+        let (g, _) = group_with_thread(&app, &owner, visibility).await;
+        let (s, poll) = json(
+            &app,
+            bearer(&owner, Request::post(format!("/api/v1/groups/{g}/polls"))),
+            serde_json::json!({"question": "Pay rise?", "options": ["Yes", "No"]}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{poll}");
+        let pid = poll["root"]["poll"]["id"].as_str().unwrap().to_owned();
+        let (s, ev) = json(
+            &app,
+            bearer(&owner, Request::post(format!("/api/v1/groups/{g}/events"))),
+            serde_json::json!({"title": "Strike", "starts_at": "2027-01-10T10:00:00Z"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{ev}");
+        let eid = ev["id"].as_str().unwrap().to_owned();
+        let hidden = StatusCode::NOT_FOUND;
+        let write = if listed {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::NOT_FOUND
+        };
+        assert_eq!(
+            status(
+                &app,
+                bearer(&outsider, Request::get(format!("/api/v1/polls/{pid}")))
+            )
+            .await,
+            hidden
+        );
+        assert_eq!(
+            status(
+                &app,
+                bearer(&outsider, Request::get(format!("/api/v1/events/{eid}")))
+            )
+            .await,
+            hidden
+        );
+        assert_eq!(
+            status(
+                &app,
+                bearer(
+                    &outsider,
+                    Request::get(format!("/api/v1/groups/{g}/events"))
+                )
+            )
+            .await,
+            write,
+            "{visibility} agenda"
+        );
+        assert_eq!(
+            status(
+                &app,
+                bearer(
+                    &outsider,
+                    Request::get(format!("/api/v1/groups/{g}/events.ics"))
+                )
+            )
+            .await,
+            write
+        );
+        let (s, _) = json(
+            &app,
+            bearer(&outsider, Request::put(format!("/api/v1/polls/{pid}/vote"))),
+            serde_json::json!({"options": ["1"]}),
+        )
+        .await;
+        assert_eq!(s, hidden, "{visibility} vote");
+        let (s, _) = json(
+            &app,
+            bearer(
+                &outsider,
+                Request::put(format!("/api/v1/events/{eid}/rsvp")),
+            ),
+            serde_json::json!({"answer": "yes"}),
+        )
+        .await;
+        assert_eq!(s, hidden, "{visibility} answer");
+        // Nor does it show in their agenda.
+        let (s, mine) = json(
+            &app,
+            bearer(&outsider, Request::get("/api/v1/me/events")),
+            serde_json::Value::Null,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            mine["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["id"] != eid.as_str()),
+            "{mine}"
+        );
+    }
+}
