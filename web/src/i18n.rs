@@ -312,6 +312,10 @@ impl Lang {
             "unpin" => ("Unpin", "Désépingler"),
             "pinned" => ("Pinned", "Épinglé"),
             "question" => ("Question", "Question"),
+            "ask_question" => (
+                "A question: I will pick the best answer",
+                "Une question : je choisirai la meilleure réponse",
+            ),
             "best_answer" => ("Best answer", "Meilleure réponse"),
             "mark_best_answer" => ("Best answer", "Meilleure réponse"),
             "not_best_answer" => ("Not the best answer", "Plus la meilleure réponse"),

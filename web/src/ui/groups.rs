@@ -161,6 +161,10 @@ pub(super) async fn group_page(
     let Some(mut gp) = found else {
         return not_found(&v);
     };
+    // Pinned threads first (on the first page; the order is otherwise the last activity).
+    if older.before.is_none() {
+        gp.threads.sort_by_key(|(t, _)| !t.pinned);
+    }
     if gp.access == Access::Full {
         let now = state.service.now_ms();
         gp.events = state
@@ -230,6 +234,7 @@ fn group_body(lang: Lang, v: &Viewer, gp: &GroupPage) -> Markup {
                                 input id="ttitle" name="title" required maxlength="300";
                                 label for="tbody" { (t("message")) }
                                 textarea id="tbody" name="body" rows="5" required data-mentions {}
+                                label.choice { input type="checkbox" name="question" value="1"; " " (t("ask_question")) }
                                 (super::threads::poll_fields(lang))
                                 button type="submit" { (t("post")) }
                             }

@@ -154,6 +154,9 @@ pub(super) fn thread_card(
     html! {
         article.card.unread[unread] {
             h3 {
+                @if t.pinned { span.badge.pin { (lang.t("pinned")) } " " }
+                @if t.question { span.badge.question { (lang.t("question")) } " " }
+                @if t.event.is_some() { span.badge.question { (lang.t("event")) } " " }
                 a href={ "/threads/" (t.id) } { (t.title) }
                 @if unread { " " span.new { (lang.t("new")) } }
             }

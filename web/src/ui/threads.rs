@@ -23,6 +23,8 @@ use crate::time::rfc3339;
 pub(super) struct ThreadForm {
     title: String,
     body: String,
+    /// A question thread (a checkbox).
+    question: Option<String>,
     #[serde(flatten)]
     poll: PollForm,
 }
@@ -165,6 +167,7 @@ pub(super) async fn thread_create(
         move |s, me, g| async move {
             match f.poll.poll(s.now_ms())? {
                 Some(p) => s.create_poll(&me, &g, &f.title, &f.body, p).await,
+                None if f.question.is_some() => s.ask(&me, &g, &f.title, &f.body).await,
                 None => s.create_thread(&me, &g, &f.title, &f.body).await,
             }
         },
