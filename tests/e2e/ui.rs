@@ -531,3 +531,237 @@ fn the_feed_and_group_pages_page_through_older_threads() {
         assert!(!html.contains("rel=\"next\""), "no third page");
     }
 }
+
+/// What people post besides threads, through the pages' forms alone (no script): a poll and
+/// a vote, an event in Paris time shown in New York time to a viewer there, an answer, the
+/// agenda and its calendar address, a question's best answer, a pin, a bookmark, a word on
+/// a wall, an announcement, and the directory; in French too.
+#[test]
+fn polls_events_walls_and_the_rest_through_the_forms() {
+    let company = Company::new();
+    // Walls and announcements live in All company, which the founding site's node makes:
+    // every site runs.
+    let nodes: Vec<_> = (0..3).map(|i| company.start(i)).collect();
+    let port = nodes[0].http_port;
+    let helene = ui_login(port, "hdupre");
+    let claire = ui_login(port, "cmartin");
+    let start = std::time::Instant::now();
+    while !page(port, &helene, "/groups").contains("All company") {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "All company never came"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for who in [&helene, &claire] {
+        // Accept the charter if one is asked (none is configured here) and land on the feed.
+        page(port, who, "/");
+    }
+    // A group, and a poll started from the thread form.
+    let (s, loc) = post_form(
+        port,
+        &helene,
+        "/groups",
+        "/groups",
+        "name=Chorale&description=&visibility=public",
+    );
+    assert_eq!(s, 303, "{loc}");
+    let group = loc.clone();
+    let (s, thread) = post_form(
+        port,
+        &helene,
+        &group,
+        &format!("{group}/threads"),
+        &format!(
+            "title={}&body={}&poll_question={}&poll_options={}&poll_hours=24",
+            enc("Concert"),
+            enc("Votez"),
+            enc("Quel jour ?"),
+            enc("Vendredi\nSamedi\n")
+        ),
+    );
+    assert_eq!(s, 303, "{thread}");
+    let html = page(port, &claire, &thread);
+    assert!(
+        html.contains("Quel jour ?") && html.contains("name=\"choice\""),
+        "{html}"
+    );
+    let root = html
+        .split("id=\"p-")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (s, _) = post_form(
+        port,
+        &claire,
+        &thread,
+        &format!("{thread}/vote/{root}"),
+        "choice=2",
+    );
+    assert_eq!(s, 303);
+    let html = page(port, &claire, &thread);
+    assert!(
+        html.contains("Samedi <span class=\"count\">(1)</span>"),
+        "{html}"
+    );
+
+    // An event planned in Paris time, in a month; Claire's browser says New York.
+    use weft_web::time::{local_input, short_in, zone};
+    let (paris, new_york) = (
+        zone("Europe/Paris").unwrap(),
+        zone("America/New_York").unwrap(),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let at = (now + 30 * 24 * 3_600_000) / 3_600_000 * 3_600_000;
+    let (s, event) = post_form(
+        port,
+        &helene,
+        &group,
+        &format!("{group}/events"),
+        &format!(
+            "title={}&starts={}&ends={}&time_zone={}&location={}&description=",
+            enc("Répétition"),
+            enc(&local_input(at, &paris)),
+            enc(&local_input(at + 2 * 3_600_000, &paris)),
+            enc("Europe/Paris"),
+            enc("Salle Pleyel")
+        ),
+    );
+    assert_eq!(s, 303, "{event}");
+    let ny = format!("{claire}; weft_tz=America/New_York");
+    let html = page(port, &ny, &event);
+    assert!(
+        html.contains(&short_in(at, &new_york)),
+        "New York time: {html}"
+    );
+    assert!(
+        html.contains(&format!("{}, Europe/Paris", short_in(at, &paris))),
+        "its own time: {html}"
+    );
+    let (s, _) = post_form(
+        port,
+        &claire,
+        &event,
+        &format!("{event}/rsvp"),
+        "answer=yes",
+    );
+    assert_eq!(s, 303);
+    let html = page(port, &claire, "/agenda");
+    assert!(
+        html.contains("Répétition") && html.contains("/calendar/"),
+        "{html}"
+    );
+
+    // A question: Claire asks, Hélène answers, Claire picks it; Hélène (owner) pins it.
+    let (s, q) = post_form(
+        port,
+        &claire,
+        &group,
+        &format!("{group}/threads"),
+        &format!(
+            "title={}&body={}&question=1",
+            enc("Partitions ?"),
+            enc("Où les trouver ?")
+        ),
+    );
+    assert_eq!(s, 303, "{q}");
+    let (s, _) = post_form(
+        port,
+        &helene,
+        &q,
+        &format!("{q}/reply"),
+        &format!("body={}", enc("Dans l'armoire")),
+    );
+    assert_eq!(s, 303);
+    let html = page(port, &claire, &q);
+    let answer = html
+        .split("id=\"p-")
+        .nth(2)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (s, _) = post_form(port, &claire, &q, &format!("{q}/best/{answer}"), "");
+    assert_eq!(s, 303);
+    let (s, _) = post_form(port, &helene, &q, &format!("{q}/pin"), "");
+    assert_eq!(s, 303);
+    let html = page(port, &claire, &q);
+    assert!(
+        html.contains("Best answer") && html.contains("Pinned"),
+        "{html}"
+    );
+    // Claire may not pin (not an owner): refused.
+    let (s, _) = post_form(port, &claire, &thread, &format!("{thread}/pin"), "");
+    assert_ne!(s, 303);
+    // A bookmark.
+    let (s, _) = post_form(port, &claire, &q, &format!("{q}/bookmark/{answer}"), "");
+    assert_eq!(s, 303);
+    assert!(page(port, &claire, "/bookmarks").contains("Partitions ?"));
+
+    // A word on Hélène's wall; she is told; the page shows it, in French for her.
+    let (s, _) = post_form(
+        port,
+        &claire,
+        "/people/hdupre",
+        "/people/hdupre/wall",
+        &format!("body={}", enc("Merci pour le concert !")),
+    );
+    assert_eq!(s, 303);
+    let fr = format!("{helene}; weft_lang=fr");
+    let html = page(port, &fr, "/people/hdupre");
+    assert!(
+        html.contains("Merci pour le concert") && html.contains("Mur"),
+        "{html}"
+    );
+    assert!(page(port, &fr, "/notifications").contains("a écrit sur votre mur"));
+
+    // An announcement by Hélène (a community manager): above Claire's feed until dismissed.
+    let (s, _) = post_form(
+        port,
+        &helene,
+        "/announce",
+        "/announce",
+        &format!(
+            "title={}&body={}&site=&days=7",
+            enc("Fermeture le 24"),
+            enc("Le site ferme à midi.")
+        ),
+    );
+    assert_eq!(s, 303);
+    let html = page(port, &claire, "/");
+    assert!(
+        html.contains("Fermeture le 24") && html.contains("class=\"announcement\""),
+        "{html}"
+    );
+    assert!(
+        !html.contains("Make an announcement"),
+        "Claire may not announce"
+    );
+    let id = html
+        .split("/announcements/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (s, _) = post_form(
+        port,
+        &claire,
+        "/",
+        &format!("/announcements/{id}/dismiss"),
+        "",
+    );
+    assert_eq!(s, 303);
+    assert!(!page(port, &claire, "/").contains("class=\"announcement\""));
+    // The directory, by department.
+    let html = page(port, &claire, "/directory?department=Communication");
+    assert!(html.contains("Manon Roux"), "{html}");
+}
