@@ -137,6 +137,11 @@ impl PeopleIndex {
     }
 
     /// How many people are filed.
+    /// Every filed (active) employee, in folded-name order.
+    pub fn in_order(&self) -> impl Iterator<Item = &str> {
+        self.order.iter().map(String::as_str)
+    }
+
     pub fn len(&self) -> usize {
         self.people.len()
     }

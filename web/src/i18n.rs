@@ -322,6 +322,7 @@ impl Lang {
             "hide" => ("Hide", "Masquer"),
             "show_again" => ("Show again", "Afficher à nouveau"),
             "wall" => ("Wall", "Mur"),
+            "wall_of" => ("On the wall of", "Sur le mur de"),
             "wall_write" => ("A word for", "Un mot pour"),
             "wall_write_own" => ("Write on your wall", "Écrire sur votre mur"),
             "wall_empty" => (

@@ -205,27 +205,32 @@ impl Service {
             .as_deref()
             .map(|t| fold(t).split_whitespace().map(str::to_owned).collect())
             .unwrap_or_default();
-        let mut matching: Vec<&Employee> = dir
-            .employees
-            .values()
-            .filter(|e| e.status == weft_keys::Status::Active)
-            .filter(|e| site.is_none_or(|s| e.site.as_str() == s))
-            .filter(|e| department.is_none_or(|d| e.department == d))
-            .filter(|e| manager.is_none_or(|m| e.manager.as_deref() == Some(m)))
-            .filter(|e| {
-                let t = fold(&e.title);
-                words.iter().all(|w| t.contains(w.as_str()))
-            })
-            .collect();
-        matching.sort_by_cached_key(|e| (fold(&e.display_name), e.id.clone()));
-        let mut departments: Vec<String> = dir
+        // In name order already: the people index keeps the active employees so.
+        let matching: Vec<&Employee> = {
+            let model = self.reader().model();
+            model
+                .people()
+                .in_order()
+                .filter_map(|id| dir.employees.get(id))
+                .filter(|e| site.is_none_or(|s| e.site.as_str() == s))
+                .filter(|e| department.is_none_or(|d| e.department == d))
+                .filter(|e| manager.is_none_or(|m| e.manager.as_deref() == Some(m)))
+                .filter(|e| {
+                    words.is_empty() || {
+                        let t = fold(&e.title);
+                        words.iter().all(|w| t.contains(w.as_str()))
+                    }
+                })
+                .collect()
+        };
+        let distinct: std::collections::BTreeSet<&str> = dir
             .employees
             .values()
             .filter(|e| e.status == weft_keys::Status::Active && !e.department.is_empty())
-            .map(|e| e.department.clone())
+            .map(|e| e.department.as_str())
             .collect();
+        let mut departments: Vec<String> = distinct.into_iter().map(str::to_owned).collect();
         departments.sort_by_cached_key(|d| fold(d));
-        departments.dedup();
         let people: Vec<Employee> = matching
             .iter()
             .skip(offset)

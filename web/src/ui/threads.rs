@@ -199,7 +199,13 @@ pub(super) async fn thread_page(
         &t.title,
         Some(&v),
         html! {
-            p.meta { a href={ "/groups/" (t.group) } { (group) } }
+            p.meta {
+                @if let Some(owner) = &t.wall_of {
+                    (tr("wall_of")) " " a href={ "/people/" (owner) "#wall" } { "@" (owner) }
+                } @else {
+                    a href={ "/groups/" (t.group) } { (group) }
+                }
+            }
             div.heading {
                 h1 {
                     @if t.pinned { span.badge.pin { (tr("pinned")) } " " }
