@@ -27,7 +27,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (0..3usize, 0..15u8, any::<u16>(), any::<u16>())
+        3 => (0..3usize, 0..17u8, any::<u16>(), any::<u16>())
             .prop_map(|(site, action, a, b)| Op::Local { site, action, a, b }),
         2 => (0..3usize, 1..12u8, any::<u16>()).prop_map(|(to, count, seed)| Op::Deliver { to, count, seed }),
     ]
@@ -401,6 +401,32 @@ impl Sim {
                         r.rsvp(&author, t, p, Some(answer).filter(|a| !a.is_empty()), now)
                     {
                         made.push(c);
+                    }
+                }
+            }
+            15 => {
+                // The community manager e0 pins or unpins a thread, from their home site.
+                if site == 0
+                    && let Some(t) = &thread
+                    && let Ok(c) =
+                        r.pin_thread(&self.world.authors[0], t, !a.is_multiple_of(2), now)
+                {
+                    made.push(c);
+                }
+            }
+            16 => {
+                // Forged: someone who neither owns the group nor manages the community pins.
+                if let Some(t) = &thread
+                    && author.employee != "e0"
+                {
+                    let g = r.group_of(t).unwrap();
+                    let heads = r.doc(&g).unwrap().heads();
+                    if let Some(c) =
+                        unchecked_change(r, &author, Some(t), DocKind::Thread, heads, now, |tx| {
+                            tx.put(automerge::ROOT, "pinned", true)
+                        })
+                    {
+                        self.forged.push(c);
                     }
                 }
             }
