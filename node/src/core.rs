@@ -916,8 +916,8 @@ impl Core {
     }
 
     /// Reminders, looked for about once a minute: an hour before an event starts, its
-    /// attendees homed here (those who answered yes or maybe) are reminded; when a poll in a
-    /// thread's first post closes, its author and voters homed here are told. Each employee
+    /// attendees homed here (those who answered yes or maybe) are reminded; when a poll
+    /// closes, its author and voters homed here are told. Each employee
     /// is told once of each (recorded in their personal records).
     pub fn remind(&mut self, since: i64, now: i64) -> Result<(), NodeError> {
         use crate::personal::{NoticeKind, Notification, REMIND_BEFORE_MS};
@@ -954,52 +954,73 @@ impl Core {
                 let Some(v) = self.replica.doc(&id).and_then(weft_crdt::ThreadView::of) else {
                     continue;
                 };
-                let Some(root) = v.posts.first() else {
-                    continue;
-                };
-                let who: Vec<String> = match kind {
-                    NoticeKind::Reminder => root
-                        .event
-                        .iter()
-                        .flat_map(|e| {
-                            ["yes", "maybe"]
-                                .into_iter()
-                                .flat_map(|a| e.rsvps.get(a).cloned().unwrap_or_default())
+                // The posts it is about: an event's first post; the polls that closed.
+                let about: Vec<(&weft_crdt::PostView, Vec<String>)> = match kind {
+                    NoticeKind::Reminder => v
+                        .posts
+                        .first()
+                        .into_iter()
+                        .map(|root| {
+                            let who = root
+                                .event
+                                .iter()
+                                .flat_map(|e| {
+                                    ["yes", "maybe"]
+                                        .into_iter()
+                                        .flat_map(|a| e.rsvps.get(a).cloned().unwrap_or_default())
+                                })
+                                .collect();
+                            (root, who)
                         })
                         .collect(),
-                    _ => std::iter::once(root.author.clone())
-                        .chain(
-                            root.poll
-                                .iter()
-                                .flat_map(|p| p.votes.values().flatten().cloned()),
-                        )
+                    _ => v
+                        .posts
+                        .iter()
+                        .filter(|p| {
+                            p.poll
+                                .as_ref()
+                                .and_then(|q| q.closes_at)
+                                .is_some_and(|c| c >= since && c <= now)
+                        })
+                        .map(|p| {
+                            let who = std::iter::once(p.author.clone())
+                                .chain(
+                                    p.poll
+                                        .iter()
+                                        .flat_map(|q| q.votes.values().flatten().cloned()),
+                                )
+                                .collect();
+                            (p, who)
+                        })
                         .collect(),
                 };
-                for e in who {
-                    if !local(self, &e) || told.contains(&(e.clone(), id.clone())) {
-                        continue;
-                    }
-                    let mark = format!("{}:{}", kind.as_str(), id);
-                    if self.store.reminded(&e, &mark)? {
-                        continue;
-                    }
-                    self.store.set_reminded(&e, &mark)?;
-                    self.store.add_notification(
-                        &e,
-                        Notification {
-                            id: 0,
-                            kind,
-                            doc: id.as_str().to_owned(),
-                            post: Some(root.id.clone()),
-                            by: root.author.clone(),
-                            title: v.title.clone(),
-                            at: now,
-                            read: false,
-                        },
-                    )?;
-                    told.push((e.clone(), id.clone()));
-                    if !self.notified.contains(&e) {
-                        self.notified.push(e);
+                for (post, who) in about {
+                    for e in who {
+                        if !local(self, &e) || told.contains(&(e.clone(), post.id.clone())) {
+                            continue;
+                        }
+                        let mark = format!("{}:{}:{}", kind.as_str(), id, post.id);
+                        if self.store.reminded(&e, &mark)? {
+                            continue;
+                        }
+                        self.store.set_reminded(&e, &mark)?;
+                        self.store.add_notification(
+                            &e,
+                            Notification {
+                                id: 0,
+                                kind,
+                                doc: id.as_str().to_owned(),
+                                post: Some(post.id.clone()),
+                                by: post.author.clone(),
+                                title: v.title.clone(),
+                                at: now,
+                                read: false,
+                            },
+                        )?;
+                        told.push((e.clone(), post.id.clone()));
+                        if !self.notified.contains(&e) {
+                            self.notified.push(e);
+                        }
                     }
                 }
             }

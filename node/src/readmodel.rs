@@ -65,9 +65,9 @@ pub struct ThreadSummary {
     /// Pinned at the top of its group.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pinned: bool,
-    /// When the poll of its first post closes, if it has one that does.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub poll_closes: Option<i64>,
+    /// When its posts' polls close (those that do; a poll never changes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub polls_close: Vec<i64>,
     /// The thread's Automerge heads this summary was made at: a post is new to it if the
     /// thread did not hold it then, and what changed since is what its next update reads
     /// (also after a restart, where the thread is read back from the store with them).
@@ -157,7 +157,7 @@ impl PartialEq for ThreadSummary {
             && self.question == o.question
             && self.best_answer == o.best_answer
             && self.pinned == o.pinned
-            && self.poll_closes == o.poll_closes
+            && self.polls_close == o.polls_close
     }
 }
 
@@ -293,7 +293,7 @@ pub struct ReadModel {
     walls: HashMap<String, BTreeSet<DocId>>,
     /// Announcement threads.
     announcements: HashMap<DocId, weft_crdt::AnnouncementView>,
-    /// Threads whose first post's poll closes, by closing time (a poll never changes).
+    /// Threads with a poll that closes, by closing time (a poll never changes).
     polls: BTreeMap<i64, BTreeSet<DocId>>,
 }
 
@@ -365,8 +365,8 @@ impl ReadModel {
         if let Some(e) = &summary.event {
             file_event(&mut self.events, e.starts_at, &summary.id, true);
         }
-        if let Some(c) = summary.poll_closes {
-            file_event(&mut self.polls, c, &summary.id, true);
+        for c in &summary.polls_close {
+            file_event(&mut self.polls, *c, &summary.id, true);
         }
         if let Some(a) = &summary.announcement {
             self.announcements.insert(summary.id.clone(), a.clone());
@@ -533,7 +533,11 @@ impl ReadModel {
             question: v.question,
             best_answer: v.best_answer.clone(),
             pinned: v.pinned,
-            poll_closes: root.and_then(|p| p.poll.as_ref()).and_then(|p| p.closes_at),
+            polls_close: v
+                .posts
+                .iter()
+                .filter_map(|p| p.poll.as_ref()?.closes_at)
+                .collect(),
             replies: v.posts.len().saturating_sub(1),
             heads: d.applied_heads(),
             id: v.id.clone(),
@@ -567,11 +571,18 @@ impl ReadModel {
         let old_activity = s.last_activity;
         let root = weft_crdt::PostView::root_id(d);
         let mut notices = Vec::new();
+        let mut new_polls = Vec::new();
         for ((pid, p), known) in touched.iter().zip(known) {
             let Some(p) = p else {
                 continue;
             };
             if !known {
+                if let Some(c) = p.poll.as_ref().and_then(|p| p.closes_at)
+                    && !s.polls_close.contains(&c)
+                {
+                    s.polls_close.push(c);
+                    new_polls.push(c);
+                }
                 s.replies += 1;
                 if !p.deleted {
                     notices.push(Notice::Post {
@@ -609,6 +620,13 @@ impl ReadModel {
             }
         }
         s.heads = d.applied_heads();
+        let id = s.id.clone();
+        for c in new_polls {
+            file_event(&mut self.polls, c, &id, true);
+        }
+        let Some(s) = self.threads.get(d.id()) else {
+            return notices;
+        };
         let filed = ThreadFiling {
             id: s.id.clone(),
             group: s.group.clone(),
@@ -825,7 +843,7 @@ impl ReadModel {
         }
     }
 
-    /// Threads whose first post's poll closes in `from..to` (ms).
+    /// Threads with a poll that closes in `from..to` (ms).
     pub fn polls_closing_between(
         &self,
         from: i64,

@@ -631,6 +631,18 @@ fn attendees_are_reminded_and_voters_told_a_poll_closed_once_at_home() {
     b.rsvp("e3", &ev, &ev_root, Some("no"), t0 + 10).unwrap();
     a.rsvp("e2", &ev, &ev_root, Some("maybe"), t0 + 10).unwrap();
     b.vote("e1", &pl, &pl_root, &["2"], t0 + 20).unwrap();
+    // A poll in a reply, closing too: e3 votes in it.
+    let reply_poll = weft_crdt::NewPoll {
+        question: "Concert dress?".into(),
+        options: vec!["Black".into(), "Colours".into()],
+        closes_at: Some(t0 + 1_500),
+        ..poll.clone()
+    };
+    let rp = a
+        .reply_with("e2", &pl, "And this?", None, Some(&reply_poll), t0 + 30, 4)
+        .unwrap();
+    pump(&mut a, &mut b);
+    b.vote("e3", &pl, &rp, &["1"], t0 + 40).unwrap();
     pump(&mut a, &mut b);
     let told = |c: &Core, who: &str, kind: NoticeKind| {
         c.notifications_for(who, None, 100)
@@ -660,7 +672,16 @@ fn attendees_are_reminded_and_voters_told_a_poll_closed_once_at_home() {
     );
     assert_eq!(told(&a, "e0", NoticeKind::PollClosed), 1, "its author");
     assert_eq!(told(&b, "e1", NoticeKind::PollClosed), 1, "a voter");
-    assert_eq!(told(&b, "e3", NoticeKind::PollClosed), 0, "not a voter");
+    assert_eq!(
+        told(&b, "e3", NoticeKind::PollClosed),
+        1,
+        "a voter in the reply's poll only"
+    );
+    assert_eq!(
+        told(&a, "e2", NoticeKind::PollClosed),
+        1,
+        "the reply poll's author"
+    );
     // At each one's own site only.
     assert_eq!(told(&a, "e1", NoticeKind::Reminder), 0);
 }
