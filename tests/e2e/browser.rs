@@ -547,14 +547,28 @@ fn the_demo_pages_in_a_browser_with_screenshots() {
     );
     b.screenshot("thread-phone");
     // The new pages fit a phone's screen too.
-    for path in ["/agenda", "/directory", "/people/hdupre", "/bookmarks", "/announce"] {
+    for path in [
+        "/agenda",
+        "/directory",
+        "/people/hdupre",
+        "/bookmarks",
+        "/announce",
+    ] {
         b.go(&url(path));
         b.wait_for("main h1", 10);
         let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth + 1;");
-        assert_eq!(fits.as_bool(), Some(true), "{path} scrolls sideways on a phone");
+        assert_eq!(
+            fits.as_bool(),
+            Some(true),
+            "{path} scrolls sideways on a phone"
+        );
     }
     b.go(&url(&format!("/threads/{event}")));
     b.wait_for("section.event", 10);
     let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth + 1;");
-    assert_eq!(fits.as_bool(), Some(true), "an event scrolls sideways on a phone");
+    assert_eq!(
+        fits.as_bool(),
+        Some(true),
+        "an event scrolls sideways on a phone"
+    );
 }

@@ -652,6 +652,25 @@ fn polls_events_walls_and_the_rest_through_the_forms() {
         "answer=yes",
     );
     assert_eq!(s, 303);
+    // The group's agenda page, and its iCalendar file with the session cookie alone.
+    let html = page(port, &claire, &format!("{group}/agenda"));
+    assert!(
+        html.contains("Répétition") && html.contains("events.ics"),
+        "{html}"
+    );
+    let (s, head, ics) = http_raw(
+        port,
+        "GET",
+        &format!("/api/v1{group}/events.ics"),
+        &[claire.clone()],
+        "",
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("text/calendar") && ics.contains("SUMMARY:Répétition"),
+        "{ics}"
+    );
     let html = page(port, &claire, "/agenda");
     assert!(
         html.contains("Répétition") && html.contains("/calendar/"),

@@ -372,6 +372,9 @@ impl Lang {
             "cancel_event" => ("Cancel the event", "Annuler l'événement"),
             "change_event" => ("Change the event", "Modifier l'événement"),
             "upcoming_events" => ("Upcoming events", "Événements à venir"),
+            "past_events" => ("Past events", "Événements passés"),
+            "group_agenda" => ("The group's agenda", "L'agenda du groupe"),
+            "download_ics" => ("Download (iCalendar)", "Télécharger (iCalendar)"),
             "no_events" => ("No events planned.", "Aucun événement prévu."),
             "subscribe" => ("Subscribe in your calendar", "S'abonner dans votre agenda"),
             "subscribe_hint" => (

@@ -366,3 +366,62 @@ pub(super) async fn agenda_reset(
         Err(e) => fail(e),
     }
 }
+
+/// `GET /groups/{id}/agenda`: a group's events (from 30 days ago to a year ahead), with its
+/// iCalendar file.
+pub(super) async fn group_agenda_page(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(id): Path<String>,
+) -> Response {
+    let t = |k| v.lang.t(k);
+    let Ok(gid) = crate::params::doc_id(&id, DocKind::Group) else {
+        return super::layout::not_found(&v);
+    };
+    let now = state.service.now_ms();
+    let items = match state
+        .service
+        .group_events(
+            &v.who(),
+            &gid,
+            now - weft_node::service::AGENDA_PAST_MS,
+            now + AGENDA_AHEAD_MS,
+        )
+        .await
+    {
+        Ok(i) => i,
+        Err(weft_node::NodeError::NotFound) => return super::layout::not_found(&v),
+        Err(e) => return fail(e),
+    };
+    let name = state
+        .service
+        .group_page(&v.who(), &gid, None, 0)
+        .await
+        .map(|p| p.group.name.clone())
+        .unwrap_or_default();
+    let (past, upcoming): (Vec<EventItem>, Vec<EventItem>) =
+        items.into_iter().partition(|e| e.event.ends_at < now);
+    page(
+        v.lang,
+        &format!("{} · {name}", t("agenda")),
+        Some(&v),
+        html! {
+            p.meta { a href={ "/groups/" (gid) } { (name) } }
+            div.heading {
+                h1 { (t("agenda")) }
+                a.button.secondary href={ "/api/v1/groups/" (gid) "/events.ics" } download="agenda.ics" { (t("download_ics")) }
+            }
+            div.columns {
+                section {
+                    h2 { (t("upcoming_events")) }
+                    (event_list(&v, &upcoming, false))
+                    @if !past.is_empty() {
+                        h2 { (t("past_events")) }
+                        (event_list(&v, &past, false))
+                    }
+                }
+                aside { (plan_form(&v, &gid)) }
+            }
+        },
+    )
+}

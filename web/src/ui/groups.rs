@@ -246,6 +246,7 @@ fn group_body(lang: Lang, v: &Viewer, gp: &GroupPage) -> Markup {
                     section.card {
                         h2 { (t("upcoming_events")) }
                         (super::events::event_list(v, &gp.events, false))
+                        p { a href={ "/groups/" (g.id) "/agenda" } { (t("group_agenda")) } }
                     }
                     @if owner && !gp.requests.is_empty() {
                         section.card {

@@ -70,6 +70,7 @@ pub fn routes() -> Router<AppState> {
         .route("/threads/{id}/event", post(events::event_edit))
         .route("/threads/{id}/rsvp", post(events::event_rsvp))
         .route("/agenda", get(events::agenda_page))
+        .route("/groups/{id}/agenda", get(events::group_agenda_page))
         .route("/threads/{id}/react/{post}", post(social::post_react))
         .route("/threads/{id}/bookmark/{post}", post(social::post_bookmark))
         .route("/threads/{id}/pin", post(social::thread_pin))
