@@ -662,7 +662,7 @@ fn polls_events_walls_and_the_rest_through_the_forms() {
         port,
         "GET",
         &format!("/api/v1{group}/events.ics"),
-        &[claire.clone()],
+        std::slice::from_ref(&claire),
         "",
     )
     .unwrap();
