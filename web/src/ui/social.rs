@@ -99,7 +99,6 @@ pub(super) fn post_actions(
     let t = |k| v.lang.t(k);
     let asker = thread.author == v.employee;
     html! {
-        " · "
         form.inline method="post" action={ "/threads/" (thread.id) "/bookmark/" (p.id) } {
             input type="hidden" name="_csrf" value=(v.csrf);
             button.link type="submit" aria-pressed=(bookmarked) {
