@@ -27,6 +27,7 @@
 //! document costs about 20 KB resident however small; see `crdt/benches/memory.rs`).
 
 pub mod access;
+pub mod blobs;
 pub mod budget;
 pub mod clock;
 #[doc(hidden)]
