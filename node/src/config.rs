@@ -46,6 +46,8 @@ pub struct Config {
     /// The store's page cache (sled's), in MiB: what it keeps of its files in memory. sled's
     /// own default is 1 GiB, which a node at a large company fills.
     pub store_cache_mb: u64,
+    /// The largest file an employee may upload, in MiB.
+    pub max_file_mb: u64,
     /// The usage charter shown at first login (Markdown), if any.
     pub charter: Option<PathBuf>,
     /// Writes one employee may make at once before the rate below applies (0: no budget).
@@ -147,6 +149,7 @@ impl Default for Config {
             public_changes: PublicChanges::Gossip,
             cache_documents: crate::core::DEFAULT_CACHE_DOCUMENTS,
             store_cache_mb: crate::store::DEFAULT_CACHE_MB,
+            max_file_mb: 100,
             charter: None,
             write_budget_burst: crate::budget::WriteBudget::default().burst,
             write_budget_per_minute: crate::budget::WriteBudget::default().per_minute,
@@ -257,6 +260,11 @@ impl Config {
                     self.cache_documents = v
                         .parse()
                         .map_err(|_| bad(format!("{v:?} is not a number of documents")))?
+                }
+                "MAX_FILE_MB" => {
+                    self.max_file_mb = v
+                        .parse()
+                        .map_err(|_| bad(format!("{v:?} is not a number of MiB")))?
                 }
                 "STORE_CACHE_MB" => {
                     self.store_cache_mb = v

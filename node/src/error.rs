@@ -26,6 +26,9 @@ pub enum NodeError {
     /// A request that makes no sense (following oneself, …): the message says why.
     #[error("{0}")]
     Invalid(String),
+    /// More bytes than a limit allows (a file): the message names the limit.
+    #[error("{what} is larger than the limit of {limit} bytes")]
+    TooLarge { what: String, limit: u64 },
     #[error(transparent)]
     Local(#[from] weft_crdt::LocalError),
     #[error("configuration: {0}")]

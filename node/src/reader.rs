@@ -598,6 +598,18 @@ impl Reader {
             .any(|p| p == person))
     }
 
+    /// The record of `employee`'s upload of blob `hash`, if they made one.
+    pub fn upload(
+        &self,
+        employee: &str,
+        hash: &str,
+    ) -> Result<Option<crate::service::FileInfo>, NodeError> {
+        Ok(self
+            .store
+            .upload(employee, hash)?
+            .and_then(|b| serde_json::from_slice(&b).ok()))
+    }
+
     /// The announcements `employee` dismissed.
     pub fn dismissed(&self, employee: &str) -> Result<HashSet<DocId>, NodeError> {
         Ok(self.store.dismissed(employee)?)

@@ -56,6 +56,9 @@ enum Work {
 pub struct NodeHandle {
     inputs: mpsc::Sender<Input>,
     reader: crate::Reader,
+    /// The files' bytes (`<data_dir>/blobs`) and the largest upload allowed.
+    blobs: crate::blobs::BlobStore,
+    max_file_bytes: u64,
     events: tokio::sync::broadcast::Sender<Live>,
     metrics: Arc<Metrics>,
     site: String,
@@ -108,6 +111,11 @@ impl NodeHandle {
 
     /// Reads off the loop: answered on the caller's thread from the shared read models,
     /// never queued behind a commit, a flush or a sync burst (see [`crate::Reader`]).
+    /// The node's blob store and its upload limit (bytes).
+    pub fn blobs(&self) -> (&crate::blobs::BlobStore, u64) {
+        (&self.blobs, self.max_file_bytes)
+    }
+
     pub fn reader(&self) -> &crate::Reader {
         &self.reader
     }
@@ -281,9 +289,13 @@ pub async fn start_with(
     let (from_net, from_net_rx) = mpsc::channel::<NetIn>(INPUTS);
     let (net_tx, net_rx) = mpsc::unbounded_channel::<NetOut>();
     let (events, _) = tokio::sync::broadcast::channel(1024);
+    let blobs = crate::blobs::BlobStore::open(&config.data_dir.join("blobs"))
+        .map_err(|e| NodeError::Config(format!("the blob store cannot be opened: {e}")))?;
     let handle = NodeHandle {
         inputs: inputs.clone(),
         reader: core.reader(),
+        blobs,
+        max_file_bytes: config.max_file_mb.saturating_mul(1024 * 1024),
         events: events.clone(),
         metrics: metrics.clone(),
         site: config.site.clone(),

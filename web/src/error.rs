@@ -87,6 +87,11 @@ impl From<NodeError> for AppError {
             )
             .retry_after(retry_after_secs),
             NodeError::Invalid(why) => AppError::invalid(why),
+            NodeError::TooLarge { what, limit } => AppError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("{what} is larger than the limit of {limit} bytes"),
+            ),
             NodeError::NotHomedHere(_) => AppError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",

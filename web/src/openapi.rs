@@ -75,6 +75,8 @@ never 403."
         crate::content::bookmark_off,
         crate::content::bookmarks,
         crate::content::directory,
+        crate::files::upload,
+        crate::files::download,
         crate::personal::feed,
         crate::personal::feed_read,
         crate::personal::notifications,
@@ -104,6 +106,7 @@ never 403."
         (name = "walls", description = "Walls: what colleagues write on a profile"),
         (name = "announcements", description = "Announcements above the feeds"),
         (name = "bookmarks", description = "The caller's bookmarks"),
+        (name = "files", description = "Files: upload, and download with ranges"),
         (name = "agenda", description = "Events, answers and agendas (JSON and iCalendar)"),
         (name = "search", description = "Search"),
         (name = "events", description = "Live events"),
@@ -200,7 +203,8 @@ mod tests {
         let sources = concat!(
             include_str!("api.rs"),
             include_str!("personal.rs"),
-            include_str!("content.rs")
+            include_str!("content.rs"),
+            include_str!("files.rs")
         );
         let mut served = BTreeSet::new();
         for rest in sources.split(".route(").skip(1) {

@@ -54,6 +54,7 @@ pub(super) const ACCOUNTS: &str = "accounts";
 /// * `nt\0<employee>\0<u64 BE id>`: JSON `Notification`;
 /// * `st\0<employee>`: JSON `Settings`;
 /// * `ca\0<SHA-256 hex of a calendar token>`: the employee whose token it is;
+/// * `up\0<employee>\0<blob hash>`: JSON `FileInfo` of a file the employee uploaded;
 /// * `rm\0<employee>\0<kind>:<thread>`: a reminder or a closed poll the employee was told of;
 /// * `dm\0<employee>\0<thread>`: an announcement the employee dismissed (empty);
 /// * `bm\0<employee>\0<thread>\0<post>`: a bookmark, i64 BE the time it was kept.

@@ -344,6 +344,23 @@ impl Store {
             .map_err(io("reading settings"))
     }
 
+    /// Records that `employee` uploaded the blob `hash` (JSON: name, media type, size, time).
+    pub fn put_upload(&self, employee: &str, hash: &str, record: &[u8]) -> Result<(), StoreError> {
+        self.personal
+            .insert(key(&[b"up", employee.as_bytes(), hash.as_bytes()]), record)
+            .map_err(io("storing an upload"))?;
+        Ok(())
+    }
+
+    /// What `employee` recorded of an upload of `hash`, if they made one.
+    pub fn upload(&self, employee: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .personal
+            .get(key(&[b"up", employee.as_bytes(), hash.as_bytes()]))
+            .map_err(io("reading an upload"))?
+            .map(|v| v.to_vec()))
+    }
+
     /// Whether `employee` was already told of `what` (a reminder, a closed poll).
     pub fn reminded(&self, employee: &str, what: &str) -> Result<bool, StoreError> {
         self.personal
