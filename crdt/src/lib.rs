@@ -203,12 +203,14 @@ pub use change::{DecodeError, SignedChange};
 pub use doc::Doc;
 pub use ids::{DocId, DocKind};
 pub use local::{
-    Author, GroupSettings, LocalError, MAX_BODY, MAX_PICTURE, MAX_POLL_OPTIONS, NewAnnouncement,
-    NewEvent, NewGroup, NewPoll, ProfileUpdate, RSVP_ANSWERS, ThreadExtras, post_id,
+    Attachment, Author, GroupSettings, LocalError, MAX_ATTACHMENTS, MAX_BODY, MAX_PICTURE,
+    MAX_POLL_OPTIONS, NewAnnouncement, NewEvent, NewGroup, NewPoll, ProfileUpdate, RSVP_ANSWERS,
+    ThreadExtras, post_id,
 };
 pub use replica::{DocSource, DocSummary, IngestReport, Rejection, Replica, Waiting};
 pub use rules::Visibility;
 pub use views::{
-    AnnouncementView, EventView, GroupView, PollView, PostView, ProfileView, ThreadView,
+    AnnouncementView, AttachmentView, EventView, GroupView, PollView, PostView, ProfileView,
+    ThreadView,
 };
 pub use weft_keys as keys;

@@ -129,6 +129,26 @@ pub struct ThreadExtras<'a> {
     pub announcement: Option<&'a NewAnnouncement>,
 }
 
+/// The most files one post carries.
+pub const MAX_ATTACHMENTS: usize = 20;
+
+/// A file to attach to a post: its blob's SHA-256 (64 lowercase hex digits), size, media
+/// type and name. The blob travels apart (see `weft-node`'s `blobs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub hash: String,
+    pub size: u64,
+    pub media_type: String,
+    pub name: String,
+}
+
+/// Whether `s` names a blob: 64 lowercase hex digits.
+pub fn is_blob_hash(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// The longest group description or profile text, in bytes.
 pub const MAX_TEXT: usize = 8 * 1024;
 /// The most distinct @mentions one post may carry. Each is an operation of the change, and
@@ -673,6 +693,40 @@ impl Replica {
         nonce: u64,
     ) -> Result<(SignedChange, SignedChange), LocalError> {
         self.new_thread(author, group, title, body, extras, now, nonce)
+    }
+
+    /// Attaches files to one's post `post` (added to those it has).
+    pub fn attach(
+        &mut self,
+        author: &Author,
+        thread: &DocId,
+        post: &str,
+        files: &[Attachment],
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        at_most("attachments", files.len(), MAX_ATTACHMENTS)?;
+        for f in files {
+            if !is_blob_hash(&f.hash) {
+                return Err(LocalError::Invalid(
+                    "an attachment names a blob by its hash",
+                ));
+            }
+            limit("file name", &f.name, MAX_TITLE)?;
+            limit("media type", &f.media_type, 100)?;
+        }
+        let group = self.thread_group(thread)?;
+        self.local_change(author, Target::Existing(thread), Some(&group), now, |tx| {
+            let posts = root_map(tx, "posts")?;
+            let p = existing_post(tx, &posts, post)?;
+            let m = map_in(tx, &p, "attachments")?;
+            for f in files {
+                let a = tx.put_object(&m, f.hash.as_str(), ObjType::Map)?;
+                tx.put(&a, "size", ScalarValue::Uint(f.size))?;
+                tx.put(&a, "media_type", f.media_type.as_str())?;
+                tx.put(&a, "name", f.name.as_str())?;
+            }
+            Ok(())
+        })
     }
 
     /// Pins a thread at the top of its group (`on`), or unpins it: group owners and

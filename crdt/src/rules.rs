@@ -412,6 +412,12 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
                 if w.path[2] == "poll" && !made.contains(w.path[1].as_str()) {
                     return Err(deny(w, "a poll is written with its post, never changed"));
                 }
+                if w.path[2] == "attachments"
+                    && w.path.len() >= 4
+                    && !crate::local::is_blob_hash(&w.path[3])
+                {
+                    return Err(deny(w, "an attachment is keyed by its blob's hash"));
+                }
             }
             (2, Some("reactions")) => {
                 let key = &w.path[1];

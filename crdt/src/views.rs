@@ -242,6 +242,17 @@ pub struct PostView {
     pub poll: Option<PollView>,
     /// The event the post announces, if any.
     pub event: Option<EventView>,
+    /// The files attached to it, by their hash's order.
+    pub attachments: Vec<AttachmentView>,
+}
+
+/// A file attached to a post: its blob's hash, size, type and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentView {
+    pub hash: String,
+    pub size: u64,
+    pub media_type: String,
+    pub name: String,
 }
 
 /// An event and the answers to it.
@@ -562,6 +573,7 @@ fn read_post_at(
         reactions: BTreeMap::new(),
         poll: None,
         event: None,
+        attachments: Vec::new(),
     };
     // One pass over the post's fields (a lookup per field costs a seek into the whole
     // document's operations each time); each key's value is the one `get` would give.
@@ -581,6 +593,9 @@ fn read_post_at(
             ("topics", ValueRef::Object(ObjType::Map)) => v.topics = am.keys(item.id()).collect(),
             ("poll", ValueRef::Object(ObjType::Map)) => v.poll = read_poll(doc, &item.id()),
             ("event", ValueRef::Object(ObjType::Map)) => v.event = read_event(doc, &item.id()),
+            ("attachments", ValueRef::Object(ObjType::Map)) => {
+                v.attachments = read_attachments(doc, &item.id())
+            }
             _ => {}
         }
     }
@@ -627,6 +642,23 @@ fn read_poll(doc: &Doc, poll: &automerge::ObjId) -> Option<PollView> {
     })
 }
 
+/// A post's attachments, from their map (hash → fields); malformed entries are skipped.
+fn read_attachments(doc: &Doc, map: &automerge::ObjId) -> Vec<AttachmentView> {
+    doc.automerge()
+        .map_range(map, ..)
+        .filter(|i| matches!(i.value, ValueRef::Object(ObjType::Map)))
+        .filter_map(|i| {
+            let a = i.id();
+            Some(AttachmentView {
+                hash: i.key.to_string(),
+                size: u64::try_from(obj_i64(doc, &a, "size")?).ok()?,
+                media_type: obj_str(doc, &a, "media_type").unwrap_or_default(),
+                name: obj_str(doc, &a, "name").unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
 /// A post's event, from its map (without answers); `None` if its times are missing.
 fn read_event(doc: &Doc, event: &automerge::ObjId) -> Option<EventView> {
     Some(EventView {
@@ -668,6 +700,9 @@ pub(crate) fn read_post_by_keys(doc: &Doc, pid: &str) -> Option<PostView> {
         reactions: BTreeMap::new(),
         poll: child_map(doc, &post, "poll").and_then(|p| read_poll(doc, &p)),
         event: child_map(doc, &post, "event").and_then(|e| read_event(doc, &e)),
+        attachments: child_map(doc, &post, "attachments")
+            .map(|a| read_attachments(doc, &a))
+            .unwrap_or_default(),
         id: pid.to_owned(),
     })
 }

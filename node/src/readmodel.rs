@@ -65,6 +65,9 @@ pub struct ThreadSummary {
     /// Pinned at the top of its group.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pinned: bool,
+    /// The hashes of the files its posts carry (those a reader may be given).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
     /// When its posts' polls close (those that do; a poll never changes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub polls_close: Vec<i64>,
@@ -158,6 +161,7 @@ impl PartialEq for ThreadSummary {
             && self.best_answer == o.best_answer
             && self.pinned == o.pinned
             && self.polls_close == o.polls_close
+            && self.files == o.files
     }
 }
 
@@ -295,6 +299,8 @@ pub struct ReadModel {
     announcements: HashMap<DocId, weft_crdt::AnnouncementView>,
     /// Threads with a poll that closes, by closing time (a poll never changes).
     polls: BTreeMap<i64, BTreeSet<DocId>>,
+    /// The threads whose posts carry each file (by its hash).
+    files: HashMap<String, BTreeSet<DocId>>,
 }
 
 impl ReadModel {
@@ -367,6 +373,12 @@ impl ReadModel {
         }
         for c in &summary.polls_close {
             file_event(&mut self.polls, *c, &summary.id, true);
+        }
+        for f in &summary.files {
+            self.files
+                .entry(f.clone())
+                .or_default()
+                .insert(summary.id.clone());
         }
         if let Some(a) = &summary.announcement {
             self.announcements.insert(summary.id.clone(), a.clone());
@@ -538,6 +550,12 @@ impl ReadModel {
                 .iter()
                 .filter_map(|p| p.poll.as_ref()?.closes_at)
                 .collect(),
+            files: v
+                .posts
+                .iter()
+                .filter(|p| !p.deleted && !p.hidden)
+                .flat_map(|p| p.attachments.iter().map(|a| a.hash.clone()))
+                .collect(),
             replies: v.posts.len().saturating_sub(1),
             heads: d.applied_heads(),
             id: v.id.clone(),
@@ -572,6 +590,7 @@ impl ReadModel {
         let root = weft_crdt::PostView::root_id(d);
         let mut notices = Vec::new();
         let mut new_polls = Vec::new();
+        let mut new_files = Vec::new();
         for ((pid, p), known) in touched.iter().zip(known) {
             let Some(p) = p else {
                 continue;
@@ -594,6 +613,14 @@ impl ReadModel {
                         mentions: p.mentions.clone(),
                         first: false,
                     });
+                }
+            }
+            if !p.deleted && !p.hidden {
+                for a in &p.attachments {
+                    if !s.files.contains(&a.hash) {
+                        s.files.push(a.hash.clone());
+                        new_files.push(a.hash.clone());
+                    }
                 }
             }
             let at = p.edited_at.unwrap_or(p.created_at).max(p.created_at);
@@ -623,6 +650,9 @@ impl ReadModel {
         let id = s.id.clone();
         for c in new_polls {
             file_event(&mut self.polls, c, &id, true);
+        }
+        for f in new_files {
+            self.files.entry(f).or_default().insert(id.clone());
         }
         let Some(s) = self.threads.get(d.id()) else {
             return notices;
@@ -841,6 +871,12 @@ impl ReadModel {
             closed,
             personal: std::sync::Mutex::default(),
         }
+    }
+
+    /// The threads whose posts carry the file `hash` (to be checked against the thread: a
+    /// post deleted since may still be counted).
+    pub fn threads_with_file(&self, hash: &str) -> impl Iterator<Item = &DocId> {
+        self.files.get(hash).into_iter().flatten()
     }
 
     /// Threads with a poll that closes in `from..to` (ms).

@@ -96,6 +96,81 @@ fn a_file_is_uploaded_read_back_by_ranges_and_kept_within_the_limit() {
     let (s, _, _) = http_raw(port, "GET", "/api/v1/files/nothex", &[auth(&helene)], "").unwrap();
     assert_eq!(s, 404);
 
+    // Attached to a post in a public group: everyone who may read the post may read it.
+    let g = node.api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(serde_json::json!({"name": "CV club", "visibility": "public"})),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap().to_owned();
+    // Someone else's upload cannot be attached.
+    node.api(
+        &claire,
+        "POST",
+        &format!("/api/v1/groups/{gid}/threads"),
+        Some(serde_json::json!({"title": "Mine?", "body": "x", "attachments": [id]})),
+        422,
+    );
+    let t = node.api(
+        &helene,
+        "POST",
+        &format!("/api/v1/groups/{gid}/threads"),
+        Some(serde_json::json!({"title": "My CV", "body": "Attached", "attachments": [id]})),
+        201,
+    );
+    let att = &t["root"]["attachments"][0];
+    assert_eq!(
+        (att["id"].as_str(), att["name"].as_str()),
+        (Some(id.as_str()), Some("résumé.txt"))
+    );
+    assert_eq!(att["size"], 300_000);
+    let (s, _, body) = http_raw(port, "GET", &url, &[auth(&claire)], "").unwrap();
+    assert_eq!(s, 200, "a reader of the post reads its file");
+    assert_eq!(body.len(), 300_000);
+    // A file attached in a private group stays with its members.
+    let (s, _, body) = http_raw(
+        port,
+        "POST",
+        "/api/v1/files",
+        &[
+            auth(&helene),
+            "Content-Type: text/plain".into(),
+            "X-File-Name: secret.txt".into(),
+        ],
+        "salaires 2027",
+    )
+    .unwrap();
+    assert_eq!(s, 201, "{body}");
+    let secret: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let p = node.api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(serde_json::json!({"name": "CSE", "visibility": "private"})),
+        201,
+    );
+    let pid = p["id"].as_str().unwrap().to_owned();
+    node.api(
+        &helene,
+        "POST",
+        &format!("/api/v1/groups/{pid}/threads"),
+        Some(
+            serde_json::json!({"title": "Salaires", "body": "Voir", "attachments": [secret["id"]]}),
+        ),
+        201,
+    );
+    let (s, _, _) = http_raw(
+        port,
+        "GET",
+        secret["url"].as_str().unwrap(),
+        &[auth(&claire)],
+        "",
+    )
+    .unwrap();
+    assert_eq!(s, 404, "not a member: not found");
+
     // Over the node's limit (1 MiB here): 413 naming the limit, and nothing kept.
     let big = "x".repeat(1_100_000);
     let (s, _, body) = http_raw(
@@ -121,7 +196,11 @@ fn a_file_is_uploaded_read_back_by_ranges_and_kept_within_the_limit() {
             .map(|e| std::fs::read_dir(e.path()).map_or(0, |d| d.count()))
             .sum()
     };
-    assert_eq!(count(&blobs), 1, "only the first file is kept");
+    assert_eq!(
+        count(&blobs),
+        2,
+        "only the two files under the limit are kept"
+    );
     assert_eq!(std::fs::read_dir(blobs.join("tmp")).unwrap().count(), 0);
 
     // With the session cookie, an upload must name its file (a page elsewhere cannot).

@@ -634,6 +634,9 @@ pub(crate) struct NewThreadBody {
     /// A question: its asker (or a group owner) may mark one reply the best answer.
     #[serde(default)]
     question: bool,
+    /// Files the caller uploaded (`POST /files`) to attach to the first post, by id.
+    #[serde(default)]
+    attachments: Vec<String>,
 }
 
 /// Start a thread
@@ -665,6 +668,7 @@ pub(crate) async fn create_thread(
 ) -> Result<(StatusCode, Json<ThreadJson>), AppError> {
     let id = doc_id(&id, DocKind::Group)?;
     let v = viewer(&me);
+    state.service.own_uploads(&v, &b.attachments)?;
     let tid = match &b.poll {
         Some(p) => {
             let poll = p.to_poll(state.service.now_ms())?;
@@ -681,6 +685,13 @@ pub(crate) async fn create_thread(
                 .await?
         }
     };
+    if !b.attachments.is_empty() {
+        let root = state.service.thread(&v, &tid).await?.posts[0].id.clone();
+        state
+            .service
+            .attach(&v, &tid, &root, &b.attachments)
+            .await?;
+    }
     let t = thread_json(
         &*state.service.thread(&v, &tid).await?,
         &me,
@@ -725,6 +736,9 @@ pub(crate) struct NewPostBody {
     reply_to: Option<String>,
     /// A poll the post carries.
     poll: Option<crate::content::PollBody>,
+    /// Files the caller uploaded (`POST /files`) to attach, by id.
+    #[serde(default)]
+    attachments: Vec<String>,
 }
 
 /// Reply (answered once durable)
@@ -763,6 +777,7 @@ pub(crate) async fn create_post(
         None => None,
     };
     let v = viewer(&me);
+    state.service.own_uploads(&v, &b.attachments)?;
     let pid = match &b.poll {
         Some(p) => {
             let poll = p.to_poll(state.service.now_ms())?;
@@ -778,6 +793,7 @@ pub(crate) async fn create_post(
                 .await?
         }
     };
+    state.service.attach(&v, &id, &pid, &b.attachments).await?;
     let (_, p) = state.service.post(&v, &id, &pid).await?;
     let p = post_json(&id, &p, &me, state.service.now_ms());
     Ok((StatusCode::CREATED, Json(p)))

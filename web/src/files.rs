@@ -207,7 +207,7 @@ pub(crate) async fn download(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let (info, mut file) = state.service.file(&viewer(&me), &id)?;
+    let (info, mut file) = state.service.file(&viewer(&me), &id).await?;
     let size = info.size;
     let range = ByteRange::parse(
         headers.get(header::RANGE).and_then(|v| v.to_str().ok()),

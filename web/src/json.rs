@@ -253,6 +253,21 @@ pub struct PostJson {
     pub topics: Vec<String>,
     /// The poll the post carries, if any (none once the post is deleted or hidden).
     pub poll: Option<PollJson>,
+    /// The files it carries (none once the post is deleted or hidden).
+    pub attachments: Vec<AttachmentJson>,
+}
+
+/// A file a post carries.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Attachment)]
+pub struct AttachmentJson {
+    /// The file's id (the SHA-256 of its bytes).
+    pub id: String,
+    pub name: String,
+    pub size: u64,
+    pub media_type: String,
+    /// Where to fetch it (`GET /files/{id}`, ranges allowed).
+    pub url: String,
 }
 
 /// A poll, as its viewer sees it.
@@ -426,6 +441,20 @@ pub fn post_json(thread: &DocId, p: &PostView, me: &str, now: i64) -> PostJson {
             .as_ref()
             .filter(|_| visible)
             .map(|poll| poll_json(thread, &p.id, &p.author, poll, me, now)),
+        attachments: if visible {
+            p.attachments
+                .iter()
+                .map(|a| AttachmentJson {
+                    id: a.hash.clone(),
+                    name: a.name.clone(),
+                    size: a.size,
+                    media_type: a.media_type.clone(),
+                    url: format!("/api/v1/files/{}", a.hash),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
     }
 }
 

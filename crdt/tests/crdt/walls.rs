@@ -1,8 +1,8 @@
 //! Walls, question threads and announcements: what their extra fields allow, as every
 //! receiver judges it.
 
-use automerge::ROOT;
 use automerge::transaction::Transactable;
+use automerge::{ROOT, ReadDoc};
 use weft_crdt::testkit::{World, unchecked_change};
 use weft_crdt::{
     DocId, DocKind, NewAnnouncement, NewGroup, Replica, SignedChange, ThreadExtras, ThreadView,
@@ -234,4 +234,75 @@ fn group_owners_pin_threads_others_do_not() {
     let mut o = receiver(&w, &log);
     log.push(o.pin_thread(&w.authors[0], &tid, false, 2_300).unwrap());
     assert!(!view(&receiver(&w, &log), &tid).pinned);
+}
+
+#[test]
+fn files_are_attached_by_their_hash_to_ones_own_post() {
+    let w = World::new(3, 6);
+    let (mut a, mut log, gid) = public_group(&w);
+    let (t, l) = a
+        .create_thread(&w.authors[1], &gid, "CV", "Attached", 2_000, 2)
+        .unwrap();
+    let tid = t.doc().clone();
+    log.extend([t, l]);
+    let pid = view(&a, &tid).posts[0].id.clone();
+    let file = weft_crdt::Attachment {
+        hash: "ab".repeat(32),
+        size: 1234,
+        media_type: "application/pdf".into(),
+        name: "cv.pdf".into(),
+    };
+    // Not a hash; not one's own post.
+    let bad = weft_crdt::Attachment {
+        hash: "cv.pdf".into(),
+        ..file.clone()
+    };
+    assert!(a.attach(&w.authors[1], &tid, &pid, &[bad], 2_100).is_err());
+    assert!(
+        a.attach(
+            &w.authors[2],
+            &tid,
+            &pid,
+            std::slice::from_ref(&file),
+            2_100
+        )
+        .is_err()
+    );
+    log.push(
+        a.attach(
+            &w.authors[1],
+            &tid,
+            &pid,
+            std::slice::from_ref(&file),
+            2_100,
+        )
+        .unwrap(),
+    );
+    let r = receiver(&w, &log);
+    let got = &view(&r, &tid).posts[0].attachments;
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].hash.as_str(), got[0].size),
+        (file.hash.as_str(), 1234)
+    );
+    // A forged attachment keyed by something else is refused.
+    let mut r = receiver(&w, &log);
+    let heads = r.doc(&gid).unwrap().heads();
+    let forged = unchecked_change(
+        &r,
+        &w.authors[1],
+        Some(&tid),
+        DocKind::Thread,
+        heads,
+        2_200,
+        |tx| {
+            let posts = tx.get(ROOT, "posts")?.unwrap().1;
+            let p = tx.get(&posts, pid.as_str())?.unwrap().1;
+            let m = tx.get(&p, "attachments")?.unwrap().1;
+            tx.put_object(&m, "../../etc/passwd", automerge::ObjType::Map)
+                .map(|_| ())
+        },
+    )
+    .unwrap();
+    assert_rejected(&mut r, forged, "an attachment not keyed by a hash");
 }

@@ -64,19 +64,101 @@ impl Service {
         Ok(info)
     }
 
-    /// A file the viewer may read, and its bytes open for reading; `NotFound` otherwise.
-    pub fn file(&self, v: &Viewer, id: &str) -> Result<(FileInfo, std::fs::File), NodeError> {
+    /// A file the viewer may read — their own upload, or a file a post they may read carries
+    /// — and its bytes open for reading; `NotFound` otherwise (and while a file a post
+    /// carries has not reached this site).
+    pub async fn file(&self, v: &Viewer, id: &str) -> Result<(FileInfo, std::fs::File), NodeError> {
         let id = BlobId::parse(id).ok_or(NodeError::NotFound)?;
-        let record = self
-            .reader()
-            .upload(v.id(), id.as_str())?
-            .ok_or(NodeError::NotFound)?;
+        let record = match self.reader().upload(v.id(), id.as_str())? {
+            Some(r) => r,
+            None => self
+                .attached(v, id.as_str())
+                .await?
+                .ok_or(NodeError::NotFound)?,
+        };
         let (blobs, _) = self.node.blobs();
         let file = blobs.open_blob(&id).map_err(|e| match e {
             BlobError::NotFound => NodeError::NotFound,
             e => NodeError::Invalid(format!("the file cannot be read: {e}")),
         })?;
         Ok((record, file))
+    }
+}
+
+impl Service {
+    /// The file `hash` as a post the viewer may read carries it, if one does.
+    async fn attached(&self, v: &Viewer, hash: &str) -> Result<Option<FileInfo>, NodeError> {
+        let threads: Vec<weft_crdt::DocId> = self
+            .reader()
+            .model()
+            .threads_with_file(hash)
+            .filter(|t| self.reader().doc_access(v.id(), t) == crate::access::Access::Full)
+            .cloned()
+            .collect();
+        for t in self.threads_for(v, threads).await? {
+            for p in t.posts.iter().filter(|p| !p.deleted && !p.hidden) {
+                if let Some(a) = p.attachments.iter().find(|a| a.hash == hash) {
+                    return Ok(Some(FileInfo {
+                        id: a.hash.clone(),
+                        size: a.size,
+                        media_type: a.media_type.clone(),
+                        name: a.name.clone(),
+                        at: p.created_at,
+                    }));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The viewer's own uploads `files` (their ids) as attachments; `Invalid` for any that
+    /// is not one, or for too many (check before making the post they go with).
+    pub fn own_uploads(
+        &self,
+        v: &Viewer,
+        files: &[String],
+    ) -> Result<Vec<weft_crdt::Attachment>, NodeError> {
+        if files.len() > weft_crdt::MAX_ATTACHMENTS {
+            return Err(NodeError::Invalid(format!(
+                "at most {} files to a post",
+                weft_crdt::MAX_ATTACHMENTS
+            )));
+        }
+        files
+            .iter()
+            .map(|f| {
+                let info = self
+                    .reader()
+                    .upload(v.id(), f)?
+                    .ok_or_else(|| NodeError::Invalid(format!("no file {f} of yours")))?;
+                Ok(weft_crdt::Attachment {
+                    hash: info.id,
+                    size: info.size,
+                    media_type: info.media_type,
+                    name: info.name,
+                })
+            })
+            .collect()
+    }
+
+    /// Attaches the viewer's own uploads `files` (their ids) to their post `post`.
+    pub async fn attach(
+        &self,
+        v: &Viewer,
+        thread: &weft_crdt::DocId,
+        post: &str,
+        files: &[String],
+    ) -> Result<(), NodeError> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        let list = self.own_uploads(v, files)?;
+        let (me, t, p, now) = (v.0.clone(), thread.clone(), post.to_owned(), self.now_ms());
+        self.run("files.attach", move |c| {
+            c.require_thread(&me, &t)?;
+            c.local_one(&me, |r, a| r.attach(a, &t, &p, &list, now))
+        })
+        .await
     }
 }
 
