@@ -1313,12 +1313,13 @@ impl Replica {
                     self.vouched += 1;
                 }
             }
-            let roles = d
+            (community_manager, communicator) = d
                 .employee_at(c.author(), v)
-                .map(|t| t.roles.clone())
+                .map(|t| {
+                    let cm = t.roles.contains(&Role::CommunityManager);
+                    (cm, cm || t.roles.contains(&Role::Communication))
+                })
                 .unwrap_or_default();
-            community_manager = roles.contains(&Role::CommunityManager);
-            communicator = community_manager || roles.contains(&Role::Communication);
         }
         // 6: dependencies.
         let doc_id = c.doc().clone();
@@ -1414,11 +1415,10 @@ impl Replica {
         // causal history: it is not judged again (which would mean giving every group change
         // to Automerge one at a time instead of in one batch — most of a restart's time).
         if !self.replaying {
-            // A vote's or an RSVP's rule reads its poll or event from the thread at its dependencies,
-            // a moderation mark the thread's wall owner.
-            let votes = || {
+            // Rules that read the thread itself at the change's dependencies: a vote's (its
+            // poll), an RSVP's (its event), a moderation mark's (whose wall it is).
+            let reads_thread = || {
                 analysis.writes.iter().any(|w| {
-                    // Moderation reads whose wall the thread is.
                     w.path.first().map(String::as_str) == Some("moderation")
                         || w.path.first().map(String::as_str) == Some("reactions")
                             && w.path
@@ -1430,7 +1430,9 @@ impl Replica {
                                 })
                 })
             };
-            if doc_id.kind() == DocKind::Group || (doc_id.kind() == DocKind::Thread && votes()) {
+            if doc_id.kind() == DocKind::Group
+                || (doc_id.kind() == DocKind::Thread && reads_thread())
+            {
                 self.flush_doc(&doc_id);
             }
             if let Some(g) = group_id.as_ref() {

@@ -920,15 +920,17 @@ impl Core {
     /// closes, its author and voters homed here are told. Each employee
     /// is told once of each (recorded in their personal records).
     pub fn remind(&mut self, since: i64, now: i64) -> Result<(), NodeError> {
-        use crate::personal::{NoticeKind, Notification, REMIND_BEFORE_MS};
+        use crate::personal::{NoticeKind, Notification, REMIND_BEFORE_MS, REMIND_MAX};
         let (events, polls): (Vec<DocId>, Vec<DocId>) = {
             let m = read(&self.model);
             (
                 m.events_between(now, now + REMIND_BEFORE_MS)
                     .filter(|t| t.event.as_ref().is_some_and(|e| !e.cancelled))
+                    .take(REMIND_MAX)
                     .map(|t| t.id.clone())
                     .collect(),
                 m.polls_closing_between(since, now + 1)
+                    .take(REMIND_MAX)
                     .map(|t| t.id.clone())
                     .collect(),
             )

@@ -82,6 +82,8 @@ pub struct Settings {
 /// reminded.
 pub const REMIND_EVERY_MS: i64 = 60_000;
 pub const REMIND_BEFORE_MS: i64 = 3_600_000;
+/// The most events and polls one look for reminders reads (each is a document).
+pub const REMIND_MAX: usize = 1_000;
 
 /// How many of a group's members a new event notifies at most.
 pub const MAX_EVENT_NOTICES: usize = 5_000;

@@ -228,3 +228,51 @@ fn a_file_is_uploaded_read_back_by_ranges_and_kept_within_the_limit() {
     .unwrap();
     assert_eq!(s, 201);
 }
+
+/// Uploads spend the write budget before any byte is stored: one employee sending the same
+/// upload many times at once gets 429s, and only what the budget allowed is kept.
+#[test]
+fn uploads_at_once_are_held_to_the_write_budget() {
+    let company = Company::new();
+    company.configure(0, "write_budget_burst = 3\nwrite_budget_per_minute = 1");
+    let node = company.start(0);
+    let port = node.http_port;
+    let token = node.login("hdupre");
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..12)
+            .map(|i| {
+                let token = &token;
+                s.spawn(move || {
+                    http_raw(
+                        port,
+                        "POST",
+                        "/api/v1/files",
+                        &[
+                            format!("Authorization: Bearer {token}"),
+                            "Content-Type: text/plain".into(),
+                            format!("X-File-Name: f{i}.txt"),
+                        ],
+                        &format!("file number {i}"),
+                    )
+                    .unwrap()
+                    .0
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    assert!(created <= 3, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 429),
+        "{statuses:?}"
+    );
+    let blobs = company.store_dir(0).parent().unwrap().join("blobs");
+    let kept: usize = std::fs::read_dir(&blobs)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name() != "tmp")
+        .map(|e| std::fs::read_dir(e.path()).map_or(0, |d| d.count()))
+        .sum();
+    assert_eq!(kept, created);
+}

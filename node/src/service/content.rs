@@ -25,6 +25,11 @@ use crate::readmodel::ThreadSummary;
 
 /// The most announcements a feed shows at once.
 pub const MAX_ANNOUNCEMENTS: usize = 5;
+/// The most bookmarks an employee keeps.
+pub const MAX_BOOKMARKS: usize = 5_000;
+/// The most wall threads a wall shows (normally one; more only if several sites started
+/// one at the same moment, or a site made many on purpose).
+pub const MAX_WALL_THREADS: usize = 8;
 
 /// Someone's wall: their wall threads (oldest first; usually one).
 #[derive(Debug, Clone)]
@@ -63,7 +68,20 @@ impl Service {
         if !self.reader().directory().employees.contains_key(employee) {
             return Err(NodeError::NotFound);
         }
-        let ids: Vec<DocId> = self.reader().model().walls_of(employee).cloned().collect();
+        // The oldest few: a site that made thousands of walls for someone shows nothing more.
+        let ids: Vec<DocId> = {
+            let model = self.reader().model();
+            let mut walls: Vec<(i64, DocId)> = model
+                .walls_of(employee)
+                .filter_map(|t| Some((model.thread(t)?.created_at, t.clone())))
+                .collect();
+            walls.sort();
+            walls
+                .into_iter()
+                .take(MAX_WALL_THREADS)
+                .map(|(_, t)| t)
+                .collect()
+        };
         let mut threads = self.threads_for(v, ids).await?;
         threads.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(Wall {
@@ -200,6 +218,16 @@ impl Service {
         .await
     }
 
+    /// Every site of the directory (id, name).
+    pub fn sites(&self) -> Vec<(String, String)> {
+        self.reader()
+            .directory()
+            .sites
+            .values()
+            .map(|s| (s.id.to_string(), s.name.clone()))
+            .collect()
+    }
+
     /// Whether the viewer may make announcements (a community manager, or the directory's
     /// `communication` role).
     pub fn may_announce(&self, v: &Viewer) -> bool {
@@ -328,6 +356,13 @@ impl Service {
     ) -> Result<(), NodeError> {
         if on {
             self.post(v, thread, post).await?;
+            if self.reader().bookmarks(v.id())?.len() >= MAX_BOOKMARKS
+                && !self.is_bookmarked(v, thread, post)?
+            {
+                return Err(NodeError::Invalid(format!(
+                    "at most {MAX_BOOKMARKS} bookmarks: forget some first"
+                )));
+            }
         }
         let (me, t, p, now) = (v.0.clone(), thread.clone(), post.to_owned(), self.now_ms());
         self.run("bookmarks.set", move |c| {

@@ -24,6 +24,9 @@ pub const AGENDA_PAST_MS: i64 = 30 * 24 * 3600 * 1000;
 pub const AGENDA_AHEAD_MS: i64 = 366 * 24 * 3600 * 1000;
 /// The most events one agenda lists.
 pub const AGENDA_MAX: usize = 500;
+/// The most events of groups one is not a member of that an agenda looks into for one's
+/// answers (each is read): a flood of public events costs a bounded amount.
+pub const AGENDA_OTHERS_MAX: usize = 2_000;
 
 /// An event as an agenda or its page shows it.
 #[derive(Debug, Clone)]
@@ -188,8 +191,15 @@ impl Service {
                 .filter(|t| crate::access::group(&model, v.id(), &t.group) == Access::Full)
                 .partition(|t| groups.contains(&t.group));
             (
-                mine.into_iter().map(|t| t.id.clone()).collect(),
-                others.into_iter().map(|t| t.id.clone()).collect(),
+                mine.into_iter()
+                    .take(AGENDA_MAX)
+                    .map(|t| t.id.clone())
+                    .collect(),
+                others
+                    .into_iter()
+                    .take(AGENDA_OTHERS_MAX)
+                    .map(|t| t.id.clone())
+                    .collect(),
             )
         };
         let me = v.id().to_owned();

@@ -322,10 +322,7 @@ pub(super) async fn announcement_dismiss(
 /// `GET /announce`: the form communication teams announce with.
 pub(super) async fn announce_page(State(state): State<AppState>, v: Viewer) -> Response {
     let t = |k| v.lang.t(k);
-    let sites = state
-        .service
-        .browse_people(&weft_node::service::DirectoryFilter::default(), 0, 0)
-        .sites;
+    let sites = state.service.sites();
     page(
         v.lang,
         t("make_announcement"),
