@@ -55,3 +55,32 @@ pub fn to_doc(model: &ReadModel, employee: &str, doc: &DocId) -> Access {
         DocKind::Profile => Access::Full,
     }
 }
+
+/// Whether the site `site` may hold document `doc`, as the read models say — the replica's
+/// own rule (`weft_crdt::Replica::may_hold`), read off the loop: every profile, a public
+/// group and its threads everywhere, a private or secret group and its threads only at the
+/// sites that home one of its members or invitees. Used for what travels beside the
+/// documents (files), which goes exactly where they go.
+pub fn site_may_hold(
+    model: &ReadModel,
+    dir: &weft_keys::Directory,
+    site: &str,
+    doc: &DocId,
+) -> bool {
+    let group = match doc.kind() {
+        DocKind::Profile => return true,
+        DocKind::Group => doc,
+        DocKind::Thread => match model.thread(doc) {
+            Some(t) => &t.group,
+            None => return false,
+        },
+    };
+    let Some(g) = model.group(group) else {
+        return false;
+    };
+    g.visibility == Visibility::Public
+        || g.members
+            .iter()
+            .chain(&g.invitations)
+            .any(|e| dir.employees.get(e).is_some_and(|e| e.site == site))
+}

@@ -15,6 +15,8 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::Ordering;
+
 use sha2::{Digest, Sha256};
 
 /// A blob's name: the SHA-256 of its bytes, as 64 lowercase hex digits.
@@ -47,6 +49,9 @@ pub enum BlobError {
     /// More bytes than the limit (nothing is kept).
     #[error("the file is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
+    /// The site's files would exceed its quota (`max_files_gb`; nothing is kept).
+    #[error("this site's files would exceed their limit of {quota} bytes")]
+    Full { quota: u64 },
     #[error("no such blob")]
     NotFound,
     /// The bytes on disk no longer hash to their name.
@@ -60,6 +65,16 @@ pub enum BlobError {
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     dir: PathBuf,
+    /// Bytes and blobs stored (counted at opening, kept up to date by this store's writes
+    /// and removals), and the most bytes allowed (0: no limit).
+    usage: std::sync::Arc<Usage>,
+    quota: u64,
+}
+
+#[derive(Debug, Default)]
+struct Usage {
+    bytes: std::sync::atomic::AtomicU64,
+    blobs: std::sync::atomic::AtomicU64,
 }
 
 /// The size of the reads and writes a blob is streamed with.
@@ -82,8 +97,67 @@ impl BlobStore {
                 tracing::warn!(path = %path.display(), error = %e, "an interrupted blob write could not be removed");
             }
         }
-        Ok(BlobStore {
+        let store = BlobStore {
             dir: dir.to_owned(),
+            usage: std::sync::Arc::default(),
+            quota: 0,
+        };
+        let listed = store.list()?;
+        store
+            .usage
+            .blobs
+            .store(listed.len() as u64, Ordering::Relaxed);
+        store
+            .usage
+            .bytes
+            .store(listed.iter().map(|(_, n)| n).sum(), Ordering::Relaxed);
+        Ok(store)
+    }
+
+    /// This store, keeping at most `quota` bytes (0: no limit).
+    pub fn with_quota(mut self, quota: u64) -> BlobStore {
+        self.quota = quota;
+        self
+    }
+
+    /// Bytes and blobs stored.
+    pub fn usage(&self) -> (u64, u64) {
+        (
+            self.usage.bytes.load(Ordering::Relaxed),
+            self.usage.blobs.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The quota in bytes (0: none).
+    pub fn quota(&self) -> u64 {
+        self.quota
+    }
+
+    /// Whether `more` bytes fit in the quota.
+    pub fn fits(&self, more: u64) -> Result<(), BlobError> {
+        if self.quota > 0 && self.usage().0.saturating_add(more) > self.quota {
+            return Err(BlobError::Full { quota: self.quota });
+        }
+        Ok(())
+    }
+
+    /// Counts a blob just put in place.
+    fn added(&self, size: u64) {
+        self.usage.bytes.fetch_add(size, Ordering::Relaxed);
+        self.usage.blobs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A blob to be received from a peer, `size` bytes announced, written as it comes (see
+    /// [`Incoming`]); `Full` if it would not fit.
+    pub fn incoming(&self, id: &BlobId, size: u64) -> Result<Incoming, BlobError> {
+        self.fits(size)?;
+        Ok(Incoming {
+            store: self.clone(),
+            id: id.clone(),
+            size,
+            part: Partial::create(&self.dir.join("tmp"))?,
+            hash: Sha256::new(),
+            written: 0,
         })
     }
 
@@ -109,6 +183,7 @@ impl BlobStore {
             if size > limit {
                 return Err(BlobError::TooLarge { limit });
             }
+            self.fits(size)?;
             hash.update(&buf[..n]);
             tmp.write_all(&buf[..n])?;
         }
@@ -121,6 +196,7 @@ impl BlobStore {
         }
         fs::create_dir_all(path.parent().unwrap_or(&self.dir))?;
         tmp.persist(&path)?;
+        self.added(size);
         Ok((id, size))
     }
 
@@ -162,15 +238,28 @@ impl BlobStore {
         if weft_keys::to_hex(&hash.finalize()) == id.0 {
             Ok(())
         } else {
-            let _ = fs::remove_file(self.path(id));
+            self.remove(id)?;
             Err(BlobError::Corrupt(id.clone()))
         }
     }
 
     /// Removes a blob (no longer referenced); removing one that is not here is no error.
     pub fn remove(&self, id: &BlobId) -> Result<(), BlobError> {
+        let size = self.size(id).unwrap_or(0);
         match fs::remove_file(self.path(id)) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.usage.bytes.fetch_sub(
+                    size.min(self.usage.bytes.load(Ordering::Relaxed)),
+                    Ordering::Relaxed,
+                );
+                let _ = self
+                    .usage
+                    .blobs
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                        Some(n.saturating_sub(1))
+                    });
+                Ok(())
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -196,7 +285,70 @@ impl BlobStore {
     }
 }
 
+/// A blob arriving from a peer in order, chunk by chunk: hashed as it is written, so a
+/// transfer broken off may go on from [`Incoming::written`] with another peer, and checked
+/// against its name at the end. Dropped unfinished: nothing is kept.
+#[derive(Debug)]
+pub struct Incoming {
+    store: BlobStore,
+    id: BlobId,
+    size: u64,
+    part: Partial,
+    hash: Sha256,
+    written: u64,
+}
+
+impl Incoming {
+    /// Bytes written so far: where the transfer goes on from.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// The size announced.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends the next bytes; more than the announced size is refused (nothing written).
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), BlobError> {
+        if self.written + bytes.len() as u64 > self.size {
+            return Err(BlobError::TooLarge { limit: self.size });
+        }
+        self.part.write_all(bytes)?;
+        self.hash.update(bytes);
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Once every byte is written: checks the bytes against the blob's name and puts the
+    /// blob in place (synced). `Corrupt` if they do not match (nothing kept).
+    pub fn finish(self) -> Result<(), BlobError> {
+        let Incoming {
+            store,
+            id,
+            size,
+            part,
+            hash,
+            written,
+        } = self;
+        if written != size || weft_keys::to_hex(&hash.finalize()) != id.0 {
+            return Err(BlobError::Corrupt(id));
+        }
+        part.file.sync_all()?;
+        let path = store.path(&id);
+        if path.exists() {
+            return Ok(());
+        }
+        store.fits(size)?;
+        fs::create_dir_all(path.parent().unwrap_or(&store.dir))?;
+        part.persist(&path)?;
+        store.added(size);
+        Ok(())
+    }
+}
+
 /// A blob being written: removed when dropped unless persisted.
+#[derive(Debug)]
 struct Partial {
     file: File,
     path: PathBuf,
@@ -205,7 +357,7 @@ struct Partial {
 
 impl Partial {
     fn create(dir: &Path) -> io::Result<Partial> {
-        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::atomic::AtomicU64;
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

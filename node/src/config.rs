@@ -48,6 +48,10 @@ pub struct Config {
     pub store_cache_mb: u64,
     /// The largest file an employee may upload, in MiB.
     pub max_file_mb: u64,
+    /// The most this site keeps of files (uploaded here or fetched from peers), in GiB; 0:
+    /// no limit but the disk's. An upload or a fetch beyond it is refused (413, naming the
+    /// limit); what is stored is counted in `/metrics` and `/api/v1/node`.
+    pub max_files_gb: u64,
     /// The usage charter shown at first login (Markdown), if any.
     pub charter: Option<PathBuf>,
     /// Writes one employee may make at once before the rate below applies (0: no budget).
@@ -150,6 +154,7 @@ impl Default for Config {
             cache_documents: crate::core::DEFAULT_CACHE_DOCUMENTS,
             store_cache_mb: crate::store::DEFAULT_CACHE_MB,
             max_file_mb: 100,
+            max_files_gb: 0,
             charter: None,
             write_budget_burst: crate::budget::WriteBudget::default().burst,
             write_budget_per_minute: crate::budget::WriteBudget::default().per_minute,
@@ -265,6 +270,11 @@ impl Config {
                     self.max_file_mb = v
                         .parse()
                         .map_err(|_| bad(format!("{v:?} is not a number of MiB")))?
+                }
+                "MAX_FILES_GB" => {
+                    self.max_files_gb = v
+                        .parse()
+                        .map_err(|_| bad(format!("{v:?} is not a number of GiB")))?
                 }
                 "STORE_CACHE_MB" => {
                     self.store_cache_mb = v

@@ -38,6 +38,10 @@ pub enum NodeError {
     /// The random source failed (no token, no nonce could be drawn).
     #[error("no randomness: {0}")]
     NoRandomness(String),
+    /// What was asked is at other sites, none of which could send it now (the message says
+    /// why).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     #[error("the node is shutting down")]
     ShuttingDown,
 }

@@ -48,6 +48,7 @@ pub mod run;
 pub mod search;
 pub mod service;
 pub mod store;
+pub mod transfer;
 
 pub use config::{Config, ConfigError};
 pub use core::{Core, DEFAULT_CACHE_DOCUMENTS, GossipVerdict, Outcome, RestoreStats};

@@ -92,6 +92,20 @@ pub struct Metrics {
     /// and operators wait on it ("a full round after X happened").
     pub sync_rounds: Counter,
     pub committed_changes: Counter,
+    /// Files: bytes received from and sent to peers, blobs fetched whole, fetches that found
+    /// no site able to send the blob, blobs a peer sent that did not match their hash,
+    /// requests refused to peers (not theirs to hold), transfers running now.
+    pub blob_bytes_in: Counter,
+    pub blob_bytes_out: Counter,
+    pub blobs_fetched: Counter,
+    pub blob_fetch_failures: Counter,
+    pub blobs_corrupt: Counter,
+    pub blob_requests_refused: Counter,
+    pub blob_transfers: UGauge,
+    /// Files stored at this site: bytes, blobs, and the quota in bytes (0: none).
+    pub files_bytes: UGauge,
+    pub files: UGauge,
+    pub files_quota_bytes: UGauge,
     /// Refused changes by reason code.
     rejections: Family<Labels, Counter>,
     /// HTTP requests by route and method.
@@ -138,6 +152,16 @@ impl Default for Metrics {
             commits: Counter::default(),
             sync_rounds: Counter::default(),
             committed_changes: Counter::default(),
+            blob_bytes_in: Counter::default(),
+            blob_bytes_out: Counter::default(),
+            blobs_fetched: Counter::default(),
+            blob_fetch_failures: Counter::default(),
+            blobs_corrupt: Counter::default(),
+            blob_requests_refused: Counter::default(),
+            blob_transfers: UGauge::default(),
+            files_bytes: UGauge::default(),
+            files: UGauge::default(),
+            files_quota_bytes: UGauge::default(),
             rejections: Family::default(),
             http: Family::new_with_constructor(seconds),
             jobs: Family::new_with_constructor(seconds),
@@ -238,6 +262,58 @@ impl Metrics {
         );
         // A counter's name is given without `_total`, which the exposition adds; the
         // library ends every help text with a full stop.
+        r.register(
+            "blob_bytes_received",
+            "Bytes of files received from peers",
+            self.blob_bytes_in.clone(),
+        );
+        r.register(
+            "blob_bytes_sent",
+            "Bytes of files sent to peers",
+            self.blob_bytes_out.clone(),
+        );
+        r.register(
+            "blobs_fetched",
+            "Files fetched whole from peers and checked against their hash",
+            self.blobs_fetched.clone(),
+        );
+        r.register(
+            "blob_fetch_failures",
+            "Fetches of a file that no site could complete",
+            self.blob_fetch_failures.clone(),
+        );
+        r.register(
+            "blobs_corrupt",
+            "Files a peer sent that did not match their hash (dropped, fetched elsewhere)",
+            self.blobs_corrupt.clone(),
+        );
+        r.register(
+            "blob_requests_refused",
+            "Requests for a file refused to a peer that may not hold a document referencing it",
+            self.blob_requests_refused.clone(),
+        );
+        r.register(
+            "blob_transfers",
+            "Files being fetched from peers now",
+            self.blob_transfers.clone(),
+        );
+        r.register_with_unit(
+            "files",
+            "Bytes of files stored at this site",
+            Unit::Bytes,
+            self.files_bytes.clone(),
+        );
+        r.register(
+            "files_stored",
+            "Files stored at this site",
+            self.files.clone(),
+        );
+        r.register_with_unit(
+            "files_quota",
+            "The most bytes of files this site keeps (0: no limit)",
+            Unit::Bytes,
+            self.files_quota_bytes.clone(),
+        );
         r.register(
             "peers_connected",
             "Sites connected now",

@@ -7,6 +7,9 @@
 //! * Frames travel as request-response exchanges on `/weft/sync/1`: the request is one engine
 //!   frame, the response an empty acknowledgement. Frames to one peer are sent one at a time,
 //!   in order, which keeps the engine's exchanges ordered and gives back-pressure.
+//! * Files travel on `/weft/blob/1` ([`BLOB_PROTOCOL`]): a request names a blob, the
+//!   document that references it and an offset; the answer is one chunk of at most
+//!   [`BLOB_CHUNK`] bytes, or why not (see `crate::fetch` and `crate::network`).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
@@ -30,6 +33,97 @@ pub const MAX_GOSSIP: usize = 256 * 1024;
 
 /// The sync protocol's libp2p name.
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/weft/sync/1");
+
+/// The blob protocol's libp2p name.
+pub const BLOB_PROTOCOL: StreamProtocol = StreamProtocol::new("/weft/blob/1");
+
+/// The most bytes one blob answer carries. Large enough that a transfer is a few hundred
+/// exchanges per hundred megabytes, small enough that the few a peer may have in flight stay
+/// small in memory.
+pub const BLOB_CHUNK: usize = 1024 * 1024;
+
+/// A site asks a peer for part of a blob, naming the document (a thread) that references
+/// it: the peer answers only if the asking site may hold that document and it does
+/// reference the blob — so a private group's files go only where its threads go.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BlobRequest {
+    pub doc: weft_crdt::DocId,
+    /// The blob's SHA-256 (64 hex digits).
+    pub hash: String,
+    /// The first byte wanted; the answer holds up to `len` bytes from there (at most
+    /// [`BLOB_CHUNK`]).
+    pub offset: u64,
+    pub len: u32,
+}
+
+/// A peer's answer to a [`BlobRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum BlobResponse {
+    /// The bytes from the asked offset (empty: the offset is the end), and the blob's size.
+    Chunk { size: u64, bytes: Vec<u8> },
+    /// The peer does not have the blob (yet).
+    Missing,
+    /// The asking site may not hold the document, or the document does not reference the
+    /// blob.
+    Refused,
+    /// The peer is serving this site as much as it will at once: ask again later, or
+    /// elsewhere.
+    Busy,
+}
+
+/// The codec of `/weft/blob/1`: postcard, one message per stream, bounded.
+#[derive(Debug, Clone, Default)]
+pub struct BlobCodec;
+
+impl request_response::Codec for BlobCodec {
+    type Protocol = StreamProtocol;
+    type Request = BlobRequest;
+    type Response = BlobResponse;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<BlobRequest>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        let buf = read_capped(io, 1024).await?;
+        postcard::from_bytes(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<BlobResponse>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        let buf = read_capped(io, BLOB_CHUNK + 64).await?;
+        postcard::from_bytes(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: BlobRequest,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        let buf = postcard::to_stdvec(&req).map_err(io::Error::other)?;
+        io.write_all(&buf).await?;
+        io.close().await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: BlobResponse,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        let buf = postcard::to_stdvec(&res).map_err(io::Error::other)?;
+        io.write_all(&buf).await?;
+        io.close().await
+    }
+}
 
 /// The peer id of a node key.
 pub fn peer_id_of(key: &PublicKey) -> Option<PeerId> {
@@ -117,6 +211,7 @@ pub struct Behaviour {
     pub identify: identify::Behaviour,
     pub gossipsub: gossipsub::Behaviour,
     pub sync: request_response::Behaviour<FrameCodec>,
+    pub blob: request_response::Behaviour<BlobCodec>,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
 }
 
@@ -159,6 +254,13 @@ impl Behaviour {
                 [(SYNC_PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default()
                     .with_request_timeout(std::time::Duration::from_secs(30)),
+            ),
+            blob: request_response::Behaviour::with_codec(
+                BlobCodec,
+                [(BLOB_PROTOCOL, ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(std::time::Duration::from_secs(30))
+                    .with_max_concurrent_streams(64),
             ),
             mdns: Toggle::from(mdns),
         })

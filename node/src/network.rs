@@ -17,13 +17,24 @@ use libp2p::multiaddr::Protocol;
 use libp2p::request_response;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, mdns};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use weft_crdt::SignedChange;
 use weft_keys::Directory;
 
 use crate::core::GossipVerdict;
 use crate::metrics::Metrics;
-use crate::net::{Behaviour, BehaviourEvent, Outgoing, site_peers};
+use crate::net::{Behaviour, BehaviourEvent, BlobRequest, BlobResponse, Outgoing, site_peers};
+use crate::transfer::{MAX_SERVING_PER_PEER, Server};
+
+/// A blob request's answer, or why there is none.
+pub(crate) type BlobReply = oneshot::Sender<Result<BlobResponse, String>>;
+
+/// A request served on a blocking thread, back to be answered.
+type Served = (
+    PeerId,
+    request_response::ResponseChannel<BlobResponse>,
+    BlobResponse,
+);
 
 /// What the network tells the core.
 pub(crate) enum NetIn {
@@ -73,6 +84,16 @@ pub(crate) enum NetOut {
     Directory(Arc<Directory>),
 }
 
+/// A request for part of a blob to a site's node (from `crate::transfer`, on a queue of its
+/// own: the web layer's handles hold its sender, and the network task must still end when
+/// the core does). The answer, or why there is none (not connected, timed out), goes to
+/// `reply`.
+pub(crate) struct BlobGet {
+    pub(crate) site: String,
+    pub(crate) req: BlobRequest,
+    pub(crate) reply: BlobReply,
+}
+
 /// Invalid gossip messages tolerated from one peer before its gossip is ignored.
 const MAX_GOSSIP_REJECTS: u32 = 10;
 
@@ -109,6 +130,14 @@ pub(crate) struct Network {
     inflow: Arc<Semaphore>,
     /// Frames received beyond [`INFLOW_BYTES`], not acknowledged yet, in order.
     held: std::collections::VecDeque<HeldFrame>,
+    /// Answers peers' blob requests; how many each peer has being served; the answers back
+    /// from the blocking threads that read them.
+    server: Server,
+    serving: HashMap<PeerId, usize>,
+    served_tx: mpsc::UnboundedSender<Served>,
+    served_rx: Option<mpsc::UnboundedReceiver<Served>>,
+    /// Blob requests sent, waiting for their answers.
+    asked: HashMap<request_response::OutboundRequestId, BlobReply>,
 }
 
 /// A frame waiting for room in the core's inflow.
@@ -126,8 +155,15 @@ impl Network {
         metrics: Arc<Metrics>,
         listening: Arc<std::sync::Mutex<Vec<Multiaddr>>>,
         to_core: mpsc::Sender<NetIn>,
+        server: Server,
     ) -> Network {
+        let (served_tx, served_rx) = mpsc::unbounded_channel();
         Network {
+            server,
+            serving: HashMap::new(),
+            served_tx,
+            served_rx: Some(served_rx),
+            asked: HashMap::new(),
             swarm,
             site: site.to_owned(),
             outgoing: Outgoing::default(),
@@ -161,8 +197,15 @@ impl Network {
     }
 
     /// Runs until the core stops (its side of the channel closes).
-    pub(crate) async fn run(mut self, mut from_core: mpsc::UnboundedReceiver<NetOut>) {
+    pub(crate) async fn run(
+        mut self,
+        mut from_core: mpsc::UnboundedReceiver<NetOut>,
+        mut blob_gets: mpsc::UnboundedReceiver<BlobGet>,
+    ) {
         let mut redial = tokio::time::interval(REDIAL);
+        let Some(mut served) = self.served_rx.take() else {
+            return;
+        };
         loop {
             let room = {
                 let need = self.held.front().map(|h| Self::permit_size(h.frame.len()));
@@ -199,6 +242,13 @@ impl Network {
                         }
                     }
                     self.pump();
+                }
+                Some(get) = blob_gets.recv() => self.blob_get(get),
+                Some((peer, channel, answer)) = served.recv() => {
+                    if let Some(n) = self.serving.get_mut(&peer) {
+                        *n = n.saturating_sub(1);
+                    }
+                    let _ = self.swarm.behaviour_mut().blob.send_response(channel, answer);
                 }
                 _ = redial.tick() => self.redial(),
             }
@@ -252,6 +302,80 @@ impl Network {
             NetOut::Directory(dir) => self.refresh_allow_list(&dir),
         }
         Ok(())
+    }
+
+    /// Sends a blob request, or answers at once that the site is not connected.
+    fn blob_get(&mut self, BlobGet { site, req, reply }: BlobGet) {
+        let peer = self
+            .sites
+            .iter()
+            .find(|(_, s)| **s == site)
+            .map(|(p, _)| *p)
+            .filter(|p| self.connected.contains_key(p));
+        match peer {
+            Some(p) => {
+                let id = self.swarm.behaviour_mut().blob.send_request(&p, req);
+                self.asked.insert(id, reply);
+            }
+            None => {
+                let _ = reply.send(Err("not connected".into()));
+            }
+        }
+    }
+
+    /// A blob request from a peer (served on a blocking thread, within
+    /// [`MAX_SERVING_PER_PEER`]), or the answer to one of ours.
+    fn on_blob(&mut self, e: request_response::Event<BlobRequest, BlobResponse>) {
+        match e {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let Some(site) = self.sites.get(&peer).cloned() else {
+                        let _ = self
+                            .swarm
+                            .behaviour_mut()
+                            .blob
+                            .send_response(channel, BlobResponse::Refused);
+                        return;
+                    };
+                    let n = self.serving.entry(peer).or_default();
+                    if *n >= MAX_SERVING_PER_PEER {
+                        let _ = self
+                            .swarm
+                            .behaviour_mut()
+                            .blob
+                            .send_response(channel, BlobResponse::Busy);
+                        return;
+                    }
+                    *n += 1;
+                    let (server, back) = (self.server.clone(), self.served_tx.clone());
+                    tokio::task::spawn_blocking(move || {
+                        let answer = server.serve(&site, &request);
+                        let _ = back.send((peer, channel, answer));
+                    });
+                }
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    if let Some(reply) = self.asked.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure {
+                request_id, error, ..
+            } => {
+                if let Some(reply) = self.asked.remove(&request_id) {
+                    let _ = reply.send(Err(error.to_string()));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(peer = %peer, error = %error, "a blob request failed");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
     }
 
     /// Reports a gossip verdict to gossipsub, and ignores a peer's gossip once it has sent
@@ -347,6 +471,7 @@ impl Network {
         match ev {
             SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => return self.on_sync(e).await,
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(e)) => return self.on_gossip(e).await,
+            SwarmEvent::Behaviour(BehaviourEvent::Blob(e)) => self.on_blob(e),
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 for (peer, addr) in found {
                     if self.sites.contains_key(&peer) && !self.swarm.is_connected(&peer) {

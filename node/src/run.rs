@@ -59,6 +59,8 @@ pub struct NodeHandle {
     /// The files' bytes (`<data_dir>/blobs`) and the largest upload allowed.
     blobs: crate::blobs::BlobStore,
     max_file_bytes: u64,
+    /// Fetches of files this site lacks from the sites that have them.
+    transfers: crate::transfer::Transfers,
     events: tokio::sync::broadcast::Sender<Live>,
     metrics: Arc<Metrics>,
     site: String,
@@ -114,6 +116,11 @@ impl NodeHandle {
     /// The node's blob store and its upload limit (bytes).
     pub fn blobs(&self) -> (&crate::blobs::BlobStore, u64) {
         (&self.blobs, self.max_file_bytes)
+    }
+
+    /// Fetches files from other sites.
+    pub fn transfers(&self) -> &crate::transfer::Transfers {
+        &self.transfers
     }
 
     pub fn reader(&self) -> &crate::Reader {
@@ -290,11 +297,26 @@ pub async fn start_with(
     let (net_tx, net_rx) = mpsc::unbounded_channel::<NetOut>();
     let (events, _) = tokio::sync::broadcast::channel(1024);
     let blobs = crate::blobs::BlobStore::open(&config.data_dir.join("blobs"))
-        .map_err(|e| NodeError::Config(format!("the blob store cannot be opened: {e}")))?;
+        .map_err(|e| NodeError::Config(format!("the blob store cannot be opened: {e}")))?
+        .with_quota(config.max_files_gb.saturating_mul(1024 * 1024 * 1024));
+    let (blob_tx, blob_rx) = mpsc::unbounded_channel();
+    let transfers = crate::transfer::Transfers::new(
+        blob_tx,
+        blobs.clone(),
+        core.reader(),
+        metrics.clone(),
+        &config.site,
+    );
+    let server = crate::transfer::Server {
+        reader: core.reader(),
+        blobs: blobs.clone(),
+        metrics: metrics.clone(),
+    };
     let handle = NodeHandle {
         inputs: inputs.clone(),
         reader: core.reader(),
         blobs,
+        transfers,
         max_file_bytes: config.max_file_mb.saturating_mul(1024 * 1024),
         events: events.clone(),
         metrics: metrics.clone(),
@@ -309,6 +331,7 @@ pub async fn start_with(
         metrics.clone(),
         listening.clone(),
         from_net,
+        server,
     );
     if let Some(d) = core.replica().directory() {
         let _ = net_tx.send(NetOut::Directory(Arc::new(d.directory.clone())));
@@ -326,7 +349,7 @@ pub async fn start_with(
         clock: clock.clone(),
     };
     tracing::info!(site = %config.site, peer_id = %peer_id, "node started");
-    let net_task = tokio::spawn(network.run(net_rx));
+    let net_task = tokio::spawn(network.run(net_rx, blob_rx));
     tokio::spawn(async move {
         shutdown.await;
         let _ = inputs.send(Input::Stop).await;

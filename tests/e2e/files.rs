@@ -276,3 +276,323 @@ fn uploads_at_once_are_held_to_the_write_budget() {
         .sum();
     assert_eq!(kept, created);
 }
+
+/// A file's SHA-256 as hex.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn all_connected(nodes: &[&crate::harness::Node]) {
+    for n in nodes {
+        n.wait_until(
+            std::time::Duration::from_secs(60),
+            "all peers are connected",
+            |n| n.connected_peers() == nodes.len() - 1,
+        );
+    }
+}
+
+/// Uploads `content` at `node` as `name` and posts it in a new thread of group `gid`;
+/// returns the file's id and the thread's.
+fn post_file(
+    node: &crate::harness::Node,
+    token: &str,
+    gid: &str,
+    name: &str,
+    content: &str,
+) -> (String, String) {
+    let (s, _, body) = http_raw(
+        node.http_port,
+        "POST",
+        "/api/v1/files",
+        &[
+            format!("Authorization: Bearer {token}"),
+            "Content-Type: application/octet-stream".into(),
+            format!("X-File-Name: {name}"),
+        ],
+        content,
+    )
+    .unwrap();
+    assert_eq!(s, 201, "{body}");
+    let f: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = f["id"].as_str().unwrap().to_owned();
+    let t = node.api(
+        token,
+        "POST",
+        &format!("/api/v1/groups/{gid}/threads"),
+        Some(serde_json::json!({"title": name, "body": "Ci-joint", "attachments": [id]})),
+        201,
+    );
+    (id, t["id"].as_str().unwrap().to_owned())
+}
+
+/// Waits until thread `tid` is readable at `node` by `token`, its file attached.
+fn thread_arrives(node: &crate::harness::Node, token: &str, tid: &str) {
+    node.wait_until(
+        std::time::Duration::from_secs(60),
+        "the thread arrives with its file",
+        |n| {
+            n.request("GET", &format!("/api/v1/threads/{tid}"), None, Some(token))
+                .is_some_and(|(s, body)| {
+                    s == 200
+                        && serde_json::from_str::<serde_json::Value>(&body).is_ok_and(|t| {
+                            t["root"]["attachments"]
+                                .as_array()
+                                .is_some_and(|a| !a.is_empty())
+                        })
+                })
+        },
+    );
+}
+
+/// The blob folder of site `i`.
+fn blob_path(company: &Company, i: usize, id: &str) -> std::path::PathBuf {
+    company
+        .store_dir(i)
+        .parent()
+        .unwrap()
+        .join("blobs")
+        .join(&id[..2])
+        .join(id)
+}
+
+/// A file attached at Paris opens at Bangalore and New York with the same bytes, fetched on
+/// demand; a copy that went bad at Paris is refused by New York, which fetches it from
+/// Bangalore instead.
+#[test]
+fn a_file_attached_at_paris_opens_elsewhere_and_a_corrupt_copy_is_fetched_again() {
+    let company = Company::new();
+    let nodes: Vec<crate::harness::Node> = (0..3).map(|i| company.start(i)).collect();
+    all_connected(&nodes.iter().collect::<Vec<_>>());
+    let tokens = [
+        nodes[0].login("hdupre"),
+        nodes[1].login("jsmith"),
+        nodes[2].login("pkumar"),
+    ];
+    let g = nodes[0].api(
+        &tokens[0],
+        "POST",
+        "/api/v1/groups",
+        Some(serde_json::json!({"name": "Vidéos", "visibility": "public"})),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap().to_owned();
+    // Several chunks' worth (1 MiB each), the last one short.
+    let content: String = (0..2_600_000u32)
+        .map(|i| char::from(b'a' + ((i * 7 + i / 1000) % 26) as u8))
+        .collect();
+    let (id, tid) = post_file(&nodes[0], &tokens[0], &gid, "tuto.bin", &content);
+    assert_eq!(id, sha256_hex(content.as_bytes()));
+    let url = format!("/api/v1/files/{id}");
+    let auth = |t: &str| format!("Authorization: Bearer {t}");
+
+    // Bangalore: fetched from Paris when opened.
+    thread_arrives(&nodes[2], &tokens[2], &tid);
+    assert!(
+        !blob_path(&company, 2, &id).exists(),
+        "fetched on demand only"
+    );
+    let (s, _, body) = http_raw(nodes[2].http_port, "GET", &url, &[auth(&tokens[2])], "").unwrap();
+    if s != 200 {
+        for l in nodes[2].log.lock().unwrap().iter() {
+            eprintln!("{l}");
+        }
+    }
+    assert_eq!(s, 200, "{}", &body[..body.len().min(300)]);
+    assert_eq!(sha256_hex(body.as_bytes()), id, "the same bytes");
+    assert!(blob_path(&company, 2, &id).exists());
+    assert_eq!(nodes[2].metric("weft_blobs_fetched_total"), 1.0);
+    assert!(nodes[2].metric("weft_blob_bytes_received_total") >= 2_600_000.0);
+    assert!(nodes[0].metric("weft_blob_bytes_sent_total") >= 2_600_000.0);
+
+    // Paris's copy goes bad on its disk (same length, other bytes).
+    let bad = "z".repeat(content.len());
+    std::fs::write(blob_path(&company, 0, &id), &bad).unwrap();
+    // New York asks the uploader's site first, gets bytes that do not match the hash,
+    // drops them and fetches the file from Bangalore.
+    thread_arrives(&nodes[1], &tokens[1], &tid);
+    let (s, _, body) = http_raw(nodes[1].http_port, "GET", &url, &[auth(&tokens[1])], "").unwrap();
+    assert_eq!(s, 200);
+    assert_eq!(
+        sha256_hex(body.as_bytes()),
+        id,
+        "the good bytes, from Bangalore"
+    );
+    assert_eq!(nodes[1].metric("weft_blobs_corrupt_total"), 1.0);
+    assert!(
+        nodes[1]
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("does not match its hash") && l.contains("paris")),
+        "the site that sent bad bytes is named"
+    );
+    // Ranges on the fetched copy.
+    let (s, head, body) = http_raw(
+        nodes[1].http_port,
+        "GET",
+        &url,
+        &[auth(&tokens[1]), "Range: bytes=-5".into()],
+        "",
+    )
+    .unwrap();
+    assert_eq!(s, 206);
+    assert_eq!(
+        header(&head, "content-range"),
+        Some("bytes 2599995-2599999/2600000")
+    );
+    assert_eq!(body, content[2_599_995..]);
+    // The disk figures count it.
+    let info = nodes[1].json("/api/v1/node");
+    assert_eq!(info["files"], 1);
+    assert_eq!(info["file_bytes"], 2_600_000);
+    assert!(nodes[1].metric("weft_files_bytes") >= 2_600_000.0);
+}
+
+/// A private group's file goes only where its threads go: a member's site fetches it, a
+/// site without a member asking for it (with its genuine node key, naming the thread) is
+/// refused, and never stores it.
+#[test]
+fn a_private_groups_file_never_reaches_a_site_without_a_member() {
+    use libp2p::futures::StreamExt;
+    use libp2p::request_response::{Event as Rr, Message as RrMsg};
+    use libp2p::swarm::SwarmEvent;
+    use weft_node::net::{BehaviourEvent, BlobRequest, BlobResponse};
+
+    let company = Company::new();
+    let a = company.start(0);
+    let b = company.start(1);
+    all_connected(&[&a, &b]);
+    let helene = a.login("hdupre");
+    let john = b.login("jsmith");
+    let p = a.api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(serde_json::json!({"name": "Comité", "visibility": "private"})),
+        201,
+    );
+    let private = p["id"].as_str().unwrap().to_owned();
+    a.api(
+        &helene,
+        "POST",
+        &format!("/api/v1/groups/{private}/members"),
+        Some(serde_json::json!({"user": "jsmith"})),
+        200,
+    );
+    let g = a.api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(serde_json::json!({"name": "Ouvert", "visibility": "public"})),
+        201,
+    );
+    let public = g["id"].as_str().unwrap().to_owned();
+    let (secret, secret_thread) = post_file(&a, &helene, &private, "budget.ods", "budget 2027");
+    let (open, open_thread) = post_file(&a, &helene, &public, "menu.txt", "menu du jour");
+
+    // New York has a member: it fetches the file.
+    thread_arrives(&b, &john, &secret_thread);
+    let (s, _, body) = http_raw(
+        b.http_port,
+        "GET",
+        &format!("/api/v1/files/{secret}"),
+        &[format!("Authorization: Bearer {john}")],
+        "",
+    )
+    .unwrap();
+    assert_eq!((s, body.as_str()), (200, "budget 2027"));
+
+    // Bangalore has none. Someone with its node key asks Paris anyway.
+    let seed = crate::hostile::node_seed(&company, 2);
+    let ask = |doc: &str, hash: &str| BlobRequest {
+        doc: weft_node::crdt::DocId::parse(doc).unwrap(),
+        hash: hash.to_owned(),
+        offset: 0,
+        len: 1 << 20,
+    };
+    let requests = vec![
+        ask(&secret_thread, &secret),
+        // A public thread that does not carry the secret file.
+        ask(&open_thread, &secret),
+        // A public thread that does carry its file: served.
+        ask(&open_thread, &open),
+    ];
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let answers = rt.block_on(async {
+        let mut impostor = crate::hostile::rogue(seed);
+        let peer = crate::hostile::try_connect(&mut impostor, &company, 0)
+            .await
+            .expect("an enrolled site is admitted");
+        let ids: Vec<_> = requests
+            .into_iter()
+            .map(|r| impostor.behaviour_mut().blob.send_request(&peer, r))
+            .collect();
+        let mut answers = std::collections::HashMap::new();
+        let deadline = tokio::time::sleep(std::time::Duration::from_secs(20));
+        tokio::pin!(deadline);
+        while answers.len() < ids.len() {
+            tokio::select! {
+                ev = impostor.select_next_some() => {
+                    if let SwarmEvent::Behaviour(BehaviourEvent::Blob(Rr::Message {
+                        message: RrMsg::Response { request_id, response }, ..
+                    })) = ev {
+                        answers.insert(request_id, response);
+                    }
+                }
+                () = &mut deadline => panic!("no answers to the blob requests"),
+            }
+        }
+        ids.iter()
+            .map(|i| answers.remove(i).unwrap())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(
+        answers[0],
+        BlobResponse::Refused,
+        "the private group's file"
+    );
+    assert_eq!(
+        answers[1],
+        BlobResponse::Refused,
+        "a thread that does not carry it"
+    );
+    assert_eq!(
+        answers[2],
+        BlobResponse::Chunk {
+            size: 12,
+            bytes: b"menu du jour".to_vec()
+        }
+    );
+    assert_eq!(a.metric("weft_blob_requests_refused_total"), 2.0);
+
+    // Bangalore itself, once running and caught up, holds neither the thread nor the file.
+    let c = company.start(2);
+    all_connected(&[&a, &b, &c]);
+    let pkumar = c.login("pkumar");
+    thread_arrives(&c, &pkumar, &open_thread);
+    let (s, _, _) = http_raw(
+        c.http_port,
+        "GET",
+        &format!("/api/v1/files/{secret}"),
+        &[format!("Authorization: Bearer {pkumar}")],
+        "",
+    )
+    .unwrap();
+    assert_eq!(s, 404);
+    assert!(!blob_path(&company, 2, &secret).exists());
+    let (s, _, body) = http_raw(
+        c.http_port,
+        "GET",
+        &format!("/api/v1/files/{open}"),
+        &[format!("Authorization: Bearer {pkumar}")],
+        "",
+    )
+    .unwrap();
+    assert_eq!((s, body.as_str()), (200, "menu du jour"));
+}

@@ -11,7 +11,7 @@ use weft_node::net::{Behaviour, BehaviourEvent};
 use crate::harness::{Company, Node};
 
 /// A libp2p node of our own making, speaking Weft's sync protocol.
-fn rogue(seed: [u8; 32]) -> libp2p::Swarm<Behaviour> {
+pub(crate) fn rogue(seed: [u8; 32]) -> libp2p::Swarm<Behaviour> {
     let key = identity::Keypair::ed25519_from_bytes(seed).unwrap();
     libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
@@ -46,7 +46,7 @@ fn site_peer(company: &Company, i: usize) -> PeerId {
 }
 
 /// Dials site `i` and reports whether a connection was established and kept for a moment.
-async fn try_connect(
+pub(crate) async fn try_connect(
     swarm: &mut libp2p::Swarm<Behaviour>,
     company: &Company,
     i: usize,
@@ -108,7 +108,7 @@ fn a_peer_the_directory_does_not_list_is_refused() {
 }
 
 /// The secret seed in a node key file.
-fn node_seed(company: &Company, i: usize) -> [u8; 32] {
+pub(crate) fn node_seed(company: &Company, i: usize) -> [u8; 32] {
     let path = company.sites[i].config.parent().unwrap().join("node.key");
     let text = std::fs::read_to_string(path).unwrap();
     let hex = text.split_whitespace().nth(1).unwrap();

@@ -117,6 +117,9 @@ impl From<NodeError> for AppError {
                 LocalError::UnknownDoc(_) => AppError::not_found(),
                 other => AppError::internal(format_args!("local change failed: {other}")),
             },
+            NodeError::Unavailable(why) => {
+                AppError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", why).retry_after(10)
+            }
             NodeError::ShuttingDown => AppError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

@@ -39,6 +39,11 @@ pub struct NodeInfo {
     pub version: String,
     /// The directory version the node holds.
     pub directory_version: u64,
+    /// Files stored at this site: their bytes, how many, and the site's quota in bytes
+    /// (`max_files_gb`; 0: no limit).
+    pub file_bytes: u64,
+    pub files: u64,
+    pub files_quota: u64,
 }
 
 /// A request that may read the operations endpoints: it carries the operator's token
@@ -139,6 +144,9 @@ pub(crate) async fn node_info(
         change_bytes: s.change_bytes,
         version: env!("CARGO_PKG_VERSION").to_owned(),
         directory_version: s.directory_version,
+        file_bytes: s.file_bytes,
+        files: s.files,
+        files_quota: s.files_quota,
     };
     Ok(Json(info))
 }

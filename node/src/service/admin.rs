@@ -31,6 +31,10 @@ pub struct NodeStatus {
     pub changes: u64,
     pub change_bytes: u64,
     pub directory_version: u64,
+    /// Files stored here: bytes, how many, and the site's quota in bytes (0: none).
+    pub file_bytes: u64,
+    pub files: u64,
+    pub files_quota: u64,
 }
 
 impl Service {
@@ -109,6 +113,8 @@ impl Service {
     /// The node's status: its site, its peers and whether each is connected, what it stores.
     pub async fn node_status(&self) -> Result<NodeStatus, NodeError> {
         let peer_id = self.node.peer_id().to_string();
+        let (blobs, _) = self.node.blobs();
+        let ((file_bytes, files), files_quota) = (blobs.usage(), blobs.quota());
         self.run("admin.status", move |c| {
             let connected: Vec<String> = c.engine().peers().map(str::to_owned).collect();
             let dir = c.replica().directory();
@@ -139,6 +145,9 @@ impl Service {
                 changes: stats.changes,
                 change_bytes: stats.change_bytes,
                 directory_version: dir.map_or(0, |d| d.version()),
+                file_bytes,
+                files,
+                files_quota,
             })
         })
         .await
@@ -161,9 +170,15 @@ impl Service {
         self.node.subscribe()
     }
 
-    /// The node's metrics.
+    /// The node's metrics, with the figures of its files read now.
     pub fn metrics(&self) -> &std::sync::Arc<Metrics> {
-        self.node.metrics()
+        let m = self.node.metrics();
+        let (blobs, _) = self.node.blobs();
+        let (bytes, count) = blobs.usage();
+        Metrics::set(&m.files_bytes, bytes);
+        Metrics::set(&m.files, count);
+        Metrics::set(&m.files_quota_bytes, blobs.quota());
+        m
     }
 
     /// The node's site.

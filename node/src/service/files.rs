@@ -11,6 +11,7 @@ use super::{Service, Viewer};
 use crate::blobs::{BlobError, BlobId};
 use crate::core::Core;
 use crate::error::NodeError;
+use crate::transfer::Wanted;
 
 /// A stored file as its uploader described it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +55,10 @@ impl Service {
                     what: "the file".into(),
                     limit,
                 },
+                BlobError::Full { quota } => NodeError::TooLarge {
+                    what: "this site's store of files with it".into(),
+                    limit: quota,
+                },
                 e => NodeError::Invalid(format!("the file could not be stored: {e}")),
             })?;
         let info = FileInfo {
@@ -70,16 +75,26 @@ impl Service {
     }
 
     /// A file the viewer may read — their own upload, or a file a post they may read carries
-    /// — and its bytes open for reading; `NotFound` otherwise (and while a file a post
-    /// carries has not reached this site).
+    /// — and its bytes open for reading; `NotFound` otherwise. A file a post carries whose
+    /// bytes are not here yet is fetched from a site that has them first (see
+    /// [`crate::transfer`]); `Unavailable` if none can send it now.
     pub async fn file(&self, v: &Viewer, id: &str) -> Result<(FileInfo, std::fs::File), NodeError> {
         let id = BlobId::parse(id).ok_or(NodeError::NotFound)?;
         let record = match self.reader().upload(v.id(), id.as_str())? {
             Some(r) => r,
-            None => self
-                .attached(v, id.as_str())
-                .await?
-                .ok_or(NodeError::NotFound)?,
+            None => {
+                let (record, wanted) = self.attached(v, &id).await?.ok_or(NodeError::NotFound)?;
+                let (_, limit) = self.node.blobs();
+                if wanted.size > limit {
+                    // Made where the limit was higher: not brought here.
+                    return Err(NodeError::TooLarge {
+                        what: "the file".into(),
+                        limit,
+                    });
+                }
+                self.node.transfers().fetch(wanted).await?;
+                record
+            }
         };
         let (blobs, _) = self.node.blobs();
         let file = blobs.open_blob(&id).map_err(|e| match e {
@@ -91,8 +106,14 @@ impl Service {
 }
 
 impl Service {
-    /// The file `hash` as a post the viewer may read carries it, if one does.
-    async fn attached(&self, v: &Viewer, hash: &str) -> Result<Option<FileInfo>, NodeError> {
+    /// The file `id` as a post the viewer may read carries it, if one does, and how to
+    /// fetch it if its bytes are not here.
+    async fn attached(
+        &self,
+        v: &Viewer,
+        id: &BlobId,
+    ) -> Result<Option<(FileInfo, Wanted)>, NodeError> {
+        let hash = id.as_str();
         let threads: Vec<weft_crdt::DocId> = self
             .reader()
             .model()
@@ -103,13 +124,20 @@ impl Service {
         for t in self.threads_for(v, threads).await? {
             for p in t.posts.iter().filter(|p| !p.deleted && !p.hidden) {
                 if let Some(a) = p.attachments.iter().find(|a| a.hash == hash) {
-                    return Ok(Some(FileInfo {
+                    let info = FileInfo {
                         id: a.hash.clone(),
                         size: a.size,
                         media_type: a.media_type.clone(),
                         name: a.name.clone(),
                         at: p.created_at,
-                    }));
+                    };
+                    let wanted = Wanted {
+                        id: id.clone(),
+                        size: a.size,
+                        doc: t.id.clone(),
+                        first: self.reader().employee(&p.author).map(|e| e.site),
+                    };
+                    return Ok(Some((info, wanted)));
                 }
             }
         }
