@@ -76,6 +76,9 @@ pub struct Settings {
     /// [`crate::service::Service::calendar_token`]), once drawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calendar_token: Option<String>,
+    /// The secret of the employee's feed URLs (Atom, for feed readers), once drawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed_token: Option<String>,
 }
 
 /// How often reminders are looked for (ms), and how long before an event its attendees are

@@ -620,9 +620,9 @@ impl Reader {
         Ok(self.store.bookmarks(employee)?)
     }
 
-    /// Whose calendar token has this SHA-256 (hex).
-    pub fn calendar_owner(&self, hash: &str) -> Result<Option<String>, NodeError> {
-        Ok(self.store.calendar_owner(hash)?)
+    /// Whose subscription token of the kind `prefix` has this SHA-256 (hex).
+    pub fn token_owner(&self, prefix: &[u8], hash: &str) -> Result<Option<String>, NodeError> {
+        Ok(self.store.token_owner(prefix, hash)?)
     }
 
     /// `employee`'s settings.

@@ -7,6 +7,7 @@ mod cli;
 mod content;
 mod demo;
 mod edge;
+mod feeds;
 mod files;
 mod harness;
 mod hostile;

@@ -10,7 +10,7 @@
 //! API at `/calendar/{token}.ics` without a session: the secret token is the credential.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::{Json, Router, routing::get, routing::post, routing::put};
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,8 @@ pub fn routes() -> Router<AppState> {
         .route("/me/events", get(my_events))
         .route("/me/calendar", get(my_calendar))
         .route("/me/calendar/reset", post(reset_calendar))
+        .route("/me/feeds", get(crate::atom::my_feeds))
+        .route("/me/feeds/reset", post(crate::atom::reset_feeds))
         .route("/people/{id}/wall", get(wall).post(write_on_wall))
         .route("/posts/{id}/hidden", put(hide_post))
         .route("/threads/{id}/best_answer", put(best_answer))
@@ -545,20 +547,7 @@ pub struct CalendarJson {
 }
 
 pub(crate) fn calendar_json(state: &AppState, headers: &HeaderMap, token: &str) -> CalendarJson {
-    let base = match &state.public_url {
-        Some(u) => u.to_string(),
-        None => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .filter(|h| {
-                    h.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-                })
-                .unwrap_or("localhost");
-            format!("http://{host}")
-        }
-    };
+    let base = state.base_url(headers);
     let url = format!("{base}/calendar/{token}.ics");
     let webcal = format!(
         "webcal://{}",

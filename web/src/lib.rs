@@ -37,6 +37,7 @@
 //! operator's token; no log holds a token, cookie or password ([`trace`]).
 
 pub mod api;
+pub mod atom;
 pub mod auth;
 pub mod content;
 pub mod cookies;
@@ -132,6 +133,7 @@ fn router_with_state(state: AppState) -> Router {
                 .layer(axum::middleware::from_fn(cookie_writes_are_json)),
         )
         .merge(ical::routes())
+        .merge(atom::routes())
         .merge(ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

@@ -30,6 +30,27 @@ pub struct AppState {
     pub metrics_token: Option<[u8; 32]>,
 }
 
+impl AppState {
+    /// The node's address as employees reach it: the configured public URL, else
+    /// `http://` and the request's `Host` (when it is a plain host name or address).
+    pub fn base_url(&self, headers: &axum::http::HeaderMap) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => {
+                let host = headers
+                    .get(axum::http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .filter(|h| {
+                        h.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+                    })
+                    .unwrap_or("localhost");
+                format!("http://{host}")
+            }
+        }
+    }
+}
+
 /// The usage charter: its Markdown text and the SHA-256 (hex) that acceptances record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Charter {

@@ -4,13 +4,11 @@
 //! its start (`ReadModel::events_between`), so an agenda reads the summaries of the events
 //! in its window and the threads of those it shows (kept for the next readers).
 //!
-//! A calendar application subscribes to an employee's agenda through a secret URL: the
-//! token is drawn once (`calendar_token`), kept in the employee's settings, and found again
-//! by its SHA-256 (`Service::calendar_owner`); `reset_calendar_token` draws a new one.
+//! A calendar application subscribes to an employee's agenda through a secret URL (see
+//! [`super::subscriptions`]).
 
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use weft_crdt::{DocId, EventView, NewEvent, ThreadView};
 
 use super::{Access, Service, Viewer};
@@ -235,50 +233,6 @@ impl Service {
             })
             .collect())
     }
-
-    /// The viewer's calendar token, drawn at the first call.
-    pub async fn calendar_token(&self, v: &Viewer) -> Result<String, NodeError> {
-        if let Some(t) = self.reader().settings(v.id())?.calendar_token {
-            return Ok(t);
-        }
-        self.reset_calendar_token(v, false).await
-    }
-
-    /// Draws a new calendar token for the viewer (the old URL stops working); with
-    /// `always` false, keeps one drawn meanwhile.
-    pub async fn reset_calendar_token(
-        &self,
-        v: &Viewer,
-        always: bool,
-    ) -> Result<String, NodeError> {
-        let (me, token) = (v.0.clone(), self.token()?);
-        self.run("events.calendar_token", move |c| {
-            c.set_calendar_token(&me, &token, always)
-        })
-        .await
-    }
-
-    /// Whose calendar token `token` is, if anyone's (an employee still active here).
-    pub fn calendar_owner(&self, token: &str) -> Result<Option<Viewer>, NodeError> {
-        let hash = token_hash(token);
-        let reader = self.reader();
-        let Some(employee) = reader.calendar_owner(&hash)? else {
-            return Ok(None);
-        };
-        // The token is the one in their settings (a reset replaced it), and they still
-        // work here.
-        let current = reader.settings(&employee)?.calendar_token;
-        let active = reader
-            .directory()
-            .active_employee(&employee)
-            .is_some_and(|e| e.site.as_str() == reader.site());
-        Ok((current.as_deref() == Some(token) && active).then(|| Viewer::from(employee.as_str())))
-    }
-}
-
-/// The SHA-256 (hex) a calendar token is found by.
-fn token_hash(token: &str) -> String {
-    weft_keys::to_hex(&Sha256::digest(token.as_bytes()))
 }
 
 impl Core {
@@ -312,27 +266,5 @@ impl Core {
     ) -> Result<(), NodeError> {
         self.require_thread(employee, thread)?;
         self.local_one(employee, |r, me| r.rsvp(me, thread, post, answer, now))
-    }
-
-    /// Stores `token` as `employee`'s calendar token (unless they have one and `always` is
-    /// false) and returns the one in force.
-    pub fn set_calendar_token(
-        &mut self,
-        employee: &str,
-        token: &str,
-        always: bool,
-    ) -> Result<String, NodeError> {
-        let mut s = self.store().settings(employee)?;
-        if let (Some(t), false) = (&s.calendar_token, always) {
-            return Ok(t.clone());
-        }
-        if let Some(old) = &s.calendar_token {
-            self.store().set_calendar_owner(&token_hash(old), None)?;
-        }
-        self.store()
-            .set_calendar_owner(&token_hash(token), Some(employee))?;
-        s.calendar_token = Some(token.to_owned());
-        self.store().put_settings(employee, &s)?;
-        Ok(token.to_owned())
     }
 }

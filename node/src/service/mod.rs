@@ -62,6 +62,8 @@ mod people;
 mod personal;
 mod polls;
 mod search;
+mod subscriptions;
+mod syndication;
 mod threads;
 
 use weft_crdt::{DocId, DocKind};
@@ -87,6 +89,8 @@ pub use people::{DirectoryFilter, DirectoryPage, Person, PersonPage, ProfileEdit
 pub use personal::{NoticeKind, Notification, Settings};
 pub use polls::PollResults;
 pub use search::{Hit, HitKind, SearchQuery, SearchResult};
+pub use subscriptions::Subscription;
+pub use syndication::{FEED_ENTRIES, Syndicated};
 pub use threads::ThreadPage;
 
 /// The employee a request acts for, authenticated by the web layer (from a session).

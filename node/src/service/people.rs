@@ -100,6 +100,13 @@ impl Service {
         })
     }
 
+    /// The name the directory gives `employee`, else their id. Off the loop.
+    pub fn display_name(&self, employee: &str) -> String {
+        self.reader()
+            .employee(employee)
+            .map_or_else(|| employee.to_owned(), |e| e.display_name)
+    }
+
     /// A person's page: the person, their manager and whether the viewer follows them.
     pub async fn person_page(&self, v: &Viewer, employee: &str) -> Result<PersonPage, NodeError> {
         let person = self.person(v, employee).await?;

@@ -452,22 +452,29 @@ impl Store {
         Ok(out)
     }
 
-    /// Files (`Some`) or unfiles a calendar token's SHA-256 (hex) under its employee.
-    pub fn set_calendar_owner(&self, hash: &str, employee: Option<&str>) -> Result<(), StoreError> {
-        let k = key(&[b"ca", hash.as_bytes()]);
+    /// Files (`Some`) or unfiles a subscription token's SHA-256 (hex) under its employee;
+    /// `prefix` is the kind's (`ca` calendars, `fe` feeds).
+    pub fn set_token_owner(
+        &self,
+        prefix: &[u8],
+        hash: &str,
+        employee: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let k = key(&[prefix, hash.as_bytes()]);
         match employee {
             Some(e) => self.personal.insert(k, e.as_bytes()).map(|_| ()),
             None => self.personal.remove(k).map(|_| ()),
         }
-        .map_err(io("storing a calendar token"))
+        .map_err(io("storing a subscription token"))
     }
 
-    /// The employee whose calendar token has this SHA-256 (hex), if any.
-    pub fn calendar_owner(&self, hash: &str) -> Result<Option<String>, StoreError> {
+    /// The employee whose subscription token of the kind `prefix` has this SHA-256 (hex),
+    /// if any.
+    pub fn token_owner(&self, prefix: &[u8], hash: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .personal
-            .get(key(&[b"ca", hash.as_bytes()]))
-            .map_err(io("reading a calendar token"))?
+            .get(key(&[prefix, hash.as_bytes()]))
+            .map_err(io("reading a subscription token"))?
             .and_then(|v| String::from_utf8(v.to_vec()).ok()))
     }
 
@@ -585,6 +592,7 @@ mod tests {
                     charter: Some("abc".into()),
                     read_before: 7,
                     calendar_token: None,
+                    feed_token: None,
                 },
             )
             .unwrap();
