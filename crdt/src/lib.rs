@@ -205,7 +205,7 @@ pub use ids::{DocId, DocKind};
 pub use local::{
     Attachment, Author, GroupSettings, LocalError, MAX_ATTACHMENTS, MAX_BODY, MAX_PICTURE,
     MAX_POLL_OPTIONS, NewAnnouncement, NewEvent, NewGroup, NewPoll, ProfileUpdate, RSVP_ANSWERS,
-    ThreadExtras, post_id,
+    ThreadExtras, Thumbnail, post_id,
 };
 pub use replica::{DocSource, DocSummary, IngestReport, Rejection, Replica, Waiting};
 pub use rules::Visibility;

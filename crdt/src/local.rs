@@ -140,6 +140,16 @@ pub struct Attachment {
     pub size: u64,
     pub media_type: String,
     pub name: String,
+    /// A smaller picture of it (a photo's thumbnail, made by the uploader's node), if any.
+    pub thumbnail: Option<Thumbnail>,
+}
+
+/// A picture standing for a file: its blob's hash, size and media type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thumbnail {
+    pub hash: String,
+    pub size: u64,
+    pub media_type: String,
 }
 
 /// Whether `s` names a blob: 64 lowercase hex digits.
@@ -713,6 +723,12 @@ impl Replica {
             }
             limit("file name", &f.name, MAX_TITLE)?;
             limit("media type", &f.media_type, 100)?;
+            if let Some(t) = &f.thumbnail {
+                if !is_blob_hash(&t.hash) {
+                    return Err(LocalError::Invalid("a thumbnail names a blob by its hash"));
+                }
+                limit("media type", &t.media_type, 100)?;
+            }
         }
         let group = self.thread_group(thread)?;
         self.local_change(author, Target::Existing(thread), Some(&group), now, |tx| {
@@ -724,6 +740,12 @@ impl Replica {
                 tx.put(&a, "size", ScalarValue::Uint(f.size))?;
                 tx.put(&a, "media_type", f.media_type.as_str())?;
                 tx.put(&a, "name", f.name.as_str())?;
+                if let Some(t) = &f.thumbnail {
+                    let th = tx.put_object(&a, "thumbnail", ObjType::Map)?;
+                    tx.put(&th, "hash", t.hash.as_str())?;
+                    tx.put(&th, "size", ScalarValue::Uint(t.size))?;
+                    tx.put(&th, "media_type", t.media_type.as_str())?;
+                }
             }
             Ok(())
         })

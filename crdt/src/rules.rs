@@ -418,6 +418,14 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
                 {
                     return Err(deny(w, "an attachment is keyed by its blob's hash"));
                 }
+                if w.path[2] == "attachments"
+                    && w.path.len() == 6
+                    && w.path[4] == "thumbnail"
+                    && w.path[5] == "hash"
+                    && !str_value(w).is_some_and(crate::local::is_blob_hash)
+                {
+                    return Err(deny(w, "a thumbnail names a blob by its hash"));
+                }
             }
             (2, Some("reactions")) => {
                 let key = &w.path[1];

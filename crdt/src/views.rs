@@ -253,6 +253,8 @@ pub struct AttachmentView {
     pub size: u64,
     pub media_type: String,
     pub name: String,
+    /// Its thumbnail (hash, size, media type), if it has a well-formed one.
+    pub thumbnail: Option<(String, u64, String)>,
 }
 
 /// An event and the answers to it.
@@ -654,6 +656,15 @@ fn read_attachments(doc: &Doc, map: &automerge::ObjId) -> Vec<AttachmentView> {
                 size: u64::try_from(obj_i64(doc, &a, "size")?).ok()?,
                 media_type: obj_str(doc, &a, "media_type").unwrap_or_default(),
                 name: obj_str(doc, &a, "name").unwrap_or_default(),
+                thumbnail: child_map(doc, &a, "thumbnail").and_then(|t| {
+                    let hash = obj_str(doc, &t, "hash")?;
+                    crate::local::is_blob_hash(&hash).then_some(())?;
+                    Some((
+                        hash,
+                        u64::try_from(obj_i64(doc, &t, "size")?).ok()?,
+                        obj_str(doc, &t, "media_type").unwrap_or_default(),
+                    ))
+                }),
             })
         })
         .collect()

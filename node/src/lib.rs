@@ -37,6 +37,7 @@ pub mod core;
 pub mod error;
 pub mod files;
 pub mod identity;
+pub mod media;
 pub mod metrics;
 pub mod net;
 pub(crate) mod network;

@@ -231,6 +231,11 @@ impl GroupSummary {
     }
 }
 
+/// The blobs an attachment references: the file and its thumbnail.
+fn file_hashes(a: &weft_crdt::AttachmentView) -> impl Iterator<Item = &str> {
+    std::iter::once(a.hash.as_str()).chain(a.thumbnail.as_ref().map(|t| t.0.as_str()))
+}
+
 /// Something new in a document, found by [`ReadModel::update`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
@@ -554,7 +559,8 @@ impl ReadModel {
                 .posts
                 .iter()
                 .filter(|p| !p.deleted && !p.hidden)
-                .flat_map(|p| p.attachments.iter().map(|a| a.hash.clone()))
+                .flat_map(|p| p.attachments.iter().flat_map(file_hashes))
+                .map(str::to_owned)
                 .collect(),
             replies: v.posts.len().saturating_sub(1),
             heads: d.applied_heads(),
@@ -616,10 +622,10 @@ impl ReadModel {
                 }
             }
             if !p.deleted && !p.hidden {
-                for a in &p.attachments {
-                    if !s.files.contains(&a.hash) {
-                        s.files.push(a.hash.clone());
-                        new_files.push(a.hash.clone());
+                for hash in p.attachments.iter().flat_map(file_hashes) {
+                    if !s.files.iter().any(|f| f == hash) {
+                        s.files.push(hash.to_owned());
+                        new_files.push(hash.to_owned());
                     }
                 }
             }

@@ -596,3 +596,115 @@ fn a_private_groups_file_never_reaches_a_site_without_a_member() {
     .unwrap();
     assert_eq!((s, body.as_str()), (200, "menu du jour"));
 }
+
+/// A 1200×800 JPEG with an EXIF block that gives a GPS position and an orientation (6:
+/// turned a quarter), made here.
+fn photo_with_position() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(1200, 800, |x, y| {
+        image::Rgb([(x / 5) as u8, (y / 4) as u8, ((x + y) / 8) as u8])
+    });
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+        .encode_image(&img)
+        .unwrap();
+    let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec();
+    tiff.extend_from_slice(&2u16.to_be_bytes());
+    tiff.extend_from_slice(&[0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0]);
+    tiff.extend_from_slice(&[0x88, 0x25, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0]);
+    tiff.extend_from_slice(&0u32.to_be_bytes());
+    tiff.extend_from_slice(b"GPS 48.8566N 2.3522E home");
+    let mut seg = vec![0xFF, 0xE1];
+    seg.extend_from_slice(&((tiff.len() + 8) as u16).to_be_bytes());
+    seg.extend_from_slice(b"Exif\0\0");
+    seg.extend_from_slice(&tiff);
+    // After SOI and the JFIF segment.
+    let at = 4 + u16::from_be_bytes([jpeg[4], jpeg[5]]) as usize;
+    jpeg.splice(at..at, seg);
+    jpeg
+}
+
+/// A photo loses its position before anyone sees it, gets a thumbnail, and a site that shows
+/// the thread fetches the thumbnail alone until someone opens the photo.
+#[test]
+fn a_photo_gets_a_thumbnail_and_loses_its_position() {
+    use crate::harness::http_bytes;
+    let company = Company::new();
+    let a = company.start(0);
+    let b = company.start(1);
+    all_connected(&[&a, &b]);
+    let helene = a.login("hdupre");
+    let john = b.login("jsmith");
+    let photo = photo_with_position();
+    let (s, _, body) = http_bytes(
+        a.http_port,
+        "POST",
+        "/api/v1/files",
+        &[
+            format!("Authorization: Bearer {helene}"),
+            "Content-Type: image/jpeg".into(),
+            "X-File-Name: terrasse.jpg".into(),
+        ],
+        &photo,
+    )
+    .unwrap();
+    assert_eq!(s, 201, "{}", String::from_utf8_lossy(&body));
+    let f: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let id = f["id"].as_str().unwrap().to_owned();
+    assert_ne!(id, sha256_hex(&photo), "stored without its metadata");
+    let thumb_url = f["thumbnail_url"].as_str().expect("a thumbnail").to_owned();
+    let get = |port: u16, token: &str, url: &str| {
+        http_bytes(
+            port,
+            "GET",
+            url,
+            &[format!("Authorization: Bearer {token}")],
+            b"",
+        )
+        .unwrap()
+    };
+    let (s, head, stored) = get(a.http_port, &helene, f["url"].as_str().unwrap());
+    assert_eq!(s, 200);
+    assert_eq!(header(&head, "content-type"), Some("image/jpeg"));
+    assert!(!stored.windows(4).any(|w| w == b"GPS "), "no position left");
+    assert_eq!(sha256_hex(&stored), id);
+    assert_eq!(
+        image::load_from_memory(&stored).unwrap().to_rgb8(),
+        image::load_from_memory(&photo).unwrap().to_rgb8(),
+        "the same pixels"
+    );
+    // The thumbnail: upright (the orientation applied), at most 480 pixels a side.
+    let (s, _, thumb) = get(a.http_port, &helene, &thumb_url);
+    assert_eq!(s, 200);
+    let t = image::load_from_memory(&thumb).unwrap();
+    assert_eq!((t.width(), t.height()), (320, 480));
+
+    // Posted in a public group: New York lists it with its thumbnail…
+    let g = a.api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(serde_json::json!({"name": "Photos", "visibility": "public"})),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap();
+    let th = a.api(
+        &helene,
+        "POST",
+        &format!("/api/v1/groups/{gid}/threads"),
+        Some(serde_json::json!({"title": "La terrasse", "body": "Vue", "attachments": [id]})),
+        201,
+    );
+    let tid = th["id"].as_str().unwrap();
+    thread_arrives(&b, &john, tid);
+    let t = b.api(&john, "GET", &format!("/api/v1/threads/{tid}"), None, 200);
+    let att = &t["root"]["attachments"][0];
+    assert_eq!(att["thumbnail_url"].as_str(), Some(thumb_url.as_str()));
+    // …fetches the thumbnail when it is shown, and the photo only when it is opened.
+    let (s, _, got) = get(b.http_port, &john, &thumb_url);
+    assert_eq!((s, got.len()), (200, thumb.len()));
+    assert!(!blob_path(&company, 1, &id).exists());
+    let (s, _, got) = get(b.http_port, &john, &format!("/api/v1/files/{id}"));
+    assert_eq!(s, 200);
+    assert_eq!(sha256_hex(&got), id);
+    assert_eq!(b.metric("weft_blobs_fetched_total"), 2.0);
+}

@@ -473,19 +473,48 @@ pub(crate) fn http_raw(
 
 /// [`http_raw`] over a connection already made.
 pub(crate) fn http_raw_on(
-    mut s: TcpStream,
+    s: TcpStream,
     method: &str,
     path: &str,
     extra: &[String],
     body: &str,
 ) -> Option<(u16, String, String)> {
+    let (status, head, body) = http_bytes_on(s, method, path, extra, body.as_bytes())?;
+    Some((status, head, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// [`http_raw`] with bytes for the request's and the answer's bodies.
+pub(crate) fn http_bytes(
+    port: u16,
+    method: &str,
+    path: &str,
+    extra: &[String],
+    body: &[u8],
+) -> Option<(u16, String, Vec<u8>)> {
+    http_bytes_on(
+        TcpStream::connect(("127.0.0.1", port)).ok()?,
+        method,
+        path,
+        extra,
+        body,
+    )
+}
+
+fn http_bytes_on(
+    mut s: TcpStream,
+    method: &str,
+    path: &str,
+    extra: &[String],
+    body: &[u8],
+) -> Option<(u16, String, Vec<u8>)> {
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     for h in extra {
         head.push_str(h);
         head.push_str("\r\n");
     }
-    write!(s, "{head}Content-Length: {}\r\n\r\n{body}", body.len()).ok()?;
+    write!(s, "{head}Content-Length: {}\r\n\r\n", body.len()).ok()?;
+    s.write_all(body).ok()?;
     // Read the head, then exactly Content-Length bytes if given (some servers keep the
     // connection open despite `Connection: close`), else to the end.
     let mut raw = Vec::new();
@@ -522,14 +551,13 @@ pub(crate) fn http_raw_on(
         }
     }
     let status = head.split(' ').nth(1)?.parse().ok()?;
-    let text = String::from_utf8_lossy(&body_bytes).into_owned();
     let body = if head
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked")
     {
-        dechunk(&text)
+        dechunk(&body_bytes)
     } else {
-        text
+        body_bytes
     };
     Some((status, head, body))
 }
@@ -563,24 +591,31 @@ pub(crate) fn http(
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked")
     {
-        dechunk(body)
+        String::from_utf8_lossy(&dechunk(body.as_bytes())).into_owned()
     } else {
         body.to_owned()
     };
     Some((status, body))
 }
 
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+fn dechunk(mut s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(at) = s.windows(2).position(|w| w == b"\r\n") {
+        let Some(n) = std::str::from_utf8(&s[..at])
+            .ok()
+            .and_then(|t| usize::from_str_radix(t.trim(), 16).ok())
+        else {
             break;
         };
+        let rest = &s[at + 2..];
         if n == 0 || rest.len() < n {
             break;
         }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
+        out.extend_from_slice(&rest[..n]);
+        s = &rest[n..];
+        while s.starts_with(b"\r\n") {
+            s = &s[2..];
+        }
     }
     out
 }

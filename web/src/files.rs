@@ -45,6 +45,11 @@ pub struct FileJson {
     pub name: String,
     /// Where to fetch it (ranges allowed).
     pub url: String,
+    /// Where its thumbnail is, for a photo (PNG, JPEG, WebP, GIF) the node could read. A
+    /// JPEG's id is that of its bytes once its metadata (EXIF: position, camera…) was
+    /// dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
 }
 
 /// The body's chunks as a blocking reader (for the blob store, on a blocking thread).
@@ -139,6 +144,10 @@ pub(crate) async fn upload(
         StatusCode::CREATED,
         Json(FileJson {
             url: format!("/api/v1/files/{}", info.id),
+            thumbnail_url: info
+                .thumbnail
+                .as_ref()
+                .map(|t| format!("/api/v1/files/{}", t.0)),
             id: info.id,
             size: info.size,
             media_type: info.media_type,

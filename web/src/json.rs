@@ -268,6 +268,9 @@ pub struct AttachmentJson {
     pub media_type: String,
     /// Where to fetch it (`GET /files/{id}`, ranges allowed).
     pub url: String,
+    /// A photo's thumbnail (at most 480 pixels a side), if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
 }
 
 /// A poll, as its viewer sees it.
@@ -450,6 +453,10 @@ pub fn post_json(thread: &DocId, p: &PostView, me: &str, now: i64) -> PostJson {
                     size: a.size,
                     media_type: a.media_type.clone(),
                     url: format!("/api/v1/files/{}", a.hash),
+                    thumbnail_url: a
+                        .thumbnail
+                        .as_ref()
+                        .map(|t| format!("/api/v1/files/{}", t.0)),
                 })
                 .collect()
         } else {

@@ -249,8 +249,13 @@ fn files_are_attached_by_their_hash_to_ones_own_post() {
     let file = weft_crdt::Attachment {
         hash: "ab".repeat(32),
         size: 1234,
-        media_type: "application/pdf".into(),
-        name: "cv.pdf".into(),
+        media_type: "image/jpeg".into(),
+        name: "photo.jpg".into(),
+        thumbnail: Some(weft_crdt::Thumbnail {
+            hash: "cd".repeat(32),
+            size: 99,
+            media_type: "image/jpeg".into(),
+        }),
     };
     // Not a hash; not one's own post.
     let bad = weft_crdt::Attachment {
@@ -258,6 +263,18 @@ fn files_are_attached_by_their_hash_to_ones_own_post() {
         ..file.clone()
     };
     assert!(a.attach(&w.authors[1], &tid, &pid, &[bad], 2_100).is_err());
+    let bad_thumb = weft_crdt::Attachment {
+        thumbnail: Some(weft_crdt::Thumbnail {
+            hash: "small.jpg".into(),
+            size: 1,
+            media_type: "image/jpeg".into(),
+        }),
+        ..file.clone()
+    };
+    assert!(
+        a.attach(&w.authors[1], &tid, &pid, &[bad_thumb], 2_100)
+            .is_err()
+    );
     assert!(
         a.attach(
             &w.authors[2],
@@ -285,6 +302,10 @@ fn files_are_attached_by_their_hash_to_ones_own_post() {
         (got[0].hash.as_str(), got[0].size),
         (file.hash.as_str(), 1234)
     );
+    assert_eq!(
+        got[0].thumbnail,
+        Some(("cd".repeat(32), 99, "image/jpeg".to_owned()))
+    );
     // A forged attachment keyed by something else is refused.
     let mut r = receiver(&w, &log);
     let heads = r.doc(&gid).unwrap().heads();
@@ -305,4 +326,25 @@ fn files_are_attached_by_their_hash_to_ones_own_post() {
     )
     .unwrap();
     assert_rejected(&mut r, forged, "an attachment not keyed by a hash");
+    // A thumbnail that names no blob is refused too.
+    let mut r = receiver(&w, &log);
+    let heads = r.doc(&gid).unwrap().heads();
+    let forged = unchecked_change(
+        &r,
+        &w.authors[1],
+        Some(&tid),
+        DocKind::Thread,
+        heads,
+        2_300,
+        |tx| {
+            let posts = tx.get(ROOT, "posts")?.unwrap().1;
+            let p = tx.get(&posts, pid.as_str())?.unwrap().1;
+            let m = tx.get(&p, "attachments")?.unwrap().1;
+            let a = tx.get(&m, "ab".repeat(32).as_str())?.unwrap().1;
+            let t = tx.get(&a, "thumbnail")?.unwrap().1;
+            tx.put(&t, "hash", "../../etc/passwd")
+        },
+    )
+    .unwrap();
+    assert_rejected(&mut r, forged, "a thumbnail naming no blob");
 }

@@ -23,6 +23,9 @@ pub struct FileInfo {
     pub name: String,
     /// When it was uploaded (ms).
     pub at: i64,
+    /// Its thumbnail (a photo's): hash, size, media type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<(String, u64, String)>,
 }
 
 /// The longest file name kept (bytes).
@@ -47,30 +50,57 @@ impl Service {
             .await?;
         let (blobs, limit) = self.node.blobs();
         let blobs = blobs.clone();
-        let (id, size) = tokio::task::spawn_blocking(move || blobs.put(body, limit))
-            .await
-            .map_err(|e| NodeError::Invalid(format!("the upload stopped: {e}")))?
-            .map_err(|e| match e {
-                BlobError::TooLarge { limit } => NodeError::TooLarge {
-                    what: "the file".into(),
-                    limit,
-                },
-                BlobError::Full { quota } => NodeError::TooLarge {
-                    what: "this site's store of files with it".into(),
-                    limit: quota,
-                },
-                e => NodeError::Invalid(format!("the file could not be stored: {e}")),
-            })?;
+        let (id, size) = tokio::task::spawn_blocking({
+            let blobs = blobs.clone();
+            move || blobs.put(body, limit)
+        })
+        .await
+        .map_err(|e| NodeError::Invalid(format!("the upload stopped: {e}")))?
+        .map_err(|e| match e {
+            BlobError::TooLarge { limit } => NodeError::TooLarge {
+                what: "the file".into(),
+                limit,
+            },
+            BlobError::Full { quota } => NodeError::TooLarge {
+                what: "this site's store of files with it".into(),
+                limit: quota,
+            },
+            e => NodeError::Invalid(format!("the file could not be stored: {e}")),
+        })?;
+        let (id, size, thumbnail) = if crate::media::is_photo(&media_type) {
+            let (blobs, kind) = (blobs.clone(), media_type.clone());
+            tokio::task::spawn_blocking(move || prepare_photo(&blobs, id, size, &kind, limit))
+                .await
+                .map_err(|e| NodeError::Invalid(format!("the upload stopped: {e}")))?
+        } else {
+            (id, size, None)
+        };
         let info = FileInfo {
             id: id.to_string(),
             size,
             media_type,
             name,
             at: self.now_ms(),
+            thumbnail,
         };
         let (me, record) = (v.0.clone(), info.clone());
-        self.run("files.upload", move |c| c.record_upload(&me, &record))
-            .await?;
+        let thumb = info.thumbnail.as_ref().map(|(id, size, kind)| FileInfo {
+            id: id.clone(),
+            size: *size,
+            media_type: kind.clone(),
+            name: thumbnail_name(&info.name, kind),
+            at: info.at,
+            thumbnail: None,
+        });
+        self.run("files.upload", move |c| {
+            c.record_upload(&me, &record)?;
+            // The thumbnail is the uploader's to see before the photo is posted, too.
+            match thumb {
+                Some(t) => c.record_upload(&me, &t),
+                None => Ok(()),
+            }
+        })
+        .await?;
         Ok(info)
     }
 
@@ -123,19 +153,36 @@ impl Service {
             .collect();
         for t in self.threads_for(v, threads).await? {
             for p in t.posts.iter().filter(|p| !p.deleted && !p.hidden) {
-                if let Some(a) = p.attachments.iter().find(|a| a.hash == hash) {
-                    let info = FileInfo {
-                        id: a.hash.clone(),
-                        size: a.size,
-                        media_type: a.media_type.clone(),
-                        name: a.name.clone(),
-                        at: p.created_at,
+                let first = || self.reader().employee(&p.author).map(|e| e.site);
+                for a in &p.attachments {
+                    let info = if a.hash == hash {
+                        FileInfo {
+                            id: a.hash.clone(),
+                            size: a.size,
+                            media_type: a.media_type.clone(),
+                            name: a.name.clone(),
+                            at: p.created_at,
+                            thumbnail: a.thumbnail.clone(),
+                        }
+                    } else if let Some((th, size, kind)) =
+                        a.thumbnail.as_ref().filter(|t| t.0 == hash)
+                    {
+                        FileInfo {
+                            id: th.clone(),
+                            size: *size,
+                            media_type: kind.clone(),
+                            name: thumbnail_name(&a.name, kind),
+                            at: p.created_at,
+                            thumbnail: None,
+                        }
+                    } else {
+                        continue;
                     };
                     let wanted = Wanted {
                         id: id.clone(),
-                        size: a.size,
+                        size: info.size,
                         doc: t.id.clone(),
-                        first: self.reader().employee(&p.author).map(|e| e.site),
+                        first: first(),
                     };
                     return Ok(Some((info, wanted)));
                 }
@@ -169,6 +216,13 @@ impl Service {
                     size: info.size,
                     media_type: info.media_type,
                     name: info.name,
+                    thumbnail: info.thumbnail.map(|(hash, size, media_type)| {
+                        weft_crdt::Thumbnail {
+                            hash,
+                            size,
+                            media_type,
+                        }
+                    }),
                 })
             })
             .collect()
@@ -195,6 +249,62 @@ impl Service {
     }
 }
 
+/// A photo just stored as `id`: a JPEG's metadata dropped (a new blob, the old one removed
+/// — see [`crate::media`]), and its thumbnail stored. Returns the blob to keep, its size
+/// and the thumbnail's hash, size and media type; whatever fails leaves the photo as it was
+/// uploaded, without a thumbnail (logged).
+fn prepare_photo(
+    blobs: &crate::blobs::BlobStore,
+    id: BlobId,
+    size: u64,
+    media_type: &str,
+    limit: u64,
+) -> (BlobId, u64, Option<(String, u64, String)>) {
+    let (mut id, mut size) = (id, size);
+    if media_type == "image/jpeg" {
+        let stripped = blobs
+            .open_blob(&id)
+            .map_err(|e| e.to_string())
+            .and_then(|mut f| {
+                match crate::media::strip_jpeg_head(&mut f) {
+                    Ok(Some(head)) => blobs
+                        .put(std::io::Cursor::new(head).chain(f), limit)
+                        .map(Some)
+                        .map_err(|e| e.to_string()),
+                    Ok(None) => Ok(None),
+                    // Not a JPEG after all (or cut short): kept as it is.
+                    Err(_) => Ok(None),
+                }
+            });
+        match stripped {
+            Ok(Some((new, n))) => {
+                if new != id
+                    && let Err(e) = blobs.remove(&id)
+                {
+                    tracing::warn!(blob = %id, error = %e, "a photo's original with its metadata could not be removed");
+                }
+                (id, size) = (new, n);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(blob = %id, error = %e, "a photo's metadata could not be dropped")
+            }
+        }
+    }
+    let thumbnail = blobs
+        .open_blob(&id)
+        .ok()
+        .and_then(crate::media::thumbnail)
+        .and_then(|(bytes, kind)| {
+            let (t, n) = blobs
+                .put(&bytes[..], limit)
+                .inspect_err(|e| tracing::warn!(error = %e, "a thumbnail could not be stored"))
+                .ok()?;
+            Some((t.to_string(), n, kind.to_owned()))
+        });
+    (id, size, thumbnail)
+}
+
 impl Core {
     /// Records `employee`'s upload.
     pub fn record_upload(&mut self, employee: &str, info: &FileInfo) -> Result<(), NodeError> {
@@ -203,6 +313,17 @@ impl Core {
         self.store().put_upload(employee, &info.id, &bytes)?;
         Ok(())
     }
+}
+
+/// The name a thumbnail is served under: the file's, with the thumbnail's extension.
+fn thumbnail_name(name: &str, media_type: &str) -> String {
+    let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+    let ext = if media_type == "image/png" {
+        "png"
+    } else {
+        "jpg"
+    };
+    format!("{stem}.thumbnail.{ext}")
 }
 
 /// A file name as kept: its last path segment, without control characters, within
