@@ -708,3 +708,115 @@ fn a_photo_gets_a_thumbnail_and_loses_its_position() {
     assert_eq!(sha256_hex(&got), id);
     assert_eq!(b.metric("weft_blobs_fetched_total"), 2.0);
 }
+
+/// Through the pages alone (as the upload script does it): files uploaded with the session
+/// cookie, then a thread and a reply posted with them; the thread shows the photo's
+/// thumbnail, a video player, and a link to download the document.
+#[test]
+fn files_are_posted_and_shown_through_the_pages() {
+    use crate::harness::http_bytes;
+    use crate::ui::{enc, post_form, ui_login};
+    let company = Company::new();
+    let node = company.start(0);
+    let port = node.http_port;
+    let helene = ui_login(port, "hdupre");
+    let upload = |name: &str, kind: &str, body: &[u8]| -> serde_json::Value {
+        let (s, _, body) = http_bytes(
+            port,
+            "POST",
+            "/api/v1/files",
+            &[
+                helene.clone(),
+                format!("Content-Type: {kind}"),
+                // As encodeURIComponent writes it.
+                format!("X-File-Name: {}", enc(name).replace('+', "%20")),
+            ],
+            body,
+        )
+        .unwrap();
+        assert_eq!(s, 201, "{}", String::from_utf8_lossy(&body));
+        serde_json::from_slice(&body).unwrap()
+    };
+    let photo = upload("Été 2026.jpg", "image/jpeg", &photo_with_position());
+    let video = upload("tuto.mp4", "video/mp4", &[0u8; 4096]);
+    let doc = upload("Procédure.pdf", "application/pdf", b"%PDF-1.4 pas vraiment");
+    assert_eq!(photo["name"], "Été 2026.jpg");
+    let (s, group) = post_form(
+        port,
+        &helene,
+        "/groups",
+        "/groups",
+        "name=Atelier&description=&visibility=public",
+    );
+    assert_eq!(s, 303);
+    // The group page's form has the file field for the script.
+    let (_, _, html) = http_raw(port, "GET", &group, &[helene.clone()], "").unwrap();
+    assert!(html.contains("data-upload") && html.contains("name=\"attachments\""));
+    let ids = |v: &[&serde_json::Value]| {
+        v.iter()
+            .map(|f| f["id"].as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let (s, thread) = post_form(
+        port,
+        &helene,
+        &group,
+        &format!("{group}/threads"),
+        &format!(
+            "title={}&body={}&attachments={}",
+            enc("Photos de l'atelier"),
+            enc("Voici"),
+            enc(&ids(&[&photo, &video]))
+        ),
+    );
+    assert_eq!(s, 303, "{thread}");
+    let (s, _) = post_form(
+        port,
+        &helene,
+        &thread,
+        &format!("{thread}/reply"),
+        &format!(
+            "body={}&attachments={}",
+            enc("La procédure"),
+            enc(&ids(&[&doc]))
+        ),
+    );
+    assert_eq!(s, 303);
+    // Someone else's file cannot be slipped in.
+    let claire = ui_login(port, "cmartin");
+    let (s, _) = post_form(
+        port,
+        &claire,
+        &thread,
+        &format!("{thread}/reply"),
+        &format!("body=x&attachments={}", ids(&[&doc])),
+    );
+    assert_ne!(s, 303, "another's upload is refused");
+    let (_, _, html) = http_raw(port, "GET", &thread, &[claire.clone()], "").unwrap();
+    let thumb = photo["thumbnail_url"].as_str().unwrap();
+    assert!(html.contains(&format!("src=\"{thumb}\"")), "{html}");
+    assert!(
+        html.contains(&format!(
+            "<video controls preload=\"metadata\" src=\"/api/v1/files/{}\"",
+            video["id"].as_str().unwrap()
+        )),
+        "{html}"
+    );
+    assert!(html.contains("download=\"Procédure.pdf\""), "{html}");
+    assert_eq!(html.matches("class=\"file\"").count(), 1);
+    // Claire reads the photo and the video by ranges, as a player does.
+    let (s, head, body) = http_bytes(
+        port,
+        "GET",
+        video["url"].as_str().unwrap(),
+        &[claire.clone(), "Range: bytes=0-1023".into()],
+        b"",
+    )
+    .unwrap();
+    assert_eq!((s, body.len()), (206, 1024));
+    assert_eq!(
+        header(&head, "content-disposition").map(|d| d.starts_with("inline")),
+        Some(true)
+    );
+}

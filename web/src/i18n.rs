@@ -196,6 +196,11 @@ impl Lang {
             "approve" => ("Approve", "Accepter"),
             "decline" => ("Decline", "Refuser"),
             "remove" => ("Remove", "Retirer"),
+            "attach_files" => ("Attach files", "Joindre des fichiers"),
+            "uploading" => ("Sending", "Envoi de"),
+            "upload_failed" => ("Not sent", "Non envoyé"),
+            "attachments" => ("Attached files", "Fichiers joints"),
+            "download" => ("Download", "Télécharger"),
             "owner" => ("owner", "propriétaire"),
             "settings" => ("Group settings", "Paramètres du groupe"),
             "request_pending" => (

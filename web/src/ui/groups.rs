@@ -235,6 +235,7 @@ fn group_body(lang: Lang, v: &Viewer, gp: &GroupPage) -> Markup {
                                 label for="tbody" { (t("message")) }
                                 textarea id="tbody" name="body" rows="5" required data-mentions {}
                                 label.choice { input type="checkbox" name="question" value="1"; " " (t("ask_question")) }
+                                (super::threads::files_field(lang, "tfiles"))
                                 (super::threads::poll_fields(lang))
                                 button type="submit" { (t("post")) }
                             }

@@ -25,6 +25,11 @@ const CSS: &str = include_str!("../weft.css");
 const LIVE_JS: &str = include_str!("../live.js");
 /// @mention completion in the post forms (progressive too).
 const COMPOSE_JS: &str = include_str!("../compose.js");
+/// File uploads in the post forms (progressive too: without it, posts carry no files).
+const UPLOAD_JS: &str = include_str!("../upload.js");
+/// The picture a video shows before it plays (no frame is taken from videos: that would
+/// need a native decoder).
+const POSTER_SVG: &str = include_str!("../poster.svg");
 
 /// Threads per page of the feed and of a group.
 pub(super) const PAGE: usize = 50;
@@ -88,6 +93,7 @@ pub(super) fn live_page(
                 @if v.is_some() {
                     script src="/static/live.js" defer {}
                     script src="/static/compose.js" defer {}
+                    script src="/static/upload.js" defer {}
                 }
                 footer {
                     a href="/lang/en" lang="en" { "English" } " · " a href="/lang/fr" lang="fr" { "Français" }
@@ -193,6 +199,25 @@ pub(super) async fn compose_js() -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         COMPOSE_JS,
+    )
+        .into_response()
+}
+
+pub(super) async fn upload_js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        UPLOAD_JS,
+    )
+        .into_response()
+}
+
+pub(super) async fn poster_svg() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        POSTER_SVG,
     )
         .into_response()
 }

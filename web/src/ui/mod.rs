@@ -35,6 +35,8 @@ pub fn routes() -> Router<AppState> {
         .route("/static/weft.css", get(layout::css))
         .route("/static/live.js", get(layout::live_js))
         .route("/static/compose.js", get(layout::compose_js))
+        .route("/static/upload.js", get(layout::upload_js))
+        .route("/static/poster.svg", get(layout::poster_svg))
         .route(
             "/charter",
             get(account::charter_page).post(account::charter_accept),

@@ -25,8 +25,78 @@ pub(super) struct ThreadForm {
     body: String,
     /// A question thread (a checkbox).
     question: Option<String>,
+    /// The ids of the files the upload script stored, space-separated.
+    #[serde(default)]
+    attachments: String,
     #[serde(flatten)]
     poll: PollForm,
+}
+
+/// The file ids of a form's `attachments` field.
+pub(super) fn file_ids(field: &str) -> Vec<String> {
+    field.split_whitespace().map(str::to_owned).collect()
+}
+
+/// The file field of a post's form: hidden until `upload.js` runs (which uploads each file
+/// as it is picked and fills `attachments`).
+pub(super) fn files_field(lang: Lang, id: &str) -> Markup {
+    html! {
+        div.files data-upload hidden data-uploading=(lang.t("uploading"))
+            data-remove=(lang.t("remove")) data-failed=(lang.t("upload_failed")) {
+            label for=(id) { (lang.t("attach_files")) }
+            input type="file" id=(id) multiple;
+            input type="hidden" name="attachments" value="";
+            ul.uploads aria-live="polite" {}
+        }
+    }
+}
+
+/// A size in bytes for people.
+pub(super) fn human_size(n: u64) -> String {
+    match n {
+        n if n < 1024 => format!("{n} B"),
+        n if n < 1024 * 1024 => format!("{} KB", n / 1024),
+        n if n < 1024 * 1024 * 1024 => format!("{:.1} MB", n as f64 / 1048576.0),
+        n => format!("{:.2} GB", n as f64 / 1073741824.0),
+    }
+}
+
+/// A post's files: photos as their thumbnails (opening the photo), videos and sounds as
+/// players streamed from this node (ranges), other files as links to download.
+pub(super) fn attachments_view(lang: Lang, p: &PostView) -> Markup {
+    if p.attachments.is_empty() {
+        return html! {};
+    }
+    html! {
+        div.attachments role="group" aria-label=(lang.t("attachments")) {
+            @for a in &p.attachments {
+                @let url = format!("/api/v1/files/{}", a.hash);
+                @let kind = a.media_type.as_str();
+                @if let Some((thumb, _, _)) = &a.thumbnail {
+                    a.photo href=(url) {
+                        img src={ "/api/v1/files/" (thumb) } alt=(a.name) loading="lazy";
+                    }
+                } @else if kind.starts_with("video/") {
+                    figure.media {
+                        video controls preload="metadata" src=(url) poster="/static/poster.svg" {
+                            a href=(url) { (a.name) }
+                        }
+                        figcaption { (a.name) " · " (human_size(a.size)) }
+                    }
+                } @else if kind.starts_with("audio/") {
+                    figure.media {
+                        audio controls preload="metadata" src=(url) { a href=(url) { (a.name) } }
+                        figcaption { (a.name) " · " (human_size(a.size)) }
+                    }
+                } @else {
+                    a.file href=(url) download=(a.name) title=(lang.t("download")) {
+                        span.icon aria-hidden="true" { "⬇" }
+                        (a.name) " · " (human_size(a.size))
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The poll fields of a post's form (all optional: no question, no poll).
@@ -165,11 +235,18 @@ pub(super) async fn thread_create(
         &v,
         (&id, DocKind::Group),
         move |s, me, g| async move {
-            match f.poll.poll(s.now_ms())? {
-                Some(p) => s.create_poll(&me, &g, &f.title, &f.body, p).await,
-                None if f.question.is_some() => s.ask(&me, &g, &f.title, &f.body).await,
-                None => s.create_thread(&me, &g, &f.title, &f.body).await,
+            let files = file_ids(&f.attachments);
+            s.own_uploads(&me, &files)?;
+            let t = match f.poll.poll(s.now_ms())? {
+                Some(p) => s.create_poll(&me, &g, &f.title, &f.body, p).await?,
+                None if f.question.is_some() => s.ask(&me, &g, &f.title, &f.body).await?,
+                None => s.create_thread(&me, &g, &f.title, &f.body).await?,
+            };
+            if !files.is_empty() {
+                let root = s.thread(&me, &t).await?.posts[0].id.clone();
+                s.attach(&me, &t, &root, &files).await?;
             }
+            Ok(t)
         },
         |_, t| format!("/threads/{t}"),
     )
@@ -236,6 +313,7 @@ pub(super) async fn thread_page(
                             (super::events::event_card(&v, &t.id, &p.author, e))
                         }
                         div.body { (PreEscaped(markdown::render(&p.body))) }
+                        (attachments_view(lang, p))
                         (poll_section(lang, &v, &t.id, p, now))
                     }
                     @if t.best_answer.as_deref() == Some(p.id.as_str()) {
@@ -259,6 +337,7 @@ pub(super) async fn thread_page(
                     input type="hidden" name="_csrf" value=(v.csrf);
                     label for="rbody" { (tr("message")) }
                     textarea id="rbody" name="body" rows="4" required data-mentions {}
+                    (files_field(lang, "rfiles"))
                     (poll_fields(lang))
                     button type="submit" { (tr("reply")) }
                 }
@@ -271,6 +350,8 @@ pub(super) async fn thread_page(
 #[derive(Deserialize)]
 pub(super) struct ReplyForm {
     body: String,
+    #[serde(default)]
+    attachments: String,
     #[serde(flatten)]
     poll: PollForm,
 }
@@ -286,10 +367,14 @@ pub(super) async fn thread_reply(
         &v,
         (&id, DocKind::Thread),
         move |s, me, t| async move {
-            match f.poll.poll(s.now_ms())? {
-                Some(p) => s.reply_with_poll(&me, &t, &f.body, None, p).await,
-                None => s.reply(&me, &t, &f.body, None).await,
-            }
+            let files = file_ids(&f.attachments);
+            s.own_uploads(&me, &files)?;
+            let p = match f.poll.poll(s.now_ms())? {
+                Some(p) => s.reply_with_poll(&me, &t, &f.body, None, p).await?,
+                None => s.reply(&me, &t, &f.body, None).await?,
+            };
+            s.attach(&me, &t, &p, &files).await?;
+            Ok(p)
         },
         |t, p| format!("/threads/{t}#p-{p}"),
     )
