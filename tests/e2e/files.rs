@@ -750,7 +750,7 @@ fn files_are_posted_and_shown_through_the_pages() {
     );
     assert_eq!(s, 303);
     // The group page's form has the file field for the script.
-    let (_, _, html) = http_raw(port, "GET", &group, &[helene.clone()], "").unwrap();
+    let (_, _, html) = http_raw(port, "GET", &group, std::slice::from_ref(&helene), "").unwrap();
     assert!(html.contains("data-upload") && html.contains("name=\"attachments\""));
     let ids = |v: &[&serde_json::Value]| {
         v.iter()
@@ -793,7 +793,7 @@ fn files_are_posted_and_shown_through_the_pages() {
         &format!("body=x&attachments={}", ids(&[&doc])),
     );
     assert_ne!(s, 303, "another's upload is refused");
-    let (_, _, html) = http_raw(port, "GET", &thread, &[claire.clone()], "").unwrap();
+    let (_, _, html) = http_raw(port, "GET", &thread, std::slice::from_ref(&claire), "").unwrap();
     let thumb = photo["thumbnail_url"].as_str().unwrap();
     assert!(html.contains(&format!("src=\"{thumb}\"")), "{html}");
     assert!(
