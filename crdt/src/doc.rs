@@ -1038,6 +1038,17 @@ impl Doc {
             .is_some()
     }
 
+    /// A root boolean at `heads`.
+    pub fn root_bool_at(&self, key: &str, heads: &[ChangeHash]) -> Option<bool> {
+        match self.am.get_at(&automerge::ROOT, key, heads) {
+            Ok(Some((automerge::Value::Scalar(s), _))) => match s.as_ref() {
+                ScalarValue::Boolean(b) => Some(*b),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// A root scalar string at `heads`.
     pub fn root_str_at(&self, key: &str, heads: &[ChangeHash]) -> Option<String> {
         get_str(&self.am, &automerge::ROOT, key, Some(heads))

@@ -203,9 +203,9 @@ pub use change::{DecodeError, SignedChange};
 pub use doc::Doc;
 pub use ids::{DocId, DocKind};
 pub use local::{
-    Attachment, Author, GroupSettings, LocalError, MAX_ATTACHMENTS, MAX_BODY, MAX_PICTURE,
-    MAX_POLL_OPTIONS, NewAnnouncement, NewEvent, NewGroup, NewPoll, ProfileUpdate, RSVP_ANSWERS,
-    ThreadExtras, Thumbnail, post_id,
+    Attachment, Author, GroupSettings, LocalError, MAX_ATTACHMENTS, MAX_BODY, MAX_FILE_TEXT,
+    MAX_FOLDER, MAX_PICTURE, MAX_POLL_OPTIONS, NewAnnouncement, NewEvent, NewGroup, NewPoll,
+    ProfileUpdate, RSVP_ANSWERS, ThreadExtras, Thumbnail, clean_folder, post_id,
 };
 pub use replica::{DocSource, DocSummary, IngestReport, Rejection, Replica, Waiting};
 pub use rules::Visibility;

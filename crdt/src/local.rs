@@ -127,6 +127,24 @@ pub struct ThreadExtras<'a> {
     /// A question: its asker (or a group owner) may mark one reply the best answer.
     pub question: bool,
     pub announcement: Option<&'a NewAnnouncement>,
+    /// A document of the group's library, in this folder (`""`: the top; `/` separates
+    /// folders): its first post is the first version, each later version a reply carrying
+    /// the new file.
+    pub library: Option<&'a str>,
+    /// Files the first post carries (written with it).
+    pub files: &'a [Attachment],
+}
+
+/// The longest folder path of a library document.
+pub const MAX_FOLDER: usize = 200;
+
+/// A folder path as kept: segments trimmed, empty ones dropped, joined with `/`.
+pub fn clean_folder(path: &str) -> String {
+    path.split('/')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The most files one post carries.
@@ -142,7 +160,13 @@ pub struct Attachment {
     pub name: String,
     /// A smaller picture of it (a photo's thumbnail, made by the uploader's node), if any.
     pub thumbnail: Option<Thumbnail>,
+    /// The start of its text (a document's, read by the uploader's node), at most
+    /// [`MAX_FILE_TEXT`] bytes: what search finds it by at every site.
+    pub text: Option<String>,
 }
+
+/// The most text an attachment carries.
+pub const MAX_FILE_TEXT: usize = 16 * 1024;
 
 /// A picture standing for a file: its blob's hash, size and media type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +174,55 @@ pub struct Thumbnail {
     pub hash: String,
     pub size: u64,
     pub media_type: String,
+}
+
+/// Checks files to attach: how many, their hashes, names and types.
+fn check_files(files: &[Attachment]) -> Result<(), LocalError> {
+    at_most("attachments", files.len(), MAX_ATTACHMENTS)?;
+    for f in files {
+        if !is_blob_hash(&f.hash) {
+            return Err(LocalError::Invalid(
+                "an attachment names a blob by its hash",
+            ));
+        }
+        limit("file name", &f.name, MAX_TITLE)?;
+        limit("media type", &f.media_type, 100)?;
+        if let Some(t) = &f.thumbnail {
+            if !is_blob_hash(&t.hash) {
+                return Err(LocalError::Invalid("a thumbnail names a blob by its hash"));
+            }
+            limit("media type", &t.media_type, 100)?;
+        }
+        if let Some(t) = &f.text {
+            limit("file text", t, MAX_FILE_TEXT)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes files into a post's `attachments` map.
+fn write_files(
+    tx: &mut Transaction<'_>,
+    post: &automerge::ObjId,
+    files: &[Attachment],
+) -> Result<(), LocalError> {
+    let m = map_in(tx, post, "attachments")?;
+    for f in files {
+        let a = tx.put_object(&m, f.hash.as_str(), ObjType::Map)?;
+        tx.put(&a, "size", ScalarValue::Uint(f.size))?;
+        tx.put(&a, "media_type", f.media_type.as_str())?;
+        tx.put(&a, "name", f.name.as_str())?;
+        if let Some(t) = &f.thumbnail {
+            let th = tx.put_object(&a, "thumbnail", ObjType::Map)?;
+            tx.put(&th, "hash", t.hash.as_str())?;
+            tx.put(&th, "size", ScalarValue::Uint(t.size))?;
+            tx.put(&th, "media_type", t.media_type.as_str())?;
+        }
+        if let Some(t) = f.text.as_deref().filter(|t| !t.is_empty()) {
+            tx.put(&a, "text", t)?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether `s` names a blob: 64 lowercase hex digits.
@@ -714,41 +787,46 @@ impl Replica {
         files: &[Attachment],
         now: i64,
     ) -> Result<SignedChange, LocalError> {
-        at_most("attachments", files.len(), MAX_ATTACHMENTS)?;
-        for f in files {
-            if !is_blob_hash(&f.hash) {
-                return Err(LocalError::Invalid(
-                    "an attachment names a blob by its hash",
-                ));
-            }
-            limit("file name", &f.name, MAX_TITLE)?;
-            limit("media type", &f.media_type, 100)?;
-            if let Some(t) = &f.thumbnail {
-                if !is_blob_hash(&t.hash) {
-                    return Err(LocalError::Invalid("a thumbnail names a blob by its hash"));
-                }
-                limit("media type", &t.media_type, 100)?;
-            }
-        }
+        check_files(files)?;
         let group = self.thread_group(thread)?;
         self.local_change(author, Target::Existing(thread), Some(&group), now, |tx| {
             let posts = root_map(tx, "posts")?;
             let p = existing_post(tx, &posts, post)?;
-            let m = map_in(tx, &p, "attachments")?;
-            for f in files {
-                let a = tx.put_object(&m, f.hash.as_str(), ObjType::Map)?;
-                tx.put(&a, "size", ScalarValue::Uint(f.size))?;
-                tx.put(&a, "media_type", f.media_type.as_str())?;
-                tx.put(&a, "name", f.name.as_str())?;
-                if let Some(t) = &f.thumbnail {
-                    let th = tx.put_object(&a, "thumbnail", ObjType::Map)?;
-                    tx.put(&th, "hash", t.hash.as_str())?;
-                    tx.put(&th, "size", ScalarValue::Uint(t.size))?;
-                    tx.put(&th, "media_type", t.media_type.as_str())?;
-                }
-            }
+            write_files(tx, &p, files)
+        })
+    }
+
+    /// Moves a library document to another folder (members of its group).
+    pub fn move_document(
+        &mut self,
+        author: &Author,
+        thread: &DocId,
+        folder: &str,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        let folder = clean_folder(folder);
+        limit("folder", &folder, MAX_FOLDER)?;
+        let group = self.thread_group(thread)?;
+        self.local_change(author, Target::Existing(thread), Some(&group), now, |tx| {
+            tx.put(ROOT, "folder", folder.as_str())?;
             Ok(())
         })
+    }
+
+    /// Replies with files in the reply itself (one change): a library document's new
+    /// version. Returns the change and the new post's id.
+    #[allow(clippy::too_many_arguments)]
+    pub fn reply_files(
+        &mut self,
+        author: &Author,
+        thread: &DocId,
+        body: &str,
+        files: &[Attachment],
+        now: i64,
+        nonce: u64,
+    ) -> Result<(SignedChange, String), LocalError> {
+        check_files(files)?;
+        self.reply_inner(author, thread, body, None, None, files, now, nonce)
     }
 
     /// Pins a thread at the top of its group (`on`), or unpins it: group owners and
@@ -827,7 +905,14 @@ impl Replica {
             wall_of,
             question,
             announcement,
+            library,
+            files,
         } = extras;
+        check_files(files)?;
+        let folder = library.map(clean_folder);
+        if let Some(f) = &folder {
+            limit("folder", f, MAX_FOLDER)?;
+        }
         if let Some(p) = poll {
             p.check()?;
         }
@@ -870,6 +955,10 @@ impl Replica {
                 if question {
                     tx.put(ROOT, "question", true)?;
                 }
+                if let Some(f) = &folder {
+                    tx.put(ROOT, "library", true)?;
+                    tx.put(ROOT, "folder", f.as_str())?;
+                }
                 if let Some(a) = announcement {
                     let m = tx.put_object(ROOT, "announcement", ObjType::Map)?;
                     if let Some(s) = &a.site {
@@ -882,6 +971,10 @@ impl Replica {
                 tx.put_object(ROOT, "moderation", ObjType::Map)?;
                 write_post(tx, &posts, &pid, &me, body, now, None, &mentions, &topics)?;
                 write_poll(tx, &posts, &pid, poll)?;
+                if !files.is_empty() {
+                    let post = existing_post(tx, &posts, &pid)?;
+                    write_files(tx, &post, files)?;
+                }
                 if let Some(e) = event {
                     let post = existing_post(tx, &posts, &pid)?;
                     write_event(tx, &post, e)?;
@@ -929,6 +1022,21 @@ impl Replica {
         now: i64,
         nonce: u64,
     ) -> Result<(SignedChange, String), LocalError> {
+        self.reply_inner(author, thread, body, reply_to, poll, &[], now, nonce)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn reply_inner(
+        &mut self,
+        author: &Author,
+        thread: &DocId,
+        body: &str,
+        reply_to: Option<&str>,
+        poll: Option<&NewPoll>,
+        files: &[Attachment],
+        now: i64,
+        nonce: u64,
+    ) -> Result<(SignedChange, String), LocalError> {
         if let Some(p) = poll {
             p.check()?;
         }
@@ -951,7 +1059,12 @@ impl Replica {
                 write_post(
                     tx, &posts, &pid, &me, body, now, reply_to, &mentions, &topics,
                 )?;
-                write_poll(tx, &posts, &pid, poll)
+                write_poll(tx, &posts, &pid, poll)?;
+                if !files.is_empty() {
+                    let post = existing_post(tx, &posts, &pid)?;
+                    write_files(tx, &post, files)?;
+                }
+                Ok(())
             })?;
         Ok((change, pid))
     }

@@ -1416,18 +1416,21 @@ impl Replica {
         // to Automerge one at a time instead of in one batch — most of a restart's time).
         if !self.replaying {
             // Rules that read the thread itself at the change's dependencies: a vote's (its
-            // poll), an RSVP's (its event), a moderation mark's (whose wall it is).
+            // poll), an RSVP's (its event), a moderation mark's (whose wall it is), a
+            // folder's (whether it is a library document).
             let reads_thread = || {
                 analysis.writes.iter().any(|w| {
-                    w.path.first().map(String::as_str) == Some("moderation")
-                        || w.path.first().map(String::as_str) == Some("reactions")
-                            && w.path
-                                .get(1)
-                                .and_then(|k| k.split(':').nth(1))
-                                .is_some_and(|kind| {
-                                    kind.starts_with(crate::local::VOTE_PREFIX)
-                                        || kind.starts_with(crate::local::RSVP_PREFIX)
-                                })
+                    matches!(
+                        w.path.first().map(String::as_str),
+                        Some("moderation" | "folder")
+                    ) || w.path.first().map(String::as_str) == Some("reactions")
+                        && w.path
+                            .get(1)
+                            .and_then(|k| k.split(':').nth(1))
+                            .is_some_and(|kind| {
+                                kind.starts_with(crate::local::VOTE_PREFIX)
+                                    || kind.starts_with(crate::local::RSVP_PREFIX)
+                            })
                 })
             };
             if doc_id.kind() == DocKind::Group

@@ -346,7 +346,7 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
                     return Err(deny(w, "set once, when the thread is created"));
                 }
             }
-            (1, Some("wall_of" | "question")) => {
+            (1, Some("wall_of" | "question" | "library")) => {
                 if !is_genesis {
                     return Err(deny(w, "set once, when the thread is created"));
                 }
@@ -380,6 +380,17 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
                 }
                 if !matches!(w.action, WriteAction::Delete) && str_value(w).is_none() {
                     return Err(deny(w, "the best answer names a post"));
+                }
+            }
+            (1, Some("folder")) => {
+                // Any member organises a library; only a library document has a folder.
+                let library =
+                    is_genesis || ctx.doc.root_bool_at("library", ctx.change.deps()) == Some(true);
+                if !library {
+                    return Err(deny(w, "only a library document has a folder"));
+                }
+                if str_value(w).is_none_or(|f| f.len() > crate::local::MAX_FOLDER) {
+                    return Err(deny(w, "a folder is a short text"));
                 }
             }
             (1, Some("title")) => {
@@ -425,6 +436,13 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
                     && !str_value(w).is_some_and(crate::local::is_blob_hash)
                 {
                     return Err(deny(w, "a thumbnail names a blob by its hash"));
+                }
+                if w.path[2] == "attachments"
+                    && w.path.len() == 5
+                    && w.path[4] == "text"
+                    && str_value(w).is_none_or(|t| t.len() > crate::local::MAX_FILE_TEXT)
+                {
+                    return Err(deny(w, "a file's text is a text of at most 16 KiB"));
                 }
             }
             (2, Some("reactions")) => {

@@ -255,6 +255,8 @@ pub struct AttachmentView {
     pub name: String,
     /// Its thumbnail (hash, size, media type), if it has a well-formed one.
     pub thumbnail: Option<(String, u64, String)>,
+    /// The start of its text, for search (not shown).
+    pub text: String,
 }
 
 /// An event and the answers to it.
@@ -383,6 +385,8 @@ pub struct ThreadView {
     pub posts: Vec<PostView>,
     /// The employee whose wall this thread is, if it is one.
     pub wall_of: Option<String>,
+    /// A library document: its folder (`""`: the top).
+    pub library: Option<String>,
     /// A question thread: `best_answer` is the reply its asker (or an owner) picked.
     pub question: bool,
     pub best_answer: Option<String>,
@@ -432,6 +436,8 @@ impl ThreadView {
             created_at: obj_i64(doc, &root, "created_at").unwrap_or_default(),
             posts,
             wall_of: doc.root_str("wall_of").filter(|w| !w.is_empty()),
+            library: (obj_bool(doc, &automerge::ROOT, "library") == Some(true))
+                .then(|| doc.root_str("folder").unwrap_or_default()),
             question: obj_bool(doc, &root, "question").unwrap_or(false),
             pinned: obj_bool(doc, &root, "pinned").unwrap_or(false),
             best_answer: doc.root_str("best_answer").filter(|b| !b.is_empty()),
@@ -656,6 +662,7 @@ fn read_attachments(doc: &Doc, map: &automerge::ObjId) -> Vec<AttachmentView> {
                 size: u64::try_from(obj_i64(doc, &a, "size")?).ok()?,
                 media_type: obj_str(doc, &a, "media_type").unwrap_or_default(),
                 name: obj_str(doc, &a, "name").unwrap_or_default(),
+                text: obj_str(doc, &a, "text").unwrap_or_default(),
                 thumbnail: child_map(doc, &a, "thumbnail").and_then(|t| {
                     let hash = obj_str(doc, &t, "hash")?;
                     crate::local::is_blob_hash(&hash).then_some(())?;

@@ -35,6 +35,7 @@ pub mod company;
 pub mod config;
 pub mod core;
 pub mod error;
+pub mod extract;
 pub mod files;
 pub mod identity;
 pub mod media;

@@ -1231,13 +1231,25 @@ fn tantivy_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The text of a post that search finds it by: its body, and its poll's question and
-/// options or its event's place.
+/// The text of a post that search finds it by: its body, its poll's question and options or
+/// its event's place, and its files' names and texts.
 fn searchable(p: &weft_crdt::PostView) -> std::borrow::Cow<'_, str> {
-    if p.poll.is_none() && p.event.as_ref().is_none_or(|e| e.location.is_empty()) {
+    if p.poll.is_none()
+        && p.event.as_ref().is_none_or(|e| e.location.is_empty())
+        && p.attachments.is_empty()
+    {
         return std::borrow::Cow::Borrowed(&p.body);
     }
     let mut text = p.body.clone();
+    for a in &p.attachments {
+        text.push_str("\n\n");
+        // The name's words: "rapport_annuel-2026.pdf" is found by "rapport" and "annuel".
+        text.push_str(&a.name.replace(['_', '-', '.'], " "));
+        if !a.text.is_empty() {
+            text.push('\n');
+            text.push_str(&a.text);
+        }
+    }
     if let Some(poll) = &p.poll {
         text.push_str("\n\n");
         text.push_str(&poll.question);

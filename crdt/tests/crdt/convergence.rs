@@ -27,7 +27,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (0..3usize, 0..17u8, any::<u16>(), any::<u16>())
+        3 => (0..3usize, 0..20u8, any::<u16>(), any::<u16>())
             .prop_map(|(site, action, a, b)| Op::Local { site, action, a, b }),
         2 => (0..3usize, 1..12u8, any::<u16>()).prop_map(|(to, count, seed)| Op::Deliver { to, count, seed }),
     ]
@@ -425,6 +425,94 @@ impl Sim {
                         unchecked_change(r, &author, Some(t), DocKind::Thread, heads, now, |tx| {
                             tx.put(automerge::ROOT, "pinned", true)
                         })
+                    {
+                        self.forged.push(c);
+                    }
+                }
+            }
+            17 => {
+                // A library document (in the public or the private group), or a new version
+                // of the one picked, its file in the same change.
+                let file = weft_crdt::Attachment {
+                    hash: format!("{:064x}", u64::from(a) << 16 | u64::from(b)),
+                    size: u64::from(b),
+                    media_type: "application/pdf".into(),
+                    name: format!("v{nonce}.pdf"),
+                    thumbnail: None,
+                    text: Some(format!("texte {nonce}")),
+                };
+                let library = thread
+                    .as_ref()
+                    .and_then(|t| r.doc(t))
+                    .and_then(ThreadView::of)
+                    .is_some_and(|v| v.library.is_some());
+                match &thread {
+                    Some(t) if library && a.is_multiple_of(2) => {
+                        if let Ok((c, _)) = r.reply_files(
+                            &author,
+                            t,
+                            "version",
+                            std::slice::from_ref(&file),
+                            now,
+                            nonce,
+                        ) {
+                            made.push(c);
+                        }
+                    }
+                    _ => {
+                        let g = if b.is_multiple_of(3) {
+                            &self.g_private
+                        } else {
+                            &self.g_public
+                        };
+                        let extras = weft_crdt::ThreadExtras {
+                            library: Some(["", "RH", "RH/Paie"][a as usize % 3]),
+                            files: std::slice::from_ref(&file),
+                            ..weft_crdt::ThreadExtras::default()
+                        };
+                        if let Ok((t, l)) =
+                            r.create_thread_ext(&author, g, "Doc", "v1", extras, now, nonce)
+                        {
+                            made.extend([t, l]);
+                        }
+                    }
+                }
+            }
+            18 => {
+                // Filing a document in another folder (refused locally for a plain thread).
+                if let Some(t) = &thread
+                    && let Ok(c) =
+                        r.move_document(&author, t, ["Archives", "RH", ""][b as usize % 3], now)
+                {
+                    made.push(c);
+                }
+            }
+            19 => {
+                // Forged: a folder on any thread, or a library mark added after creation.
+                if let Some(t) = &thread {
+                    let g = r.group_of(t).unwrap();
+                    let heads = r.doc(&g).unwrap().heads();
+                    let library_mark = a.is_multiple_of(2);
+                    let plain = r
+                        .doc(t)
+                        .and_then(ThreadView::of)
+                        .is_none_or(|v| v.library.is_none());
+                    if (library_mark || plain)
+                        && let Some(c) = unchecked_change(
+                            r,
+                            &author,
+                            Some(t),
+                            DocKind::Thread,
+                            heads,
+                            now,
+                            |tx| {
+                                if library_mark {
+                                    tx.put(automerge::ROOT, "library", true)
+                                } else {
+                                    tx.put(automerge::ROOT, "folder", "Volé")
+                                }
+                            },
+                        )
                     {
                         self.forged.push(c);
                     }

@@ -256,6 +256,7 @@ fn files_are_attached_by_their_hash_to_ones_own_post() {
             size: 99,
             media_type: "image/jpeg".into(),
         }),
+        text: None,
     };
     // Not a hash; not one's own post.
     let bad = weft_crdt::Attachment {
@@ -347,4 +348,109 @@ fn files_are_attached_by_their_hash_to_ones_own_post() {
     )
     .unwrap();
     assert_rejected(&mut r, forged, "a thumbnail naming no blob");
+}
+
+fn file(n: u8, name: &str) -> weft_crdt::Attachment {
+    weft_crdt::Attachment {
+        hash: format!("{n:02x}").repeat(32),
+        size: 1000 + u64::from(n),
+        media_type: "application/pdf".into(),
+        name: name.into(),
+        thumbnail: None,
+        text: Some(format!("Le texte de {name}")),
+    }
+}
+
+#[test]
+fn a_library_document_keeps_its_versions_and_members_file_it() {
+    let w = World::new(3, 6);
+    let (mut a, mut log, gid) = public_group(&w);
+    let v1 = file(1, "charte.pdf");
+    let (t, l) = a
+        .create_thread_ext(
+            &w.authors[1],
+            &gid,
+            "Charte",
+            "Première version",
+            ThreadExtras {
+                library: Some(" RH / Procédures /"),
+                files: std::slice::from_ref(&v1),
+                ..ThreadExtras::default()
+            },
+            2_000,
+            2,
+        )
+        .unwrap();
+    let tid = t.doc().clone();
+    log.extend([t, l]);
+    // Another member uploads version 2, in the same change as its note.
+    let (c, _) = a
+        .reply_files(
+            &w.authors[2],
+            &tid,
+            "Relue par le juridique",
+            &[file(2, "charte-v2.pdf")],
+            2_100,
+            3,
+        )
+        .unwrap();
+    assert_eq!(c.doc(), &tid);
+    log.push(c);
+    // And files it elsewhere.
+    log.push(a.move_document(&w.authors[3], &tid, "RH", 2_200).unwrap());
+    let r = receiver(&w, &log);
+    let v = view(&r, &tid);
+    assert_eq!(v.library.as_deref(), Some("RH"));
+    let versions: Vec<(&str, &str)> = v
+        .posts
+        .iter()
+        .map(|p| (p.author.as_str(), p.attachments[0].name.as_str()))
+        .collect();
+    assert_eq!(
+        versions,
+        vec![("e1", "charte.pdf"), ("e2", "charte-v2.pdf")]
+    );
+    // A folder on a thread that is no library document, or a library mark added later:
+    // refused everywhere.
+    let mut b = receiver(&w, &log);
+    let (t2, l2) = b
+        .create_thread(
+            &w.authors[1],
+            &gid,
+            "Discussion",
+            "Pas un document",
+            3_000,
+            9,
+        )
+        .unwrap();
+    let plain = t2.doc().clone();
+    log.extend([t2, l2]);
+    let mut r = receiver(&w, &log);
+    let heads = r.doc(&gid).unwrap().heads();
+    let forged = unchecked_change(
+        &r,
+        &w.authors[1],
+        Some(&plain),
+        DocKind::Thread,
+        heads.clone(),
+        3_100,
+        |tx| tx.put(ROOT, "folder", "RH"),
+    )
+    .unwrap();
+    assert_rejected(&mut r, forged, "a folder on a plain thread");
+    let forged = unchecked_change(
+        &r,
+        &w.authors[1],
+        Some(&plain),
+        DocKind::Thread,
+        heads,
+        3_100,
+        |tx| tx.put(ROOT, "library", true),
+    )
+    .unwrap();
+    assert_rejected(&mut r, forged, "a library mark after creation");
+    assert!(
+        b.move_document(&w.authors[1], &tid, &"x".repeat(300), 3_200)
+            .is_err()
+    );
 }

@@ -26,6 +26,9 @@ pub struct FileInfo {
     /// Its thumbnail (a photo's): hash, size, media type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumbnail: Option<(String, u64, String)>,
+    /// The start of its text (a document's; see [`crate::extract`]), for search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 /// The longest file name kept (bytes).
@@ -75,6 +78,19 @@ impl Service {
         } else {
             (id, size, None)
         };
+        let text = if crate::extract::readable(&media_type, &name) {
+            let (blobs, kind, file_name, id) =
+                (blobs.clone(), media_type.clone(), name.clone(), id.clone());
+            tokio::task::spawn_blocking(move || {
+                let f = blobs.open_blob(&id).ok()?;
+                crate::extract::text(std::io::BufReader::new(f), size, &kind, &file_name)
+            })
+            .await
+            .ok()
+            .flatten()
+        } else {
+            None
+        };
         let info = FileInfo {
             id: id.to_string(),
             size,
@@ -82,6 +98,7 @@ impl Service {
             name,
             at: self.now_ms(),
             thumbnail,
+            text,
         };
         let (me, record) = (v.0.clone(), info.clone());
         let thumb = info.thumbnail.as_ref().map(|(id, size, kind)| FileInfo {
@@ -91,6 +108,7 @@ impl Service {
             name: thumbnail_name(&info.name, kind),
             at: info.at,
             thumbnail: None,
+            text: None,
         });
         self.run("files.upload", move |c| {
             c.record_upload(&me, &record)?;
@@ -163,6 +181,7 @@ impl Service {
                             name: a.name.clone(),
                             at: p.created_at,
                             thumbnail: a.thumbnail.clone(),
+                            text: None,
                         }
                     } else if let Some((th, size, kind)) =
                         a.thumbnail.as_ref().filter(|t| t.0 == hash)
@@ -174,6 +193,7 @@ impl Service {
                             name: thumbnail_name(&a.name, kind),
                             at: p.created_at,
                             thumbnail: None,
+                            text: None,
                         }
                     } else {
                         continue;
@@ -204,6 +224,9 @@ impl Service {
                 weft_crdt::MAX_ATTACHMENTS
             )));
         }
+        // The texts share what one change may carry (a post of twenty documents keeps less of
+        // each).
+        let text_share = (96 * 1024 / files.len().max(1)).min(weft_crdt::MAX_FILE_TEXT);
         files
             .iter()
             .map(|f| {
@@ -216,6 +239,7 @@ impl Service {
                     size: info.size,
                     media_type: info.media_type,
                     name: info.name,
+                    text: info.text.map(|t| cut(t, text_share)),
                     thumbnail: info.thumbnail.map(|(hash, size, media_type)| {
                         weft_crdt::Thumbnail {
                             hash,
@@ -313,6 +337,18 @@ impl Core {
         self.store().put_upload(employee, &info.id, &bytes)?;
         Ok(())
     }
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn cut(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut at = max;
+        while !s.is_char_boundary(at) {
+            at -= 1;
+        }
+        s.truncate(at);
+    }
+    s
 }
 
 /// The name a thumbnail is served under: the file's, with the thumbnail's extension.
