@@ -54,6 +54,9 @@ pub struct ThreadSummary {
     /// The employee whose wall it is: a wall is not listed with its group's threads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wall_of: Option<String>,
+    /// A library document's folder: listed in its group's library, not with its threads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library: Option<String>,
     /// An announcement's reach and end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub announcement: Option<weft_crdt::AnnouncementView>,
@@ -156,6 +159,7 @@ impl PartialEq for ThreadSummary {
             && self.excerpt == o.excerpt
             && self.event == o.event
             && self.wall_of == o.wall_of
+            && self.library == o.library
             && self.announcement == o.announcement
             && self.question == o.question
             && self.best_answer == o.best_answer
@@ -175,6 +179,8 @@ struct ThreadFiling {
     last_activity: i64,
     /// A wall: filed under its owner, not in its group's list.
     wall_of: Option<String>,
+    /// A library document: filed in its group's library, not in its list.
+    library: bool,
 }
 
 /// What every searcher's scope shares (see [`ReadModel::search_scope`]).
@@ -300,6 +306,8 @@ pub struct ReadModel {
     events: BTreeMap<i64, BTreeSet<DocId>>,
     /// Each employee's wall threads (usually one; two sites may start one at once).
     walls: HashMap<String, BTreeSet<DocId>>,
+    /// Each group's library documents.
+    libraries: HashMap<DocId, BTreeSet<DocId>>,
     /// Announcement threads.
     announcements: HashMap<DocId, weft_crdt::AnnouncementView>,
     /// Threads with a poll that closes, by closing time (a poll never changes).
@@ -394,6 +402,7 @@ impl ReadModel {
             author: summary.author.clone(),
             last_activity: summary.last_activity,
             wall_of: summary.wall_of.clone(),
+            library: summary.library.is_some(),
         };
         self.file_thread(&filed, old_activity);
     }
@@ -402,6 +411,13 @@ impl ReadModel {
         if let Some(owner) = &t.wall_of {
             self.walls
                 .entry(owner.clone())
+                .or_default()
+                .insert(t.id.clone());
+            return;
+        }
+        if t.library {
+            self.libraries
+                .entry(t.group.clone())
                 .or_default()
                 .insert(t.id.clone());
             return;
@@ -546,6 +562,7 @@ impl ReadModel {
         let summary = ThreadSummary {
             event,
             wall_of: v.wall_of.clone(),
+            library: v.library.clone(),
             announcement: v.announcement.clone(),
             question: v.question,
             best_answer: v.best_answer.clone(),
@@ -669,6 +686,7 @@ impl ReadModel {
             author: s.author.clone(),
             last_activity: s.last_activity,
             wall_of: s.wall_of.clone(),
+            library: s.library.is_some(),
         };
         self.file_thread(&filed, Some(old_activity));
         self.dirty.insert(filed.id);
@@ -779,7 +797,11 @@ impl ReadModel {
         }
         let mut threads = old.map(|o| o.threads).unwrap_or_default();
         for t in self.orphans.remove(&v.id).unwrap_or_default() {
-            if let Some(s) = self.threads.get(&t).filter(|s| s.wall_of.is_none()) {
+            if let Some(s) = self
+                .threads
+                .get(&t)
+                .filter(|s| s.wall_of.is_none() && s.library.is_none())
+            {
                 threads.insert((s.last_activity, t));
             }
         }
@@ -895,6 +917,11 @@ impl ReadModel {
             .range(from..to.max(from))
             .flat_map(|(_, ids)| ids)
             .filter_map(|id| self.threads.get(id))
+    }
+
+    /// A group's library documents.
+    pub fn library_of(&self, group: &DocId) -> impl Iterator<Item = &DocId> {
+        self.libraries.get(group).into_iter().flatten()
     }
 
     /// `employee`'s wall threads.

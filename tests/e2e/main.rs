@@ -11,6 +11,7 @@ mod feeds;
 mod files;
 mod harness;
 mod hostile;
+mod library;
 mod net;
 mod trust;
 mod ui;

@@ -42,6 +42,20 @@ pub fn routes() -> Router<AppState> {
         .route("/me/events", get(my_events))
         .route("/me/calendar", get(my_calendar))
         .route("/me/calendar/reset", post(reset_calendar))
+        .route(
+            "/groups/{id}/library",
+            get(crate::library::library).post(crate::library::add_document),
+        )
+        .route("/documents/{id}", get(crate::library::document))
+        .route(
+            "/documents/{id}/versions",
+            post(crate::library::new_version),
+        )
+        .route(
+            "/documents/{id}/versions/{version}/restore",
+            post(crate::library::restore_version),
+        )
+        .route("/documents/{id}/folder", put(crate::library::move_document))
         .route("/me/feeds", get(crate::atom::my_feeds))
         .route("/me/feeds/reset", post(crate::atom::reset_feeds))
         .route("/people/{id}/wall", get(wall).post(write_on_wall))

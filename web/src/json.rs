@@ -273,6 +273,21 @@ pub struct AttachmentJson {
     pub thumbnail_url: Option<String>,
 }
 
+/// An attachment as the API shows it.
+pub fn attachment_json(a: &weft_node::crdt::AttachmentView) -> AttachmentJson {
+    AttachmentJson {
+        id: a.hash.clone(),
+        name: a.name.clone(),
+        size: a.size,
+        media_type: a.media_type.clone(),
+        url: format!("/api/v1/files/{}", a.hash),
+        thumbnail_url: a
+            .thumbnail
+            .as_ref()
+            .map(|t| format!("/api/v1/files/{}", t.0)),
+    }
+}
+
 /// A poll, as its viewer sees it.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Poll)]
@@ -445,20 +460,7 @@ pub fn post_json(thread: &DocId, p: &PostView, me: &str, now: i64) -> PostJson {
             .filter(|_| visible)
             .map(|poll| poll_json(thread, &p.id, &p.author, poll, me, now)),
         attachments: if visible {
-            p.attachments
-                .iter()
-                .map(|a| AttachmentJson {
-                    id: a.hash.clone(),
-                    name: a.name.clone(),
-                    size: a.size,
-                    media_type: a.media_type.clone(),
-                    url: format!("/api/v1/files/{}", a.hash),
-                    thumbnail_url: a
-                        .thumbnail
-                        .as_ref()
-                        .map(|t| format!("/api/v1/files/{}", t.0)),
-                })
-                .collect()
+            p.attachments.iter().map(attachment_json).collect()
         } else {
             Vec::new()
         },

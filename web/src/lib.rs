@@ -48,6 +48,7 @@ pub mod i18n;
 pub mod ical;
 pub mod invite;
 pub mod json;
+pub mod library;
 pub mod markdown;
 pub mod openapi;
 pub mod ops;

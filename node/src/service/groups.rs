@@ -247,7 +247,7 @@ impl Core {
             .keys()
             .filter(|t| self.replica().group_of(t).as_ref() == Some(group))
             .filter_map(|t| self.replica().doc(t).and_then(ThreadView::of))
-            .filter(|v| v.group == *group && v.wall_of.is_none())
+            .filter(|v| v.group == *group && v.wall_of.is_none() && v.library.is_none())
             .collect();
         // Pinned threads first, then by last activity. (Walls are on their owners' pages.)
         threads.sort_by_key(|t| (!t.pinned, std::cmp::Reverse(last_activity(t))));

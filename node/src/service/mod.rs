@@ -58,6 +58,7 @@ mod events;
 mod feed;
 mod files;
 mod groups;
+mod library;
 mod people;
 mod personal;
 mod polls;
@@ -85,6 +86,7 @@ pub use events::{AGENDA_AHEAD_MS, AGENDA_MAX, AGENDA_OTHERS_MAX, AGENDA_PAST_MS,
 pub use feed::TOPIC_POSTS;
 pub use files::{FileInfo, MAX_FILE_NAME};
 pub use groups::{ALL_COMPANY, GroupEdit, GroupPage, Member, MembershipOutcome, is_reserved_name};
+pub use library::{LIBRARY_MAX, Library, LibraryDoc, Version};
 pub use people::{DirectoryFilter, DirectoryPage, Person, PersonPage, ProfileEdit};
 pub use personal::{NoticeKind, Notification, Settings};
 pub use polls::PollResults;
