@@ -245,3 +245,125 @@ fn a_library_keeps_versions_at_every_site_and_finds_documents_by_their_text() {
     let hits = a.api(&claire, "GET", "/api/v1/search?q=confidentiel", None, 200);
     assert_eq!(hits["items"], json!([]), "{hits}");
 }
+
+/// The library through its pages alone: add a document, a new version, restore, file it.
+#[test]
+fn the_library_through_its_pages() {
+    use crate::harness::http_raw;
+    use crate::ui::{enc, post_form, ui_login};
+    let company = Company::new();
+    let node = company.start(0);
+    let port = node.http_port;
+    let helene = ui_login(port, "hdupre");
+    let send = |name: &str, bytes: &[u8]| -> String {
+        let (s, _, body) = http_bytes(
+            port,
+            "POST",
+            "/api/v1/files",
+            &[
+                helene.clone(),
+                "Content-Type: text/plain".into(),
+                format!("X-File-Name: {name}"),
+            ],
+            bytes,
+        )
+        .unwrap();
+        assert_eq!(s, 201);
+        serde_json::from_slice::<Value>(&body).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (s, group) = post_form(
+        port,
+        &helene,
+        "/groups",
+        "/groups",
+        "name=Juridique&description=&visibility=public",
+    );
+    assert_eq!(s, 303);
+    let (_, _, html) = http_raw(port, "GET", &group, std::slice::from_ref(&helene), "").unwrap();
+    assert!(
+        html.contains(&format!("{group}/library")),
+        "the group links its library"
+    );
+    assert!(
+        html.contains(".atom?token="),
+        "and its feed, with the viewer's token"
+    );
+    let library = format!("{group}/library");
+    let v1 = send("contrat.txt", b"Contrat type, version initiale");
+    let (s, doc) = post_form(
+        port,
+        &helene,
+        &library,
+        &library,
+        &format!(
+            "attachments={v1}&title={}&folder={}&note=",
+            enc("Contrat type"),
+            enc("Modèles/Contrats")
+        ),
+    );
+    assert_eq!(s, 303, "{doc}");
+    assert!(doc.starts_with("/documents/"), "{doc}");
+    // No file: refused, nothing added.
+    let (s, _) = post_form(port, &helene, &library, &library, "attachments=&title=Vide");
+    assert_ne!(s, 303);
+    let v2 = send("contrat-v2.txt", b"Contrat type, clause de confidentialite");
+    let (s, _) = post_form(
+        port,
+        &helene,
+        &doc,
+        &format!("{doc}/versions"),
+        &format!("attachments={v2}&note={}", enc("Clause ajoutée")),
+    );
+    assert_eq!(s, 303);
+    let (_, _, html) = http_raw(port, "GET", &doc, std::slice::from_ref(&helene), "").unwrap();
+    assert!(
+        html.contains("Clause ajoutée") && html.contains("contrat-v2.txt"),
+        "{html}"
+    );
+    // Restore version 1 (its form is the only restore button).
+    let restore = html
+        .split("action=\"")
+        .find(|a| a.contains("/restore/"))
+        .and_then(|a| a.split('"').next())
+        .unwrap()
+        .to_owned();
+    let (s, _) = post_form(port, &helene, &doc, &restore, "");
+    assert_eq!(s, 303);
+    let (s, _) = post_form(
+        port,
+        &helene,
+        &doc,
+        &format!("{doc}/folder"),
+        &format!("folder={}", enc("Archives")),
+    );
+    assert_eq!(s, 303);
+    let (_, _, html) = http_raw(port, "GET", &doc, std::slice::from_ref(&helene), "").unwrap();
+    assert!(html.contains("Version 1 restored"), "{html}");
+    let (_, _, html) = http_raw(port, "GET", &library, std::slice::from_ref(&helene), "").unwrap();
+    assert!(
+        html.contains("Contrat type") && html.contains("Archives"),
+        "{html}"
+    );
+    // The group's thread list does not list it.
+    let (_, _, html) = http_raw(port, "GET", &group, std::slice::from_ref(&helene), "").unwrap();
+    assert!(
+        !html.contains(&doc.replace("/documents/", "/threads/")),
+        "{html}"
+    );
+    // French.
+    let (_, _, html) = http_raw(
+        port,
+        "GET",
+        &library,
+        &[helene.clone(), "Cookie: weft_lang=fr".into()],
+        "",
+    )
+    .unwrap();
+    assert!(
+        html.contains("Bibliothèque") || html.contains("Ajouter un document"),
+        "{html}"
+    );
+}

@@ -125,6 +125,8 @@ struct GroupPage {
     requests: Vec<(PersonRow, String)>,
     /// Upcoming events (for those who may read the group).
     events: Vec<weft_node::service::EventItem>,
+    /// The viewer's feed token, for the group's Atom address.
+    feed_token: Option<String>,
 }
 
 /// `GET /groups/{id}`: what the viewer may see of it (404 for a group they may not see).
@@ -156,6 +158,7 @@ pub(super) async fn group_page(
                     .map(|(m, msg)| (row(m), msg))
                     .collect(),
                 events: Vec::new(),
+                feed_token: None,
             }
         });
     let Some(mut gp) = found else {
@@ -178,6 +181,12 @@ pub(super) async fn group_page(
             .await
             .unwrap_or_default();
         gp.events.truncate(10);
+        // The viewer's feed token (drawn once), so the feed's address works in a reader.
+        gp.feed_token = state
+            .service
+            .subscription_token(&v.who(), weft_node::service::Subscription::Feeds)
+            .await
+            .ok();
     }
     page(
         lang,
@@ -248,6 +257,13 @@ fn group_body(lang: Lang, v: &Viewer, gp: &GroupPage) -> Markup {
                         h2 { (t("upcoming_events")) }
                         (super::events::event_list(v, &gp.events, false))
                         p { a href={ "/groups/" (g.id) "/agenda" } { (t("group_agenda")) } }
+                    }
+                    section.card {
+                        h2 { (t("library")) }
+                        p { a href={ "/groups/" (g.id) "/library" } { (t("open_library")) } }
+                        @if let Some(token) = &gp.feed_token {
+                            p { a href={ "/feeds/groups/" (g.id) ".atom?token=" (token) } type="application/atom+xml" { (t("atom_feed")) } }
+                        }
                     }
                     @if owner && !gp.requests.is_empty() {
                         section.card {

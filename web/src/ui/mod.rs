@@ -18,6 +18,7 @@ mod events;
 mod feed;
 mod groups;
 mod layout;
+mod library;
 mod login;
 mod manage;
 mod profile;
@@ -73,6 +74,17 @@ pub fn routes() -> Router<AppState> {
         .route("/threads/{id}/rsvp", post(events::event_rsvp))
         .route("/agenda", get(events::agenda_page))
         .route("/groups/{id}/agenda", get(events::group_agenda_page))
+        .route(
+            "/groups/{id}/library",
+            get(library::library_page).post(library::document_create),
+        )
+        .route("/documents/{id}", get(library::document_page))
+        .route("/documents/{id}/versions", post(library::version_create))
+        .route(
+            "/documents/{id}/restore/{version}",
+            post(library::version_restore),
+        )
+        .route("/documents/{id}/folder", post(library::document_move))
         .route("/threads/{id}/react/{post}", post(social::post_react))
         .route("/threads/{id}/bookmark/{post}", post(social::post_bookmark))
         .route("/threads/{id}/pin", post(social::thread_pin))
