@@ -52,6 +52,17 @@ pub struct Config {
     /// no limit but the disk's. An upload or a fetch beyond it is refused (413, naming the
     /// limit); what is stored is counted in `/metrics` and `/api/v1/node`.
     pub max_files_gb: u64,
+    /// The account that posts the items of outside feeds groups follow (RSS/Atom in): an
+    /// employee the directory lists at this site (a "news" account nobody logs in with).
+    /// Without it, groups of this site cannot follow outside feeds.
+    pub feed_bot: Option<String>,
+    /// How often followed feeds are fetched, in minutes.
+    pub feeds_poll_minutes: u64,
+    /// Whether followed feeds may be at internal addresses (loopback, private networks):
+    /// off by default, so a feed's address cannot reach the company's own servers.
+    pub feeds_allow_private: bool,
+    /// The largest feed fetched, in KiB.
+    pub feeds_max_kb: u64,
     /// The usage charter shown at first login (Markdown), if any.
     pub charter: Option<PathBuf>,
     /// Writes one employee may make at once before the rate below applies (0: no budget).
@@ -155,6 +166,10 @@ impl Default for Config {
             store_cache_mb: crate::store::DEFAULT_CACHE_MB,
             max_file_mb: 100,
             max_files_gb: 0,
+            feed_bot: None,
+            feeds_poll_minutes: 30,
+            feeds_allow_private: false,
+            feeds_max_kb: 2048,
             charter: None,
             write_budget_burst: crate::budget::WriteBudget::default().burst,
             write_budget_per_minute: crate::budget::WriteBudget::default().per_minute,
@@ -275,6 +290,24 @@ impl Config {
                     self.max_files_gb = v
                         .parse()
                         .map_err(|_| bad(format!("{v:?} is not a number of GiB")))?
+                }
+                "FEED_BOT" => self.feed_bot = Some(v).filter(|b| !b.is_empty()),
+                "FEEDS_POLL_MINUTES" => {
+                    self.feeds_poll_minutes = v
+                        .parse()
+                        .ok()
+                        .filter(|m| *m > 0)
+                        .ok_or_else(|| bad(format!("{v:?} is not a number of minutes")))?
+                }
+                "FEEDS_ALLOW_PRIVATE" => {
+                    self.feeds_allow_private = v
+                        .parse()
+                        .map_err(|_| bad(format!("{v:?} is not true or false")))?
+                }
+                "FEEDS_MAX_KB" => {
+                    self.feeds_max_kb = v
+                        .parse()
+                        .map_err(|_| bad(format!("{v:?} is not a number of KiB")))?
                 }
                 "STORE_CACHE_MB" => {
                     self.store_cache_mb = v

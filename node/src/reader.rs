@@ -620,6 +620,14 @@ impl Reader {
         Ok(self.store.bookmarks(employee)?)
     }
 
+    /// The outside feeds groups follow from this site (of one group, if given).
+    pub(crate) fn followed_feeds(
+        &self,
+        group: Option<&str>,
+    ) -> Result<Vec<(String, String, Vec<u8>)>, NodeError> {
+        Ok(self.store.followed_feeds(group)?)
+    }
+
     /// Whose subscription token of the kind `prefix` has this SHA-256 (hex).
     pub fn token_owner(&self, prefix: &[u8], hash: &str) -> Result<Option<String>, NodeError> {
         Ok(self.store.token_owner(prefix, hash)?)

@@ -61,6 +61,8 @@ pub struct NodeHandle {
     max_file_bytes: u64,
     /// Fetches of files this site lacks from the sites that have them.
     transfers: crate::transfer::Transfers,
+    /// How this site follows outside feeds.
+    feeds: FeedSettings,
     events: tokio::sync::broadcast::Sender<Live>,
     metrics: Arc<Metrics>,
     site: String,
@@ -123,6 +125,11 @@ impl NodeHandle {
         &self.transfers
     }
 
+    /// How this site follows outside feeds.
+    pub fn feeds(&self) -> &FeedSettings {
+        &self.feeds
+    }
+
     pub fn reader(&self) -> &crate::Reader {
         &self.reader
     }
@@ -138,6 +145,16 @@ impl NodeHandle {
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
     }
+}
+
+/// How a site follows outside feeds (from its configuration).
+#[derive(Debug, Clone)]
+pub struct FeedSettings {
+    /// The account that posts the items (`feed_bot`).
+    pub bot: Option<String>,
+    /// How often each feed is fetched.
+    pub every: Duration,
+    pub limits: crate::outside::Limits,
 }
 
 /// A live event, for the web layer's Server-Sent Events.
@@ -317,6 +334,15 @@ pub async fn start_with(
         reader: core.reader(),
         blobs,
         transfers,
+        feeds: FeedSettings {
+            bot: config.feed_bot.clone(),
+            every: Duration::from_secs(config.feeds_poll_minutes.max(1) * 60),
+            limits: crate::outside::Limits {
+                timeout: Duration::from_secs(20),
+                max_bytes: config.feeds_max_kb.saturating_mul(1024) as usize,
+                allow_private: config.feeds_allow_private,
+            },
+        },
         max_file_bytes: config.max_file_mb.saturating_mul(1024 * 1024),
         events: events.clone(),
         metrics: metrics.clone(),
@@ -350,6 +376,11 @@ pub async fn start_with(
     };
     tracing::info!(site = %config.site, peer_id = %peer_id, "node started");
     let net_task = tokio::spawn(network.run(net_rx, blob_rx));
+    if config.feed_bot.is_some() {
+        // Followed feeds are fetched off the core's loop; their items are posted through it.
+        let service = crate::service::Service::new(handle.clone(), clock.clone(), rng.clone());
+        tokio::spawn(async move { service.follow_feeds_forever().await });
+    }
     tokio::spawn(async move {
         shutdown.await;
         let _ = inputs.send(Input::Stop).await;

@@ -409,3 +409,352 @@ fn the_test_parser_refuses_what_is_not_xml() {
     assert_eq!(ok.child("b").unwrap().text, "<éé");
     assert_eq!(ok.attr("x"), Some("1"));
 }
+
+/// A feed served by a little HTTP server of the test's own: its body and `ETag` can be
+/// changed while it runs, and it remembers the `If-None-Match` of each request.
+struct FeedServer {
+    port: u16,
+    state: std::sync::Arc<std::sync::Mutex<Served>>,
+}
+
+/// The feed's body, its `ETag`, and the `If-None-Match` of each request.
+type Served = (String, String, Vec<Option<String>>);
+
+impl FeedServer {
+    fn start(body: &str, etag: &str) -> FeedServer {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = std::sync::Arc::new(std::sync::Mutex::new((
+            body.to_owned(),
+            etag.to_owned(),
+            Vec::new(),
+        )));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut s) = stream else { continue };
+                let mut reader = BufReader::new(s.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let path = line.split(' ').nth(1).unwrap_or("/").to_owned();
+                let mut inm = None;
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':')
+                        && k.eq_ignore_ascii_case("if-none-match")
+                    {
+                        inm = Some(v.trim().to_owned());
+                    }
+                }
+                let (status, kind, body, etag) = {
+                    let mut st = shared.lock().unwrap();
+                    if path == "/feed.xml" {
+                        st.2.push(inm.clone());
+                    }
+                    match path.as_str() {
+                        "/feed.xml" if inm.as_deref() == Some(st.1.as_str()) => (
+                            "304 Not Modified",
+                            "application/rss+xml",
+                            String::new(),
+                            st.1.clone(),
+                        ),
+                        "/feed.xml" => {
+                            ("200 OK", "application/rss+xml", st.0.clone(), st.1.clone())
+                        }
+                        "/page.html" => (
+                            "200 OK",
+                            "text/html",
+                            "<html><body>Bonjour</body></html>".into(),
+                            "\"p\"".into(),
+                        ),
+                        "/big.xml" => (
+                            "200 OK",
+                            "application/rss+xml",
+                            format!("<rss>{}</rss>", "x".repeat(200_000)),
+                            "\"b\"".into(),
+                        ),
+                        _ => ("404 Not Found", "text/plain", "no".into(), "\"n\"".into()),
+                    }
+                };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nETag: {etag}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        FeedServer { port, state }
+    }
+
+    fn set(&self, body: &str, etag: &str) {
+        let mut st = self.state.lock().unwrap();
+        st.0 = body.to_owned();
+        st.1 = etag.to_owned();
+    }
+
+    fn conditional_requests(&self) -> Vec<Option<String>> {
+        self.state.lock().unwrap().2.clone()
+    }
+}
+
+fn rss(items: &[(u32, &str)]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Veille cuivre</title>",
+    );
+    // The newest first, as feeds list them.
+    for (n, title) in items.iter().rev() {
+        out.push_str(&format!(
+            "<item><title>{title}</title><link>https://news.example.com/{n}</link><guid>item-{n}</guid><description>&lt;p&gt;Article {n}&lt;/p&gt;</description></item>"
+        ));
+    }
+    out.push_str("</channel></rss>");
+    out
+}
+
+#[test]
+fn a_group_follows_an_outside_feed_posted_by_the_sites_feed_account() {
+    let company = Company::new();
+    // The directory lists a feed account at Paris and one at New York.
+    company.publish(|d| {
+        for (id, site) in [("veille-paris", "paris"), ("veille-ny", "new-york")] {
+            let mut e = d["employees"]["cmartin"].clone();
+            e["id"] = serde_json::json!(id);
+            e["display_name"] = serde_json::json!(format!("Veille {site}"));
+            e["given_name"] = serde_json::json!("Veille");
+            e["email"] = serde_json::json!(format!("{id}@example.com"));
+            e["site"] = serde_json::json!(site);
+            e["manager"] = serde_json::Value::Null;
+            e["roles"] = serde_json::json!([]);
+            e["history"] = serde_json::json!([]);
+            d["employees"][id] = e;
+        }
+    });
+    company.configure(
+        0,
+        "feed_bot = \"veille-paris\"\nfeeds_allow_private = true\nfeeds_max_kb = 64",
+    );
+    company.configure(1, "feed_bot = \"veille-ny\"");
+    let a = company.start(0);
+    let b = company.start(1);
+    for n in [&a, &b] {
+        n.wait_until(std::time::Duration::from_secs(60), "connected", |n| {
+            n.connected_peers() == 1
+        });
+    }
+    let server = FeedServer::start(
+        &rss(&[
+            (1, "Un"),
+            (2, "Deux"),
+            (3, "Trois"),
+            (4, "Quatre"),
+            (5, "Cinq"),
+        ]),
+        "\"v1\"",
+    );
+    let url = format!("http://127.0.0.1:{}/feed.xml", server.port);
+    let helene = a.login("hdupre");
+    let claire = a.login("cmartin");
+    let g = a.api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(serde_json::json!({"name": "Matières premières", "visibility": "public"})),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap().to_owned();
+    let feeds = format!("/api/v1/groups/{gid}/feeds");
+    // Only the group's owners choose.
+    a.api(
+        &claire,
+        "POST",
+        &feeds,
+        Some(serde_json::json!({"url": url})),
+        403,
+    );
+    // An address that gives no feed, or too much: refused, with why.
+    let e = a.api(
+        &helene,
+        "POST",
+        &feeds,
+        Some(serde_json::json!({"url": format!("http://127.0.0.1:{}/page.html", server.port)})),
+        422,
+    );
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("no feed"),
+        "{e}"
+    );
+    let e = a.api(
+        &helene,
+        "POST",
+        &feeds,
+        Some(serde_json::json!({"url": format!("http://127.0.0.1:{}/big.xml", server.port)})),
+        422,
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than"),
+        "{e}"
+    );
+    // Followed: the three newest items are posted, oldest first, by the feed account.
+    let f = a.api(
+        &helene,
+        "POST",
+        &feeds,
+        Some(serde_json::json!({"url": url})),
+        201,
+    );
+    assert_eq!(f["title"], "Veille cuivre");
+    assert_eq!(f["posted"], 3);
+    let fid = f["id"].as_str().unwrap().to_owned();
+    let titles = |node: &crate::harness::Node, token: &str| -> Vec<(String, String)> {
+        let t = node.api(
+            token,
+            "GET",
+            &format!("/api/v1/groups/{gid}/threads"),
+            None,
+            200,
+        );
+        t["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["title"].as_str().unwrap().to_owned(),
+                    t["author"]
+                        .as_str()
+                        .unwrap_or(t["root"]["author"].as_str().unwrap_or(""))
+                        .to_owned(),
+                )
+            })
+            .collect()
+    };
+    let mut got = titles(&a, &helene);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("Cinq".to_owned(), "veille-paris".to_owned()),
+            ("Quatre".to_owned(), "veille-paris".to_owned()),
+            ("Trois".to_owned(), "veille-paris".to_owned()),
+        ]
+    );
+    // Nothing new: the conditional request gets 304, nothing posted.
+    let f = a.api(
+        &helene,
+        "POST",
+        &format!("{feeds}/{fid}/refresh"),
+        None,
+        200,
+    );
+    assert_eq!(f["posted"], 3);
+    assert_eq!(f["last_error"], serde_json::Value::Null);
+    assert_eq!(
+        server
+            .conditional_requests()
+            .last()
+            .cloned()
+            .flatten()
+            .as_deref(),
+        Some("\"v1\""),
+        "the ETag is sent back"
+    );
+    // A new item: posted.
+    server.set(
+        &rss(&[
+            (1, "Un"),
+            (2, "Deux"),
+            (3, "Trois"),
+            (4, "Quatre"),
+            (5, "Cinq"),
+            (6, "Six"),
+        ]),
+        "\"v2\"",
+    );
+    let f = a.api(
+        &helene,
+        "POST",
+        &format!("{feeds}/{fid}/refresh"),
+        None,
+        200,
+    );
+    assert_eq!(f["posted"], 4);
+    assert!(titles(&a, &helene).iter().any(|(t, _)| t == "Six"));
+    // New York sees the posts; its own site, which does not fetch internal addresses,
+    // refuses to follow this one.
+    let john = b.login("jsmith");
+    b.wait_until(
+        std::time::Duration::from_secs(60),
+        "the posts reach New York",
+        |n| {
+            n.request(
+                "GET",
+                &format!("/api/v1/groups/{gid}/threads"),
+                None,
+                Some(&john),
+            )
+            .is_some_and(|(s, body)| s == 200 && body.contains("Six"))
+        },
+    );
+    let g2 = b.api(
+        &john,
+        "POST",
+        "/api/v1/groups",
+        Some(serde_json::json!({"name": "Veille NY", "visibility": "public"})),
+        201,
+    );
+    let e = b.api(
+        &john,
+        "POST",
+        &format!("/api/v1/groups/{}/feeds", g2["id"].as_str().unwrap()),
+        Some(serde_json::json!({"url": url})),
+        422,
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("internal address"),
+        "{e}"
+    );
+    // A private group: its feed account becomes a member to post there.
+    let p = a.api(
+        &helene,
+        "POST",
+        "/api/v1/groups",
+        Some(serde_json::json!({"name": "Achats", "visibility": "private"})),
+        201,
+    );
+    let pid = p["id"].as_str().unwrap();
+    a.api(
+        &helene,
+        "POST",
+        &format!("/api/v1/groups/{pid}/feeds"),
+        Some(serde_json::json!({"url": url})),
+        201,
+    );
+    let group = a.api(&helene, "GET", &format!("/api/v1/groups/{pid}"), None, 200);
+    assert_eq!(group["member_count"], 2, "{group}");
+    let posted = a.api(
+        &helene,
+        "GET",
+        &format!("/api/v1/groups/{pid}/threads"),
+        None,
+        200,
+    );
+    assert_eq!(posted["items"].as_array().unwrap().len(), 3, "{posted}");
+    // Listed, and removed.
+    let list = a.api(&helene, "GET", &feeds, None, 200);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    a.api(&helene, "DELETE", &format!("{feeds}/{fid}"), None, 204);
+    let list = a.api(&helene, "GET", &feeds, None, 200);
+    assert_eq!(list["items"], serde_json::json!([]));
+}

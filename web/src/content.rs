@@ -56,6 +56,18 @@ pub fn routes() -> Router<AppState> {
             post(crate::library::restore_version),
         )
         .route("/documents/{id}/folder", put(crate::library::move_document))
+        .route(
+            "/groups/{id}/feeds",
+            get(crate::following::feeds).post(crate::following::follow),
+        )
+        .route(
+            "/groups/{id}/feeds/{feed}",
+            axum::routing::delete(crate::following::unfollow),
+        )
+        .route(
+            "/groups/{id}/feeds/{feed}/refresh",
+            post(crate::following::refresh),
+        )
         .route("/me/feeds", get(crate::atom::my_feeds))
         .route("/me/feeds/reset", post(crate::atom::reset_feeds))
         .route("/people/{id}/wall", get(wall).post(write_on_wall))

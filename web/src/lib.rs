@@ -44,6 +44,7 @@ pub mod cookies;
 mod error;
 pub mod extract;
 pub mod files;
+pub mod following;
 pub mod i18n;
 pub mod ical;
 pub mod invite;

@@ -57,6 +57,7 @@ mod content;
 mod events;
 mod feed;
 mod files;
+mod following;
 mod groups;
 mod library;
 mod people;
@@ -85,6 +86,9 @@ pub use content::{Bookmark, MAX_ANNOUNCEMENTS, MAX_BOOKMARKS, MAX_WALL_THREADS, 
 pub use events::{AGENDA_AHEAD_MS, AGENDA_MAX, AGENDA_OTHERS_MAX, AGENDA_PAST_MS, EventItem};
 pub use feed::TOPIC_POSTS;
 pub use files::{FileInfo, MAX_FILE_NAME};
+pub use following::{
+    FIRST_ITEMS, FollowedFeed, ITEMS_PER_FETCH, MAX_FEEDS_PER_GROUP, MAX_URL, SEEN_KEPT,
+};
 pub use groups::{ALL_COMPANY, GroupEdit, GroupPage, Member, MembershipOutcome, is_reserved_name};
 pub use library::{LIBRARY_MAX, Library, LibraryDoc, Version};
 pub use people::{DirectoryFilter, DirectoryPage, Person, PersonPage, ProfileEdit};

@@ -361,6 +361,47 @@ impl Store {
             .map(|v| v.to_vec()))
     }
 
+    /// Stores (`Some`) or removes the record of an outside feed group `group` follows
+    /// (`id`: the SHA-256 of its address).
+    pub fn put_followed_feed(
+        &self,
+        group: &str,
+        id: &str,
+        record: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        let k = key(&[b"ff", group.as_bytes(), id.as_bytes()]);
+        match record {
+            Some(r) => self.personal.insert(k, r).map(|_| ()),
+            None => self.personal.remove(k).map(|_| ()),
+        }
+        .map_err(io("storing a followed feed"))
+    }
+
+    /// The records of the outside feeds groups follow from this site (of one group, if
+    /// given): (group, id, record).
+    pub fn followed_feeds(
+        &self,
+        group: Option<&str>,
+    ) -> Result<Vec<(String, String, Vec<u8>)>, StoreError> {
+        let prefix = match group {
+            Some(g) => key(&[b"ff", g.as_bytes(), b""]),
+            None => key(&[b"ff", b""]),
+        };
+        let mut out = Vec::new();
+        for kv in self.personal.scan_prefix(prefix) {
+            let (k, v) = kv.map_err(io("reading followed feeds"))?;
+            let mut parts = k[3..].splitn(2, |b| *b == 0);
+            let (Some(g), Some(id)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let (Ok(g), Ok(id)) = (std::str::from_utf8(g), std::str::from_utf8(id)) else {
+                continue;
+            };
+            out.push((g.to_owned(), id.to_owned(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
     /// Whether `employee` was already told of `what` (a reminder, a closed poll).
     pub fn reminded(&self, employee: &str, what: &str) -> Result<bool, StoreError> {
         self.personal
