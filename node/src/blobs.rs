@@ -265,6 +265,34 @@ impl BlobStore {
         }
     }
 
+    /// The blobs last written more than `age` ago, the oldest first, at most `max`.
+    pub fn older_than(
+        &self,
+        age: std::time::Duration,
+        max: usize,
+    ) -> Result<Vec<BlobId>, BlobError> {
+        let now = std::time::SystemTime::now();
+        let mut old = Vec::new();
+        for shard in fs::read_dir(&self.dir)? {
+            let shard = shard?;
+            if shard.file_name() == "tmp" || !shard.file_type()?.is_dir() {
+                continue;
+            }
+            for entry in fs::read_dir(shard.path())? {
+                let entry = entry?;
+                let Some(id) = entry.file_name().to_str().and_then(BlobId::parse) else {
+                    continue;
+                };
+                let written = entry.metadata()?.modified()?;
+                if now.duration_since(written).is_ok_and(|d| d > age) {
+                    old.push((written, id));
+                }
+            }
+        }
+        old.sort();
+        Ok(old.into_iter().take(max).map(|(_, id)| id).collect())
+    }
+
     /// Every blob here with its size (for the disk figures and for collecting).
     pub fn list(&self) -> Result<Vec<(BlobId, u64)>, BlobError> {
         let mut out = Vec::new();

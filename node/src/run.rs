@@ -376,6 +376,23 @@ pub async fn start_with(
     };
     tracing::info!(site = %config.site, peer_id = %peer_id, "node started");
     let net_task = tokio::spawn(network.run(net_rx, blob_rx));
+    {
+        // Files nothing references any more are collected every hour (a week after they
+        // were last written: see `service::files::UNREFERENCED_GRACE`).
+        let node = handle.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                match crate::service::collect_blobs(&node, crate::service::UNREFERENCED_GRACE).await
+                {
+                    Ok(_) => {}
+                    Err(NodeError::ShuttingDown) => return,
+                    Err(e) => tracing::warn!(error = %e, "unreferenced files were not collected"),
+                }
+            }
+        });
+    }
     if config.feed_bot.is_some() {
         // Followed feeds are fetched off the core's loop; their items are posted through it.
         let service = crate::service::Service::new(handle.clone(), clock.clone(), rng.clone());

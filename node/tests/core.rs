@@ -588,3 +588,57 @@ fn search_scope_follows_membership_changes() {
     a.commit().unwrap();
     assert_eq!(found(&mut a, "e2"), 0, "a removed member no longer does");
 }
+
+/// Blobs nothing references any longer — never posted, or carried only by a deleted post —
+/// are what the collector may remove; a file a live post carries (or its thumbnail) stays.
+#[test]
+fn only_blobs_no_live_post_carries_are_collected() {
+    use weft_node::blobs::BlobId;
+    let w = World::new(1, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = open(&w, 0, dir.path());
+    let g = a
+        .create_group("e0", "Docs", "", Visibility::Public, 1_000, 1)
+        .unwrap();
+    let t = a
+        .create_thread("e0", &g, "Fichiers", "Voici", 2_000, 2)
+        .unwrap();
+    let kept = BlobId::parse(&"aa".repeat(32)).unwrap();
+    let thumb = BlobId::parse(&"bb".repeat(32)).unwrap();
+    let deleted = BlobId::parse(&"cc".repeat(32)).unwrap();
+    let never = BlobId::parse(&"dd".repeat(32)).unwrap();
+    let file = |id: &BlobId, thumbnail: Option<&BlobId>| weft_crdt::Attachment {
+        hash: id.to_string(),
+        size: 10,
+        media_type: "image/png".into(),
+        name: "f.png".into(),
+        thumbnail: thumbnail.map(|t| weft_crdt::Thumbnail {
+            hash: t.to_string(),
+            size: 5,
+            media_type: "image/png".into(),
+        }),
+        text: None,
+    };
+    let live = a.reply("e0", &t, "La photo", None, 3_000, 3).unwrap();
+    let gone = a.reply("e0", &t, "Erreur", None, 3_100, 4).unwrap();
+    for (post, f) in [
+        (&live, file(&kept, Some(&thumb))),
+        (&gone, file(&deleted, None)),
+    ] {
+        a.local("e0", |r, me| {
+            let c = r.attach(me, &t, post, std::slice::from_ref(&f), 3_200)?;
+            Ok(((), vec![c]))
+        })
+        .unwrap();
+    }
+    a.delete_post("e0", &t, &gone, 3_300).unwrap();
+    a.commit().unwrap();
+    let mut found = a.unreferenced_blobs(vec![
+        kept.clone(),
+        thumb.clone(),
+        deleted.clone(),
+        never.clone(),
+    ]);
+    found.sort();
+    assert_eq!(found, vec![deleted, never]);
+}

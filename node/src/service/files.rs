@@ -404,6 +404,84 @@ fn clean_type(t: &str) -> Result<String, NodeError> {
     })
 }
 
+/// How long a blob nothing references is kept (an upload not posted yet, a file whose post
+/// was deleted, a copy fetched for a post deleted since): a week.
+pub const UNREFERENCED_GRACE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Blobs looked at per collection at most (the oldest first).
+pub const COLLECT_MAX: usize = 2_000;
+
+impl Core {
+    /// Of `candidates` (blobs older than the grace period), those no post of a thread this
+    /// site holds carries any longer — deleted or hidden posts do not count — as file or
+    /// thumbnail: what may be removed.
+    pub fn unreferenced_blobs(&mut self, candidates: Vec<BlobId>) -> Vec<BlobId> {
+        candidates
+            .into_iter()
+            .filter(|id| {
+                let threads: Vec<weft_crdt::DocId> = self
+                    .model()
+                    .threads_with_file(id.as_str())
+                    .cloned()
+                    .collect();
+                !threads.iter().any(|t| {
+                    self.load(t);
+                    self.replica()
+                        .doc(t)
+                        .and_then(weft_crdt::ThreadView::of)
+                        .is_some_and(|v| {
+                            v.posts.iter().any(|p| {
+                                !p.deleted
+                                    && !p.hidden
+                                    && p.attachments.iter().any(|a| {
+                                        a.hash == id.as_str()
+                                            || a.thumbnail
+                                                .as_ref()
+                                                .is_some_and(|t| t.0 == id.as_str())
+                                    })
+                            })
+                        })
+                })
+            })
+            .collect()
+    }
+}
+
+/// Removes the blobs nothing references any longer (see [`Core::unreferenced_blobs`]) that
+/// are older than `grace`: listed off the loop, judged on it, removed off it. Returns how
+/// many were removed.
+pub async fn collect_blobs(
+    node: &crate::NodeHandle,
+    grace: std::time::Duration,
+) -> Result<usize, NodeError> {
+    let (blobs, _) = node.blobs();
+    let blobs = blobs.clone();
+    let listed = blobs.clone();
+    let old: Vec<BlobId> =
+        tokio::task::spawn_blocking(move || listed.older_than(grace, COLLECT_MAX))
+            .await
+            .map_err(|e| NodeError::Invalid(format!("listing blobs: {e}")))?
+            .map_err(|e| NodeError::Invalid(format!("listing blobs: {e}")))?;
+    if old.is_empty() {
+        return Ok(0);
+    }
+    let gone = node
+        .job("blobs.collect", move |c| c.unreferenced_blobs(old))
+        .await?;
+    let n = gone.len();
+    tokio::task::spawn_blocking(move || {
+        for id in gone {
+            match blobs.remove(&id) {
+                Ok(()) => tracing::info!(blob = %id, "a file nothing references any more was removed"),
+                Err(e) => tracing::warn!(blob = %id, error = %e, "an unreferenced file could not be removed"),
+            }
+        }
+    })
+    .await
+    .map_err(|e| NodeError::Invalid(format!("removing blobs: {e}")))?;
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -85,7 +85,7 @@ pub use admin::{NodeStatus, PeerStatus};
 pub use content::{Bookmark, MAX_ANNOUNCEMENTS, MAX_BOOKMARKS, MAX_WALL_THREADS, Wall};
 pub use events::{AGENDA_AHEAD_MS, AGENDA_MAX, AGENDA_OTHERS_MAX, AGENDA_PAST_MS, EventItem};
 pub use feed::TOPIC_POSTS;
-pub use files::{FileInfo, MAX_FILE_NAME};
+pub use files::{COLLECT_MAX, FileInfo, MAX_FILE_NAME, UNREFERENCED_GRACE, collect_blobs};
 pub use following::{
     FIRST_ITEMS, FollowedFeed, ITEMS_PER_FETCH, MAX_FEEDS_PER_GROUP, MAX_URL, SEEN_KEPT,
 };
