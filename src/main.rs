@@ -12,6 +12,7 @@ mod demo;
 mod seed;
 mod serve;
 mod user;
+mod video;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -686,6 +686,294 @@ pub(crate) async fn seed(handles: &Handles) -> Result<Vec<(DocId, Vec<String>)>>
     })
     .await?;
     docs.push((q, handles.keys().cloned().collect()));
+    docs.extend(seed_files(handles, &homes, &groups).await?);
+    Ok(docs)
+}
+
+/// The service of `employee`'s home node, and the employee as its viewer.
+fn service_of(
+    handles: &Handles,
+    homes: &BTreeMap<String, String>,
+    employee: &str,
+) -> Result<(weft_node::service::Service, weft_node::service::Viewer)> {
+    let site = homes
+        .get(employee)
+        .with_context(|| format!("{employee} is not in the directory"))?;
+    let (h, _) = handles
+        .get(site)
+        .with_context(|| format!("no node for {site}"))?;
+    let service = weft_node::service::Service::new(
+        h.clone(),
+        std::sync::Arc::new(weft_node::clock::SystemClock),
+        std::sync::Arc::new(weft_node::clock::SystemRng),
+    );
+    Ok((service, weft_node::service::Viewer::new(employee)))
+}
+
+/// A photo made here: a landscape of sky, hills and a sun, in colours picked by `seed`.
+fn photo(seed: u32) -> Result<Vec<u8>> {
+    let (w, h) = (960u32, 640u32);
+    let hue = |i: u32| ((seed * 47 + i * 31) % 200) as f32 / 200.0;
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
+        let hill = 0.62 + 0.08 * (fx * 6.0 + seed as f32).sin() + 0.05 * (fx * 17.0).cos();
+        let (sx, sy) = (0.25 + 0.5 * hue(1), 0.25);
+        let sun = ((fx - sx).powi(2) + (fy - sy).powi(2) * 2.25).sqrt() < 0.07;
+        let c = if sun {
+            [250.0, 220.0, 120.0]
+        } else if fy > hill {
+            [
+                40.0 + 60.0 * hue(2),
+                110.0 + 60.0 * (1.0 - fy),
+                50.0 + 40.0 * hue(3),
+            ]
+        } else {
+            [
+                90.0 + 80.0 * fy,
+                140.0 + 70.0 * fy + 30.0 * hue(4),
+                230.0 - 40.0 * fy,
+            ]
+        };
+        image::Rgb(c.map(|v| v.clamp(0.0, 255.0) as u8))
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).encode_image(&img)?;
+    Ok(out)
+}
+
+/// A one-page PDF of `lines` (Helvetica), its cross-reference table computed.
+fn pdf(lines: &[&str]) -> Vec<u8> {
+    let mut text = String::from("BT /F1 16 Tf 72 740 Td 22 TL");
+    for l in lines {
+        let escaped = l
+            .replace('\\', "\\\\")
+            .replace('(', "\\(")
+            .replace(')', "\\)");
+        // WinAnsi: Latin-1 letters as octal escapes.
+        let mut latin = String::new();
+        for c in escaped.chars() {
+            match u32::from(c) {
+                0..=127 => latin.push(c),
+                n @ 160..=255 => latin.push_str(&format!("\\{n:o}")),
+                _ => latin.push('?'),
+            }
+        }
+        text.push_str(&format!(" ({latin}) Tj T*"));
+    }
+    text.push_str(" ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_owned(),
+        format!("<< /Length {} >>\nstream\n{text}\nendstream", text.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_owned(),
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for o in offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// Uploads `bytes` as `employee` at their home node; returns the file's id.
+async fn upload(
+    handles: &Handles,
+    homes: &BTreeMap<String, String>,
+    employee: &str,
+    name: &str,
+    media_type: &str,
+    bytes: Vec<u8>,
+) -> Result<String> {
+    let (s, v) = service_of(handles, homes, employee)?;
+    let info = s
+        .upload(&v, name, media_type, std::io::Cursor::new(bytes))
+        .await
+        .with_context(|| format!("uploading {name}"))?;
+    Ok(info.id)
+}
+
+/// Files in the demo: a post of photos in the Photo club, a short tutorial video, and the
+/// IT Transformation library with documents in folders, one with three versions.
+async fn seed_files(
+    handles: &Handles,
+    homes: &BTreeMap<String, String>,
+    groups: &BTreeMap<&str, (DocId, &str)>,
+) -> Result<Vec<(DocId, Vec<String>)>> {
+    let everywhere: Vec<String> = handles.keys().cloned().collect();
+    let mut docs = Vec::new();
+    // Photos, by a member of the Photo club at Paris.
+    let club = groups.get("Photo club").context("Photo club")?.0.clone();
+    let who = "hdupre";
+    wait_for(handles, homes, who, &club).await?;
+    let mut photos = Vec::new();
+    for (i, name) in [
+        "jardin-des-plantes-1.jpg",
+        "jardin-des-plantes-2.jpg",
+        "serres.jpg",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        photos.push(
+            upload(
+                handles,
+                homes,
+                who,
+                name,
+                "image/jpeg",
+                photo(i as u32 + 3)?,
+            )
+            .await?,
+        );
+    }
+    let (s, v) = service_of(handles, homes, who)?;
+    let t = s
+        .create_thread(
+            &v,
+            &club,
+            "Photos de la sortie / Photos from Saturday",
+            "Quelques photos de samedi au jardin des Plantes. #photo",
+        )
+        .await?;
+    let root = s.thread(&v, &t).await?.posts[0].id.clone();
+    s.attach(&v, &t, &root, &photos).await?;
+    docs.push((t, everywhere.clone()));
+    // A short video tutorial, made here (H.264 in MP4, 3 s).
+    let onboarding = groups
+        .get("Onboarding & mentoring")
+        .context("Onboarding & mentoring")?
+        .0
+        .clone();
+    wait_for(handles, homes, who, &onboarding).await?;
+    let video = crate::video::mp4(320, 240, 30, 10, |f, x, y| {
+        let bar = (f * 10) % 320;
+        if x.abs_diff(bar) < 12 {
+            [250, 200, 40]
+        } else {
+            [(40 + y / 3) as u8, (90 + x / 6) as u8, 170]
+        }
+    });
+    let vid = upload(handles, homes, who, "tutoriel-weft.mp4", "video/mp4", video).await?;
+    let t = s
+        .create_thread(
+            &v,
+            &onboarding,
+            "Tutoriel vidéo : bien démarrer / Video: getting started",
+            "Trois secondes pour découvrir Weft. #onboarding",
+        )
+        .await?;
+    let root = s.thread(&v, &t).await?.posts[0].id.clone();
+    s.attach(&v, &t, &root, &[vid]).await?;
+    docs.push((t, everywhere.clone()));
+    // The IT Transformation library.
+    let it = groups
+        .get("IT Transformation")
+        .context("IT Transformation")?
+        .0
+        .clone();
+    let (owner, member) = ("jlefevre", "jsmith");
+    wait_for(handles, homes, owner, &it).await?;
+    let (so, vo) = service_of(handles, homes, owner)?;
+    let v1 = upload(
+        handles,
+        homes,
+        owner,
+        "charte-informatique.pdf",
+        "application/pdf",
+        pdf(&[
+            "Charte informatique",
+            "Version 1 : les règles de base.",
+            "Mots de passe, postes de travail, messagerie.",
+        ]),
+    )
+    .await?;
+    let charter = so
+        .add_document(
+            &vo,
+            &it,
+            "Chartes",
+            "Charte informatique",
+            "Première version",
+            &v1,
+        )
+        .await?;
+    let v2 = upload(
+        handles,
+        homes,
+        owner,
+        "charte-informatique-v2.pdf",
+        "application/pdf",
+        pdf(&[
+            "Charte informatique",
+            "Version 2 : ajout du télétravail.",
+            "VPN obligatoire hors des sites.",
+        ]),
+    )
+    .await?;
+    so.new_version(&vo, &charter, "Télétravail ajouté", &v2)
+        .await?;
+    let vpn = upload(handles, homes, owner, "procedure-vpn.txt", "text/plain", "Procédure VPN\n\n1. Installer le client.\n2. Se connecter avec son badge.\n3. Appeler le support en cas de souci : poste 4242.".as_bytes().to_vec()).await?;
+    let vpn_doc = so
+        .add_document(&vo, &it, "Procédures", "Procédure VPN", "", &vpn)
+        .await?;
+    docs.push((charter.clone(), everywhere.clone()));
+    docs.push((vpn_doc, everywhere.clone()));
+    // A member at New York uploads a third version of the charter.
+    wait_for(handles, homes, member, &charter).await?;
+    let v3 = upload(
+        handles,
+        homes,
+        member,
+        "it-charter-v3.pdf",
+        "application/pdf",
+        pdf(&[
+            "IT charter",
+            "Version 3: English translation for New York and Bangalore.",
+        ]),
+    )
+    .await?;
+    let (sm, vm) = service_of(handles, homes, member)?;
+    sm.new_version(&vm, &charter, "English translation", &v3)
+        .await?;
+    let arch = upload(
+        handles,
+        homes,
+        member,
+        "cloud-architecture.pdf",
+        "application/pdf",
+        pdf(&[
+            "Cloud architecture",
+            "Kubernetes clusters at each site, object storage, backups.",
+        ]),
+    )
+    .await?;
+    let arch_doc = sm
+        .add_document(
+            &vm,
+            &it,
+            "Architecture",
+            "Cloud architecture",
+            "Draft for review",
+            &arch,
+        )
+        .await?;
+    docs.push((arch_doc, everywhere));
     Ok(docs)
 }
 

@@ -241,6 +241,52 @@ fn the_demo_runs_and_comes_back() {
         200
     );
 
+    // Files: the IT library has documents in folders, the charter three versions; the Photo
+    // club's photos have thumbnails; the tutorial is a video. Opened at Bangalore, they come
+    // from Paris and New York.
+    let it = demo.group_id("bangalore", &priya, "IT Transformation");
+    let (s, lib) = demo.get("bangalore", &priya, &format!("/api/v1/groups/{it}/library"));
+    assert_eq!(s, 200, "{lib}");
+    assert!(lib["folders"].as_array().unwrap().len() >= 3, "{lib}");
+    let charter = lib["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["title"] == "Charte informatique")
+        .expect("the charter");
+    assert_eq!(charter["versions"].as_array().unwrap().len(), 3);
+    let url = charter["versions"][0]["file"]["url"].as_str().unwrap();
+    let (s, _) = http(demo.port("bangalore"), "GET", url, None, Some(&priya)).unwrap();
+    assert_eq!(s, 200, "an old version, fetched from Paris");
+    let (_, hits) = demo.get("bangalore", &priya, "/api/v1/search?q=télétravail");
+    assert!(
+        hits.to_string().contains(charter["id"].as_str().unwrap()),
+        "{hits}"
+    );
+    let club = demo.group_id("paris", &helene, "Photo club");
+    let (_, threads) = demo.get("paris", &helene, &format!("/api/v1/groups/{club}/threads"));
+    let with_photos = threads["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| {
+            t["root"]["attachments"]
+                .as_array()
+                .is_some_and(|a| a.len() == 3)
+        })
+        .expect("a post with photos");
+    assert!(with_photos["root"]["attachments"][0]["thumbnail_url"].is_string());
+    let onboarding = demo.group_id("paris", &helene, "Onboarding & mentoring");
+    let (_, threads) = demo.get(
+        "paris",
+        &helene,
+        &format!("/api/v1/groups/{onboarding}/threads"),
+    );
+    assert!(
+        threads.to_string().contains("\"media_type\":\"video/mp4\""),
+        "{threads}"
+    );
+
     demo.interrupt();
     // A second run starts from what is on disk.
     let demo = Demo::start(&data, base);
