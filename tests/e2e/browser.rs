@@ -528,6 +528,69 @@ fn the_demo_pages_in_a_browser_with_screenshots() {
     b.go(&url("/notifications"));
     b.wait_text("mentioned you", 10);
     b.screenshot("notifications");
+    // A photo, uploaded through the reply form's file field, shown as its thumbnail.
+    let photo = profiles.path().join("terrasse.jpg");
+    let img = image::RgbImage::from_fn(1200, 800, |x, y| {
+        image::Rgb([(x / 5) as u8, (y / 4) as u8, 180])
+    });
+    img.save(&photo).unwrap();
+    b.go(&url(&format!("/threads/{thread}")));
+    b.wait_for("#rfiles", 10);
+    b.type_into("#rbody", "Une photo de la terrasse");
+    b.type_into("#rfiles", photo.to_str().unwrap());
+    b.wait_for("ul.uploads img.thumb", 20);
+    let ids = b.js("return document.querySelector('#rfiles').closest('form').querySelector('[name=attachments]').value;");
+    assert_eq!(ids.as_str().map(str::len), Some(64), "{ids}");
+    b.click("form[action$='/reply'] button[type=submit]");
+    b.wait_for(".attachments a.photo img", 10);
+    let loaded = b.js(
+        "return Array.from(document.querySelectorAll('.attachments a.photo img')).every(i => i.complete && i.naturalWidth > 0);",
+    );
+    assert_eq!(loaded.as_bool(), Some(true), "the thumbnail loads");
+    b.screenshot("photo");
+    // The demo's tutorial video plays from the node (ranges).
+    let onboarding = demo.group_id("paris", &token, "Onboarding & mentoring");
+    let (_, threads) = demo.get(
+        "paris",
+        &token,
+        &format!("/api/v1/groups/{onboarding}/threads"),
+    );
+    let video_thread = threads["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t.to_string().contains("video/mp4"))
+        .expect("the tutorial")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    b.go(&url(&format!("/threads/{video_thread}")));
+    b.wait_for(".attachments video", 10);
+    b.js("const v = document.querySelector('.attachments video'); v.muted = true; v.play().catch(() => {}); return null;");
+    let start = Instant::now();
+    loop {
+        let state = b.js("const v = document.querySelector('.attachments video'); return [v.readyState, v.currentTime, v.error ? v.error.code : 0];");
+        let ready = state[0].as_u64().unwrap_or(0);
+        assert_eq!(
+            state[2].as_u64(),
+            Some(0),
+            "the video cannot be played: {state}"
+        );
+        if ready >= 2 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the video's readyState stayed {state}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    b.screenshot("video");
+    // The IT library.
+    b.go(&url(&format!("/groups/{group}/library")));
+    b.wait_for("table.library", 10);
+    assert!(b.text().contains("Charte informatique"), "{}", b.text());
+    b.screenshot("library");
     // A phone.
     let phone = driver.browser_sized(&profiles.path().join("phone"), "390,844");
     phone.go(&url("/login"));

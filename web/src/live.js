@@ -36,9 +36,21 @@
         var draft = document.getElementById("rbody");
         var text = draft ? draft.value : "";
         var focused = draft && document.activeElement === draft;
+        // File fields being filled (upload.js) are kept as they are, uploads and all.
+        var uploads = {};
+        Array.prototype.forEach.call(main.querySelectorAll("[data-upload][data-ready]"), function (box) {
+          var input = box.querySelector("input[type=file]");
+          if (input && input.id) uploads[input.id] = box;
+        });
         main.innerHTML = fresh.innerHTML;
         var nd = document.getElementById("rbody");
         if (nd && text) { nd.value = text; if (focused) nd.focus(); }
+        Object.keys(uploads).forEach(function (id) {
+          var input = document.getElementById(id);
+          var box = input && input.closest("[data-upload]");
+          if (box) box.replaceWith(uploads[id]);
+        });
+        if (window.weftUploads) window.weftUploads();
       })
       .catch(function () {})
       .then(function () { busy = false; if (again) { again = false; refresh(); } });

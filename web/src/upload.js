@@ -19,14 +19,19 @@
     var input = box.querySelector("input[type=file]");
     var hidden = box.querySelector("input[name=attachments]");
     var list = box.querySelector("ul.uploads");
-    var form = box.closest("form");
-    var submit = form && form.querySelector("button[type=submit]:not(.link)");
     var pending = 0;
     var ids = [];
     box.hidden = false;
+    box.dataset.ready = "1";
+    box.dataset.pending = "0";
 
+    // The form is looked up each time: a live update of the page may move this box into
+    // a fresh copy of its form (live.js keeps it, uploads and all).
     function refresh() {
       hidden.value = ids.join(" ");
+      box.dataset.pending = String(pending);
+      var form = box.closest("form");
+      var submit = form && form.querySelector("button[type=submit]:not(.link)");
       if (submit) submit.disabled = pending > 0;
     }
 
@@ -94,16 +99,18 @@
       Array.prototype.forEach.call(input.files, upload);
       input.value = "";
     });
-    if (form) {
-      form.addEventListener("submit", function (e) {
-        if (pending > 0) e.preventDefault();
-      });
-    }
   }
 
+  // A form is not sent while one of its files is on its way.
+  document.addEventListener("submit", function (e) {
+    var box = e.target.querySelector && e.target.querySelector("[data-upload]");
+    if (box && Number(box.dataset.pending) > 0) e.preventDefault();
+  }, true);
+
   function init() {
-    Array.prototype.forEach.call(document.querySelectorAll("[data-upload]"), setup);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-upload]:not([data-ready])"), setup);
   }
+  window.weftUploads = init;
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);
   } else {
