@@ -757,4 +757,21 @@ fn a_group_follows_an_outside_feed_posted_by_the_sites_feed_account() {
     a.api(&helene, "DELETE", &format!("{feeds}/{fid}"), None, 204);
     let list = a.api(&helene, "GET", &feeds, None, 200);
     assert_eq!(list["items"], serde_json::json!([]));
+    // Through the group's page: its owner follows the feed again with the form.
+    let cookie = crate::ui::ui_login(a.http_port, "hdupre");
+    let page = format!("/groups/{gid}");
+    let (s, _) = crate::ui::post_form(
+        a.http_port,
+        &cookie,
+        &page,
+        &format!("{page}/feeds"),
+        &format!("url={}", crate::ui::enc(&url)),
+    );
+    assert_eq!(s, 303);
+    let (_, _, html) =
+        http_raw(a.http_port, "GET", &page, std::slice::from_ref(&cookie), "").unwrap();
+    assert!(
+        html.contains("Veille cuivre") && html.contains("/remove"),
+        "{html}"
+    );
 }

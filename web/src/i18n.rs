@@ -198,6 +198,12 @@ impl Lang {
             "remove" => ("Remove", "Retirer"),
             "attach_files" => ("Attach files", "Joindre des fichiers"),
             "library" => ("Library", "Bibliothèque"),
+            "outside_feeds" => ("Outside feeds", "Flux extérieurs"),
+            "no_outside_feeds" => (
+                "The group follows no outside feed. Its new items would be posted here.",
+                "Le groupe ne suit aucun flux extérieur. Ses nouveaux articles seraient publiés ici.",
+            ),
+            "follow_feed" => ("Follow an RSS or Atom feed", "Suivre un flux RSS ou Atom"),
             "open_library" => ("The group's documents", "Les documents du groupe"),
             "no_documents" => (
                 "No documents here yet.",

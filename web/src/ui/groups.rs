@@ -127,6 +127,8 @@ struct GroupPage {
     events: Vec<weft_node::service::EventItem>,
     /// The viewer's feed token, for the group's Atom address.
     feed_token: Option<String>,
+    /// The outside feeds the group follows (shown to its owners).
+    followed: Vec<weft_node::service::FollowedFeed>,
 }
 
 /// `GET /groups/{id}`: what the viewer may see of it (404 for a group they may not see).
@@ -159,6 +161,7 @@ pub(super) async fn group_page(
                     .collect(),
                 events: Vec::new(),
                 feed_token: None,
+                followed: Vec::new(),
             }
         });
     let Some(mut gp) = found else {
@@ -187,6 +190,13 @@ pub(super) async fn group_page(
             .subscription_token(&v.who(), weft_node::service::Subscription::Feeds)
             .await
             .ok();
+        if gp.group.is_owner(&v.employee) {
+            gp.followed = state
+                .service
+                .followed_feeds(&v.who(), &gid)
+                .await
+                .unwrap_or_default();
+        }
     }
     page(
         lang,
@@ -263,6 +273,32 @@ fn group_body(lang: Lang, v: &Viewer, gp: &GroupPage) -> Markup {
                         p { a href={ "/groups/" (g.id) "/library" } { (t("open_library")) } }
                         @if let Some(token) = &gp.feed_token {
                             p { a href={ "/feeds/groups/" (g.id) ".atom?token=" (token) } type="application/atom+xml" { (t("atom_feed")) } }
+                        }
+                    }
+                    @if owner {
+                        section.card {
+                            h2 { (t("outside_feeds")) }
+                            @if gp.followed.is_empty() { p.muted { (t("no_outside_feeds")) } }
+                            ul.people {
+                                @for f in &gp.followed {
+                                    li {
+                                        strong { (if f.title.is_empty() { f.url.as_str() } else { f.title.as_str() }) }
+                                        br; span.meta { (f.url) }
+                                        @if let Some(e) = &f.last_error { br; span.error { (e) } }
+                                        br;
+                                        form.inline method="post" action={ "/groups/" (g.id) "/feeds/" (f.id()) "/remove" } {
+                                            input type="hidden" name="_csrf" value=(v.csrf);
+                                            button.link type="submit" { (t("remove")) }
+                                        }
+                                    }
+                                }
+                            }
+                            form method="post" action={ "/groups/" (g.id) "/feeds" } {
+                                input type="hidden" name="_csrf" value=(v.csrf);
+                                label for="feedurl" { (t("follow_feed")) }
+                                input id="feedurl" name="url" type="url" required placeholder="https://…";
+                                button type="submit" { (t("follow")) }
+                            }
                         }
                     }
                     @if owner && !gp.requests.is_empty() {

@@ -326,3 +326,40 @@ pub(super) async fn document_move(
     )
     .await
 }
+
+#[derive(Deserialize)]
+pub(super) struct FollowForm {
+    url: String,
+}
+
+/// `POST /groups/{id}/feeds`: the group follows an outside feed (its owners).
+pub(super) async fn feed_follow(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm(v, f): CsrfForm<FollowForm>,
+) -> Response {
+    doc_form(
+        &state,
+        &v,
+        (&id, DocKind::Group),
+        move |s, me, g| async move { s.follow_feed(&me, &g, &f.url).await.map(|_| ()) },
+        |g, _| format!("/groups/{g}"),
+    )
+    .await
+}
+
+/// `POST /groups/{id}/feeds/{feed}/remove`.
+pub(super) async fn feed_unfollow(
+    State(state): State<AppState>,
+    Path((id, feed)): Path<(String, String)>,
+    CsrfForm(v, _): CsrfForm<Button>,
+) -> Response {
+    doc_form(
+        &state,
+        &v,
+        (&id, DocKind::Group),
+        move |s, me, g| async move { s.unfollow_feed(&me, &g, &feed).await },
+        |g, _| format!("/groups/{g}"),
+    )
+    .await
+}

@@ -79,6 +79,11 @@ pub fn routes() -> Router<AppState> {
             get(library::library_page).post(library::document_create),
         )
         .route("/documents/{id}", get(library::document_page))
+        .route("/groups/{id}/feeds", post(library::feed_follow))
+        .route(
+            "/groups/{id}/feeds/{feed}/remove",
+            post(library::feed_unfollow),
+        )
         .route("/documents/{id}/versions", post(library::version_create))
         .route(
             "/documents/{id}/restore/{version}",
