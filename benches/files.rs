@@ -1,5 +1,5 @@
 //! Files between real `weft run` processes on loopback (run with `cargo bench --bench
-//! files`; sizes with `WEFT_BENCH_FILE_MB`, default 100, and `WEFT_BENCH_VIDEO_MB`, default
+//! files`; sizes with `BENCH_FILE_MB`, default 100, and `BENCH_VIDEO_MB`, default
 //! 1024):
 //!
 //! * **transfer**: a file posted at Paris is opened at New York, which lacks it: the time
@@ -154,8 +154,8 @@ fn tcp_copy(file: &std::path::Path, into: &std::path::Path) -> Duration {
 }
 
 fn main() {
-    let file_mb = mb("WEFT_BENCH_FILE_MB", 100);
-    let video_mb = mb("WEFT_BENCH_VIDEO_MB", 1024);
+    let file_mb = mb("BENCH_FILE_MB", 100);
+    let video_mb = mb("BENCH_VIDEO_MB", 1024);
     let company = Company::new();
     let limit = file_mb.max(video_mb) + 10;
     for i in 0..2 {

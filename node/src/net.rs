@@ -40,7 +40,7 @@ pub const BLOB_PROTOCOL: StreamProtocol = StreamProtocol::new("/weft/blob/1");
 /// The most bytes one blob answer carries. Large enough that a transfer is a few hundred
 /// exchanges per hundred megabytes, small enough that the few a peer may have in flight stay
 /// small in memory.
-pub const BLOB_CHUNK: usize = 1024 * 1024;
+pub const BLOB_CHUNK: usize = 4 * 1024 * 1024;
 
 /// A site asks a peer for part of a blob, naming the document (a thread) that references
 /// it: the peer answers only if the asking site may hold that document and it does

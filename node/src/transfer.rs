@@ -39,7 +39,7 @@ use crate::network::BlobGet;
 pub const WINDOW: usize = 4;
 
 /// Fetches running at once at a site.
-pub const MAX_TRANSFERS: usize = 8;
+pub const MAX_TRANSFERS: usize = 4;
 
 /// Requests of one peer served at once.
 pub const MAX_SERVING_PER_PEER: usize = 8;
