@@ -37,10 +37,11 @@ pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/weft/sync/1");
 /// The blob protocol's libp2p name.
 pub const BLOB_PROTOCOL: StreamProtocol = StreamProtocol::new("/weft/blob/1");
 
-/// The most bytes one blob answer carries. Large enough that a transfer is a few hundred
-/// exchanges per hundred megabytes, small enough that the few a peer may have in flight stay
-/// small in memory.
-pub const BLOB_CHUNK: usize = 4 * 1024 * 1024;
+/// The most bytes one blob answer carries: yamux's initial window of a stream (256 KiB), so
+/// an answer goes out whole without waiting for the receiver to widen the window — each
+/// request opens a new stream, which starts at that window (larger answers measured slower:
+/// `cargo bench --bench files`).
+pub const BLOB_CHUNK: usize = 256 * 1024;
 
 /// A site asks a peer for part of a blob, naming the document (a thread) that references
 /// it: the peer answers only if the asking site may hold that document and it does
@@ -260,7 +261,7 @@ impl Behaviour {
                 [(BLOB_PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default()
                     .with_request_timeout(std::time::Duration::from_secs(30))
-                    .with_max_concurrent_streams(64),
+                    .with_max_concurrent_streams(256),
             ),
             mdns: Toggle::from(mdns),
         })

@@ -36,13 +36,13 @@ use crate::net::{BLOB_CHUNK, BlobRequest, BlobResponse};
 use crate::network::BlobGet;
 
 /// Chunks asked of a peer before the first has come back.
-pub const WINDOW: usize = 4;
+pub const WINDOW: usize = 16;
 
 /// Fetches running at once at a site.
 pub const MAX_TRANSFERS: usize = 4;
 
 /// Requests of one peer served at once.
-pub const MAX_SERVING_PER_PEER: usize = 8;
+pub const MAX_SERVING_PER_PEER: usize = 64;
 
 /// Answers peers' requests for blobs (on a blocking thread: it reads files).
 #[derive(Debug, Clone)]
