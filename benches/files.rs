@@ -161,6 +161,38 @@ fn main() {
     for i in 0..2 {
         company.configure(i, &format!("max_file_mb = {limit}\nwrite_budget_burst = 0"));
     }
+    // BENCH_TRANSPORT=quic: the two sites listen and meet over QUIC instead of TCP (the
+    // directory's TCP hints then lead nowhere).
+    if std::env::var("BENCH_TRANSPORT").as_deref() == Ok("quic") {
+        let quic = |i: usize| -> String {
+            let text = std::fs::read_to_string(&company.sites[i].config).unwrap();
+            let line = text.lines().find(|l| l.starts_with("listen")).unwrap();
+            let tcp = line.split('"').nth(1).unwrap();
+            tcp.replace("/tcp/", "/udp/") + "/quic-v1"
+        };
+        let addrs = [quic(0), quic(1)];
+        for i in 0..2 {
+            let path = &company.sites[i].config;
+            let text = std::fs::read_to_string(path).unwrap();
+            let text: String = text
+                .lines()
+                .map(|l| {
+                    if l.starts_with("listen") {
+                        format!(
+                            "listen = [\"{}\"]\npeers = [\"{}\"]",
+                            addrs[i],
+                            addrs[1 - i]
+                        )
+                    } else {
+                        l.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            std::fs::write(path, text + "\n").unwrap();
+        }
+        println!("sites meet over QUIC");
+    }
     let a = company.start(0);
     let b = company.start(1);
     for n in [&a, &b] {
@@ -241,6 +273,15 @@ fn main() {
         "  New York's metrics: {} bytes of files received",
         b.metric("weft_blob_bytes_received_total")
     );
+    for l in b
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("fetched from a peer"))
+    {
+        println!("  New York's log: {l}");
+    }
 
     // Memory while three clients stream a large video from Paris.
     println!("\nuploading a {video_mb} MiB video at Paris…");

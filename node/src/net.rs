@@ -37,11 +37,11 @@ pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/weft/sync/1");
 /// The blob protocol's libp2p name.
 pub const BLOB_PROTOCOL: StreamProtocol = StreamProtocol::new("/weft/blob/1");
 
-/// The most bytes one blob answer carries: yamux's initial window of a stream (256 KiB), so
-/// an answer goes out whole without waiting for the receiver to widen the window — each
-/// request opens a new stream, which starts at that window (larger answers measured slower:
-/// `cargo bench --bench files`).
-pub const BLOB_CHUNK: usize = 256 * 1024;
+/// The most bytes one blob answer carries: within yamux's initial window of a stream
+/// (256 KiB, less room for the answer's header and the protocol's negotiation), so an
+/// answer goes out whole without waiting for the receiver to widen the window — each
+/// request opens a new stream, which starts at that window (`cargo bench --bench files`).
+pub const BLOB_CHUNK: usize = 256 * 1024 - 1024;
 
 /// A site asks a peer for part of a blob, naming the document (a thread) that references
 /// it: the peer answers only if the asking site may hold that document and it does
@@ -93,8 +93,22 @@ impl request_response::Codec for BlobCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        let buf = read_capped(io, BLOB_CHUNK + 64).await?;
-        postcard::from_bytes(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        // Not postcard, which reads a byte string a byte at a time: a tag, then for a chunk
+        // the blob's size (8 bytes, little-endian) and the bytes to the end.
+        let buf = read_capped(io, BLOB_CHUNK + 16).await?;
+        let bad = || io::Error::new(io::ErrorKind::InvalidData, "a malformed blob answer");
+        match buf.first() {
+            Some(0) if buf.len() >= 9 => {
+                let size = u64::from_le_bytes(buf[1..9].try_into().map_err(|_| bad())?);
+                let mut bytes = buf;
+                bytes.drain(..9);
+                Ok(BlobResponse::Chunk { size, bytes })
+            }
+            Some(1) if buf.len() == 1 => Ok(BlobResponse::Missing),
+            Some(2) if buf.len() == 1 => Ok(BlobResponse::Refused),
+            Some(3) if buf.len() == 1 => Ok(BlobResponse::Busy),
+            _ => Err(bad()),
+        }
     }
 
     async fn write_request<T>(
@@ -120,8 +134,17 @@ impl request_response::Codec for BlobCodec {
     where
         T: AsyncWrite + Unpin + Send,
     {
-        let buf = postcard::to_stdvec(&res).map_err(io::Error::other)?;
-        io.write_all(&buf).await?;
+        match res {
+            BlobResponse::Chunk { size, bytes } => {
+                let mut head = [0u8; 9];
+                head[1..].copy_from_slice(&size.to_le_bytes());
+                io.write_all(&head).await?;
+                io.write_all(&bytes).await?;
+            }
+            BlobResponse::Missing => io.write_all(&[1]).await?,
+            BlobResponse::Refused => io.write_all(&[2]).await?,
+            BlobResponse::Busy => io.write_all(&[3]).await?,
+        }
         io.close().await
     }
 }

@@ -246,6 +246,7 @@ impl Transfers {
     }
 
     async fn transfer(&self, w: &Wanted) -> Result<(), String> {
+        let started = std::time::Instant::now();
         let sites = self.candidates(&w.doc, w.first.as_deref());
         if sites.is_empty() {
             return Err("no other site holds this file".into());
@@ -280,9 +281,10 @@ impl Transfers {
             match ended {
                 Ended::Complete => {
                     let id = w.id.clone();
+                    let received_ms = started.elapsed().as_millis() as u64;
                     match tokio::task::spawn_blocking(move || p.finish()).await {
                         Ok(Ok(())) => {
-                            tracing::info!(blob = %id, size = w.size, from = ?contributors, "a file fetched from a peer");
+                            tracing::info!(blob = %id, size = w.size, from = ?contributors, received_ms, stored_ms = started.elapsed().as_millis() as u64, "a file fetched from a peer");
                             return Ok(());
                         }
                         Ok(Err(BlobError::Corrupt(_))) => {
