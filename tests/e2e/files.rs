@@ -820,3 +820,135 @@ fn files_are_posted_and_shown_through_the_pages() {
         Some(true)
     );
 }
+
+/// A transfer broken off goes on at another site from where it stopped: New York asks the
+/// uploader's site (Bangalore, here someone holding its node key) first, gets the first
+/// chunk, then "missing"; Paris sends only the rest.
+#[test]
+fn a_transfer_broken_off_goes_on_elsewhere_from_where_it_stopped() {
+    use libp2p::futures::StreamExt;
+    use libp2p::request_response::{Event as Rr, Message as RrMsg};
+    use libp2p::swarm::SwarmEvent;
+    use weft_node::net::{BLOB_CHUNK, BehaviourEvent, BlobResponse};
+
+    let company = Company::new();
+    let a = company.start(0);
+    let b = company.start(1);
+    let c = company.start(2);
+    all_connected(&[&a, &b, &c]);
+    let (helene, john, priya) = (a.login("hdupre"), b.login("jsmith"), c.login("pkumar"));
+    let g = c.api(
+        &priya,
+        "POST",
+        "/api/v1/groups",
+        Some(serde_json::json!({"name": "Builds", "visibility": "public"})),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap().to_owned();
+    let content: String = (0..1_500_000u32)
+        .map(|i| char::from(b'a' + ((i * 13 + i / 777) % 26) as u8))
+        .collect();
+    let (id, tid) = post_file(&c, &priya, &gid, "build.log", &content);
+    let url = format!("/api/v1/files/{id}");
+    // Paris opens it (fetched from Bangalore): Paris has it now.
+    thread_arrives(&a, &helene, &tid);
+    let (s, _, _) = http_raw(
+        a.http_port,
+        "GET",
+        &url,
+        &[format!("Authorization: Bearer {helene}")],
+        "",
+    )
+    .unwrap();
+    assert_eq!(s, 200);
+    thread_arrives(&b, &john, &tid);
+    // Bangalore's node stops; someone with its key answers New York: the first chunk, then
+    // "missing".
+    let stored = std::fs::read(blob_path(&company, 2, &id)).unwrap();
+    let _ = c.stop();
+    for n in [&a, &b] {
+        n.wait_until(
+            std::time::Duration::from_secs(30),
+            "Bangalore is gone",
+            |n| n.connected_peers() == 1,
+        );
+    }
+    let seed = crate::hostile::node_seed(&company, 2);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let impostor = {
+        let done = done.clone();
+        let company_ref = &company;
+        let addr_peer = (
+            crate::hostile::p2p_addr_of(company_ref, 1),
+            crate::hostile::site_peer_of(company_ref, 1),
+        );
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async move {
+                let mut swarm = crate::hostile::rogue(seed);
+                swarm.behaviour_mut().allow.allow_peer(addr_peer.1);
+                swarm.dial(addr_peer.0).unwrap();
+                let mut served = Vec::new();
+                let mut tick = tokio::time::interval(std::time::Duration::from_millis(50));
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    tokio::select! {
+                        ev = swarm.select_next_some() => match ev {
+                            SwarmEvent::ConnectionEstablished { .. } => { let _ = ready_tx.send(()); }
+                            SwarmEvent::Behaviour(BehaviourEvent::Blob(Rr::Message {
+                                message: RrMsg::Request { request, channel, .. }, ..
+                            })) => {
+                                let answer = if request.offset == 0 {
+                                    let end = (request.len as usize).min(BLOB_CHUNK).min(stored.len());
+                                    BlobResponse::Chunk { size: stored.len() as u64, bytes: stored[..end].to_vec() }
+                                } else {
+                                    BlobResponse::Missing
+                                };
+                                served.push(request.offset);
+                                let _ = swarm.behaviour_mut().blob.send_response(channel, answer);
+                            }
+                            SwarmEvent::Behaviour(BehaviourEvent::Sync(Rr::Message {
+                                message: RrMsg::Request { channel, .. }, ..
+                            })) => {
+                                let _ = swarm.behaviour_mut().sync.send_response(channel, Vec::new());
+                            }
+                            _ => {}
+                        },
+                        _ = tick.tick() => {}
+                    }
+                }
+                served
+            })
+        })
+    };
+    ready_rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the impostor connects to New York");
+    b.wait_until(
+        std::time::Duration::from_secs(30),
+        "Bangalore's key is connected",
+        |n| n.connected_peers() == 2,
+    );
+    let sent_before = a.metric("weft_blob_bytes_sent_total");
+    let (s, _, body) = http_raw(
+        b.http_port,
+        "GET",
+        &url,
+        &[format!("Authorization: Bearer {john}")],
+        "",
+    )
+    .unwrap();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let served = impostor.join().unwrap();
+    assert_eq!(s, 200);
+    assert_eq!(sha256_hex(body.as_bytes()), id, "the whole file, checked");
+    assert!(served.contains(&0), "Bangalore was asked first: {served:?}");
+    assert_eq!(b.metric("weft_blobs_corrupt_total"), 0.0);
+    // Paris sent what Bangalore did not: not the first chunk again.
+    let from_paris = a.metric("weft_blob_bytes_sent_total") - sent_before;
+    assert_eq!(
+        from_paris as usize,
+        content.len() - BLOB_CHUNK,
+        "resumed, not restarted"
+    );
+}

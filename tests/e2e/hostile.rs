@@ -34,6 +34,16 @@ fn p2p_addr(company: &Company, i: usize) -> Multiaddr {
     addr.parse().unwrap()
 }
 
+/// Site `i`'s libp2p address (for other test modules).
+pub(crate) fn p2p_addr_of(company: &Company, i: usize) -> Multiaddr {
+    p2p_addr(company, i)
+}
+
+/// The peer id of site `i`'s node (for other test modules).
+pub(crate) fn site_peer_of(company: &Company, i: usize) -> PeerId {
+    site_peer(company, i)
+}
+
 /// The peer id of site `i`'s node.
 fn site_peer(company: &Company, i: usize) -> PeerId {
     let path = company.sites[i].config.parent().unwrap().join("node.pub");
