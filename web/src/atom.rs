@@ -178,7 +178,7 @@ pub(crate) async fn topic_feed(
     }
     let v = reader(&state, &headers, q.token.as_deref()).await?;
     let feed = state.service.topic_syndication(&v, &topic).await?;
-    let page = format!("/topics/{}", segment(&topic));
+    let page = format!("/topics/{}", crate::params::percent_encode(&topic));
     Ok(answer(
         &state,
         &headers,
@@ -198,7 +198,7 @@ pub(crate) async fn person_feed(
     let person = stem(&file)?.to_owned();
     let v = reader(&state, &headers, q.token.as_deref()).await?;
     let feed = state.service.person_syndication(&v, &person).await?;
-    let page = format!("/people/{}", segment(&person));
+    let page = format!("/people/{}", crate::params::percent_encode(&person));
     Ok(answer(
         &state,
         &headers,
@@ -307,7 +307,7 @@ pub fn document(
             &mut out,
             3,
             "uri",
-            &format!("{base}/people/{}", segment(&t.author)),
+            &format!("{base}/people/{}", crate::params::percent_encode(&t.author)),
         );
         out.push_str("    </author>\n");
         out.push_str(&format!("    <category term=\"{}\"/>\n", escape(group)));
@@ -322,19 +322,6 @@ pub fn document(
         out.push_str("  </entry>\n");
     }
     out.push_str("</feed>\n");
-    out
-}
-
-/// A path segment: every byte but unreserved ones percent-encoded.
-fn segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
     out
 }
 

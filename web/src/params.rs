@@ -51,3 +51,16 @@ pub fn search_query(q: &str) -> Result<weft_node::service::SearchQuery, AppError
     weft_node::service::SearchQuery::parse(q)
         .map_err(|e| AppError::new(StatusCode::BAD_REQUEST, "bad_query", e.to_string()))
 }
+
+/// `s` as one path segment or query value: every byte but unreserved ones percent-encoded.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

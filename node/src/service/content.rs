@@ -117,11 +117,7 @@ impl Service {
     ) -> Result<(), NodeError> {
         let t = self.thread(v, thread).await?;
         let owner = t.wall_of.as_deref().ok_or(NodeError::NotFound)?;
-        let cm = self
-            .reader()
-            .directory()
-            .active_employee(v.id())
-            .is_some_and(|e| e.roles.contains(&weft_keys::Role::CommunityManager));
+        let cm = self.is_community_manager(v);
         if owner != v.id() && !cm {
             return Err(NodeError::Forbidden(
                 "only the wall's owner hides posts on it".into(),

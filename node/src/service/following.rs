@@ -94,10 +94,7 @@ impl Service {
         let Some((g, access)) = reader.group(v.id(), group) else {
             return Err(NodeError::NotFound);
         };
-        let cm = reader
-            .directory()
-            .active_employee(v.id())
-            .is_some_and(|e| e.roles.contains(&weft_keys::Role::CommunityManager));
+        let cm = self.is_community_manager(v);
         if access != Access::Full && !cm {
             return Err(NodeError::NotFound);
         }
@@ -218,11 +215,7 @@ impl Service {
         v: &Viewer,
         group: &DocId,
     ) -> Result<Vec<FollowedFeed>, NodeError> {
-        let cm = self
-            .reader()
-            .directory()
-            .active_employee(v.id())
-            .is_some_and(|e| e.roles.contains(&weft_keys::Role::CommunityManager));
+        let cm = self.is_community_manager(v);
         if self.reader().group_access(v.id(), group) != Access::Full && !cm {
             return Err(NodeError::NotFound);
         }

@@ -179,6 +179,14 @@ impl Service {
         self.node.reader()
     }
 
+    /// Whether the viewer is an active community manager (the directory's role).
+    fn is_community_manager(&self, v: &Viewer) -> bool {
+        self.reader()
+            .directory()
+            .active_employee(v.id())
+            .is_some_and(|e| e.roles.contains(&weft_keys::Role::CommunityManager))
+    }
+
     /// Runs `f` on the loop as the job `name`; answered after the flush if it wrote.
     async fn run<T: Send + 'static>(
         &self,

@@ -52,10 +52,7 @@ impl Service {
             .map(|g| g.name.clone())
             .unwrap_or_default();
         let following = reader.follows_thread(v.id(), thread)?;
-        let cm = reader
-            .directory()
-            .active_employee(v.id())
-            .is_some_and(|e| e.roles.contains(&weft_keys::Role::CommunityManager));
+        let cm = self.is_community_manager(v);
         let owner = reader
             .model()
             .group(&t.group)

@@ -24,19 +24,6 @@ pub(super) struct FolderQuery {
     folder: String,
 }
 
-/// A folder as a query's value: every byte but unreserved ones percent-encoded.
-fn query_value(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// A version's file as a link, with its size.
 fn file_link(v: &Version) -> Markup {
     let url = format!("/api/v1/files/{}", v.file.hash);
@@ -128,7 +115,7 @@ pub(super) async fn library_page(
                             li { a href=(base) aria-current=[folder.is_empty().then_some("page")] { (t("all_documents")) } }
                             @for f in &lib.folders {
                                 li style={ "padding-left:" (f.matches('/').count()) "rem" } {
-                                    a href={ (base) "?folder=" (query_value(f)) }
+                                    a href={ (base) "?folder=" (crate::params::percent_encode(f)) }
                                         aria-current=[(folder == *f).then_some("page")] {
                                         (f.rsplit('/').next().unwrap_or(f))
                                     }
@@ -209,7 +196,7 @@ pub(super) async fn document_page(
             p.meta {
                 a href=(library) { (t("library")) }
                 @if !d.folder.is_empty() {
-                    " · " a href={ (library) "?folder=" (query_value(&d.folder)) } { (d.folder) }
+                    " · " a href={ (library) "?folder=" (crate::params::percent_encode(&d.folder)) } { (d.folder) }
                 }
             }
             h1 { (d.title) }
