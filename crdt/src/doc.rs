@@ -82,7 +82,9 @@ fn touches_of(writes: &[Write]) -> Touches {
     for w in writes {
         match w.path.first().map(String::as_str) {
             Some("reactions") => reactions = true,
-            Some("posts" | "moderation") if w.path.len() >= 2 => {
+            // A moderation write (a mark, a report) is read with the whole thread: it can
+            // open or close reports, which the thread's view holds apart from its posts.
+            Some("posts") if w.path.len() >= 2 => {
                 if !posts.iter().any(|p| **p == *w.path[1]) {
                     posts.push(w.path[1].as_str().into());
                 }

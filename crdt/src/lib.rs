@@ -72,8 +72,11 @@
 //! replying and reacting need membership (or a public group). Each post is a map made by its
 //! author; only that author writes inside it (edit, delete), and no one may replace another's
 //! post. Reactions are keyed `post:kind:employee`, and only that employee writes their key.
-//! Moderation marks (`moderation/<post>`: hidden, by, reason) are written by the group's
+//! Moderation marks (`moderation/<post>`: hidden, by, reason, at) are written by the group's
 //! owners (at the named heads) and by community managers (as of the named directory version).
+//! Reports (`moderation/report:<post>:<employee>`: reason, at) are written, changed and
+//! withdrawn by that employee alone, who must be able to write in the thread. Community
+//! managers alone set a thread's `mark` (official or outdated) and a group's `merged_into`.
 //!
 //! **Posts and listings are bound to their owners.** A post's key starts with its author's
 //! key id, so no one else can create, or win a conflict over, a post under that key. A
@@ -204,13 +207,14 @@ pub use doc::Doc;
 pub use ids::{DocId, DocKind};
 pub use local::{
     Attachment, Author, GroupSettings, LocalError, MAX_ATTACHMENTS, MAX_BODY, MAX_FILE_TEXT,
-    MAX_FOLDER, MAX_PICTURE, MAX_POLL_OPTIONS, NewAnnouncement, NewEvent, NewGroup, NewPoll,
-    ProfileUpdate, RSVP_ANSWERS, ThreadExtras, Thumbnail, clean_folder, post_id,
+    MAX_FOLDER, MAX_PICTURE, MAX_POLL_OPTIONS, MAX_REASON, NewAnnouncement, NewEvent, NewGroup,
+    NewPoll, ProfileUpdate, RSVP_ANSWERS, ThreadExtras, Thumbnail, clean_folder, post_id,
+    report_key,
 };
 pub use replica::{DocSource, DocSummary, IngestReport, Rejection, Replica, Waiting};
-pub use rules::Visibility;
+pub use rules::{ThreadMark, Visibility};
 pub use views::{
-    AnnouncementView, AttachmentView, EventView, GroupView, PollView, PostView, ProfileView,
-    ThreadView,
+    AnnouncementView, AttachmentView, EventView, GroupView, Moderated, PollView, PostView,
+    ProfileView, ReportView, ThreadView,
 };
 pub use weft_keys as keys;

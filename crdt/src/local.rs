@@ -234,6 +234,11 @@ pub fn is_blob_hash(s: &str) -> bool {
 
 /// The longest group description or profile text, in bytes.
 pub const MAX_TEXT: usize = 8 * 1024;
+/// The longest reason of a report or a moderator's decision (bytes).
+pub const MAX_REASON: usize = 1_000;
+/// The prefix of a report's key in a thread's `moderation` map:
+/// `report:<post>:<employee>` (see [`report_key`]).
+pub const REPORT_PREFIX: &str = "report:";
 /// The most distinct @mentions one post may carry. Each is an operation of the change, and
 /// each notifies someone; 50 is a long meeting's invitation list.
 pub const MAX_MENTIONS: usize = 50;
@@ -1286,6 +1291,81 @@ impl Replica {
         })
     }
 
+    /// Reports `post` to its thread's moderators with a reason, or withdraws the author's
+    /// report (`None`): anyone who may write in the thread.
+    pub fn report(
+        &mut self,
+        author: &Author,
+        thread: &DocId,
+        post: &str,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        if let Some(r) = reason {
+            limit("reason", r, MAX_REASON)?;
+        }
+        let group = self.thread_group(thread)?;
+        let key = report_key(post, &author.employee);
+        self.local_change(author, Target::Existing(thread), Some(&group), now, |tx| {
+            let posts = root_map(tx, "posts")?;
+            existing_post(tx, &posts, post)?;
+            let m = root_map(tx, "moderation")?;
+            match reason {
+                Some(r) => {
+                    let report = map_in(tx, &m, &key)?;
+                    tx.put(&report, "reason", r)?;
+                    tx.put(&report, "at", ScalarValue::Timestamp(now))?;
+                }
+                None => {
+                    if tx.get(&m, key.as_str())?.is_some() {
+                        tx.delete(&m, key.as_str())?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Marks a thread (or library document) official or outdated, or clears its mark
+    /// (community managers).
+    pub fn mark_thread(
+        &mut self,
+        author: &Author,
+        thread: &DocId,
+        mark: Option<crate::rules::ThreadMark>,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        let group = self.thread_group(thread)?;
+        self.local_change(author, Target::Existing(thread), Some(&group), now, |tx| {
+            match mark {
+                Some(m) => tx.put(ROOT, "mark", m.as_str())?,
+                None => tx.delete(ROOT, "mark")?,
+            }
+            Ok(())
+        })
+    }
+
+    /// Marks `group` merged into `into` (community managers): its page points there. `None`
+    /// undoes it.
+    pub fn merge_group(
+        &mut self,
+        author: &Author,
+        group: &DocId,
+        into: Option<&DocId>,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        if into.is_some_and(|i| i.kind() != DocKind::Group || i == group) {
+            return Err(LocalError::Invalid("a group is merged into another group"));
+        }
+        self.local_change(author, Target::Existing(group), None, now, |tx| {
+            match into {
+                Some(i) => tx.put(ROOT, "merged_into", i.as_str())?,
+                None => tx.delete(ROOT, "merged_into")?,
+            }
+            Ok(())
+        })
+    }
+
     /// Edits one's profile (creating the profile document on first use).
     pub fn update_profile(
         &mut self,
@@ -1385,6 +1465,11 @@ fn existing_post(
         Some((automerge::Value::Object(ObjType::Map), id)) => Ok(id),
         _ => Err(LocalError::Invalid("unknown post")),
     }
+}
+
+/// The key of `employee`'s report of `post` in a thread's `moderation` map.
+pub fn report_key(post: &str, employee: &str) -> String {
+    format!("{REPORT_PREFIX}{post}:{employee}")
 }
 
 /// The `reactions` key of `employee`'s vote for `option` in the poll of `post`.

@@ -58,6 +58,33 @@ impl Visibility {
     }
 }
 
+/// A community manager's mark on a thread or library document: search ranks official ones
+/// first and outdated ones last, and pages show the mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum ThreadMark {
+    /// The reference: policies, the current version of a procedure.
+    Official,
+    /// Kept for the record; superseded.
+    Outdated,
+}
+
+impl ThreadMark {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThreadMark::Official => "official",
+            ThreadMark::Outdated => "outdated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ThreadMark> {
+        match s {
+            "official" => Some(ThreadMark::Official),
+            "outdated" => Some(ThreadMark::Outdated),
+            _ => None,
+        }
+    }
+}
+
 /// Everything a rule may consult.
 pub(crate) struct RuleCtx<'a> {
     /// The verified author.
@@ -142,6 +169,19 @@ fn check_group(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result<
                 }
                 if str_value(w).is_none() {
                     return Err(deny(w, "must be text"));
+                }
+            }
+            (1, Some("merged_into")) => {
+                // Community managers fold a duplicate group into another: its page points
+                // there. Any other group (or nothing, to undo it).
+                if !ctx.community_manager {
+                    return Err(deny(w, "only community managers merge groups"));
+                }
+                let into_group = str_value(w)
+                    .and_then(|s| crate::DocId::parse(s).ok())
+                    .is_some_and(|g| g.kind() == DocKind::Group && g != *doc.id());
+                if !(into_group || matches!(w.action, WriteAction::Delete)) {
+                    return Err(deny(w, "a group is merged into another group"));
                 }
             }
             (1, Some("visibility")) => {
@@ -318,7 +358,7 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
     let only_moderation = writes.iter().all(|w| {
         matches!(
             w.path.first().map(String::as_str),
-            Some("moderation" | "pinned")
+            Some("moderation" | "pinned" | "mark")
         )
     });
     // Posts this change makes: a poll is written with its post, never after.
@@ -371,6 +411,18 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
                     WriteAction::Put(ScalarValue::Boolean(_)) | WriteAction::Delete
                 ) {
                     return Err(deny(w, "pinned is true or false"));
+                }
+            }
+            (1, Some("mark")) => {
+                if !ctx.community_manager {
+                    return Err(deny(
+                        w,
+                        "only community managers mark threads official or outdated",
+                    ));
+                }
+                let known = str_value(w).and_then(ThreadMark::parse).is_some();
+                if !(known || matches!(w.action, WriteAction::Delete)) {
+                    return Err(deny(w, "a mark is official or outdated"));
                 }
             }
             (1, Some("best_answer")) => {
@@ -463,6 +515,9 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
                     check_rsvp(ctx, w, post, answer, &mut answered)?;
                 }
             }
+            (_, Some("moderation")) if w.path[1].starts_with(crate::local::REPORT_PREFIX) => {
+                check_report(ctx, w)?;
+            }
             (_, Some("moderation")) => {
                 if !moderator() {
                     return Err(deny(w, "only group owners and community managers moderate"));
@@ -475,6 +530,41 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
         }
     }
     Ok(())
+}
+
+/// A report (`moderation/report:<post>:<employee>` = {reason, at}): its employee's own map,
+/// made, changed and withdrawn by them alone; a reason of at most
+/// [`crate::local::MAX_REASON`] bytes and a time. Anyone who may write in the thread may
+/// report (every reader of a public group; members of a private one).
+fn check_report(ctx: &RuleCtx<'_>, w: &Write) -> Result<(), RuleError> {
+    let key = &w.path[1];
+    let emp = key[crate::local::REPORT_PREFIX.len()..]
+        .split_once(':')
+        .map(|(_, e)| e);
+    if emp != Some(ctx.author) || !w.pred_authors.iter().all(|a| a == ctx.author) {
+        return Err(deny(w, "a report is its employee's own"));
+    }
+    match (w.path.len(), &w.action) {
+        (2, WriteAction::MakeMap | WriteAction::Delete) => Ok(()),
+        (2, _) => Err(deny(w, "a report is a map")),
+        (3, _) if w.owners.get(2).map(String::as_str) != Some(ctx.author) => {
+            Err(deny(w, "a report is its employee's own"))
+        }
+        (3, _) if w.path[2] == "reason" => {
+            if str_value(w).is_none_or(|r| r.len() > crate::local::MAX_REASON) {
+                return Err(deny(w, "a reason is a text of at most 1,000 bytes"));
+            }
+            Ok(())
+        }
+        // Not later than the change's own signed time (a report dated in the future would
+        // stay open after a moderator's decision).
+        (3, WriteAction::Put(ScalarValue::Timestamp(t)))
+            if w.path[2] == "at" && *t <= ctx.change.time_ms() =>
+        {
+            Ok(())
+        }
+        _ => Err(deny(w, "a report holds a reason and a time")),
+    }
 }
 
 /// A vote (`<post>:vote.<option>:<author>` in `reactions`): for a poll in the change's

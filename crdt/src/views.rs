@@ -101,6 +101,9 @@ pub struct GroupView {
     pub requests: BTreeMap<String, String>,
     /// Thread id → title.
     pub threads: BTreeMap<DocId, String>,
+    /// The group a community manager merged this one into (its page points there).
+    #[serde(default)]
+    pub merged_into: Option<DocId>,
 }
 
 impl GroupView {
@@ -161,6 +164,10 @@ impl GroupView {
             created_by: doc.root_str("created_by").unwrap_or_default(),
             created_at: obj_i64(doc, &root, "created_at").unwrap_or_default(),
             home_site: doc.root_str("home_site").unwrap_or_default(),
+            merged_into: doc
+                .root_str("merged_into")
+                .and_then(|g| DocId::parse(&g).ok())
+                .filter(|g| g.kind() == crate::DocKind::Group),
             owners: Vec::new(),
             members: Vec::new(),
             invitations: Vec::new(),
@@ -234,6 +241,8 @@ pub struct PostView {
     pub deleted: bool,
     /// Hidden by a moderator.
     pub hidden: bool,
+    /// A moderator's last decision on it (hidden or shown again), if any.
+    pub moderated: Option<Moderated>,
     pub mentions: Vec<String>,
     pub topics: Vec<String>,
     /// Reaction kind → employees who reacted so (votes are in [`PollView::votes`]).
@@ -244,6 +253,25 @@ pub struct PostView {
     pub event: Option<EventView>,
     /// The files attached to it, by their hash's order.
     pub attachments: Vec<AttachmentView>,
+}
+
+/// A moderator's decision on a post: hidden (or shown again), by whom, why, when. Reports
+/// made before it are closed by it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moderated {
+    pub hidden: bool,
+    pub by: String,
+    pub reason: String,
+    pub at: i64,
+}
+
+/// An employee's report of a post to the thread's moderators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportView {
+    pub post: String,
+    pub by: String,
+    pub reason: String,
+    pub at: i64,
 }
 
 /// A file attached to a post: its blob's hash, size, type and name.
@@ -394,6 +422,10 @@ pub struct ThreadView {
     pub announcement: Option<AnnouncementView>,
     /// Pinned at the top of its group by an owner.
     pub pinned: bool,
+    /// A community manager's mark: official or outdated.
+    pub mark: Option<crate::rules::ThreadMark>,
+    /// Reports of its posts, oldest first (open or closed: see [`ThreadView::open_reports`]).
+    pub reports: Vec<ReportView>,
 }
 
 /// An announcement's reach and end.
@@ -440,6 +472,13 @@ impl ThreadView {
                 .then(|| doc.root_str("folder").unwrap_or_default()),
             question: obj_bool(doc, &root, "question").unwrap_or(false),
             pinned: obj_bool(doc, &root, "pinned").unwrap_or(false),
+            mark: doc
+                .root_str("mark")
+                .and_then(|m| crate::rules::ThreadMark::parse(&m)),
+            reports: moderation
+                .as_ref()
+                .map(|m| read_reports(doc, m))
+                .unwrap_or_default(),
             best_answer: doc.root_str("best_answer").filter(|b| !b.is_empty()),
             announcement: child_map(doc, &root, "announcement").and_then(|a| {
                 Some(AnnouncementView {
@@ -447,6 +486,20 @@ impl ThreadView {
                     expires_at: obj_i64(doc, &a, "expires_at")?,
                 })
             }),
+        })
+    }
+
+    /// The reports no moderator has decided on yet: of a post that is there and not
+    /// deleted, made after the post's last moderation mark (hiding or showing it again
+    /// closes the reports before it).
+    pub fn open_reports(&self) -> impl Iterator<Item = &ReportView> {
+        self.reports.iter().filter(|r| {
+            self.posts.iter().any(|p| {
+                p.id == r.post
+                    && !p.deleted
+                    && !p.hidden
+                    && p.moderated.as_ref().is_none_or(|m| m.at < r.at)
+            })
         })
     }
 
@@ -562,10 +615,7 @@ fn read_post_at(
     moderation: Option<&automerge::ObjId>,
     pid: &str,
 ) -> PostView {
-    let hidden = moderation
-        .and_then(|m| child_map(doc, m, pid))
-        .and_then(|m| obj_bool(doc, &m, "hidden"))
-        .unwrap_or(false);
+    let moderated = moderation.and_then(|m| read_moderated(doc, m, pid));
     let am = doc.automerge();
     let mut v = PostView {
         id: pid.to_owned(),
@@ -575,7 +625,8 @@ fn read_post_at(
         edited_at: None,
         reply_to: None,
         deleted: false,
-        hidden,
+        hidden: moderated.as_ref().is_some_and(|m| m.hidden),
+        moderated,
         mentions: Vec::new(),
         topics: Vec::new(),
         reactions: BTreeMap::new(),
@@ -608,6 +659,41 @@ fn read_post_at(
         }
     }
     v
+}
+
+/// A moderator's mark on `pid` in a thread's `moderation` map.
+fn read_moderated(doc: &Doc, moderation: &automerge::ObjId, pid: &str) -> Option<Moderated> {
+    let m = child_map(doc, moderation, pid)?;
+    Some(Moderated {
+        hidden: obj_bool(doc, &m, "hidden").unwrap_or(false),
+        by: obj_str(doc, &m, "by").unwrap_or_default(),
+        reason: obj_str(doc, &m, "reason").unwrap_or_default(),
+        at: obj_i64(doc, &m, "at").unwrap_or_default(),
+    })
+}
+
+/// A thread's reports (well-formed ones: a key naming a post and an employee, a reason),
+/// oldest first.
+fn read_reports(doc: &Doc, moderation: &automerge::ObjId) -> Vec<ReportView> {
+    let prefix = crate::local::REPORT_PREFIX;
+    let mut reports: Vec<ReportView> = doc
+        .automerge()
+        .map_range(moderation, prefix.to_owned()..)
+        .take_while(|i| i.key.starts_with(prefix))
+        .filter(|i| matches!(i.value, ValueRef::Object(ObjType::Map)))
+        .filter_map(|i| {
+            let (post, by) = i.key[prefix.len()..].split_once(':')?;
+            let r = i.id();
+            Some(ReportView {
+                post: post.to_owned(),
+                by: by.to_owned(),
+                reason: obj_str(doc, &r, "reason")?,
+                at: obj_i64(doc, &r, "at").unwrap_or_default(),
+            })
+        })
+        .collect();
+    reports.sort_by(|a, b| (a.at, &a.by).cmp(&(b.at, &b.by)));
+    reports
 }
 
 fn ref_str(s: &ScalarValueRef<'_>) -> Option<String> {
@@ -696,10 +782,7 @@ pub(crate) fn read_post_by_keys(doc: &Doc, pid: &str) -> Option<PostView> {
     let posts = child_map(doc, &root, "posts")?;
     let moderation = child_map(doc, &root, "moderation");
     let post = child_map(doc, &posts, pid)?;
-    let hidden = moderation
-        .and_then(|m| child_map(doc, &m, pid))
-        .and_then(|m| obj_bool(doc, &m, "hidden"))
-        .unwrap_or(false);
+    let moderated = moderation.and_then(|m| read_moderated(doc, &m, pid));
     let set = |k: &str| {
         child_map(doc, &post, k)
             .map(|m| keys_of(doc, &m))
@@ -712,7 +795,8 @@ pub(crate) fn read_post_by_keys(doc: &Doc, pid: &str) -> Option<PostView> {
         edited_at: obj_i64(doc, &post, "edited_at"),
         reply_to: obj_str(doc, &post, "reply_to"),
         deleted: obj_bool(doc, &post, "deleted").unwrap_or(false),
-        hidden,
+        hidden: moderated.as_ref().is_some_and(|m| m.hidden),
+        moderated,
         mentions: set("mentions"),
         topics: set("topics"),
         reactions: BTreeMap::new(),

@@ -27,7 +27,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (0..3usize, 0..20u8, any::<u16>(), any::<u16>())
+        3 => (0..3usize, 0..24u8, any::<u16>(), any::<u16>())
             .prop_map(|(site, action, a, b)| Op::Local { site, action, a, b }),
         2 => (0..3usize, 1..12u8, any::<u16>()).prop_map(|(to, count, seed)| Op::Deliver { to, count, seed }),
     ]
@@ -514,6 +514,93 @@ impl Sim {
                             },
                         )
                     {
+                        self.forged.push(c);
+                    }
+                }
+            }
+            20 => {
+                // A report of a post (or withdrawing one's report).
+                if let (Some(t), Some((p, _))) = (&thread, &post)
+                    && let Ok(c) = r.report(
+                        &author,
+                        t,
+                        p,
+                        (!a.is_multiple_of(4)).then_some("hors charte"),
+                        now,
+                    )
+                {
+                    made.push(c);
+                }
+            }
+            21 => {
+                // Forged: a report in someone else's name, a hiding by someone who neither owns
+                // the group nor manages the community, or a mark by a non-manager.
+                if let (Some(t), Some((p, _))) = (&thread, &post)
+                    && author.employee != "e0"
+                {
+                    let g = r.group_of(t).unwrap();
+                    let heads = r.doc(&g).unwrap().heads();
+                    let other = format!("e{}", (site + 1) % 6);
+                    let (key, kind) = (weft_crdt::report_key(p, &other), b % 3);
+                    let p = p.clone();
+                    if let Some(c) =
+                        unchecked_change(r, &author, Some(t), DocKind::Thread, heads, now, |tx| {
+                            let m = tx.get(automerge::ROOT, "moderation")?.unwrap().1;
+                            match kind {
+                                0 => {
+                                    let rep =
+                                        tx.put_object(&m, key.as_str(), automerge::ObjType::Map)?;
+                                    tx.put(&rep, "reason", "faux")
+                                }
+                                1 => {
+                                    let mark =
+                                        tx.put_object(&m, p.as_str(), automerge::ObjType::Map)?;
+                                    tx.put(&mark, "hidden", true)
+                                }
+                                _ => tx.put(automerge::ROOT, "mark", "official"),
+                            }
+                        })
+                    {
+                        // Members of the private group's owner set may hide there: only forged
+                        // if the author is no moderator (e0 owns both groups).
+                        self.forged.push(c);
+                    }
+                }
+            }
+            22 => {
+                // The community manager marks a thread official or outdated, or clears it.
+                if site == 0
+                    && let Some(t) = &thread
+                {
+                    let mark = [
+                        Some(weft_crdt::ThreadMark::Official),
+                        Some(weft_crdt::ThreadMark::Outdated),
+                        None,
+                    ][b as usize % 3];
+                    if let Ok(c) = r.mark_thread(&self.world.authors[0], t, mark, now) {
+                        made.push(c);
+                    }
+                }
+            }
+            23 => {
+                // The community manager merges the private group into the public one (or
+                // undoes it); anyone else forging it is refused.
+                let into = (!a.is_multiple_of(3)).then_some(&self.g_public);
+                if site == 0 && author.employee == "e0" {
+                    if let Ok(c) = r.merge_group(&author, &self.g_private, into, now) {
+                        made.push(c);
+                    }
+                } else if author.employee != "e0" {
+                    let gp = self.g_public.to_string();
+                    if let Some(c) = unchecked_change(
+                        r,
+                        &author,
+                        Some(&self.g_private),
+                        DocKind::Group,
+                        vec![],
+                        now,
+                        |tx| tx.put(automerge::ROOT, "merged_into", gp.as_str()),
+                    ) {
                         self.forged.push(c);
                     }
                 }

@@ -7,6 +7,7 @@ mod convergence;
 mod decoders;
 mod events;
 mod hostile;
+mod moderation;
 mod polls;
 mod rules;
 mod sync;

@@ -768,7 +768,16 @@ fn touched_posts_are_the_posts_automerges_diff_shows() {
         }
         for (k, r) in rs.iter().enumerate() {
             let d = r.doc(&tid).unwrap();
-            let touched = d.touched_posts(&seen[k]).expect("only posts were written");
+            let Some(touched) = d.touched_posts(&seen[k]) else {
+                // A moderation mark was written since (it can close reports, which the view
+                // holds apart from the posts): the thread is read whole.
+                let whole = ThreadView::of(d).unwrap();
+                assert!(whole.posts.iter().any(|p| p.moderated.is_some()));
+                assert!(ThreadView::updated(d, &kept[k], &seen[k]).is_none());
+                kept[k] = whole;
+                seen[k] = d.applied_heads();
+                continue;
+            };
             assert_eq!(touched, diffed(r, &seen[k]), "replica {k} at step {step}");
             checked += usize::from(!touched.is_empty());
             // The same posts read as they are now, asked twice (the second answer is the

@@ -81,7 +81,8 @@ impl Store {
 }
 
 /// The group records' encoding version (their first byte).
-const GROUP_V1: u8 = 1;
+/// 2: group views carry `merged_into` (records of 1 are replayed from their changes).
+const GROUP_VERSION: u8 = 2;
 
 /// What start-up needs of a group without reading its history: its summary (for sync and
 /// for telling whether the record is current), its view (the read model, and who may hold
@@ -146,7 +147,7 @@ fn encode_group(r: &GroupRecord) -> Result<Vec<u8>, postcard::Error> {
     let heads: Vec<[u8; 32]> = r.view_heads.iter().map(|h| h.0).collect();
     let tail = postcard::to_stdvec(&(r.all_company_marker, heads, &r.view))?;
     let mut out = Vec::with_capacity(1 + 4 + summary.len() + tail.len());
-    out.push(GROUP_V1);
+    out.push(GROUP_VERSION);
     out.extend_from_slice(&(summary.len() as u32).to_be_bytes());
     out.extend_from_slice(&summary);
     out.extend_from_slice(&tail);
@@ -155,7 +156,7 @@ fn encode_group(r: &GroupRecord) -> Result<Vec<u8>, postcard::Error> {
 
 fn decode_group(v: &[u8]) -> Result<GroupRecord, String> {
     let mut r = Reader(v);
-    if r.take(1) != Some(&[GROUP_V1][..]) {
+    if r.take(1) != Some(&[GROUP_VERSION][..]) {
         return Err("unknown record version".into());
     }
     let n = r
@@ -310,6 +311,7 @@ mod tests {
                     "Sortie".to_owned(),
                 )]
                 .into(),
+                merged_into: Some(DocId::parse("g-00000000000000000000000000000002").unwrap()),
             },
             all_company_marker: false,
             view_heads: vec![ChangeHash([5; 32])],
