@@ -258,6 +258,7 @@ impl Reader {
         let model = self.model();
         let mut out = Vec::new();
         for hit in hits {
+            let mut mark = None;
             let context = match hit.kind {
                 HitKind::Post => {
                     let Some(t) = DocId::parse(&hit.id).ok().and_then(|t| model.thread(&t)) else {
@@ -266,6 +267,7 @@ impl Reader {
                     if access::group(&model, employee, &t.group) != Access::Full {
                         continue;
                     }
+                    mark = t.mark;
                     t.title.clone()
                 }
                 HitKind::Group => {
@@ -279,7 +281,7 @@ impl Reader {
                 }
                 HitKind::Person => hit.title.clone(),
             };
-            out.push(crate::service::SearchResult { hit, context });
+            out.push(crate::service::SearchResult { hit, context, mark });
         }
         Ok(out)
     }

@@ -68,6 +68,13 @@ pub struct ThreadSummary {
     /// Pinned at the top of its group.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pinned: bool,
+    /// A community manager's mark: official or outdated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark: Option<weft_crdt::ThreadMark>,
+    /// How many reports of its posts await a moderator (see
+    /// [`ThreadView::open_reports`]); a post deleted since may have closed some.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub open_reports: usize,
     /// The hashes of the files its posts carry (those a reader may be given).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
@@ -79,6 +86,10 @@ pub struct ThreadSummary {
     /// (also after a restart, where the thread is read back from the store with them).
     #[serde(with = "heads_hex")]
     heads: Vec<automerge::ChangeHash>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Heads as hexadecimal strings in stored summaries.
@@ -164,6 +175,8 @@ impl PartialEq for ThreadSummary {
             && self.question == o.question
             && self.best_answer == o.best_answer
             && self.pinned == o.pinned
+            && self.mark == o.mark
+            && self.open_reports == o.open_reports
             && self.polls_close == o.polls_close
             && self.files == o.files
     }
@@ -314,6 +327,8 @@ pub struct ReadModel {
     polls: BTreeMap<i64, BTreeSet<DocId>>,
     /// The threads whose posts carry each file (by its hash).
     files: HashMap<String, BTreeSet<DocId>>,
+    /// Threads with reports awaiting a moderator.
+    reported: BTreeSet<DocId>,
 }
 
 impl ReadModel {
@@ -395,6 +410,11 @@ impl ReadModel {
         }
         if let Some(a) = &summary.announcement {
             self.announcements.insert(summary.id.clone(), a.clone());
+        }
+        if summary.open_reports > 0 {
+            self.reported.insert(summary.id.clone());
+        } else {
+            self.reported.remove(&summary.id);
         }
         let filed = ThreadFiling {
             id: summary.id.clone(),
@@ -567,6 +587,8 @@ impl ReadModel {
             question: v.question,
             best_answer: v.best_answer.clone(),
             pinned: v.pinned,
+            mark: v.mark,
+            open_reports: v.open_reports().count(),
             polls_close: v
                 .posts
                 .iter()
@@ -925,6 +947,12 @@ impl ReadModel {
     }
 
     /// `employee`'s wall threads.
+    /// The threads with reports awaiting a moderator (their views say which are still
+    /// open: a post deleted since closes its reports).
+    pub fn reported(&self) -> impl Iterator<Item = &ThreadSummary> {
+        self.reported.iter().filter_map(|t| self.threads.get(t))
+    }
+
     pub fn walls_of(&self, employee: &str) -> impl Iterator<Item = &DocId> {
         self.walls.get(employee).into_iter().flatten()
     }

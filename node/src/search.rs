@@ -129,6 +129,65 @@ struct Fields {
     scope: Field,
     /// When the post or group was made (ms since the epoch; 0 for people), for recency.
     at: Field,
+    /// The tier a hit is ranked in before its score (see [`rank_of`]): a post of an
+    /// official thread first, of an outdated one last.
+    rank: Field,
+}
+
+/// Little words left out when names are compared ([`name_words`]), in English and French.
+const LITTLE_WORDS: [&str; 24] = [
+    "a", "an", "and", "at", "au", "aux", "d", "de", "des", "du", "en", "et", "for", "l", "la",
+    "le", "les", "of", "on", "pour", "the", "to", "un", "une",
+];
+
+/// The words of a name as the index finds them — lower case, accents folded, each by its
+/// English and French stems — without the little words: "Club de photo" and "Photo club"
+/// give the same two words. For telling likely duplicate groups.
+pub fn name_words(text: &str) -> Vec<std::collections::BTreeSet<String>> {
+    use tantivy::tokenizer::TokenStream;
+    let mut analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(BothStems)
+        .build();
+    let mut words: Vec<(usize, std::collections::BTreeSet<String>)> = Vec::new();
+    let mut stream = analyzer.token_stream(text);
+    while let Some(t) = stream.next() {
+        match words.last_mut() {
+            Some((pos, stems)) if *pos == t.position => {
+                stems.insert(t.text.clone());
+            }
+            _ => words.push((t.position, [t.text.clone()].into())),
+        }
+    }
+    let mut out: Vec<std::collections::BTreeSet<String>> = Vec::new();
+    for (_, stems) in words {
+        if !stems.iter().any(|s| LITTLE_WORDS.contains(&s.as_str())) && !out.contains(&stems) {
+            out.push(stems);
+        }
+    }
+    out
+}
+
+/// How many of `a`'s words `b` holds (a word matches by either of its stems).
+pub fn words_shared(
+    a: &[std::collections::BTreeSet<String>],
+    b: &[std::collections::BTreeSet<String>],
+) -> usize {
+    a.iter()
+        .filter(|w| b.iter().any(|v| !w.is_disjoint(v)))
+        .count()
+}
+
+/// The tier of a post of a thread marked `mark`: official 2, unmarked (and every group and
+/// person) 1, outdated 0. Hits are ordered by tier, then by score.
+pub fn rank_of(mark: Option<weft_crdt::ThreadMark>) -> u64 {
+    match mark {
+        Some(weft_crdt::ThreadMark::Official) => 2,
+        None => 1,
+        Some(weft_crdt::ThreadMark::Outdated) => 0,
+    }
 }
 
 /// One document of the index, as [`SearchIndex::add`] takes it.
@@ -141,6 +200,8 @@ struct Entry<'a> {
     topics: &'a [String],
     group: &'a str,
     at: i64,
+    /// See [`rank_of`].
+    rank: u64,
 }
 
 /// A change to the index, buffered until the next commit.
@@ -182,7 +243,8 @@ pub struct SearchIndex {
 ///   group terms in the query cost a pass over every post of those groups per search).
 /// * 5: one field for a title's words and one for a body's, each word by both stems, instead
 ///   of an English and a French field each (and the body stored once, not twice).
-const LAYOUT: u32 = 5;
+/// * 6: adds `rank`: official threads' posts first, outdated ones' last.
+const LAYOUT: u32 = 6;
 
 /// The analyzer of titles and bodies (see [`BothStems`]).
 const ANALYZER: &str = "weft_words";
@@ -376,6 +438,7 @@ fn schema() -> (Schema, Fields) {
         group: b.add_text_field("group", STRING),
         scope: b.add_u64_field("scope", FAST),
         at: b.add_i64_field("at", INDEXED | FAST),
+        rank: b.add_u64_field("rank", FAST),
     };
     (b.build(), f)
 }
@@ -505,6 +568,7 @@ impl SearchIndex {
                 HitKind::Person => PERSON_SCOPE,
             },
             f.at => e.at,
+            f.rank => e.rank,
         );
         for t in e.topics {
             d.add_text(f.topic, t);
@@ -526,6 +590,10 @@ impl SearchIndex {
             let root = weft_crdt::PostView::root_id(doc);
             let title = doc.root_str("title").unwrap_or_default();
             let group = doc.root_str("group").unwrap_or_default();
+            let rank = rank_of(
+                doc.root_str("mark")
+                    .and_then(|m| weft_crdt::ThreadMark::parse(&m)),
+            );
             for (pid, p) in touched.iter() {
                 self.push_op(Op::Delete(Term::from_field_text(
                     self.f.key,
@@ -550,6 +618,7 @@ impl SearchIndex {
                         topics: &p.topics,
                         group: &group,
                         at: p.created_at,
+                        rank,
                     });
                 }
             }
@@ -572,6 +641,7 @@ impl SearchIndex {
                         topics: &[],
                         group: "",
                         at: g.created_at,
+                        rank: 1,
                     });
                 }
             }
@@ -592,6 +662,7 @@ impl SearchIndex {
                             topics: &p.topics,
                             group: t.group.as_str(),
                             at: p.created_at,
+                            rank: rank_of(t.mark),
                         });
                     }
                 }
@@ -636,6 +707,7 @@ impl SearchIndex {
             topics: &[],
             group: "",
             at: 0,
+            rank: 1,
         });
     }
 
@@ -970,6 +1042,7 @@ impl SearchReader {
         };
         let searcher = self.reader.searcher();
         let stats = FixedStatistics { f };
+        // Ordered by tier (official threads' posts first, outdated ones' last), then score.
         let collector = TopDocs::with_limit(limit.max(1)).tweak_score(
             move |segment: &tantivy::SegmentReader| {
                 let at = segment
@@ -977,9 +1050,15 @@ impl SearchReader {
                     .i64("at")
                     .ok()
                     .map(|c| c.first_or_default_col(0));
+                let rank = segment
+                    .fast_fields()
+                    .u64("rank")
+                    .ok()
+                    .map(|c| c.first_or_default_col(1));
                 move |doc: tantivy::DocId, score: tantivy::Score| {
                     let made = at.as_ref().map_or(0, |c| c.get_val(doc));
-                    score * recency(made, now)
+                    let tier = rank.as_ref().map_or(1, |c| c.get_val(doc));
+                    (tier, score * recency(made, now))
                 }
             },
         );
@@ -1338,6 +1417,7 @@ mod tests {
             topics: &[],
             group: g.as_str(),
             at,
+            rank: 1,
         });
     }
 

@@ -127,6 +127,7 @@ pub(crate) async fn search(
             thread: r.hit.post.as_ref().map(|_| r.hit.id.clone()),
             title: r.context,
             snippet: r.hit.snippet_html,
+            mark: r.mark.map(|m| m.as_str()),
         })
         .collect();
     Ok(Json(List::all(items)))

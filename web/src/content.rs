@@ -72,6 +72,15 @@ pub fn routes() -> Router<AppState> {
         .route("/me/feeds/reset", post(crate::atom::reset_feeds))
         .route("/people/{id}/wall", get(wall).post(write_on_wall))
         .route("/posts/{id}/hidden", put(hide_post))
+        .route(
+            "/posts/{id}/report",
+            post(crate::community::report).delete(crate::community::withdraw_report),
+        )
+        .route("/moderation", get(crate::community::queue))
+        .route("/threads/{id}/mark", put(crate::community::mark))
+        .route("/groups/{id}/merged_into", put(crate::community::merge))
+        .route("/groups/similar", get(crate::community::similar))
+        .route("/groups/duplicates", get(crate::community::duplicates))
         .route("/threads/{id}/best_answer", put(best_answer))
         .route("/threads/{id}/pinned", put(pin))
         .route("/announcements", get(announcements).post(announce))
@@ -681,6 +690,7 @@ pub(crate) fn wall_json(state: &AppState, w: &weft_node::service::Wall, me: &str
         pinned: false,
         wall_of: Some(w.owner.clone()),
         announcement: None,
+        mark: None,
     }
 }
 
@@ -738,14 +748,15 @@ pub(crate) struct HideBody {
     reason: String,
 }
 
-/// Hide a post on one's wall
+/// Hide a post, or show it again
 ///
-/// The wall's owner (or a community manager) hides a post on it, or shows it again. 403 for
-/// anyone else; 404 for a post that is not on a wall.
+/// A moderator of its thread — an owner of its group, a community manager, or the owner of
+/// the wall it is on — hides a post with a reason (told to its author; every site applies
+/// it), or shows it again. Either closes the reports made before. 403 for other readers.
 #[utoipa::path(
     put,
     path = "/posts/{id}/hidden",
-    tag = "walls",
+    tag = "moderation",
     params(("id" = String, Path, description = "A post's id (`thread~post`)")),
     request_body = HideBody,
     responses(
@@ -770,7 +781,7 @@ pub(crate) async fn hide_post(
     }
     state
         .service
-        .moderate_wall(&viewer(&me), &tid, &pid, b.hidden, &b.reason)
+        .moderate(&viewer(&me), &tid, &pid, b.hidden, &b.reason)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -191,6 +191,9 @@ pub struct GroupJson {
     pub created_at: String,
     /// The site whose employee created it.
     pub home_site: String,
+    /// The group a community manager merged this one into: go there instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
 }
 
 fn visibility() -> RefOr<Schema> {
@@ -218,6 +221,7 @@ pub fn group_json(g: &GroupView, me: &str, access: Access) -> GroupJson {
         is_member: g.is_member(me),
         created_at: rfc3339(g.created_at),
         home_site: g.home_site.clone(),
+        merged_into: g.merged_into.as_ref().map(ToString::to_string),
     }
 }
 
@@ -242,6 +246,11 @@ pub struct PostJson {
     pub deleted: bool,
     /// Hidden by a moderator.
     pub hidden: bool,
+    /// Why it was hidden: told to its author only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden_reason: Option<String>,
+    /// Whether the caller reported it (and has not withdrawn the report).
+    pub reported: bool,
     /// How many of each reaction (`like`, `love`, `bravo`, `laugh`, `insightful`,
     /// `support`).
     pub reactions: BTreeMap<String, usize>,
@@ -420,8 +429,19 @@ pub fn event_json(e: &EventItem, me: &str) -> EventJson {
     }
 }
 
-/// A post of `thread` as `me` sees it at `now`.
+/// A post of `thread` as `me` sees it at `now` (with `reported`: whether `me` reported it).
 pub fn post_json(thread: &DocId, p: &PostView, me: &str, now: i64) -> PostJson {
+    post_json_reported(thread, p, me, now, false)
+}
+
+/// [`post_json`], saying whether `me` reported it.
+pub fn post_json_reported(
+    thread: &DocId,
+    p: &PostView,
+    me: &str,
+    now: i64,
+    reported: bool,
+) -> PostJson {
     let visible = !p.hidden && !p.deleted;
     PostJson {
         id: post_ref(thread, &p.id),
@@ -441,6 +461,12 @@ pub fn post_json(thread: &DocId, p: &PostView, me: &str, now: i64) -> PostJson {
         reply_to: p.reply_to.as_ref().map(|r| post_ref(thread, r)),
         deleted: p.deleted,
         hidden: p.hidden,
+        hidden_reason: p
+            .moderated
+            .as_ref()
+            .filter(|m| m.hidden && p.author == me)
+            .map(|m| m.reason.clone()),
+        reported,
         reactions: p
             .reactions
             .iter()
@@ -492,6 +518,9 @@ pub struct ThreadJson {
     pub wall_of: Option<String>,
     /// An announcement's reach: the site it is for (null: everyone) and its end.
     pub announcement: Option<AnnouncementJson>,
+    /// A community manager's mark: `official` or `outdated`.
+    #[schema(schema_with = thread_mark)]
+    pub mark: Option<&'static str>,
 }
 
 /// An announcement's reach.
@@ -515,7 +544,10 @@ impl AnnouncementJson {
 
 /// A thread as `me` sees it at `now` (`following` left false: the caller fills it in).
 pub fn thread_json(t: &ThreadView, me: &str, now: i64) -> ThreadJson {
-    let mut posts = t.posts.iter().map(|p| post_json(&t.id, p, me, now));
+    let mut posts = t.posts.iter().map(|p| {
+        let reported = t.reports.iter().any(|r| r.post == p.id && r.by == me);
+        post_json_reported(&t.id, p, me, now, reported)
+    });
     let root = posts.next();
     let replies: Vec<PostJson> = posts.collect();
     ThreadJson {
@@ -532,6 +564,7 @@ pub fn thread_json(t: &ThreadView, me: &str, now: i64) -> ThreadJson {
         pinned: t.pinned,
         wall_of: t.wall_of.clone(),
         announcement: t.announcement.as_ref().map(AnnouncementJson::of),
+        mark: t.mark.map(|m| m.as_str()),
     }
 }
 
@@ -636,6 +669,15 @@ pub struct SearchHit {
     pub title: String,
     /// An excerpt with the matched words in `<b>`; the rest is HTML-escaped.
     pub snippet: String,
+    /// A post's thread marked by a community manager: `official` (ranked first) or
+    /// `outdated` (ranked last).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = thread_mark)]
+    pub mark: Option<&'static str>,
+}
+
+pub(crate) fn thread_mark() -> RefOr<Schema> {
+    one_of(&["official", "outdated"])
 }
 
 fn hit_kind() -> RefOr<Schema> {

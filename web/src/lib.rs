@@ -39,6 +39,7 @@
 pub mod api;
 pub mod atom;
 pub mod auth;
+pub mod community;
 pub mod content;
 pub mod cookies;
 mod error;

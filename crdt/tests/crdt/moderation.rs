@@ -133,10 +133,10 @@ fn reports_are_their_employees_own_and_moderation_is_for_moderators() {
     let mut r = receiver(&w, &log);
     let heads = group_heads(&r, &tid);
     let forge = |r: &mut Replica,
-                     who: usize,
-                     time: i64,
-                     what: &str,
-                     edit: &dyn Fn(
+                 who: usize,
+                 time: i64,
+                 what: &str,
+                 edit: &dyn Fn(
         &mut automerge::transaction::Transaction<'_>,
     ) -> Result<(), automerge::AutomergeError>| {
         let c = unchecked_change(

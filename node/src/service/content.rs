@@ -105,37 +105,6 @@ impl Service {
         .await
     }
 
-    /// Hides (or shows again) a post on the viewer's own wall (a community manager: on any
-    /// wall), with a reason.
-    pub async fn moderate_wall(
-        &self,
-        v: &Viewer,
-        thread: &DocId,
-        post: &str,
-        hidden: bool,
-        reason: &str,
-    ) -> Result<(), NodeError> {
-        let t = self.thread(v, thread).await?;
-        let owner = t.wall_of.as_deref().ok_or(NodeError::NotFound)?;
-        let cm = self.is_community_manager(v);
-        if owner != v.id() && !cm {
-            return Err(NodeError::Forbidden(
-                "only the wall's owner hides posts on it".into(),
-            ));
-        }
-        let (me, t, p, reason, now) = (
-            v.0.clone(),
-            thread.clone(),
-            post.to_owned(),
-            reason.to_owned(),
-            self.now_ms(),
-        );
-        self.run("walls.moderate", move |c| {
-            c.local_one(&me, |r, a| r.moderate(a, &t, &p, hidden, &reason, now))
-        })
-        .await
-    }
-
     /// Starts a question thread.
     pub async fn ask(
         &self,

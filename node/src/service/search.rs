@@ -11,6 +11,8 @@ pub struct SearchResult {
     pub hit: Hit,
     /// For a post: its thread's title; for a group: the group's name; for a person: their name.
     pub context: String,
+    /// For a post: its thread's mark (official threads come first, outdated ones last).
+    pub mark: Option<weft_crdt::ThreadMark>,
 }
 
 impl Service {

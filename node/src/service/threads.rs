@@ -52,12 +52,7 @@ impl Service {
             .map(|g| g.name.clone())
             .unwrap_or_default();
         let following = reader.follows_thread(v.id(), thread)?;
-        let cm = self.is_community_manager(v);
-        let owner = reader
-            .model()
-            .group(&t.group)
-            .is_some_and(|g| g.owners.contains(v.id()));
-        let moderator = cm || owner || t.wall_of.as_deref() == Some(v.id());
+        let moderator = self.moderates(v, &t);
         let bookmarked = reader
             .bookmarks(v.id())?
             .into_iter()

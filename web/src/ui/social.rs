@@ -211,7 +211,7 @@ pub(super) async fn wall_hide(
     let owner = t.wall_of.clone().unwrap_or_default();
     match state
         .service
-        .moderate_wall(&v.who(), &tid, &post, !hidden, "")
+        .moderate(&v.who(), &tid, &post, !hidden, "")
         .await
     {
         Ok(()) => crate::cookies::redirect(&format!("/people/{owner}#wall")),
