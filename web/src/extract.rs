@@ -124,6 +124,10 @@ pub struct Viewer {
     pub lang: Lang,
     /// Notifications not read yet (the bell's count).
     pub unread: usize,
+    /// Whether the viewer is a community manager (the directory's role).
+    pub community_manager: bool,
+    /// Threads with reports awaiting the viewer's decision (the moderation link's count).
+    pub to_moderate: usize,
     /// The time zone pages show times in: the profile's, else the browser's (the
     /// [`TZ_COOKIE`] cookie `live.js` sets), else UTC.
     pub tz: jiff::tz::TimeZone,
@@ -172,6 +176,8 @@ impl FromRequestParts<AppState> for SessionViewer {
             csrf: auth::csrf_of(&token),
             lang: Lang::of(&jar, &parts.headers),
             unread: 0,
+            community_manager: false,
+            to_moderate: 0,
             tz: jar
                 .get(TZ_COOKIE)
                 .and_then(|c| crate::time::zone(c.value()))
@@ -214,6 +220,7 @@ impl FromRequestParts<AppState> for Viewer {
             return Err(Redirect::to("/charter"));
         }
         v.unread = unread;
+        (v.community_manager, v.to_moderate) = state.service.moderation_badge(&who);
         Ok(v)
     }
 }

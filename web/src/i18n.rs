@@ -428,6 +428,60 @@ impl Lang {
                 "Make a new address (the old one stops working)",
                 "Créer une nouvelle adresse (l'ancienne cesse de fonctionner)",
             ),
+            "official" => ("Official", "Officiel"),
+            "outdated" => ("Outdated", "Obsolète"),
+            "mark_official" => ("Official", "Officiel"),
+            "mark_outdated" => ("Outdated", "Obsolète"),
+            "hidden_reason" => (
+                "Hidden by a moderator:",
+                "Masqué par un modérateur :",
+            ),
+            "you_reported" => ("You reported this post.", "Vous avez signalé ce message."),
+            "withdraw_report" => ("Withdraw my report", "Retirer mon signalement"),
+            "report" => ("Report", "Signaler"),
+            "report_reason" => (
+                "Why does this post break the rules?",
+                "En quoi ce message enfreint-il les règles ?",
+            ),
+            "charter_read" => ("Read the usage charter", "Lire la charte d'utilisation"),
+            "report_send" => ("Send to the moderators", "Envoyer aux modérateurs"),
+            "reports_open" => ("reports", "signalements"),
+            "moderation_reason" => (
+                "Reason (shown to the author)",
+                "Motif (montré à l'auteur)",
+            ),
+            "moderation" => ("Moderation", "Modération"),
+            "duplicates" => ("Duplicate groups", "Groupes en double"),
+            "moderation_intro" => (
+                "Posts reported in the groups you moderate, the oldest report first. Hiding a post tells its author why; keeping it closes the reports.",
+                "Messages signalés dans les groupes que vous modérez, le plus ancien signalement d'abord. Masquer un message en donne le motif à son auteur ; le garder clôt les signalements.",
+            ),
+            "queue_empty" => ("Nothing to review.", "Rien à examiner."),
+            "kept_reason" => (
+                "Reviewed: within the charter",
+                "Examiné : conforme à la charte",
+            ),
+            "keep" => ("Keep", "Garder"),
+            "you_member" => ("you are a member", "vous en êtes membre"),
+            "similar_groups" => ("Groups like yours", "Des groupes comme le vôtre"),
+            "similar_intro" => (
+                "These groups, at your site or others, look like the one you are creating. Join one instead, or create yours anyway.",
+                "Ces groupes, sur votre site ou ailleurs, ressemblent à celui que vous créez. Rejoignez-en un, ou créez quand même le vôtre.",
+            ),
+            "join_instead" => ("Join this one", "Rejoindre celui-ci"),
+            "create_anyway" => ("Create my group anyway", "Créer quand même mon groupe"),
+            "merge_into" => ("Merge into", "Fusionner dans"),
+            "duplicates_intro" => (
+                "Groups at every site whose names share most of their words, in English or French. Merging one into the other makes its page point there.",
+                "Groupes de tous les sites dont les noms partagent la plupart de leurs mots, en anglais ou en français. Fusionner l'un dans l'autre fait pointer sa page vers l'autre.",
+            ),
+            "no_duplicates" => ("No likely duplicates.", "Aucun doublon probable."),
+            "merged_notice" => (
+                "This group was merged into another: go to",
+                "Ce groupe a été fusionné dans un autre : allez à",
+            ),
+            "the_other_group" => ("the other group", "l'autre groupe"),
+            "unmerge" => ("Undo the merge", "Annuler la fusion"),
             _ => ("", ""),
         };
         match self {
@@ -470,6 +524,7 @@ mod tests {
             include_str!("ui/profile.rs"),
             include_str!("ui/events.rs"),
             include_str!("ui/social.rs"),
+            include_str!("ui/community.rs"),
         ];
         let mut keys = Vec::new();
         for src in sources {

@@ -80,6 +80,31 @@ impl Service {
                 .is_some_and(|g| g.owners.contains(v.id()))
     }
 
+    /// The reported threads (and their groups) the viewer moderates and may read.
+    fn reported_for(&self, v: &Viewer) -> Vec<(DocId, DocId)> {
+        let cm = self.is_community_manager(v);
+        let reader = self.reader();
+        let model = reader.model();
+        model
+            .reported()
+            .filter(|s| {
+                cm || s.wall_of.as_deref() == Some(v.id())
+                    || model
+                        .group(&s.group)
+                        .is_some_and(|g| g.owners.contains(v.id()))
+            })
+            .filter(|s| crate::access::group(&model, v.id(), &s.group) == Access::Full)
+            .map(|s| (s.id.clone(), s.group.clone()))
+            .collect()
+    }
+
+    /// Whether the viewer is a community manager, and how many threads hold reports awaiting
+    /// their decision (the navigation's badge; cheap: the read model's list of reported
+    /// threads).
+    pub fn moderation_badge(&self, v: &Viewer) -> (bool, usize) {
+        (self.is_community_manager(v), self.reported_for(v).len())
+    }
+
     /// Hides a post (or shows it again) with a reason shown to its author: moderators of its
     /// thread only (403 for other readers; 404 if the viewer cannot read it).
     pub async fn moderate(
@@ -158,22 +183,7 @@ impl Service {
     /// The posts awaiting the viewer's decision: reported in threads they moderate and may
     /// read, oldest report first (at most [`QUEUE_MAX`]).
     pub async fn moderation_queue(&self, v: &Viewer) -> Result<Vec<Reported>, NodeError> {
-        let cm = self.is_community_manager(v);
-        let candidates: Vec<(DocId, DocId)> = {
-            let reader = self.reader();
-            let model = reader.model();
-            model
-                .reported()
-                .filter(|s| {
-                    cm || s.wall_of.as_deref() == Some(v.id())
-                        || model
-                            .group(&s.group)
-                            .is_some_and(|g| g.owners.contains(v.id()))
-                })
-                .filter(|s| crate::access::group(&model, v.id(), &s.group) == Access::Full)
-                .map(|s| (s.id.clone(), s.group.clone()))
-                .collect()
-        };
+        let candidates = self.reported_for(v);
         let mut out = Vec::new();
         for (tid, gid) in candidates {
             let Ok(t) = self.thread(v, &tid).await else {

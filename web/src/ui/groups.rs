@@ -93,6 +93,9 @@ pub(super) struct GroupForm {
     #[serde(default)]
     description: String,
     visibility: String,
+    /// Set once the groups like it were shown: create it anyway.
+    #[serde(default)]
+    confirm: String,
 }
 
 /// `POST /groups`: creates a group and shows it.
@@ -103,6 +106,21 @@ pub(super) async fn group_create(
     let Some(vis) = Visibility::parse(&f.visibility) else {
         return fail(crate::error::AppError::invalid("unknown visibility"));
     };
+    // Groups like it at any site: shown first, to join one instead.
+    if f.confirm.is_empty() {
+        let similar = state
+            .service
+            .similar_groups(&v.who(), &f.name, &f.description)
+            .await
+            .unwrap_or_default();
+        if !similar.is_empty() {
+            return super::community::similar_page(
+                &v,
+                &similar,
+                (&f.name, &f.description, &f.visibility),
+            );
+        }
+    }
     match state
         .service
         .create_group(&v.who(), &f.name, &f.description, vis)
@@ -129,6 +147,8 @@ struct GroupPage {
     feed_token: Option<String>,
     /// The outside feeds the group follows (shown to its owners).
     followed: Vec<weft_node::service::FollowedFeed>,
+    /// The name of the group it was merged into, if the viewer may see that one.
+    merged_name: Option<String>,
 }
 
 /// `GET /groups/{id}`: what the viewer may see of it (404 for a group they may not see).
@@ -162,11 +182,20 @@ pub(super) async fn group_page(
                 events: Vec::new(),
                 feed_token: None,
                 followed: Vec::new(),
+                merged_name: None,
             }
         });
     let Some(mut gp) = found else {
         return not_found(&v);
     };
+    if let Some(into) = gp.group.merged_into.clone() {
+        gp.merged_name = state
+            .service
+            .group(&v.who(), &into)
+            .await
+            .ok()
+            .map(|(g, _)| g.name.clone());
+    }
     // Pinned threads first (on the first page; the order is otherwise the last activity).
     if older.before.is_none() {
         gp.threads.sort_by_key(|(t, _)| !t.pinned);
@@ -225,6 +254,20 @@ fn group_body(lang: Lang, v: &Viewer, gp: &GroupPage) -> Markup {
     };
     html! {
         h1 { (g.name) }
+        @if let Some(into) = &g.merged_into {
+            p.notice.merged {
+                (t("merged_notice")) " "
+                a href={ "/groups/" (into) } { (gp.merged_name.as_deref().unwrap_or(t("the_other_group"))) }
+                @if v.community_manager {
+                    " "
+                    form.inline method="post" action={ "/groups/" (g.id) "/merge" } {
+                        input type="hidden" name="_csrf" value=(v.csrf);
+                        input type="hidden" name="into" value="";
+                        button.link type="submit" { (t("unmerge")) }
+                    }
+                }
+            }
+        }
         p.meta { (vis_label(lang, g.visibility)) " · " (gp.members.len()) " " (t("members").to_lowercase()) }
         p { (g.description) }
         @if requested && !member {

@@ -77,6 +77,12 @@ pub(super) fn live_page(
                             a href="/agenda" { (t("agenda")) }
                             a href="/directory" { (t("directory")) }
                             a href="/bookmarks" { (t("bookmarks")) }
+                            @if v.community_manager || v.to_moderate > 0 {
+                                a href="/moderation" aria-label=(format!("{} ({})", t("moderation"), v.to_moderate)) {
+                                    (t("moderation"))
+                                    @if v.to_moderate > 0 { " " span.badge { (v.to_moderate) } }
+                                }
+                            }
                             a href="/notifications" id="bell" aria-label=(format!("{} ({})", t("notifications"), v.unread)) {
                                 (t("notifications"))
                                 span.badge id="unread" hidden[v.unread == 0] { (v.unread) }

@@ -199,7 +199,8 @@ pub(super) async fn document_page(
                     " · " a href={ (library) "?folder=" (crate::params::percent_encode(&d.folder)) } { (d.folder) }
                 }
             }
-            h1 { (d.title) }
+            h1 { (super::community::mark_badge(v.lang, thread.mark)) (d.title) }
+            (super::community::mark_controls(&v, &thread))
             @if let Some(cur) = d.current() {
                 p { (t("current_version")) " " (cur.number) " · " (file_link(cur)) }
             }

@@ -6,7 +6,8 @@
 //!
 //! This module is the router; each page lives in its own module: `layout` (the frame and
 //! what pages share), `login`, `feed`, `groups`, `threads`, `search` (and topics), `account`
-//! (charter, setup links, notifications), `manage` (forms that change things) and `profile`.
+//! (charter, setup links, notifications), `manage` (forms that change things), `profile`, and `community` (reports, the moderation
+//! queue, marks, duplicate and merged groups).
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -14,6 +15,7 @@ use axum::routing::{get, post};
 use crate::state::AppState;
 
 mod account;
+mod community;
 mod events;
 mod feed;
 mod groups;
@@ -95,6 +97,18 @@ pub fn routes() -> Router<AppState> {
         .route("/threads/{id}/pin", post(social::thread_pin))
         .route("/threads/{id}/best/{post}", post(social::thread_best))
         .route("/threads/{id}/hide/{post}", post(social::wall_hide))
+        .route(
+            "/threads/{id}/report/{post}",
+            post(community::report_submit),
+        )
+        .route(
+            "/threads/{id}/moderate/{post}",
+            post(community::moderate_submit),
+        )
+        .route("/threads/{id}/mark", post(community::mark_submit))
+        .route("/moderation", get(community::queue_page))
+        .route("/moderation/duplicates", get(community::duplicates_page))
+        .route("/groups/{id}/merge", post(community::merge_submit))
         .route("/people/{id}/wall", post(social::wall_post))
         .route(
             "/announcements/{id}/dismiss",

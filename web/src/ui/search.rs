@@ -91,7 +91,7 @@ pub(super) async fn search_page(
                 };
                 article.card {
                     p.meta { (label) }
-                    h3 { a href=(href) { (r.context) } }
+                    h3 { (super::community::mark_badge(lang, r.mark)) a href=(href) { (r.context) } }
                     // tantivy escapes the excerpt; only its <b> marks are markup.
                     p { (PreEscaped(&r.hit.snippet_html)) }
                 }

@@ -268,6 +268,7 @@ pub(super) async fn thread_page(
     };
     let (t, group, following) = (page.thread, page.group_name, page.following);
     let (moderator, bookmarked) = (page.moderator, page.bookmarked);
+    let charter = state.charter.is_some();
     let tr = |k| lang.t(k);
     let live = t.id.to_string();
     let now = state.service.now_ms();
@@ -288,8 +289,10 @@ pub(super) async fn thread_page(
                     @if t.pinned { span.badge.pin { (tr("pinned")) } " " }
                     @if t.question { span.badge.question { (tr("question")) } " " }
                     @if t.announcement.is_some() { span.badge.question { (tr("announcement")) } " " }
+                    (super::community::mark_badge(lang, t.mark))
                     (t.title)
                 }
+                (super::community::mark_controls(&v, &t))
                 form method="post" action={ "/threads/" (t.id) "/follow" } {
                     input type="hidden" name="_csrf" value=(v.csrf);
                     input type="hidden" name="on" value=(if following { "0" } else { "1" });
@@ -307,8 +310,9 @@ pub(super) async fn thread_page(
                         @if p.edited_at.is_some() && !p.deleted { " · " (tr("edited")) }
                     }
                     @if p.deleted { p.muted { (tr("deleted")) } }
-                    @else if p.hidden { p.muted { (tr("hidden")) } }
+                    @else if p.hidden && !(moderator || p.author == v.employee) { p.muted { (tr("hidden")) } }
                     @else {
+                        @if p.hidden { p.muted { (tr("hidden")) } }
                         @if let Some(e) = &p.event {
                             (super::events::event_card(&v, &t.id, &p.author, e))
                         }
@@ -321,6 +325,7 @@ pub(super) async fn thread_page(
                     }
                     @if !p.deleted && !p.hidden { (super::social::reactions_bar(&v, &t.id, p)) }
                     (super::social::post_actions(&v, &t, p, first, moderator, bookmarked.contains(&p.id)))
+                    (super::community::post_moderation(&v, &t, p, moderator, charter))
                     @if p.author == v.employee && !p.deleted {
                         " · " a href={ "/threads/" (t.id) "/posts/" (p.id) "/edit" } { (tr("edit")) }
                         " · "
