@@ -1421,6 +1421,78 @@ mod tests {
         });
     }
 
+    #[test]
+    fn official_threads_come_first_and_outdated_ones_last_whatever_their_scores() {
+        let g = group(1);
+        let mut ix = SearchIndex::new().unwrap();
+        let mut add = |t: u8, body: &str, at: i64, mark: Option<weft_crdt::ThreadMark>| {
+            ix.add(Entry {
+                kind: HitKind::Post,
+                id: thread(t).as_str(),
+                post: "p",
+                title: "note",
+                body,
+                topics: &[],
+                group: g.as_str(),
+                at,
+                rank: rank_of(mark),
+            })
+        };
+        use weft_crdt::ThreadMark::{Official, Outdated};
+        // The outdated post says "expenses" most and is newest: it would come first.
+        add(1, "expenses expenses expenses", 1_900, Some(Outdated));
+        add(
+            2,
+            "expenses and more words about other things",
+            1_000,
+            Some(Official),
+        );
+        add(3, "expenses expenses", 1_500, None);
+        ix.commit().unwrap();
+        let scope = Scope::new([&g], [&g]);
+        let ids = |v: &[u8]| -> Vec<String> { v.iter().map(|t| thread(*t).to_string()).collect() };
+        assert_eq!(order(&ix, &scope, "expenses"), ids(&[2, 3, 1]));
+        // Unmarked, the scores decide (a control: the marks made the difference).
+        let mut plain = SearchIndex::new().unwrap();
+        for (t, body, at) in [
+            (1, "expenses expenses expenses", 1_900),
+            (2, "expenses and more words about other things", 1_000),
+            (3, "expenses expenses", 1_500),
+        ] {
+            plain.add(Entry {
+                kind: HitKind::Post,
+                id: thread(t).as_str(),
+                post: "p",
+                title: "note",
+                body,
+                topics: &[],
+                group: g.as_str(),
+                at,
+                rank: 1,
+            });
+        }
+        plain.commit().unwrap();
+        assert_eq!(order(&plain, &scope, "expenses")[0], thread(1).to_string());
+    }
+
+    #[test]
+    fn names_are_compared_by_their_words_in_either_language() {
+        assert_eq!(
+            words_shared(&name_words("Club de photos"), &name_words("Photo club")),
+            2
+        );
+        assert_eq!(name_words("Le club des photos").len(), 2);
+        assert_eq!(
+            words_shared(&name_words("Réunions"), &name_words("reunion")),
+            1
+        );
+        assert_eq!(
+            words_shared(&name_words("Running club"), &name_words("Photo club")),
+            1
+        );
+        assert!(name_words("de la du").is_empty());
+    }
+
     /// The visible corpus of the ranking tests: the same two posts, one with a word a hidden
     /// group uses a lot, and the same with a word nobody else uses.
     fn corpus(hidden: bool) -> (SearchIndex, Scope) {

@@ -2,7 +2,7 @@
 //! nodes: polls voted at three sites count the same everywhere, and a private group's poll
 //! never reaches a site without a member.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -16,26 +16,9 @@ fn all_connected(nodes: &[Node]) {
     }
 }
 
-/// Polls until `path` answers 200 for `token` at `node` with JSON that `ok` accepts.
+/// See [`Node::eventually`].
 fn eventually(node: &Node, token: &str, path: &str, ok: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    let mut last = None;
-    loop {
-        if let Some((200, body)) = node.request("GET", path, None, Some(token))
-            && let Ok(v) = serde_json::from_str::<Value>(&body)
-        {
-            if ok(&v) {
-                return v;
-            }
-            last = Some(v);
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "{path} never became as expected at {}: last {last:?}",
-            node.http_port
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    node.eventually(token, path, ok)
 }
 
 /// The counts of a poll's options, in order (None where withheld).

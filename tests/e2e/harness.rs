@@ -330,6 +330,34 @@ impl Node {
         );
     }
 
+    /// Polls until `path` answers 200 for `token` with JSON that `ok` accepts (30 s at most);
+    /// returns that JSON.
+    pub(crate) fn eventually(
+        &self,
+        token: &str,
+        path: &str,
+        ok: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let start = Instant::now();
+        let mut last = None;
+        loop {
+            if let Some((200, body)) = self.request("GET", path, None, Some(token))
+                && let Ok(v) = serde_json::from_str::<serde_json::Value>(&body)
+            {
+                if ok(&v) {
+                    return v;
+                }
+                last = Some(v);
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{path} never became as expected at {}: last {last:?}",
+                self.http_port
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub(crate) fn json(&self, path: &str) -> serde_json::Value {
         let (status, body) = self.get(path).unwrap();
         assert_eq!(status, 200, "{path}: {body}");

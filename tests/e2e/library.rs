@@ -2,7 +2,7 @@
 //! restorable at another site; found by its text; filed in folders; a private group's
 //! library out of reach.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -60,24 +60,9 @@ pub(crate) fn upload(node: &Node, token: &str, name: &str, kind: &str, bytes: &[
     serde_json::from_slice(&body).unwrap()
 }
 
+/// See [`Node::eventually`].
 fn eventually(node: &Node, token: &str, path: &str, ok: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    let mut last = None;
-    loop {
-        if let Some((200, body)) = node.request("GET", path, None, Some(token))
-            && let Ok(v) = serde_json::from_str::<Value>(&body)
-        {
-            if ok(&v) {
-                return v;
-            }
-            last = Some(v);
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "{path} never became as expected: last {last:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    node.eventually(token, path, ok)
 }
 
 #[test]

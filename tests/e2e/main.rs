@@ -4,6 +4,7 @@
 mod api;
 mod browser;
 mod cli;
+mod community;
 mod content;
 mod demo;
 mod edge;

@@ -432,10 +432,7 @@ impl Lang {
             "outdated" => ("Outdated", "Obsolète"),
             "mark_official" => ("Official", "Officiel"),
             "mark_outdated" => ("Outdated", "Obsolète"),
-            "hidden_reason" => (
-                "Hidden by a moderator:",
-                "Masqué par un modérateur :",
-            ),
+            "hidden_reason" => ("Hidden by a moderator:", "Masqué par un modérateur :"),
             "you_reported" => ("You reported this post.", "Vous avez signalé ce message."),
             "withdraw_report" => ("Withdraw my report", "Retirer mon signalement"),
             "report" => ("Report", "Signaler"),
@@ -446,10 +443,7 @@ impl Lang {
             "charter_read" => ("Read the usage charter", "Lire la charte d'utilisation"),
             "report_send" => ("Send to the moderators", "Envoyer aux modérateurs"),
             "reports_open" => ("reports", "signalements"),
-            "moderation_reason" => (
-                "Reason (shown to the author)",
-                "Motif (montré à l'auteur)",
-            ),
+            "moderation_reason" => ("Reason (shown to the author)", "Motif (montré à l'auteur)"),
             "moderation" => ("Moderation", "Modération"),
             "duplicates" => ("Duplicate groups", "Groupes en double"),
             "moderation_intro" => (

@@ -60,11 +60,11 @@ pub(super) fn post_moderation(
 ) -> Markup {
     let tr = |k| v.lang.t(k);
     let mine = p.author == v.employee;
-    let reported = t.reports.iter().any(|r| r.post == p.id && r.by == v.employee);
-    let open = t
-        .open_reports()
-        .filter(|r| r.post == p.id)
-        .count();
+    let reported = t
+        .reports
+        .iter()
+        .any(|r| r.post == p.id && r.by == v.employee);
+    let open = t.open_reports().filter(|r| r.post == p.id).count();
     html! {
         @if p.hidden && (mine || moderator) {
             @if let Some(m) = p.moderated.as_ref().filter(|m| !m.reason.is_empty()) {
@@ -166,9 +166,7 @@ pub(super) async fn moderate_submit(
         &state,
         &v,
         (&id, DocKind::Thread),
-        move |s, me, t| async move {
-            s.moderate(&me, &t, &p, f.hidden == "1", &f.reason).await
-        },
+        move |s, me, t| async move { s.moderate(&me, &t, &p, f.hidden == "1", &f.reason).await },
         move |t, ()| {
             if queue {
                 "/moderation".to_owned()
