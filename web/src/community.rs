@@ -269,7 +269,6 @@ pub struct GroupCardJson {
     pub home_site: String,
     pub member_count: usize,
     pub is_member: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<String>,
 }
 

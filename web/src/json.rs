@@ -192,7 +192,6 @@ pub struct GroupJson {
     /// The site whose employee created it.
     pub home_site: String,
     /// The group a community manager merged this one into: go there instead.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<String>,
 }
 
@@ -247,7 +246,6 @@ pub struct PostJson {
     /// Hidden by a moderator.
     pub hidden: bool,
     /// Why it was hidden: told to its author only.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub hidden_reason: Option<String>,
     /// Whether the caller reported it (and has not withdrawn the report).
     pub reported: bool,
@@ -671,7 +669,6 @@ pub struct SearchHit {
     pub snippet: String,
     /// A post's thread marked by a community manager: `official` (ranked first) or
     /// `outdated` (ranked last).
-    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = thread_mark)]
     pub mark: Option<&'static str>,
 }
