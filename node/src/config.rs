@@ -65,6 +65,15 @@ pub struct Config {
     pub feeds_max_kb: u64,
     /// The usage charter shown at first login (Markdown), if any.
     pub charter: Option<PathBuf>,
+    /// The mail server notifications and digests are sent through; without one, no mail is
+    /// sent.
+    pub smtp: Option<Smtp>,
+    /// How long a notification waits before it is mailed, in seconds: if its employee saw it
+    /// in the pages meanwhile (or read the thread), no mail is sent.
+    pub mail_delay_secs: u64,
+    /// The hour (0-23, in each employee's time zone) daily and weekly (Monday) digests are
+    /// sent at.
+    pub digest_hour: u8,
     /// Writes one employee may make at once before the rate below applies (0: no budget).
     pub write_budget_burst: u32,
     /// Writes per minute one employee may make after the burst.
@@ -88,6 +97,43 @@ pub struct Config {
     /// are refused. Far looser than the account limit: an office behind one address is many
     /// people.
     pub login_failures_per_address: u32,
+}
+
+/// The SMTP server mail goes through (`[smtp]` in `weft.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    pub host: String,
+    /// 587 for STARTTLS, 465 for TLS, 25 without.
+    #[serde(default = "Smtp::default_port")]
+    pub port: u16,
+    /// `starttls` (the default), `tls` (implicit TLS), or `none` (a relay on the same
+    /// machine or network only: mail then travels in clear).
+    #[serde(default)]
+    pub tls: SmtpTls,
+    /// Credentials, if the server asks for them.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// The sender, e.g. `Weft Paris <weft-paris@example.com>`.
+    pub from: String,
+}
+
+impl Smtp {
+    fn default_port() -> u16 {
+        587
+    }
+}
+
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    #[default]
+    Starttls,
+    Tls,
+    None,
 }
 
 /// A secret setting: never printed by `Debug` (configurations end up in logs).
@@ -171,6 +217,9 @@ impl Default for Config {
             feeds_allow_private: false,
             feeds_max_kb: 2048,
             charter: None,
+            smtp: None,
+            mail_delay_secs: 15 * 60,
+            digest_hour: 7,
             write_budget_burst: crate::budget::WriteBudget::default().burst,
             write_budget_per_minute: crate::budget::WriteBudget::default().per_minute,
             public_url: None,
@@ -222,7 +271,9 @@ impl Config {
     /// Applies `WEFT_*` variables: `WEFT_SITE`, `WEFT_DATA_DIR`, `WEFT_NODE_KEY`,
     /// `WEFT_DIRECTORY`, `WEFT_TRUST` (comma-separated), `WEFT_HTTP_ADDR`, `WEFT_LISTEN`
     /// (comma-separated), `WEFT_PEERS` (comma-separated), `WEFT_MDNS` (true/false),
-    /// `WEFT_RESYNC_INTERVAL_SECS`, `WEFT_PUBLIC_CHANGES`, `WEFT_CHARTER`, `WEFT_PUBLIC_URL`, `WEFT_TRUSTED_PROXIES`
+    /// `WEFT_RESYNC_INTERVAL_SECS`, `WEFT_PUBLIC_CHANGES`, `WEFT_CHARTER`,
+    /// `WEFT_MAIL_DELAY_SECS`, `WEFT_SMTP_PASSWORD` (the `[smtp]` section's password, kept
+    /// out of the file), `WEFT_PUBLIC_URL`, `WEFT_TRUSTED_PROXIES`
     /// (comma-separated), `WEFT_METRICS_TOKEN`, `WEFT_LOGIN_FAILURES_PER_ACCOUNT`,
     /// `WEFT_LOGIN_FAILURES_PER_ADDRESS`. Other `WEFT_` variables that name no
     /// setting are errors too, so a typo does not go unnoticed — except `WEFT_LOG_FORMAT`,
@@ -315,6 +366,15 @@ impl Config {
                         .map_err(|_| bad(format!("{v:?} is not a number of MiB")))?
                 }
                 "CHARTER" => self.charter = Some(v.into()),
+                "MAIL_DELAY_SECS" => {
+                    self.mail_delay_secs = v
+                        .parse()
+                        .map_err(|_| bad(format!("{v:?} is not a number of seconds")))?
+                }
+                "SMTP_PASSWORD" => match &mut self.smtp {
+                    Some(s) => s.password = Some(Secret(v)),
+                    None => return Err(bad("there is no [smtp] section to set it in".into())),
+                },
                 "WRITE_BUDGET_BURST" => {
                     self.write_budget_burst = v
                         .parse()
@@ -381,6 +441,26 @@ impl Config {
             .is_some_and(|t| t.0.trim().len() < 16)
         {
             return Err(bad("metrics_token", "must be at least 16 characters"));
+        }
+        if self.digest_hour > 23 {
+            return Err(bad("digest_hour", "must be an hour, 0 to 23"));
+        }
+        if let Some(smtp) = &self.smtp {
+            if smtp.host.trim().is_empty() {
+                return Err(bad("smtp.host", "name the mail server"));
+            }
+            if smtp.from.parse::<lettre::message::Mailbox>().is_err() {
+                return Err(bad(
+                    "smtp.from",
+                    "must be an address, e.g. Weft <weft@example.com>",
+                ));
+            }
+            if smtp.password.is_some() != smtp.username.is_some() {
+                return Err(bad(
+                    "smtp.username",
+                    "a username and a password go together",
+                ));
+            }
         }
         if self.login_failures_per_account == 0 || self.login_failures_per_address == 0 {
             return Err(bad(
@@ -507,6 +587,24 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(c.validate().unwrap_err().key, "trusted_proxies");
+    }
+
+    #[test]
+    fn a_mail_server_is_checked_and_its_password_never_printed() {
+        let text = "site = \"paris\"\n[smtp]\nhost = \"smtp.example.com\"\nusername = \"weft\"\npassword = \"hunter2-very-secret\"\nfrom = \"Weft Paris <weft@example.com>\"\n";
+        let c = Config::from_toml(text).unwrap();
+        c.validate().unwrap();
+        let smtp = c.smtp.as_ref().unwrap();
+        assert_eq!((smtp.port, smtp.tls), (587, SmtpTls::Starttls));
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let bad = Config::from_toml(&text.replace("Weft Paris <weft@example.com>", "nobody"))
+            .unwrap();
+        assert_eq!(bad.validate().unwrap_err().key, "smtp.from");
+        assert!(Config::from_toml(&text.replace("host", "hots")).is_err());
+        let mut c = c;
+        c.apply_env([("WEFT_SMTP_PASSWORD".to_string(), "from-env".to_string())])
+            .unwrap();
+        assert_eq!(c.smtp.unwrap().password.unwrap().0, "from-env");
     }
 
     #[test]

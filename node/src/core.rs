@@ -67,6 +67,9 @@ pub struct Core {
     groups_saved: std::time::Instant,
     /// When reminders were last looked for (ms; see [`Core::remind`]).
     reminded_at: i64,
+    /// When this site sends mail: how long a notification waits before its mail is due
+    /// (see [`crate::mail`]).
+    mail_after: Option<i64>,
     /// How many documents stay in memory; the least recently used others are put away after
     /// each commit and read back from the store when needed.
     cache: usize,
@@ -232,6 +235,7 @@ impl Core {
             dirty_groups: HashSet::new(),
             groups_saved: std::time::Instant::now(),
             reminded_at: 0,
+            mail_after: None,
             cache: DEFAULT_CACHE_DOCUMENTS,
             budgets: crate::budget::Budgets::default(),
             directory_changed: None,
@@ -695,6 +699,12 @@ impl Core {
     }
 
     /// Sets the write budget of this node's employees (see [`crate::budget`]).
+    /// When this site sends mail: how long a notification waits before its mail is due
+    /// (see [`crate::mail`]); `None`: no mail is queued.
+    pub fn set_mail_after(&mut self, delay_ms: Option<i64>) {
+        self.mail_after = delay_ms;
+    }
+
     pub fn set_write_budget(&mut self, budget: crate::budget::WriteBudget) {
         self.budgets.set(budget);
     }
@@ -1263,6 +1273,7 @@ impl Core {
             self.identity.site(),
             notices,
             now,
+            self.mail_after,
         )?;
         for w in who {
             if !self.notified.contains(&w) {

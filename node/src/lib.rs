@@ -39,6 +39,7 @@ pub mod extract;
 pub mod feedparse;
 pub mod files;
 pub mod identity;
+pub mod mail;
 pub mod media;
 pub mod metrics;
 pub mod net;

@@ -106,6 +106,11 @@ pub struct Metrics {
     pub files_bytes: UGauge,
     pub files: UGauge,
     pub files_quota_bytes: UGauge,
+    /// Mail: accepted by the SMTP server, given up (refused for good, or uncertain after a
+    /// timeout: never sent twice), queued now (waiting for their delay or a retry).
+    pub mail_sent: Counter,
+    pub mail_failed: Counter,
+    pub mail_queued: UGauge,
     /// Refused changes by reason code.
     rejections: Family<Labels, Counter>,
     /// HTTP requests by route and method.
@@ -162,6 +167,9 @@ impl Default for Metrics {
             files_bytes: UGauge::default(),
             files: UGauge::default(),
             files_quota_bytes: UGauge::default(),
+            mail_sent: Counter::default(),
+            mail_failed: Counter::default(),
+            mail_queued: UGauge::default(),
             rejections: Family::default(),
             http: Family::new_with_constructor(seconds),
             jobs: Family::new_with_constructor(seconds),
@@ -313,6 +321,21 @@ impl Metrics {
             "The most bytes of files this site keeps (0: no limit)",
             Unit::Bytes,
             self.files_quota_bytes.clone(),
+        );
+        r.register(
+            "mail_sent",
+            "Mails the SMTP server accepted",
+            self.mail_sent.clone(),
+        );
+        r.register(
+            "mail_failed",
+            "Mails given up: refused by the SMTP server, or uncertain after a timeout",
+            self.mail_failed.clone(),
+        );
+        r.register(
+            "mail_queued",
+            "Mails waiting in the queue (their delay, a digest's hour, or a retry)",
+            self.mail_queued.clone(),
         );
         r.register(
             "peers_connected",

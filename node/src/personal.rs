@@ -79,6 +79,92 @@ pub struct Settings {
     /// The secret of the employee's feed URLs (Atom, for feed readers), once drawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feed_token: Option<String>,
+    /// What the employee is sent by e-mail.
+    #[serde(default)]
+    pub mail: MailPrefs,
+    /// The secret of the employee's one-click unsubscribe links, once drawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail_token: Option<String>,
+}
+
+/// What an employee is sent by e-mail, and in which language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MailPrefs {
+    /// Mentions and posts on one's wall.
+    pub mentions: bool,
+    /// Posts in threads one follows.
+    pub replies: bool,
+    /// Invitations to groups, and requests to join groups one owns.
+    pub groups: bool,
+    /// A digest of what one has not read.
+    pub digest: DigestEvery,
+    /// `en` or `fr`; none: the profile's language, else English.
+    pub lang: Option<String>,
+}
+
+impl Default for MailPrefs {
+    fn default() -> MailPrefs {
+        MailPrefs {
+            mentions: true,
+            replies: true,
+            groups: true,
+            digest: DigestEvery::Off,
+            lang: None,
+        }
+    }
+}
+
+impl MailPrefs {
+    /// Whether a notification of `kind` is mailed.
+    pub fn wants(&self, kind: NoticeKind) -> bool {
+        match kind {
+            NoticeKind::Mention | NoticeKind::Wall => self.mentions,
+            NoticeKind::Reply => self.replies,
+            NoticeKind::Invitation | NoticeKind::JoinRequest => self.groups,
+            NoticeKind::Event | NoticeKind::Reminder | NoticeKind::PollClosed => false,
+        }
+    }
+
+    /// Nothing at all (what one-click unsubscribing leaves).
+    pub fn none(lang: Option<String>) -> MailPrefs {
+        MailPrefs {
+            mentions: false,
+            replies: false,
+            groups: false,
+            digest: DigestEvery::Off,
+            lang,
+        }
+    }
+}
+
+/// How often a digest is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DigestEvery {
+    #[default]
+    Off,
+    Daily,
+    Weekly,
+}
+
+impl DigestEvery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DigestEvery::Off => "off",
+            DigestEvery::Daily => "daily",
+            DigestEvery::Weekly => "weekly",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DigestEvery> {
+        match s {
+            "off" => Some(DigestEvery::Off),
+            "daily" => Some(DigestEvery::Daily),
+            "weekly" => Some(DigestEvery::Weekly),
+            _ => None,
+        }
+    }
 }
 
 /// How often reminders are looked for (ms), and how long before an event its attendees are
@@ -126,6 +212,8 @@ fn already_told(
         .any(|n| !n.read && n.kind == kind && n.doc == doc && n.by == by))
 }
 
+/// `mail_after`: when mail is sent from this site, how long (ms) a notification that may be
+/// mailed waits before its mail is due (see [`crate::mail`]).
 pub(crate) fn deliver(
     store: &crate::Store,
     model: &crate::readmodel::ReadModel,
@@ -133,6 +221,7 @@ pub(crate) fn deliver(
     site: &str,
     notices: Vec<crate::readmodel::Notice>,
     now: i64,
+    mail_after: Option<i64>,
 ) -> Result<Vec<String>, crate::StoreError> {
     use crate::access::{self, Access};
     use crate::readmodel::Notice;
@@ -143,7 +232,21 @@ pub(crate) fn deliver(
     };
     let mut notified: Vec<String> = Vec::new();
     let mut add = |who: &str, n: Notification| -> Result<(), crate::StoreError> {
-        store.add_notification(who, n)?;
+        let kind = n.kind;
+        let id = store.add_notification(who, n)?;
+        if let Some(delay) = mail_after
+            && store.settings(who)?.mail.wants(kind)
+        {
+            store.queue_mail(
+                &crate::store::MailJob {
+                    employee: who.to_owned(),
+                    what: crate::store::MailWhat::Notice(id),
+                    sending: None,
+                    attempts: 0,
+                },
+                now.saturating_add(delay),
+            )?;
+        }
         if !notified.iter().any(|w| w == who) {
             notified.push(who.to_owned());
         }

@@ -286,6 +286,11 @@ impl Reader {
         Ok(out)
     }
 
+    /// How many mails wait in the queue.
+    pub fn queued_mail(&self) -> usize {
+        self.store.queued_mail()
+    }
+
     /// This node's site.
     pub fn site(&self) -> &str {
         &self.site

@@ -63,6 +63,8 @@ pub struct NodeHandle {
     transfers: crate::transfer::Transfers,
     /// How this site follows outside feeds.
     feeds: FeedSettings,
+    /// How this site sends mail, if it does.
+    mail: Option<crate::mail::MailSettings>,
     events: tokio::sync::broadcast::Sender<Live>,
     metrics: Arc<Metrics>,
     site: String,
@@ -128,6 +130,11 @@ impl NodeHandle {
     /// How this site follows outside feeds.
     pub fn feeds(&self) -> &FeedSettings {
         &self.feeds
+    }
+
+    /// How this site sends mail, if it does.
+    pub fn mail(&self) -> Option<&crate::mail::MailSettings> {
+        self.mail.as_ref()
     }
 
     pub fn reader(&self) -> &crate::Reader {
@@ -271,6 +278,17 @@ pub async fn start_with(
     core.ensure_all_company(clock.now_ms())?;
     core.commit()?;
     core.set_cache_documents(config.cache_documents);
+    let mail = crate::mail::MailSettings::of(config)?;
+    core.set_mail_after(mail.as_ref().map(|m| m.delay_ms));
+    // Mails a previous run was handing to the SMTP server when it stopped may have left:
+    // they are not sent again (never twice).
+    let unsure = core.store().drop_unsent_mail()?;
+    if unsure > 0 {
+        tracing::warn!(
+            mails = unsure,
+            "mails being sent when the node stopped were not sent again (they may have left)"
+        );
+    }
 
     let keypair = identity::Keypair::ed25519_from_bytes(*node_key.to_seed())
         .map_err(|e| NodeError::Config(format!("node key: {e}")))?;
@@ -344,6 +362,7 @@ pub async fn start_with(
             },
         },
         max_file_bytes: config.max_file_mb.saturating_mul(1024 * 1024),
+        mail: mail.clone(),
         events: events.clone(),
         metrics: metrics.clone(),
         site: config.site.clone(),
@@ -392,6 +411,11 @@ pub async fn start_with(
                 }
             }
         });
+    }
+    if mail.is_some() {
+        // Mail is handed to the SMTP server off the core's loop.
+        let service = crate::service::Service::new(handle.clone(), clock.clone(), rng.clone());
+        tokio::spawn(async move { service.send_mail_forever().await });
     }
     if config.feed_bot.is_some() {
         // Followed feeds are fetched off the core's loop; their items are posted through it.

@@ -61,6 +61,7 @@ mod files;
 mod following;
 mod groups;
 mod library;
+mod mail;
 mod people;
 mod personal;
 mod polls;

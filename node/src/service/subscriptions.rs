@@ -19,6 +19,8 @@ pub enum Subscription {
     Calendar,
     /// Atom feeds of what the employee may read.
     Feeds,
+    /// The one-click unsubscribe links of the employee's mails.
+    Mail,
 }
 
 impl Subscription {
@@ -27,6 +29,7 @@ impl Subscription {
         match self {
             Subscription::Calendar => b"ca",
             Subscription::Feeds => b"fe",
+            Subscription::Mail => b"mu",
         }
     }
 
@@ -34,6 +37,7 @@ impl Subscription {
         match self {
             Subscription::Calendar => &mut s.calendar_token,
             Subscription::Feeds => &mut s.feed_token,
+            Subscription::Mail => &mut s.mail_token,
         }
     }
 
@@ -41,6 +45,7 @@ impl Subscription {
         match self {
             Subscription::Calendar => "subscriptions.calendar",
             Subscription::Feeds => "subscriptions.feeds",
+            Subscription::Mail => "subscriptions.mail",
         }
     }
 }

@@ -57,7 +57,9 @@ pub(super) const ACCOUNTS: &str = "accounts";
 /// * `up\0<employee>\0<blob hash>`: JSON `FileInfo` of a file the employee uploaded;
 /// * `rm\0<employee>\0<kind>:<thread>`: a reminder or a closed poll the employee was told of;
 /// * `dm\0<employee>\0<thread>`: an announcement the employee dismissed (empty);
-/// * `bm\0<employee>\0<thread>\0<post>`: a bookmark, i64 BE the time it was kept.
+/// * `bm\0<employee>\0<thread>\0<post>`: a bookmark, i64 BE the time it was kept;
+/// * `ml\0<u64 BE due ms>\0<u64 BE id>`: JSON `MailJob`, a mail to send (see `mail.rs`);
+/// * `md\0<employee>`: the key of the employee's scheduled digest in `ml`.
 pub(super) const PERSONAL: &str = "personal";
 
 /// Web sessions of this site's employees, never replicated. Key: the SHA-256 of the

@@ -15,6 +15,7 @@
 
 mod compact;
 mod log;
+mod mail;
 mod maps;
 mod personal;
 mod sessions;
@@ -29,6 +30,7 @@ use weft_crdt::DocId;
 use weft_keys::KeyId;
 
 pub use compact::Compacted;
+pub use mail::{MailJob, MailKey, MailWhat};
 pub use maps::FORMAT_VERSION;
 pub use sessions::SessionRecord;
 pub use snapshot::GroupRecord;

@@ -286,6 +286,15 @@ impl Store {
         Ok(out)
     }
 
+    /// One of `employee`'s notifications, if it is still kept.
+    pub fn notification(&self, employee: &str, id: u64) -> Result<Option<Notification>, StoreError> {
+        self.personal
+            .get(key(&[b"nt", employee.as_bytes(), &id.to_be_bytes()]))
+            .map_err(io("reading a notification"))?
+            .map(|v| serde_json::from_slice(&v).map_err(corrupt))
+            .transpose()
+    }
+
     /// How many of `employee`'s notifications are unread.
     pub fn unread_notifications(&self, employee: &str) -> Result<usize, StoreError> {
         let prefix = key(&[b"nt", employee.as_bytes(), b""]);
@@ -634,6 +643,7 @@ mod tests {
                     read_before: 7,
                     calendar_token: None,
                     feed_token: None,
+                    ..Settings::default()
                 },
             )
             .unwrap();
