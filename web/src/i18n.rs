@@ -476,6 +476,39 @@ impl Lang {
             ),
             "the_other_group" => ("the other group", "l'autre groupe"),
             "unmerge" => ("Undo the merge", "Annuler la fusion"),
+            "unsubscribe" => ("Unsubscribe", "Se désabonner"),
+            "unsubscribe_intro" => (
+                "Stop every mail Weft sends you: notifications and digests. You can turn them on again in your mail settings.",
+                "Ne plus recevoir aucun e-mail de Weft : ni notifications ni résumés. Vous pourrez les réactiver dans vos réglages.",
+            ),
+            "unsubscribe_button" => ("Unsubscribe from every mail", "Me désabonner de tous les e-mails"),
+            "unsubscribed" => ("You are unsubscribed", "Vous êtes désabonné"),
+            "unsubscribed_intro" => (
+                "Weft will send you no more mail. To choose again:",
+                "Weft ne vous enverra plus d'e-mail. Pour choisir à nouveau :",
+            ),
+            "mail_settings" => ("Mail settings", "Réglages des e-mails"),
+            "mail_off_here" => (
+                "This site sends no mail yet; your choices apply once it does.",
+                "Ce site n'envoie pas encore d'e-mails ; vos choix s'appliqueront dès qu'il le fera.",
+            ),
+            "mail_when" => (
+                "Mail me when I have not seen it in Weft within a few minutes:",
+                "M'écrire quand je ne l'ai pas vu dans Weft au bout de quelques minutes :",
+            ),
+            "mail_mentions" => ("Mentions and posts on my wall", "Mentions et messages sur mon mur"),
+            "mail_replies" => ("Replies in threads I follow", "Réponses dans les fils que je suis"),
+            "mail_groups" => (
+                "Invitations, and requests to join my groups",
+                "Invitations, et demandes pour rejoindre mes groupes",
+            ),
+            "mail_digest" => ("Digest of what I have not read", "Résumé de ce que je n'ai pas lu"),
+            "digest_off" => ("None", "Aucun"),
+            "digest_daily" => ("Every morning", "Chaque matin"),
+            "digest_weekly" => ("Every Monday morning", "Chaque lundi matin"),
+            "mail_lang" => ("Language of mails", "Langue des e-mails"),
+            "mail_lang_profile" => ("My profile's", "Celle de mon profil"),
+            "digest_now" => ("Mail me my digest now", "M'envoyer mon résumé maintenant"),
             _ => ("", ""),
         };
         match self {
@@ -519,6 +552,8 @@ mod tests {
             include_str!("ui/events.rs"),
             include_str!("ui/social.rs"),
             include_str!("ui/community.rs"),
+            include_str!("ui/mail.rs"),
+            include_str!("mail.rs"),
         ];
         let mut keys = Vec::new();
         for src in sources {

@@ -51,6 +51,7 @@ pub mod ical;
 pub mod invite;
 pub mod json;
 pub mod library;
+pub mod mail;
 pub mod markdown;
 pub mod openapi;
 pub mod ops;
@@ -133,10 +134,12 @@ fn router_with_state(state: AppState) -> Router {
                 .merge(personal::routes())
                 .merge(content::routes())
                 .merge(files::routes())
+                .merge(mail::api_routes())
                 .layer(axum::middleware::from_fn(cookie_writes_are_json)),
         )
         .merge(ical::routes())
         .merge(atom::routes())
+        .merge(mail::routes())
         .merge(ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

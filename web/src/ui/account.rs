@@ -278,7 +278,10 @@ pub(super) async fn notifications_page(State(state): State<AppState>, v: Viewer)
         t("notifications"),
         Some(&v),
         html! {
-            h1 { (t("notifications")) }
+            div.heading {
+                h1 { (t("notifications")) }
+                a.button.secondary href="/settings/mail" { (t("mail_settings")) }
+            }
             @if items.is_empty() { p.muted { (t("no_notifications")) } }
             ul.notices {
                 @for n in &items {

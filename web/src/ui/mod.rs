@@ -22,11 +22,17 @@ mod groups;
 mod layout;
 mod library;
 mod login;
+mod mail;
 mod manage;
 mod profile;
 mod search;
 mod social;
 mod threads;
+
+/// A page without a viewer (for pages reached from outside a session, e.g. from a mail).
+pub(crate) fn bare_page(lang: crate::i18n::Lang, title: &str, body: maud::Markup) -> axum::response::Response {
+    layout::page(lang, title, None, body)
+}
 
 /// The UI's routes.
 pub fn routes() -> Router<AppState> {
@@ -107,6 +113,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/threads/{id}/mark", post(community::mark_submit))
         .route("/moderation", get(community::queue_page))
+        .route("/settings/mail", get(mail::mail_page).post(mail::mail_save))
+        .route("/settings/mail/digest", post(mail::digest_now))
         .route("/moderation/duplicates", get(community::duplicates_page))
         .route("/groups/{id}/merge", post(community::merge_submit))
         .route("/people/{id}/wall", post(social::wall_post))
