@@ -597,8 +597,8 @@ mod tests {
         let smtp = c.smtp.as_ref().unwrap();
         assert_eq!((smtp.port, smtp.tls), (587, SmtpTls::Starttls));
         assert!(!format!("{c:?}").contains("hunter2"));
-        let bad = Config::from_toml(&text.replace("Weft Paris <weft@example.com>", "nobody"))
-            .unwrap();
+        let bad =
+            Config::from_toml(&text.replace("Weft Paris <weft@example.com>", "nobody")).unwrap();
         assert_eq!(bad.validate().unwrap_err().key, "smtp.from");
         assert!(Config::from_toml(&text.replace("host", "hots")).is_err());
         let mut c = c;

@@ -74,10 +74,9 @@ impl MailSettings {
             .port(smtp.port)
             .timeout(Some(std::time::Duration::from_secs(30)));
         if let (Some(u), Some(p)) = (&smtp.username, &smtp.password) {
-            builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
-                u.clone(),
-                p.0.clone(),
-            ));
+            builder = builder.credentials(
+                lettre::transport::smtp::authentication::Credentials::new(u.clone(), p.0.clone()),
+            );
         }
         let from: Mailbox = smtp
             .from
@@ -93,7 +92,8 @@ impl MailSettings {
             transport: builder.build(),
             from,
             base_url,
-            delay_ms: i64::try_from(config.mail_delay_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+            delay_ms: i64::try_from(config.mail_delay_secs.saturating_mul(1000))
+                .unwrap_or(i64::MAX),
             digest_hour: config.digest_hour,
         }))
     }
@@ -141,7 +141,12 @@ pub fn retry_after(attempts: u32) -> i64 {
 
 /// The next time (ms) a digest `every` is due after `now`: `hour`:00 in `zone`, on a Monday
 /// for weekly ones. `None` when off.
-pub fn next_digest(now: i64, zone: &jiff::tz::TimeZone, hour: u8, every: DigestEvery) -> Option<i64> {
+pub fn next_digest(
+    now: i64,
+    zone: &jiff::tz::TimeZone,
+    hour: u8,
+    every: DigestEvery,
+) -> Option<i64> {
     if every == DigestEvery::Off {
         return None;
     }
@@ -229,9 +234,15 @@ impl Recipient<'_> {
     fn footer_text(&self, why: &str) -> String {
         format!(
             "\n-- \n{why}\n{}: {}/settings/mail\n{}: {}\n",
-            self.lang.pick("Choose what Weft mails you", "Choisir ce que Weft vous envoie"),
+            self.lang.pick(
+                "Choose what Weft mails you",
+                "Choisir ce que Weft vous envoie"
+            ),
             self.base_url,
-            self.lang.pick("Unsubscribe from every mail", "Se désabonner de tous les e-mails"),
+            self.lang.pick(
+                "Unsubscribe from every mail",
+                "Se désabonner de tous les e-mails"
+            ),
             self.unsubscribe
         )
     }
@@ -241,9 +252,15 @@ impl Recipient<'_> {
             "<hr><p style=\"color:#5b6675;font-size:13px\">{}<br><a href=\"{}/settings/mail\">{}</a> · <a href=\"{}\">{}</a></p>",
             esc(why),
             esc(self.base_url),
-            self.lang.pick("Choose what Weft mails you", "Choisir ce que Weft vous envoie"),
+            self.lang.pick(
+                "Choose what Weft mails you",
+                "Choisir ce que Weft vous envoie"
+            ),
             esc(&self.unsubscribe),
-            self.lang.pick("Unsubscribe from every mail", "Se désabonner de tous les e-mails"),
+            self.lang.pick(
+                "Unsubscribe from every mail",
+                "Se désabonner de tous les e-mails"
+            ),
         )
     }
 }
@@ -396,7 +413,11 @@ pub fn digest_mail(
     );
     for (group, threads) in groups {
         let _ = writeln!(text, "\n== {group} ==");
-        let _ = write!(html, "<h2 style=\"font-size:16px;margin-top:20px\">{}</h2><ul>", esc(group));
+        let _ = write!(
+            html,
+            "<h2 style=\"font-size:16px;margin-top:20px\">{}</h2><ul>",
+            esc(group)
+        );
         for t in threads {
             let link = format!("{}/threads/{}", r.base_url, t.thread);
             let replies = match l {
@@ -445,7 +466,9 @@ mod tests {
     #[test]
     fn digests_fall_at_the_hour_in_the_employees_zone_and_weekly_ones_on_mondays() {
         // Friday 2026-12-04 10:00 UTC.
-        let now = jiff::Timestamp::from_second(1_796_378_400).unwrap().as_millisecond();
+        let now = jiff::Timestamp::from_second(1_796_378_400)
+            .unwrap()
+            .as_millisecond();
         let paris = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
         let at = |ms: i64| {
             jiff::Timestamp::from_millisecond(ms)
@@ -504,7 +527,10 @@ mod tests {
         )
         .unwrap();
         let raw = String::from_utf8(m.formatted()).unwrap();
-        assert!(raw.contains("List-Unsubscribe: <https://weft.paris.example.com/mail/unsubscribe/abc>"), "{raw}");
+        assert!(
+            raw.contains("List-Unsubscribe: <https://weft.paris.example.com/mail/unsubscribe/abc>"),
+            "{raw}"
+        );
         assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
         assert!(raw.contains("multipart/alternative"));
         assert!(raw.contains("text/plain") && raw.contains("text/html"));

@@ -13,6 +13,7 @@ mod files;
 mod harness;
 mod hostile;
 mod library;
+mod mail;
 mod net;
 mod trust;
 mod ui;

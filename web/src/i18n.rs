@@ -481,7 +481,10 @@ impl Lang {
                 "Stop every mail Weft sends you: notifications and digests. You can turn them on again in your mail settings.",
                 "Ne plus recevoir aucun e-mail de Weft : ni notifications ni résumés. Vous pourrez les réactiver dans vos réglages.",
             ),
-            "unsubscribe_button" => ("Unsubscribe from every mail", "Me désabonner de tous les e-mails"),
+            "unsubscribe_button" => (
+                "Unsubscribe from every mail",
+                "Me désabonner de tous les e-mails",
+            ),
             "unsubscribed" => ("You are unsubscribed", "Vous êtes désabonné"),
             "unsubscribed_intro" => (
                 "Weft will send you no more mail. To choose again:",
@@ -496,13 +499,22 @@ impl Lang {
                 "Mail me when I have not seen it in Weft within a few minutes:",
                 "M'écrire quand je ne l'ai pas vu dans Weft au bout de quelques minutes :",
             ),
-            "mail_mentions" => ("Mentions and posts on my wall", "Mentions et messages sur mon mur"),
-            "mail_replies" => ("Replies in threads I follow", "Réponses dans les fils que je suis"),
+            "mail_mentions" => (
+                "Mentions and posts on my wall",
+                "Mentions et messages sur mon mur",
+            ),
+            "mail_replies" => (
+                "Replies in threads I follow",
+                "Réponses dans les fils que je suis",
+            ),
             "mail_groups" => (
                 "Invitations, and requests to join my groups",
                 "Invitations, et demandes pour rejoindre mes groupes",
             ),
-            "mail_digest" => ("Digest of what I have not read", "Résumé de ce que je n'ai pas lu"),
+            "mail_digest" => (
+                "Digest of what I have not read",
+                "Résumé de ce que je n'ai pas lu",
+            ),
             "digest_off" => ("None", "Aucun"),
             "digest_daily" => ("Every morning", "Chaque matin"),
             "digest_weekly" => ("Every Monday morning", "Chaque lundi matin"),

@@ -11,8 +11,8 @@ use super::{Service, Viewer};
 use crate::core::Core;
 use crate::error::NodeError;
 use crate::mail::{
-    DIGEST_MAX, DigestThread, MAX_ATTEMPTS, MailSettings, NoticeMail, Outcome, Outgoing,
-    Recipient, digest_mail, lang_of, next_digest, notice_mail, retry_after,
+    DIGEST_MAX, DigestThread, MAX_ATTEMPTS, MailSettings, NoticeMail, Outcome, Outgoing, Recipient,
+    digest_mail, lang_of, next_digest, notice_mail, retry_after,
 };
 use crate::personal::{DigestEvery, MailPrefs, NoticeKind};
 use crate::store::{MailJob, MailKey, MailWhat};
@@ -135,7 +135,9 @@ impl Service {
                 let now = self.now_ms();
                 let (key, job) = (out.key, out.job);
                 match self
-                    .run("mail.done", move |c| c.mail_outcome(&key, &job, outcome, now))
+                    .run("mail.done", move |c| {
+                        c.mail_outcome(&key, &job, outcome, now)
+                    })
                     .await
                 {
                     Ok(()) => {}
@@ -282,7 +284,9 @@ impl Core {
             .and_then(|p| p.locale);
         let unsubscribe_token = match settings.mail_token {
             Some(t) => t,
-            None => self.set_subscription_token(&job.employee, Subscription::Mail, &token()?, false)?,
+            None => {
+                self.set_subscription_token(&job.employee, Subscription::Mail, &token()?, false)?
+            }
         };
         let r = Recipient {
             to: lettre::message::Mailbox::new(Some(e.display_name.clone()), address),
@@ -301,7 +305,12 @@ impl Core {
                 let name_of = |c: &Core, who: &str| {
                     c.replica()
                         .directory()
-                        .and_then(|d| d.directory.employees.get(who).map(|e| e.display_name.clone()))
+                        .and_then(|d| {
+                            d.directory
+                                .employees
+                                .get(who)
+                                .map(|e| e.display_name.clone())
+                        })
                         .unwrap_or_else(|| who.to_owned())
                 };
                 let by_name = name_of(self, &n.by);

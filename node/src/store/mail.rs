@@ -150,7 +150,12 @@ impl Store {
     }
 
     /// Puts a mail back in the queue, due at `due` (the server could not take it).
-    pub fn mail_later(&self, key: &MailKey, job: &MailJob, due: i64) -> Result<MailKey, StoreError> {
+    pub fn mail_later(
+        &self,
+        key: &MailKey,
+        job: &MailJob,
+        due: i64,
+    ) -> Result<MailKey, StoreError> {
         self.mail_done(key)?;
         let mut job = job.clone();
         job.sending = None;
@@ -206,9 +211,7 @@ impl Store {
             .remove(digest_index(employee))
             .map_err(io("removing a digest"))?
         {
-            self.personal
-                .remove(k)
-                .map_err(io("removing a digest"))?;
+            self.personal.remove(k).map_err(io("removing a digest"))?;
         }
         Ok(())
     }

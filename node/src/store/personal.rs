@@ -287,7 +287,11 @@ impl Store {
     }
 
     /// One of `employee`'s notifications, if it is still kept.
-    pub fn notification(&self, employee: &str, id: u64) -> Result<Option<Notification>, StoreError> {
+    pub fn notification(
+        &self,
+        employee: &str,
+        id: u64,
+    ) -> Result<Option<Notification>, StoreError> {
         self.personal
             .get(key(&[b"nt", employee.as_bytes(), &id.to_be_bytes()]))
             .map_err(io("reading a notification"))?

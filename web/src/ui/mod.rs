@@ -30,7 +30,11 @@ mod social;
 mod threads;
 
 /// A page without a viewer (for pages reached from outside a session, e.g. from a mail).
-pub(crate) fn bare_page(lang: crate::i18n::Lang, title: &str, body: maud::Markup) -> axum::response::Response {
+pub(crate) fn bare_page(
+    lang: crate::i18n::Lang,
+    title: &str,
+    body: maud::Markup,
+) -> axum::response::Response {
     layout::page(lang, title, None, body)
 }
 
