@@ -206,15 +206,15 @@ pub use change::{DecodeError, SignedChange};
 pub use doc::Doc;
 pub use ids::{DocId, DocKind};
 pub use local::{
-    Attachment, Author, GroupSettings, LocalError, MAX_ATTACHMENTS, MAX_BODY, MAX_FILE_TEXT,
-    MAX_FOLDER, MAX_PICTURE, MAX_POLL_OPTIONS, MAX_REASON, NewAnnouncement, NewEvent, NewGroup,
-    NewPoll, ProfileUpdate, RSVP_ANSWERS, ThreadExtras, Thumbnail, clean_folder, post_id,
-    report_key,
+    Attachment, Author, CardFields, GroupSettings, LocalError, MAX_ATTACHMENTS, MAX_BODY,
+    MAX_FILE_TEXT, MAX_FOLDER, MAX_PICTURE, MAX_POLL_OPTIONS, MAX_REASON, NewAnnouncement,
+    NewEvent, NewGroup, NewPoll, ProfileUpdate, RSVP_ANSWERS, ThreadExtras, Thumbnail,
+    clean_folder, post_id, report_key,
 };
 pub use replica::{DocSource, DocSummary, IngestReport, Rejection, Replica, Waiting};
 pub use rules::{ThreadMark, Visibility};
 pub use views::{
-    AnnouncementView, AttachmentView, EventView, GroupView, Moderated, PollView, PostView,
-    ProfileView, ReportView, ThreadView,
+    AnnouncementView, AttachmentView, CardView, EventView, GroupView, Moderated, PollView,
+    PostView, ProfileView, ReportView, ThreadView,
 };
 pub use weft_keys as keys;

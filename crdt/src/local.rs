@@ -133,7 +133,25 @@ pub struct ThreadExtras<'a> {
     pub library: Option<&'a str>,
     /// Files the first post carries (written with it).
     pub files: &'a [Attachment],
+    /// The card of this (private) group: a thread of the All company group that every site
+    /// holds, saying the group's name (its title), description (its first post), owners
+    /// and member count, so employees anywhere can find it and ask to join.
+    pub card_of: Option<&'a DocId>,
 }
+
+/// What a group's card says (see [`ThreadExtras::card_of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardFields<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub owners: &'a [String],
+    pub members: u64,
+    /// The group is no longer private (public: every site holds it; secret: unlisted).
+    pub withdrawn: bool,
+}
+
+/// The longest list of owners a card names (bytes).
+pub const MAX_CARD_OWNERS: usize = 4_000;
 
 /// The longest folder path of a library document.
 pub const MAX_FOLDER: usize = 200;
@@ -912,6 +930,7 @@ impl Replica {
             announcement,
             library,
             files,
+            card_of,
         } = extras;
         check_files(files)?;
         let folder = library.map(clean_folder);
@@ -959,6 +978,9 @@ impl Replica {
                 }
                 if question {
                     tx.put(ROOT, "question", true)?;
+                }
+                if let Some(g) = card_of {
+                    tx.put(ROOT, "card_of", g.as_str())?;
                 }
                 if let Some(f) = &folder {
                     tx.put(ROOT, "library", true)?;
@@ -1287,6 +1309,40 @@ impl Replica {
             tx.put(&mark, "by", me.as_str())?;
             tx.put(&mark, "reason", reason)?;
             tx.put(&mark, "at", ScalarValue::Timestamp(now))?;
+            Ok(())
+        })
+    }
+
+    /// Writes a group's card again (its author only): name, description, owners, member
+    /// count, or withdrawn.
+    pub fn update_card(
+        &mut self,
+        author: &Author,
+        card: &DocId,
+        fields: &CardFields<'_>,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        let name = fields.name.trim();
+        if name.is_empty() {
+            return Err(LocalError::Invalid("a group needs a name"));
+        }
+        limit("name", name, MAX_TITLE)?;
+        limit("description", fields.description, MAX_BODY)?;
+        let owners = fields.owners.join(" ");
+        limit("owners", &owners, MAX_CARD_OWNERS)?;
+        let group = self.thread_group(card)?;
+        let root_post = self
+            .doc(card)
+            .and_then(|d| d.root_str("root_post"))
+            .ok_or(LocalError::Invalid("not a card"))?;
+        self.local_change(author, Target::Existing(card), Some(&group), now, |tx| {
+            tx.put(ROOT, "title", name)?;
+            tx.put(ROOT, "card_owners", owners.as_str())?;
+            tx.put(ROOT, "card_members", ScalarValue::Uint(fields.members))?;
+            tx.put(ROOT, "card_withdrawn", fields.withdrawn)?;
+            let posts = root_map(tx, "posts")?;
+            let post = existing_post(tx, &posts, &root_post)?;
+            tx.put(&post, "body", fields.description)?;
             Ok(())
         })
     }

@@ -1417,12 +1417,19 @@ impl Replica {
         if !self.replaying {
             // Rules that read the thread itself at the change's dependencies: a vote's (its
             // poll), an RSVP's (its event), a moderation mark's (whose wall it is), a
-            // folder's (whether it is a library document).
+            // folder's (whether it is a library document), a card's fields (whether it is
+            // a card).
             let reads_thread = || {
                 analysis.writes.iter().any(|w| {
                     matches!(
                         w.path.first().map(String::as_str),
-                        Some("moderation" | "folder")
+                        Some(
+                            "moderation"
+                                | "folder"
+                                | "card_owners"
+                                | "card_members"
+                                | "card_withdrawn"
+                        )
                     ) || w.path.first().map(String::as_str) == Some("reactions")
                         && w.path
                             .get(1)

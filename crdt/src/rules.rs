@@ -386,6 +386,45 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
                     return Err(deny(w, "set once, when the thread is created"));
                 }
             }
+            (1, Some("card_owners" | "card_members" | "card_withdrawn")) => {
+                // A group's card: written by its author alone (who made the card thread).
+                let card = root_put(writes, "card_of").is_some()
+                    || ctx.doc.root_str_at("card_of", ctx.change.deps()).is_some();
+                if !card {
+                    return Err(deny(w, "only a group's card says its owners and members"));
+                }
+                if ctx.doc.creator().is_some_and(|c| c != ctx.author) {
+                    return Err(deny(w, "a card is written by its author"));
+                }
+                let typed = match (w.path[0].as_str(), &w.action) {
+                    ("card_owners", WriteAction::Put(ScalarValue::Str(o))) => {
+                        o.len() <= crate::local::MAX_CARD_OWNERS
+                    }
+                    (
+                        "card_members",
+                        WriteAction::Put(ScalarValue::Uint(_) | ScalarValue::Int(_)),
+                    ) => true,
+                    ("card_withdrawn", WriteAction::Put(ScalarValue::Boolean(_))) => true,
+                    _ => false,
+                };
+                if !typed {
+                    return Err(deny(
+                        w,
+                        "owners are a text, members a number, withdrawn true or false",
+                    ));
+                }
+            }
+            (1, Some("card_of")) => {
+                if !is_genesis {
+                    return Err(deny(w, "set once, when the thread is created"));
+                }
+                if str_value(w)
+                    .and_then(|g| crate::DocId::parse(g).ok())
+                    .is_none_or(|g| g.kind() != DocKind::Group)
+                {
+                    return Err(deny(w, "a card is of a group"));
+                }
+            }
             (1, Some("wall_of" | "question" | "library")) => {
                 if !is_genesis {
                     return Err(deny(w, "set once, when the thread is created"));

@@ -265,6 +265,15 @@ pub struct Moderated {
     pub at: i64,
 }
 
+/// What a group's card says besides its name and description.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CardView {
+    pub group: DocId,
+    pub owners: Vec<String>,
+    pub members: u64,
+    pub withdrawn: bool,
+}
+
 /// An employee's report of a post to the thread's moderators.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportView {
@@ -424,6 +433,9 @@ pub struct ThreadView {
     pub pinned: bool,
     /// A community manager's mark: official or outdated.
     pub mark: Option<crate::rules::ThreadMark>,
+    /// A group's card: the group it is of, and what it says besides its title (the group's
+    /// name) and first post (its description).
+    pub card: Option<CardView>,
     /// Reports of its posts, oldest first (open or closed: see [`ThreadView::open_reports`]).
     pub reports: Vec<ReportView>,
 }
@@ -472,6 +484,20 @@ impl ThreadView {
                 .then(|| doc.root_str("folder").unwrap_or_default()),
             question: obj_bool(doc, &root, "question").unwrap_or(false),
             pinned: obj_bool(doc, &root, "pinned").unwrap_or(false),
+            card: doc
+                .root_str("card_of")
+                .and_then(|g| DocId::parse(&g).ok())
+                .map(|group| CardView {
+                    group,
+                    owners: doc
+                        .root_str("card_owners")
+                        .map(|o| o.split_whitespace().map(str::to_owned).collect())
+                        .unwrap_or_default(),
+                    members: obj_i64(doc, &root, "card_members")
+                        .and_then(|n| u64::try_from(n).ok())
+                        .unwrap_or(0),
+                    withdrawn: obj_bool(doc, &root, "card_withdrawn").unwrap_or(false),
+                }),
             mark: doc
                 .root_str("mark")
                 .and_then(|m| crate::rules::ThreadMark::parse(&m)),

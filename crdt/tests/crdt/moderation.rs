@@ -325,3 +325,131 @@ fn community_managers_alone_merge_a_group_into_another() {
             .is_none()
     );
 }
+
+#[test]
+fn a_private_groups_card_is_written_by_its_author_alone_and_anyone_may_ask_on_it() {
+    let w = World::new(3, 6);
+    let mut a = w.replica();
+    let all = a
+        .create_group(
+            &w.authors[0],
+            &NewGroup {
+                name: "All company",
+                description: "",
+                visibility: Visibility::Public,
+                home_site: "site0",
+            },
+            1_000,
+            1,
+        )
+        .unwrap();
+    let private = a
+        .create_group(
+            &w.authors[1],
+            &NewGroup {
+                name: "Works council",
+                description: "",
+                visibility: Visibility::Private,
+                home_site: "site1",
+            },
+            1_100,
+            2,
+        )
+        .unwrap();
+    let (all_id, gid) = (all.doc().clone(), private.doc().clone());
+    let (t, l) = a
+        .create_thread_ext(
+            &w.authors[1],
+            &all_id,
+            "Works council",
+            "Préparation du CSE",
+            weft_crdt::ThreadExtras {
+                card_of: Some(&gid),
+                ..weft_crdt::ThreadExtras::default()
+            },
+            1_200,
+            3,
+        )
+        .unwrap();
+    let card = t.doc().clone();
+    // Site 2 holds All company (public) but not the private group: it reads the card.
+    let mut log = vec![all, t, l];
+    let mut r = receiver(&w, &log);
+    let v = view(&r, &card);
+    assert_eq!(v.card.as_ref().unwrap().group, gid);
+    let owners = vec!["e1".to_owned(), "e4".to_owned()];
+    log.push(
+        r.update_card(
+            &w.authors[1],
+            &card,
+            &weft_crdt::CardFields {
+                name: "Comité social",
+                description: "Le CSE de Paris",
+                owners: &owners,
+                members: 12,
+                withdrawn: false,
+            },
+            1_300,
+        )
+        .unwrap(),
+    );
+    let mut r = receiver(&w, &log);
+    let v = view(&r, &card);
+    let c = v.card.as_ref().unwrap();
+    assert_eq!(
+        (v.title.as_str(), c.members, &c.owners),
+        ("Comité social", 12, &owners)
+    );
+    assert_eq!(v.posts[0].body, "Le CSE de Paris");
+    // Someone else may not rewrite it, nor make a plain thread a card afterwards.
+    let heads = group_heads(&r, &card);
+    let c = unchecked_change(
+        &r,
+        &w.authors[2],
+        Some(&card),
+        DocKind::Thread,
+        heads.clone(),
+        1_400,
+        |tx| tx.put(ROOT, "card_members", automerge::ScalarValue::Uint(999)),
+    )
+    .unwrap();
+    assert_rejected(&mut r, c, "a card rewritten by another");
+    let c = unchecked_change(
+        &r,
+        &w.authors[1],
+        Some(&card),
+        DocKind::Thread,
+        heads.clone(),
+        1_400,
+        |tx| tx.put(ROOT, "card_of", "g-00000000000000000000000000000009"),
+    )
+    .unwrap();
+    assert_rejected(&mut r, c, "a card moved to another group");
+    let (plain, pl) = r
+        .create_thread(&w.authors[2], &all_id, "Plain", "text", 1_500, 4)
+        .unwrap();
+    let plain_id = plain.doc().clone();
+    log.extend([plain, pl]);
+    let mut r = receiver(&w, &log);
+    let heads = group_heads(&r, &plain_id);
+    let c = unchecked_change(
+        &r,
+        &w.authors[2],
+        Some(&plain_id),
+        DocKind::Thread,
+        heads,
+        1_600,
+        |tx| tx.put(ROOT, "card_owners", "e2"),
+    )
+    .unwrap();
+    assert_rejected(&mut r, c, "card fields on a plain thread");
+    // Anyone asks to join on it (a reaction of their own on its first post).
+    let root = view(&r, &card).posts[0].id.clone();
+    log.push(
+        r.react(&w.authors[5], &card, &root, "join", true, 1_700)
+            .unwrap(),
+    );
+    let r = receiver(&w, &log);
+    let asked = &view(&r, &card).posts[0].reactions["join"];
+    assert_eq!(asked, &["e5".to_owned()]);
+}
