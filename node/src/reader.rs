@@ -617,6 +617,11 @@ impl Reader {
             .and_then(|b| serde_json::from_slice(&b).ok()))
     }
 
+    /// The requests made on `group`'s card that an owner here declined.
+    pub fn card_declined(&self, group: &DocId) -> Result<HashSet<String>, NodeError> {
+        Ok(self.store.card_declined(group)?)
+    }
+
     /// The announcements `employee` dismissed.
     pub fn dismissed(&self, employee: &str) -> Result<HashSet<DocId>, NodeError> {
         Ok(self.store.dismissed(employee)?)

@@ -29,6 +29,9 @@ fn genesis_nonce(doc: &weft_crdt::Doc) -> Option<u64> {
     }
 }
 
+/// The reaction on a card's first post by which an employee asks to join its group.
+pub const CARD_REQUEST: &str = "join";
+
 /// How many characters of a thread's first post the feed shows.
 pub const EXCERPT_CHARS: usize = 220;
 
@@ -75,6 +78,12 @@ pub struct ThreadSummary {
     /// [`ThreadView::open_reports`]); a post deleted since may have closed some.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub open_reports: usize,
+    /// A (private) group's card: what it says besides its title and excerpt, and who asked
+    /// to join on it. Filed under its group, not listed with All company's threads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<weft_crdt::CardView>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub card_requests: Vec<String>,
     /// The hashes of the files its posts carry (those a reader may be given).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
@@ -177,6 +186,8 @@ impl PartialEq for ThreadSummary {
             && self.pinned == o.pinned
             && self.mark == o.mark
             && self.open_reports == o.open_reports
+            && self.card == o.card
+            && self.card_requests == o.card_requests
             && self.polls_close == o.polls_close
             && self.files == o.files
     }
@@ -194,6 +205,8 @@ struct ThreadFiling {
     wall_of: Option<String>,
     /// A library document: filed in its group's library, not in its list.
     library: bool,
+    /// A group's card: filed under that group, not in All company's list.
+    card_of: Option<DocId>,
 }
 
 /// What every searcher's scope shares (see [`ReadModel::search_scope`]).
@@ -329,6 +342,8 @@ pub struct ReadModel {
     files: HashMap<String, BTreeSet<DocId>>,
     /// Threads with reports awaiting a moderator.
     reported: BTreeSet<DocId>,
+    /// The cards of each (private) group.
+    cards: HashMap<DocId, BTreeSet<DocId>>,
 }
 
 impl ReadModel {
@@ -423,6 +438,7 @@ impl ReadModel {
             last_activity: summary.last_activity,
             wall_of: summary.wall_of.clone(),
             library: summary.library.is_some(),
+            card_of: summary.card.as_ref().map(|c| c.group.clone()),
         };
         self.file_thread(&filed, old_activity);
     }
@@ -433,6 +449,10 @@ impl ReadModel {
                 .entry(owner.clone())
                 .or_default()
                 .insert(t.id.clone());
+            return;
+        }
+        if let Some(g) = &t.card_of {
+            self.cards.entry(g.clone()).or_default().insert(t.id.clone());
             return;
         }
         if t.library {
@@ -473,7 +493,12 @@ impl ReadModel {
             DocKind::Thread => {
                 // Summarised before: only the posts changed since (a busy thread is not read
                 // whole at every commit).
-                let since = self.threads.get(doc).map(|s| s.heads.clone());
+                // (A card is read whole: the requests on it are reactions.)
+                let since = self
+                    .threads
+                    .get(doc)
+                    .filter(|s| s.card.is_none())
+                    .map(|s| s.heads.clone());
                 let touched = since
                     .as_ref()
                     .and_then(|h| d.touched_post_views(h).map(|t| (h, t)));
@@ -589,6 +614,16 @@ impl ReadModel {
             pinned: v.pinned,
             mark: v.mark,
             open_reports: v.open_reports().count(),
+            card_requests: if v.card.is_some() {
+                v.posts
+                    .first()
+                    .and_then(|p| p.reactions.get(CARD_REQUEST))
+                    .cloned()
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            },
+            card: v.card.clone(),
             polls_close: v
                 .posts
                 .iter()
@@ -612,6 +647,24 @@ impl ReadModel {
             last_author,
             excerpt,
         };
+        // Someone new asked to join on a card: the group's owners are told (where the group
+        // is held).
+        if let Some(card) = &summary.card {
+            let before: &[String] = self
+                .threads
+                .get(&summary.id)
+                .map(|s| s.card_requests.as_slice())
+                .unwrap_or(&[]);
+            for who in summary.card_requests.iter().filter(|w| !before.contains(w)) {
+                if !unknown {
+                    notices.push(Notice::Requested {
+                        group: card.group.clone(),
+                        name: summary.title.clone(),
+                        who: who.clone(),
+                    });
+                }
+            }
+        }
         self.index_thread(&summary, old_activity);
         self.dirty.insert(summary.id.clone());
         self.threads.insert(summary.id.clone(), summary);
@@ -709,6 +762,7 @@ impl ReadModel {
             last_activity: s.last_activity,
             wall_of: s.wall_of.clone(),
             library: s.library.is_some(),
+            card_of: s.card.as_ref().map(|c| c.group.clone()),
         };
         self.file_thread(&filed, Some(old_activity));
         self.dirty.insert(filed.id);
@@ -947,6 +1001,24 @@ impl ReadModel {
     }
 
     /// `employee`'s wall threads.
+    /// The cards of `group` (their summaries), newest first.
+    pub fn cards_of(&self, group: &DocId) -> Vec<&ThreadSummary> {
+        let mut c: Vec<&ThreadSummary> = self
+            .cards
+            .get(group)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| self.threads.get(t))
+            .collect();
+        c.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        c
+    }
+
+    /// Every group with a card, and its cards.
+    pub fn cards(&self) -> impl Iterator<Item = (&DocId, &BTreeSet<DocId>)> {
+        self.cards.iter()
+    }
+
     /// The threads with reports awaiting a moderator (their views say which are still
     /// open: a post deleted since closes its reports).
     pub fn reported(&self) -> impl Iterator<Item = &ThreadSummary> {

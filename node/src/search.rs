@@ -583,6 +583,10 @@ impl SearchIndex {
             self.push_op(Op::Delete(Term::from_field_text(self.f.id, id.as_str())));
             return;
         };
+        // A group's card is found among groups, by the groups page: not among posts.
+        if id.kind() == DocKind::Thread && doc.root_str("card_of").is_some() {
+            return;
+        }
         // A thread seen before: only the posts its new changes touched.
         if id.kind() == DocKind::Thread
             && let Some(touched) = self.seen.get(id).and_then(|h| doc.touched_post_views(h))

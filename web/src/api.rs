@@ -36,7 +36,10 @@ pub fn routes() -> Router<AppState> {
         .route("/me/profile", axum::routing::patch(update_profile))
         .route("/people/{id}", get(person))
         .route("/groups", get(list_groups).post(create_group))
-        .route("/groups/{id}", get(group))
+        .route(
+            "/groups/{id}",
+            get(group).patch(crate::community::update_group),
+        )
         .route("/groups/{id}/members", post(add_member))
         .route(
             "/groups/{id}/members/{user}",
@@ -430,14 +433,28 @@ pub(crate) async fn list_groups(
     Query(q): Query<GroupParams>,
 ) -> Result<Json<List<GroupJson>>, AppError> {
     filter_query(&q.q)?;
-    let items = state
+    let v = viewer(&me);
+    let mut items: Vec<GroupJson> = state
         .service
-        .groups(&viewer(&me))
+        .groups(&v)
         .await?
         .iter()
         .filter(|(g, _)| group_matches(g, &q.q))
         .map(|(g, a)| group_json(g, &me, *a))
         .collect();
+    // Private groups without members here, by their cards.
+    let query = weft_node::service::fold(&q.q);
+    items.extend(
+        state
+            .service
+            .group_cards(&v)
+            .iter()
+            .filter(|c| {
+                let hay = weft_node::service::fold(&format!("{} {}", c.name, c.description));
+                query.split_whitespace().all(|w| hay.contains(w))
+            })
+            .map(crate::json::card_json),
+    );
     Ok(Json(List::all(items)))
 }
 
@@ -511,9 +528,16 @@ pub(crate) async fn group(
     Path(id): Path<String>,
 ) -> Result<Json<GroupJson>, AppError> {
     let id = doc_id(&id, DocKind::Group)?;
-    let (g, a) = state.service.group(&viewer(&me), &id).await?;
-    let g = group_json(&g, &me, a);
-    Ok(Json(g))
+    let v = viewer(&me);
+    match state.service.group(&v, &id).await {
+        Ok((g, a)) => Ok(Json(group_json(&g, &me, a))),
+        Err(weft_node::NodeError::NotFound) => state
+            .service
+            .group_card(&v, &id)
+            .map(|c| Json(crate::json::card_json(&c)))
+            .ok_or_else(AppError::not_found),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Who to add to a group.

@@ -18,6 +18,110 @@ use crate::params::{doc_id, post_id};
 use crate::state::{AppState, viewer};
 use crate::time::rfc3339;
 
+/// Changes to a group's settings (those absent stay as they are).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GroupSettingsBody {
+    name: Option<String>,
+    description: Option<String>,
+    /// `public`, `private` or `secret`.
+    #[schema(schema_with = crate::json::visibility_values)]
+    visibility: Option<String>,
+}
+
+/// Change a group's settings
+///
+/// Owners (403 for others). Visibility: public → private keeps the group at the sites of
+/// its members only; the others keep what they held but no longer show it (the group is
+/// listed there, its threads are for members) and receive nothing new of it, and sites
+/// that never held it list it by its card. Private → public sends it to every site again.
+/// Secret: unlisted, invitation only.
+#[utoipa::path(
+    patch,
+    path = "/groups/{id}",
+    tag = "groups",
+    params(("id" = String, Path, description = "A group's id")),
+    request_body = GroupSettingsBody,
+    responses(
+        (status = 200, description = "The group as it is now", body = crate::json::GroupJson),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 404, response = E404),
+        (status = 415, response = E415),
+        (status = 422, response = E422),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn update_group(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<GroupSettingsBody>,
+) -> Result<Json<crate::json::GroupJson>, AppError> {
+    let gid = doc_id(&id, DocKind::Group)?;
+    let v = viewer(&me);
+    let visibility = match b.visibility.as_deref() {
+        None => None,
+        Some(x) => Some(
+            weft_node::crdt::Visibility::parse(x)
+                .ok_or_else(|| AppError::invalid("visibility must be public, private or secret"))?,
+        ),
+    };
+    if b.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(AppError::invalid("a group needs a name"));
+    }
+    let (g, _) = state.service.group(&v, &gid).await?;
+    if !g.is_owner(&me) {
+        return Err(AppError::from(weft_node::NodeError::Forbidden(
+            "only owners change a group's settings".into(),
+        )));
+    }
+    state
+        .service
+        .update_group(
+            &v,
+            &gid,
+            weft_node::service::GroupEdit {
+                name: b.name.map(|n| n.trim().to_owned()),
+                description: b.description,
+                visibility,
+            },
+        )
+        .await?;
+    let (g, a) = state.service.group(&v, &gid).await?;
+    Ok(Json(crate::json::group_json(&g, &me, a)))
+}
+
+/// Make a member a co-owner
+///
+/// Owners (403 for others); the employee must be a member (422 otherwise).
+#[utoipa::path(
+    put,
+    path = "/groups/{id}/owners/{user}",
+    tag = "groups",
+    params(
+        ("id" = String, Path, description = "A group's id"),
+        ("user" = String, Path, description = "A member's employee id"),
+    ),
+    responses(
+        (status = 204, description = "An owner now"),
+        (status = 401, response = E401),
+        (status = 403, response = E403),
+        (status = 404, response = E404),
+        (status = 422, response = E422),
+        (status = 429, response = E429),
+    )
+)]
+pub(crate) async fn make_owner(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Path((id, user)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let gid = doc_id(&id, DocKind::Group)?;
+    state.service.make_owner(&viewer(&me), &gid, &user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// A report.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

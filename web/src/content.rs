@@ -79,6 +79,10 @@ pub fn routes() -> Router<AppState> {
         .route("/moderation", get(crate::community::queue))
         .route("/threads/{id}/mark", put(crate::community::mark))
         .route("/groups/{id}/merged_into", put(crate::community::merge))
+        .route(
+            "/groups/{id}/owners/{user}",
+            put(crate::community::make_owner),
+        )
         .route("/groups/similar", get(crate::community::similar))
         .route("/groups/duplicates", get(crate::community::duplicates))
         .route("/threads/{id}/best_answer", put(best_answer))

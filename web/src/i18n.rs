@@ -521,6 +521,17 @@ impl Lang {
             "mail_lang" => ("Language of mails", "Langue des e-mails"),
             "mail_lang_profile" => ("My profile's", "Celle de mon profil"),
             "digest_now" => ("Mail me my digest now", "M'envoyer mon résumé maintenant"),
+            "card_intro" => (
+                "A private group whose members are at other sites: its content stays there. Ask to join; its owners decide.",
+                "Un groupe privé dont les membres sont sur d'autres sites : son contenu y reste. Demandez à le rejoindre ; ses propriétaires décident.",
+            ),
+            "owners" => ("Owners:", "Propriétaires :"),
+            "make_owner" => ("make co-owner", "nommer copropriétaire"),
+            "visibility_change" => (
+                "Made private, the group stays only at its members' sites: others list it by its card and keep nothing new of it. Made public, it goes to every site.",
+                "Rendu privé, le groupe ne reste que sur les sites de ses membres : les autres le voient par sa fiche et n'en reçoivent plus rien. Rendu public, il va sur tous les sites.",
+            ),
+            "elsewhere" => ("members at other sites", "membres sur d'autres sites"),
             _ => ("", ""),
         };
         match self {

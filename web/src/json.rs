@@ -193,10 +193,17 @@ pub struct GroupJson {
     pub home_site: String,
     /// The group a community manager merged this one into: go there instead.
     pub merged_into: Option<String>,
+    /// Known here by its card only: a private group without members at this site (its
+    /// content stays at its members' sites; ask to join with `POST /groups/{id}/members`).
+    pub card: bool,
 }
 
 fn visibility() -> RefOr<Schema> {
     one_of(&["public", "private", "secret"])
+}
+
+pub(crate) fn visibility_values() -> RefOr<Schema> {
+    visibility()
 }
 
 /// A string schema that takes one of `values`.
@@ -221,6 +228,24 @@ pub fn group_json(g: &GroupView, me: &str, access: Access) -> GroupJson {
         created_at: rfc3339(g.created_at),
         home_site: g.home_site.clone(),
         merged_into: g.merged_into.as_ref().map(ToString::to_string),
+        card: false,
+    }
+}
+
+/// A private group known here by its card (see [`GroupJson::card`]).
+pub fn card_json(c: &weft_node::service::Card) -> GroupJson {
+    GroupJson {
+        id: c.group.to_string(),
+        name: c.name.clone(),
+        description: c.description.clone(),
+        visibility: "private",
+        owners: c.owners.clone(),
+        member_count: usize::try_from(c.members).unwrap_or(usize::MAX),
+        is_member: false,
+        created_at: rfc3339(c.since),
+        home_site: String::new(),
+        merged_into: None,
+        card: true,
     }
 }
 

@@ -81,6 +81,8 @@ never 403."
         crate::mail::settings,
         crate::mail::set_settings,
         crate::mail::digest_now,
+        crate::community::update_group,
+        crate::community::make_owner,
         crate::community::report,
         crate::community::withdraw_report,
         crate::community::queue,

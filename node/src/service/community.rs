@@ -311,6 +311,26 @@ impl Service {
                 break;
             }
         }
+        // Private groups without members here are known by their cards only.
+        for c in self.group_cards(v) {
+            if out.len() == SIMILAR_MAX {
+                break;
+            }
+            let close = 3 * words_shared(&words, &name_words(&c.name)) >= 2 * words.len()
+                || (words.len() >= 2
+                    && words_shared(&words, &name_words(&c.description)) == words.len());
+            if close {
+                out.push(GroupCard {
+                    id: c.group.clone(),
+                    name: c.name.clone(),
+                    description: c.description.clone(),
+                    home_site: String::new(),
+                    members: usize::try_from(c.members).unwrap_or(usize::MAX),
+                    member: false,
+                    merged_into: None,
+                });
+            }
+        }
         Ok(out)
     }
 

@@ -106,11 +106,18 @@ impl Service {
             }
         };
         let members = g.members.iter().map(member).collect();
-        let requests = g
+        let mut requests: Vec<(Member, String)> = g
             .requests
             .iter()
             .map(|(who, msg)| (member(who), msg.clone()))
             .collect();
+        // Requests made on the group's card at sites without the group (see `cards`).
+        let declined = reader.card_declined(group)?;
+        for who in super::cards::card_requests(&reader.model(), group, &declined) {
+            if !g.requests.contains_key(&who) {
+                requests.push((member(&who), String::new()));
+            }
+        }
         Ok(GroupPage {
             group: g,
             access,
@@ -144,9 +151,12 @@ impl Service {
         visibility: Visibility,
     ) -> Result<DocId, NodeError> {
         let (me, name, description) = (v.0.clone(), name.to_owned(), description.to_owned());
-        let (now, nonce) = (self.now_ms(), self.nonce()?);
+        let (now, nonce, card_nonce) = (self.now_ms(), self.nonce()?, self.nonce()?);
         self.run("groups.create", move |c| {
-            c.create_group(&me, &name, &description, visibility, now, nonce)
+            let g = c.create_group(&me, &name, &description, visibility, now, nonce)?;
+            c.commit()?;
+            c.refresh_card(&me, &g, now, card_nonce)?;
+            Ok(g)
         })
         .await
     }
@@ -158,14 +168,16 @@ impl Service {
         group: &DocId,
         edit: GroupEdit,
     ) -> Result<(), NodeError> {
-        let (me, g, now) = (v.0.clone(), group.clone(), self.now_ms());
+        let (me, g, now, nonce) = (v.0.clone(), group.clone(), self.now_ms(), self.nonce()?);
         self.run("groups.update", move |c| {
             let settings = GroupSettings {
                 name: edit.name.as_deref(),
                 description: edit.description.as_deref(),
                 visibility: edit.visibility,
             };
-            c.update_group(&me, &g, &settings, now)
+            c.update_group(&me, &g, &settings, now)?;
+            c.commit()?;
+            c.refresh_card(&me, &g, now, nonce)
         })
         .await
     }
@@ -173,6 +185,11 @@ impl Service {
     /// The viewer joins a group (a public one, or one they are invited to), or asks to join
     /// (a private one).
     pub async fn join(&self, v: &Viewer, group: &DocId) -> Result<MembershipOutcome, NodeError> {
+        // A private group this site does not hold: asked on its card.
+        if self.reader().model().group(group).is_none() && self.group_card(v, group).is_some() {
+            self.ask_on_card(v, group, true).await?;
+            return Ok(MembershipOutcome::Requested);
+        }
         let (me, g, now) = (v.0.clone(), group.clone(), self.now_ms());
         self.run("groups.join", move |c| c.add_member(&me, &g, &me, now))
             .await
@@ -186,9 +203,16 @@ impl Service {
         group: &DocId,
         member: &str,
     ) -> Result<MembershipOutcome, NodeError> {
+        if member == v.id() {
+            return self.join(v, group).await;
+        }
         let (me, g, who, now) = (v.0.clone(), group.clone(), member.to_owned(), self.now_ms());
+        let nonce = self.nonce()?;
         self.run("groups.add_member", move |c| {
-            c.add_member(&me, &g, &who, now)
+            let outcome = c.add_member(&me, &g, &who, now)?;
+            c.commit()?;
+            c.refresh_card(&me, &g, now, nonce)?;
+            Ok(outcome)
         })
         .await
     }
@@ -201,8 +225,11 @@ impl Service {
         member: &str,
     ) -> Result<(), NodeError> {
         let (me, g, who, now) = (v.0.clone(), group.clone(), member.to_owned(), self.now_ms());
+        let nonce = self.nonce()?;
         self.run("groups.remove_member", move |c| {
-            c.remove_member(&me, &g, &who, now)
+            c.remove_member(&me, &g, &who, now)?;
+            c.commit()?;
+            c.refresh_card(&me, &g, now, nonce)
         })
         .await
     }
@@ -214,9 +241,61 @@ impl Service {
         group: &DocId,
         who: &str,
     ) -> Result<(), NodeError> {
+        if who == v.id()
+            && self.reader().model().group(group).is_none()
+            && self.group_card(v, group).is_some()
+        {
+            return self.ask_on_card(v, group, false).await;
+        }
+        // A request made on the group's card (not in the group's document): declined here.
+        let reader = self.reader();
+        if who != v.id()
+            && let Some((g, _)) = reader.group(v.id(), group)
+            && !g.requests.contains_key(who)
+        {
+            if !g.is_owner(v.id()) {
+                return Err(NodeError::Forbidden("only the group's owners decline requests".into()));
+            }
+            let (g, who) = (group.clone(), who.to_owned());
+            return self
+                .run("groups.decline_card_request", move |c| {
+                    c.store().set_card_declined(&g, &who)?;
+                    Ok(())
+                })
+                .await;
+        }
         let (me, g, who, now) = (v.0.clone(), group.clone(), who.to_owned(), self.now_ms());
         self.run("groups.drop_request", move |c| {
             c.drop_request(&me, &g, &who, now)
+        })
+        .await
+    }
+
+    /// Makes `who`, a member, a co-owner of the group (owners).
+    pub async fn make_owner(&self, v: &Viewer, group: &DocId, who: &str) -> Result<(), NodeError> {
+        let (me, g, who, now, nonce) = (
+            v.0.clone(),
+            group.clone(),
+            who.to_owned(),
+            self.now_ms(),
+            self.nonce()?,
+        );
+        self.run("groups.make_owner", move |c| {
+            c.require(&me, &g, Access::Full)?;
+            let view = c
+                .model()
+                .group(&g)
+                .map(|x| x.view.clone())
+                .ok_or(NodeError::NotFound)?;
+            if !view.is_owner(&me) {
+                return Err(NodeError::Forbidden("only owners appoint owners".into()));
+            }
+            if !view.is_member(&who) {
+                return Err(NodeError::Invalid("only a member becomes an owner".into()));
+            }
+            c.local_one(&me, |r, a| r.add_owner(a, &g, &who, now))?;
+            c.commit()?;
+            c.refresh_card(&me, &g, now, nonce)
         })
         .await
     }

@@ -53,6 +53,7 @@
 //! ```
 
 mod admin;
+mod cards;
 mod community;
 mod content;
 mod events;
@@ -84,6 +85,7 @@ pub use crate::readmodel::{ALL_COMPANY_NONCE, fold, last_activity};
 pub use crate::readmodel::{EventTimes, ThreadSummary};
 pub use crate::store::SessionRecord;
 pub use admin::{NodeStatus, PeerStatus};
+pub use cards::Card;
 pub use community::{DUPLICATES_MAX, GroupCard, QUEUE_MAX, Reported, SIMILAR_MAX};
 pub use content::{Bookmark, MAX_ANNOUNCEMENTS, MAX_BOOKMARKS, MAX_WALL_THREADS, Wall};
 pub use events::{AGENDA_AHEAD_MS, AGENDA_MAX, AGENDA_OTHERS_MAX, AGENDA_PAST_MS, EventItem};

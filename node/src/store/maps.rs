@@ -59,7 +59,9 @@ pub(super) const ACCOUNTS: &str = "accounts";
 /// * `dm\0<employee>\0<thread>`: an announcement the employee dismissed (empty);
 /// * `bm\0<employee>\0<thread>\0<post>`: a bookmark, i64 BE the time it was kept;
 /// * `ml\0<u64 BE due ms>\0<u64 BE id>`: JSON `MailJob`, a mail to send (see `mail.rs`);
-/// * `md\0<employee>`: the key of the employee's scheduled digest in `ml`.
+/// * `md\0<employee>`: the key of the employee's scheduled digest in `ml`;
+/// * `cd\0<group>\0<employee>`: a request made on the group's card that an owner here
+///   declined (empty).
 pub(super) const PERSONAL: &str = "personal";
 
 /// Web sessions of this site's employees, never replicated. Key: the SHA-256 of the

@@ -441,6 +441,28 @@ impl Store {
         Ok(())
     }
 
+    /// Records that an owner here declined `who`'s request made on `group`'s card (a request
+    /// on a card is its requester's reaction, which only they can withdraw).
+    pub fn set_card_declined(&self, group: &DocId, who: &str) -> Result<(), StoreError> {
+        self.personal
+            .insert(key(&[b"cd", group.as_str().as_bytes(), who.as_bytes()]), &[])
+            .map_err(io("storing a declined request"))?;
+        Ok(())
+    }
+
+    /// The requests made on `group`'s card that an owner here declined.
+    pub fn card_declined(&self, group: &DocId) -> Result<HashSet<String>, StoreError> {
+        let prefix = key(&[b"cd", group.as_str().as_bytes(), b""]);
+        let mut out = HashSet::new();
+        for item in self.personal.scan_prefix(&prefix) {
+            let (k, _) = item.map_err(io("reading declined requests"))?;
+            if let Some(who) = k.get(prefix.len()..).and_then(|t| std::str::from_utf8(t).ok()) {
+                out.insert(who.to_owned());
+            }
+        }
+        Ok(out)
+    }
+
     /// The announcements `employee` dismissed.
     pub fn dismissed(&self, employee: &str) -> Result<HashSet<DocId>, StoreError> {
         let prefix = key(&[b"dm", employee.as_bytes(), b""]);

@@ -40,6 +40,16 @@ pub(super) async fn groups_page(
         .into_iter()
         .filter(|(g, _)| group_matches(g, &query))
         .collect();
+    let folded = weft_node::service::fold(&query);
+    let cards: Vec<_> = state
+        .service
+        .group_cards(&v.who())
+        .into_iter()
+        .filter(|c| {
+            let hay = weft_node::service::fold(&format!("{} {}", c.name, c.description));
+            folded.split_whitespace().all(|w| hay.contains(w))
+        })
+        .collect();
     let lang = v.lang;
     let t = |k| lang.t(k);
     page(
@@ -53,13 +63,20 @@ pub(super) async fn groups_page(
                 input id="gq" name="q" type="search" value=(query);
                 button.secondary type="submit" { (t("search")) }
             }
-            @if groups.is_empty() { p.muted { (t("no_results")) } }
+            @if groups.is_empty() && cards.is_empty() { p.muted { (t("no_results")) } }
             ul.grid {
                 @for (g, _) in &groups {
                     li.card {
                         h3 { a href={ "/groups/" (g.id) } { (g.name) } }
                         p.meta { (vis_label(lang, g.visibility)) " · " (g.members.len()) " " (t("members").to_lowercase()) }
                         p { (g.description) }
+                    }
+                }
+                @for c in &cards {
+                    li.card {
+                        h3 { a href={ "/groups/" (c.group) } { (c.name) } }
+                        p.meta { (t("private")) " · " (c.members) " " (t("members").to_lowercase()) " · " (t("elsewhere")) }
+                        p { (c.description) }
                     }
                 }
             }
@@ -186,7 +203,11 @@ pub(super) async fn group_page(
             }
         });
     let Some(mut gp) = found else {
-        return not_found(&v);
+        // A private group without members here: its card, to ask to join.
+        return match state.service.group_card(&v.who(), &gid) {
+            Some(c) => page(lang, &c.name.clone(), Some(&v), card_body(&v, &c)),
+            None => not_found(&v),
+        };
     };
     if let Some(into) = gp.group.merged_into.clone() {
         gp.merged_name = state
@@ -233,6 +254,37 @@ pub(super) async fn group_page(
         Some(&v),
         group_body(lang, &v, &gp),
     )
+}
+
+/// A private group known here by its card: what it says, and asking to join.
+fn card_body(v: &Viewer, c: &weft_node::service::Card) -> Markup {
+    let t = |k| v.lang.t(k);
+    html! {
+        h1 { (c.name) }
+        p.meta { (t("private")) " · " (c.members) " " (t("members").to_lowercase()) }
+        p { (c.description) }
+        p.notice { (t("card_intro")) }
+        p.meta {
+            (t("owners")) " "
+            @for (i, o) in c.owners.iter().enumerate() {
+                @if i > 0 { ", " }
+                a href={ "/people/" (o) } { "@" (o) }
+            }
+        }
+        @if c.asked {
+            p.notice { (t("request_pending")) " "
+                form.inline method="post" action={ "/groups/" (c.group) "/requests/" (v.employee) "/decline" } {
+                    input type="hidden" name="_csrf" value=(v.csrf);
+                    button.link type="submit" { (t("withdraw")) }
+                }
+            }
+        } @else {
+            form method="post" action={ "/groups/" (c.group) "/join" } {
+                input type="hidden" name="_csrf" value=(v.csrf);
+                button type="submit" { (t("ask_join")) }
+            }
+        }
+    }
 }
 
 fn group_body(lang: Lang, v: &Viewer, gp: &GroupPage) -> Markup {
@@ -369,6 +421,9 @@ fn group_body(lang: Lang, v: &Viewer, gp: &GroupPage) -> Markup {
                                 a href={ "/people/" (id) } { (name) } " " span.site { (site) }
                                 @if g.is_owner(id) { " " span.tag { (t("owner")) } }
                                 @if owner && id != &v.employee {
+                                    @if !g.is_owner(id) {
+                                        " " (post_form(format!("/groups/{}/members/{id}/owner", g.id), t("make_owner"), "link"))
+                                    }
                                     " " (post_form(format!("/groups/{}/members/{id}/remove", g.id), t("remove"), "link"))
                                 }
                             }
@@ -392,6 +447,16 @@ fn group_body(lang: Lang, v: &Viewer, gp: &GroupPage) -> Markup {
                                 input id="sname" name="name" required maxlength="300" value=(g.name);
                                 label for="sdesc" { (t("description")) }
                                 textarea id="sdesc" name="description" rows="3" { (g.description) }
+                                fieldset {
+                                    legend { (t("visibility")) }
+                                    @for vis in [Visibility::Public, Visibility::Private, Visibility::Secret] {
+                                        label.choice {
+                                            input type="radio" name="visibility" value=(vis.as_str()) checked[g.visibility == vis];
+                                            " " (t(vis.as_str()))
+                                        }
+                                    }
+                                    p.meta { (t("visibility_change")) }
+                                }
                                 button type="submit" { (t("save")) }
                             }
                         }

@@ -198,9 +198,27 @@ pub(super) struct SettingsForm {
     name: String,
     #[serde(default)]
     description: String,
+    #[serde(default)]
+    visibility: String,
 }
 
-/// `POST /groups/{id}/settings` (owners): name and description.
+/// `POST /groups/{id}/members/{user}/owner` (owners): makes a member a co-owner.
+pub(super) async fn member_owner(
+    State(state): State<AppState>,
+    Path((id, user)): Path<(String, String)>,
+    CsrfForm(v, Button {}): CsrfForm<Button>,
+) -> Response {
+    doc_form(
+        &state,
+        &v,
+        (&id, DocKind::Group),
+        move |s, me, g| async move { s.make_owner(&me, &g, &user).await },
+        |g, ()| format!("/groups/{g}"),
+    )
+    .await
+}
+
+/// `POST /groups/{id}/settings` (owners): name, description and visibility.
 pub(super) async fn group_settings(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -214,7 +232,7 @@ pub(super) async fn group_settings(
             let edit = GroupEdit {
                 name: Some(f.name.trim().to_owned()),
                 description: Some(f.description),
-                visibility: None,
+                visibility: weft_node::crdt::Visibility::parse(&f.visibility),
             };
             s.update_group(&me, &g, edit).await
         },

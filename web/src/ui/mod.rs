@@ -121,6 +121,10 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/mail/digest", post(mail::digest_now))
         .route("/moderation/duplicates", get(community::duplicates_page))
         .route("/groups/{id}/merge", post(community::merge_submit))
+        .route(
+            "/groups/{id}/members/{user}/owner",
+            post(manage::member_owner),
+        )
         .route("/people/{id}/wall", post(social::wall_post))
         .route(
             "/announcements/{id}/dismiss",
