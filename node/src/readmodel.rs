@@ -452,7 +452,10 @@ impl ReadModel {
             return;
         }
         if let Some(g) = &t.card_of {
-            self.cards.entry(g.clone()).or_default().insert(t.id.clone());
+            self.cards
+                .entry(g.clone())
+                .or_default()
+                .insert(t.id.clone());
             return;
         }
         if t.library {

@@ -462,3 +462,211 @@ fn duplicate_groups_are_found_across_sites_in_french_and_english_and_merged() {
     let pairs = ny.api(&emily, "GET", "/api/v1/groups/duplicates", None, 200);
     assert_eq!(pairs["items"], json!([]));
 }
+
+#[test]
+fn a_private_groups_card_is_visible_at_a_site_without_members_while_its_threads_are_not() {
+    let company = Company::new();
+    let n = three_sites(&company);
+    let (paris, ny, blr) = (&n[0], &n[1], &n[2]);
+    let claire = paris.login("cmartin");
+    let marc = paris.login("mroux");
+    let john = ny.login("jsmith");
+    let priya = blr.login("pkumar");
+    // Claire (Paris) makes a private group; John (New York) is a member; Bangalore has none.
+    let g = paris.api(
+        &claire,
+        "POST",
+        "/api/v1/groups",
+        Some(json!({"name": "Works council", "description": "Préparation du CSE", "visibility": "private"})),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap().to_owned();
+    paris.api(
+        &claire,
+        "POST",
+        &format!("/api/v1/groups/{gid}/members"),
+        Some(json!({"user": "jsmith"})),
+        200,
+    );
+    let t = paris.api(
+        &claire,
+        "POST",
+        &format!("/api/v1/groups/{gid}/threads"),
+        Some(json!({"title": "Salary talks", "body": "Confidential agenda"})),
+        201,
+    );
+    let tid = t["id"].as_str().unwrap().to_owned();
+    ny.eventually(&john, &format!("/api/v1/threads/{tid}"), |_| true);
+    // Bangalore lists the group by its card: name, description, owners, member count.
+    let card = blr.eventually(&priya, &format!("/api/v1/groups/{gid}"), |g| {
+        g["member_count"] == 2
+    });
+    assert_eq!(card["card"], true, "{card}");
+    assert_eq!(card["name"], "Works council");
+    assert_eq!(card["description"], "Préparation du CSE");
+    assert_eq!(card["owners"], json!(["cmartin"]));
+    assert_eq!(card["visibility"], "private");
+    let list = blr.api(&priya, "GET", "/api/v1/groups?q=works", None, 200);
+    assert!(list.to_string().contains(&gid), "{list}");
+    // Its threads are not: not served, not searchable, not even held.
+    blr.api(&priya, "GET", &format!("/api/v1/threads/{tid}"), None, 404);
+    blr.api(
+        &priya,
+        "GET",
+        &format!("/api/v1/groups/{gid}/threads"),
+        None,
+        404,
+    );
+    let hits = blr.api(&priya, "GET", "/api/v1/search?q=confidential", None, 200);
+    assert_eq!(hits["items"], json!([]));
+    let (_, html) = page(blr, &priya, &format!("/groups/{gid}"));
+    assert!(
+        html.contains("Préparation du CSE") && html.contains("Ask to join"),
+        "{html}"
+    );
+    assert!(!html.contains("Salary talks"));
+    // Priya asks to join on the card; Claire (an owner, at Paris) is told and accepts.
+    let asked = blr.api(
+        &priya,
+        "POST",
+        &format!("/api/v1/groups/{gid}/members"),
+        Some(json!({"user": "pkumar"})),
+        202,
+    );
+    assert_eq!(asked["status"], "requested");
+    paris.eventually(&claire, "/api/v1/notifications", |n| {
+        n["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "join_request" && i["by"] == "pkumar")
+    });
+    let (_, html) = page(paris, &claire, &format!("/groups/{gid}"));
+    assert!(
+        html.contains(&format!("/groups/{gid}/requests/pkumar/approve")),
+        "{html}"
+    );
+    // Marc, no owner, may not accept.
+    paris.api(
+        &marc,
+        "POST",
+        &format!("/api/v1/groups/{gid}/members"),
+        Some(json!({"user": "pkumar"})),
+        403,
+    );
+    paris.api(
+        &claire,
+        "POST",
+        &format!("/api/v1/groups/{gid}/members"),
+        Some(json!({"user": "pkumar"})),
+        200,
+    );
+    // The group and its thread now travel to Bangalore.
+    let t = blr.eventually(&priya, &format!("/api/v1/threads/{tid}"), |_| true);
+    assert_eq!(t["root"]["body"], "Confidential agenda");
+    let g = blr.api(&priya, "GET", &format!("/api/v1/groups/{gid}"), None, 200);
+    assert_eq!(g["card"], false);
+    assert_eq!(g["is_member"], true);
+    // A co-owner: John, by Claire; not by Marc.
+    paris.api(
+        &marc,
+        "PUT",
+        &format!("/api/v1/groups/{gid}/owners/jsmith"),
+        None,
+        403,
+    );
+    paris.api(
+        &claire,
+        "PUT",
+        &format!("/api/v1/groups/{gid}/owners/jsmith"),
+        None,
+        204,
+    );
+    ny.eventually(&john, &format!("/api/v1/groups/{gid}"), |g| {
+        g["owners"].as_array().is_some_and(|o| o.len() == 2)
+    });
+}
+
+#[test]
+fn a_public_group_made_private_stops_at_the_sites_without_members() {
+    let company = Company::new();
+    let n = three_sites(&company);
+    let (paris, ny, blr) = (&n[0], &n[1], &n[2]);
+    let claire = paris.login("cmartin");
+    let john = ny.login("jsmith");
+    let priya = blr.login("pkumar");
+    let g = paris.api(
+        &claire,
+        "POST",
+        "/api/v1/groups",
+        Some(json!({"name": "Open kitchen", "visibility": "public"})),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap().to_owned();
+    ny.eventually(&john, &format!("/api/v1/groups/{gid}"), |_| true);
+    ny.api(
+        &john,
+        "POST",
+        &format!("/api/v1/groups/{gid}/members"),
+        Some(json!({"user": "jsmith"})),
+        200,
+    );
+    let t = paris.api(
+        &claire,
+        "POST",
+        &format!("/api/v1/groups/{gid}/threads"),
+        Some(json!({"title": "Menu", "body": "Lasagne on Friday"})),
+        201,
+    );
+    let tid = t["id"].as_str().unwrap().to_owned();
+    blr.eventually(&priya, &format!("/api/v1/threads/{tid}"), |_| true);
+    // Only an owner changes it.
+    ny.api(
+        &john,
+        "PATCH",
+        &format!("/api/v1/groups/{gid}"),
+        Some(json!({"visibility": "private"})),
+        403,
+    );
+    let g = paris.api(
+        &claire,
+        "PATCH",
+        &format!("/api/v1/groups/{gid}"),
+        Some(json!({"visibility": "private"})),
+        200,
+    );
+    assert_eq!(g["visibility"], "private");
+    // Bangalore learns it (it held the group just before the change): the group is listed
+    // there, private, its threads are no longer shown.
+    let listed = blr.eventually(&priya, &format!("/api/v1/groups/{gid}"), |g| {
+        g["visibility"] == "private"
+    });
+    assert_eq!(listed["is_member"], false);
+    blr.api(&priya, "GET", &format!("/api/v1/threads/{tid}"), None, 404);
+    // New York, with a member, still reads; what is written now never reaches Bangalore.
+    let t2 = paris.api(
+        &claire,
+        "POST",
+        &format!("/api/v1/groups/{gid}/threads"),
+        Some(json!({"title": "Members only", "body": "Secret recipe"})),
+        201,
+    );
+    let t2 = t2["id"].as_str().unwrap().to_owned();
+    ny.eventually(&john, &format!("/api/v1/threads/{t2}"), |_| true);
+    let rounds = blr.metric("weft_sync_rounds_total");
+    blr.wait_until(Duration::from_secs(60), "two catch-up rounds", |n| {
+        n.metric("weft_sync_rounds_total") >= rounds + 2.0
+    });
+    blr.api(&priya, "GET", &format!("/api/v1/threads/{t2}"), None, 404);
+    let hits = blr.api(&priya, "GET", "/api/v1/search?q=recipe", None, 200);
+    assert_eq!(hits["items"], json!([]));
+    // Made public again, it reaches Bangalore again, threads and all.
+    paris.api(
+        &claire,
+        "PATCH",
+        &format!("/api/v1/groups/{gid}"),
+        Some(json!({"visibility": "public"})),
+        200,
+    );
+    blr.eventually(&priya, &format!("/api/v1/threads/{t2}"), |_| true);
+}

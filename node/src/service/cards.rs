@@ -84,7 +84,9 @@ impl Service {
                     .and_then(|_| card_of(newest, v.id()))
             })
             .collect();
-        out.sort_by(|a, b| (a.name.to_lowercase(), &a.group).cmp(&(b.name.to_lowercase(), &b.group)));
+        out.sort_by(|a, b| {
+            (a.name.to_lowercase(), &a.group).cmp(&(b.name.to_lowercase(), &b.group))
+        });
         out
     }
 
@@ -201,7 +203,12 @@ impl Core {
                     withdrawn: true,
                 });
                 let same = s.title == view.name
-                    && s.excerpt == view.description.chars().take(crate::readmodel::EXCERPT_CHARS).collect::<String>()
+                    && s.excerpt
+                        == view
+                            .description
+                            .chars()
+                            .take(crate::readmodel::EXCERPT_CHARS)
+                            .collect::<String>()
                     && c.owners == view.owners
                     && c.members == view.members.len() as u64
                     && c.withdrawn == !wanted;

@@ -254,7 +254,9 @@ impl Service {
             && !g.requests.contains_key(who)
         {
             if !g.is_owner(v.id()) {
-                return Err(NodeError::Forbidden("only the group's owners decline requests".into()));
+                return Err(NodeError::Forbidden(
+                    "only the group's owners decline requests".into(),
+                ));
             }
             let (g, who) = (group.clone(), who.to_owned());
             return self

@@ -445,7 +445,10 @@ impl Store {
     /// on a card is its requester's reaction, which only they can withdraw).
     pub fn set_card_declined(&self, group: &DocId, who: &str) -> Result<(), StoreError> {
         self.personal
-            .insert(key(&[b"cd", group.as_str().as_bytes(), who.as_bytes()]), &[])
+            .insert(
+                key(&[b"cd", group.as_str().as_bytes(), who.as_bytes()]),
+                &[],
+            )
             .map_err(io("storing a declined request"))?;
         Ok(())
     }
@@ -456,7 +459,10 @@ impl Store {
         let mut out = HashSet::new();
         for item in self.personal.scan_prefix(&prefix) {
             let (k, _) = item.map_err(io("reading declined requests"))?;
-            if let Some(who) = k.get(prefix.len()..).and_then(|t| std::str::from_utf8(t).ok()) {
+            if let Some(who) = k
+                .get(prefix.len()..)
+                .and_then(|t| std::str::from_utf8(t).ok())
+            {
                 out.insert(who.to_owned());
             }
         }
