@@ -207,9 +207,9 @@ pub use doc::Doc;
 pub use ids::{DocId, DocKind};
 pub use local::{
     Attachment, Author, CardFields, GroupSettings, LocalError, MAX_ATTACHMENTS, MAX_BODY,
-    MAX_FILE_TEXT, MAX_FOLDER, MAX_PICTURE, MAX_POLL_OPTIONS, MAX_REASON, NewAnnouncement,
-    NewEvent, NewGroup, NewPoll, ProfileUpdate, RSVP_ANSWERS, ThreadExtras, Thumbnail,
-    clean_folder, post_id, report_key,
+    MAX_FILE_TEXT, MAX_FOLDER, MAX_PICTURE, MAX_POLL_OPTIONS, MAX_REASON, MAX_STATS,
+    NewAnnouncement, NewEvent, NewGroup, NewPoll, ProfileUpdate, RSVP_ANSWERS, ThreadExtras,
+    Thumbnail, clean_folder, post_id, report_key,
 };
 pub use replica::{DocSource, DocSummary, IngestReport, Rejection, Replica, Waiting};
 pub use rules::{ThreadMark, Visibility};

@@ -137,6 +137,9 @@ pub struct ThreadExtras<'a> {
     /// holds, saying the group's name (its title), description (its first post), owners
     /// and member count, so employees anywhere can find it and ask to join.
     pub card_of: Option<&'a DocId>,
+    /// A site's statistics of a week (`site`, `week`): a thread of the All company group
+    /// written by an employee of that site, its figures in `stats_data` (JSON).
+    pub stats: Option<(&'a str, &'a str)>,
 }
 
 /// What a group's card says (see [`ThreadExtras::card_of`]).
@@ -149,6 +152,9 @@ pub struct CardFields<'a> {
     /// The group is no longer private (public: every site holds it; secret: unlisted).
     pub withdrawn: bool,
 }
+
+/// The largest statistics a site's weekly document holds (bytes of JSON).
+pub const MAX_STATS: usize = 256 * 1024;
 
 /// The longest list of owners a card names (bytes).
 pub const MAX_CARD_OWNERS: usize = 4_000;
@@ -931,6 +937,7 @@ impl Replica {
             library,
             files,
             card_of,
+            stats,
         } = extras;
         check_files(files)?;
         let folder = library.map(clean_folder);
@@ -981,6 +988,10 @@ impl Replica {
                 }
                 if let Some(g) = card_of {
                     tx.put(ROOT, "card_of", g.as_str())?;
+                }
+                if let Some((site, week)) = stats {
+                    tx.put(ROOT, "stats_site", site)?;
+                    tx.put(ROOT, "stats_week", week)?;
                 }
                 if let Some(f) = &folder {
                     tx.put(ROOT, "library", true)?;
@@ -1343,6 +1354,22 @@ impl Replica {
             let posts = root_map(tx, "posts")?;
             let post = existing_post(tx, &posts, &root_post)?;
             tx.put(&post, "body", fields.description)?;
+            Ok(())
+        })
+    }
+
+    /// Writes a site's statistics document's figures (its author only).
+    pub fn write_stats(
+        &mut self,
+        author: &Author,
+        stats: &DocId,
+        data: &str,
+        now: i64,
+    ) -> Result<SignedChange, LocalError> {
+        limit("statistics", data, MAX_STATS)?;
+        let group = self.thread_group(stats)?;
+        self.local_change(author, Target::Existing(stats), Some(&group), now, |tx| {
+            tx.put(ROOT, "stats_data", data)?;
             Ok(())
         })
     }

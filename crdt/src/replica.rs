@@ -1274,6 +1274,7 @@ impl Replica {
         let v = c.dir_version();
         let mut community_manager = false;
         let mut communicator = false;
+        let mut author_site: Option<String> = None;
         if !self.replaying {
             let Some(dir) = self.directory.as_ref() else {
                 return Verdict::Wait(Waiting::Directory(v.max(1)), false);
@@ -1313,11 +1314,15 @@ impl Replica {
                     self.vouched += 1;
                 }
             }
-            (community_manager, communicator) = d
+            (community_manager, communicator, author_site) = d
                 .employee_at(c.author(), v)
                 .map(|t| {
                     let cm = t.roles.contains(&Role::CommunityManager);
-                    (cm, cm || t.roles.contains(&Role::Communication))
+                    (
+                        cm,
+                        cm || t.roles.contains(&Role::Communication),
+                        Some(t.site),
+                    )
                 })
                 .unwrap_or_default();
         }
@@ -1429,6 +1434,7 @@ impl Replica {
                                 | "card_owners"
                                 | "card_members"
                                 | "card_withdrawn"
+                                | "stats_data"
                         )
                     ) || w.path.first().map(String::as_str) == Some("reactions")
                         && w.path
@@ -1459,6 +1465,7 @@ impl Replica {
                 group,
                 community_manager,
                 communicator,
+                author_site: author_site.as_deref(),
             };
             if let Err(e) = rules::check(&ctx, &analysis.writes, analysis.is_genesis) {
                 return Verdict::Reject(Rejection::Rule(e), true);

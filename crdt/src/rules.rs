@@ -99,6 +99,8 @@ pub(crate) struct RuleCtx<'a> {
     /// Whether the author may make announcements: a community manager, or the directory's
     /// `communication` role.
     pub(crate) communicator: bool,
+    /// The author's home site as of the change's directory version.
+    pub(crate) author_site: Option<&'a str>,
 }
 
 /// Checks every write of a change against its document's rules.
@@ -412,6 +414,37 @@ fn check_thread(ctx: &RuleCtx<'_>, writes: &[Write], is_genesis: bool) -> Result
                         w,
                         "owners are a text, members a number, withdrawn true or false",
                     ));
+                }
+            }
+            (1, Some("stats_site" | "stats_week")) => {
+                // A site's weekly statistics: started by an employee of that site.
+                if !is_genesis {
+                    return Err(deny(w, "set once, when the thread is created"));
+                }
+                if w.path[0] == "stats_site" && str_value(w) != ctx.author_site {
+                    return Err(deny(
+                        w,
+                        "a site's statistics are written by one of its employees",
+                    ));
+                }
+                if w.path[0] == "stats_week" && str_value(w).is_none_or(|s| s.len() > 16) {
+                    return Err(deny(w, "a week is a short text"));
+                }
+            }
+            (1, Some("stats_data")) => {
+                let stats = root_put(writes, "stats_site").is_some()
+                    || ctx
+                        .doc
+                        .root_str_at("stats_site", ctx.change.deps())
+                        .is_some();
+                if !stats {
+                    return Err(deny(w, "only a statistics document holds statistics"));
+                }
+                if ctx.doc.creator().is_some_and(|c| c != ctx.author) {
+                    return Err(deny(w, "statistics are written by their author"));
+                }
+                if str_value(w).is_none_or(|d| d.len() > crate::local::MAX_STATS) {
+                    return Err(deny(w, "statistics are a text of at most 256 KiB"));
                 }
             }
             (1, Some("card_of")) => {

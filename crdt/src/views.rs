@@ -436,6 +436,8 @@ pub struct ThreadView {
     /// A group's card: the group it is of, and what it says besides its title (the group's
     /// name) and first post (its description).
     pub card: Option<CardView>,
+    /// A site's statistics of a week: (site, week, figures as JSON).
+    pub stats: Option<(String, String, String)>,
     /// Reports of its posts, oldest first (open or closed: see [`ThreadView::open_reports`]).
     pub reports: Vec<ReportView>,
 }
@@ -484,6 +486,13 @@ impl ThreadView {
                 .then(|| doc.root_str("folder").unwrap_or_default()),
             question: obj_bool(doc, &root, "question").unwrap_or(false),
             pinned: obj_bool(doc, &root, "pinned").unwrap_or(false),
+            stats: doc.root_str("stats_site").map(|site| {
+                (
+                    site,
+                    doc.root_str("stats_week").unwrap_or_default(),
+                    doc.root_str("stats_data").unwrap_or_default(),
+                )
+            }),
             card: doc
                 .root_str("card_of")
                 .and_then(|g| DocId::parse(&g).ok())

@@ -453,3 +453,89 @@ fn a_private_groups_card_is_written_by_its_author_alone_and_anyone_may_ask_on_it
     let asked = &view(&r, &card).posts[0].reactions["join"];
     assert_eq!(asked, &["e5".to_owned()]);
 }
+
+#[test]
+fn a_sites_statistics_are_written_by_one_of_its_employees_alone() {
+    let w = World::new(3, 6);
+    let mut a = w.replica();
+    let all = a
+        .create_group(
+            &w.authors[0],
+            &NewGroup {
+                name: "All company",
+                description: "",
+                visibility: Visibility::Public,
+                home_site: "site0",
+            },
+            1_000,
+            1,
+        )
+        .unwrap();
+    let all_id = all.doc().clone();
+    let stats = |r: &mut Replica, who: usize, site: &str, nonce: u64| {
+        r.create_thread_ext(
+            &w.authors[who],
+            &all_id,
+            "Statistics",
+            "",
+            weft_crdt::ThreadExtras {
+                stats: Some((site, "2026-W49")),
+                ..weft_crdt::ThreadExtras::default()
+            },
+            2_000,
+            nonce,
+        )
+    };
+    // e0 (site0) writes site0's; e1 (site1) may not write site0's (the rules refuse it
+    // before it is signed, here as at every receiver).
+    let (t, l) = stats(&mut a, 0, "site0", 2).unwrap();
+    let tid = t.doc().clone();
+    let mut log = vec![all, t, l];
+    let mut b = receiver(&w, &log);
+    let refused = stats(&mut b, 1, "site0", 3).unwrap_err();
+    assert!(
+        refused.to_string().contains("one of its employees"),
+        "{refused}"
+    );
+    let mut r = receiver(&w, &log);
+    log.push(
+        r.write_stats(&w.authors[0], &tid, r#"{"active":3}"#, 2_100)
+            .unwrap(),
+    );
+    let mut r = receiver(&w, &log);
+    assert_eq!(
+        view(&r, &tid).stats,
+        Some(("site0".into(), "2026-W49".into(), r#"{"active":3}"#.into()))
+    );
+    // e3, of the same site, may not rewrite e0's document; nor may figures go on a thread.
+    let heads = group_heads(&r, &tid);
+    let c = unchecked_change(
+        &r,
+        &w.authors[3],
+        Some(&tid),
+        DocKind::Thread,
+        heads,
+        2_200,
+        |tx| tx.put(ROOT, "stats_data", "{}"),
+    )
+    .unwrap();
+    assert_rejected(&mut r, c, "statistics rewritten by another");
+    let (plain, pl) = r
+        .create_thread(&w.authors[0], &all_id, "Plain", "x", 2_300, 5)
+        .unwrap();
+    let pid = plain.doc().clone();
+    log.extend([plain, pl]);
+    let mut r = receiver(&w, &log);
+    let heads = group_heads(&r, &pid);
+    let c = unchecked_change(
+        &r,
+        &w.authors[0],
+        Some(&pid),
+        DocKind::Thread,
+        heads,
+        2_400,
+        |tx| tx.put(ROOT, "stats_data", "{}"),
+    )
+    .unwrap();
+    assert_rejected(&mut r, c, "figures on a plain thread");
+}
