@@ -746,7 +746,20 @@ impl Core {
             .cloned()
             .ok_or_else(|| NodeError::NotHomedHere(employee.to_owned()))?;
         self.spend_write(employee)?;
-        self.local_as(&author, f)
+        let mut written: Vec<(DocId, bool, Vec<ChangeHash>)> = Vec::new();
+        let value = self.local_as(&author, |r, a| {
+            let (value, changes) = f(r, a)?;
+            written = changes
+                .iter()
+                .map(|c| (c.doc().clone(), c.deps().is_empty(), c.deps().to_vec()))
+                .collect();
+            Ok((value, changes))
+        })?;
+        let now = self.now_ms();
+        if let Err(e) = crate::service::note_taking_part(self, employee, &written, now) {
+            tracing::warn!(error = %e, "usage not recorded");
+        }
+        Ok(value)
     }
 
     /// Runs a local command signed by `author`, who may be homed at any site (the company

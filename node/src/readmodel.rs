@@ -84,6 +84,9 @@ pub struct ThreadSummary {
     pub card: Option<weft_crdt::CardView>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub card_requests: Vec<String>,
+    /// A site's statistics of a week: (site, week, figures as JSON). Not listed anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<(String, String, String)>,
     /// The hashes of the files its posts carry (those a reader may be given).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
@@ -188,6 +191,7 @@ impl PartialEq for ThreadSummary {
             && self.open_reports == o.open_reports
             && self.card == o.card
             && self.card_requests == o.card_requests
+            && self.stats == o.stats
             && self.polls_close == o.polls_close
             && self.files == o.files
     }
@@ -207,6 +211,8 @@ struct ThreadFiling {
     library: bool,
     /// A group's card: filed under that group, not in All company's list.
     card_of: Option<DocId>,
+    /// A site's statistics (week, site): filed by week, not in All company's list.
+    stats: Option<(String, String)>,
 }
 
 /// What every searcher's scope shares (see [`ReadModel::search_scope`]).
@@ -344,6 +350,8 @@ pub struct ReadModel {
     reported: BTreeSet<DocId>,
     /// The cards of each (private) group.
     cards: HashMap<DocId, BTreeSet<DocId>>,
+    /// Sites' statistics documents, by week then site.
+    stats: BTreeMap<(String, String), BTreeSet<DocId>>,
 }
 
 impl ReadModel {
@@ -439,6 +447,7 @@ impl ReadModel {
             wall_of: summary.wall_of.clone(),
             library: summary.library.is_some(),
             card_of: summary.card.as_ref().map(|c| c.group.clone()),
+            stats: summary.stats.as_ref().map(|(site, week, _)| (week.clone(), site.clone())),
         };
         self.file_thread(&filed, old_activity);
     }
@@ -456,6 +465,10 @@ impl ReadModel {
                 .entry(g.clone())
                 .or_default()
                 .insert(t.id.clone());
+            return;
+        }
+        if let Some(k) = &t.stats {
+            self.stats.entry(k.clone()).or_default().insert(t.id.clone());
             return;
         }
         if t.library {
@@ -500,7 +513,7 @@ impl ReadModel {
                 let since = self
                     .threads
                     .get(doc)
-                    .filter(|s| s.card.is_none())
+                    .filter(|s| s.card.is_none() && s.stats.is_none())
                     .map(|s| s.heads.clone());
                 let touched = since
                     .as_ref()
@@ -627,6 +640,7 @@ impl ReadModel {
                 Vec::new()
             },
             card: v.card.clone(),
+            stats: v.stats.clone(),
             polls_close: v
                 .posts
                 .iter()
@@ -766,6 +780,7 @@ impl ReadModel {
             wall_of: s.wall_of.clone(),
             library: s.library.is_some(),
             card_of: s.card.as_ref().map(|c| c.group.clone()),
+            stats: s.stats.as_ref().map(|(site, week, _)| (week.clone(), site.clone())),
         };
         self.file_thread(&filed, Some(old_activity));
         self.dirty.insert(filed.id);
@@ -1015,6 +1030,28 @@ impl ReadModel {
             .collect();
         c.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
         c
+    }
+
+    /// The statistics documents of `week`: per site, the newest's summary.
+    pub fn stats_of(&self, week: &str) -> Vec<&ThreadSummary> {
+        self.stats
+            .range((week.to_owned(), String::new())..)
+            .take_while(|((w, _), _)| w == week)
+            .filter_map(|(_, ids)| {
+                ids.iter()
+                    .filter_map(|t| self.threads.get(t))
+                    .max_by(|a, b| (a.last_activity, &a.id).cmp(&(b.last_activity, &b.id)))
+            })
+            .collect()
+    }
+
+    /// This site's statistics document of `week` written by `author`, if any.
+    pub fn stats_doc(&self, week: &str, site: &str, author: &str) -> Option<&ThreadSummary> {
+        self.stats
+            .get(&(week.to_owned(), site.to_owned()))?
+            .iter()
+            .filter_map(|t| self.threads.get(t))
+            .find(|s| s.author == author)
     }
 
     /// Every group with a card, and its cards.

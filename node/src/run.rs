@@ -412,6 +412,11 @@ pub async fn start_with(
             }
         });
     }
+    {
+        // This site's usage figures, signed every hour (see `service::analytics`).
+        let service = crate::service::Service::new(handle.clone(), clock.clone(), rng.clone());
+        tokio::spawn(async move { service.publish_stats_forever().await });
+    }
     if mail.is_some() {
         // Mail is handed to the SMTP server off the core's loop.
         let service = crate::service::Service::new(handle.clone(), clock.clone(), rng.clone());

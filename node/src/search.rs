@@ -584,7 +584,9 @@ impl SearchIndex {
             return;
         };
         // A group's card is found among groups, by the groups page: not among posts.
-        if id.kind() == DocKind::Thread && doc.root_str("card_of").is_some() {
+        if id.kind() == DocKind::Thread
+            && (doc.root_str("card_of").is_some() || doc.root_str("stats_site").is_some())
+        {
             return;
         }
         // A thread seen before: only the posts its new changes touched.

@@ -532,6 +532,30 @@ impl Lang {
                 "Rendu privé, le groupe ne reste que sur les sites de ses membres : les autres le voient par sa fiche et n'en reçoivent plus rien. Rendu public, il va sur tous les sites.",
             ),
             "elsewhere" => ("members at other sites", "membres sur d'autres sites"),
+            "analytics" => ("Analytics", "Statistiques"),
+            "csv_export" => ("Export CSV", "Exporter en CSV"),
+            "analytics_intro" => (
+                "Every site signs its own employees' weekly figures; this page adds them up. Registered: has logged in; active: used Weft that week; participating: reacted, voted or replied; contributing: started a thread or posted a document.",
+                "Chaque site signe les chiffres hebdomadaires de ses employés ; cette page les additionne. Inscrits : se sont connectés ; actifs : ont utilisé Weft dans la semaine ; participants : ont réagi, voté ou répondu ; contributeurs : ont lancé un fil ou publié un document.",
+            ),
+            "publish_now" => (
+                "Publish this site's figures now",
+                "Publier maintenant les chiffres de ce site",
+            ),
+            "chart_weeks" => ("The company, week by week", "L'entreprise, semaine par semaine"),
+            "week" => ("Week", "Semaine"),
+            "weeks" => ("weeks", "semaines"),
+            "registered" => ("Registered", "Inscrits"),
+            "active" => ("Active", "Actifs"),
+            "participating" => ("Participating", "Participants"),
+            "contributing" => ("Contributing", "Contributeurs"),
+            "by_site" => ("By site", "Par site"),
+            "no_figures" => ("No figures yet.", "Pas encore de chiffres."),
+            "top_groups" => ("Most active groups", "Groupes les plus actifs"),
+            "top_topics" => ("Most used topics", "Sujets les plus utilisés"),
+            "dormant_groups" => ("Dormant groups", "Groupes en sommeil"),
+            "none_dormant" => ("None.", "Aucun."),
+            "last_activity" => ("last activity", "dernière activité"),
             _ => ("", ""),
         };
         match self {
@@ -576,6 +600,7 @@ mod tests {
             include_str!("ui/social.rs"),
             include_str!("ui/community.rs"),
             include_str!("ui/mail.rs"),
+            include_str!("ui/analytics.rs"),
             include_str!("mail.rs"),
         ];
         let mut keys = Vec::new();

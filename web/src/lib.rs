@@ -36,6 +36,7 @@
 //! ([`cookies`]); `/metrics` and `/api/v1/node` answer only on this machine or with the
 //! operator's token; no log holds a token, cookie or password ([`trace`]).
 
+pub mod analytics;
 pub mod api;
 pub mod atom;
 pub mod auth;
@@ -135,6 +136,7 @@ fn router_with_state(state: AppState) -> Router {
                 .merge(content::routes())
                 .merge(files::routes())
                 .merge(mail::api_routes())
+                .merge(analytics::routes())
                 .layer(axum::middleware::from_fn(cookie_writes_are_json)),
         )
         .merge(ical::routes())

@@ -85,6 +85,13 @@ impl Service {
     ) -> Result<(), NodeError> {
         self.run("admin.put_session", move |c| {
             c.store().put_session(&digest, &record)?;
+            // A session used this week: its employee was active (see `analytics`).
+            c.store().note_usage(
+                &super::analytics::week_of(record.last_used),
+                crate::store::UsageKind::Active,
+                "-",
+                &record.employee,
+            )?;
             Ok(())
         })
         .await

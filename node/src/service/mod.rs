@@ -53,6 +53,7 @@
 //! ```
 
 mod admin;
+mod analytics;
 mod cards;
 mod community;
 mod content;
@@ -85,6 +86,10 @@ pub use crate::readmodel::{ALL_COMPANY_NONCE, fold, last_activity};
 pub use crate::readmodel::{EventTimes, ThreadSummary};
 pub use crate::store::SessionRecord;
 pub use admin::{NodeStatus, PeerStatus};
+pub(crate) use analytics::note_taking_part;
+pub use analytics::{
+    Analytics, Counts, GroupActivity, MAX_WEEKS, SiteWeek, TOP, last_weeks, week_of,
+};
 pub use cards::Card;
 pub use community::{DUPLICATES_MAX, GroupCard, QUEUE_MAX, Reported, SIMILAR_MAX};
 pub use content::{Bookmark, MAX_ANNOUNCEMENTS, MAX_BOOKMARKS, MAX_WALL_THREADS, Wall};

@@ -61,7 +61,9 @@ pub(super) const ACCOUNTS: &str = "accounts";
 /// * `ml\0<u64 BE due ms>\0<u64 BE id>`: JSON `MailJob`, a mail to send (see `mail.rs`);
 /// * `md\0<employee>`: the key of the employee's scheduled digest in `ml`;
 /// * `cd\0<group>\0<employee>`: a request made on the group's card that an owner here
-///   declined (empty).
+///   declined (empty);
+/// * `us\0<week>\0<kind>\0<scope>\0<who>`: who took part in what that week (see
+///   `usage.rs`).
 pub(super) const PERSONAL: &str = "personal";
 
 /// Web sessions of this site's employees, never replicated. Key: the SHA-256 of the

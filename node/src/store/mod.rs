@@ -20,6 +20,7 @@ mod maps;
 mod personal;
 mod sessions;
 mod snapshot;
+mod usage;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub use mail::{MailJob, MailKey, MailWhat};
 pub use maps::FORMAT_VERSION;
 pub use sessions::SessionRecord;
 pub use snapshot::GroupRecord;
+pub use usage::{UsageKind, WeekUsage};
 
 /// A storage failure. Names what was being done.
 #[derive(Debug, thiserror::Error)]

@@ -77,6 +77,9 @@ pub(super) fn live_page(
                             a href="/agenda" { (t("agenda")) }
                             a href="/directory" { (t("directory")) }
                             a href="/bookmarks" { (t("bookmarks")) }
+                            @if v.community_manager {
+                                a href="/analytics" { (t("analytics")) }
+                            }
                             @if v.community_manager || v.to_moderate > 0 {
                                 a href="/moderation" aria-label=(format!("{} ({})", t("moderation"), v.to_moderate)) {
                                     (t("moderation"))

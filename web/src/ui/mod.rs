@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use crate::state::AppState;
 
 mod account;
+mod analytics;
 mod community;
 mod events;
 mod feed;
@@ -117,6 +118,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/threads/{id}/mark", post(community::mark_submit))
         .route("/moderation", get(community::queue_page))
+        .route("/analytics", get(analytics::analytics_page))
+        .route("/analytics/publish", post(analytics::publish))
         .route("/settings/mail", get(mail::mail_page).post(mail::mail_save))
         .route("/settings/mail/digest", post(mail::digest_now))
         .route("/moderation/duplicates", get(community::duplicates_page))
