@@ -447,7 +447,10 @@ impl ReadModel {
             wall_of: summary.wall_of.clone(),
             library: summary.library.is_some(),
             card_of: summary.card.as_ref().map(|c| c.group.clone()),
-            stats: summary.stats.as_ref().map(|(site, week, _)| (week.clone(), site.clone())),
+            stats: summary
+                .stats
+                .as_ref()
+                .map(|(site, week, _)| (week.clone(), site.clone())),
         };
         self.file_thread(&filed, old_activity);
     }
@@ -468,7 +471,10 @@ impl ReadModel {
             return;
         }
         if let Some(k) = &t.stats {
-            self.stats.entry(k.clone()).or_default().insert(t.id.clone());
+            self.stats
+                .entry(k.clone())
+                .or_default()
+                .insert(t.id.clone());
             return;
         }
         if t.library {
@@ -780,7 +786,10 @@ impl ReadModel {
             wall_of: s.wall_of.clone(),
             library: s.library.is_some(),
             card_of: s.card.as_ref().map(|c| c.group.clone()),
-            stats: s.stats.as_ref().map(|(site, week, _)| (week.clone(), site.clone())),
+            stats: s
+                .stats
+                .as_ref()
+                .map(|(site, week, _)| (week.clone(), site.clone())),
         };
         self.file_thread(&filed, Some(old_activity));
         self.dirty.insert(filed.id);

@@ -670,3 +670,162 @@ fn a_public_group_made_private_stops_at_the_sites_without_members() {
     );
     blr.eventually(&priya, &format!("/api/v1/threads/{t2}"), |_| true);
 }
+
+#[test]
+fn analytics_add_up_a_scripted_week_at_three_sites() {
+    let company = Company::new();
+    let n = three_sites(&company);
+    let (paris, ny, blr) = (&n[0], &n[1], &n[2]);
+    // Who logs in this week (active): three at Paris, two at New York and at Bangalore.
+    let helene = paris.login("hdupre");
+    let claire = paris.login("cmartin");
+    let marc = paris.login("mroux");
+    let john = ny.login("jsmith");
+    let emily = ny.login("ejohnson");
+    let priya = blr.login("pkumar");
+    let sita = blr.login("srao");
+    // Claire starts a thread (contributing); John replies and Priya reacts (participating);
+    // Sita starts a poll (contributing) and Marc votes in it (participating).
+    let g = paris.api(
+        &claire,
+        "POST",
+        "/api/v1/groups",
+        Some(json!({"name": "Photo club", "visibility": "public"})),
+        201,
+    );
+    let gid = g["id"].as_str().unwrap().to_owned();
+    let t = paris.api(
+        &claire,
+        "POST",
+        &format!("/api/v1/groups/{gid}/threads"),
+        Some(json!({"title": "Sortie", "body": "Samedi, #argentique"})),
+        201,
+    );
+    let tid = t["id"].as_str().unwrap().to_owned();
+    let root = t["root"]["id"].as_str().unwrap().to_owned();
+    ny.eventually(&john, &format!("/api/v1/threads/{tid}"), |_| true);
+    ny.api(
+        &john,
+        "POST",
+        &format!("/api/v1/threads/{tid}/posts"),
+        Some(json!({"body": "I'm in"})),
+        201,
+    );
+    blr.eventually(&priya, &format!("/api/v1/threads/{tid}"), |_| true);
+    blr.api(
+        &priya,
+        "PUT",
+        &format!("/api/v1/posts/{root}/reactions/like"),
+        None,
+        204,
+    );
+    blr.eventually(&sita, &format!("/api/v1/groups/{gid}"), |_| true);
+    let poll = blr.api(
+        &sita,
+        "POST",
+        &format!("/api/v1/groups/{gid}/polls"),
+        Some(json!({"question": "Which day?", "options": ["Sat", "Sun"]})),
+        201,
+    );
+    let poll_id = poll["root"]["poll"]["id"].as_str().unwrap().to_owned();
+    paris.eventually(&marc, &format!("/api/v1/polls/{poll_id}"), |_| true);
+    paris.api(
+        &marc,
+        "PUT",
+        &format!("/api/v1/polls/{poll_id}/vote"),
+        Some(json!({"options": ["1"]})),
+        200,
+    );
+    // Each site's community manager publishes its figures (the node does it every hour);
+    // John may not.
+    for (node, cm) in [(paris, &helene), (ny, &emily), (blr, &sita)] {
+        node.api(cm, "POST", "/api/v1/analytics/publish", None, 204);
+    }
+    ny.api(&john, "POST", "/api/v1/analytics/publish", None, 403);
+    ny.api(&john, "GET", "/api/v1/analytics", None, 403);
+    // Paris adds up the three sites' documents.
+    let a = paris.eventually(&helene, "/api/v1/analytics?weeks=1", |a| {
+        a["sites"].as_array().is_some_and(|s| s.len() == 3)
+    });
+    let site = |id: &str| -> Value {
+        a["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["site"] == id)
+            .unwrap()["weeks"][0]
+            .clone()
+    };
+    let figures = |v: &Value| {
+        (
+            v["registered"].as_u64().unwrap(),
+            v["active"].as_u64().unwrap(),
+            v["participating"].as_u64().unwrap(),
+            v["contributing"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(figures(&site("paris")), (3, 3, 1, 1), "{a:#}");
+    assert_eq!(figures(&site("new-york")), (2, 2, 1, 0), "{a:#}");
+    assert_eq!(figures(&site("bangalore")), (2, 2, 1, 1), "{a:#}");
+    assert_eq!(figures(&a["company"][0]), (7, 7, 3, 2), "{a:#}");
+    let employees: u64 = ["paris", "new-york", "bangalore"]
+        .iter()
+        .map(|s| site(s)["employees"].as_u64().unwrap())
+        .sum();
+    assert_eq!(a["company"][0]["employees"].as_u64().unwrap(), employees);
+    assert!(employees > 7);
+    // The group: three participating (one per site), two contributing.
+    let photo = a["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == gid.as_str())
+        .unwrap();
+    assert_eq!(photo["name"], "Photo club");
+    assert_eq!(photo["weeks"][0], json!([3, 2]));
+    assert_eq!(a["topics"][0], json!(["argentique", 1]));
+    // The same at Bangalore, and as CSV and a page.
+    let b = blr.eventually(&sita, "/api/v1/analytics?weeks=1", |a| {
+        a["sites"].as_array().is_some_and(|s| s.len() == 3)
+    });
+    assert_eq!(figures(&b["company"][0]), (7, 7, 3, 2));
+    let (s, _, csv) = http_raw(
+        paris.http_port,
+        "GET",
+        "/api/v1/analytics.csv?weeks=1",
+        &[format!("Authorization: Bearer {helene}")],
+        "",
+    )
+    .unwrap();
+    assert_eq!(s, 200);
+    let week = a["weeks"][0].as_str().unwrap();
+    assert!(
+        csv.contains(&format!("{week},company,,{employees},7,7,3,2")),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(&format!("{week},group,Photo club,,,,3,2")),
+        "{csv}"
+    );
+    let (s, html) = page(paris, &helene, "/analytics");
+    assert_eq!(s, 200);
+    assert!(
+        html.contains("<svg") && html.contains("bangalore"),
+        "{html}"
+    );
+    let (s, _) = page(paris, &claire, "/analytics");
+    assert_eq!(s, 404);
+    // Publishing again without anything new changes nothing; something new updates it.
+    paris.api(
+        &claire,
+        "POST",
+        &format!("/api/v1/threads/{tid}/posts"),
+        Some(json!({"body": "See you #argentique"})),
+        201,
+    );
+    paris.api(&helene, "POST", "/api/v1/analytics/publish", None, 204);
+    let a = blr.eventually(&sita, "/api/v1/analytics?weeks=1", |a| {
+        a["topics"][0] == json!(["argentique", 2])
+    });
+    assert_eq!(figures(&a["company"][0]), (7, 7, 4, 2));
+}

@@ -191,9 +191,8 @@ pub(crate) async fn analytics(
 
 /// The dashboard as CSV: one row per week and scope.
 pub(crate) fn csv(a: &Analytics) -> String {
-    let mut out = String::from(
-        "week,scope,name,employees,registered,active,participating,contributing\n",
-    );
+    let mut out =
+        String::from("week,scope,name,employees,registered,active,participating,contributing\n");
     let field = |s: &str| {
         if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))

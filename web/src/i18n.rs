@@ -542,7 +542,10 @@ impl Lang {
                 "Publish this site's figures now",
                 "Publier maintenant les chiffres de ce site",
             ),
-            "chart_weeks" => ("The company, week by week", "L'entreprise, semaine par semaine"),
+            "chart_weeks" => (
+                "The company, week by week",
+                "L'entreprise, semaine par semaine",
+            ),
             "week" => ("Week", "Semaine"),
             "weeks" => ("weeks", "semaines"),
             "registered" => ("Registered", "Inscrits"),

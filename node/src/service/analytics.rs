@@ -149,9 +149,13 @@ impl Service {
                 company[i].add(&s);
                 let mut c = Counts::default();
                 c.add(&s);
-                sites.entry(site.clone()).or_insert_with(|| vec![None; weeks.len()])[i] = Some(c);
+                sites
+                    .entry(site.clone())
+                    .or_insert_with(|| vec![None; weeks.len()])[i] = Some(c);
                 for (g, (p, k)) in &s.groups {
-                    let row = groups.entry(g.clone()).or_insert_with(|| vec![(0, 0); weeks.len()]);
+                    let row = groups
+                        .entry(g.clone())
+                        .or_insert_with(|| vec![(0, 0); weeks.len()]);
                     row[i].0 += p;
                     row[i].1 += k;
                 }
@@ -245,7 +249,9 @@ impl Service {
             match self.publish_stats().await {
                 Ok(()) => {}
                 Err(NodeError::ShuttingDown) => return,
-                Err(e) => tracing::warn!(error = %e, "this site's usage figures were not published"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "this site's usage figures were not published")
+                }
             }
         }
     }
@@ -276,20 +282,25 @@ pub(crate) fn note_taking_part(
         } else {
             UsageKind::Participating
         };
-        let topics: Vec<(String, String)> = d
-            .touched_post_views(deps)
-            .map(|v| {
-                v.iter()
-                    .filter_map(|(pid, p)| p.as_ref().map(|p| (pid, p)))
-                    .filter(|(_, p)| p.author == employee && p.edited_at.is_none())
-                    .flat_map(|(pid, p)| {
-                        p.topics
-                            .iter()
-                            .map(move |t| (t.clone(), format!("{doc}~{pid}")))
-                    })
-                    .collect()
+        // The posts this change made or touched (a new thread: its first post).
+        let posts: Vec<weft_crdt::PostView> = if *genesis {
+            weft_crdt::ThreadView::of(d)
+                .map(|v| v.posts)
+                .unwrap_or_default()
+        } else {
+            d.touched_post_views(deps)
+                .map(|v| v.iter().filter_map(|(_, p)| p.clone()).collect())
+                .unwrap_or_default()
+        };
+        let topics: Vec<(String, String)> = posts
+            .iter()
+            .filter(|p| p.author == employee && p.edited_at.is_none())
+            .flat_map(|p| {
+                p.topics
+                    .iter()
+                    .map(move |t| (t.clone(), format!("{doc}~{}", p.id)))
             })
-            .unwrap_or_default();
+            .collect();
         let store = c.store();
         store.note_usage(&week, kind, "-", employee)?;
         if let Some(g) = &group {
@@ -367,7 +378,8 @@ impl Core {
             .filter(|e| self.identity().author(&e.id).is_some())
             .collect();
         people.sort_by(|a, b| {
-            let cm = |e: &weft_keys::Employee| !e.roles.contains(&weft_keys::Role::CommunityManager);
+            let cm =
+                |e: &weft_keys::Employee| !e.roles.contains(&weft_keys::Role::CommunityManager);
             (cm(a), &a.id).cmp(&(cm(b), &b.id))
         });
         people.first().map(|e| e.id.clone())

@@ -124,18 +124,26 @@ mod tests {
         let dir = crate::store::private_tempdir();
         let s = Store::open(dir.path()).unwrap();
         for _ in 0..3 {
-            s.note_usage("2026-W49", UsageKind::Active, "-", "ana").unwrap();
+            s.note_usage("2026-W49", UsageKind::Active, "-", "ana")
+                .unwrap();
         }
         s.note_usage("2026-W49", UsageKind::Participating, "g-1", "ana")
             .unwrap();
         s.note_usage("2026-W49", UsageKind::Participating, "g-1", "bo")
             .unwrap();
-        s.note_usage("2026-W50", UsageKind::Active, "-", "bo").unwrap();
+        s.note_usage("2026-W50", UsageKind::Active, "-", "bo")
+            .unwrap();
         let w = s.usage("2026-W49").unwrap();
         assert_eq!(w[&(UsageKind::Active, "-".to_owned())].len(), 1);
         assert_eq!(w[&(UsageKind::Participating, "g-1".to_owned())].len(), 2);
         assert!(!w.contains_key(&(UsageKind::Contributing, "-".to_owned())));
-        assert!(s.has_usage("2026-W50", UsageKind::Active, "-", "bo").unwrap());
-        assert!(!s.has_usage("2026-W50", UsageKind::Active, "-", "ana").unwrap());
+        assert!(
+            s.has_usage("2026-W50", UsageKind::Active, "-", "bo")
+                .unwrap()
+        );
+        assert!(
+            !s.has_usage("2026-W50", UsageKind::Active, "-", "ana")
+                .unwrap()
+        );
     }
 }

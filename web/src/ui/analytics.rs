@@ -34,7 +34,12 @@ fn weeks_chart(lang: Lang, a: &Analytics) -> Markup {
     let max = a
         .company
         .iter()
-        .map(|c| c.active.max(c.participating).max(c.contributing).max(c.registered))
+        .map(|c| {
+            c.active
+                .max(c.participating)
+                .max(c.contributing)
+                .max(c.registered)
+        })
         .max()
         .unwrap_or(0)
         .max(1) as f64;
