@@ -61,6 +61,16 @@ fn config_for(root: &Path, i: usize, site: &str, port_base: u16) -> Config {
         resync_interval_secs: 5,
         cache_documents: weft_node::DEFAULT_CACHE_DOCUMENTS,
         charter: None,
+        // Mail goes to the demo's catcher (see `catcher`), a minute after what it is about.
+        smtp: Some(weft_node::config::Smtp {
+            host: "127.0.0.1".into(),
+            port: port_base + 20,
+            tls: weft_node::config::SmtpTls::None,
+            username: None,
+            password: None,
+            from: format!("Weft {site} <weft-{site}@example.com>"),
+        }),
+        mail_delay_secs: 60,
         ..Config::default()
     }
 }
@@ -153,6 +163,18 @@ pub(crate) fn run(root: PathBuf, port_base: u16, fresh: bool) -> Result<()> {
         };
         let mut handles = BTreeMap::new();
         let mut tasks = Vec::new();
+        // The mail catcher: what the nodes mail is written to <root>/mail as .eml files.
+        let mail_dir = root.join("mail");
+        std::fs::create_dir_all(&mail_dir)?;
+        let smtp = std::net::SocketAddr::from(([127, 0, 0, 1], port_base + 20));
+        let catcher = tokio::net::TcpListener::bind(smtp)
+            .await
+            .with_context(|| format!("cannot listen on {smtp} (try --port-base)"))?;
+        step(&format!(
+            "catching the mail the nodes send on {smtp}: it is written to {}",
+            mail_dir.display()
+        ));
+        let catcher = tokio::spawn(crate::catcher::run(catcher, mail_dir.clone()));
         for (i, (site, _)) in SITES.iter().enumerate() {
             step(&format!("starting the {site} node"));
             let config = config_for(&root, i, site, port_base);
@@ -196,6 +218,7 @@ pub(crate) fn run(root: PathBuf, port_base: u16, fresh: bool) -> Result<()> {
                 println!("login {site} {login} {PASSWORD}");
             }
         }
+        println!("mail {}", mail_dir.display());
         println!("ready");
         signal().await;
         step("stopping the three nodes");
@@ -203,6 +226,7 @@ pub(crate) fn run(root: PathBuf, port_base: u16, fresh: bool) -> Result<()> {
         for t in tasks {
             let _ = t.await;
         }
+        catcher.abort();
         step("stopped");
         Ok(())
     })

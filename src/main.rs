@@ -8,6 +8,7 @@
 
 mod admin;
 mod bench;
+mod catcher;
 mod demo;
 mod seed;
 mod serve;

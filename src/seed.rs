@@ -687,6 +687,114 @@ pub(crate) async fn seed(handles: &Handles) -> Result<Vec<(DocId, Vec<String>)>>
     .await?;
     docs.push((q, handles.keys().cloned().collect()));
     docs.extend(seed_files(handles, &homes, &groups).await?);
+    docs.extend(seed_community(handles, &homes, &groups).await?);
+    Ok(docs)
+}
+
+/// Community management: a reported post in the moderation queue, an official thread, a
+/// likely duplicate group, a private group known elsewhere by its card, a digest mailed to
+/// the demo's catcher, and every site's usage figures published.
+async fn seed_community(
+    handles: &Handles,
+    homes: &BTreeMap<String, String>,
+    groups: &BTreeMap<&str, (DocId, &str)>,
+) -> Result<Vec<(DocId, Vec<String>)>> {
+    let mut docs = Vec::new();
+    let every: Vec<String> = handles.keys().cloned().collect();
+    // A post off the group's purpose, reported by two colleagues at other sites.
+    let sales = groups
+        .get("Key account sales")
+        .context("Key account sales")?
+        .0
+        .clone();
+    let (svc, kt) = service_of(handles, homes, "kthomas")?;
+    wait_for(handles, homes, "kthomas", &sales).await?;
+    let spam = svc
+        .create_thread(
+            &kt,
+            &sales,
+            "Selling my car",
+            "Great price, low mileage. DM me! Also available: concert tickets.",
+        )
+        .await?;
+    let spam_post = svc.thread(&kt, &spam).await?.posts[0].id.clone();
+    for (who, reason) in [
+        (
+            "lmoreau",
+            "Petites annonces : hors sujet dans ce groupe (voir la charte, §3).",
+        ),
+        (
+            "hchatterjee",
+            "Personal sales do not belong in a customer group.",
+        ),
+    ] {
+        wait_for(handles, homes, who, &spam).await?;
+        let (s, v) = service_of(handles, homes, who)?;
+        s.report(&v, &spam, &spam_post, Some(reason)).await?;
+    }
+    docs.push((spam, every.clone()));
+    // The SSO schedule is the reference: official.
+    let it = groups
+        .get("IT Transformation")
+        .context("IT Transformation")?
+        .0
+        .clone();
+    let (cm, hd) = service_of(handles, homes, "hdupre")?;
+    let sso = cm
+        .group_threads(&hd, &it)
+        .await?
+        .into_iter()
+        .find(|t| t.title.starts_with("Single sign-on"))
+        .map(|t| t.id.clone());
+    if let Some(sso) = sso {
+        cm.mark_thread(&hd, &sso, Some(weft_node::crdt::ThreadMark::Official))
+            .await?;
+    }
+    // A second photo club, in New York: a likely duplicate of Paris's.
+    let (ny, am) = service_of(handles, homes, "amartinez")?;
+    let club = ny
+        .create_group(
+            &am,
+            "Club photo New York",
+            "Street photography in Manhattan, monthly walks.",
+            weft_node::crdt::Visibility::Public,
+        )
+        .await?;
+    docs.push((club, every.clone()));
+    // A private group at Paris: New York and Bangalore see its card, not its content.
+    let (paris, lm) = service_of(handles, homes, "lmoreau")?;
+    let cse = paris
+        .create_group(
+            &lm,
+            "Comité social et économique",
+            "Les élus du CSE de Paris : ordres du jour, comptes rendus, questions.",
+            weft_node::crdt::Visibility::Private,
+        )
+        .await?;
+    paris.add_member(&lm, &cse, "cmartin").await?;
+    paris
+        .create_thread(
+            &lm,
+            &cse,
+            "Ordre du jour de la réunion de décembre",
+            "1. Budget des activités sociales 2. Questions des salariés",
+        )
+        .await?;
+    // Hélène gets a daily digest; here is today's, in the catcher now.
+    let mut prefs = cm.mail_prefs(&hd)?;
+    prefs.digest = weft_node::personal::DigestEvery::Daily;
+    cm.set_mail_prefs(&hd, prefs).await?;
+    cm.send_digest_now(&hd).await?;
+    // Every site signs its week's figures (the nodes do it every hour).
+    for site in handles.keys() {
+        let (h, _) = handles.get(site).context("node")?;
+        let s = weft_node::service::Service::new(
+            h.clone(),
+            std::sync::Arc::new(weft_node::clock::SystemClock),
+            std::sync::Arc::new(weft_node::clock::SystemRng),
+        );
+        s.publish_stats().await?;
+    }
     Ok(docs)
 }
 

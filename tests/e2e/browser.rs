@@ -528,6 +528,26 @@ fn the_demo_pages_in_a_browser_with_screenshots() {
     b.go(&url("/notifications"));
     b.wait_text("mentioned you", 10);
     b.screenshot("notifications");
+    // The moderation queue: a post reported from two sites; Hélène hides it with a reason.
+    b.go(&url("/moderation"));
+    b.wait_text("Selling my car", 10);
+    assert!(
+        b.text().contains("Personal sales do not belong"),
+        "{}",
+        b.text()
+    );
+    b.screenshot("moderation");
+    b.type_into(
+        "input[id^='why-']",
+        "Petites annonces : voir le groupe dédié",
+    );
+    b.click(".decide form button[type=submit]");
+    b.wait_text("Nothing to review", 10);
+    // The usage dashboard: every site's figures added up, drawn by the node.
+    b.go(&url("/analytics"));
+    b.wait_for("svg.chart", 10);
+    assert!(b.text().contains("bangalore"), "{}", b.text());
+    b.screenshot("analytics");
     // A photo, uploaded through the reply form's file field, shown as its thumbnail.
     let photo = profiles.path().join("terrasse.jpg");
     let img = image::RgbImage::from_fn(1200, 800, |x, y| {

@@ -25,7 +25,7 @@ pub(crate) fn free_base() -> u16 {
         if base > 64_000 {
             continue;
         }
-        let ports = [1, 2, 3, 11, 12, 13].map(|o| base + o);
+        let ports = [1, 2, 3, 11, 12, 13, 20].map(|o| base + o);
         if ports
             .iter()
             .all(|q| TcpListener::bind(("127.0.0.1", *q)).is_ok())
@@ -39,6 +39,8 @@ pub(crate) fn free_base() -> u16 {
 pub(crate) struct Demo {
     child: Child,
     sites: Vec<(String, u16)>,
+    /// Where the demo's mail catcher writes what the nodes mail.
+    pub(crate) mail: std::path::PathBuf,
 }
 
 impl Demo {
@@ -66,6 +68,7 @@ impl Demo {
         });
         let mut sites = Vec::new();
         let mut logins = 0;
+        let mut mail = None;
         let start = Instant::now();
         loop {
             let line = rx
@@ -87,13 +90,18 @@ impl Demo {
                     assert_eq!(*pw, PASSWORD);
                     logins += 1;
                 }
+                ["mail", dir] => mail = Some(std::path::PathBuf::from(dir)),
                 ["ready"] => break,
                 _ => panic!("unexpected demo output: {line}"),
             }
         }
         assert_eq!(sites.len(), 3);
         assert!(logins >= 6);
-        Demo { child, sites }
+        Demo {
+            child,
+            sites,
+            mail: mail.expect("the demo says where its mail goes"),
+        }
     }
 
     pub(crate) fn port(&self, site: &str) -> u16 {
@@ -173,6 +181,55 @@ fn the_demo_runs_and_comes_back() {
     let helene = demo.login("paris", "hdupre");
     let john = demo.login("new-york", "jsmith");
     let priya = demo.login("bangalore", "pkumar");
+
+    // Community management is seeded: a reported post awaits Hélène (a community manager),
+    // every site published its figures, New York lists Paris's private committee by its
+    // card, a second photo club is a likely duplicate, and Hélène's digest was mailed to
+    // the catcher.
+    let (_, queue) = demo.get("paris", &helene, "/api/v1/moderation");
+    let reported = queue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["title"] == "Selling my car")
+        .unwrap_or_else(|| panic!("{queue}"));
+    assert_eq!(reported["reports"].as_array().unwrap().len(), 2);
+    let start = Instant::now();
+    loop {
+        let (_, a) = demo.get("paris", &helene, "/api/v1/analytics?weeks=1");
+        if a["sites"].as_array().is_some_and(|s| s.len() == 3) {
+            assert!(a["company"][0]["contributing"].as_u64().unwrap() > 0, "{a}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{a}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, groups) = demo.get("new-york", &john, "/api/v1/groups");
+    assert!(
+        groups["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["name"] == "Comité social et économique" && g["card"] == true),
+        "{groups}"
+    );
+    let (_, pairs) = demo.get("paris", &helene, "/api/v1/groups/duplicates");
+    assert!(pairs.to_string().contains("Club photo New York"), "{pairs}");
+    let start = Instant::now();
+    loop {
+        let digest = std::fs::read_dir(&demo.mail)
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+            .find(|m| m.contains("hdupre@example.fr") && m.contains("List-Unsubscribe-Post"));
+        if digest.is_some() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no digest in the catcher"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     // Post at Paris; read it at New York within a few seconds.
     let all = demo.group_id("paris", &helene, "All company");
