@@ -755,7 +755,7 @@ async fn seed_community(
     let club = ny
         .create_group(
             &am,
-            "Club photo New York",
+            "Club photo",
             "Street photography in Manhattan, monthly walks.",
             weft_node::crdt::Visibility::Public,
         )

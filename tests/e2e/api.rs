@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::harness::{Company, Node};
 
@@ -348,8 +348,22 @@ fn a_private_group_never_reaches_a_site_without_members() {
     nodes[2].wait_until(Duration::from_secs(60), "two catch-up rounds", |n| {
         n.metric("weft_sync_rounds_total") >= rounds + 4.0
     });
-    let (s, _) = nodes[2]
+    // Bangalore knows the group by its card only (name, owners, members: to ask to join),
+    // not its content.
+    let (s, card) = nodes[2]
         .request("GET", &format!("/api/v1/groups/{gid}"), None, Some(&priya))
+        .unwrap();
+    assert_eq!(s, 200, "{card}");
+    let card: Value = serde_json::from_str(&card).unwrap();
+    assert_eq!(card["card"], true, "{card}");
+    assert!(!card.to_string().contains("Salaires"));
+    let (s, _) = nodes[2]
+        .request(
+            "GET",
+            &format!("/api/v1/groups/{gid}/threads"),
+            None,
+            Some(&priya),
+        )
         .unwrap();
     assert_eq!(s, 404);
     let (s, _) = nodes[2]

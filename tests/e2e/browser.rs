@@ -365,10 +365,12 @@ fn a_private_post_travels_live_to_a_member_site_only() {
             .unwrap()
     );
 
-    // Bangalore: no member there, so the group's address is not found.
+    // Bangalore: no member there, so the group's address shows its card (to ask to join),
+    // and its thread is not found.
     blr.login(c, "pkumar");
     blr.go(&format!("http://127.0.0.1:{}{group_path}", c.http_port));
-    blr.wait_text("Not found", 10);
+    blr.wait_text("Ask to join", 10);
+    assert!(!blr.text().contains("Ordre du jour"), "{}", blr.text());
     blr.go(&format!("http://127.0.0.1:{}{thread_path}", c.http_port));
     blr.wait_text("Not found", 10);
 }

@@ -123,8 +123,9 @@ pub(super) async fn group_create(
     let Some(vis) = Visibility::parse(&f.visibility) else {
         return fail(crate::error::AppError::invalid("unknown visibility"));
     };
-    // Groups like it at any site: shown first, to join one instead.
-    if f.confirm.is_empty() {
+    // Groups like it at any site: shown first, to join one instead (a reserved name is
+    // refused below whatever exists).
+    if f.confirm.is_empty() && !weft_node::service::is_reserved_name(&f.name) {
         let similar = state
             .service
             .similar_groups(&v.who(), &f.name, &f.description)
