@@ -27,7 +27,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (0..3usize, 0..24u8, any::<u16>(), any::<u16>())
+        3 => (0..3usize, 0..26u8, any::<u16>(), any::<u16>())
             .prop_map(|(site, action, a, b)| Op::Local { site, action, a, b }),
         2 => (0..3usize, 1..12u8, any::<u16>()).prop_map(|(to, count, seed)| Op::Deliver { to, count, seed }),
     ]
@@ -602,6 +602,103 @@ impl Sim {
                         |tx| tx.put(automerge::ROOT, "merged_into", gp.as_str()),
                     ) {
                         self.forged.push(c);
+                    }
+                }
+            }
+            24 => {
+                // The private group's card, made by its owner e0 at their home site, or
+                // written again (owners, members, withdrawn); a forged rewrite by another.
+                let cards: Vec<DocId> = threads
+                    .iter()
+                    .filter(|t| {
+                        r.doc(t)
+                            .and_then(ThreadView::of)
+                            .is_some_and(|v| v.card.is_some())
+                    })
+                    .cloned()
+                    .collect();
+                let owners = vec!["e0".to_owned(), format!("e{}", b % 6)];
+                let fields = weft_crdt::CardFields {
+                    name: "Comité",
+                    description: "Le CSE",
+                    owners: &owners,
+                    members: u64::from(a % 50),
+                    withdrawn: b.is_multiple_of(5),
+                };
+                match cards.first() {
+                    Some(c) if author.employee != "e0" => {
+                        let g = r.group_of(c).unwrap();
+                        let heads = r.doc(&g).unwrap().heads();
+                        if let Some(f) = unchecked_change(
+                            r,
+                            &author,
+                            Some(c),
+                            DocKind::Thread,
+                            heads,
+                            now,
+                            |tx| tx.put(automerge::ROOT, "card_members", 999_u64),
+                        ) {
+                            self.forged.push(f);
+                        }
+                    }
+                    Some(c) if site == 0 => {
+                        if let Ok(ch) = r.update_card(&self.world.authors[0], c, &fields, now) {
+                            made.push(ch);
+                        }
+                    }
+                    None if site == 0 => {
+                        let extras = weft_crdt::ThreadExtras {
+                            card_of: Some(&self.g_private),
+                            ..weft_crdt::ThreadExtras::default()
+                        };
+                        if let Ok((t, l)) = r.create_thread_ext(
+                            &self.world.authors[0],
+                            &self.g_public,
+                            "Comité",
+                            "Le CSE",
+                            extras,
+                            now,
+                            nonce,
+                        ) {
+                            made.extend([t, l]);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            25 => {
+                // A site's statistics document, by one of its employees, or its figures
+                // written again by its author.
+                let mine = threads.iter().find(|t| {
+                    r.doc(t)
+                        .and_then(ThreadView::of)
+                        .is_some_and(|v| v.stats.is_some() && v.author == author.employee)
+                });
+                match mine {
+                    Some(t) => {
+                        if let Ok(c) =
+                            r.write_stats(&author, t, &format!("{{\"active\":{a}}}"), now)
+                        {
+                            made.push(c);
+                        }
+                    }
+                    None => {
+                        let site_id = format!("site{site}");
+                        let extras = weft_crdt::ThreadExtras {
+                            stats: Some((&site_id, "2026-W49")),
+                            ..weft_crdt::ThreadExtras::default()
+                        };
+                        if let Ok((t, l)) = r.create_thread_ext(
+                            &author,
+                            &self.g_public,
+                            "Stats",
+                            "",
+                            extras,
+                            now,
+                            nonce,
+                        ) {
+                            made.extend([t, l]);
+                        }
                     }
                 }
             }
