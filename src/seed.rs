@@ -782,7 +782,7 @@ async fn seed_community(
         .await?;
     // Hélène gets a daily digest; here is today's, in the catcher now.
     let mut prefs = cm.mail_prefs(&hd)?;
-    prefs.digest = weft_node::personal::DigestEvery::Daily;
+    prefs.digest = weft_node::service::DigestEvery::Daily;
     cm.set_mail_prefs(&hd, prefs).await?;
     cm.send_digest_now(&hd).await?;
     // Every site signs its week's figures (the nodes do it every hour).

@@ -16,28 +16,9 @@ fn all_connected(nodes: &[Node]) {
     }
 }
 
-/// Polls until `path` answers 200 for `token` at `node`, and returns the JSON.
-fn eventually(
-    node: &Node,
-    token: &str,
-    path: &str,
-    ok: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let start = Instant::now();
-    loop {
-        if let Some((200, body)) = node.request("GET", path, None, Some(token))
-            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&body)
-            && ok(&v)
-        {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{path} never became as expected at {}",
-            node.http_port
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// See [`Node::eventually`].
+fn eventually(node: &Node, token: &str, path: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    node.eventually(token, path, ok)
 }
 
 #[test]
@@ -432,7 +413,7 @@ fn every_acknowledged_post_survives_sigkill() {
             let body = json!({"body": format!("post {i}")});
             match crate::harness::http(port, "POST", &path, Some(&body), Some(&token)) {
                 Some((201, text)) => {
-                    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    let v: Value = serde_json::from_str(&text).unwrap();
                     acknowledged.push(v["body"].as_str().unwrap().to_owned());
                     counted.store(acknowledged.len(), std::sync::atomic::Ordering::Release);
                 }
@@ -762,8 +743,7 @@ fn feed_notifications_and_follows_across_sites() {
     );
     assert!(!p["items"].as_array().unwrap().is_empty());
     // Errors, in the API's shape.
-    let code =
-        |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap()["error"]["code"].clone();
+    let code = |s: &str| serde_json::from_str::<Value>(s).unwrap()["error"]["code"].clone();
     let (s, b) = nodes[1]
         .request(
             "PUT",

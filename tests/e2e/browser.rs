@@ -549,6 +549,13 @@ fn the_demo_pages_in_a_browser_with_screenshots() {
     b.go(&url("/analytics"));
     b.wait_for("svg.chart", 10);
     assert!(b.text().contains("bangalore"), "{}", b.text());
+    // Publishing Paris's figures now counts Hélène, who has used Weft this week, as active.
+    b.click("form[action='/analytics/publish'] button");
+    b.wait_for("svg.chart", 10);
+    let active = b.js(
+        "return document.querySelector('main table tbody tr:last-child td:nth-child(3)').innerText;",
+    );
+    assert_ne!(active.as_str(), Some("0"), "{}", b.text());
     b.screenshot("analytics");
     // A photo, uploaded through the reply form's file field, shown as its thumbnail.
     let photo = profiles.path().join("terrasse.jpg");

@@ -1,11 +1,11 @@
 //! The usage analytics API (community managers): the dashboard's figures as JSON and CSV,
-//! and publishing this site's figures now (see `weft_node::service::Analytics`).
+//! and publishing this site's figures now (see `weft_node::service::Analytics`). The routes
+//! are declared with the others in [`crate::content::routes`].
 
+use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use weft_node::service::{Analytics, Counts};
@@ -15,14 +15,6 @@ use crate::extract::Me;
 use crate::json::{E401, E403, E429};
 use crate::state::{AppState, viewer};
 use crate::time::rfc3339;
-
-/// The routes, under `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/analytics", get(analytics))
-        .route("/analytics.csv", get(analytics_csv))
-        .route("/analytics/publish", post(publish))
-}
 
 /// Which weeks.
 #[derive(Deserialize, utoipa::IntoParams)]

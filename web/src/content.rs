@@ -77,6 +77,14 @@ pub fn routes() -> Router<AppState> {
             post(crate::community::report).delete(crate::community::withdraw_report),
         )
         .route("/moderation", get(crate::community::queue))
+        .route(
+            "/me/mail",
+            get(crate::mail::settings).put(crate::mail::set_settings),
+        )
+        .route("/me/mail/digest", post(crate::mail::digest_now))
+        .route("/analytics", get(crate::analytics::analytics))
+        .route("/analytics.csv", get(crate::analytics::analytics_csv))
+        .route("/analytics/publish", post(crate::analytics::publish))
         .route("/threads/{id}/mark", put(crate::community::mark))
         .route("/groups/{id}/merged_into", put(crate::community::merge))
         .route(

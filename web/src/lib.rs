@@ -135,8 +135,6 @@ fn router_with_state(state: AppState) -> Router {
                 .merge(personal::routes())
                 .merge(content::routes())
                 .merge(files::routes())
-                .merge(mail::api_routes())
-                .merge(analytics::routes())
                 .layer(axum::middleware::from_fn(cookie_writes_are_json)),
         )
         .merge(ical::routes())

@@ -7,12 +7,12 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use maud::html;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use weft_node::personal::{DigestEvery, MailPrefs};
+use weft_node::service::{DigestEvery, MailPrefs};
 
 use crate::error::AppError;
 use crate::extract::{ApiJson, Me};
@@ -20,14 +20,8 @@ use crate::i18n::Lang;
 use crate::json::{E401, E415, E422, E429, E503};
 use crate::state::{AppState, viewer};
 
-/// The API's routes, under `/api/v1`.
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/me/mail", get(settings).put(set_settings))
-        .route("/me/mail/digest", post(digest_now))
-}
-
-/// The unsubscribe links' routes (outside the API).
+/// The unsubscribe links' routes (outside the API; the API's routes of this module are
+/// declared with the others in [`crate::content::routes`]).
 pub fn routes() -> Router<AppState> {
     Router::new().route(
         "/mail/unsubscribe/{token}",

@@ -164,6 +164,21 @@ impl Service {
                 }
             }
         }
+        // Weeks before the first figures any site published are left out (not shown as
+        // zeros).
+        let first = company
+            .iter()
+            .zip(&weeks)
+            .position(|(_, w)| !model.stats_of(w).is_empty())
+            .unwrap_or(weeks.len().saturating_sub(1));
+        let weeks: Vec<String> = weeks[first..].to_vec();
+        let company: Vec<Counts> = company[first..].to_vec();
+        for row in sites.values_mut() {
+            row.drain(..first);
+        }
+        for row in groups.values_mut() {
+            row.drain(..first);
+        }
         let name_of = |g: &DocId| {
             model
                 .group(g)
@@ -400,7 +415,12 @@ impl Core {
         let Some(author) = self.stats_author() else {
             return Ok(());
         };
-        let data = serde_json::to_string(&self.site_week(week)?)
+        let figures = self.site_week(week)?;
+        // A past week this node recorded nothing of (it did not run yet) gets no document.
+        if !update && figures.active + figures.participating + figures.contributing == 0 {
+            return Ok(());
+        }
+        let data = serde_json::to_string(&figures)
             .map_err(|e| NodeError::Invalid(format!("statistics: {e}")))?;
         let site = self.site().to_owned();
         let existing = self

@@ -211,7 +211,7 @@ impl Core {
                             .collect::<String>()
                     && c.owners == view.owners
                     && c.members == view.members.len() as u64
-                    && c.withdrawn == !wanted;
+                    && c.withdrawn != wanted;
                 if same || (c.withdrawn && !wanted) {
                     return Ok(());
                 }

@@ -81,6 +81,7 @@ use crate::run::NodeHandle;
 
 pub use crate::access::Access;
 pub use crate::blobs::ByteRange;
+pub use crate::personal::{DigestEvery, MailPrefs};
 pub use crate::reader::{FeedItem, founding_site};
 pub use crate::readmodel::{ALL_COMPANY_NONCE, fold, last_activity};
 pub use crate::readmodel::{EventTimes, ThreadSummary};

@@ -83,10 +83,9 @@ impl Store {
         scope: &str,
         who: &str,
     ) -> Result<bool, StoreError> {
-        Ok(self
-            .personal
+        self.personal
             .contains_key(key(week, kind, scope, who))
-            .map_err(io("reading usage"))?)
+            .map_err(io("reading usage"))
     }
 
     /// Everything recorded for `week`.

@@ -90,8 +90,14 @@ fn weeks_chart(lang: Lang, a: &Analytics) -> Markup {
             }
         }
         p.legend {
+            // Swatches drawn in SVG: the pages' security policy allows no inline styles.
             @for (series, color) in SERIES {
-                span.key style={ "--key:" (color) } { (lang.t(series)) } " "
+                span.key {
+                    svg width="14" height="14" viewBox="0 0 14 14" aria-hidden="true" {
+                        rect width="14" height="14" rx="3" fill=(color) {}
+                    }
+                    " " (lang.t(series))
+                }
             }
         }
     }

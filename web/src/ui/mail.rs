@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
-use weft_node::personal::{DigestEvery, MailPrefs};
+use weft_node::service::{DigestEvery, MailPrefs};
 
 use super::layout::{fail, page};
 use crate::extract::{Button, CsrfForm, Viewer};
