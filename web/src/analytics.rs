@@ -186,13 +186,16 @@ pub(crate) fn csv(a: &Analytics) -> String {
     let mut out =
         String::from("week,scope,name,employees,registered,active,participating,contributing\n");
     let field = |s: &str| {
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else if s.starts_with(['=', '+', '-', '@']) {
-            // Not a formula in a spreadsheet.
+        // Not a formula in a spreadsheet.
+        let s = if s.starts_with(['=', '+', '-', '@']) {
             format!("'{s}")
         } else {
             s.to_owned()
+        };
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s
         }
     };
     let row = |out: &mut String, week: &str, scope: &str, name: &str, c: &Counts| {
@@ -274,4 +277,48 @@ pub(crate) async fn publish(
 ) -> Result<StatusCode, AppError> {
     state.service.publish_stats_now(&viewer(&me)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_csv_has_one_row_per_week_and_scope_and_no_formulas() {
+        let c = |n| Counts {
+            employees: 10,
+            registered: n,
+            active: n,
+            participating: 2,
+            contributing: 1,
+        };
+        let a = Analytics {
+            weeks: vec!["2026-W48".into(), "2026-W49".into()],
+            company: vec![c(4), c(5)],
+            sites: [("paris".to_owned(), vec![None, Some(c(5))])].into(),
+            groups: vec![weft_node::service::GroupActivity {
+                group: weft_node::crdt::DocId::parse("g-00000000000000000000000000000001")
+                    .unwrap_or_else(|_| unreachable!()),
+                name: "=HYPERLINK(\"x\"), \"club\"".into(),
+                weeks: vec![(1, 0), (2, 1)],
+                total: 4,
+            }],
+            topics: vec![],
+            dormant: vec![],
+            dormant_weeks: 4,
+        };
+        let csv = csv(&a);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "week,scope,name,employees,registered,active,participating,contributing",
+                "2026-W48,company,,10,4,4,2,1",
+                "2026-W48,group,\"'=HYPERLINK(\"\"x\"\"), \"\"club\"\"\",,,,1,0",
+                "2026-W49,company,,10,5,5,2,1",
+                "2026-W49,site,paris,10,5,5,2,1",
+                "2026-W49,group,\"'=HYPERLINK(\"\"x\"\"), \"\"club\"\"\",,,,2,1",
+            ]
+        );
+    }
 }
