@@ -314,7 +314,9 @@ impl Core {
                         .unwrap_or_else(|| who.to_owned())
                 };
                 let by_name = name_of(self, &n.by);
-                match n.kind {
+                // What the mail quotes: the post (still there, still theirs to see, and
+                // not seen since), or for a group the request or invitation that stands.
+                let body: Option<String> = match n.kind {
                     NoticeKind::JoinRequest | NoticeKind::Invitation => {
                         let Ok(gid) = DocId::parse(&n.doc) else {
                             return Ok(None);
@@ -330,25 +332,12 @@ impl Core {
                         if !stands {
                             return Ok(None);
                         }
-                        let group_name = n.title.clone();
-                        notice_mail(
-                            &mail.from,
-                            &r,
-                            key,
-                            &NoticeMail {
-                                notice: &n,
-                                by_name: &by_name,
-                                body: None,
-                                group_name: &group_name,
-                            },
-                        )
-                        .map(Some)
+                        None
                     }
                     _ => {
                         let Ok(tid) = DocId::parse(&n.doc) else {
                             return Ok(None);
                         };
-                        // Seen: the thread was read since.
                         if self
                             .store()
                             .read_marker(&job.employee, &tid)?
@@ -356,7 +345,6 @@ impl Core {
                         {
                             return Ok(None);
                         }
-                        // Still there, and still theirs to see.
                         let Some(view) = self.thread_view_for(&job.employee, &tid) else {
                             return Ok(None);
                         };
@@ -368,20 +356,21 @@ impl Core {
                         else {
                             return Ok(None);
                         };
-                        notice_mail(
-                            &mail.from,
-                            &r,
-                            key,
-                            &NoticeMail {
-                                notice: &n,
-                                by_name: &by_name,
-                                body: Some(&post.body),
-                                group_name: "",
-                            },
-                        )
-                        .map(Some)
+                        Some(post.body.clone())
                     }
-                }
+                };
+                notice_mail(
+                    &mail.from,
+                    &r,
+                    key,
+                    &NoticeMail {
+                        notice: &n,
+                        by_name: &by_name,
+                        body: body.as_deref(),
+                        group_name: &n.title,
+                    },
+                )
+                .map(Some)
             }
             MailWhat::Digest | MailWhat::DigestNow => {
                 let every = match (job.what.clone(), prefs.digest) {
