@@ -736,6 +736,14 @@ fn analytics_add_up_a_scripted_week_at_three_sites() {
         Some(json!({"options": ["1"]})),
         200,
     );
+    // Claire edits her post: an edit is no participation (Paris stays at one).
+    paris.api(
+        &claire,
+        "PATCH",
+        &format!("/api/v1/posts/{root}"),
+        Some(json!({"body": "Samedi 10 h, #argentique"})),
+        200,
+    );
     // Each site's community manager publishes its figures (the node does it every hour);
     // John may not.
     for (node, cm) in [(paris, &helene), (ny, &emily), (blr, &sita)] {

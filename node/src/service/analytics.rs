@@ -11,8 +11,8 @@
 //! The figures, per site and week, with Jive's definitions:
 //! * **registered**: employees of the site who have logged in at least once;
 //! * **active**: who used Weft (a session) that week;
-//! * **participating**: who reacted, voted, answered an event or replied (an edit of one's
-//!   post counts too);
+//! * **participating**: who reacted, voted, answered an event or replied (not an edit, a
+//!   deletion or a moderator's decision);
 //! * **contributing**: who started a thread, an event, a poll or a library document.
 //!
 //! Per group: participating and contributing employees of the site; per #topic: posts.
@@ -273,7 +273,8 @@ impl Service {
 }
 
 /// Records what `employee` just wrote (see the module's documentation): starting a thread
-/// is contributing, any other write in a thread participating; new posts' #topics counted.
+/// is contributing; a reply, a reaction, a vote or an answer participating; new posts'
+/// #topics counted.
 pub(crate) fn note_taking_part(
     c: &mut Core,
     employee: &str,
@@ -292,24 +293,38 @@ pub(crate) fn note_taking_part(
             continue;
         }
         let group = c.replica().group_of(doc);
-        let kind = if *genesis {
-            UsageKind::Contributing
-        } else {
-            UsageKind::Participating
-        };
-        // The posts this change made or touched (a new thread: its first post).
+        // The posts this change made (a new thread: its first post; otherwise the touched
+        // posts that were not there before it: replies).
         let posts: Vec<weft_crdt::PostView> = if *genesis {
             weft_crdt::ThreadView::of(d)
                 .map(|v| v.posts)
                 .unwrap_or_default()
         } else {
-            d.touched_post_views(deps)
+            let touched: Vec<weft_crdt::PostView> = d
+                .touched_post_views(deps)
                 .map(|v| v.iter().filter_map(|(_, p)| p.clone()).collect())
-                .unwrap_or_default()
+                .unwrap_or_default();
+            let existed =
+                weft_crdt::PostView::existed_at(d, deps, touched.iter().map(|p| p.id.as_str()));
+            touched
+                .into_iter()
+                .zip(existed)
+                .filter(|(_, before)| !before)
+                .map(|(p, _)| p)
+                .collect()
+        };
+        // Starting a thread is contributing; a reply, a reaction, a vote or an answer to an
+        // event participating; an edit, a deletion or a moderator's decision neither.
+        let kind = if *genesis {
+            UsageKind::Contributing
+        } else if !posts.is_empty() || d.touched_reactions(deps) == Some(true) {
+            UsageKind::Participating
+        } else {
+            continue;
         };
         let topics: Vec<(String, String)> = posts
             .iter()
-            .filter(|p| p.author == employee && p.edited_at.is_none())
+            .filter(|p| p.author == employee)
             .flat_map(|p| {
                 p.topics
                     .iter()

@@ -4,8 +4,8 @@
 //!
 //! Keys: `us\0<week>\0<kind>\0<scope>\0<who>`, empty values, where `kind` is
 //! * `a`: active (visited that week), scope `-`;
-//! * `p`: participating (reacted, voted, answered an event or replied; an edit counts too),
-//!   scope `-` and each group;
+//! * `p`: participating (reacted, voted, answered an event or replied), scope `-` and each
+//!   group;
 //! * `c`: contributing (started a thread, an event, a poll or a library document), scope `-`
 //!   and each group;
 //! * `t`: a post with that #topic (scope: the topic; who: the post's thread and id).
