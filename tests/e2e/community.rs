@@ -660,6 +660,37 @@ fn a_public_group_made_private_stops_at_the_sites_without_members() {
     blr.api(&priya, "GET", &format!("/api/v1/threads/{t2}"), None, 404);
     let hits = blr.api(&priya, "GET", "/api/v1/search?q=recipe", None, 200);
     assert_eq!(hits["items"], json!([]));
+    // The company-wide group stays public (even for its owner, a community manager), and is
+    // merged into nothing.
+    let groups = paris.api(&claire, "GET", "/api/v1/groups", None, 200);
+    let all = groups["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "All company")
+        .unwrap()
+        .clone();
+    let all_id = all["id"].as_str().unwrap().to_owned();
+    let owner = all["owners"][0].as_str().unwrap();
+    let (node, home) = [(paris, "hdupre"), (ny, "ejohnson"), (blr, "srao")]
+        .into_iter()
+        .find(|(_, cm)| *cm == owner)
+        .unwrap_or_else(|| panic!("All company's owner {owner}"));
+    let cm = node.login(home);
+    node.api(
+        &cm,
+        "PATCH",
+        &format!("/api/v1/groups/{all_id}"),
+        Some(json!({"visibility": "private"})),
+        422,
+    );
+    node.api(
+        &cm,
+        "PUT",
+        &format!("/api/v1/groups/{all_id}/merged_into"),
+        Some(json!({"into": gid})),
+        422,
+    );
     // Made public again, it reaches Bangalore again, threads and all.
     paris.api(
         &claire,

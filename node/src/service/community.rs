@@ -255,6 +255,11 @@ impl Service {
                 "a group is merged into another group".into(),
             ));
         }
+        if into.is_some() && reader.all_company().as_ref() == Some(group) {
+            return Err(NodeError::Invalid(
+                "the company-wide group is merged into nothing".into(),
+            ));
+        }
         if !self.is_community_manager(v) {
             return Err(NodeError::Forbidden(
                 "only community managers merge groups".into(),

@@ -398,6 +398,13 @@ impl Core {
                 "the name {ALL_COMPANY:?} is reserved for the company-wide group"
             )));
         }
+        if settings.visibility.is_some_and(|v| v != Visibility::Public)
+            && self.all_company().as_ref() == Some(group)
+        {
+            return Err(NodeError::Invalid(
+                "the company-wide group stays public".into(),
+            ));
+        }
         self.local_one(employee, |r, me| r.update_group(me, group, settings, now))
     }
 
