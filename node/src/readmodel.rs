@@ -1041,14 +1041,16 @@ impl ReadModel {
         c
     }
 
-    /// The statistics documents of `week`: per site, the newest's summary.
-    pub fn stats_of(&self, week: &str) -> Vec<&ThreadSummary> {
+    /// The statistics documents of `week`: per site, the newest of those `signer(site,
+    /// author)` accepts.
+    pub fn stats_of(&self, week: &str, signer: impl Fn(&str, &str) -> bool) -> Vec<&ThreadSummary> {
         self.stats
             .range((week.to_owned(), String::new())..)
             .take_while(|((w, _), _)| w == week)
-            .filter_map(|(_, ids)| {
+            .filter_map(|((_, site), ids)| {
                 ids.iter()
                     .filter_map(|t| self.threads.get(t))
+                    .filter(|s| signer(site, &s.author))
                     .max_by(|a, b| (a.last_activity, &a.id).cmp(&(b.last_activity, &b.id)))
             })
             .collect()

@@ -134,12 +134,14 @@ impl Service {
         let weeks = last_weeks(now, weeks.clamp(1, MAX_WEEKS));
         let reader = self.reader();
         let model = reader.model();
+        let dir = reader.directory();
+        let signer = |site: &str, author: &str| stats_author(&dir, site).as_deref() == Some(author);
         let mut company = vec![Counts::default(); weeks.len()];
         let mut sites: BTreeMap<String, Vec<Option<Counts>>> = BTreeMap::new();
         let mut groups: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
         let mut topics: BTreeMap<String, u64> = BTreeMap::new();
         for (i, week) in weeks.iter().enumerate() {
-            for doc in model.stats_of(week) {
+            for doc in model.stats_of(week, signer) {
                 let Some((site, _, data)) = &doc.stats else {
                     continue;
                 };
@@ -169,7 +171,7 @@ impl Service {
         let first = company
             .iter()
             .zip(&weeks)
-            .position(|(_, w)| !model.stats_of(w).is_empty())
+            .position(|(_, w)| !model.stats_of(w, signer).is_empty())
             .unwrap_or(weeks.len().saturating_sub(1));
         let weeks: Vec<String> = weeks[first..].to_vec();
         let company: Vec<Counts> = company[first..].to_vec();
@@ -205,7 +207,7 @@ impl Service {
         topics.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         topics.truncate(TOP);
         let horizon = now - dormant_weeks as i64 * 7 * 86_400_000;
-        let all = crate::reader::all_company(&model, &reader.directory());
+        let all = crate::reader::all_company(&model, &dir);
         let mut dormant: Vec<(DocId, String, i64)> = model
             .groups()
             .filter(|g| Some(&g.id) != all.as_ref() && g.view.merged_into.is_none())
@@ -270,6 +272,18 @@ impl Service {
             }
         }
     }
+}
+
+/// Who signs `site`'s statistics documents: its first active community manager by id, else
+/// its first active employee — decided from the directory alone, so every site agrees, and
+/// dashboards count only that employee's documents (another employee of the site could
+/// start a statistics document of their own; it is not believed).
+pub fn stats_author(dir: &weft_keys::Directory, site: &str) -> Option<String> {
+    dir.employees
+        .values()
+        .filter(|e| e.site == site && e.status == weft_keys::Status::Active)
+        .min_by_key(|e| (!e.roles.contains(&weft_keys::Role::CommunityManager), &e.id))
+        .map(|e| e.id.clone())
 }
 
 /// Records what `employee` just wrote (see the module's documentation): starting a thread
@@ -396,23 +410,9 @@ impl Core {
         })
     }
 
-    /// Who signs this site's statistics: its first active community manager, else its first
-    /// active employee (by id) — an employee whose key this node holds.
+    /// Who signs this site's statistics (see [`stats_author`]).
     fn stats_author(&self) -> Option<String> {
-        let site = self.site();
-        let dir = &self.replica().directory()?.directory;
-        let mut people: Vec<&weft_keys::Employee> = dir
-            .employees
-            .values()
-            .filter(|e| e.site == site && e.status == weft_keys::Status::Active)
-            .filter(|e| self.identity().author(&e.id).is_some())
-            .collect();
-        people.sort_by(|a, b| {
-            let cm =
-                |e: &weft_keys::Employee| !e.roles.contains(&weft_keys::Role::CommunityManager);
-            (cm(a), &a.id).cmp(&(cm(b), &b.id))
-        });
-        people.first().map(|e| e.id.clone())
+        stats_author(&self.replica().directory()?.directory, self.site())
     }
 
     /// Writes this site's figures of `week` in its statistics document (made if need be),
@@ -487,5 +487,61 @@ impl Core {
             .cloned()
             .ok_or_else(|| NodeError::NotHomedHere(employee.to_owned()))?;
         self.local_as(&author, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_sites_statistics_are_signed_by_its_first_community_manager_else_first_employee() {
+        let mut dir = weft_keys::Directory::default();
+        let mut add = |id: &str, site: &str, cm: bool, left: bool| {
+            dir.employees.insert(
+                id.to_owned(),
+                weft_keys::Employee {
+                    id: id.into(),
+                    display_name: id.into(),
+                    given_name: String::new(),
+                    family_name: String::new(),
+                    email: String::new(),
+                    phone: String::new(),
+                    site: site.into(),
+                    title: String::new(),
+                    department: String::new(),
+                    manager: None,
+                    roles: if cm {
+                        vec![weft_keys::Role::CommunityManager]
+                    } else {
+                        Vec::new()
+                    },
+                    status: if left {
+                        weft_keys::Status::Left
+                    } else {
+                        weft_keys::Status::Active
+                    },
+                    history: Vec::new(),
+                },
+            );
+        };
+        add("aa", "paris", false, false);
+        add("zz", "paris", true, false);
+        add("bb", "paris", true, true);
+        add("cc", "oslo", false, false);
+        add("ab", "oslo", false, true);
+        assert_eq!(stats_author(&dir, "paris").as_deref(), Some("zz"));
+        assert_eq!(stats_author(&dir, "oslo").as_deref(), Some("cc"));
+        assert_eq!(stats_author(&dir, "lima"), None);
+    }
+
+    #[test]
+    fn weeks_are_iso_weeks_the_oldest_first() {
+        // Friday 2026-12-04 10:00 UTC.
+        let now = 1_796_378_400_000;
+        assert_eq!(week_of(now), "2026-W49");
+        assert_eq!(last_weeks(now, 3), ["2026-W47", "2026-W48", "2026-W49"]);
     }
 }

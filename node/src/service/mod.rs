@@ -89,7 +89,7 @@ pub use crate::store::SessionRecord;
 pub use admin::{NodeStatus, PeerStatus};
 pub(crate) use analytics::note_taking_part;
 pub use analytics::{
-    Analytics, Counts, GroupActivity, MAX_WEEKS, SiteWeek, TOP, last_weeks, week_of,
+    Analytics, Counts, GroupActivity, MAX_WEEKS, SiteWeek, TOP, last_weeks, stats_author, week_of,
 };
 pub use cards::Card;
 pub use community::{DUPLICATES_MAX, GroupCard, QUEUE_MAX, Reported, SIMILAR_MAX};
