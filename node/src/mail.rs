@@ -28,7 +28,7 @@ use weft_crdt::DocId;
 use crate::config::{Config, SmtpTls};
 use crate::error::NodeError;
 use crate::personal::{DigestEvery, MailPrefs, NoticeKind, Notification};
-use crate::store::{MailJob, MailKey, MailWhat};
+use crate::store::{MailJob, MailKey};
 
 /// The most threads a digest lists.
 pub const DIGEST_MAX: usize = 50;
@@ -447,14 +447,6 @@ pub fn digest_mail(
     html.push_str(&r.footer_html(why));
     html.push_str("</body></html>");
     message(from, r, key, &subject, text, html)
-}
-
-/// Whether a queued job is a notification's (and which).
-pub fn notice_id(job: &MailJob) -> Option<u64> {
-    match job.what {
-        MailWhat::Notice(id) => Some(id),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
